@@ -1,0 +1,236 @@
+package sdk
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Encoding is the character set a message's text is sent in.
+type Encoding string
+
+const (
+	// EncodingGSM7 is the GSM 03.38 default alphabet (with its extension table).
+	EncodingGSM7 Encoding = "gsm7"
+	// EncodingUCS2 is UTF-16BE; used when any character is outside GSM 03.38.
+	EncodingUCS2 Encoding = "ucs2"
+)
+
+// Message is one SMS the host asks a provider to send. A long message is still
+// one Message: the host has already counted its segments, and the provider
+// splits it the way its upstream expects.
+type Message struct {
+	// ID is the host's message id ("msg_..."); results and events refer to it.
+	ID string
+	// To is the destination in E.164 form, e.g. "+959123456789".
+	To string
+	// From is the sender: an alphanumeric name, a short code or an E.164
+	// number. Empty means the provider's default sender.
+	From string
+	// Text is the message body as UTF-8.
+	Text string
+	// Encoding is the encoding the host counted segments with.
+	Encoding Encoding
+	// Segments is the number of SMS parts the host expects the text to take.
+	Segments int
+	// Kind says what the message is for: "sms", "otp", "transactional", "marketing".
+	Kind string
+	// Metadata carries free-form key/value tags from the application.
+	Metadata map[string]string
+}
+
+// Outcome classifies what happened to one message in a Send call.
+type Outcome int
+
+const (
+	// Accepted means the provider took the message; ProviderMessageID is set.
+	Accepted Outcome = iota + 1
+	// Temporary means the provider could not take the message now (throttled,
+	// queue full, upstream down). The host retries it, possibly at another
+	// provider.
+	Temporary
+	// Permanent means the provider will never take this message (invalid
+	// number, barred sender). The host fails it without retrying.
+	Permanent
+)
+
+// String returns the outcome's lower-case name.
+func (o Outcome) String() string {
+	switch o {
+	case Accepted:
+		return "accepted"
+	case Temporary:
+		return "temporary"
+	case Permanent:
+		return "permanent"
+	}
+	return "invalid"
+}
+
+// SendResult is the provider's answer for one message of a batch. Send returns
+// exactly one SendResult per Message, in the order the messages were given.
+type SendResult struct {
+	// MessageID repeats Message.ID so results can be checked against messages.
+	MessageID string
+	Outcome   Outcome
+	// ProviderMessageID is the upstream's id for the message when Accepted. Status
+	// events are matched to messages by (provider, ProviderMessageID).
+	ProviderMessageID string
+	// Code is the provider's raw result code (an SMPP command_status, an HTTP
+	// status, an error code), kept for operators.
+	Code string
+	// Reason is a human-readable explanation for Temporary and Permanent results.
+	Reason string
+	// RetryAfter, when set on a Temporary result, is how long the provider asked
+	// us to wait before trying again.
+	RetryAfter time.Duration
+}
+
+// Status is a message's normalised delivery status.
+type Status string
+
+// The normalised statuses. Status only moves forward:
+// queued → sent → one of the final statuses.
+const (
+	StatusQueued        Status = "queued"
+	StatusPending       Status = "pending"
+	StatusSent          Status = "sent"
+	StatusDelivered     Status = "delivered"
+	StatusFailed        Status = "failed"
+	StatusExpired       Status = "expired"
+	StatusRejected      Status = "rejected"
+	StatusUndeliverable Status = "undeliverable"
+	StatusUnknown       Status = "unknown"
+)
+
+// Final reports whether no later report may move a message out of s. Unknown is
+// soft-terminal: a later definite report may still replace it.
+func (s Status) Final() bool {
+	switch s {
+	case StatusDelivered, StatusFailed, StatusExpired, StatusRejected, StatusUndeliverable:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the normalised statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusQueued, StatusPending, StatusSent, StatusDelivered, StatusFailed,
+		StatusExpired, StatusRejected, StatusUndeliverable, StatusUnknown:
+		return true
+	}
+	return false
+}
+
+// StatusEvent is a delivery report: the provider telling us what happened to a
+// message it accepted.
+type StatusEvent struct {
+	// ProviderMessageID is the id the provider returned in SendResult.
+	ProviderMessageID string
+	// Status is the normalised status.
+	Status Status
+	// ProviderStatus is the provider's own word for it ("DELIVRD", "undelivered").
+	ProviderStatus string
+	// ErrorCode is the provider's or network's error code, if any.
+	ErrorCode string
+	// At is when the provider says the status was reached.
+	At time.Time
+}
+
+// InboundEvent is a message a handset sent to one of our numbers (MO).
+type InboundEvent struct {
+	// ProviderMessageID is the provider's id for the inbound message, if any.
+	ProviderMessageID string
+	From              string
+	To                string
+	Text              string
+	At                time.Time
+}
+
+// Event is what a provider reports outside a Send call: exactly one of Status
+// or Inbound is set. ID identifies the event so the host can drop duplicates;
+// it must be stable when the same report is emitted again (for example the
+// upstream's own report id, or provider message id plus status).
+type Event struct {
+	ID      string
+	Status  *StatusEvent
+	Inbound *InboundEvent
+}
+
+// Balance is the provider account's credit as the upstream reports it.
+type Balance struct {
+	Amount   float64
+	Currency string
+}
+
+// SenderID is a sender the provider account may use.
+type SenderID struct {
+	// Value is the sender as it appears on the handset: "MyShop", "12345", "+14155550100".
+	Value string
+	// Kind is "alphanumeric", "shortcode" or "number".
+	Kind string
+}
+
+// Health is a provider's view of its upstream link.
+type Health struct {
+	// OK is false when the provider cannot send now (bind refused, upstream down).
+	OK bool
+	// Detail explains the state for operators: "bound 2/2", "login refused: wrong password".
+	Detail string
+}
+
+// Info describes a provider implementation.
+type Info struct {
+	// Name is the plugin kind, e.g. "smpp".
+	Name string
+	// Version is the plugin's own version.
+	Version string
+	// MaxBatchSize is the most messages the host passes to one Send call. Zero
+	// means 1.
+	MaxBatchSize int
+}
+
+// Capabilities is what the host learns about a provider at start: its Info and
+// which optional interfaces it implements.
+type Capabilities struct {
+	Info
+	Events      bool // implements EventSource
+	Hooks       bool // implements HookHandler
+	Health      bool // implements HealthChecker
+	Balance     bool // implements BalanceReporter
+	SenderIDs   bool // implements SenderIDLister
+	StatusQuery bool // implements StatusQuerier
+}
+
+// Config is what the host gives a provider before its first Send.
+type Config struct {
+	// Name is the configured provider's name, e.g. "smpp-eu-1".
+	Name string
+	// Settings is the provider block's "config" attribute as a JSON object.
+	// Unmarshal it into your own settings struct; reject what you cannot use.
+	Settings json.RawMessage
+	// HookURL is the public URL under which the host forwards HTTP hooks to this
+	// provider, e.g. "https://gw.example.com/api/v1/providers/twilio-1/hooks".
+	// Providers that ask an upstream to call back (status callbacks) use it.
+	HookURL string
+	// Logger writes to the host's log, tagged with the provider name. It is
+	// never nil when the host or Serve calls Configure.
+	Logger hclog.Logger
+}
+
+// HookRequest is an HTTP request the host received for this provider under
+// /api/v1/providers/{name}/hooks/*.
+type HookRequest struct {
+	Method string
+	// URL is the full original URL as the caller used it (scheme, host, path and
+	// query), which signature schemes such as Twilio's need.
+	URL string
+	// Path is the part after ".../hooks", starting with "/" (e.g. "/status").
+	Path       string
+	Header     http.Header
+	Body       []byte
+	RemoteAddr string
+}
