@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// builtins are the plugin kinds this binary serves itself.
+var builtins = map[string]func() sdk.Provider{
+	"sandbox": func() sdk.Provider { return sandbox.New() },
+}
+
+func builtinKinds() []string {
+	kinds := make([]string, 0, len(builtins))
+	for k := range builtins {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+const usage = `smsrouter: a plugin-based, multi-provider SMS gateway.
+
+Usage:
+  smsrouter serve [--config FILE] [--listen ADDR]   run the API and the providers
+  smsrouter keys create --name NAME --perm send_sms,receive_sms [--config FILE]
+  smsrouter keys list [--config FILE]
+  smsrouter keys revoke --id KEY_ID [--config FILE]
+  smsrouter config validate [--config FILE]          check a config file
+  smsrouter plugin check BINARY                      check a plugin binary
+  smsrouter plugin serve KIND                        (internal) run a built-in plugin
+
+Without --config the embedded default is used: SQLite under ./data and the sandbox provider.
+`
+
+func main() {
+	args := os.Args[1:]
+	// A built-in plugin is this binary started by the host. It must reach
+	// the go-plugin handshake before anything else runs: no config, no
+	// database, no output on stdout.
+	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" {
+		os.Exit(pluginServe(args[2:]))
+	}
+	os.Exit(run(context.Background(), args, os.Stdout, os.Stderr))
+}
+
+func pluginServe(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintf(os.Stderr, "smsrouter plugin serve: want one plugin kind (one of %s)\n", strings.Join(builtinKinds(), ", "))
+		return 2
+	}
+	newProvider, ok := builtins[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "smsrouter plugin serve: unknown built-in plugin kind %q (built-in kinds: %s)\n", args[0], strings.Join(builtinKinds(), ", "))
+		return 2
+	}
+	sdk.Serve(newProvider())
+	return 0
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd := args[0]; {
+	case cmd == "serve":
+		err = serveCmd(ctx, args[1:], stdout, stderr)
+	case cmd == "keys" && len(args) > 1:
+		err = keysCmd(ctx, args[1], args[2:], stdout)
+	case cmd == "config" && len(args) > 1 && args[1] == "validate":
+		err = configValidateCmd(args[2:], stdout)
+	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
+		err = pluginCheckCmd(ctx, args[2:], stdout)
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "smsrouter: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "smsrouter %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	return fs
+}

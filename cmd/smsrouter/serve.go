@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/configs"
+	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/server"
+)
+
+// loadConfig reads the config file, or the embedded default when path is empty.
+func loadConfig(path string) (*config.Config, error) {
+	opts := config.Options{BuiltinKinds: builtinKinds()}
+	if path == "" {
+		return config.Parse(configs.Default, configs.DefaultFilename, opts)
+	}
+	return config.Load(path, opts)
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*store.Store, error) {
+	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log})
+}
+
+func newLogger(w io.Writer) hclog.Logger {
+	level := hclog.Info
+	if l := os.Getenv("SMSROUTER_LOG_LEVEL"); l != "" {
+		level = hclog.LevelFromString(l)
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "smsrouter", Output: w, Level: level})
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
+	cfgPath := fs.String("config", "", "config file (default: the embedded default, SQLite + sandbox)")
+	listen := fs.String("listen", "", "address to listen on (default: the config's server.listen, 127.0.0.1:3005)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	log := newLogger(stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrapKey(ctx, st, stdout); err != nil {
+		return err
+	}
+
+	// Listen before launching plugins so a taken port fails fast and the
+	// hook URL we hand plugins is the one we really serve.
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another smsrouter running? choose another address with --listen)", cfg.Server.Listen, err)
+	}
+	publicURL := cfg.Server.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+
+	host := pluginhost.New(pluginhost.Options{Logger: log, Events: st})
+	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
+	pollAfter := map[string]time.Duration{}
+	for _, p := range cfg.Providers {
+		if p.PollStatusAfter > 0 {
+			pollAfter[p.Name] = p.PollStatusAfter
+		}
+		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: p.Plugin, Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
+			HookURL: strings.TrimRight(publicURL, "/") + "/api/v1/providers/" + p.Name + "/hooks"})
+	}
+	if err := host.Start(ctx, specs); err != nil {
+		ln.Close()
+		return fmt.Errorf("start providers: %w", err)
+	}
+	defer host.Stop()
+
+	disp := dispatch.New(st, host, dispatch.Options{Logger: log})
+	svc := core.NewService(st, cfg.Table, disp, core.Options{Logger: log})
+	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
+		Providers: host, PublicURL: cfg.Server.PublicURL})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	dctx, dcancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = disp.Run(dctx) })
+	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter})
+	wg.Go(func() { _ = poller.Run(dctx) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining HTTP, then the dispatcher, then plugins")
+	case err = <-serveErr:
+		log.Error("HTTP server stopped", "error", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		log.Warn("HTTP shutdown", "error", serr)
+	}
+	dcancel()
+	wg.Wait()
+	host.Stop()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// bootstrapKey creates the first account and an all-permission key when the
+// database has no key at all, and prints it: without it nobody could call
+// the API of a fresh install.
+func bootstrapKey(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	n, err := st.CountAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	acc, err := defaultAccount(ctx, st)
+	if err != nil {
+		return err
+	}
+	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "first key", []string{store.PermSendSMS, store.PermReceiveSMS,
+		store.PermSendOTP, store.PermVerifyOTP, store.PermAdmin})
+	if err != nil {
+		return fmt.Errorf("create the first API key: %w", err)
+	}
+	fmt.Fprintf(stdout, "Created the first API key (shown only once, store it now):\n\n    %s\n\n", raw)
+	return nil
+}

@@ -1,0 +1,34 @@
+# smsrouter's built-in configuration: what `smsrouter serve` runs with when no
+# config file is given. It needs nothing installed: the database is a SQLite
+# file under ./data and the only provider is the sandbox, which accepts every
+# message and reports it delivered about a second later without sending
+# anything. Copy production.example.hcl to start a real deployment.
+
+server {
+  listen     = "127.0.0.1:3005"
+  public_url = "http://127.0.0.1:3005"
+}
+
+database {
+  driver = "sqlite"
+  path   = "./data/smsrouter.db"
+}
+
+provider "sandbox" {
+  plugin = "sandbox"
+  config = {
+    accept_latency = "20ms" # how long Send takes
+    dlr_delay      = "1s"   # from accepted to the delivery report
+    delivery_ratio = 1.0    # share of sent messages reported delivered
+    failure_ratio  = 0      # share of sends that fail temporarily
+    balance        = { amount = 100, currency = "USD" }
+    sender_ids     = ["SANDBOX"]
+    seed           = 1 # fixed, so simulated outcomes repeat run to run
+  }
+}
+
+# Every message goes to the sandbox.
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}

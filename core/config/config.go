@@ -1,0 +1,654 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// Database drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Defaults for what the file leaves out.
+const (
+	DefaultListen     = "127.0.0.1:3005"
+	DefaultSQLitePath = "./data/smsrouter.db"
+)
+
+// Options tell Parse about the binary it runs in.
+type Options struct {
+	// BuiltinKinds are the plugin kinds this binary ships, e.g. "sandbox",
+	// "smpp". A provider's plugin attribute must name one of them.
+	BuiltinKinds []string
+	// LookupEnv resolves env("NAME") in the file; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Config is a parsed and checked configuration file.
+type Config struct {
+	// Filename is the name the file was read from (as given to Load or Parse).
+	Filename  string
+	Server    Server
+	Database  Database
+	Providers []Provider
+	// Routes are the decoded route blocks, in file order.
+	Routes []routing.RouteConfig
+	// Table is Routes compiled against Providers; never nil on success.
+	Table *routing.Table
+}
+
+// Server is the server block.
+type Server struct {
+	// Listen is the HTTP API's host:port; default 127.0.0.1:3005.
+	Listen string
+	// PublicURL is how providers and phones reach this server, without a
+	// trailing slash. It defaults to http:// plus Listen, with an unspecified
+	// host (":3005", "0.0.0.0:3005") shown as 127.0.0.1.
+	PublicURL string
+}
+
+// Database is the database block.
+type Database struct {
+	// Driver is DriverSQLite or DriverPostgres.
+	Driver string
+	// DSN is the PostgreSQL connection string, or for SQLite the database
+	// file's absolute path (relative paths are resolved from the config
+	// file's directory; ":memory:" and "file:" URIs are passed through).
+	DSN string
+}
+
+// Provider is one provider block.
+type Provider struct {
+	// Name is the block label, e.g. provider "smpp-eu-1".
+	Name string
+	// Plugin is the built-in plugin kind; "" when Path is set.
+	Plugin string
+	// Path is the external plugin binary's absolute path; "" when Plugin is
+	// set. Relative paths are resolved from the config file's directory.
+	Path string
+	// SHA256 is the lower-case hex digest Path must have, or "". The plugin
+	// host checks it when it launches the binary, so a binary swapped after
+	// validation is still caught.
+	SHA256 string
+	// Settings is the config attribute as a JSON object; "{}" when absent.
+	Settings json.RawMessage
+	// PollStatusAfter, when set, makes the host ask the provider for the
+	// status of messages still without a final report this long after it
+	// accepted them (for upstreams without callbacks, and reports lost with
+	// a crashed plugin). Zero means never.
+	PollStatusAfter time.Duration
+	// Range is the block header's position in the file.
+	Range hcl.Range
+}
+
+// Error lists every problem found in a configuration file, one per line as
+// "file:line:column: summary: detail".
+type Error struct {
+	Diagnostics hcl.Diagnostics
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, 0, len(e.Diagnostics))
+	for _, d := range e.Diagnostics {
+		line := d.Summary
+		if d.Detail != "" {
+			line += ": " + d.Detail
+		}
+		if d.Severity == hcl.DiagWarning {
+			line = "warning: " + line
+		}
+		if d.Subject != nil {
+			line = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, line)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap exposes the diagnostics, e.g. for errors.As(err, &hcl.Diagnostics{}).
+func (e *Error) Unwrap() error { return e.Diagnostics }
+
+func newError(diags hcl.Diagnostics, filename string) *Error {
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		if c.Subject == nil {
+			// Problems of the whole file (no default route in an empty file)
+			// still get a position, so every line reads file:line:column.
+			c.Subject = &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+		}
+		out[i] = &c
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject.Start, out[j].Subject.Start
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return &Error{Diagnostics: out}
+}
+
+// Load reads and parses the configuration file at path.
+func Load(path string, opts Options) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config file: %w", err)
+	}
+	return Parse(src, path, opts)
+}
+
+// Parse parses and checks src, which was read from filename; relative paths
+// in it are resolved from filename's directory. On failure the error is an
+// *Error listing every problem found.
+func Parse(src []byte, filename string, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	dir, err := filepath.Abs(filepath.Dir(filename))
+	if err != nil {
+		return nil, fmt.Errorf("resolve directory of config file %s: %w", filename, err)
+	}
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, newError(diags, filename)
+	}
+	d := &decoder{
+		filename: filename,
+		dir:      dir,
+		opts:     opts,
+		ctx: &hcl.EvalContext{Functions: map[string]function.Function{
+			"env": envFunc(opts.LookupEnv),
+		}},
+	}
+	cfg := d.decode(file.Body)
+	if d.diags.HasErrors() {
+		return nil, newError(d.diags, filename)
+	}
+	return cfg, nil
+}
+
+// envFunc is env("NAME") or env("NAME", "default"). Values never appear in
+// error messages, since they are often credentials.
+func envFunc(lookup func(string) (string, bool)) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable, or the default if given and the variable is unset.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam:    &function.Parameter{Name: "default", Type: cty.String},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 2 {
+				return cty.NilVal, function.NewArgErrorf(2, "env takes a variable name and at most one default value")
+			}
+			name := args[0].AsString()
+			if v, ok := lookup(name); ok {
+				return cty.StringVal(v), nil
+			}
+			if len(args) == 2 {
+				return args[1], nil
+			}
+			return cty.NilVal, fmt.Errorf("environment variable %s is not set; set it, or give a default as env(%q, \"...\")", name, name)
+		},
+	})
+}
+
+var (
+	rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "server"},
+		{Type: "database"},
+		{Type: "provider", LabelNames: []string{"name"}},
+		{Type: "route", LabelNames: []string{"name"}},
+	}}
+	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "listen"}, {Name: "public_url"},
+	}}
+	databaseSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
+	}}
+	providerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"},
+	}}
+	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "default"}, {Name: "candidates", Required: true},
+	}}
+
+	// Names end up in URLs (/api/v1/providers/{name}/hooks), metrics and
+	// logs, so they stay plain.
+	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	sha256Pattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
+
+type decoder struct {
+	filename string
+	dir      string
+	opts     Options
+	ctx      *hcl.EvalContext
+	diags    hcl.Diagnostics
+}
+
+func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: rng.Ptr(),
+	})
+}
+
+func (d *decoder) decode(body hcl.Body) *Config {
+	content, diags := body.Content(rootSchema)
+	d.diags = append(d.diags, diags...)
+	cfg := &Config{
+		Filename: d.filename,
+		Server:   Server{Listen: DefaultListen},
+		Database: Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
+	}
+	seenBlock := map[string]*hcl.Block{}
+	seenProvider := map[string]*hcl.Block{}
+	var providerNames []string
+	routesOK := true
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "server", "database":
+			if prev := seenBlock[b.Type]; prev != nil {
+				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
+					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
+				continue
+			}
+			seenBlock[b.Type] = b
+			if b.Type == "server" {
+				d.server(b, &cfg.Server)
+			} else {
+				d.database(b, &cfg.Database)
+			}
+		case "provider":
+			name := b.Labels[0]
+			d.checkName(b, "provider")
+			if prev := seenProvider[name]; prev != nil {
+				d.errorf(b.LabelRanges[0], "Duplicate provider",
+					"provider %q is already defined on line %d; provider names must be unique", name, prev.DefRange.Start.Line)
+				continue
+			}
+			seenProvider[name] = b
+			// Known even when the block has errors, so routes naming it do
+			// not add a second, misleading "unknown provider" error.
+			providerNames = append(providerNames, name)
+			if p, ok := d.provider(b); ok {
+				cfg.Providers = append(cfg.Providers, p)
+			}
+		case "route":
+			d.checkName(b, "route")
+			rc, ok := d.route(b)
+			if !ok {
+				routesOK = false
+				continue
+			}
+			cfg.Routes = append(cfg.Routes, rc)
+		}
+	}
+	if cfg.Server.PublicURL == "" {
+		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen)
+	}
+	// A route that did not decode would make the route set look wrong in
+	// ways that are only echoes of its own error (no default, default not
+	// last), so the set is checked once every route block decodes.
+	if routesOK {
+		table, err := routing.Compile(cfg.Routes, providerNames)
+		if ce, ok := err.(*routing.CompileError); ok {
+			d.diags = append(d.diags, ce.Diagnostics...)
+		} else if err != nil {
+			d.errorf(hcl.Range{Filename: d.filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid routes", "%v", err)
+		}
+		cfg.Table = table
+	}
+	return cfg
+}
+
+func (d *decoder) checkName(b *hcl.Block, kind string) {
+	if !namePattern.MatchString(b.Labels[0]) {
+		d.errorf(b.LabelRanges[0], "Invalid "+kind+" name",
+			"%s name %q must start with a letter or digit and use only letters, digits, '.', '_' and '-' (at most 64)", kind, b.Labels[0])
+	}
+}
+
+// value evaluates expr as type ty; ok is false when it reported an error.
+// Null counts as an error: an attribute that is written must have a value.
+func (d *decoder) value(expr hcl.Expression, ty cty.Type) (cty.Value, bool) {
+	val, diags := expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return cty.NilVal, false
+	}
+	val, err := convert.Convert(val, ty)
+	if err != nil {
+		d.errorf(expr.Range(), "Incorrect value type", "want %s: %s", ty.FriendlyName(), err)
+		return cty.NilVal, false
+	}
+	if val.IsNull() {
+		d.errorf(expr.Range(), "Missing value", "want %s, not null", ty.FriendlyName())
+		return cty.NilVal, false
+	}
+	return val, true
+}
+
+// str decodes a string attribute; ok is false when it reported an error.
+func (d *decoder) str(a *hcl.Attribute) (string, bool) {
+	v, ok := d.value(a.Expr, cty.String)
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func (d *decoder) resolve(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(d.dir, path)
+}
+
+func (d *decoder) server(b *hcl.Block, s *Server) {
+	content, diags := b.Body.Content(serverSchema)
+	d.diags = append(d.diags, diags...)
+	if a := content.Attributes["listen"]; a != nil {
+		if v, ok := d.str(a); ok {
+			if err := checkListen(v); err != nil {
+				d.errorf(a.Expr.Range(), "Invalid listen address", "%q %v; use host:port such as %q", v, err, DefaultListen)
+			} else {
+				s.Listen = v
+			}
+		}
+	}
+	if a := content.Attributes["public_url"]; a != nil {
+		if v, ok := d.str(a); ok {
+			if err := checkPublicURL(v); err != nil {
+				d.errorf(a.Expr.Range(), "Invalid public_url", "%q %v; use the URL providers reach this server at, such as \"https://sms.example.com\"", v, err)
+			} else {
+				s.PublicURL = strings.TrimRight(v, "/")
+			}
+		}
+	}
+}
+
+func checkListen(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("is not host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("has port %q, which is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func checkPublicURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("is not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("must start with http:// or https://")
+	}
+	if u.Host == "" {
+		return fmt.Errorf("has no host")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("must not have a query or fragment")
+	}
+	return nil
+}
+
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func (d *decoder) database(b *hcl.Block, db *Database) {
+	content, diags := b.Body.Content(databaseSchema)
+	d.diags = append(d.diags, diags...)
+	a := content.Attributes["driver"]
+	if a == nil {
+		return // Content reported the missing argument.
+	}
+	driver, ok := d.str(a)
+	if !ok {
+		return
+	}
+	pathAttr, dsnAttr := content.Attributes["path"], content.Attributes["dsn"]
+	switch driver {
+	case DriverSQLite:
+		if dsnAttr != nil {
+			d.errorf(dsnAttr.NameRange, "Unexpected dsn", `the sqlite driver takes path = "./data/smsrouter.db", not dsn`)
+		}
+		path := DefaultSQLitePath
+		if pathAttr != nil {
+			if path, ok = d.str(pathAttr); !ok {
+				return
+			}
+			if path == "" {
+				d.errorf(pathAttr.Expr.Range(), "Empty database path", "give the SQLite file's path, such as %q", DefaultSQLitePath)
+				return
+			}
+		}
+		dsn := path
+		if path != ":memory:" && !strings.HasPrefix(path, "file:") {
+			dsn = d.resolve(path)
+		}
+		*db = Database{Driver: DriverSQLite, DSN: dsn}
+	case DriverPostgres:
+		if pathAttr != nil {
+			d.errorf(pathAttr.NameRange, "Unexpected path", `the postgres driver takes dsn = env("SMSROUTER_DATABASE_DSN"), not path`)
+		}
+		if dsnAttr == nil {
+			d.errorf(b.DefRange, "Missing dsn", `the postgres driver needs dsn, e.g. dsn = env("SMSROUTER_DATABASE_DSN")`)
+			return
+		}
+		dsn, ok := d.str(dsnAttr)
+		if !ok {
+			return
+		}
+		if dsn == "" {
+			d.errorf(dsnAttr.Expr.Range(), "Empty dsn", "the postgres connection string is empty; is the environment variable set to an empty value?")
+			return
+		}
+		*db = Database{Driver: DriverPostgres, DSN: dsn}
+	default:
+		d.errorf(a.Expr.Range(), "Unsupported database driver", "driver %q is not supported; use %q or %q", driver, DriverSQLite, DriverPostgres)
+	}
+}
+
+func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
+	p := Provider{Name: b.Labels[0], Settings: json.RawMessage("{}"), Range: b.DefRange}
+	content, diags := b.Body.Content(providerSchema)
+	d.diags = append(d.diags, diags...)
+	ok := !diags.HasErrors()
+	attrs := content.Attributes
+
+	switch {
+	case attrs["plugin"] == nil && attrs["path"] == nil:
+		if !ok {
+			// Most likely a misspelt plugin or path, already reported with
+			// a suggestion; a second error about the same line is noise.
+			break
+		}
+		d.errorf(b.DefRange, "Missing plugin", `provider %q needs either plugin = "KIND" (built-in kinds: %s) or path = "./bin/PLUGIN" (an external plugin binary)`, p.Name, kinds(d.opts.BuiltinKinds))
+		ok = false
+	case attrs["plugin"] != nil && attrs["path"] != nil:
+		d.errorf(attrs["path"].NameRange, "Both plugin and path", "provider %q sets both; use plugin for a built-in kind or path for an external binary, not both", p.Name)
+		ok = false
+	case attrs["plugin"] != nil:
+		ok = d.builtin(attrs["plugin"], &p) && ok
+	default:
+		ok = d.external(attrs["path"], &p) && ok
+	}
+
+	if a := attrs["sha256"]; a != nil {
+		v, vok := d.str(a)
+		switch {
+		case !vok:
+			ok = false
+		case attrs["plugin"] != nil:
+			d.errorf(a.NameRange, "Unexpected sha256", "sha256 pins an external plugin binary given by path; built-in plugins are part of this binary")
+			ok = false
+		case !sha256Pattern.MatchString(v):
+			d.errorf(a.Expr.Range(), "Invalid sha256", "want the 64 hex digits printed by `sha256sum %s`, got %d characters", filepath.Base(p.Path), len(v))
+			ok = false
+		default:
+			p.SHA256 = strings.ToLower(v)
+		}
+	}
+
+	if a := attrs["poll_status_after"]; a != nil {
+		if v, vok := d.str(a); !vok {
+			ok = false
+		} else if dur, err := time.ParseDuration(v); err != nil || dur < time.Second {
+			d.errorf(a.Expr.Range(), "Invalid poll_status_after", "want a duration of at least 1s such as \"30s\" or \"5m\", got %q", v)
+			ok = false
+		} else {
+			p.PollStatusAfter = dur
+		}
+	}
+
+	if a := attrs["config"]; a != nil {
+		settings, sok := d.settings(a)
+		ok = sok && ok
+		p.Settings = settings
+	}
+	return p, ok
+}
+
+func (d *decoder) builtin(a *hcl.Attribute, p *Provider) bool {
+	kind, ok := d.str(a)
+	if !ok {
+		return false
+	}
+	for _, k := range d.opts.BuiltinKinds {
+		if k == kind {
+			p.Plugin = kind
+			return true
+		}
+	}
+	d.errorf(a.Expr.Range(), "Unknown plugin kind", "%q is not a built-in plugin kind; built-in kinds: %s (for an external plugin binary use path instead)", kind, kinds(d.opts.BuiltinKinds))
+	return false
+}
+
+func (d *decoder) external(a *hcl.Attribute, p *Provider) bool {
+	path, ok := d.str(a)
+	if !ok {
+		return false
+	}
+	if path == "" {
+		d.errorf(a.Expr.Range(), "Empty plugin path", "give the plugin binary's path, relative to this file's directory or absolute")
+		return false
+	}
+	p.Path = d.resolve(path)
+	fi, err := os.Stat(p.Path)
+	switch {
+	case err != nil && os.IsNotExist(err):
+		d.errorf(a.Expr.Range(), "Plugin binary not found", "%s does not exist (relative paths are resolved from the config file's directory)", p.Path)
+	case err != nil:
+		d.errorf(a.Expr.Range(), "Plugin binary not readable", "%v", err)
+	case fi.IsDir():
+		d.errorf(a.Expr.Range(), "Plugin path is a directory", "%s is a directory; give the plugin binary's path", p.Path)
+	case fi.Mode().Perm()&0o111 == 0:
+		d.errorf(a.Expr.Range(), "Plugin binary not executable", "%s has mode %s; make it executable (chmod +x)", p.Path, fi.Mode().Perm())
+	default:
+		return true
+	}
+	return false
+}
+
+// settings turns the config attribute into the JSON object the plugin
+// receives. Maps and objects both qualify: HCL gives { a = 1 } an object
+// type, and a function result may be a map.
+func (d *decoder) settings(a *hcl.Attribute) (json.RawMessage, bool) {
+	val, diags := a.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return json.RawMessage("{}"), false
+	}
+	if val.IsNull() {
+		return json.RawMessage("{}"), true
+	}
+	ty := val.Type()
+	if !ty.IsObjectType() && !ty.IsMapType() {
+		d.errorf(a.Expr.Range(), "Invalid provider config", "config must be an object such as config = { key = \"value\" }, not a %s", ty.FriendlyName())
+		return json.RawMessage("{}"), false
+	}
+	if !val.IsWhollyKnown() {
+		d.errorf(a.Expr.Range(), "Invalid provider config", "config must be fully known when the file is read")
+		return json.RawMessage("{}"), false
+	}
+	raw, err := ctyjson.Marshal(val, ty)
+	if err != nil {
+		d.errorf(a.Expr.Range(), "Invalid provider config", "cannot turn config into JSON: %v", err)
+		return json.RawMessage("{}"), false
+	}
+	return raw, true
+}
+
+func (d *decoder) route(b *hcl.Block) (routing.RouteConfig, bool) {
+	rc := routing.RouteConfig{Name: b.Labels[0], Range: b.DefRange, DefaultRange: b.DefRange, CandidatesRange: b.DefRange}
+	content, diags := b.Body.Content(routeSchema)
+	d.diags = append(d.diags, diags...)
+	ok := !diags.HasErrors()
+	if a := content.Attributes["default"]; a != nil {
+		rc.DefaultRange = a.Range
+		v, vok := d.value(a.Expr, cty.Bool)
+		ok = ok && vok
+		rc.Default = vok && v.True()
+	}
+	if a := content.Attributes["candidates"]; a != nil {
+		rc.CandidatesRange = a.Expr.Range()
+		v, vok := d.value(a.Expr, cty.List(cty.String))
+		ok = ok && vok
+		if vok {
+			for _, e := range v.AsValueSlice() {
+				if e.IsNull() {
+					d.errorf(a.Expr.Range(), "Missing value", "candidates must be provider names, not null")
+					ok = false
+					continue
+				}
+				rc.Candidates = append(rc.Candidates, e.AsString())
+			}
+		}
+		if tuple, isTuple := a.Expr.(*hclsyntax.TupleConsExpr); isTuple && len(tuple.Exprs) == len(rc.Candidates) {
+			for _, e := range tuple.Exprs {
+				rc.CandidateRanges = append(rc.CandidateRanges, e.Range())
+			}
+		}
+	}
+	return rc, ok
+}
+
+func kinds(k []string) string {
+	if len(k) == 0 {
+		return "(none)"
+	}
+	sorted := append([]string(nil), k...)
+	sort.Strings(sorted)
+	return strings.Join(sorted, ", ")
+}

@@ -1,0 +1,13 @@
+database {
+  driver = "postgres"
+  path   = "./data/smsrouter.db"
+}
+
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "default" {
+  default    = true
+  candidates = ["a"]
+}

@@ -1,0 +1,1 @@
+# Nothing configured at all.

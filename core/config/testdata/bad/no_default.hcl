@@ -1,0 +1,7 @@
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "main" {
+  candidates = ["a"]
+}

@@ -1,0 +1,8 @@
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "default" {
+  default    = "yes please"
+  candidates = "a"
+}

@@ -1,0 +1,6 @@
+provider "sandbox" {
+  plugin = "sandbox"
+
+route "default" {
+  default = true
+}

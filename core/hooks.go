@@ -1,0 +1,126 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// HookHost forwards an HTTP hook to a provider's plugin.
+type HookHost interface {
+	HandleHook(ctx context.Context, provider string, req *sdk.HookRequest, w sdk.HookResponseWriter) error
+}
+
+// EventStore stores provider events durably.
+type EventStore interface {
+	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+}
+
+// ServeHook forwards one hook request to a provider and writes its answer to
+// w. Events the plugin emits are stored before the response they came with
+// starts, so a provider whose request we answered never has to send the
+// report again, and one we could not store gets a 503 and retries.
+func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *sdk.HookRequest, w http.ResponseWriter) error {
+	hw := &hookWriter{ctx: ctx, provider: provider, events: events, w: w, header: http.Header{}}
+	err := host.HandleHook(ctx, provider, req, hw)
+	if err == nil {
+		if ferr := hw.storePending(); ferr != nil {
+			err = ferr
+		} else if !hw.wrote {
+			hw.WriteHeader(http.StatusOK)
+			err = hw.err
+		}
+	}
+	if err != nil && !hw.wrote {
+		status, msg := http.StatusBadGateway, fmt.Sprintf("provider %s could not handle the request: %v", provider, err)
+		switch {
+		case errors.Is(err, pluginhost.ErrUnknownProvider):
+			status, msg = http.StatusNotFound, fmt.Sprintf("no provider named %q", provider)
+		case errors.Is(err, sdk.ErrUnsupported):
+			status, msg = http.StatusNotFound, fmt.Sprintf("provider %s does not take HTTP hooks", provider)
+		case errors.Is(err, sdk.ErrUnavailable), errors.Is(err, errStore):
+			status, msg = http.StatusServiceUnavailable, fmt.Sprintf("provider %s is unavailable, try again: %v", provider, err)
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	}
+	return err
+}
+
+var errStore = errors.New("storing provider events failed")
+
+type hookWriter struct {
+	ctx      context.Context
+	provider string
+	events   EventStore
+	w        http.ResponseWriter
+	header   http.Header
+	wrote    bool
+	pending  []sdk.Event
+	err      error
+}
+
+func (h *hookWriter) Header() http.Header { return h.header }
+
+func (h *hookWriter) storePending() error {
+	if len(h.pending) == 0 {
+		return nil
+	}
+	if err := h.events.StoreEvents(h.ctx, h.provider, h.pending); err != nil {
+		h.err = fmt.Errorf("%w: %v", errStore, err)
+		return h.err
+	}
+	h.pending = nil
+	return nil
+}
+
+func (h *hookWriter) WriteHeader(status int) {
+	if h.wrote || h.err != nil {
+		return
+	}
+	if h.storePending() != nil {
+		return
+	}
+	for k, v := range h.header {
+		h.w.Header()[k] = v
+	}
+	h.w.WriteHeader(status)
+	h.wrote = true
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	if !h.wrote {
+		h.WriteHeader(http.StatusOK)
+	}
+	if h.err != nil {
+		return 0, h.err
+	}
+	if err := h.storePending(); err != nil {
+		return 0, err
+	}
+	return h.w.Write(p)
+}
+
+func (h *hookWriter) Flush() error {
+	if !h.wrote {
+		h.WriteHeader(http.StatusOK)
+	}
+	if h.err != nil {
+		return h.err
+	}
+	if err := h.storePending(); err != nil {
+		return err
+	}
+	if f, ok := h.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+func (h *hookWriter) Emit(events ...sdk.Event) { h.pending = append(h.pending, events...) }

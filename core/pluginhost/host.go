@@ -1,0 +1,525 @@
+package pluginhost
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// EventStore durably stores the events a provider reports. The host
+// acknowledges an event to its plugin only after StoreEvents returned nil.
+type EventStore interface {
+	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+}
+
+// Spec says how to run one configured provider.
+type Spec struct {
+	// Name is the configured provider name ("smpp-eu-1").
+	Name string
+	// Kind is the built-in plugin kind ("sandbox"); the host runs its own
+	// executable as "plugin serve <Kind>".
+	Kind string
+	// Path is an external plugin binary, used instead of Kind when set.
+	Path string
+	// SHA256, when set, pins Path: a binary with another digest is refused.
+	SHA256 string
+	// Settings is the provider's config as JSON.
+	Settings json.RawMessage
+	// HookURL is where the provider's upstream calls us back.
+	HookURL string
+	// InProcess runs this provider value inside the host instead of a
+	// process: tests use it to exercise core without building binaries.
+	InProcess sdk.Provider
+}
+
+// State is where a provider's plugin process stands.
+type State string
+
+// The states a provider moves through.
+const (
+	StateStarting   State = "starting"
+	StateRunning    State = "running"
+	StateRestarting State = "restarting"
+	StateCrashLoop  State = "crash_loop"
+	StateStopped    State = "stopped"
+)
+
+// ProviderStatus is what operators see of one provider.
+type ProviderStatus struct {
+	Name         string           `json:"name"`
+	Plugin       string           `json:"plugin"`
+	State        State            `json:"state"`
+	PID          int              `json:"pid,omitempty"`
+	Restarts     int              `json:"restarts"`
+	LastError    string           `json:"last_error,omitempty"`
+	Healthy      bool             `json:"healthy"`
+	HealthDetail string           `json:"health_detail,omitempty"`
+	Capabilities sdk.Capabilities `json:"capabilities"`
+}
+
+// Options configure a Host.
+type Options struct {
+	// Executable is the smsrouter binary that serves built-in plugins;
+	// defaults to the running executable.
+	Executable string
+	Logger     hclog.Logger
+	Events     EventStore
+	// HealthInterval is how often a running plugin is asked for its health.
+	HealthInterval time.Duration
+	// MinBackoff and MaxBackoff bound the wait between relaunches.
+	MinBackoff, MaxBackoff time.Duration
+	// CrashLoopAfter is how many launches in a row that fail or die before
+	// running StableAfter mark a provider as crash-looping.
+	CrashLoopAfter int
+	StableAfter    time.Duration
+	StartTimeout   time.Duration
+}
+
+// ErrUnknownProvider is returned for a provider name that is not configured.
+var ErrUnknownProvider = errors.New("unknown provider")
+
+// Host runs and supervises the plugin processes of all configured providers.
+type Host struct {
+	opts Options
+	log  hclog.Logger
+
+	mu        sync.RWMutex
+	providers map[string]*supervised
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New returns a Host; Start launches its providers.
+func New(opts Options) *Host {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 15 * time.Second
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 200 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.CrashLoopAfter <= 0 {
+		opts.CrashLoopAfter = 3
+	}
+	if opts.StableAfter <= 0 {
+		opts.StableAfter = time.Minute
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 30 * time.Second
+	}
+	return &Host{opts: opts, log: opts.Logger.Named("pluginhost"), providers: map[string]*supervised{}}
+}
+
+// Start launches every provider in parallel and returns once each has
+// started or failed its first launch. A provider that cannot start the first
+// time (missing binary, failed handshake, refused config) is an error: the
+// operator must see it at start, not find messages piling up later. On error
+// the providers that did start are stopped again.
+func (h *Host) Start(ctx context.Context, specs []Spec) error {
+	runCtx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	firsts := make([]chan error, len(specs))
+	h.mu.Lock()
+	for i, spec := range specs {
+		s := &supervised{host: h, spec: spec, state: StateStarting,
+			log: h.opts.Logger.Named(spec.Name).With("provider", spec.Name, "plugin", spec.pluginName())}
+		h.providers[spec.Name] = s
+		firsts[i] = make(chan error, 1)
+		h.wg.Add(1)
+		go func(first chan error) {
+			defer h.wg.Done()
+			s.run(runCtx, first)
+		}(firsts[i])
+	}
+	h.mu.Unlock()
+	var errs []error
+	for i, ch := range firsts {
+		select {
+		case err := <-ch:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("provider %q: %w", specs[i].Name, err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		h.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops every plugin in parallel and waits for them to exit.
+func (h *Host) Stop() {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.wg.Wait()
+}
+
+func (h *Host) get(name string) (*supervised, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s, ok := h.providers[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProvider, name)
+	}
+	return s, nil
+}
+
+// Provider returns the running provider and its capabilities. It fails with
+// an error wrapping sdk.ErrUnavailable while the plugin is not running.
+func (h *Host) Provider(name string) (sdk.Provider, sdk.Capabilities, error) {
+	s, err := h.get(name)
+	if err != nil {
+		return nil, sdk.Capabilities{}, err
+	}
+	return s.current()
+}
+
+// Send passes a batch to the named provider. An error wrapping
+// sdk.ErrUnavailable means the plugin was not running or died during the
+// call: the messages were possibly not sent and must be tried again.
+func (h *Host) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	p, _, err := h.Provider(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Send(ctx, msgs)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: send: %w", name, err)
+	}
+	if len(res) != len(msgs) {
+		// A plugin that breaks the one-result-per-message rule cannot be
+		// trusted with this batch; treat it like a failed call.
+		return nil, fmt.Errorf("provider %s returned %d results for %d messages: %w", name, len(res), len(msgs), sdk.ErrUnavailable)
+	}
+	return res, nil
+}
+
+// HandleHook forwards an HTTP request to the named provider's hook handler.
+func (h *Host) HandleHook(ctx context.Context, name string, req *sdk.HookRequest, w sdk.HookResponseWriter) error {
+	p, caps, err := h.Provider(name)
+	if err != nil {
+		return err
+	}
+	hh, ok := p.(sdk.HookHandler)
+	if !ok || !caps.Hooks {
+		return fmt.Errorf("provider %s does not take HTTP hooks: %w", name, sdk.ErrUnsupported)
+	}
+	return hh.HandleHook(ctx, req, w)
+}
+
+// Statuses reports every provider's state, sorted by name.
+func (h *Host) Statuses() []ProviderStatus {
+	h.mu.RLock()
+	out := make([]ProviderStatus, 0, len(h.providers))
+	for _, s := range h.providers {
+		out = append(out, s.status())
+	}
+	h.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the configured provider names, sorted.
+func (h *Host) Names() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]string, 0, len(h.providers))
+	for n := range h.providers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s Spec) pluginName() string {
+	switch {
+	case s.InProcess != nil:
+		return s.InProcess.Info().Name
+	case s.Path != "":
+		return s.Path
+	}
+	return s.Kind
+}
+
+// supervised is one provider and the plugin process currently serving it.
+type supervised struct {
+	host *Host
+	spec Spec
+	log  hclog.Logger
+
+	mu       sync.Mutex
+	prov     sdk.Provider
+	caps     sdk.Capabilities
+	pid      int
+	state    State
+	restarts int
+	lastErr  string
+	health   sdk.Health
+}
+
+func (s *supervised) current() (sdk.Provider, sdk.Capabilities, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prov == nil {
+		return nil, sdk.Capabilities{}, fmt.Errorf("provider %s is %s: %w", s.spec.Name, s.state, sdk.ErrUnavailable)
+	}
+	return s.prov, s.caps, nil
+}
+
+func (s *supervised) status() ProviderStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ProviderStatus{Name: s.spec.Name, Plugin: s.spec.pluginName(), State: s.state, PID: s.pid, Restarts: s.restarts,
+		LastError: s.lastErr, Healthy: s.state == StateRunning && s.health.OK, HealthDetail: s.health.Detail, Capabilities: s.caps}
+}
+
+func (s *supervised) set(f func()) {
+	s.mu.Lock()
+	f()
+	s.mu.Unlock()
+}
+
+// instance is one running incarnation of a provider.
+type instance struct {
+	prov sdk.Provider
+	caps sdk.Capabilities
+	pid  int
+	done <-chan struct{}
+	kill func()
+}
+
+func (s *supervised) run(ctx context.Context, first chan<- error) {
+	// The parent-death signal fires when the thread that started the child
+	// exits, not the process. Pinning this goroutine to its thread for the
+	// provider's whole life keeps the runtime from retiring that thread while
+	// the plugin runs; the thread ends with the goroutine, after the plugin.
+	runtime.LockOSThread()
+	o := s.host.opts
+	backoff := o.MinBackoff
+	failures := 0
+	for {
+		started := time.Now()
+		inst, err := s.launch(ctx)
+		if first != nil {
+			first <- err
+			first = nil
+			if err != nil {
+				s.set(func() { s.state, s.lastErr = StateStopped, err.Error() })
+				return
+			}
+		}
+		if err == nil {
+			s.log.Info("plugin running", "pid", inst.pid)
+			s.set(func() {
+				s.prov, s.caps, s.pid, s.state = inst.prov, inst.caps, inst.pid, StateRunning
+				s.health = sdk.Health{OK: true, Detail: "started"}
+			})
+			crashed := s.watch(ctx, inst)
+			s.set(func() { s.prov, s.pid = nil, 0 })
+			if !crashed {
+				s.set(func() { s.state = StateStopped })
+				return
+			}
+			err = errors.New("plugin process exited")
+			if time.Since(started) >= o.StableAfter {
+				failures, backoff = 0, o.MinBackoff
+			}
+		}
+		failures++
+		state := StateRestarting
+		if failures >= o.CrashLoopAfter {
+			state = StateCrashLoop
+		}
+		s.set(func() { s.state, s.lastErr = state, err.Error(); s.restarts++ })
+		s.log.Error("plugin not running, relaunching", "error", err, "in", backoff, "state", state, "failures", failures)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			s.set(func() { s.state = StateStopped })
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, o.MaxBackoff)
+	}
+}
+
+// watch keeps the instance's event stream and health checks going until the
+// plugin exits (true) or the host stops (false, after stopping the plugin).
+func (s *supervised) watch(ctx context.Context, inst *instance) (crashed bool) {
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if es, ok := inst.prov.(sdk.EventSource); ok && inst.caps.Events {
+		wg.Go(func() { s.pumpEvents(runCtx, es) })
+	}
+	if hc, ok := inst.prov.(sdk.HealthChecker); ok && inst.caps.Health {
+		wg.Go(func() { s.checkHealth(runCtx, hc, inst.kill) })
+	}
+	select {
+	case <-inst.done:
+		cancel()
+		wg.Wait()
+		return true
+	case <-ctx.Done():
+		cancel()
+		wg.Wait()
+		closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := inst.prov.Close(closeCtx); err != nil && !errors.Is(err, sdk.ErrUnavailable) {
+			s.log.Warn("provider close", "error", err)
+		}
+		closeCancel()
+		inst.kill()
+		return false
+	}
+}
+
+func (s *supervised) pumpEvents(ctx context.Context, es sdk.EventSource) {
+	store := s.host.opts.Events
+	emit := func(ctx context.Context, ev sdk.Event) error {
+		if store == nil {
+			return errors.New("host has no event store")
+		}
+		return store.StoreEvents(ctx, s.spec.Name, []sdk.Event{ev})
+	}
+	for {
+		err := es.Events(ctx, emit)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("event stream ended, reopening", "error", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, kill func()) {
+	t := time.NewTicker(s.host.opts.HealthInterval)
+	defer t.Stop()
+	unavailable := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		h, err := hc.Health(hctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+			unavailable = 0
+			s.set(func() { s.health = h })
+		case errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+			unavailable++
+			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
+			if unavailable >= 2 {
+				// A plugin that stopped answering but did not exit is hung:
+				// killing it lets the supervisor relaunch it.
+				s.log.Error("plugin not answering health checks, killing it", "error", err)
+				kill()
+				return
+			}
+		default:
+			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
+		}
+	}
+}
+
+func (s *supervised) launch(ctx context.Context) (*instance, error) {
+	o := s.host.opts
+	cfg := sdk.Config{Name: s.spec.Name, Settings: s.spec.Settings, HookURL: s.spec.HookURL, Logger: s.log}
+	if len(cfg.Settings) == 0 {
+		cfg.Settings = json.RawMessage("{}")
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.StartTimeout)
+	defer cancel()
+	if p := s.spec.InProcess; p != nil {
+		if err := p.Configure(cctx, cfg); err != nil {
+			return nil, fmt.Errorf("configure: %w", err)
+		}
+		return &instance{prov: p, caps: sdk.CapabilitiesOf(p), done: make(chan struct{}), kill: func() {}}, nil
+	}
+	cmd, err := s.command()
+	if err != nil {
+		return nil, err
+	}
+	setParentDeathSignal(cmd)
+	pl, err := sdk.Launch(cmd, sdk.LaunchOptions{Logger: s.log, StartTimeout: o.StartTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("launch %s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	prov := pl.Provider()
+	if err := prov.Configure(cctx, cfg); err != nil {
+		pl.Kill()
+		return nil, fmt.Errorf("configure: %w", err)
+	}
+	return &instance{prov: prov, caps: sdk.CapabilitiesOf(prov), pid: pl.PID(), done: pl.Done(), kill: pl.Kill}, nil
+}
+
+func (s *supervised) command() (*exec.Cmd, error) {
+	if s.spec.Path != "" {
+		if s.spec.SHA256 != "" {
+			sum, err := fileSHA256(s.spec.Path)
+			if err != nil {
+				return nil, fmt.Errorf("plugin binary: %w", err)
+			}
+			if !strings.EqualFold(sum, s.spec.SHA256) {
+				return nil, fmt.Errorf("plugin binary %s has SHA-256 %s but the config pins %s; rebuild or update the pin", s.spec.Path, sum, s.spec.SHA256)
+			}
+		}
+		return exec.Command(s.spec.Path), nil
+	}
+	exe := s.host.opts.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find own executable for built-in plugin %q: %w", s.spec.Kind, err)
+		}
+	}
+	return exec.Command(exe, "plugin", "serve", s.spec.Kind), nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,149 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/number"
+	"github.com/smsrouter/smsrouter/core/segment"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// Limits on what an application may send.
+const (
+	// MaxTextLength caps a message at what ten concatenated UCS-2 segments
+	// hold; longer texts are almost always a bug in the caller.
+	MaxTextLength = 670
+	// MaxSenderLength is the longest numeric sender; alphanumeric senders
+	// are limited to 11 characters by the GSM spec.
+	MaxSenderLength = 16
+	// DefaultValidity is how long we keep trying to hand a message to a
+	// provider before it expires.
+	DefaultValidity = 24 * time.Hour
+)
+
+// InputError is a request the caller must fix; the API answers it with 422.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// ErrNotFound is returned for a message id the account does not have.
+var ErrNotFound = store.ErrNotFound
+
+// Planner chooses the ordered candidate providers for a message.
+type Planner interface {
+	Plan(ctx context.Context, f routing.Facts) (routing.Plan, error)
+}
+
+// Waker is told when new messages are due; the dispatcher implements it.
+type Waker interface{ Wake() }
+
+// Service is the domain entry point the HTTP API calls.
+type Service struct {
+	store    *store.Store
+	planner  Planner
+	waker    Waker
+	log      hclog.Logger
+	validity time.Duration
+	now      func() time.Time
+}
+
+// Options configure a Service.
+type Options struct {
+	Logger   hclog.Logger
+	Validity time.Duration
+	Now      func() time.Time
+}
+
+// NewService returns a Service over the store and the routing planner.
+// waker may be nil.
+func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Validity <= 0 {
+		o.Validity = DefaultValidity
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{store: st, planner: planner, waker: waker, log: o.Logger.Named("core"), validity: o.Validity, now: o.Now}
+}
+
+// SendRequest is one message an application asks us to send.
+type SendRequest struct {
+	To      string
+	Message string
+	From    string
+	Kind    string
+}
+
+// Send validates, routes and stores a message; it is then queued for the
+// dispatcher. Errors the caller must fix are *InputError or
+// *routing.NoRouteError.
+func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
+	switch {
+	case strings.TrimSpace(req.To) == "":
+		return store.Message{}, &InputError{"to is required: the recipient in international format, e.g. +959123456789"}
+	case req.Message == "":
+		return store.Message{}, &InputError{"message is required: the text to send"}
+	case !utf8.ValidString(req.Message):
+		return store.Message{}, &InputError{"message is not valid UTF-8"}
+	case utf8.RuneCountInString(req.Message) > MaxTextLength:
+		return store.Message{}, &InputError{fmt.Sprintf("message is %d characters long; the limit is %d", utf8.RuneCountInString(req.Message), MaxTextLength)}
+	case len(req.From) > MaxSenderLength:
+		return store.Message{}, &InputError{fmt.Sprintf("from is %d characters long; senders are at most %d (alphanumeric at most 11)", len(req.From), MaxSenderLength)}
+	}
+	num, err := number.Parse(req.To)
+	if err != nil {
+		return store.Message{}, &InputError{"Invalid phone number format"}
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = "sms"
+	}
+	enc, segs := segment.Count(req.Message)
+	facts := routing.Facts{To: num.E164, Country: num.Country, CallingCode: num.CallingCode, Operator: num.Operator,
+		NumberType: num.Type, Sender: req.From, Text: req.Message, Length: utf8.RuneCountInString(req.Message),
+		Segments: segs, Encoding: enc, Kind: kind, Account: accountID}
+	plan, err := s.planner.Plan(ctx, facts)
+	if err != nil {
+		return store.Message{}, err
+	}
+	names := make([]string, len(plan.Candidates))
+	for i, c := range plan.Candidates {
+		names[i] = c.Provider
+	}
+	planJSON, _ := json.Marshal(names)
+	now := s.now().UTC()
+	m := &store.Message{ID: store.NewID("msg_"), AccountID: accountID, Recipient: num.E164, Sender: req.From,
+		Text: req.Message, Encoding: enc, Segments: segs, Kind: kind, Country: num.Country,
+		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
+		NextAttemptAt: now, ExpiresAt: now.Add(s.validity), CreatedAt: now, UpdatedAt: now}
+	if err := s.store.InsertMessages(ctx, []*store.Message{m}); err != nil {
+		return store.Message{}, fmt.Errorf("accept message: %w", err)
+	}
+	s.log.Debug("message accepted", "message_id", m.ID, "country", num.Country, "route", plan.Route, "candidates", strings.Join(names, ","))
+	if s.waker != nil {
+		s.waker.Wake()
+	}
+	return *m, nil
+}
+
+// Message returns one of the account's messages.
+func (s *Service) Message(ctx context.Context, accountID, id string) (store.Message, error) {
+	m, err := s.store.GetMessage(ctx, accountID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Message{}, ErrNotFound
+	}
+	return m, err
+}

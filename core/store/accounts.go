@@ -1,0 +1,91 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+func init() {
+	RegisterModels(&Account{})
+}
+
+// Account owns API keys and messages: one application or customer.
+type Account struct {
+	ID        string    `gorm:"primaryKey;size:40" json:"id"`
+	Name      string    `gorm:"size:128;not null;uniqueIndex" json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateAccount stores a new account. Names are unique: a taken name gives
+// an error wrapping ErrConflict.
+func (s *Store) CreateAccount(ctx context.Context, name string) (Account, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return Account{}, errors.New("create account: the name is empty")
+	}
+	acc := Account{ID: NewID("acc_"), Name: name}
+	err := s.db.WithContext(ctx).Create(&acc).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return Account{}, fmt.Errorf("create account %q: %w", name, ErrConflict)
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("create account %q: %w", name, err)
+	}
+	return acc, nil
+}
+
+// EnsureAccount returns the account with the given name, creating it if
+// there is none.
+func (s *Store) EnsureAccount(ctx context.Context, name string) (Account, error) {
+	acc, err := s.AccountByName(ctx, name)
+	if !errors.Is(err, ErrNotFound) {
+		return acc, err
+	}
+	acc, err = s.CreateAccount(ctx, name)
+	if errors.Is(err, ErrConflict) {
+		// Another process created it between our read and our write.
+		return s.AccountByName(ctx, name)
+	}
+	return acc, err
+}
+
+// AccountByID returns the account with the given id, or ErrNotFound.
+func (s *Store) AccountByID(ctx context.Context, id string) (Account, error) {
+	var acc Account
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&acc).Error; err != nil {
+		return Account{}, fmt.Errorf("account %s: %w", id, notFound(err))
+	}
+	return acc, nil
+}
+
+// AccountByName returns the account with the given name, or ErrNotFound.
+func (s *Store) AccountByName(ctx context.Context, name string) (Account, error) {
+	var acc Account
+	if err := s.db.WithContext(ctx).Where("name = ?", strings.TrimSpace(name)).Take(&acc).Error; err != nil {
+		return Account{}, fmt.Errorf("account %q: %w", name, notFound(err))
+	}
+	return acc, nil
+}
+
+// FirstAccount returns the oldest account, or ErrNotFound when there is none.
+func (s *Store) FirstAccount(ctx context.Context) (Account, error) {
+	var acc Account
+	if err := s.db.WithContext(ctx).Order("created_at, id").Take(&acc).Error; err != nil {
+		return Account{}, fmt.Errorf("first account: %w", notFound(err))
+	}
+	return acc, nil
+}
+
+// ListAccounts returns all accounts, oldest first.
+func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
+	var out []Account
+	if err := s.db.WithContext(ctx).Order("created_at, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return out, nil
+}

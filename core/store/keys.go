@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+func init() {
+	RegisterModels(&APIKey{})
+}
+
+// Permissions an API key can carry.
+const (
+	PermSendSMS    = "send_sms"
+	PermReceiveSMS = "receive_sms"
+	PermSendOTP    = "send_otp"
+	PermVerifyOTP  = "verify_otp"
+	// PermAdmin grants every other permission too.
+	PermAdmin = "admin"
+)
+
+// KeyPrefix starts every raw API key, so a leaked key is recognisable (by
+// secret scanners, in logs) as ours.
+const KeyPrefix = "api_live_"
+
+// lastUsedEvery bounds how often LastUsedAt is written per key: recording
+// every request would turn each authenticated read into a write.
+const lastUsedEvery = time.Minute
+
+// ErrUnauthorized means an API key is unknown or revoked. Callers must not
+// tell the two apart in their answers.
+var ErrUnauthorized = errors.New("invalid or revoked API key")
+
+// AllPermissions lists the valid permissions.
+func AllPermissions() []string {
+	return []string{PermSendSMS, PermReceiveSMS, PermSendOTP, PermVerifyOTP, PermAdmin}
+}
+
+// APIKey is a stored API key. The raw key is shown once at creation and
+// never stored: only its hash and a short prefix to recognise it by.
+type APIKey struct {
+	ID        string `gorm:"primaryKey;size:40" json:"id"`
+	AccountID string `gorm:"size:40;not null;index" json:"account_id"`
+	// Account exists only to declare the foreign key; it is not loaded.
+	Account *Account `gorm:"constraint:OnDelete:CASCADE" json:"-"`
+	Name    string   `gorm:"size:128" json:"name"`
+	// Prefix is the start of the raw key, for operators to tell keys apart.
+	Prefix string `gorm:"size:16;not null" json:"prefix"`
+	// Hash is the hex SHA-256 of the raw key. A fast unsalted hash is right
+	// here, unlike for passwords: raw keys carry 256 random bits, so there
+	// is nothing to guess or precompute, and lookups by hash stay cheap
+	// enough to run on every request.
+	Hash string `gorm:"size:64;not null;uniqueIndex" json:"-"`
+	// Permissions is a comma-separated list; see Has.
+	Permissions string     `gorm:"size:255;not null" json:"permissions"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Has reports whether the key grants perm. PermAdmin grants everything.
+func (k APIKey) Has(perm string) bool {
+	for _, p := range k.PermissionList() {
+		if p == perm || p == PermAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// PermissionList returns the key's permissions as a list.
+func (k APIKey) PermissionList() []string {
+	if k.Permissions == "" {
+		return nil
+	}
+	return strings.Split(k.Permissions, ",")
+}
+
+// Revoked reports whether the key has been revoked.
+func (k APIKey) Revoked() bool { return k.RevokedAt != nil }
+
+// ParsePermissions splits a comma-separated permission list (as typed on a
+// command line) and validates it.
+func ParsePermissions(list string) ([]string, error) {
+	return normalizePermissions(strings.Split(list, ","))
+}
+
+func normalizePermissions(perms []string) ([]string, error) {
+	valid := AllPermissions()
+	var out []string
+	for _, p := range perms {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" {
+			continue
+		}
+		if !slices.Contains(valid, p) {
+			return nil, fmt.Errorf("unknown permission %q (valid: %s)", p, strings.Join(valid, ", "))
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no permission given (valid: %s)", strings.Join(valid, ", "))
+	}
+	return out, nil
+}
+
+func hashKey(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateAPIKey creates a key for the account and returns the raw key, which
+// exists nowhere else afterwards: show it once.
+func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms []string) (string, APIKey, error) {
+	perms, err := normalizePermissions(perms)
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
+	}
+	if _, err := s.AccountByID(ctx, accountID); err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
+	}
+	var secret [32]byte
+	_, _ = rand.Read(secret[:]) // never fails; see NewID
+	raw := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
+	key := APIKey{
+		ID:          NewID("key_"),
+		AccountID:   accountID,
+		Name:        strings.TrimSpace(name),
+		Prefix:      raw[:12],
+		Hash:        hashKey(raw),
+		Permissions: strings.Join(perms, ","),
+	}
+	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key for account %s: %w", accountID, err)
+	}
+	return raw, key, nil
+}
+
+// Authenticate returns the live key whose raw value is raw, or
+// ErrUnauthorized. It records the key's last use at most once a minute.
+func (s *Store) Authenticate(ctx context.Context, raw string) (APIKey, error) {
+	// Anything that is not shaped like one of our keys cannot match; the
+	// length cap keeps hostile headers from costing hashing time.
+	if !strings.HasPrefix(raw, KeyPrefix) || len(raw) > 256 {
+		return APIKey{}, ErrUnauthorized
+	}
+	// Looking up by hash rather than comparing secrets means no comparison
+	// of attacker-chosen input with a stored secret ever happens, so
+	// response timing reveals nothing about any key.
+	var key APIKey
+	err := s.db.WithContext(ctx).Where("hash = ?", hashKey(raw)).Take(&key).Error
+	if errors.Is(notFound(err), ErrNotFound) {
+		return APIKey{}, ErrUnauthorized
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("authenticate API key: %w", err)
+	}
+	if key.RevokedAt != nil {
+		return APIKey{}, ErrUnauthorized
+	}
+	s.touch(ctx, &key)
+	return key, nil
+}
+
+// touch records that key was just used, unless that was recorded less than
+// lastUsedEvery ago, by any process (the stored value) or by this one.
+func (s *Store) touch(ctx context.Context, key *APIKey) {
+	now := s.now()
+	if key.LastUsedAt != nil && now.Sub(*key.LastUsedAt) < lastUsedEvery {
+		return
+	}
+	s.touchMu.Lock()
+	if last, ok := s.touched[key.ID]; ok && now.Sub(last) < lastUsedEvery {
+		s.touchMu.Unlock()
+		return
+	}
+	s.touched[key.ID] = now
+	s.touchMu.Unlock()
+
+	err := s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", key.ID).Update("last_used_at", now).Error
+	if err != nil {
+		// Last use is bookkeeping: failing to record it must not refuse
+		// a valid key. Forget the attempt so the next request retries.
+		s.touchMu.Lock()
+		delete(s.touched, key.ID)
+		s.touchMu.Unlock()
+		s.log.Warn("could not record API key use", "key_id", key.ID, "error", err)
+		return
+	}
+	key.LastUsedAt = &now
+}
+
+// ListAPIKeys returns the keys of an account, or of all accounts when
+// accountID is empty, oldest first, revoked ones included.
+func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, error) {
+	q := s.db.WithContext(ctx).Order("created_at, id")
+	if accountID != "" {
+		q = q.Where("account_id = ?", accountID)
+	}
+	var out []APIKey
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes a key at once; revoking a revoked key does nothing.
+// An unknown id gives an error wrapping ErrNotFound.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
+	db := s.db.WithContext(ctx)
+	res := db.Model(&APIKey{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
+	if res.Error != nil {
+		return fmt.Errorf("revoke API key %s: %w", id, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		return nil
+	}
+	var n int64
+	if err := db.Model(&APIKey{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return fmt.Errorf("revoke API key %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("revoke API key %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// CountAPIKeys returns how many keys exist, revoked ones included; the
+// server uses it to decide whether to create a first key.
+func (s *Store) CountAPIKeys(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&APIKey{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count API keys: %w", err)
+	}
+	return n, nil
+}

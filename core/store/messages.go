@@ -1,0 +1,448 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func init() {
+	RegisterModels(&Message{}, &StatusChange{}, &ProcessedEvent{}, &HeldStatus{}, &InboundMessage{})
+}
+
+// Message is one SMS an application asked us to send, with where it stands in
+// its delivery.
+type Message struct {
+	ID        string `gorm:"primaryKey;size:40"`
+	AccountID string `gorm:"size:40;not null;index"`
+	// Recipient is the E.164 destination. The column is not called "to"
+	// because TO is an SQL keyword.
+	Recipient string `gorm:"size:20;not null"`
+	Sender    string `gorm:"size:32"`
+	Text      string `gorm:"not null"`
+	Encoding  string `gorm:"size:8;not null"`
+	Segments  int    `gorm:"not null"`
+	Kind      string `gorm:"size:32;not null"`
+	Country   string `gorm:"size:2"`
+	Status    string `gorm:"size:16;not null;index:idx_messages_due,priority:1"`
+	// Route and Plan record the routing decision: the route that matched and
+	// the ordered candidate provider names (JSON array).
+	Route string `gorm:"size:64"`
+	Plan  string `gorm:"not null"`
+	// Candidate indexes Plan: the provider the next attempt goes to.
+	Candidate         int    `gorm:"not null;default:0"`
+	Provider          string `gorm:"size:64;index:idx_messages_provider_id,priority:1"`
+	ProviderMessageID string `gorm:"size:128;index:idx_messages_provider_id,priority:2"`
+	Attempts          int    `gorm:"not null;default:0"`
+	// NextAttemptAt and LeaseUntil make the messages table the dispatch queue:
+	// a message is due when it is queued or pending, NextAttemptAt has passed
+	// and no dispatcher holds an unexpired lease on it. A dispatcher that
+	// dies mid-send leaves a lease that simply runs out.
+	NextAttemptAt time.Time  `gorm:"not null;index:idx_messages_due,priority:2"`
+	LeaseUntil    *time.Time `gorm:""`
+	ExpiresAt     time.Time  `gorm:"not null"`
+	ErrorCode     string     `gorm:"size:64"`
+	ErrorMessage  string     `gorm:""`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	SentAt        *time.Time
+	DeliveredAt   *time.Time
+	FailedAt      *time.Time
+	// PolledAt is when the provider was last asked for this message's status.
+	PolledAt *time.Time
+}
+
+// Candidates decodes the message's plan.
+func (m *Message) Candidates() []string {
+	var names []string
+	_ = json.Unmarshal([]byte(m.Plan), &names)
+	return names
+}
+
+// StatusChange is one stored transition of a message, with the provider's raw
+// words for it, kept for operators and for the status history API.
+type StatusChange struct {
+	ID             uint64    `gorm:"primaryKey;autoIncrement"`
+	MessageID      string    `gorm:"size:40;not null;index"`
+	Status         string    `gorm:"size:16;not null"`
+	Provider       string    `gorm:"size:64"`
+	ProviderStatus string    `gorm:"size:64"`
+	ErrorCode      string    `gorm:"size:64"`
+	Reason         string    `gorm:""`
+	Applied        bool      `gorm:"not null"` // false for late reports that could not move the message
+	At             time.Time `gorm:"not null"`
+	CreatedAt      time.Time
+}
+
+// ProcessedEvent remembers provider event ids already stored, so that a
+// provider re-emitting an event after a restart changes nothing.
+type ProcessedEvent struct {
+	Provider  string `gorm:"primaryKey;size:64"`
+	EventID   string `gorm:"primaryKey;size:191"`
+	CreatedAt time.Time
+}
+
+// HeldStatus is a delivery report whose message we do not know yet: the
+// provider reported before its submit answer was recorded (an SMPP receipt
+// can beat its own submit_sm_resp). It is applied when the answer lands.
+type HeldStatus struct {
+	ID                uint64 `gorm:"primaryKey;autoIncrement"`
+	Provider          string `gorm:"size:64;not null;index:idx_held_provider_id,priority:1"`
+	ProviderMessageID string `gorm:"size:128;not null;index:idx_held_provider_id,priority:2"`
+	Status            string `gorm:"size:16;not null"`
+	ProviderStatus    string `gorm:"size:64"`
+	ErrorCode         string `gorm:"size:64"`
+	At                time.Time
+	CreatedAt         time.Time
+}
+
+// InboundMessage is an SMS a handset sent to one of our numbers.
+type InboundMessage struct {
+	ID                string `gorm:"primaryKey;size:40"`
+	Provider          string `gorm:"size:64;not null;index"`
+	ProviderMessageID string `gorm:"size:128"`
+	Sender            string `gorm:"size:32"`
+	Recipient         string `gorm:"size:32"`
+	Text              string
+	ReceivedAt        time.Time `gorm:"not null"`
+	CreatedAt         time.Time
+}
+
+// InsertMessages stores newly accepted messages, each with its first status
+// change, in one transaction.
+func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	changes := make([]StatusChange, 0, len(msgs))
+	for _, m := range msgs {
+		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
+			return err
+		}
+		return tx.CreateInBatches(changes, 200).Error
+	})
+	if err != nil {
+		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// GetMessage returns the account's message with the given id, or ErrNotFound.
+func (s *Store) GetMessage(ctx context.Context, accountID, id string) (Message, error) {
+	var m Message
+	err := s.db.WithContext(ctx).Where("id = ? AND account_id = ?", id, accountID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Message{}, ErrNotFound
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("get message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// StatusHistory returns a message's stored transitions, oldest first.
+func (s *Store) StatusHistory(ctx context.Context, messageID string) ([]StatusChange, error) {
+	var out []StatusChange
+	err := s.db.WithContext(ctx).Where("message_id = ?", messageID).Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
+	}
+	return out, nil
+}
+
+// ClaimDue leases up to limit due messages to the caller for lease, so that
+// no other dispatcher (in this or another process) takes them meanwhile, and
+// counts the attempt.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Message, error) {
+	lock := ""
+	if s.Driver() == "postgres" {
+		// SKIP LOCKED lets several servers claim disjoint batches without
+		// waiting on each other. SQLite has one writer, so needs nothing.
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE messages SET lease_until = ?, attempts = attempts + 1, updated_at = ?
+WHERE id IN (SELECT id FROM messages
+  WHERE status IN ('queued', 'pending') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+  ORDER BY next_attempt_at LIMIT ?` + lock + `)
+RETURNING *`
+	var out []Message
+	err := s.db.WithContext(ctx).Raw(q, now.Add(lease), now, now, now, limit).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	return out, nil
+}
+
+// NextDue returns when the earliest queued or pending message becomes due, or
+// false when there is none.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var m Message
+	err := s.db.WithContext(ctx).Select("next_attempt_at", "lease_until").
+		Where("status IN ?", []string{string(sdk.StatusQueued), string(sdk.StatusPending)}).
+		Order("next_attempt_at").Limit(1).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due message: %w", err)
+	}
+	due := m.NextAttemptAt
+	if m.LeaseUntil != nil && m.LeaseUntil.After(due) {
+		due = *m.LeaseUntil
+	}
+	return due, true, nil
+}
+
+// AttemptResult is what became of one claimed message.
+type AttemptResult struct {
+	MessageID string
+	Provider  string
+	// Status is the message's new status: sent (accepted), queued or pending
+	// (to be tried again at Retry), or a final status.
+	Status            sdk.Status
+	ProviderMessageID string
+	Candidate         int
+	RetryAt           time.Time
+	Code              string
+	Reason            string
+	At                time.Time
+}
+
+// RecordAttempts stores the outcome of dispatch attempts in one transaction
+// and releases their leases. Reports held for an accepted message's provider
+// id are applied at once.
+func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		changes := make([]StatusChange, 0, len(results))
+		var accepted []AttemptResult
+		for _, r := range results {
+			up := map[string]any{"status": string(r.Status), "lease_until": nil, "updated_at": r.At,
+				"candidate": r.Candidate, "error_code": r.Code, "error_message": r.Reason}
+			switch {
+			case r.Status == sdk.StatusSent:
+				up["provider"] = r.Provider
+				up["provider_message_id"] = r.ProviderMessageID
+				up["sent_at"] = r.At
+				up["error_code"], up["error_message"] = "", ""
+				accepted = append(accepted, r)
+			case r.Status.Final():
+				up["provider"] = r.Provider
+				up["failed_at"] = r.At
+			default:
+				up["next_attempt_at"] = r.RetryAt
+			}
+			// The status guard keeps a cancelled or otherwise finished message
+			// from being revived by a late attempt result.
+			res := tx.Model(&Message{}).Where("id = ? AND status IN ?", r.MessageID,
+				[]string{string(sdk.StatusQueued), string(sdk.StatusPending)}).Updates(up)
+			if res.Error != nil {
+				return fmt.Errorf("message %s: %w", r.MessageID, res.Error)
+			}
+			if res.RowsAffected == 0 {
+				continue
+			}
+			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: string(r.Status), Provider: r.Provider,
+				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
+		}
+		if len(changes) > 0 {
+			if err := tx.CreateInBatches(changes, 200).Error; err != nil {
+				return err
+			}
+		}
+		for _, r := range accepted {
+			var held []HeldStatus
+			if err := tx.Where("provider = ? AND provider_message_id = ?", r.Provider, r.ProviderMessageID).
+				Order("id").Find(&held).Error; err != nil {
+				return err
+			}
+			for _, h := range held {
+				ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Status: sdk.Status(h.Status),
+					ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At}
+				if err := applyStatus(tx, r.Provider, ev); err != nil {
+					return err
+				}
+				if err := tx.Delete(&h).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %d attempts: %w", len(results), err)
+	}
+	return nil
+}
+
+// StoreEvents durably stores events a provider reported: status events move
+// their message forward (never back), inbound messages are kept. Events whose
+// id was stored before are skipped, so re-emitting is harmless.
+func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, ev := range events {
+			if ev.ID == "" {
+				return fmt.Errorf("event without id from provider %s", provider)
+			}
+			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ProcessedEvent{Provider: provider, EventID: ev.ID})
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				continue
+			}
+			switch {
+			case ev.Status != nil:
+				if !ev.Status.Status.Valid() {
+					return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Status.Status)
+				}
+				if err := applyStatus(tx, provider, *ev.Status); err != nil {
+					return err
+				}
+			case ev.Inbound != nil:
+				in := ev.Inbound
+				at := in.At
+				if at.IsZero() {
+					at = time.Now()
+				}
+				if err := tx.Create(&InboundMessage{ID: NewID("in_"), Provider: provider, ProviderMessageID: in.ProviderMessageID,
+					Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}).Error; err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// statusRank orders statuses so that a message only moves forward.
+func statusRank(s sdk.Status) int {
+	switch s {
+	case sdk.StatusQueued, sdk.StatusPending:
+		return 0
+	case sdk.StatusSent:
+		return 1
+	case sdk.StatusUnknown:
+		return 2
+	}
+	return 3
+}
+
+func applyStatus(tx *gorm.DB, provider string, ev sdk.StatusEvent) error {
+	at := ev.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	at = at.UTC()
+	var m Message
+	err := tx.Where("provider = ? AND provider_message_id = ?", provider, ev.ProviderMessageID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return tx.Create(&HeldStatus{Provider: provider, ProviderMessageID: ev.ProviderMessageID, Status: string(ev.Status),
+			ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, At: at}).Error
+	}
+	if err != nil {
+		return err
+	}
+	cur := sdk.Status(m.Status)
+	applied := statusRank(ev.Status) > statusRank(cur)
+	change := StatusChange{MessageID: m.ID, Status: string(ev.Status), Provider: provider, ProviderStatus: ev.ProviderStatus,
+		ErrorCode: ev.ErrorCode, Applied: applied, At: at}
+	if applied {
+		up := map[string]any{"status": string(ev.Status), "updated_at": time.Now().UTC()}
+		switch {
+		case ev.Status == sdk.StatusDelivered:
+			up["delivered_at"] = at
+		case ev.Status.Final():
+			up["failed_at"] = at
+			up["error_code"] = ev.ErrorCode
+			up["error_message"] = failureText(ev)
+			change.Reason = failureText(ev)
+		case ev.Status == sdk.StatusSent && m.SentAt == nil:
+			up["sent_at"] = at
+		}
+		if err := tx.Model(&Message{}).Where("id = ?", m.ID).Updates(up).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Create(&change).Error
+}
+
+func failureText(ev sdk.StatusEvent) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "provider reported %s", ev.Status)
+	if ev.ProviderStatus != "" {
+		fmt.Fprintf(&b, " (%s", ev.ProviderStatus)
+		if ev.ErrorCode != "" {
+			fmt.Fprintf(&b, ", error %s", ev.ErrorCode)
+		}
+		b.WriteString(")")
+	} else if ev.ErrorCode != "" {
+		fmt.Fprintf(&b, " (error %s)", ev.ErrorCode)
+	}
+	return b.String()
+}
+
+// CountByStatus returns how many of the account's messages are in each
+// status; tests and operators use it to see a pipeline drain.
+func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := s.db.WithContext(ctx).Model(&Message{}).Select("status, count(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count messages by status: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+// AwaitingReport returns up to limit messages a provider accepted before
+// sentBefore that still wait for a final report and were not polled since
+// polledBefore, oldest first.
+func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore, polledBefore time.Time, limit int) ([]Message, error) {
+	var out []Message
+	err := s.db.WithContext(ctx).
+		Where("provider = ? AND status IN ? AND sent_at < ? AND (polled_at IS NULL OR polled_at < ?)",
+			provider, []string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore, polledBefore).
+		Order("sent_at").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("messages of %s awaiting a report: %w", provider, err)
+	}
+	return out, nil
+}
+
+// MarkPolled records that the given messages' statuses were asked for at at.
+func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ?", ids).Update("polled_at", at).Error; err != nil {
+		return fmt.Errorf("mark %d messages polled: %w", len(ids), err)
+	}
+	return nil
+}

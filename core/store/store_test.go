@@ -1,0 +1,239 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.uber.org/goleak"
+
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// migrationProbe checks that models registered from outside the store's own
+// files are migrated by Open.
+type migrationProbe struct {
+	ID   string `gorm:"primaryKey;size:40"`
+	Note string
+}
+
+func init() {
+	store.RegisterModels(&migrationProbe{})
+}
+
+func TestOpenSQLiteCreatesMissingDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "not", "yet", "there", "smsrouter.db")
+	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: path})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not created: %v", err)
+	}
+	if got := s.Driver(); got != store.DriverSQLite {
+		t.Errorf("Driver() = %q, want %q", got, store.DriverSQLite)
+	}
+}
+
+func TestOpenSQLiteDefaultPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite})
+	if err != nil {
+		t.Fatalf("Open without DSN: %v", err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "data", "smsrouter.db")); err != nil {
+		t.Fatalf("default database file not created under ./data: %v", err)
+	}
+}
+
+func TestOpenSQLiteSettings(t *testing.T) {
+	s := storetest.Open(t, store.DriverSQLite)
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal",
+		"foreign_keys": "1",
+		"synchronous":  "1", // NORMAL
+	} {
+		var got string
+		if err := s.DB().Raw("PRAGMA " + pragma).Row().Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
+		}
+	}
+	var busy int
+	if err := s.DB().Raw("PRAGMA busy_timeout").Row().Scan(&busy); err != nil {
+		t.Fatalf("PRAGMA busy_timeout: %v", err)
+	}
+	if busy < 1000 {
+		t.Errorf("busy_timeout = %d ms, want at least a second", busy)
+	}
+	sqlDB, err := s.DB().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sqlDB.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("MaxOpenConnections = %d, want 1", n)
+	}
+}
+
+func TestOpenRejectsUnknownDriver(t *testing.T) {
+	_, err := store.Open(context.Background(), store.Options{Driver: "mysql"})
+	if err == nil || !strings.Contains(err.Error(), `"mysql"`) {
+		t.Fatalf("Open(mysql) error = %v, want one naming the driver", err)
+	}
+}
+
+func TestOpenPostgresErrorHidesPassword(t *testing.T) {
+	const secret = "hunter2secret"
+	for _, dsn := range []string{
+		// Port 1 on loopback refuses at once: no server is needed.
+		"postgres://smsrouter:" + secret + "@127.0.0.1:1/smsrouter?sslmode=disable&connect_timeout=5",
+		"host=127.0.0.1 port=1 user=smsrouter password=" + secret + " dbname=smsrouter sslmode=disable connect_timeout=5",
+		"postgres://smsrouter:" + secret + "@127.0.0.1:notaport/smsrouter",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := store.Open(ctx, store.Options{Driver: store.DriverPostgres, DSN: dsn})
+		cancel()
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded, want an error", dsn)
+		}
+		t.Logf("error: %v", err)
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+		if !strings.Contains(err.Error(), "postgres") {
+			t.Errorf("error does not name the driver: %v", err)
+		}
+	}
+	if _, err := store.Open(context.Background(), store.Options{Driver: store.DriverPostgres}); err == nil {
+		t.Error("Open(postgres) without DSN succeeded")
+	}
+}
+
+func TestMigrateRegisteredModels(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if !s.DB().Migrator().HasTable(&migrationProbe{}) {
+			t.Fatal("a model registered with RegisterModels was not migrated by Open")
+		}
+		// Migrating an up-to-date schema is what every restart does.
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if err := s.DB().Create(&migrationProbe{ID: "p1", Note: "x"}).Error; err != nil {
+			t.Fatalf("insert into migrated table: %v", err)
+		}
+	})
+}
+
+func TestQueryLogsOmitParameters(t *testing.T) {
+	for _, driver := range storetest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			var buf syncBuffer
+			log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug})
+			s := storetest.OpenWith(t, store.Options{Driver: driver, Logger: log})
+			const secret = "do-not-log-me"
+			if err := s.DB().Exec("INSERT INTO no_such_table (x) VALUES (?)", secret).Error; err == nil {
+				t.Fatal("insert into a missing table succeeded")
+			}
+			out := buf.String()
+			if !strings.Contains(out, "database query failed") {
+				t.Errorf("failed query not logged; log:\n%s", out)
+			}
+			if strings.Contains(out, secret) {
+				t.Errorf("log contains a query parameter:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestNewID(t *testing.T) {
+	re := regexp.MustCompile(`^msg_[0-9a-f]{24}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := store.NewID("msg_")
+		if !re.MatchString(id) {
+			t.Fatalf("NewID = %q, want msg_ and 24 hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acc := mustAccount(t, s, "acme")
+		var wg sync.WaitGroup
+		errs := make(chan error, 40)
+		for range 8 {
+			wg.Go(func() {
+				for range 5 {
+					if _, _, err := s.CreateAPIKey(ctx, acc.ID, "k", []string{store.PermSendSMS}); err != nil {
+						errs <- err
+					}
+					if _, err := s.ListAPIKeys(ctx, acc.ID); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		n, err := s.CountAPIKeys(ctx)
+		if err != nil || n != 40 {
+			t.Fatalf("CountAPIKeys = %d, %v; want 40", n, err)
+		}
+	})
+}
+
+func mustAccount(t *testing.T, s *store.Store, name string) store.Account {
+	t.Helper()
+	acc, err := s.CreateAccount(context.Background(), name)
+	if err != nil {
+		t.Fatalf("CreateAccount(%q): %v", name, err)
+	}
+	return acc
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// isNotFound keeps assertions short.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

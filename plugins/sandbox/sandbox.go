@@ -1,0 +1,454 @@
+package sandbox
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// Version is the sandbox plugin's version, reported in Info.
+const Version = "1.0.0"
+
+const (
+	// maxRecords bounds the delivery reports kept for QueryStatus once they
+	// have been emitted; reports not yet emitted are never dropped.
+	maxRecords = 100000
+	// maxAttemptsTracked bounds the per-message attempt counters kept for
+	// throttled messages that were never sent here again.
+	maxAttemptsTracked = 100000
+	// throttleRetryAfter is what a simulated throttle asks the host to wait.
+	throttleRetryAfter = time.Second
+	// Emit retry backoff, doubling from min to max while the host refuses.
+	minEmitBackoff = 20 * time.Millisecond
+	maxEmitBackoff = 2 * time.Second
+)
+
+var (
+	_ sdk.Provider        = (*Provider)(nil)
+	_ sdk.EventSource     = (*Provider)(nil)
+	_ sdk.HealthChecker   = (*Provider)(nil)
+	_ sdk.BalanceReporter = (*Provider)(nil)
+	_ sdk.SenderIDLister  = (*Provider)(nil)
+	_ sdk.StatusQuerier   = (*Provider)(nil)
+)
+
+var (
+	errNotConfigured = errors.New("sandbox provider is not configured: Configure must be called first")
+	errClosed        = errors.New("sandbox provider is closed")
+)
+
+// Provider is the simulated provider. The zero value is not usable; call New.
+type Provider struct {
+	closed    chan struct{} // closed by Close; aborts latency waits
+	maxBatch  atomic.Int64  // read by Info without the lock
+	closeOnce sync.Once
+
+	mu         sync.Mutex
+	cfg        settings
+	configured bool
+	isClosed   bool
+	logger     hclog.Logger
+	name       string
+	// attempts counts earlier Temporary answers per message id, so a
+	// throttled message retried later gets a fresh draw.
+	attempts map[string]int
+	// records holds every accepted message by provider id.
+	records map[string]*record
+	// due orders the reports not yet emitted by due time.
+	due reportHeap
+	// emittedOrder lists emitted records oldest first, for eviction.
+	emittedOrder []string
+	// changed is closed and replaced whenever a report is scheduled, waking
+	// every Events loop.
+	changed chan struct{}
+	// Events loops running now, and how Close stops and awaits them.
+	eventLoops   map[int]context.CancelFunc
+	nextLoopID   int
+	loopsStopped chan struct{}
+}
+
+// record is one accepted message and its single delivery report.
+type record struct {
+	providerID string
+	acceptedAt time.Time
+	dueAt      time.Time
+	final      sdk.StatusEvent
+}
+
+// New returns an unconfigured sandbox provider with default settings.
+func New() *Provider {
+	p := &Provider{
+		closed:     make(chan struct{}),
+		cfg:        defaultSettings(),
+		logger:     hclog.NewNullLogger(),
+		attempts:   map[string]int{},
+		records:    map[string]*record{},
+		changed:    make(chan struct{}),
+		eventLoops: map[int]context.CancelFunc{},
+	}
+	p.maxBatch.Store(int64(p.cfg.maxBatchSize))
+	return p
+}
+
+// Info describes the sandbox plugin.
+func (p *Provider) Info() sdk.Info {
+	return sdk.Info{Name: "sandbox", Version: Version, MaxBatchSize: int(p.maxBatch.Load())}
+}
+
+// Configure applies the JSON settings described in the package documentation.
+func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
+	s, err := parseSettings(cfg.Settings)
+	if err != nil {
+		return fmt.Errorf("configure sandbox provider %q: %w", cfg.Name, err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isClosed {
+		return errClosed
+	}
+	p.cfg = s
+	p.configured = true
+	p.logger = logger
+	p.name = cfg.Name
+	p.maxBatch.Store(int64(s.maxBatchSize))
+	logger.Info("sandbox provider configured",
+		"accept_latency", s.acceptLatency.String(), "failure_ratio", s.failureRatio,
+		"reject_ratio", s.rejectRatio, "delivery_ratio", s.deliveryRatio,
+		"dlr_delay", s.dlrDelay.String(), "seed", s.seed, "max_batch_size", s.maxBatchSize,
+		"reject_numbers", len(s.rejectNumbers))
+	return nil
+}
+
+// Send simulates submitting the batch: it waits accept_latency once for the
+// whole batch, then answers every message according to its fate.
+func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	p.mu.Lock()
+	cfg, configured, closed := p.cfg, p.configured, p.isClosed
+	p.mu.Unlock()
+	switch {
+	case closed:
+		return nil, errClosed
+	case !configured:
+		return nil, errNotConfigured
+	case len(msgs) > cfg.maxBatchSize:
+		return nil, fmt.Errorf("sandbox send: batch of %d messages exceeds max_batch_size %d", len(msgs), cfg.maxBatchSize)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sandbox send: %w", err)
+	}
+	if cfg.acceptLatency > 0 {
+		t := time.NewTimer(cfg.acceptLatency)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("sandbox send: %w", ctx.Err())
+		case <-p.closed:
+			t.Stop()
+			return nil, errClosed
+		case <-t.C:
+		}
+		// Both may be ready at once; a cancelled caller must never see
+		// Accepted results.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("sandbox send: %w", err)
+		}
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isClosed {
+		return nil, errClosed
+	}
+	now := time.Now()
+	results := make([]sdk.SendResult, len(msgs))
+	scheduled := false
+	for i, m := range msgs {
+		results[i] = p.decideLocked(m, now, &scheduled)
+	}
+	if scheduled {
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
+	return results, nil
+}
+
+// decideLocked answers one message and, when accepted, schedules its report.
+func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) sdk.SendResult {
+	cfg := p.cfg
+	res := sdk.SendResult{MessageID: m.ID}
+	if !e164Pattern.MatchString(m.To) {
+		res.Outcome, res.Code = sdk.Permanent, "INVALID_DESTINATION"
+		res.Reason = fmt.Sprintf("invalid destination %q: not an E.164 number", m.To)
+		return res
+	}
+	if cfg.rejectNumbers[m.To] {
+		res.Outcome, res.Code, res.Reason = sdk.Permanent, "INVALID_DESTINATION", "invalid destination"
+		return res
+	}
+	f := fateOf(cfg.seed, m.ID, p.attempts[m.ID])
+	switch {
+	case f.sendDraw < cfg.failureRatio:
+		if len(p.attempts) >= maxAttemptsTracked {
+			clear(p.attempts)
+		}
+		p.attempts[m.ID]++
+		res.Outcome, res.Code = sdk.Temporary, "THROTTLED"
+		res.Reason = "sandbox: simulated throttling, retry later"
+		res.RetryAfter = throttleRetryAfter
+		return res
+	case f.sendDraw < cfg.failureRatio+cfg.rejectRatio:
+		delete(p.attempts, m.ID)
+		res.Outcome, res.Code = sdk.Permanent, "REJECTED"
+		res.Reason = "sandbox: simulated rejection by the provider"
+		return res
+	}
+	delete(p.attempts, m.ID)
+	res.Outcome, res.Code, res.ProviderMessageID = sdk.Accepted, "OK", f.providerID
+	if _, dup := p.records[f.providerID]; dup {
+		// The same message sent again (a host retry after a lost answer):
+		// like a real provider deduplicating by client reference, answer
+		// the same id and report once.
+		return res
+	}
+	r := &record{providerID: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
+	r.final = sdk.StatusEvent{
+		ProviderMessageID: f.providerID,
+		Status:            sdk.StatusDelivered,
+		ProviderStatus:    "DELIVRD",
+		At:                r.dueAt,
+	}
+	if f.deliveryDraw >= cfg.deliveryRatio {
+		r.final.Status = sdk.StatusUndeliverable
+		r.final.ProviderStatus = f.failure.status
+		r.final.ErrorCode = f.failure.code
+	}
+	p.records[f.providerID] = r
+	heap.Push(&p.due, r)
+	*scheduled = true
+	return res
+}
+
+// Events emits each accepted message's delivery report once its dlr_delay
+// has passed. A report the host refuses stays queued and is offered again
+// with backoff, here or in a later Events call; nothing is dropped.
+func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	id, err := p.startLoop(cancel)
+	if err != nil {
+		return err
+	}
+	defer p.stopLoop(id)
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	backoff := time.Duration(0)
+	for {
+		r, wait, changed := p.nextReport(time.Now())
+		if r == nil {
+			if wait > 0 {
+				timer.Reset(wait)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-changed:
+			case <-timer.C:
+			}
+			timer.Stop()
+			continue
+		}
+		st := r.final // the host may keep the pointer; the record stays ours
+		ev := sdk.Event{ID: r.providerID + ":" + string(st.Status), Status: &st}
+		if err := emit(ctx, ev); err != nil {
+			p.requeue(r)
+			if ctx.Err() != nil {
+				return nil
+			}
+			backoff = min(max(2*backoff, minEmitBackoff), maxEmitBackoff)
+			p.log().Warn("host did not store a delivery report; will offer it again",
+				"event_id", ev.ID, "retry_in", backoff, "error", err)
+			timer.Reset(backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+			continue
+		}
+		backoff = 0
+		p.markEmitted(r)
+	}
+}
+
+func (p *Provider) log() hclog.Logger {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logger
+}
+
+func (p *Provider) startLoop(cancel context.CancelFunc) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.isClosed:
+		return 0, errClosed
+	case !p.configured:
+		return 0, errNotConfigured
+	}
+	p.nextLoopID++
+	p.eventLoops[p.nextLoopID] = cancel
+	return p.nextLoopID, nil
+}
+
+func (p *Provider) stopLoop(id int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.eventLoops, id)
+	if len(p.eventLoops) == 0 && p.loopsStopped != nil {
+		close(p.loopsStopped)
+		p.loopsStopped = nil
+	}
+}
+
+// nextReport takes the earliest due report, or says how long until one is
+// due (0: none scheduled) and returns the channel that signals a new one.
+func (p *Provider) nextReport(now time.Time) (*record, time.Duration, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.due) == 0 {
+		return nil, 0, p.changed
+	}
+	r := p.due[0]
+	if wait := r.dueAt.Sub(now); wait > 0 {
+		return nil, wait, p.changed
+	}
+	heap.Pop(&p.due)
+	return r, 0, p.changed
+}
+
+func (p *Provider) requeue(r *record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	heap.Push(&p.due, r)
+}
+
+func (p *Provider) markEmitted(r *record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.emittedOrder = append(p.emittedOrder, r.providerID)
+	for len(p.records) > maxRecords && len(p.emittedOrder) > 0 {
+		delete(p.records, p.emittedOrder[0])
+		p.emittedOrder = p.emittedOrder[1:]
+	}
+}
+
+// QueryStatus answers from memory: "sent" until a message's dlr_delay has
+// passed, then its final status, whether or not the report was emitted yet.
+func (p *Provider) QueryStatus(ctx context.Context, providerMessageIDs []string) ([]sdk.StatusEvent, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	out := make([]sdk.StatusEvent, 0, len(providerMessageIDs))
+	for _, id := range providerMessageIDs {
+		r, ok := p.records[id]
+		if !ok {
+			continue
+		}
+		if now.Before(r.dueAt) {
+			out = append(out, sdk.StatusEvent{ProviderMessageID: id, Status: sdk.StatusSent, ProviderStatus: "ENROUTE", At: r.acceptedAt})
+			continue
+		}
+		out = append(out, r.final)
+	}
+	return out, nil
+}
+
+// Health reports the simulated link: up once configured, down after Close.
+func (p *Provider) Health(ctx context.Context) (sdk.Health, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.isClosed:
+		return sdk.Health{OK: false, Detail: "closed"}, nil
+	case !p.configured:
+		return sdk.Health{OK: false, Detail: "not configured"}, nil
+	}
+	return sdk.Health{OK: true, Detail: fmt.Sprintf("simulated upstream, %d delivery reports waiting", len(p.due))}, nil
+}
+
+// Balance reports the configured balance; the simulation never spends it.
+func (p *Provider) Balance(ctx context.Context) (sdk.Balance, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.balance, nil
+}
+
+// SenderIDs lists the configured sender ids.
+func (p *Provider) SenderIDs(ctx context.Context) ([]sdk.SenderID, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]sdk.SenderID(nil), p.cfg.senderIDs...), nil
+}
+
+// Close stops every Events loop and waits for them to return (or for ctx to
+// end). Reports not yet emitted are dropped with the process.
+func (p *Provider) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	p.mu.Lock()
+	p.isClosed = true
+	var stopped chan struct{}
+	if len(p.eventLoops) > 0 {
+		if p.loopsStopped == nil {
+			p.loopsStopped = make(chan struct{})
+		}
+		stopped = p.loopsStopped
+		for _, cancel := range p.eventLoops {
+			cancel()
+		}
+	}
+	pending := len(p.due)
+	logger := p.logger
+	p.mu.Unlock()
+	if pending > 0 {
+		logger.Info("sandbox provider closing with delivery reports not yet emitted", "pending", pending)
+	}
+	if stopped == nil {
+		return nil
+	}
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close sandbox provider: waiting for event loops: %w", ctx.Err())
+	}
+}
+
+// reportHeap orders records by due time.
+type reportHeap []*record
+
+func (h reportHeap) Len() int           { return len(h) }
+func (h reportHeap) Less(i, j int) bool { return h[i].dueAt.Before(h[j].dueAt) }
+func (h reportHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *reportHeap) Push(x any)        { *h = append(*h, x.(*record)) }
+func (h *reportHeap) Pop() any {
+	old := *h
+	n := len(old)
+	r := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return r
+}

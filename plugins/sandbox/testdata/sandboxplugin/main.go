@@ -1,0 +1,12 @@
+// Command sandboxplugin serves the sandbox provider as a plugin binary, so
+// its tests cross the same process boundary the host uses.
+package main
+
+import (
+	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func main() {
+	sdk.Serve(sandbox.New())
+}

@@ -1,0 +1,55 @@
+package sdk_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportsStayPluginSide keeps what a plugin author compiles small: the
+// sdk and its conformance kit must not pull in the host (anything of this
+// module outside sdk/) nor gin, gorm or expr, not even transitively.
+func TestImportsStayPluginSide(t *testing.T) {
+	const module = "github.com/smsrouter/smsrouter"
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list dependencies with")
+	}
+	forbidden := []string{
+		"github.com/gin-gonic/",
+		"gorm.io/",
+		"github.com/expr-lang/expr",
+		"github.com/antonmedv/expr",
+	}
+	for _, pkg := range []string{module + "/sdk", module + "/sdk/providertest"} {
+		t.Run(strings.TrimPrefix(pkg, module+"/"), func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), goTool, "list", "-deps", "-f", "{{.ImportPath}}", pkg)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr.String())
+			}
+			deps := 0
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				dep := strings.TrimSpace(sc.Text())
+				deps++
+				if (dep == module || strings.HasPrefix(dep, module+"/")) &&
+					dep != module+"/sdk" && !strings.HasPrefix(dep, module+"/sdk/") {
+					t.Errorf("%s depends on host package %s; the sdk must not import the host", pkg, dep)
+				}
+				for _, f := range forbidden {
+					if strings.HasPrefix(dep, f) {
+						t.Errorf("%s depends on %s; plugin authors must not have to compile it", pkg, dep)
+					}
+				}
+			}
+			if deps == 0 {
+				t.Fatalf("go list -deps %s listed nothing", pkg)
+			}
+		})
+	}
+}

@@ -1,0 +1,302 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/smsrouter/smsrouter/sdk/internal/pluginpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// remoteProvider is the host's Provider for a plugin process: every call
+// becomes an RPC, and every answer is sorted into the provider's own result,
+// "not supported", or "plugin unavailable".
+type remoteProvider struct {
+	rpc  pluginpb.ProviderClient
+	caps Capabilities
+	name string          // "plugin smpp (pid 4242)", for error messages
+	done <-chan struct{} // closed when the process exited
+}
+
+var (
+	_ Provider        = (*remoteProvider)(nil)
+	_ EventSource     = (*remoteProvider)(nil)
+	_ HookHandler     = (*remoteProvider)(nil)
+	_ HealthChecker   = (*remoteProvider)(nil)
+	_ BalanceReporter = (*remoteProvider)(nil)
+	_ SenderIDLister  = (*remoteProvider)(nil)
+	_ StatusQuerier   = (*remoteProvider)(nil)
+)
+
+// remoteError is an error the provider returned inside the plugin. Only its
+// text crosses the boundary; ErrUnsupported survives as a flag.
+type remoteError struct {
+	msg         string
+	unsupported bool
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Is(target error) bool {
+	return e.unsupported && target == ErrUnsupported
+}
+
+// classify turns an RPC error into what the caller can act on.
+func (r *remoteProvider) classify(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s: %s: %w", r.name, op, ctxErr)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%s: %s: %w: %w", r.name, op, ErrUnavailable, err)
+	}
+	for _, d := range st.Details() {
+		if pe, ok := d.(*pluginpb.ProviderError); ok {
+			return fmt.Errorf("%s: %s: %w", r.name, op, &remoteError{msg: pe.GetMessage(), unsupported: pe.GetUnsupported()})
+		}
+	}
+	if st.Code() == codes.Unimplemented {
+		return fmt.Errorf("%s: %s: %w", r.name, op, ErrUnsupported)
+	}
+	// Everything else (Unavailable, a connection closed under a call,
+	// Canceled that the caller did not ask for, a broken stream) means the
+	// plugin process cannot answer.
+	return fmt.Errorf("%s: %s: %w (%s: %s)", r.name, op, ErrUnavailable, st.Code(), st.Message())
+}
+
+// check refuses early when the process is gone or the capability is missing,
+// which gives clearer errors than the RPC would.
+func (r *remoteProvider) check(op string, supported bool) error {
+	select {
+	case <-r.done:
+		return fmt.Errorf("%s: %s: %w: the process exited", r.name, op, ErrUnavailable)
+	default:
+	}
+	if !supported {
+		return fmt.Errorf("%s: %s: %w", r.name, op, ErrUnsupported)
+	}
+	return nil
+}
+
+func (r *remoteProvider) Info() Info { return r.caps.Info }
+
+// Capabilities reports what the plugin said it supports at launch.
+func (r *remoteProvider) Capabilities() Capabilities { return r.caps }
+
+func (r *remoteProvider) Configure(ctx context.Context, cfg Config) error {
+	if err := r.check("configure", true); err != nil {
+		return err
+	}
+	_, err := r.rpc.Configure(ctx, &pluginpb.ConfigureRequest{
+		Name:     cfg.Name,
+		Settings: cfg.Settings,
+		HookUrl:  cfg.HookURL,
+	})
+	if err != nil {
+		return r.classify(ctx, "configure", err)
+	}
+	return nil
+}
+
+func (r *remoteProvider) Send(ctx context.Context, msgs []Message) ([]SendResult, error) {
+	if err := r.check("send", true); err != nil {
+		return nil, err
+	}
+	resp, err := r.rpc.Send(ctx, &pluginpb.SendRequest{Messages: messagesToPB(msgs)})
+	if err != nil {
+		return nil, r.classify(ctx, "send", err)
+	}
+	results := resultsFromPB(resp.GetResults())
+	if len(results) != len(msgs) {
+		return nil, fmt.Errorf("%s: send: plugin returned %d results for %d messages; the provider breaks the Send contract", r.name, len(results), len(msgs))
+	}
+	return results, nil
+}
+
+func (r *remoteProvider) Close(ctx context.Context) error {
+	if err := r.check("close", true); err != nil {
+		return err
+	}
+	if _, err := r.rpc.Close(ctx, &pluginpb.CloseRequest{}); err != nil {
+		return r.classify(ctx, "close", err)
+	}
+	return nil
+}
+
+func (r *remoteProvider) Health(ctx context.Context) (Health, error) {
+	if err := r.check("health", r.caps.Health); err != nil {
+		return Health{}, err
+	}
+	resp, err := r.rpc.Health(ctx, &pluginpb.HealthRequest{})
+	if err != nil {
+		return Health{}, r.classify(ctx, "health", err)
+	}
+	return Health{OK: resp.GetOk(), Detail: resp.GetDetail()}, nil
+}
+
+func (r *remoteProvider) Balance(ctx context.Context) (Balance, error) {
+	if err := r.check("balance", r.caps.Balance); err != nil {
+		return Balance{}, err
+	}
+	resp, err := r.rpc.Balance(ctx, &pluginpb.BalanceRequest{})
+	if err != nil {
+		return Balance{}, r.classify(ctx, "balance", err)
+	}
+	return Balance{Amount: resp.GetAmount(), Currency: resp.GetCurrency()}, nil
+}
+
+func (r *remoteProvider) SenderIDs(ctx context.Context) ([]SenderID, error) {
+	if err := r.check("sender ids", r.caps.SenderIDs); err != nil {
+		return nil, err
+	}
+	resp, err := r.rpc.SenderIDs(ctx, &pluginpb.SenderIDsRequest{})
+	if err != nil {
+		return nil, r.classify(ctx, "sender ids", err)
+	}
+	out := make([]SenderID, len(resp.GetSenderIds()))
+	for i, s := range resp.GetSenderIds() {
+		out[i] = SenderID{Value: s.GetValue(), Kind: s.GetKind()}
+	}
+	return out, nil
+}
+
+func (r *remoteProvider) QueryStatus(ctx context.Context, providerMessageIDs []string) ([]StatusEvent, error) {
+	if err := r.check("query status", r.caps.StatusQuery); err != nil {
+		return nil, err
+	}
+	resp, err := r.rpc.QueryStatus(ctx, &pluginpb.QueryStatusRequest{ProviderMessageIds: providerMessageIDs})
+	if err != nil {
+		return nil, r.classify(ctx, "query status", err)
+	}
+	out := make([]StatusEvent, 0, len(resp.GetStatuses()))
+	for _, s := range resp.GetStatuses() {
+		se := statusEventFromPB(s)
+		if !se.Status.Valid() {
+			return nil, fmt.Errorf("%s: query status: plugin reported status %q for %q, which is not one of the normalised statuses", r.name, se.Status, se.ProviderMessageID)
+		}
+		out = append(out, se)
+	}
+	return out, nil
+}
+
+// Events opens the plugin's event stream and hands each event to emit,
+// acknowledging it only after emit succeeded. When emit fails, Events
+// returns that error without acknowledging: the plugin sends the event again
+// on the next stream, so call Events again (after a backoff) to resume.
+// Events returns nil when ctx is cancelled, and an error wrapping
+// ErrUnavailable when the plugin goes away.
+func (r *remoteProvider) Events(ctx context.Context, emit EmitFunc) error {
+	if err := r.check("events", r.caps.Events); err != nil {
+		return err
+	}
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream; unacknowledged events stay with the plugin
+	stream, err := r.rpc.Events(streamCtx)
+	if err != nil {
+		return r.eventsEnd(ctx, err)
+	}
+	for {
+		d, err := stream.Recv()
+		if err != nil {
+			return r.eventsEnd(ctx, err)
+		}
+		ev, err := eventFromPB(d.GetEvent())
+		if err != nil {
+			return fmt.Errorf("%s: events: plugin sent an invalid event: %w", r.name, err)
+		}
+		if err := emit(ctx, ev); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%s: events: storing event %q failed; it stays unacknowledged and the plugin sends it again on the next stream: %w", r.name, ev.ID, err)
+		}
+		if err := stream.Send(&pluginpb.EventAck{DeliveryId: d.GetDeliveryId()}); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The stream ended; Recv tells why.
+				_, err = stream.Recv()
+			}
+			return r.eventsEnd(ctx, err)
+		}
+	}
+}
+
+func (r *remoteProvider) eventsEnd(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: events: %w: the plugin ended the event stream", r.name, ErrUnavailable)
+	}
+	return r.classify(ctx, "events", err)
+}
+
+// HandleHook forwards req to the plugin and replays its answer on w as it
+// arrives: events, then the head, then each body chunk, flushing where the
+// plugin flushed. Cancelling ctx (the caller went away) ends the plugin's
+// handler too.
+func (r *remoteProvider) HandleHook(ctx context.Context, req *HookRequest, w HookResponseWriter) error {
+	if err := r.check("hook", r.caps.Hooks); err != nil {
+		return err
+	}
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := r.rpc.Hook(streamCtx, hookRequestToPB(req))
+	if err != nil {
+		return r.classify(ctx, "hook", err)
+	}
+	headSeen := false
+	for {
+		f, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			if !headSeen {
+				return fmt.Errorf("%s: hook: plugin ended its answer without a status", r.name)
+			}
+			return nil
+		}
+		if err != nil {
+			return r.classify(ctx, "hook", err)
+		}
+		if len(f.GetEvents()) > 0 {
+			evs, err := eventsFromPB(f.GetEvents())
+			if err != nil {
+				return fmt.Errorf("%s: hook: plugin emitted an invalid event: %w", r.name, err)
+			}
+			w.Emit(evs...)
+		}
+		if head := f.GetHead(); head != nil {
+			if headSeen {
+				return fmt.Errorf("%s: hook: plugin sent the response head twice", r.name)
+			}
+			code := int(head.GetStatus())
+			if code < 100 || code > 999 {
+				return fmt.Errorf("%s: hook: plugin answered with invalid status code %d", r.name, code)
+			}
+			copyHeader(w.Header(), headerFromPB(head.GetHeader()))
+			w.WriteHeader(code)
+			headSeen = true
+		}
+		if (len(f.GetChunk()) > 0 || f.GetFlush()) && !headSeen {
+			return fmt.Errorf("%s: hook: plugin sent body before the response head", r.name)
+		}
+		if chunk := f.GetChunk(); len(chunk) > 0 {
+			if _, err := w.Write(chunk); err != nil {
+				return fmt.Errorf("%s: hook: writing the response to the caller: %w", r.name, err)
+			}
+		}
+		if f.GetFlush() {
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("%s: hook: flushing the response to the caller: %w", r.name, err)
+			}
+		}
+	}
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = append([]string(nil), v...)
+	}
+}

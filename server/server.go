@@ -1,0 +1,279 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// Messages is the part of core the message endpoints use.
+type Messages interface {
+	Send(ctx context.Context, accountID string, req core.SendRequest) (store.Message, error)
+	Message(ctx context.Context, accountID, id string) (store.Message, error)
+}
+
+// Keys authenticates API keys.
+type Keys interface {
+	Authenticate(ctx context.Context, raw string) (store.APIKey, error)
+}
+
+// ProviderStates reports the state of every configured provider.
+type ProviderStates interface {
+	Statuses() []pluginhost.ProviderStatus
+}
+
+// Options are what the API needs to run.
+type Options struct {
+	Logger   hclog.Logger
+	Messages Messages
+	Keys     Keys
+	Hooks    core.HookHost
+	Events   core.EventStore
+	// Providers reports the plugin processes' state to admin keys.
+	Providers ProviderStates
+	// PublicURL is the scheme and host providers use to reach us; hook
+	// signatures are computed over it. Empty means "as the request says".
+	PublicURL string
+	// MaxHookBody caps a provider hook's body (default 1 MiB).
+	MaxHookBody int64
+}
+
+// New returns the HTTP handler of the whole API.
+func New(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.MaxHookBody <= 0 {
+		o.MaxHookBody = 1 << 20
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	a := &api{o: o, log: o.Logger.Named("http")}
+	r.Use(a.recover, a.logRequests)
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		fail(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+
+	r.GET("/up", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	v1 := r.Group("/api/v1")
+	v1.Any("/providers/:name/hooks/*path", a.hook)
+	authed := v1.Group("", a.authenticate)
+	authed.POST("/sms/send", require(store.PermSendSMS), a.send)
+	authed.GET("/sms/status/:message_id", a.status)
+	authed.GET("/admin/providers", require(store.PermAdmin), a.providers)
+	return r
+}
+
+type api struct {
+	o   Options
+	log hclog.Logger
+}
+
+// fail writes the guide's error shape, {"error": "..."}.
+func fail(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}
+
+func (a *api) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.Error("panic while serving request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", fmt.Sprint(v))
+			fail(c, http.StatusInternalServerError, "internal error; the server log has details")
+		}
+	}()
+	c.Next()
+}
+
+func (a *api) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	a.log.Debug("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(), "took", time.Since(start))
+}
+
+const keyContext = "smsrouter.apikey"
+
+func (a *api) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	raw, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || strings.TrimSpace(raw) == "" {
+		fail(c, http.StatusUnauthorized, "Unauthorized: send your API key as 'Authorization: Bearer api_live_...'")
+		return
+	}
+	key, err := a.o.Keys.Authenticate(c.Request.Context(), strings.TrimSpace(raw))
+	if err != nil {
+		if errors.Is(err, store.ErrUnauthorized) {
+			fail(c, http.StatusUnauthorized, "Unauthorized: invalid or revoked API key")
+			return
+		}
+		a.log.Error("authenticate API key", "error", err)
+		fail(c, http.StatusServiceUnavailable, "cannot check the API key right now; try again")
+		return
+	}
+	c.Set(keyContext, key)
+	c.Next()
+}
+
+func apiKey(c *gin.Context) store.APIKey {
+	k, _ := c.Get(keyContext)
+	key, _ := k.(store.APIKey)
+	return key
+}
+
+func require(perm string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !apiKey(c).Has(perm) {
+			fail(c, http.StatusForbidden, fmt.Sprintf("this API key lacks the %s permission", perm))
+			return
+		}
+		c.Next()
+	}
+}
+
+// decode reads a JSON object body into v, answering 422 with the reason when
+// it cannot.
+func decode(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
+	if err != nil {
+		fail(c, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB")
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		fail(c, http.StatusUnprocessableEntity, "request body is empty; send a JSON object")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("%s must be a %s", te.Field, te.Type.String()))
+			return false
+		}
+		fail(c, http.StatusUnprocessableEntity, "request body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+type sendBody struct {
+	To      string `json:"to"`
+	Message string `json:"message"`
+	From    string `json:"from"`
+}
+
+func (a *api) send(c *gin.Context) {
+	var b sendBody
+	if !decode(c, &b) {
+		return
+	}
+	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From})
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"success": true, "message_id": m.ID, "status": m.Status})
+}
+
+type statusBody struct {
+	MessageID    string     `json:"message_id"`
+	Status       string     `json:"status"`
+	SentAt       *time.Time `json:"sent_at"`
+	DeliveredAt  *time.Time `json:"delivered_at"`
+	FailedAt     *time.Time `json:"failed_at"`
+	ErrorMessage *string    `json:"error_message"`
+}
+
+func (a *api) status(c *gin.Context) {
+	m, err := a.o.Messages.Message(c.Request.Context(), apiKey(c).AccountID, c.Param("message_id"))
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	b := statusBody{MessageID: m.ID, Status: m.Status, SentAt: utc(m.SentAt), DeliveredAt: utc(m.DeliveredAt), FailedAt: utc(m.FailedAt)}
+	if m.ErrorMessage != "" {
+		b.ErrorMessage = &m.ErrorMessage
+	}
+	c.JSON(http.StatusOK, b)
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+func (a *api) coreError(c *gin.Context, err error) {
+	var in *core.InputError
+	var nr *routing.NoRouteError
+	switch {
+	case errors.As(err, &in):
+		fail(c, http.StatusUnprocessableEntity, in.Msg)
+	case errors.As(err, &nr):
+		fail(c, http.StatusUnprocessableEntity, nr.Error())
+	case errors.Is(err, core.ErrNotFound):
+		fail(c, http.StatusNotFound, "Message not found")
+	case errors.Is(err, context.Canceled):
+		c.Abort()
+	default:
+		a.log.Error("request failed", "path", c.FullPath(), "error", err)
+		fail(c, http.StatusInternalServerError, "internal error; the server log has details")
+	}
+}
+
+func (a *api) hook(c *gin.Context) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.o.MaxHookBody))
+	if err != nil {
+		fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("hook body is larger than %d bytes", a.o.MaxHookBody))
+		return
+	}
+	req := &sdk.HookRequest{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
+		Header: c.Request.Header.Clone(), Body: body, RemoteAddr: c.Request.RemoteAddr}
+	name := c.Param("name")
+	if err := core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer); err != nil &&
+		!errors.Is(err, context.Canceled) {
+		a.log.Warn("provider hook failed", "provider", name, "path", req.Path, "error", err)
+	}
+	c.Abort()
+}
+
+// originalURL rebuilds the URL the provider called, which signature schemes
+// (Twilio's) sign.
+func (a *api) originalURL(r *http.Request) string {
+	if a.o.PublicURL != "" {
+		return strings.TrimRight(a.o.PublicURL, "/") + r.URL.RequestURI()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+func (a *api) providers(c *gin.Context) {
+	var list []pluginhost.ProviderStatus
+	if a.o.Providers != nil {
+		list = a.o.Providers.Statuses()
+	}
+	c.JSON(http.StatusOK, gin.H{"providers": list})
+}
