@@ -195,9 +195,11 @@ func (p *Plugin) Exited() bool {
 }
 
 // Kill stops the plugin process: it asks the plugin to stop serving, gives it
-// a moment to exit (Serve then closes the provider if the host had not), and
-// kills it if it does not. It returns once the process is gone. Call
-// Provider().Close first for an orderly shutdown. Safe to call more than once.
+// about 2 s to exit (Serve closes the provider on the way out if the host had
+// not), and kills it if it does not. It returns once the process is gone.
+// For an orderly shutdown call Provider().Close first, with a deadline of
+// your choosing, since a provider's Close (an SMPP unbind) may need longer.
+// Safe to call more than once.
 func (p *Plugin) Kill() {
 	finished := make(chan struct{})
 	go func() {

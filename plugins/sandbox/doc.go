@@ -24,7 +24,9 @@
 // A message's fate is a hash of the seed, its id and how often it was
 // throttled before, so the same seed and ids give the same outcomes however
 // the messages are batched or interleaved, and a throttled message retried
-// later gets a fresh draw. Accepted messages get ids "sbx-<hex>" and exactly
+// later gets a fresh draw. Accepted messages get ids "sbx-<hex>-<attempt>-<time>-<message id>" and exactly
 // one final status event each, dlr_delay after acceptance; a message sent
 // again after it was accepted gets the same answer and no second report.
+// QueryStatus answers for ids issued by an earlier process too (same seed), as
+// a real upstream would after the plugin restarted.
 package sandbox

@@ -62,6 +62,9 @@ type Provider struct {
 	attempts map[string]int
 	// records holds every accepted message by provider id.
 	records map[string]*record
+	// byFate maps a message's fate key to the provider id it was accepted
+	// under, so a message sent again gets the same id.
+	byFate map[string]string
 	// due orders the reports not yet emitted by due time.
 	due reportHeap
 	// emittedOrder lists emitted records oldest first, for eviction.
@@ -78,6 +81,7 @@ type Provider struct {
 // record is one accepted message and its single delivery report.
 type record struct {
 	providerID string
+	fateKey    string
 	acceptedAt time.Time
 	dueAt      time.Time
 	final      sdk.StatusEvent
@@ -91,6 +95,7 @@ func New() *Provider {
 		logger:     hclog.NewNullLogger(),
 		attempts:   map[string]int{},
 		records:    map[string]*record{},
+		byFate:     map[string]string{},
 		changed:    make(chan struct{}),
 		eventLoops: map[int]context.CancelFunc{},
 	}
@@ -214,27 +219,21 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 		res.Reason = "sandbox: simulated rejection by the provider"
 		return res
 	}
+	attempt := p.attempts[m.ID]
 	delete(p.attempts, m.ID)
-	res.Outcome, res.Code, res.ProviderMessageID = sdk.Accepted, "OK", f.providerID
-	if _, dup := p.records[f.providerID]; dup {
+	res.Outcome, res.Code = sdk.Accepted, "OK"
+	if id, dup := p.byFate[f.providerID]; dup {
 		// The same message sent again (a host retry after a lost answer):
 		// like a real provider deduplicating by client reference, answer
 		// the same id and report once.
+		res.ProviderMessageID = id
 		return res
 	}
-	r := &record{providerID: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
-	r.final = sdk.StatusEvent{
-		ProviderMessageID: f.providerID,
-		Status:            sdk.StatusDelivered,
-		ProviderStatus:    "DELIVRD",
-		At:                r.dueAt,
-	}
-	if f.deliveryDraw >= cfg.deliveryRatio {
-		r.final.Status = sdk.StatusUndeliverable
-		r.final.ProviderStatus = f.failure.status
-		r.final.ErrorCode = f.failure.code
-	}
-	p.records[f.providerID] = r
+	r := &record{providerID: providerIDFor(f, attempt, now, m.ID), fateKey: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
+	r.final = finalReport(f, cfg, r.providerID, r.dueAt)
+	res.ProviderMessageID = r.providerID
+	p.byFate[f.providerID] = r.providerID
+	p.records[r.providerID] = r
 	heap.Push(&p.due, r)
 	*scheduled = true
 	return res
@@ -351,13 +350,19 @@ func (p *Provider) markEmitted(r *record) {
 	defer p.mu.Unlock()
 	p.emittedOrder = append(p.emittedOrder, r.providerID)
 	for len(p.records) > maxRecords && len(p.emittedOrder) > 0 {
+		if old := p.records[p.emittedOrder[0]]; old != nil {
+			delete(p.byFate, old.fateKey)
+		}
 		delete(p.records, p.emittedOrder[0])
 		p.emittedOrder = p.emittedOrder[1:]
 	}
 }
 
-// QueryStatus answers from memory: "sent" until a message's dlr_delay has
-// passed, then its final status, whether or not the report was emitted yet.
+// QueryStatus answers "sent" until a message's dlr_delay has passed, then its
+// final status, whether or not the report was emitted yet. Like a real
+// upstream, it remembers messages this process never saw: the provider id
+// carries what is needed to recompute them, so reports lost with a crashed
+// plugin process can be recovered by polling.
 func (p *Provider) QueryStatus(ctx context.Context, providerMessageIDs []string) ([]sdk.StatusEvent, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -366,7 +371,9 @@ func (p *Provider) QueryStatus(ctx context.Context, providerMessageIDs []string)
 	for _, id := range providerMessageIDs {
 		r, ok := p.records[id]
 		if !ok {
-			continue
+			if r, ok = p.reconstruct(id); !ok {
+				continue
+			}
 		}
 		if now.Before(r.dueAt) {
 			out = append(out, sdk.StatusEvent{ProviderMessageID: id, Status: sdk.StatusSent, ProviderStatus: "ENROUTE", At: r.acceptedAt})

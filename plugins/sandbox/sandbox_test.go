@@ -301,10 +301,25 @@ func sendAll(t *testing.T, p *sandbox.Provider, msgs []sdk.Message, batchSize in
 	for id, v := range out {
 		if v.result.Outcome == sdk.Accepted {
 			v.final = byProviderID[v.result.ProviderMessageID]
+			// The id embeds the acceptance time, which differs between
+			// runs; the rest of it must repeat.
+			v.result.ProviderMessageID = withoutTime(v.result.ProviderMessageID)
+			v.final.ProviderMessageID = v.result.ProviderMessageID
 			out[id] = v
 		}
 	}
 	return out
+}
+
+// withoutTime drops the acceptance-time field of a sandbox provider id
+// ("sbx-<fate>-<attempt>-<time>-<message id>").
+func withoutTime(id string) string {
+	parts := strings.SplitN(id, "-", 5)
+	if len(parts) != 5 {
+		return id
+	}
+	parts[3] = "T"
+	return strings.Join(parts, "-")
 }
 
 const mixedSettings = `{"seed":%d,"failure_ratio":0.2,"reject_ratio":0.1,"delivery_ratio":0.7,"dlr_delay":"0s","max_batch_size":1000}`
@@ -628,5 +643,45 @@ func TestCloseStopsEvents(t *testing.T) {
 	}
 	if err := p.Events(t.Context(), func(context.Context, sdk.Event) error { return nil }); err == nil {
 		t.Error("Events after Close returned nil; want an error")
+	}
+}
+
+// A restarted plugin process has lost its memory, but must still answer for
+// messages the previous process accepted, so the host can recover reports
+// that died with it.
+func TestQueryStatusAnswersForAnEarlierProcess(t *testing.T) {
+	const settings = `{"dlr_delay":"0s","delivery_ratio":0.5,"seed":9}`
+	before := configured(t, settings)
+	msgs := messages("msg_restart", 20)
+	res, err := before.Send(t.Context(), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(res))
+	for i, r := range res {
+		ids[i] = r.ProviderMessageID
+	}
+	want, err := before.QueryStatus(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	after := configured(t, settings)
+	got, err := after.QueryStatus(t.Context(), append(ids, "sbx-0000000000000000-0-abc-msg_forged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("after a restart QueryStatus answered %d of %d ids (forged id must be ignored)", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Status != want[i].Status || got[i].ErrorCode != want[i].ErrorCode || got[i].ProviderMessageID != want[i].ProviderMessageID {
+			t.Errorf("id %s: after restart %+v, before %+v", ids[i], got[i], want[i])
+		}
+	}
+
+	other := configured(t, `{"dlr_delay":"0s","seed":10}`)
+	if evs, _ := other.QueryStatus(t.Context(), ids); len(evs) != 0 {
+		t.Errorf("a sandbox with another seed recognised %d ids it never issued", len(evs))
 	}
 }
