@@ -33,9 +33,9 @@ const (
 
 // LaunchOptions tune how Launch starts a plugin process.
 type LaunchOptions struct {
-	// Logger receives the plugin's log lines (Serve writes them as JSON,
-	// already tagged with the provider name) and go-plugin's own messages.
-	// Nil discards them.
+	// Logger receives the plugin's log lines (Serve writes them to stderr as
+	// JSON) and go-plugin's own messages. Tag it with the provider name: the
+	// plugin's lines are not. Nil discards them.
 	Logger hclog.Logger
 	// StartTimeout bounds the handshake and the first Metadata call. Zero
 	// means 30 s.
@@ -142,22 +142,7 @@ func Launch(cmd *exec.Cmd, opts LaunchOptions) (*Plugin, error) {
 	if err != nil {
 		return fail("asking for metadata", err)
 	}
-	caps := Capabilities{
-		Info: Info{
-			Name:         md.GetName(),
-			Version:      md.GetVersion(),
-			MaxBatchSize: int(md.GetMaxBatchSize()),
-		},
-		Events:      md.GetEvents(),
-		Hooks:       md.GetHooks(),
-		Health:      md.GetHealth(),
-		Balance:     md.GetBalance(),
-		SenderIDs:   md.GetSenderIds(),
-		StatusQuery: md.GetStatusQuery(),
-	}
-	if caps.MaxBatchSize <= 0 {
-		caps.MaxBatchSize = 1
-	}
+	caps := capabilitiesFrom(md)
 	logger.Debug("plugin started", "path", cmd.Path, "pid", proc.pid(), "kind", caps.Name, "version", caps.Version)
 	return &Plugin{
 		client: client,
@@ -375,4 +360,25 @@ func (t *tailBuffer) describe() string {
 		text = "…" + text
 	}
 	return "The plugin's stderr ended with:\n" + text
+}
+
+// capabilitiesFrom reads the plugin's answer to Metadata.
+func capabilitiesFrom(md *pluginpb.MetadataResponse) Capabilities {
+	caps := Capabilities{
+		Info: Info{
+			Name:         md.GetName(),
+			Version:      md.GetVersion(),
+			MaxBatchSize: int(md.GetMaxBatchSize()),
+		},
+		Events:      md.GetEvents(),
+		Hooks:       md.GetHooks(),
+		Health:      md.GetHealth(),
+		Balance:     md.GetBalance(),
+		SenderIDs:   md.GetSenderIds(),
+		StatusQuery: md.GetStatusQuery(),
+	}
+	if caps.MaxBatchSize <= 0 {
+		caps.MaxBatchSize = 1
+	}
+	return caps
 }

@@ -88,10 +88,10 @@ func TestMetadataAndCapabilities(t *testing.T) {
 
 func TestConfigure(t *testing.T) {
 	ctx := testCtx(t)
-	logs := newWatcher("test plugin configured", "provider=sms-test-1")
+	logs := newWatcher("test plugin configured")
 	raw := newWatcher(`"@message":"test plugin configured"`)
 	p := launch(t, sdk.LaunchOptions{
-		Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
+		Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}).With("provider", "sms-test-1"),
 		Stderr: raw,
 	})
 	prov := p.Provider()
@@ -120,13 +120,18 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("plugin saw config %+v, want name %q, hook URL %q, settings %s", echo, cfg.Name, cfg.HookURL, settings)
 	}
 
-	// The provider's log line reaches the host's logger, tagged, and the raw
-	// stderr copy.
+	// The provider's log line reaches the host's logger, tagged once with the
+	// provider name, and the raw stderr copy.
 	for name, w := range map[string]*watcher{"logger": logs, "stderr": raw} {
 		select {
 		case <-w.found:
 		case <-ctx.Done():
-			t.Errorf("the plugin's log line never reached the host's %s; got:\n%s", name, w.String())
+			t.Fatalf("the plugin's log line never reached the host's %s; got:\n%s", name, w.String())
+		}
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "test plugin configured") && strings.Count(line, "provider=sms-test-1") != 1 {
+			t.Errorf("relayed log line should name the provider exactly once:\n%s", line)
 		}
 	}
 }

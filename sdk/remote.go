@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/smsrouter/smsrouter/sdk/internal/pluginpb"
 	"google.golang.org/grpc/codes"
@@ -16,10 +17,13 @@ import (
 // becomes an RPC, and every answer is sorted into the provider's own result,
 // "not supported", or "plugin unavailable".
 type remoteProvider struct {
-	rpc  pluginpb.ProviderClient
-	caps Capabilities
-	name string          // "plugin smpp (pid 4242)", for error messages
-	done <-chan struct{} // closed when the process exited
+	rpc pluginpb.ProviderClient
+	// caps is read at launch and again after Configure, because settings
+	// may change what a provider reports (its batch size, say).
+	capsMu sync.RWMutex
+	caps   Capabilities
+	name   string          // "plugin smpp (pid 4242)", for error messages
+	done   <-chan struct{} // closed when the process exited
 }
 
 var (
@@ -82,10 +86,15 @@ func (r *remoteProvider) check(op string, supported bool) error {
 	return nil
 }
 
-func (r *remoteProvider) Info() Info { return r.caps.Info }
+func (r *remoteProvider) Info() Info { return r.Capabilities().Info }
 
-// Capabilities reports what the plugin said it supports at launch.
-func (r *remoteProvider) Capabilities() Capabilities { return r.caps }
+// Capabilities reports what the plugin said it supports, as of its last
+// successful Configure (or launch, before that).
+func (r *remoteProvider) Capabilities() Capabilities {
+	r.capsMu.RLock()
+	defer r.capsMu.RUnlock()
+	return r.caps
+}
 
 func (r *remoteProvider) Configure(ctx context.Context, cfg Config) error {
 	if err := r.check("configure", true); err != nil {
@@ -99,6 +108,13 @@ func (r *remoteProvider) Configure(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return r.classify(ctx, "configure", err)
 	}
+	md, err := r.rpc.Metadata(ctx, &pluginpb.MetadataRequest{})
+	if err != nil {
+		return r.classify(ctx, "metadata after configure", err)
+	}
+	r.capsMu.Lock()
+	r.caps = capabilitiesFrom(md)
+	r.capsMu.Unlock()
 	return nil
 }
 
@@ -128,7 +144,7 @@ func (r *remoteProvider) Close(ctx context.Context) error {
 }
 
 func (r *remoteProvider) Health(ctx context.Context) (Health, error) {
-	if err := r.check("health", r.caps.Health); err != nil {
+	if err := r.check("health", r.Capabilities().Health); err != nil {
 		return Health{}, err
 	}
 	resp, err := r.rpc.Health(ctx, &pluginpb.HealthRequest{})
@@ -139,7 +155,7 @@ func (r *remoteProvider) Health(ctx context.Context) (Health, error) {
 }
 
 func (r *remoteProvider) Balance(ctx context.Context) (Balance, error) {
-	if err := r.check("balance", r.caps.Balance); err != nil {
+	if err := r.check("balance", r.Capabilities().Balance); err != nil {
 		return Balance{}, err
 	}
 	resp, err := r.rpc.Balance(ctx, &pluginpb.BalanceRequest{})
@@ -150,7 +166,7 @@ func (r *remoteProvider) Balance(ctx context.Context) (Balance, error) {
 }
 
 func (r *remoteProvider) SenderIDs(ctx context.Context) ([]SenderID, error) {
-	if err := r.check("sender ids", r.caps.SenderIDs); err != nil {
+	if err := r.check("sender ids", r.Capabilities().SenderIDs); err != nil {
 		return nil, err
 	}
 	resp, err := r.rpc.SenderIDs(ctx, &pluginpb.SenderIDsRequest{})
@@ -165,7 +181,7 @@ func (r *remoteProvider) SenderIDs(ctx context.Context) ([]SenderID, error) {
 }
 
 func (r *remoteProvider) QueryStatus(ctx context.Context, providerMessageIDs []string) ([]StatusEvent, error) {
-	if err := r.check("query status", r.caps.StatusQuery); err != nil {
+	if err := r.check("query status", r.Capabilities().StatusQuery); err != nil {
 		return nil, err
 	}
 	resp, err := r.rpc.QueryStatus(ctx, &pluginpb.QueryStatusRequest{ProviderMessageIds: providerMessageIDs})
@@ -190,7 +206,7 @@ func (r *remoteProvider) QueryStatus(ctx context.Context, providerMessageIDs []s
 // Events returns nil when ctx is cancelled, and an error wrapping
 // ErrUnavailable when the plugin goes away.
 func (r *remoteProvider) Events(ctx context.Context, emit EmitFunc) error {
-	if err := r.check("events", r.caps.Events); err != nil {
+	if err := r.check("events", r.Capabilities().Events); err != nil {
 		return err
 	}
 	streamCtx, cancel := context.WithCancel(ctx)
@@ -239,7 +255,7 @@ func (r *remoteProvider) eventsEnd(ctx context.Context, err error) error {
 // plugin flushed. Cancelling ctx (the caller went away) ends the plugin's
 // handler too.
 func (r *remoteProvider) HandleHook(ctx context.Context, req *HookRequest, w HookResponseWriter) error {
-	if err := r.check("hook", r.caps.Hooks); err != nil {
+	if err := r.check("hook", r.Capabilities().Hooks); err != nil {
 		return err
 	}
 	streamCtx, cancel := context.WithCancel(ctx)

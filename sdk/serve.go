@@ -194,7 +194,9 @@ func (s *server) Configure(ctx context.Context, req *pluginpb.ConfigureRequest) 
 		Name:     req.GetName(),
 		Settings: json.RawMessage(req.GetSettings()),
 		HookURL:  req.GetHookUrl(),
-		Logger:   s.logger.With("provider", req.GetName()),
+		// Untagged: the host relays these lines through a logger that
+		// already names the provider.
+		Logger: s.logger,
 	}
 	if err := s.p.Configure(ctx, cfg); err != nil {
 		return nil, providerStatus(err)

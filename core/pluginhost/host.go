@@ -478,7 +478,7 @@ func (s *supervised) launch(ctx context.Context) (*instance, error) {
 	setParentDeathSignal(cmd)
 	pl, err := sdk.Launch(cmd, sdk.LaunchOptions{Logger: s.log, StartTimeout: o.StartTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("launch %s: %w", strings.Join(cmd.Args, " "), err)
+		return nil, err // names the command and quotes its stderr
 	}
 	prov := pl.Provider()
 	if err := prov.Configure(cctx, cfg); err != nil {
