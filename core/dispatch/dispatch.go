@@ -182,13 +182,24 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	// Record even when ctx ended: these answers came from providers and
-	// must not be lost to a shutdown.
+	// must not be lost to a shutdown. A failed write is tried again, since
+	// an unrecorded acceptance is sent a second time once the lease ends.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := d.q.RecordAttempts(rctx, results); err != nil {
-		return len(msgs), fmt.Errorf("record attempts: %w", err)
+
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		if err = d.q.RecordAttempts(rctx, results); err == nil {
+			return len(msgs), nil
+		}
+		d.log.Error("recording attempts failed, retrying", "messages", len(results), "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-rctx.Done():
+			t.Stop()
+			return len(msgs), fmt.Errorf("record attempts: %w", err)
+		case <-t.C:
+		}
 	}
-	return len(msgs), nil
 }
 
 func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.Message) []store.AttemptResult {
@@ -197,7 +208,10 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
 			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: m.Kind}
 	}
-	sctx, cancel := context.WithTimeout(ctx, d.o.SendTimeout)
+	// A send in flight is finished, not abandoned, when the dispatcher
+	// stops: cancelling it would leave the provider's answer unknown and
+	// risk a duplicate on the retry.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.SendTimeout)
 	res, err := d.p.Send(sctx, name, batch)
 	cancel()
 	now := d.o.Now()
