@@ -224,6 +224,17 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 		}
 		return out
 	}
+	if len(res) != len(chunk) {
+		// Results can no longer be matched to messages by position, so none
+		// of them can be trusted as an acceptance.
+		d.log.Warn("provider broke the one-result-per-message contract, will try again", "provider", name,
+			"messages", len(chunk), "results", len(res))
+		for i, m := range chunk {
+			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
+				fmt.Sprintf("provider returned %d results for %d messages", len(res), len(chunk)), false)
+		}
+		return out
+	}
 	for i, m := range chunk {
 		r := res[i]
 		switch {
