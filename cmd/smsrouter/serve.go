@@ -21,6 +21,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/server"
 )
@@ -100,7 +101,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer host.Stop()
 
-	disp := dispatch.New(st, host, dispatch.Options{Logger: log})
+	stats := providerstats.New(nil)
+	disp := dispatch.New(st, host, dispatch.Options{Logger: log, Observer: stats})
 	svc := core.NewService(st, cfg.Table, disp, core.Options{Logger: log})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
 		Providers: host, PublicURL: cfg.Server.PublicURL})

@@ -47,6 +47,17 @@ type Options struct {
 	Parallel int
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Observer, when set, is told how each attempt went, for the
+	// providers' success rate and latency.
+	Observer Observer
+}
+
+// Observer learns the outcome of attempts: ok when the provider accepted the
+// message, not ok when it could not take it now (temporary, unavailable).
+// Permanent refusals are not reported: they speak of the message, not of the
+// provider's health.
+type Observer interface {
+	Observe(provider string, ok bool, latency time.Duration)
 }
 
 // Dispatcher sends due messages until its Run context ends.
@@ -212,15 +223,23 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 	// stops: cancelling it would leave the provider's answer unknown and
 	// risk a duplicate on the retry.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.SendTimeout)
+	start := time.Now()
 	res, err := d.p.Send(sctx, name, batch)
+	took := time.Since(start)
 	cancel()
 	now := d.o.Now()
+	observe := func(ok bool, latency time.Duration) {
+		if d.o.Observer != nil {
+			d.o.Observer.Observe(name, ok, latency)
+		}
+	}
 	out := make([]store.AttemptResult, len(chunk))
 	if err != nil {
 		unavailable := errors.Is(err, sdk.ErrUnavailable)
 		d.log.Warn("send failed, will try again", "provider", name, "messages", len(chunk), "unavailable", unavailable, "error", err)
 		for i, m := range chunk {
 			out[i] = d.retry(m, name, now, 0, "SEND_ERROR", err.Error(), unavailable)
+			observe(false, 0)
 		}
 		return out
 	}
@@ -242,12 +261,14 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
 				fmt.Sprintf("provider answered for message %s in place of %s", r.MessageID, m.ID), false)
 		case r.Outcome == sdk.Accepted:
+			observe(true, took)
 			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusSent,
 				ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
 		case r.Outcome == sdk.Permanent:
 			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusFailed,
 				Candidate: m.Candidate, Code: r.Code, Reason: r.Reason, At: now}
 		default:
+			observe(false, took)
 			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, false)
 		}
 	}

@@ -61,14 +61,18 @@ const (
 
 // ProviderStatus is what operators see of one provider.
 type ProviderStatus struct {
-	Name         string           `json:"name"`
-	Plugin       string           `json:"plugin"`
-	State        State            `json:"state"`
-	PID          int              `json:"pid,omitempty"`
-	Restarts     int              `json:"restarts"`
-	LastError    string           `json:"last_error,omitempty"`
-	Healthy      bool             `json:"healthy"`
-	HealthDetail string           `json:"health_detail,omitempty"`
+	Name         string `json:"name"`
+	Plugin       string `json:"plugin"`
+	State        State  `json:"state"`
+	PID          int    `json:"pid,omitempty"`
+	Restarts     int    `json:"restarts"`
+	LastError    string `json:"last_error,omitempty"`
+	Healthy      bool   `json:"healthy"`
+	HealthDetail string `json:"health_detail,omitempty"`
+	// Balance is the provider account's credit as the plugin last reported
+	// it, nil when it never did.
+	Balance      *sdk.Balance     `json:"balance,omitempty"`
+	BalanceAt    *time.Time       `json:"balance_at,omitempty"`
 	Capabilities sdk.Capabilities `json:"capabilities"`
 }
 
@@ -81,6 +85,9 @@ type Options struct {
 	Events     EventStore
 	// HealthInterval is how often a running plugin is asked for its health.
 	HealthInterval time.Duration
+	// BalanceInterval is how often a plugin that reports balances is asked
+	// for its account's credit (default 5m); routing rules read it.
+	BalanceInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between relaunches.
 	MinBackoff, MaxBackoff time.Duration
 	// CrashLoopAfter is how many launches in a row that fail or die before
@@ -111,6 +118,9 @@ func New(opts Options) *Host {
 	}
 	if opts.HealthInterval <= 0 {
 		opts.HealthInterval = 15 * time.Second
+	}
+	if opts.BalanceInterval <= 0 {
+		opts.BalanceInterval = 5 * time.Minute
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 200 * time.Millisecond
@@ -243,6 +253,15 @@ func (h *Host) Statuses() []ProviderStatus {
 	return out
 }
 
+// Status reports one provider's state.
+func (h *Host) Status(name string) (ProviderStatus, bool) {
+	s, err := h.get(name)
+	if err != nil {
+		return ProviderStatus{}, false
+	}
+	return s.status(), true
+}
+
 // Names returns the configured provider names, sorted.
 func (h *Host) Names() []string {
 	h.mu.RLock()
@@ -279,6 +298,10 @@ type supervised struct {
 	restarts int
 	lastErr  string
 	health   sdk.Health
+	// balance survives restarts: the account's credit did not change
+	// because the plugin process did.
+	balance   *sdk.Balance
+	balanceAt time.Time
 }
 
 func (s *supervised) current() (sdk.Provider, sdk.Capabilities, error) {
@@ -293,8 +316,13 @@ func (s *supervised) current() (sdk.Provider, sdk.Capabilities, error) {
 func (s *supervised) status() ProviderStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return ProviderStatus{Name: s.spec.Name, Plugin: s.spec.pluginName(), State: s.state, PID: s.pid, Restarts: s.restarts,
+	st := ProviderStatus{Name: s.spec.Name, Plugin: s.spec.pluginName(), State: s.state, PID: s.pid, Restarts: s.restarts,
 		LastError: s.lastErr, Healthy: s.state == StateRunning && s.health.OK, HealthDetail: s.health.Detail, Capabilities: s.caps}
+	if s.balance != nil {
+		b, at := *s.balance, s.balanceAt
+		st.Balance, st.BalanceAt = &b, &at
+	}
+	return st
 }
 
 func (s *supervised) set(f func()) {
@@ -324,20 +352,26 @@ func (s *supervised) run(ctx context.Context, first chan<- error) {
 	for {
 		started := time.Now()
 		inst, err := s.launch(ctx)
-		if first != nil {
-			first <- err
-			first = nil
-			if err != nil {
-				s.set(func() { s.state, s.lastErr = StateStopped, err.Error() })
-				return
-			}
-		}
 		if err == nil {
 			s.log.Info("plugin running", "pid", inst.pid)
 			s.set(func() {
 				s.prov, s.caps, s.pid, s.state = inst.prov, inst.caps, inst.pid, StateRunning
 				s.health = sdk.Health{OK: true, Detail: "started"}
 			})
+		}
+		if first != nil {
+			// The state is set before Start hears of the launch, so a caller
+			// may Send the moment Start returns.
+			if err != nil {
+				s.set(func() { s.state, s.lastErr = StateStopped, err.Error() })
+			}
+			first <- err
+			first = nil
+			if err != nil {
+				return
+			}
+		}
+		if err == nil {
 			crashed := s.watch(ctx, inst)
 			s.set(func() { s.prov, s.pid = nil, 0 })
 			if !crashed {
@@ -378,6 +412,9 @@ func (s *supervised) watch(ctx context.Context, inst *instance) (crashed bool) {
 	}
 	if hc, ok := inst.prov.(sdk.HealthChecker); ok && inst.caps.Health {
 		wg.Go(func() { s.checkHealth(runCtx, hc, inst.kill) })
+	}
+	if br, ok := inst.prov.(sdk.BalanceReporter); ok && inst.caps.Balance {
+		wg.Go(func() { s.refreshBalance(runCtx, br) })
 	}
 	select {
 	case <-inst.done:
@@ -453,6 +490,31 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, kill
 			}
 		default:
 			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
+		}
+	}
+}
+
+// refreshBalance asks the plugin for its account's credit at start and then
+// every BalanceInterval.
+func (s *supervised) refreshBalance(ctx context.Context, br sdk.BalanceReporter) {
+	t := time.NewTicker(s.host.opts.BalanceInterval)
+	defer t.Stop()
+	for {
+		bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		b, err := br.Balance(bctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Warn("balance refresh failed; keeping the last known balance", "error", err)
+		default:
+			s.set(func() { s.balance, s.balanceAt = &b, time.Now().UTC() })
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
