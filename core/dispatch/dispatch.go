@@ -249,6 +249,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 		d.log.Warn("provider broke the one-result-per-message contract, will try again", "provider", name,
 			"messages", len(chunk), "results", len(res))
 		for i, m := range chunk {
+			observe(false, took)
 			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
 				fmt.Sprintf("provider returned %d results for %d messages", len(res), len(chunk)), false)
 		}
@@ -258,6 +259,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 		r := res[i]
 		switch {
 		case r.MessageID != "" && r.MessageID != m.ID:
+			observe(false, took)
 			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
 				fmt.Sprintf("provider answered for message %s in place of %s", r.MessageID, m.ID), false)
 		case r.Outcome == sdk.Accepted:

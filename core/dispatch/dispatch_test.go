@@ -497,9 +497,16 @@ func TestDispatchOneRound(t *testing.T) {
 			history: []string{"queued", "failed"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			storetest.Each(t, func(t *testing.T, s *store.Store) {
+	// One store per driver keeps the run short; each case empties the queue
+	// after itself.
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Cleanup(func() {
+					if err := s.DB().Exec("DELETE FROM messages").Error; err != nil {
+						t.Errorf("empty the queue: %v", err)
+					}
+				})
 				h := newHarness(t, s, dispatch.Options{MinRetry: 10 * time.Second, MaxRetry: time.Minute})
 				var edits []func(*store.Message)
 				if tt.edit != nil {
@@ -525,8 +532,8 @@ func TestDispatchOneRound(t *testing.T) {
 					t.Errorf("history %q, want %q", got, tt.history)
 				}
 			})
-		})
-	}
+		}
+	})
 }
 
 func TestFailoverThenBackoff(t *testing.T) {
@@ -745,6 +752,54 @@ func TestRunRecordsInFlightBatchOnStop(t *testing.T) {
 		}
 		if m.Status != "sent" || m.ProviderMessageID != providerID("a", id) {
 			t.Errorf("status %s id %q after stopping, want the accepted answer recorded", m.Status, m.ProviderMessageID)
+		}
+	})
+}
+
+type observation struct {
+	provider string
+	ok       bool
+}
+
+type fakeObserver struct {
+	mu  sync.Mutex
+	got []observation
+}
+
+func (o *fakeObserver) Observe(provider string, ok bool, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, observation{provider, ok})
+}
+
+// The observer hears about the provider's health: acceptances and
+// failures to take a message, but not refusals of the message itself.
+func TestObserverHearsProviderHealth(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		obs := &fakeObserver{}
+		h := newHarness(t, s, dispatch.Options{Observer: obs})
+		h.queue([]string{"a", "b", "c", "d", "e", "f"}, 1)
+		h.hub.on("a", accept())
+		h.queue([]string{"b"}, 1)
+		h.hub.on("b", failWith(fmt.Errorf("gone: %w", sdk.ErrUnavailable)))
+		h.queue([]string{"c"}, 1)
+		h.hub.on("c", temporary("THROTTLED", "slow down", 0))
+		h.queue([]string{"d"}, 1)
+		h.hub.on("d", permanent("BARRED", "sender barred"))
+		h.queue([]string{"e"}, 1)
+		h.hub.on("e", func(string, []sdk.Message) ([]sdk.SendResult, error) { return nil, nil })
+		h.queue([]string{"f"}, 1)
+		h.hub.on("f", each(func(string, sdk.Message) sdk.SendResult {
+			return sdk.SendResult{MessageID: "msg_someoneelse", Outcome: sdk.Accepted}
+		}))
+		h.dispatch()
+		obs.mu.Lock()
+		got := slices.Clone(obs.got)
+		obs.mu.Unlock()
+		slices.SortFunc(got, func(x, y observation) int { return strings.Compare(x.provider, y.provider) })
+		want := []observation{{"a", true}, {"b", false}, {"c", false}, {"e", false}, {"f", false}}
+		if !slices.Equal(got, want) {
+			t.Errorf("observed %v, want %v", got, want)
 		}
 	})
 }

@@ -124,6 +124,8 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 	}
 	changes := make([]StatusChange, 0, len(msgs))
 	for _, m := range msgs {
+		// UTC so that ClaimDue's comparisons order them right on SQLite.
+		m.NextAttemptAt, m.ExpiresAt = m.NextAttemptAt.UTC(), m.ExpiresAt.UTC()
 		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -176,6 +178,10 @@ WHERE id IN (SELECT id FROM messages
   WHERE status IN ('queued', 'pending') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
   ORDER BY next_attempt_at LIMIT ?` + lock + `)
 RETURNING *`
+	// SQLite compares times as text, which orders instants correctly only
+	// when all of them are written in one zone; every time this file writes
+	// or compares is therefore UTC, whatever zone the caller's clock uses.
+	now = now.UTC()
 	var out []Message
 	err := s.db.WithContext(ctx).Raw(q, now.Add(lease), now, now, now, limit).Scan(&out).Error
 	if err != nil {
@@ -230,6 +236,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 		changes := make([]StatusChange, 0, len(results))
 		var accepted []AttemptResult
 		for _, r := range results {
+			r.At, r.RetryAt = r.At.UTC(), r.RetryAt.UTC()
 			up := map[string]any{"status": string(r.Status), "lease_until": nil, "updated_at": r.At,
 				"candidate": r.Candidate, "error_code": r.Code, "error_message": r.Reason}
 			switch {
@@ -238,7 +245,6 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 				up["provider_message_id"] = r.ProviderMessageID
 				up["sent_at"] = r.At
 				up["error_code"], up["error_message"] = "", ""
-				accepted = append(accepted, r)
 			case r.Status.Final():
 				up["provider"] = r.Provider
 				up["failed_at"] = r.At
@@ -254,6 +260,9 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 			}
 			if res.RowsAffected == 0 {
 				continue
+			}
+			if r.Status == sdk.StatusSent {
+				accepted = append(accepted, r)
 			}
 			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: string(r.Status), Provider: r.Provider,
 				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
@@ -428,7 +437,7 @@ func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore,
 	var out []Message
 	err := s.db.WithContext(ctx).
 		Where("provider = ? AND status IN ? AND sent_at < ? AND (polled_at IS NULL OR polled_at < ?)",
-			provider, []string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore, polledBefore).
+			provider, []string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore.UTC(), polledBefore.UTC()).
 		Order("sent_at").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("messages of %s awaiting a report: %w", provider, err)
@@ -441,7 +450,7 @@ func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ?", ids).Update("polled_at", at).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ?", ids).Update("polled_at", at.UTC()).Error; err != nil {
 		return fmt.Errorf("mark %d messages polled: %w", len(ids), err)
 	}
 	return nil

@@ -1,0 +1,715 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/store/storetest"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+const msgAccount = "acc_messagestest"
+
+// msgStart is a round instant, so that both drivers store it exactly.
+var msgStart = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// newMessages returns n queued messages for plan, due at due.
+func newMessages(n int, plan []string, due time.Time) []*store.Message {
+	p, _ := json.Marshal(plan)
+	out := make([]*store.Message, n)
+	for i := range out {
+		out[i] = &store.Message{ID: store.NewID("msg_"), AccountID: msgAccount, Recipient: "+959123456789",
+			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Status: string(sdk.StatusQueued),
+			Plan: string(p), NextAttemptAt: due, ExpiresAt: due.Add(24 * time.Hour), CreatedAt: due, UpdatedAt: due}
+	}
+	return out
+}
+
+func insert(t *testing.T, s *store.Store, msgs ...*store.Message) []string {
+	t.Helper()
+	if err := s.InsertMessages(context.Background(), msgs); err != nil {
+		t.Fatalf("InsertMessages: %v", err)
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+func claim(t *testing.T, s *store.Store, now time.Time, limit int, lease time.Duration) []store.Message {
+	t.Helper()
+	got, err := s.ClaimDue(context.Background(), now, limit, lease)
+	if err != nil {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	return got
+}
+
+func ids(msgs []store.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func getMessage(t *testing.T, s *store.Store, id string) store.Message {
+	t.Helper()
+	m, err := s.GetMessage(context.Background(), msgAccount, id)
+	if err != nil {
+		t.Fatalf("GetMessage(%s): %v", id, err)
+	}
+	return m
+}
+
+// history lists the message's stored statuses, oldest first, marking
+// reports that could not move the message.
+func history(t *testing.T, s *store.Store, id string) []string {
+	t.Helper()
+	changes, err := s.StatusHistory(context.Background(), id)
+	if err != nil {
+		t.Fatalf("StatusHistory(%s): %v", id, err)
+	}
+	out := make([]string, len(changes))
+	for i, c := range changes {
+		out[i] = c.Status
+		if !c.Applied {
+			out[i] += " (not applied)"
+		}
+	}
+	return out
+}
+
+func record(t *testing.T, s *store.Store, results ...store.AttemptResult) {
+	t.Helper()
+	if err := s.RecordAttempts(context.Background(), results); err != nil {
+		t.Fatalf("RecordAttempts: %v", err)
+	}
+}
+
+// sentMessage stores a message that provider accepted at msgStart under
+// providerMessageID.
+func sentMessage(t *testing.T, s *store.Store, provider, providerMessageID string) string {
+	t.Helper()
+	id := insert(t, s, newMessages(1, []string{provider}, msgStart)...)[0]
+	if got := claim(t, s, msgStart, 10, time.Minute); len(got) != 1 {
+		t.Fatalf("claimed %d messages, want 1", len(got))
+	}
+	record(t, s, store.AttemptResult{MessageID: id, Provider: provider, Status: sdk.StatusSent,
+		ProviderMessageID: providerMessageID, At: msgStart})
+	return id
+}
+
+func storeEvents(t *testing.T, s *store.Store, provider string, events ...sdk.Event) {
+	t.Helper()
+	if err := s.StoreEvents(context.Background(), provider, events); err != nil {
+		t.Fatalf("StoreEvents: %v", err)
+	}
+}
+
+func statusEvent(id, providerMessageID string, st sdk.Status, at time.Time) sdk.Event {
+	return sdk.Event{ID: id, Status: &sdk.StatusEvent{ProviderMessageID: providerMessageID, Status: st, At: at}}
+}
+
+func TestInsertAndGetMessage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		m := newMessages(1, []string{"a", "b"}, msgStart)[0]
+		m.Sender, m.Route, m.Country = "MyShop", "mm-otp", "MM"
+		insert(t, s, m)
+		got := getMessage(t, s, m.ID)
+		if got.Recipient != m.Recipient || got.Sender != "MyShop" || got.Route != "mm-otp" || got.Status != "queued" ||
+			!got.NextAttemptAt.Equal(msgStart) || !got.ExpiresAt.Equal(m.ExpiresAt) {
+			t.Errorf("GetMessage = %+v, want the stored message %+v", got, *m)
+		}
+		if c := got.Candidates(); !slices.Equal(c, []string{"a", "b"}) {
+			t.Errorf("Candidates() = %v, want [a b]", c)
+		}
+		if _, err := s.GetMessage(context.Background(), "acc_other", m.ID); !isNotFound(err) {
+			t.Errorf("GetMessage of another account's message: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetMessage(context.Background(), msgAccount, "msg_missing"); !isNotFound(err) {
+			t.Errorf("GetMessage of an unknown id: err = %v, want ErrNotFound", err)
+		}
+		if h := history(t, s, m.ID); !slices.Equal(h, []string{"queued"}) {
+			t.Errorf("history %q, want [queued]", h)
+		}
+		if err := s.InsertMessages(context.Background(), nil); err != nil {
+			t.Errorf("InsertMessages(nil) = %v, want nil", err)
+		}
+	})
+}
+
+func TestClaimDueLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		const lease = 30 * time.Second
+		due := insert(t, s, newMessages(2, []string{"a"}, msgStart)...)
+		later := insert(t, s, newMessages(1, []string{"a"}, msgStart.Add(time.Hour))...)
+		done := newMessages(1, []string{"a"}, msgStart)[0]
+		done.Status = string(sdk.StatusSent)
+		insert(t, s, done)
+
+		first := claim(t, s, msgStart, 10, lease)
+		if got := ids(first); !slices.Equal(got, sorted(due)) {
+			t.Fatalf("first claim got %v, want the due queued messages %v", got, sorted(due))
+		}
+		for _, m := range first {
+			if m.Attempts != 1 || m.LeaseUntil == nil || !m.LeaseUntil.Equal(msgStart.Add(lease)) {
+				t.Errorf("claimed %s: attempts %d lease %v, want 1 attempt and a lease until %v", m.ID, m.Attempts, m.LeaseUntil, msgStart.Add(lease))
+			}
+		}
+		if again := claim(t, s, msgStart, 10, lease); len(again) != 0 {
+			t.Fatalf("second claim at the same instant got %v, want nothing", ids(again))
+		}
+		if again := claim(t, s, msgStart.Add(lease), 10, lease); len(again) != 0 {
+			t.Fatalf("claim when the lease just ends got %v, want nothing", ids(again))
+		}
+
+		// The claimer died without recording anything: once its lease has
+		// run out, the messages are claimed again.
+		after := msgStart.Add(lease + time.Second)
+		recovered := claim(t, s, after, 10, lease)
+		if got := ids(recovered); !slices.Equal(got, sorted(due)) {
+			t.Fatalf("claim after the lease ran out got %v, want %v again", got, sorted(due))
+		}
+		for _, m := range recovered {
+			if m.Attempts != 2 {
+				t.Errorf("reclaimed %s has %d attempts, want 2", m.ID, m.Attempts)
+			}
+		}
+
+		// Recording releases the lease; a retry is due at its RetryAt.
+		retryAt := after.Add(time.Minute)
+		record(t, s, store.AttemptResult{MessageID: due[0], Provider: "a", Status: sdk.StatusQueued, RetryAt: retryAt, At: after},
+			store.AttemptResult{MessageID: due[1], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: after})
+		if got := claim(t, s, retryAt.Add(-time.Second), 10, lease); len(got) != 0 {
+			t.Fatalf("claim before the retry time got %v", ids(got))
+		}
+		if got := ids(claim(t, s, retryAt, 10, lease)); !slices.Equal(got, []string{due[0]}) {
+			t.Fatalf("claim at the retry time got %v, want [%s]", got, due[0])
+		}
+		record(t, s, store.AttemptResult{MessageID: due[0], Provider: "a", Status: sdk.StatusFailed, At: retryAt})
+		if got := ids(claim(t, s, msgStart.Add(time.Hour), 10, lease)); !slices.Equal(got, []string{later[0]}) {
+			t.Fatalf("claim an hour later got %v, want only the later message %s", got, later[0])
+		}
+	})
+}
+
+func TestClaimDueLimitAndOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		var all []*store.Message
+		for i := range 5 {
+			all = append(all, newMessages(1, []string{"a"}, msgStart.Add(time.Duration(5-i)*time.Second))...)
+		}
+		insert(t, s, all...)
+		now := msgStart.Add(time.Minute)
+		var order []string
+		for range 3 {
+			got := claim(t, s, now, 2, time.Minute)
+			if len(got) > 2 {
+				t.Fatalf("claim with limit 2 got %d messages", len(got))
+			}
+			slices.SortFunc(got, func(a, b store.Message) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
+			for _, m := range got {
+				order = append(order, m.ID)
+			}
+		}
+		want := []string{all[4].ID, all[3].ID, all[2].ID, all[1].ID, all[0].ID}
+		if !slices.Equal(order, want) {
+			t.Errorf("claimed in order %v, want the earliest due first %v", order, want)
+		}
+	})
+}
+
+// Times in any zone mean the same instant: servers run with TZ set to their
+// operators' zone, and callers may hand the store local times.
+func TestClaimDueWithLocalClock(t *testing.T) {
+	west, east := time.FixedZone("UTC-5", -5*3600), time.FixedZone("UTC+6:30", 6*3600+1800)
+	tests := []struct{ stored, clock *time.Location }{
+		{time.UTC, west},
+		{time.UTC, east},
+		{east, time.UTC},
+		{west, east},
+	}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for _, tt := range tests {
+			m := newMessages(1, []string{"a"}, msgStart.In(tt.stored))[0]
+			m.ExpiresAt = m.ExpiresAt.In(tt.stored)
+			id := insert(t, s, m)[0]
+			now := msgStart.Add(time.Second).In(tt.clock)
+			if early := claim(t, s, msgStart.Add(-time.Second).In(tt.clock), 10, time.Minute); len(early) != 0 {
+				t.Fatalf("stored in %v, clock in %v: message due at %v claimed a second early", tt.stored, tt.clock, msgStart)
+			}
+			if got := claim(t, s, now, 10, time.Minute); !slices.Equal(ids(got), []string{id}) {
+				t.Fatalf("stored in %v, clock in %v: ClaimDue at %v got %v, want the message due at %v", tt.stored, tt.clock, now, ids(got), msgStart)
+			}
+			// The lease and retry time written in the clock's zone must hold
+			// against a clock in the zone the message was stored in.
+			if again := claim(t, s, now.Add(30*time.Second).In(tt.stored), 10, time.Minute); len(again) != 0 {
+				t.Fatalf("stored in %v, clock in %v: leased message claimed again", tt.stored, tt.clock)
+			}
+			retryAt := now.Add(time.Hour)
+			record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusQueued, RetryAt: retryAt, At: now})
+			if early := claim(t, s, retryAt.Add(-time.Minute).In(tt.stored), 10, time.Minute); len(early) != 0 {
+				t.Fatalf("stored in %v, clock in %v: message retrying at %v claimed a minute early", tt.stored, tt.clock, retryAt)
+			}
+			if due := claim(t, s, retryAt.In(tt.stored), 10, time.Minute); len(due) != 1 {
+				t.Fatalf("stored in %v, clock in %v: message retrying at %v not claimed then", tt.stored, tt.clock, retryAt)
+			}
+			record(t, s, store.AttemptResult{MessageID: id, Status: sdk.StatusFailed, At: retryAt})
+		}
+	})
+}
+
+func TestClaimDueConcurrentPostgres(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		if s.Driver() != store.DriverPostgres {
+			t.Skip("SKIP LOCKED concerns PostgreSQL; SQLite has a single writer")
+		}
+		want := insert(t, s, newMessages(120, []string{"a"}, msgStart)...)
+		const workers = 4
+		got := make([][]string, workers)
+		errs := make([]error, workers)
+		begin := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				<-begin
+				// Bounded: 120 messages in claims of 3 take at most 40 rounds.
+				for range 60 {
+					msgs, err := s.ClaimDue(context.Background(), msgStart, 3, time.Minute)
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					if len(msgs) == 0 {
+						return
+					}
+					for _, m := range msgs {
+						got[w] = append(got[w], m.ID)
+					}
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+		seen := map[string]int{}
+		var all []string
+		for w := range workers {
+			if errs[w] != nil {
+				t.Fatalf("worker %d: %v", w, errs[w])
+			}
+			for _, id := range got[w] {
+				if prev, dup := seen[id]; dup {
+					t.Errorf("message %s claimed by workers %d and %d", id, prev, w)
+				}
+				seen[id] = w
+				all = append(all, id)
+			}
+		}
+		if slices.Sort(all); !slices.Equal(all, sorted(want)) {
+			t.Errorf("workers claimed %d distinct messages, want all %d", len(seen), len(want))
+		}
+	})
+}
+
+func TestNextDue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if _, ok, err := s.NextDue(ctx); err != nil || ok {
+			t.Fatalf("NextDue on an empty queue = %v, %v; want false", ok, err)
+		}
+		insert(t, s, newMessages(1, []string{"a"}, msgStart.Add(time.Hour))...)
+		first := insert(t, s, newMessages(1, []string{"a"}, msgStart.Add(time.Minute))...)[0]
+		if at, ok, err := s.NextDue(ctx); err != nil || !ok || !at.Equal(msgStart.Add(time.Minute)) {
+			t.Fatalf("NextDue = %v, %v, %v; want %v", at, ok, err, msgStart.Add(time.Minute))
+		}
+		// A leased message is due when its lease runs out.
+		claim(t, s, msgStart.Add(time.Minute), 1, 10*time.Minute)
+		if at, ok, err := s.NextDue(ctx); err != nil || !ok || !at.Equal(msgStart.Add(11*time.Minute)) {
+			t.Fatalf("NextDue with a leased message = %v, %v, %v; want the lease's end %v", at, ok, err, msgStart.Add(11*time.Minute))
+		}
+		record(t, s, store.AttemptResult{MessageID: first, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: msgStart})
+		if at, ok, err := s.NextDue(ctx); err != nil || !ok || !at.Equal(msgStart.Add(time.Hour)) {
+			t.Fatalf("NextDue after the first was sent = %v, %v, %v; want %v", at, ok, err, msgStart.Add(time.Hour))
+		}
+	})
+}
+
+func TestRecordAttemptsKeepsFinishedMessages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		tests := []struct {
+			name   string
+			result store.AttemptResult
+		}{
+			{"late acceptance", store.AttemptResult{Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "late-1"}},
+			{"late retry", store.AttemptResult{Provider: "a", Status: sdk.StatusPending, RetryAt: msgStart.Add(time.Minute)}},
+			{"late failure", store.AttemptResult{Provider: "a", Status: sdk.StatusFailed, Code: "X"}},
+		}
+		for _, tt := range tests {
+			id := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
+			claim(t, s, msgStart, 10, time.Minute)
+			// Finalised meanwhile, e.g. cancelled by an operator.
+			if err := s.DB().Model(&store.Message{}).Where("id = ?", id).
+				Updates(map[string]any{"status": "rejected", "error_code": "CANCELLED"}).Error; err != nil {
+				t.Fatal(err)
+			}
+			r := tt.result
+			r.MessageID, r.At = id, msgStart
+			record(t, s, r)
+			m := getMessage(t, s, id)
+			if m.Status != "rejected" || m.ErrorCode != "CANCELLED" || m.ProviderMessageID != "" || m.SentAt != nil || m.FailedAt != nil {
+				t.Errorf("%s: message became %s (error %q, pid %q, sent %v, failed %v); want it left rejected/CANCELLED",
+					tt.name, m.Status, m.ErrorCode, m.ProviderMessageID, m.SentAt, m.FailedAt)
+			}
+			if h := history(t, s, id); !slices.Equal(h, []string{"queued"}) {
+				t.Errorf("%s: history %q, want [queued]", tt.name, h)
+			}
+		}
+	})
+}
+
+func TestStoreEventsMoveStatusForward(t *testing.T) {
+	at := func(m int) time.Time { return msgStart.Add(time.Duration(m) * time.Minute) }
+	tests := []struct {
+		name    string
+		events  []sdk.Event // each stored in its own call, in order
+		status  string
+		check   func(t *testing.T, m store.Message)
+		history []string // after queued, sent
+	}{
+		{
+			name:   "sent to delivered",
+			events: []sdk.Event{statusEvent("e1", "p1", sdk.StatusDelivered, at(2))},
+			status: "delivered",
+			check: func(t *testing.T, m store.Message) {
+				if !sameTime(m.DeliveredAt, at(2)) || m.FailedAt != nil || !sameTime(m.SentAt, msgStart) {
+					t.Errorf("delivered_at %v failed_at %v sent_at %v, want delivered_at %v", m.DeliveredAt, m.FailedAt, m.SentAt, at(2))
+				}
+			},
+			history: []string{"delivered"},
+		},
+		{
+			name: "a late sent does not move a delivered message back",
+			events: []sdk.Event{
+				statusEvent("e1", "p1", sdk.StatusDelivered, at(2)),
+				statusEvent("e2", "p1", sdk.StatusSent, at(1)),
+			},
+			status: "delivered",
+			check: func(t *testing.T, m store.Message) {
+				if !sameTime(m.DeliveredAt, at(2)) || !sameTime(m.SentAt, msgStart) {
+					t.Errorf("delivered_at %v sent_at %v, want %v and %v", m.DeliveredAt, m.SentAt, at(2), msgStart)
+				}
+			},
+			history: []string{"delivered", "sent (not applied)"},
+		},
+		{
+			name: "undeliverable keeps the provider's words",
+			events: []sdk.Event{{ID: "e1", Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusUndeliverable,
+				ProviderStatus: "UNDELIV", ErrorCode: "011", At: at(3)}}},
+			status: "undeliverable",
+			check: func(t *testing.T, m store.Message) {
+				if !sameTime(m.FailedAt, at(3)) || m.DeliveredAt != nil {
+					t.Errorf("failed_at %v delivered_at %v, want failed_at %v", m.FailedAt, m.DeliveredAt, at(3))
+				}
+				if m.ErrorCode != "011" || !strings.Contains(m.ErrorMessage, "UNDELIV") || !strings.Contains(m.ErrorMessage, "undeliverable") {
+					t.Errorf("error %q %q, want code 011 and a message naming UNDELIV", m.ErrorCode, m.ErrorMessage)
+				}
+			},
+			history: []string{"undeliverable"},
+		},
+		{
+			name: "unknown is upgraded to delivered",
+			events: []sdk.Event{
+				statusEvent("e1", "p1", sdk.StatusUnknown, at(1)),
+				statusEvent("e2", "p1", sdk.StatusDelivered, at(5)),
+			},
+			status: "delivered",
+			check: func(t *testing.T, m store.Message) {
+				if !sameTime(m.DeliveredAt, at(5)) {
+					t.Errorf("delivered_at %v, want %v", m.DeliveredAt, at(5))
+				}
+			},
+			history: []string{"unknown", "delivered"},
+		},
+		{
+			name: "a final status is not replaced by another",
+			events: []sdk.Event{
+				statusEvent("e1", "p1", sdk.StatusDelivered, at(1)),
+				statusEvent("e2", "p1", sdk.StatusUndeliverable, at(2)),
+			},
+			status: "delivered",
+			check: func(t *testing.T, m store.Message) {
+				if m.FailedAt != nil || m.ErrorMessage != "" {
+					t.Errorf("failed_at %v error %q set by a report that was not applied", m.FailedAt, m.ErrorMessage)
+				}
+			},
+			history: []string{"delivered", "undeliverable (not applied)"},
+		},
+		{
+			name: "a duplicate event id changes nothing",
+			events: []sdk.Event{
+				statusEvent("e1", "p1", sdk.StatusUnknown, at(1)),
+				statusEvent("e1", "p1", sdk.StatusDelivered, at(2)),
+			},
+			status: "unknown",
+			check: func(t *testing.T, m store.Message) {
+				if m.DeliveredAt != nil {
+					t.Errorf("delivered_at %v set by a duplicate event", m.DeliveredAt)
+				}
+			},
+			history: []string{"unknown"},
+		},
+		{
+			name: "another provider's report does not touch the message",
+			events: []sdk.Event{
+				{ID: "other", Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered, At: at(1)}},
+			},
+			status:  "sent",
+			history: []string{},
+		},
+	}
+	// One store per driver keeps the run short; each case has providers of
+	// its own, so event ids and provider ids do not meet across cases.
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				a, b := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
+				id := sentMessage(t, s, a, "p1")
+				for _, ev := range tt.events {
+					provider := a
+					if ev.ID == "other" {
+						provider = b
+					}
+					storeEvents(t, s, provider, ev)
+				}
+				m := getMessage(t, s, id)
+				if m.Status != tt.status {
+					t.Errorf("status %s, want %s", m.Status, tt.status)
+				}
+				if tt.check != nil {
+					tt.check(t, m)
+				}
+				want := append([]string{"queued", "sent"}, tt.history...)
+				if h := history(t, s, id); !slices.Equal(h, want) {
+					t.Errorf("history %q, want %q", h, want)
+				}
+			})
+		}
+	})
+}
+
+func TestStoreEventsBatchInOneCall(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		id := sentMessage(t, s, "a", "p1")
+		storeEvents(t, s, "a",
+			statusEvent("e1", "p1", sdk.StatusUnknown, msgStart.Add(time.Minute)),
+			statusEvent("e1", "p1", sdk.StatusFailed, msgStart.Add(time.Minute)), // same id: skipped
+			statusEvent("e2", "p1", sdk.StatusDelivered, msgStart.Add(2*time.Minute)))
+		if m := getMessage(t, s, id); m.Status != "delivered" {
+			t.Errorf("status %s, want delivered", m.Status)
+		}
+		if h, want := history(t, s, id), []string{"queued", "sent", "unknown", "delivered"}; !slices.Equal(h, want) {
+			t.Errorf("history %q, want %q", h, want)
+		}
+		if err := s.StoreEvents(context.Background(), "a", nil); err != nil {
+			t.Errorf("StoreEvents(nil) = %v", err)
+		}
+	})
+}
+
+// A report can beat its own submit answer (an SMPP receipt before the
+// submit_sm_resp is recorded): it is held and applied when the answer lands.
+func TestHeldReportAppliedWhenAttemptRecorded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		id := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
+		claim(t, s, msgStart, 10, time.Minute)
+		deliveredAt := msgStart.Add(3 * time.Second)
+		storeEvents(t, s, "a", sdk.Event{ID: "dr-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-early",
+			Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", At: deliveredAt}})
+		// The same provider id at another provider is another message.
+		storeEvents(t, s, "b", statusEvent("dr-1", "p-early", sdk.StatusUndeliverable, deliveredAt))
+		if m := getMessage(t, s, id); m.Status != "queued" || m.DeliveredAt != nil {
+			t.Fatalf("held report touched the message before it was sent: status %s delivered_at %v", m.Status, m.DeliveredAt)
+		}
+
+		record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusSent,
+			ProviderMessageID: "p-early", At: msgStart.Add(5 * time.Second)})
+		m := getMessage(t, s, id)
+		if m.Status != "delivered" || !sameTime(m.DeliveredAt, deliveredAt) || !sameTime(m.SentAt, msgStart.Add(5*time.Second)) {
+			t.Errorf("status %s delivered_at %v sent_at %v, want delivered at %v", m.Status, m.DeliveredAt, m.SentAt, deliveredAt)
+		}
+		changes, err := s.StatusHistory(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, want := history(t, s, id), []string{"queued", "sent", "delivered"}; !slices.Equal(h, want) {
+			t.Errorf("history %q, want %q", h, want)
+		} else if last := changes[2]; last.ProviderStatus != "DELIVRD" || last.Provider != "a" {
+			t.Errorf("delivered change %+v, want provider a and DELIVRD", last)
+		}
+
+		// The held report was used up: a second message the provider later
+		// gives the same id (ids recycle) does not inherit it.
+		id2 := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
+		claim(t, s, msgStart, 10, time.Minute)
+		record(t, s, store.AttemptResult{MessageID: id2, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p-early", At: msgStart})
+		if m := getMessage(t, s, id2); m.Status != "sent" {
+			t.Errorf("second message with a recycled provider id is %s, want sent", m.Status)
+		}
+	})
+}
+
+func TestStoreInboundEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		at := msgStart.Add(time.Minute)
+		storeEvents(t, s, "modem-1",
+			sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{ProviderMessageID: "7", From: "+959111111111", To: "+959222222222", Text: "STOP", At: at}},
+			sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959111111111", Text: "STOP"}}, // re-emitted
+		)
+		var got []store.InboundMessage
+		if err := s.DB().Find(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("stored %d inbound messages, want 1: %+v", len(got), got)
+		}
+		in := got[0]
+		if !strings.HasPrefix(in.ID, "in_") || in.Provider != "modem-1" || in.ProviderMessageID != "7" || in.Sender != "+959111111111" ||
+			in.Recipient != "+959222222222" || in.Text != "STOP" || !in.ReceivedAt.Equal(at) {
+			t.Errorf("inbound message %+v, want the event's fields", in)
+		}
+	})
+}
+
+// A bad event fails the whole call and stores nothing, so the provider's
+// retry of the batch (after fixing, or without the bad event) is not lost
+// to the dedupe of the good events.
+func TestStoreEventsRejectsBadEventsAtomically(t *testing.T) {
+	tests := []struct {
+		name string
+		bad  sdk.Event
+		want string
+	}{
+		{"neither status nor inbound", sdk.Event{ID: "e-bad"}, "neither a status nor an inbound message"},
+		{"no id", sdk.Event{Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered}}, "without id"},
+		{"invalid status", statusEvent("e-bad", "p1", "DELIVRD", msgStart), "invalid status"},
+	}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				a := fmt.Sprintf("a%d", i)
+				id := sentMessage(t, s, a, "p1")
+				good := statusEvent("e-good", "p1", sdk.StatusDelivered, msgStart.Add(time.Minute))
+				inbound := sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959111111111", Text: "hi", At: msgStart}}
+				err := s.StoreEvents(context.Background(), a, []sdk.Event{good, inbound, tt.bad})
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("StoreEvents with a bad event: err = %v, want one saying %q", err, tt.want)
+				}
+				if m := getMessage(t, s, id); m.Status != "sent" || m.DeliveredAt != nil {
+					t.Errorf("status %s delivered_at %v after a rejected batch, want sent", m.Status, m.DeliveredAt)
+				}
+				var n int64
+				if err := s.DB().Model(&store.InboundMessage{}).Where("provider = ?", a).Count(&n).Error; err != nil || n != 0 {
+					t.Errorf("%d inbound messages (%v) after a rejected batch, want 0", n, err)
+				}
+				if h, want := history(t, s, id), []string{"queued", "sent"}; !slices.Equal(h, want) {
+					t.Errorf("history %q, want %q", h, want)
+				}
+				storeEvents(t, s, a, good, inbound)
+				if m := getMessage(t, s, id); m.Status != "delivered" {
+					t.Errorf("status %s after the good events were stored again, want delivered", m.Status)
+				}
+			})
+		}
+	})
+}
+
+func TestAwaitingReportAndMarkPolled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		older := sentMessage(t, s, "a", "p1")
+		// Sent a minute later than older.
+		newer := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
+		claim(t, s, msgStart, 10, time.Minute)
+		record(t, s, store.AttemptResult{MessageID: newer, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", At: msgStart.Add(time.Minute)})
+		unknown := sentMessage(t, s, "a", "p3")
+		storeEvents(t, s, "a", statusEvent("e3", "p3", sdk.StatusUnknown, msgStart))
+		sentMessage(t, s, "a", "p4")
+		storeEvents(t, s, "a", statusEvent("e4", "p4", sdk.StatusDelivered, msgStart))
+		sentMessage(t, s, "b", "p5")
+
+		awaiting := func(sentBefore, polledBefore time.Time, limit int) []string {
+			t.Helper()
+			got, err := s.AwaitingReport(ctx, "a", sentBefore, polledBefore, limit)
+			if err != nil {
+				t.Fatalf("AwaitingReport: %v", err)
+			}
+			out := make([]string, len(got))
+			for i, m := range got {
+				out[i] = m.ID
+			}
+			return out
+		}
+		late := msgStart.Add(time.Hour)
+		if got, want := sorted(awaiting(late, late, 10)), sorted([]string{older, newer, unknown}); !slices.Equal(got, want) {
+			t.Errorf("AwaitingReport = %v, want the sent and unknown messages of a %v", got, want)
+		}
+		if got := awaiting(msgStart.Add(30*time.Second), late, 10); slices.Contains(got, newer) || len(got) != 2 {
+			t.Errorf("AwaitingReport(sent before +30s) = %v, want the two sent at the start", got)
+		}
+		if got := awaiting(late, late, 1); len(got) != 1 || got[0] == newer {
+			t.Errorf("AwaitingReport(limit 1) = %v, want one of the oldest", got)
+		}
+
+		polledAt := msgStart.Add(10 * time.Minute)
+		if err := s.MarkPolled(ctx, []string{older, unknown}, polledAt); err != nil {
+			t.Fatalf("MarkPolled: %v", err)
+		}
+		if m := getMessage(t, s, older); !sameTime(m.PolledAt, polledAt) {
+			t.Errorf("polled_at %v, want %v", m.PolledAt, polledAt)
+		}
+		if got := awaiting(late, polledAt, 10); !slices.Equal(got, []string{newer}) {
+			t.Errorf("AwaitingReport(polled before %v) = %v, want only the unpolled %s", polledAt, got, newer)
+		}
+		if got := awaiting(late, polledAt.Add(time.Second), 10); len(got) != 3 {
+			t.Errorf("AwaitingReport(polled before a later time) = %v, want all three again", got)
+		}
+		if err := s.MarkPolled(ctx, nil, polledAt); err != nil {
+			t.Errorf("MarkPolled(nil) = %v", err)
+		}
+	})
+}
+
+func TestCountByStatus(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		insert(t, s, newMessages(3, []string{"a"}, msgStart.Add(time.Hour))...)
+		sentMessage(t, s, "a", "p1")
+		sentMessage(t, s, "a", "p2")
+		storeEvents(t, s, "a", statusEvent("e", "p2", sdk.StatusDelivered, msgStart))
+		got, err := s.CountByStatus(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{"queued": 3, "sent": 1, "delivered": 1}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("CountByStatus = %v, want %v", got, want)
+		}
+	})
+}
+
+func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }
