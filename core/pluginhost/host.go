@@ -420,6 +420,9 @@ func (s *supervised) watch(ctx context.Context, inst *instance) (crashed bool) {
 	case <-inst.done:
 		cancel()
 		wg.Wait()
+		// The process is gone, but what Launch set up for it (the gRPC
+		// connection and its goroutines) is released only by Kill.
+		inst.kill()
 		return true
 	case <-ctx.Done():
 		cancel()

@@ -176,10 +176,13 @@ func TestFailedStartStopsTheProvidersThatStarted(t *testing.T) {
 func TestKilledPluginIsRelaunched(t *testing.T) {
 	requireProc(t)
 	// The backoff is long enough for the test to see the outage.
-	h := mustStart(t, pluginhost.Options{MinBackoff: 300 * time.Millisecond, MaxBackoff: 300 * time.Millisecond},
+	h := mustStart(t, pluginhost.Options{MinBackoff: 500 * time.Millisecond, MaxBackoff: 500 * time.Millisecond},
 		pluginhost.Spec{Name: "echo", Path: plugin(t, "echo"), Settings: quietEcho})
 	before := statusOf(t, h, "echo")
-
+	if before.State != pluginhost.StateRunning || before.PID <= 0 {
+		// kill(0) would hit the whole process group, go test included.
+		t.Fatalf("status right after Start = %+v, want running with a PID", before)
+	}
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +217,7 @@ func TestPluginThatKeepsDyingIsMarkedCrashLooping(t *testing.T) {
 	requireProc(t)
 	const crashLoopAfter = 3
 	h := mustStart(t, pluginhost.Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, CrashLoopAfter: crashLoopAfter},
-		pluginhost.Spec{Name: "flaky", Path: plugin(t, "testplugin"), Settings: json.RawMessage(`{"exit_after":"150ms"}`)})
+		pluginhost.Spec{Name: "flaky", Path: plugin(t, "testplugin"), Settings: json.RawMessage(`{"exit_after":"300ms"}`)})
 
 	var history []pluginhost.State
 	s := awaitStatus(t, h, "flaky", "crash_loop", func(s pluginhost.ProviderStatus) bool {
