@@ -25,11 +25,11 @@ func defaultAccount(ctx context.Context, st *store.Store) (store.Account, error)
 func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) error {
 	fs := newFlags("keys " + sub)
 	cfgPath := fs.String("config", "", "config file whose database holds the keys (default: the embedded default)")
-	var name, perms, id *string
+	var name, permList, id *string
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "a name that says who uses the key, e.g. \"billing app\"")
-		perms = fs.String("perm", store.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, admin")
+		permList = fs.String("perm", store.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, admin")
 	case "revoke":
 		id = fs.String("id", "", "the key id (key_...) from 'smsrouter keys list'")
 	case "list":
@@ -38,6 +38,23 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) e
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// Check the arguments before touching the database, so a mistyped
+	// command creates nothing.
+	var perms []string
+	switch sub {
+	case "create":
+		if strings.TrimSpace(*name) == "" {
+			return errors.New("--name is required: say who will use the key")
+		}
+		var err error
+		if perms, err = store.ParsePermissions(*permList); err != nil {
+			return err
+		}
+	case "revoke":
+		if *id == "" {
+			return errors.New("--id is required (see 'smsrouter keys list')")
+		}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -50,20 +67,11 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) e
 	defer st.Close()
 	switch sub {
 	case "create":
-		if strings.TrimSpace(*name) == "" {
-			return errors.New("--name is required: say who will use the key")
-		}
 		acc, err := defaultAccount(ctx, st)
 		if err != nil {
 			return err
 		}
-		var list []string
-		for _, p := range strings.Split(*perms, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				list = append(list, p)
-			}
-		}
-		raw, key, err := st.CreateAPIKey(ctx, acc.ID, *name, list)
+		raw, key, err := st.CreateAPIKey(ctx, acc.ID, *name, perms)
 		if err != nil {
 			return err
 		}
@@ -81,9 +89,6 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) e
 		}
 		return tw.Flush()
 	case "revoke":
-		if *id == "" {
-			return errors.New("--id is required (see 'smsrouter keys list')")
-		}
 		if err := st.RevokeAPIKey(ctx, *id); err != nil {
 			return fmt.Errorf("revoke %s: %w", *id, err)
 		}

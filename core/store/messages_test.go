@@ -275,56 +275,53 @@ func TestClaimDueWithLocalClock(t *testing.T) {
 	})
 }
 
+// SKIP LOCKED concerns PostgreSQL only: SQLite has a single writer.
 func TestClaimDueConcurrentPostgres(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		if s.Driver() != store.DriverPostgres {
-			t.Skip("SKIP LOCKED concerns PostgreSQL; SQLite has a single writer")
-		}
-		want := insert(t, s, newMessages(120, []string{"a"}, msgStart)...)
-		const workers = 4
-		got := make([][]string, workers)
-		errs := make([]error, workers)
-		begin := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				<-begin
-				// Bounded: 120 messages in claims of 3 take at most 40 rounds.
-				for range 60 {
-					msgs, err := s.ClaimDue(context.Background(), msgStart, 3, time.Minute)
-					if err != nil {
-						errs[w] = err
-						return
-					}
-					if len(msgs) == 0 {
-						return
-					}
-					for _, m := range msgs {
-						got[w] = append(got[w], m.ID)
-					}
+	s := storetest.Open(t, store.DriverPostgres)
+	want := insert(t, s, newMessages(120, []string{"a"}, msgStart)...)
+	const workers = 4
+	got := make([][]string, workers)
+	errs := make([]error, workers)
+	begin := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			<-begin
+			// Bounded: 120 messages in claims of 3 take at most 40 rounds.
+			for range 60 {
+				msgs, err := s.ClaimDue(context.Background(), msgStart, 3, time.Minute)
+				if err != nil {
+					errs[w] = err
+					return
 				}
-			})
-		}
-		close(begin)
-		wg.Wait()
-		seen := map[string]int{}
-		var all []string
-		for w := range workers {
-			if errs[w] != nil {
-				t.Fatalf("worker %d: %v", w, errs[w])
-			}
-			for _, id := range got[w] {
-				if prev, dup := seen[id]; dup {
-					t.Errorf("message %s claimed by workers %d and %d", id, prev, w)
+				if len(msgs) == 0 {
+					return
 				}
-				seen[id] = w
-				all = append(all, id)
+				for _, m := range msgs {
+					got[w] = append(got[w], m.ID)
+				}
 			}
+		})
+	}
+	close(begin)
+	wg.Wait()
+	seen := map[string]int{}
+	var all []string
+	for w := range workers {
+		if errs[w] != nil {
+			t.Fatalf("worker %d: %v", w, errs[w])
 		}
-		if slices.Sort(all); !slices.Equal(all, sorted(want)) {
-			t.Errorf("workers claimed %d distinct messages, want all %d", len(seen), len(want))
+		for _, id := range got[w] {
+			if prev, dup := seen[id]; dup {
+				t.Errorf("message %s claimed by workers %d and %d", id, prev, w)
+			}
+			seen[id] = w
+			all = append(all, id)
 		}
-	})
+	}
+	if slices.Sort(all); !slices.Equal(all, sorted(want)) {
+		t.Errorf("workers claimed %d distinct messages, want all %d", len(seen), len(want))
+	}
 }
 
 func TestNextDue(t *testing.T) {
