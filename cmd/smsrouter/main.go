@@ -10,13 +10,17 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // builtins are the plugin kinds this binary serves itself.
 var builtins = map[string]func() sdk.Provider{
 	"sandbox": func() sdk.Provider { return sandbox.New() },
+	"httpapi": func() sdk.Provider { return httpapi.New() },
+	"twilio":  func() sdk.Provider { return twilio.New() },
 }
 
 func builtinKinds() []string {
@@ -93,7 +97,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "smsrouter %s: %v\n", args[0], err)
+		name := args[0]
+		if len(args) > 1 && (name == "keys" || name == "config" || name == "plugin" || name == "route") {
+			name += " " + args[1]
+		}
+		fmt.Fprintf(stderr, "smsrouter %s: %v\n", name, err)
 		return 1
 	}
 	return 0

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -70,9 +71,6 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapKey(ctx, st, stdout); err != nil {
-		return err
-	}
 
 	// Listen before launching plugins so a taken port fails fast and the
 	// hook URL we hand plugins is the one we really serve.
@@ -80,10 +78,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another smsrouter running? choose another address with --listen)", cfg.Server.Listen, err)
 	}
-	publicURL := cfg.Server.PublicURL
-	if publicURL == "" {
-		publicURL = "http://" + ln.Addr().String()
-	}
+	publicURL := resolvePublicURL(cfg.Server.PublicURL, ln.Addr().String())
 
 	host := pluginhost.New(pluginhost.Options{Logger: log, Events: st})
 	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
@@ -100,12 +95,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("start providers: %w", err)
 	}
 	defer host.Stop()
+	// The first key is shown only once, so it is made once nothing else can
+	// fail: printed by a run that then stopped with an error, it would
+	// scroll by unnoticed and never be shown again.
+	if err := bootstrapKey(ctx, st, stdout); err != nil {
+		ln.Close()
+		return err
+	}
 
 	stats := providerstats.New(nil)
 	disp := dispatch.New(st, host, dispatch.Options{Logger: log, Observer: stats})
 	svc := core.NewService(st, cfg.Table, disp, core.Options{Logger: log})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
-		Providers: host, PublicURL: cfg.Server.PublicURL})
+		Providers: host, PublicURL: publicURL})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	dctx, dcancel := context.WithCancel(context.Background())
@@ -156,4 +158,18 @@ func bootstrapKey(ctx context.Context, st *store.Store, stdout io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "Created the first API key (shown only once, store it now):\n\n    %s\n\n", raw)
 	return nil
+}
+
+// resolvePublicURL fills in what only the listener knows: with no public URL
+// configured, or one derived from a listen address with port 0 (tests, ad-hoc
+// runs), the address actually bound is what providers must call back.
+func resolvePublicURL(configured, bound string) string {
+	u, err := url.Parse(configured)
+	if configured == "" || err != nil {
+		return "http://" + bound
+	}
+	if u.Port() == "0" {
+		u.Host = bound
+	}
+	return strings.TrimRight(u.String(), "/")
 }

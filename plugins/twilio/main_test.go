@@ -1,0 +1,196 @@
+package twilio_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/smsrouter/smsrouter/plugins/twilio"
+	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	}))
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+// pluginBinary builds the twilio plugin binary once per test run.
+func pluginBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a plugin binary")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the plugin with")
+	}
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "twilio-plugin-"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "twilio-plugin")
+		out, err := exec.Command(goTool, "build", "-o", binPath, "./testdata/twilioplugin").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// fake starts a fake API closed with the test.
+func fake(t *testing.T, opts twiliotest.Options) *twiliotest.Server {
+	t.Helper()
+	f := twiliotest.NewServer(opts)
+	t.Cleanup(f.Close)
+	return f
+}
+
+// settingsFor returns settings pointing at the fake, with extra keys merged in.
+func settingsFor(t *testing.T, f *twiliotest.Server, extra map[string]any) json.RawMessage {
+	t.Helper()
+	doc := map[string]any{
+		"account_sid": f.AccountSID(),
+		"auth_token":  f.AuthToken(),
+		"base_url":    f.URL,
+		"from":        "+15017122661",
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		doc[k] = v
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// configured returns a provider configured with settings and hookURL,
+// closed with the test.
+func configured(t *testing.T, settings json.RawMessage, hookURL string) *twilio.Provider {
+	t.Helper()
+	p := twilio.New()
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := p.Configure(t.Context(), sdk.Config{Name: "twilio-test", Settings: settings, HookURL: hookURL}); err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	return p
+}
+
+// recorder is a HookResponseWriter that keeps what the handler did.
+type recorder struct {
+	header  http.Header
+	status  int
+	body    bytes.Buffer
+	events  []sdk.Event
+	emitted bool // an Emit came after the answer started: the host would not have stored it first
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+func (r *recorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(p)
+}
+func (r *recorder) Flush() error { return nil }
+func (r *recorder) Emit(events ...sdk.Event) {
+	if r.status != 0 {
+		r.emitted = true
+	}
+	r.events = append(r.events, events...)
+}
+
+// hookHost serves a provider's hooks over real HTTP the way the host
+// forwards them, and keeps the events it would have stored.
+type hookHost struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	evs []sdk.Event
+}
+
+func newHookHost(t *testing.T, p sdk.HookHandler) *hookHost {
+	t.Helper()
+	h := &hookHost{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		path, ok := cutPrefix(r.URL.Path, "/hooks")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		req := &sdk.HookRequest{Method: r.Method, URL: "http://" + r.Host + r.URL.RequestURI(), Path: path,
+			Header: r.Header.Clone(), Body: body, RemoteAddr: r.RemoteAddr}
+		rec := newRecorder()
+		if err := p.HandleHook(r.Context(), req, rec); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		h.mu.Lock()
+		h.evs = append(h.evs, rec.events...)
+		h.mu.Unlock()
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// hookURL is what the host would hand the provider as sdk.Config.HookURL.
+func (h *hookHost) hookURL() string { return h.srv.URL + "/hooks" }
+
+func (h *hookHost) events() []sdk.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]sdk.Event(nil), h.evs...)
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
+		return "", false
+	}
+	return s[len(prefix):], true
+}

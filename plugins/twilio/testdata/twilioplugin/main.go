@@ -1,0 +1,12 @@
+// Command twilioplugin serves the twilio provider as a plugin binary, so
+// its tests cross the same process boundary the host uses.
+package main
+
+import (
+	"github.com/smsrouter/smsrouter/plugins/twilio"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func main() {
+	sdk.Serve(twilio.New())
+}
