@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/configs"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -59,26 +60,47 @@ func TestDefaultConfigParses(t *testing.T) {
 	configureSandboxes(t, cfg)
 }
 
-func TestProductionExampleParses(t *testing.T) {
-	// The example names an external plugin binary beside it; give it one so
-	// the whole file, path checks included, is validated as shipped.
+// productionKinds are the plugin kinds the production example uses; some
+// may not be built into this binary yet, so the test declares them.
+var productionKinds = []string{"sandbox", "smpp", "httpapi", "twilio", "android"}
+
+// copyProductionExample writes the example, its rate sheet and a stand-in
+// for its external plugin binary into a fresh directory, so the whole file,
+// path checks included, is validated as shipped.
+func copyProductionExample(t *testing.T) (path string, src []byte) {
+	t.Helper()
 	dir := t.TempDir()
 	src, err := os.ReadFile("production.example.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "production.hcl")
+	path = filepath.Join(dir, "production.hcl")
 	if err := os.WriteFile(path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+	rates, err := os.ReadFile(filepath.Join("rates", "smpp-asia-1.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"bin", "rates"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rates", "smpp-asia-1.csv"), rates, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bin", "acme-plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return path, src
+}
+
+func TestProductionExampleParses(t *testing.T) {
+	path, src := copyProductionExample(t)
+	dir := filepath.Dir(path)
 	env := map[string]string{"SMSROUTER_DATABASE_DSN": "postgres://smsrouter@127.0.0.1:5432/smsrouter"}
-	opts := config.Options{BuiltinKinds: builtin, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	opts := config.Options{BuiltinKinds: productionKinds, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 
 	cfg, err := config.Load(path, opts)
 	if err != nil {
@@ -94,16 +116,15 @@ func TestProductionExampleParses(t *testing.T) {
 	for _, p := range cfg.Providers {
 		names = append(names, p.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"primary", "backup", "acme"}) {
-		t.Errorf("providers = %v", names)
+	want := []string{"android-mm", "smpp-asia-1", "smpp-asia-2", "smpp-eu-1", "smpp-eu-2", "twilio-us", "aggregator", "acme"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("providers = %v, want %v", names, want)
 	}
-	if acme := cfg.Providers[2]; acme.Path != filepath.Join(dir, "bin", "acme-plugin") || len(acme.SHA256) != 64 {
+	if acme := cfg.Providers[len(cfg.Providers)-1]; acme.Path != filepath.Join(dir, "bin", "acme-plugin") || len(acme.SHA256) != 64 {
 		t.Errorf("acme = %+v", acme)
 	}
-	plan, err := cfg.Table.Plan(context.Background(), routing.Facts{To: "+14155552671", Country: "US"})
-	want := []routing.Candidate{{Provider: "primary"}, {Provider: "backup"}, {Provider: "acme"}}
-	if err != nil || !reflect.DeepEqual(plan.Candidates, want) {
-		t.Errorf("plan = %+v, %v", plan, err)
+	if got := cfg.Table.Routes(); !reflect.DeepEqual(got, []string{"mm-otp", "mm", "eu", "us", "default"}) {
+		t.Errorf("routes = %v", got)
 	}
 	configureSandboxes(t, cfg)
 
@@ -113,6 +134,63 @@ func TestProductionExampleParses(t *testing.T) {
 	line := 1 + bytes.Count(src[:bytes.Index(src, []byte(`dsn = env("SMSROUTER_DATABASE_DSN")`))], []byte("\n"))
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%s:%d:", path, line)) || !strings.Contains(err.Error(), "SMSROUTER_DATABASE_DSN is not set") {
 		t.Errorf("missing DSN error = %v", err)
+	}
+}
+
+type state map[string]routing.ProviderState
+
+func (s state) ProviderState(name string) routing.ProviderState {
+	if st, ok := s[name]; ok {
+		return st
+	}
+	return routing.ProviderState{Healthy: true, SuccessRate: 1}
+}
+
+// TestProductionExampleRoutes checks the example's rules do what its
+// comments say, for numbers in six countries and with providers failing.
+func TestProductionExampleRoutes(t *testing.T) {
+	path, _ := copyProductionExample(t)
+	cfg, err := config.Load(path, config.Options{BuiltinKinds: productionKinds,
+		LookupEnv: func(k string) (string, bool) { return "postgres://x@127.0.0.1/x", k == "SMSROUTER_DATABASE_DSN" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowBalance := routing.ProviderState{Healthy: true, HasBalance: true, Balance: 0.01, BalanceCurrency: "USD", SuccessRate: 1}
+	tests := []struct {
+		name  string
+		to    string
+		kind  string
+		state state
+		route string
+		want  []string
+	}{
+		{"Myanmar OTP: the Android gateway first", "+959791234567", "otp", nil, "mm-otp", []string{"android-mm", "smpp-asia-1", "smpp-asia-2"}},
+		{"Myanmar OTP, gateway down: cheapest SMPP", "+959791234567", "otp", state{"android-mm": {}}, "mm-otp", []string{"smpp-asia-1", "smpp-asia-2"}},
+		{"Myanmar OTP, gateway down, cheapest link out of money", "+959791234567", "otp",
+			state{"android-mm": {}, "smpp-asia-1": lowBalance}, "mm-otp", []string{"smpp-asia-2"}},
+		{"Myanmar MPT number: the other link is cheaper", "+959250123456", "sms", nil, "mm", []string{"smpp-asia-2", "smpp-asia-1"}},
+		{"Germany: smpp-eu-2 is cheaper after conversion", "+4915123456789", "sms", nil, "eu", []string{"smpp-eu-2", "smpp-eu-1"}},
+		{"France: smpp-eu-1 is cheaper", "+33612345678", "sms", nil, "eu", []string{"smpp-eu-1", "smpp-eu-2"}},
+		{"France, smpp-eu-1 failing", "+33612345678", "sms", state{"smpp-eu-1": {Healthy: true, SuccessRate: 0.5}}, "eu", []string{"smpp-eu-2"}},
+		{"United States: Twilio", "+14155552671", "sms", nil, "us", []string{"twilio-us", "aggregator"}},
+		{"Japan: the aggregator", "+819012345678", "sms", nil, "default", []string{"aggregator", "acme"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			num, err := number.Parse(tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := routing.Facts{To: num.E164, Country: num.Country, Operator: num.Operator, Kind: tc.kind, Segments: 1}
+			var src routing.StateSource
+			if tc.state != nil {
+				src = tc.state
+			}
+			ex := routing.NewRouter(cfg.Table, src).Explain(context.Background(), f)
+			if ex.Route != tc.route || !reflect.DeepEqual(ex.Candidates, tc.want) {
+				t.Errorf("route %s %v, want %s %v\n%s", ex.Route, ex.Candidates, tc.route, tc.want, ex.Text())
+			}
+		})
 	}
 }
 

@@ -27,7 +27,9 @@ provider "sandbox" {
   }
 }
 
-# Every message goes to the sandbox.
+# Every message goes to the sandbox. Routes can match on country, operator,
+# kind, time and more, and filter providers by cost, balance and health: see
+# docs/routing.md, and production.example.hcl for real rules.
 route "default" {
   default    = true
   candidates = ["sandbox"]

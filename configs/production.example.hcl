@@ -1,11 +1,14 @@
-# An example production configuration: PostgreSQL, two providers with
-# failover, and an external plugin binary pinned by its SHA-256.
+# An example production configuration: PostgreSQL, real provider kinds and
+# routing rules. docs/routing.md explains every routing variable, function
+# and strategy used here.
 #
 # Relative paths are resolved from this file's directory. env("NAME") reads an
 # environment variable and fails with this file's line and column when it is
 # unset; env("NAME", "fallback") gives a default instead.
 #
 # Check it before deploying:  smsrouter config validate --config FILE
+# Ask where a message goes:   smsrouter route explain --config FILE --to +959791234567 --text "Your code is 123456" --kind otp
+# Apply rule changes live:    kill -HUP <pid>, or POST /api/v1/admin/reload
 
 server {
   listen     = "0.0.0.0:3005"
@@ -19,33 +22,132 @@ database {
   dsn = env("SMSROUTER_DATABASE_DSN")
 }
 
-# Built-in plugins ship inside the smsrouter binary; this one simulates an
-# upstream that is fast and reliable.
-provider "primary" {
-  plugin = "sandbox"
-  config = {
-    accept_latency = "20ms"
-    dlr_delay      = "2s"
-    delivery_ratio = 0.98
-    failure_ratio  = 0
-    balance        = { amount = 500, currency = "USD" }
-    sender_ids     = ["ACME", "+14155550100"]
-    seed           = 7
+routing {
+  # hour and weekday in rules are local to this zone.
+  timezone = "Asia/Yangon"
+  # Costs and balances are compared in USD; providers billing in another
+  # currency are converted at these rates (1 EUR = 1.08 USD).
+  currency   = "USD"
+  conversion = { EUR = 1.08 }
+  # Ported numbers and ranges libphonenumber does not know yet; the longest
+  # matching prefix wins. Large lists can live in a CSV file instead:
+  # operator_prefixes = "operator-prefixes.csv" (columns prefix,operator).
+  operator_prefixes = {
+    "+95979" = "Telenor" # ATOM (ex-Telenor) range, still billed as Telenor
   }
 }
 
-# A second upstream that fails now and then, so failover has work to do.
-provider "backup" {
-  plugin = "sandbox"
+# An Android phone with a local SIM on an unlimited bundle: free per message,
+# but slow and only as available as the phone.
+provider "android-mm" {
+  plugin = "android"
   config = {
-    accept_latency = "80ms"
-    dlr_delay      = "5s"
-    delivery_ratio = 0.95
-    failure_ratio  = 0.02
-    balance        = { amount = 50, currency = "EUR" }
-    sender_ids     = ["ACME"]
-    seed           = 11
+    device_token = env("ANDROID_MM_TOKEN", "")
   }
+  pricing {
+    default = 0
+  }
+  limits {
+    tps         = 0.5
+    concurrency = 1
+  }
+}
+
+# Two SMPP links into Myanmar and South-East Asia.
+provider "smpp-asia-1" {
+  plugin = "smpp"
+  config = {
+    host      = "smpp1.asia.example.net"
+    port      = 2775
+    system_id = "acme"
+    password  = env("SMPP_ASIA_1_PASSWORD", "")
+  }
+  pricing {
+    rates = "rates/smpp-asia-1.csv" # per country and operator
+  }
+  limits {
+    tps = 50
+  }
+}
+
+provider "smpp-asia-2" {
+  plugin = "smpp"
+  config = {
+    host      = "smpp.asia2.example.com"
+    port      = 2775
+    system_id = "acme"
+    password  = env("SMPP_ASIA_2_PASSWORD", "")
+  }
+  pricing {
+    default   = 0.05
+    countries = { MM = 0.030, TH = 0.024 }
+  }
+  limits {
+    tps = 30
+  }
+}
+
+# Two SMPP links into Europe; the second bills in EUR.
+provider "smpp-eu-1" {
+  plugin = "smpp"
+  config = {
+    host      = "smpp.eu1.example.com"
+    port      = 2775
+    system_id = "acme"
+    password  = env("SMPP_EU_1_PASSWORD", "")
+  }
+  pricing {
+    default   = 0.09
+    countries = { DE = 0.072, FR = 0.060, IT = 0.058, ES = 0.049, NL = 0.081 }
+  }
+  limits {
+    tps         = 100
+    concurrency = 4
+  }
+}
+
+provider "smpp-eu-2" {
+  plugin = "smpp"
+  config = {
+    host      = "smpp.eu2.example.org"
+    port      = 2775
+    system_id = "acme"
+    password  = env("SMPP_EU_2_PASSWORD", "")
+  }
+  pricing {
+    currency  = "EUR"
+    default   = 0.085
+    countries = { DE = 0.062, FR = 0.058, IT = 0.061, ES = 0.047, NL = 0.070 }
+  }
+}
+
+# A Twilio-style REST provider for the United States.
+provider "twilio-us" {
+  plugin = "twilio"
+  config = {
+    account_sid = env("TWILIO_ACCOUNT_SID", "")
+    auth_token  = env("TWILIO_AUTH_TOKEN", "")
+    from        = "+14155550100"
+  }
+  pricing {
+    countries = { US = 0.0079, CA = 0.0085 }
+  }
+  poll_status_after = "15m"
+}
+
+# An HTTP aggregator that reaches every country, at a price.
+provider "aggregator" {
+  plugin = "httpapi"
+  config = {
+    preset   = "aggregator002"
+    base_url = "https://api.aggregator.example"
+    auth     = { type = "bearer", token = env("AGGREGATOR_TOKEN", "") }
+  }
+  pricing {
+    default   = 0.06
+    countries = { US = 0.011, MM = 0.045, TH = 0.03 }
+  }
+  poll_status_after = "30s"
 }
 
 # An external plugin: any binary built against the smsrouter sdk package.
@@ -59,9 +161,44 @@ provider "acme" {
   }
 }
 
-# The default route catches every message; candidates are tried in order and
-# the next one takes over when a provider is unavailable or fails temporarily.
+# Routes are tried in order; the first that matches and keeps a candidate
+# takes the message. Its candidates, ordered by the strategy, are the plan:
+# the dispatcher tries the first and fails over down the list.
+
+# Myanmar OTP: the Android gateway while it is healthy (it costs nothing, so
+# least_cost puts it first), else the cheapest SMPP link whose balance covers
+# the message. A provider that has not reported a balance yet is not dropped.
+route "mm-otp" {
+  match      = "country == 'MM' && kind == 'otp'"
+  candidates = ["android-mm", "smpp-asia-1", "smpp-asia-2"]
+  filter     = "healthy && (!has_balance || balance >= cost)"
+  strategy   = "least_cost"
+}
+
+# Other Myanmar traffic: the cheapest SMPP link for the number's operator.
+route "mm" {
+  match      = "country == 'MM'"
+  candidates = ["smpp-asia-1", "smpp-asia-2"]
+  filter     = "healthy && (!has_balance || balance >= cost)"
+  strategy   = "least_cost"
+}
+
+# The EU: least cost across two SMPP links, skipping one that is failing.
+route "eu" {
+  match      = "country in ['DE', 'FR', 'IT', 'ES', 'NL', 'AT', 'BE', 'PL', 'PT', 'SE']"
+  candidates = ["smpp-eu-1", "smpp-eu-2"]
+  filter     = "healthy && success_rate >= 0.8"
+  strategy   = "least_cost"
+}
+
+# The United States through the Twilio-style provider, the aggregator behind.
+route "us" {
+  match      = "country == 'US'"
+  candidates = ["twilio-us", "aggregator"]
+}
+
+# Everything else to the HTTP aggregator, the external plugin behind it.
 route "default" {
   default    = true
-  candidates = ["primary", "backup", "acme"]
+  candidates = ["aggregator", "acme"]
 }

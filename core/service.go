@@ -85,36 +85,50 @@ type SendRequest struct {
 	Message string
 	From    string
 	Kind    string
+	// Tags are free-form labels routing rules can read as tags.
+	Tags map[string]string
 }
 
-// Send validates, routes and stores a message; it is then queued for the
-// dispatcher. Errors the caller must fix are *InputError or
-// *routing.NoRouteError.
-func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
+// Facts checks a request and computes the routing facts of its message:
+// number facts (E.164, country, operator, line type), encoding and
+// segments. Errors are *InputError. The message id is left empty.
+func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 	switch {
 	case strings.TrimSpace(req.To) == "":
-		return store.Message{}, &InputError{"to is required: the recipient in international format, e.g. +959123456789"}
+		return routing.Facts{}, &InputError{"to is required: the recipient in international format, e.g. +959123456789"}
 	case req.Message == "":
-		return store.Message{}, &InputError{"message is required: the text to send"}
+		return routing.Facts{}, &InputError{"message is required: the text to send"}
 	case !utf8.ValidString(req.Message):
-		return store.Message{}, &InputError{"message is not valid UTF-8"}
+		return routing.Facts{}, &InputError{"message is not valid UTF-8"}
 	case utf8.RuneCountInString(req.Message) > MaxTextLength:
-		return store.Message{}, &InputError{fmt.Sprintf("message is %d characters long; the limit is %d", utf8.RuneCountInString(req.Message), MaxTextLength)}
+		return routing.Facts{}, &InputError{fmt.Sprintf("message is %d characters long; the limit is %d", utf8.RuneCountInString(req.Message), MaxTextLength)}
 	case len(req.From) > MaxSenderLength:
-		return store.Message{}, &InputError{fmt.Sprintf("from is %d characters long; senders are at most %d (alphanumeric at most 11)", len(req.From), MaxSenderLength)}
+		return routing.Facts{}, &InputError{fmt.Sprintf("from is %d characters long; senders are at most %d (alphanumeric at most 11)", len(req.From), MaxSenderLength)}
 	}
 	num, err := number.Parse(req.To)
 	if err != nil {
-		return store.Message{}, &InputError{"Invalid phone number format"}
+		return routing.Facts{}, &InputError{"Invalid phone number format"}
 	}
 	kind := req.Kind
 	if kind == "" {
 		kind = "sms"
 	}
 	enc, segs := segment.Count(req.Message)
-	facts := routing.Facts{To: num.E164, Country: num.Country, CallingCode: num.CallingCode, Operator: num.Operator,
+	return routing.Facts{To: num.E164, Country: num.Country, CallingCode: num.CallingCode, Operator: num.Operator,
 		NumberType: num.Type, Sender: req.From, Text: req.Message, Length: utf8.RuneCountInString(req.Message),
-		Segments: segs, Encoding: enc, Kind: kind, Account: accountID}
+		Segments: segs, Encoding: enc, Kind: kind, Account: accountID, Tags: req.Tags}, nil
+}
+
+// Send validates, routes and stores a message; it is then queued for the
+// dispatcher. Errors the caller must fix are *InputError or
+// *routing.NoRouteError.
+func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
+	facts, err := Facts(accountID, req)
+	if err != nil {
+		return store.Message{}, err
+	}
+	// The id exists before routing so a weighted split is stable per message.
+	facts.MessageID = store.NewID("msg_")
 	plan, err := s.planner.Plan(ctx, facts)
 	if err != nil {
 		return store.Message{}, err
@@ -125,14 +139,14 @@ func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (
 	}
 	planJSON, _ := json.Marshal(names)
 	now := s.now().UTC()
-	m := &store.Message{ID: store.NewID("msg_"), AccountID: accountID, Recipient: num.E164, Sender: req.From,
-		Text: req.Message, Encoding: enc, Segments: segs, Kind: kind, Country: num.Country,
+	m := &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
+		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
 		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
 		NextAttemptAt: now, ExpiresAt: now.Add(s.validity), CreatedAt: now, UpdatedAt: now}
 	if err := s.store.InsertMessages(ctx, []*store.Message{m}); err != nil {
 		return store.Message{}, fmt.Errorf("accept message: %w", err)
 	}
-	s.log.Debug("message accepted", "message_id", m.ID, "country", num.Country, "route", plan.Route, "candidates", strings.Join(names, ","))
+	s.log.Debug("message accepted", "message_id", m.ID, "country", facts.Country, "route", plan.Route, "candidates", strings.Join(names, ","))
 	if s.waker != nil {
 		s.waker.Wake()
 	}

@@ -50,6 +50,12 @@ type Options struct {
 	PublicURL string
 	// MaxHookBody caps a provider hook's body (default 1 MiB).
 	MaxHookBody int64
+	// Routes explains routing decisions to admin keys; nil disables
+	// POST /api/v1/admin/route/explain.
+	Routes RouteExplainer
+	// Reload re-reads the configuration and swaps the routing table; nil
+	// disables POST /api/v1/admin/reload.
+	Reload func(ctx context.Context) error
 }
 
 // New returns the HTTP handler of the whole API.
@@ -79,6 +85,7 @@ func New(o Options) http.Handler {
 	authed.POST("/sms/send", require(store.PermSendSMS), a.send)
 	authed.GET("/sms/status/:message_id", a.status)
 	authed.GET("/admin/providers", require(store.PermAdmin), a.providers)
+	a.routeAdmin(authed)
 	return r
 }
 

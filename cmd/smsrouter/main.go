@@ -40,6 +40,8 @@ Usage:
   smsrouter keys list [--config FILE]
   smsrouter keys revoke --id KEY_ID [--config FILE]
   smsrouter config validate [--config FILE]          check a config file
+  smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
+                                                    which route and providers a message gets, and why
   smsrouter plugin check BINARY                      check a plugin binary
   smsrouter plugin serve KIND                        (internal) run a built-in plugin
 
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case cmd == "keys" && len(args) > 1:
 		err = keysCmd(ctx, args[1], args[2:], stdout)
+	case cmd == "route" && len(args) > 1 && args[1] == "explain":
+		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
 		err = configValidateCmd(args[2:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":

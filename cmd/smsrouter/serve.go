@@ -24,6 +24,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/server"
 )
 
@@ -105,9 +106,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	stats := providerstats.New(nil)
 	disp := dispatch.New(st, host, dispatch.Options{Logger: log, Observer: stats})
-	svc := core.NewService(st, cfg.Table, disp, core.Options{Logger: log})
+	// Routing: the router holds the compiled table; SIGHUP and the admin
+	// reload endpoint swap it (see reload.go).
+	router := routing.NewRouter(cfg.Table, core.LiveState{Host: host, Stats: stats}, routing.WithLogger(log))
+	reload := newReloader(*cfgPath, cfg, router, log)
+	svc := core.NewService(st, router, disp, core.Options{Logger: log})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
-		Providers: host, PublicURL: publicURL})
+		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	dctx, dcancel := context.WithCancel(context.Background())
@@ -115,6 +120,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Go(func() { _ = disp.Run(dctx) })
 	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter})
 	wg.Go(func() { _ = poller.Run(dctx) })
+	wg.Go(func() { reload.run(dctx) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver)

@@ -51,9 +51,13 @@ type Config struct {
 	Server    Server
 	Database  Database
 	Providers []Provider
+	// Routing is the routing block: time zone, currency and conversion
+	// rates, operator prefixes.
+	Routing routing.Settings
 	// Routes are the decoded route blocks, in file order.
 	Routes []routing.RouteConfig
-	// Table is Routes compiled against Providers; never nil on success.
+	// Table is Routes compiled against Providers and Routing; never nil on
+	// success.
 	Table *routing.Table
 }
 
@@ -97,6 +101,11 @@ type Provider struct {
 	// accepted them (for upstreams without callbacks, and reports lost with
 	// a crashed plugin). Zero means never.
 	PollStatusAfter time.Duration
+	// Pricing is the provider's price list from its pricing block (inline
+	// prices override the rates file's).
+	Pricing routing.Pricing
+	// Limits are the provider's sending limits from its limits block.
+	Limits Limits
 	// Range is the block header's position in the file.
 	Range hcl.Range
 }
@@ -174,6 +183,7 @@ func Parse(src []byte, filename string, opts Options) (*Config, error) {
 		return nil, newError(diags, filename)
 	}
 	d := &decoder{
+		src:      src,
 		filename: filename,
 		dir:      dir,
 		opts:     opts,
@@ -218,6 +228,7 @@ var (
 		{Type: "database"},
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "route", LabelNames: []string{"name"}},
+		{Type: "routing"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"},
@@ -227,9 +238,10 @@ var (
 	}}
 	providerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"},
-	}}
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "pricing"}, {Type: "limits"}}}
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "default"}, {Name: "candidates", Required: true},
+		{Name: "default"}, {Name: "candidates", Required: true}, {Name: "match"}, {Name: "filter"},
+		{Name: "strategy"}, {Name: "weights"},
 	}}
 
 	// Names end up in URLs (/api/v1/providers/{name}/hooks), metrics and
@@ -239,6 +251,7 @@ var (
 )
 
 type decoder struct {
+	src      []byte
 	filename string
 	dir      string
 	opts     Options
@@ -262,21 +275,24 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	}
 	seenBlock := map[string]*hcl.Block{}
 	seenProvider := map[string]*hcl.Block{}
-	var providerNames []string
+	var providerSpecs []routing.ProviderConfig
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database":
+		case "server", "database", "routing":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
 				continue
 			}
 			seenBlock[b.Type] = b
-			if b.Type == "server" {
+			switch b.Type {
+			case "server":
 				d.server(b, &cfg.Server)
-			} else {
+			case "database":
 				d.database(b, &cfg.Database)
+			default:
+				d.routing(b, &cfg.Routing)
 			}
 		case "provider":
 			name := b.Labels[0]
@@ -289,8 +305,9 @@ func (d *decoder) decode(body hcl.Body) *Config {
 			seenProvider[name] = b
 			// Known even when the block has errors, so routes naming it do
 			// not add a second, misleading "unknown provider" error.
-			providerNames = append(providerNames, name)
-			if p, ok := d.provider(b); ok {
+			p, ok := d.provider(b)
+			providerSpecs = append(providerSpecs, routing.ProviderConfig{Name: name, Kind: providerKind(p), Pricing: p.Pricing})
+			if ok {
 				cfg.Providers = append(cfg.Providers, p)
 			}
 		case "route":
@@ -310,7 +327,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	// ways that are only echoes of its own error (no default, default not
 	// last), so the set is checked once every route block decodes.
 	if routesOK {
-		table, err := routing.Compile(cfg.Routes, providerNames)
+		table, err := routing.Compile(routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing})
 		if ce, ok := err.(*routing.CompileError); ok {
 			d.diags = append(d.diags, ce.Diagnostics...)
 		} else if err != nil {
@@ -537,6 +554,7 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		ok = sok && ok
 		p.Settings = settings
 	}
+	ok = d.providerBlocks(content.Blocks, &p) && ok
 	return p, ok
 }
 
@@ -611,7 +629,8 @@ func (d *decoder) settings(a *hcl.Attribute) (json.RawMessage, bool) {
 }
 
 func (d *decoder) route(b *hcl.Block) (routing.RouteConfig, bool) {
-	rc := routing.RouteConfig{Name: b.Labels[0], Range: b.DefRange, DefaultRange: b.DefRange, CandidatesRange: b.DefRange}
+	rc := routing.RouteConfig{Name: b.Labels[0], Range: b.DefRange, DefaultRange: b.DefRange, CandidatesRange: b.DefRange,
+		StrategyRange: b.DefRange, WeightsRange: b.DefRange}
 	content, diags := b.Body.Content(routeSchema)
 	d.diags = append(d.diags, diags...)
 	ok := !diags.HasErrors()
@@ -621,6 +640,7 @@ func (d *decoder) route(b *hcl.Block) (routing.RouteConfig, bool) {
 		ok = ok && vok
 		rc.Default = vok && v.True()
 	}
+	ok = d.routeRules(content.Attributes, &rc) && ok
 	if a := content.Attributes["candidates"]; a != nil {
 		rc.CandidatesRange = a.Expr.Range()
 		v, vok := d.value(a.Expr, cty.List(cty.String))

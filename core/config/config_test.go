@@ -152,7 +152,8 @@ func TestBadFiles(t *testing.T) {
 			}
 			got := strings.ReplaceAll(err.Error(), testdata, "$TESTDATA") + "\n"
 			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
-				if !strings.HasPrefix(line, path+":") {
+				// Rate sheets report problems at their own line and column.
+				if !strings.HasPrefix(line, path+":") && !strings.HasPrefix(line, filepath.Join("testdata", "bad", "rates")+"/") {
 					t.Errorf("line without file:line:column: %q", line)
 				}
 			}

@@ -14,5 +14,5 @@ provider "sandbox" {
 route "default" {
   default    = true
   candidates = ["sandbox"]
-  strategy   = "priority"
+  stratgy    = "priority"
 }

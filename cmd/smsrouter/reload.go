@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// reloader re-reads the config file on SIGHUP or the admin endpoint and
+// swaps the routing table. A file that does not load, or that changes the
+// providers (whose processes a reload does not restart), is refused and the
+// running table stays.
+type reloader struct {
+	path   string
+	router *routing.Router
+	log    hclog.Logger
+	hup    chan os.Signal
+
+	mu      sync.Mutex // one reload at a time
+	running *config.Config
+}
+
+func newReloader(path string, running *config.Config, router *routing.Router, log hclog.Logger) *reloader {
+	r := &reloader{path: path, router: router, log: log.Named("reload"), running: running, hup: make(chan os.Signal, 1)}
+	// Registered before serving starts: SIGHUP's default action would end
+	// the process.
+	signal.Notify(r.hup, syscall.SIGHUP)
+	return r
+}
+
+// run reloads on every SIGHUP until ctx ends.
+func (r *reloader) run(ctx context.Context) {
+	defer signal.Stop(r.hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.hup:
+			_ = r.Reload(ctx) // Reload logs the outcome.
+		}
+	}
+}
+
+// Reload loads the config file and swaps in its routing table.
+func (r *reloader) Reload(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := loadConfig(r.path)
+	if err == nil {
+		err = sameProviders(r.running.Providers, cfg.Providers)
+	}
+	if err != nil {
+		r.log.Error("reload refused; the running routing table stays", "config", r.running.Filename, "error", err)
+		return fmt.Errorf("reload refused, the running routing table stays:\n%w", err)
+	}
+	if cfg.Server != r.running.Server || cfg.Database != r.running.Database {
+		r.log.Warn("server and database settings changed; they apply at the next restart")
+	}
+	r.router.Swap(cfg.Table)
+	r.running = cfg
+	r.log.Info("routing table reloaded", "config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers))
+	return nil
+}
+
+// sameProviders refuses provider changes: a reload swaps routes, prices and
+// the routing block, but provider processes only change with a restart, and
+// a route naming a provider that is not running could not be served.
+func sameProviders(old, cur []config.Provider) error {
+	byName := map[string]config.Provider{}
+	for _, p := range old {
+		byName[p.Name] = p
+	}
+	var added, changed, removed []string
+	seen := map[string]bool{}
+	for _, p := range cur {
+		seen[p.Name] = true
+		o, ok := byName[p.Name]
+		switch {
+		case !ok:
+			added = append(added, p.Name)
+		case o.Plugin != p.Plugin || o.Path != p.Path || o.SHA256 != p.SHA256 || !bytes.Equal(o.Settings, p.Settings) ||
+			o.PollStatusAfter != p.PollStatusAfter || o.Limits != p.Limits:
+			changed = append(changed, p.Name)
+		}
+	}
+	for _, p := range old {
+		if !seen[p.Name] {
+			removed = append(removed, p.Name)
+		}
+	}
+	if len(added)+len(changed)+len(removed) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, x := range []struct {
+		what  string
+		names []string
+	}{{"added", added}, {"changed", changed}, {"removed", removed}} {
+		if len(x.names) > 0 {
+			sort.Strings(x.names)
+			parts = append(parts, x.what+" "+strings.Join(x.names, ", "))
+		}
+	}
+	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing and the routing block only, so restart smsrouter to apply provider changes",
+		strings.Join(parts, "; "))
+}

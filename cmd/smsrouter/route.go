@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// tagFlags collects repeated --tag k=v flags.
+type tagFlags map[string]string
+
+func (t tagFlags) String() string { return "" }
+
+func (t tagFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want --tag key=value, got %q", v)
+	}
+	t[k] = val
+	return nil
+}
+
+// routeExplainCmd shows which route and providers a message would get and
+// why, from the config file alone: every provider counts as healthy with
+// no balance known (the running server's POST /api/v1/admin/route/explain
+// uses live provider state).
+func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("route explain")
+	cfgPath := fs.String("config", "", "config file (default: the embedded default)")
+	to := fs.String("to", "", "recipient in international format, e.g. +959123456789 (required)")
+	text := fs.String("text", "", "message text (required)")
+	from := fs.String("from", "", "sender ID or number")
+	kind := fs.String("kind", "", "message kind: sms (default), otp, transactional, marketing, ...")
+	account := fs.String("account", "", "sending account id")
+	id := fs.String("id", "", "message id (the weighted strategy's choice depends on it)")
+	at := fs.String("at", "", "decide as if it were this time (RFC 3339, e.g. 2025-06-01T22:30:00Z); default now")
+	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	tags := tagFlags{}
+	fs.Var(tags, "tag", "message tag key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; flags are --to, --text, --from, --kind, --account, --tag k=v, --json", fs.Arg(0))
+	}
+	if *to == "" || *text == "" {
+		return errors.New("--to and --text are required, e.g. smsrouter route explain --to +959123456789 --text 'Your code is 123456' --kind otp")
+	}
+	now := time.Now
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at %q is not an RFC 3339 time such as 2025-06-01T22:30:00Z", *at)
+		}
+		now = func() time.Time { return t }
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var tagMap map[string]string
+	if len(tags) > 0 {
+		tagMap = tags
+	}
+	f, err := core.Facts(*account, core.SendRequest{To: *to, Message: *text, From: *from, Kind: *kind, Tags: tagMap})
+	if err != nil {
+		return err
+	}
+	f.MessageID = *id
+	ex := routing.NewRouter(cfg.Table, nil, routing.WithClock(now)).Explain(ctx, f)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // rules are full of && and >
+		if err := enc.Encode(ex); err != nil {
+			return fmt.Errorf("write explanation: %w", err)
+		}
+	} else {
+		fmt.Fprint(stdout, ex.Text())
+	}
+	if ex.Error != "" {
+		return errors.New(ex.Error)
+	}
+	return nil
+}

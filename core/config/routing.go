@@ -1,0 +1,396 @@
+package config
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// Limits are a provider's sending limits. Zero means unlimited.
+type Limits struct {
+	// TPS caps messages handed to the provider per second.
+	TPS float64
+	// Concurrency caps simultaneous Send calls to the provider.
+	Concurrency int
+}
+
+var (
+	routingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "timezone"}, {Name: "currency"}, {Name: "conversion"}, {Name: "operator_prefixes"},
+	}}
+	pricingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "currency"}, {Name: "default"}, {Name: "countries"}, {Name: "operators"}, {Name: "rates"},
+	}}
+	limitsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "tps"}, {Name: "concurrency"},
+	}}
+
+	countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+	prefixPattern  = regexp.MustCompile(`^\+[0-9]{1,15}$`)
+)
+
+// providerKind is what rules see as provider_kind.
+func providerKind(p Provider) string {
+	if p.Plugin != "" {
+		return p.Plugin
+	}
+	return "external"
+}
+
+func (d *decoder) routing(b *hcl.Block, s *routing.Settings) {
+	content, diags := b.Body.Content(routingSchema)
+	d.diags = append(d.diags, diags...)
+	s.CurrencyRange, s.ConversionRange = b.DefRange, b.DefRange
+	if a := content.Attributes["timezone"]; a != nil {
+		if v, ok := d.str(a); ok {
+			loc, err := time.LoadLocation(v)
+			if err != nil || v == "" || strings.EqualFold(v, "local") {
+				d.errorf(a.Expr.Range(), "Unknown time zone", "%q is not an IANA time zone name such as \"Asia/Yangon\", \"Europe/Berlin\" or \"UTC\"", v)
+			} else {
+				s.Location = loc
+			}
+		}
+	}
+	if a := content.Attributes["currency"]; a != nil {
+		s.CurrencyRange = a.Expr.Range()
+		if v, ok := d.str(a); ok {
+			s.Currency = v
+		}
+	}
+	if a := content.Attributes["conversion"]; a != nil {
+		s.ConversionRange = a.Expr.Range()
+		if v, ok := d.value(a.Expr, cty.Map(cty.Number)); ok {
+			s.Conversion = map[string]float64{}
+			for k, n := range v.AsValueMap() {
+				f, _ := n.AsBigFloat().Float64()
+				s.Conversion[k] = f
+			}
+		}
+	}
+	if a := content.Attributes["operator_prefixes"]; a != nil {
+		s.OperatorPrefixes = d.operatorPrefixes(a)
+	}
+}
+
+// operatorPrefixes reads operator_prefixes: an object of prefix = operator,
+// or the path of a CSV file with the columns prefix,operator.
+func (d *decoder) operatorPrefixes(a *hcl.Attribute) map[string]string {
+	val, diags := a.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() || val.IsNull() {
+		return nil
+	}
+	out := map[string]string{}
+	if val.Type() == cty.String {
+		d.readCSV(a, val.AsString(), []string{"prefix", "operator"}, func(rec []string, at func(int) hcl.Range) {
+			if !prefixPattern.MatchString(rec[0]) {
+				d.errorf(at(0), "Invalid operator prefix", "%q is not \"+\" and digits such as \"+95979\"", rec[0])
+				return
+			}
+			out[rec[0]] = rec[1]
+		})
+		return out
+	}
+	v, ok := d.value(a.Expr, cty.Map(cty.String))
+	if !ok {
+		return nil
+	}
+	for k, op := range v.AsValueMap() {
+		if !prefixPattern.MatchString(k) {
+			d.errorf(a.Expr.Range(), "Invalid operator prefix", "%q is not \"+\" and digits such as \"+95979\"", k)
+			continue
+		}
+		out[k] = op.AsString()
+	}
+	return out
+}
+
+func (d *decoder) providerBlocks(blocks hcl.Blocks, p *Provider) bool {
+	ok := true
+	seen := map[string]*hcl.Block{}
+	for _, b := range blocks {
+		if prev := seen[b.Type]; prev != nil {
+			d.errorf(b.DefRange, "Duplicate "+b.Type+" block", "provider %q already has a %s block on line %d; merge the two", p.Name, b.Type, prev.DefRange.Start.Line)
+			ok = false
+			continue
+		}
+		seen[b.Type] = b
+		if b.Type == "pricing" {
+			ok = d.pricing(b, &p.Pricing) && ok
+		} else {
+			ok = d.limits(b, &p.Limits) && ok
+		}
+	}
+	return ok
+}
+
+func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing) bool {
+	content, diags := b.Body.Content(pricingSchema)
+	d.diags = append(d.diags, diags...)
+	ok := !diags.HasErrors()
+	pr.Range, pr.CurrencyRange = b.DefRange, b.DefRange
+	if a := content.Attributes["currency"]; a != nil {
+		pr.CurrencyRange = a.Expr.Range()
+		v, vok := d.str(a)
+		ok = vok && ok
+		pr.Currency = v
+	}
+	if a := content.Attributes["default"]; a != nil {
+		f, vok := d.price(a.Expr)
+		ok = vok && ok
+		pr.Default, pr.HasDefault = f, vok
+	}
+	// The rates file first, so inline prices can correct single entries.
+	if a := content.Attributes["rates"]; a != nil {
+		if path, vok := d.str(a); vok {
+			before := len(d.diags)
+			d.readCSV(a, path, []string{"country", "operator", "price"}, func(rec []string, at func(int) hcl.Range) {
+				if !countryPattern.MatchString(rec[0]) {
+					d.errorf(at(0), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\"", rec[0])
+					return
+				}
+				f, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
+				if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+					d.errorf(at(2), "Invalid price", "%q is not a price such as 0.045", rec[2])
+					return
+				}
+				setPrice(pr, rec[0], strings.TrimSpace(rec[1]), f)
+			})
+			ok = ok && len(d.diags) == before
+		} else {
+			ok = false
+		}
+	}
+	if a := content.Attributes["countries"]; a != nil {
+		if v, vok := d.value(a.Expr, cty.Map(cty.Number)); vok {
+			for _, c := range sortedKeys(v.AsValueMap()) {
+				f, _ := v.AsValueMap()[c].AsBigFloat().Float64()
+				if !countryPattern.MatchString(c) {
+					d.errorf(a.Expr.Range(), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\" (write countries = { MM = 0.03 })", c)
+					ok = false
+					continue
+				}
+				if !validPrice(f) {
+					d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", c, f)
+					ok = false
+					continue
+				}
+				setPrice(pr, c, "", f)
+			}
+		} else {
+			ok = false
+		}
+	}
+	if a := content.Attributes["operators"]; a != nil {
+		if v, vok := d.value(a.Expr, cty.Map(cty.Number)); vok {
+			for _, k := range sortedKeys(v.AsValueMap()) {
+				f, _ := v.AsValueMap()[k].AsBigFloat().Float64()
+				country, operator, found := strings.Cut(k, "/")
+				if !found || !countryPattern.MatchString(country) || operator == "" {
+					d.errorf(a.Expr.Range(), "Invalid operator key", "%q must be COUNTRY/Operator such as \"MM/Telenor\", with the operator named as libphonenumber or your operator_prefixes name it", k)
+					ok = false
+					continue
+				}
+				if !validPrice(f) {
+					d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", k, f)
+					ok = false
+					continue
+				}
+				setPrice(pr, country, operator, f)
+			}
+		} else {
+			ok = false
+		}
+	}
+	return ok
+}
+
+func setPrice(pr *routing.Pricing, country, operator string, f float64) {
+	if operator == "" {
+		if pr.Countries == nil {
+			pr.Countries = map[string]float64{}
+		}
+		pr.Countries[country] = f
+		return
+	}
+	if pr.Operators == nil {
+		pr.Operators = map[routing.OperatorKey]float64{}
+	}
+	pr.Operators[routing.OperatorKey{Country: country, Operator: operator}] = f
+}
+
+func validPrice(f float64) bool { return f >= 0 && !math.IsInf(f, 0) && !math.IsNaN(f) }
+
+func (d *decoder) price(expr hcl.Expression) (float64, bool) {
+	v, ok := d.value(expr, cty.Number)
+	if !ok {
+		return 0, false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	if !validPrice(f) {
+		d.errorf(expr.Range(), "Invalid price", "want a price of zero or more, such as 0.045, not %v", f)
+		return 0, false
+	}
+	return f, true
+}
+
+func (d *decoder) limits(b *hcl.Block, l *Limits) bool {
+	content, diags := b.Body.Content(limitsSchema)
+	d.diags = append(d.diags, diags...)
+	ok := !diags.HasErrors()
+	if a := content.Attributes["tps"]; a != nil {
+		v, vok := d.value(a.Expr, cty.Number)
+		f := 0.0
+		if vok {
+			f, _ = v.AsBigFloat().Float64()
+		}
+		if vok && !(f > 0 && !math.IsInf(f, 0)) {
+			d.errorf(a.Expr.Range(), "Invalid tps", "tps is messages per second and must be more than 0, such as 50 or 0.5; leave it out for no limit")
+			vok = false
+		}
+		ok = vok && ok
+		l.TPS = f
+	}
+	if a := content.Attributes["concurrency"]; a != nil {
+		v, vok := d.value(a.Expr, cty.Number)
+		n := 0
+		if vok {
+			i, acc := v.AsBigFloat().Int64()
+			if acc != 0 || i < 1 || i > 10000 {
+				d.errorf(a.Expr.Range(), "Invalid concurrency", "concurrency is how many sends may run at once: a whole number from 1 to 10000; leave it out for no limit")
+				vok = false
+			}
+			n = int(i)
+		}
+		ok = vok && ok
+		l.Concurrency = n
+	}
+	return ok
+}
+
+func (d *decoder) routeRules(attrs hcl.Attributes, rc *routing.RouteConfig) bool {
+	ok := true
+	if a := attrs["match"]; a != nil {
+		r, rok := d.rule(a)
+		ok = rok && ok
+		rc.Match = r
+	}
+	if a := attrs["filter"]; a != nil {
+		r, rok := d.rule(a)
+		ok = rok && ok
+		rc.Filter = r
+	}
+	if a := attrs["strategy"]; a != nil {
+		rc.StrategyRange = a.Expr.Range()
+		v, vok := d.str(a)
+		ok = vok && ok
+		rc.Strategy = v
+	}
+	if a := attrs["weights"]; a != nil {
+		rc.WeightsRange = a.Expr.Range()
+		v, vok := d.value(a.Expr, cty.Map(cty.Number))
+		ok = vok && ok
+		if vok {
+			rc.Weights = map[string]int{}
+			for k, n := range v.AsValueMap() {
+				i, acc := n.AsBigFloat().Int64()
+				if acc != 0 || i < 1 || i > 1_000_000 {
+					d.errorf(a.Expr.Range(), "Invalid weight", "the weight of %q must be a whole number from 1 to 1000000", k)
+					ok = false
+					continue
+				}
+				rc.Weights[k] = int(i)
+			}
+		}
+	}
+	return ok
+}
+
+// readCSV reads a CSV file named by attribute a (relative to the config
+// file) whose header must be exactly columns, calling row for each record.
+// Problems are reported at the file's own line and column.
+func (d *decoder) readCSV(a *hcl.Attribute, path string, columns []string, row func(rec []string, at func(int) hcl.Range)) {
+	if path == "" {
+		d.errorf(a.Expr.Range(), "Empty file name", "give the CSV file's path, relative to this file's directory")
+		return
+	}
+	display := path
+	if !filepath.IsAbs(path) {
+		display = filepath.Join(filepath.Dir(d.filename), path)
+	}
+	f, err := os.Open(d.resolve(path))
+	if err != nil {
+		d.errorf(a.Expr.Range(), "Cannot read CSV file", "%v (relative paths are resolved from the config file's directory)", err)
+		return
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	r.FieldsPerRecord = len(columns)
+	r.TrimLeadingSpace = true
+	fileRange := func(line, col int) hcl.Range {
+		p := hcl.Pos{Line: line, Column: col}
+		return hcl.Range{Filename: display, Start: p, End: p}
+	}
+	header := true
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			if header {
+				d.errorf(fileRange(1, 1), "Empty CSV file", "want a header line %q and one line per entry", strings.Join(columns, ","))
+			}
+			return
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid CSV",
+					Detail: fmt.Sprintf("%v; want the columns %s", pe.Err, strings.Join(columns, ",")), Subject: fileRange(pe.Line, max(pe.Column, 1)).Ptr()})
+				return
+			}
+			d.errorf(a.Expr.Range(), "Cannot read CSV file", "%v", err)
+			return
+		}
+		line, _ := r.FieldPos(0)
+		at := func(i int) hcl.Range {
+			l, c := r.FieldPos(i)
+			return fileRange(l, c)
+		}
+		if header {
+			header = false
+			for i, c := range columns {
+				if strings.TrimSpace(strings.ToLower(rec[i])) != c {
+					d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid CSV header",
+						Detail: fmt.Sprintf("want the header line %q, got column %d %q", strings.Join(columns, ","), i+1, rec[i]), Subject: fileRange(line, 1).Ptr()})
+					return
+				}
+			}
+			continue
+		}
+		row(rec, at)
+	}
+}
+
+func sortedKeys(m map[string]cty.Value) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,43 @@
+package core
+
+import (
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/providerstats"
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// ProviderStatuses reports what the plugin host knows of a provider.
+type ProviderStatuses interface {
+	Status(name string) (pluginhost.ProviderStatus, bool)
+}
+
+// ProviderFigures reports a provider's recent success rate and latency.
+type ProviderFigures interface {
+	Figures(name string) providerstats.Figures
+}
+
+// LiveState is the routing engine's view of providers right now: health
+// and balance from the plugin host, success rate and latency from the
+// dispatcher's recent attempts.
+type LiveState struct {
+	Host  ProviderStatuses
+	Stats ProviderFigures
+}
+
+// ProviderState implements routing.StateSource.
+func (l LiveState) ProviderState(name string) routing.ProviderState {
+	st := routing.ProviderState{SuccessRate: 1}
+	if l.Host != nil {
+		if s, ok := l.Host.Status(name); ok {
+			st.Healthy = s.Healthy
+			if s.Balance != nil {
+				st.HasBalance, st.Balance, st.BalanceCurrency = true, s.Balance.Amount, s.Balance.Currency
+			}
+		}
+	}
+	if l.Stats != nil {
+		f := l.Stats.Figures(name)
+		st.SuccessRate, st.Latency = f.SuccessRate, f.Latency
+	}
+	return st
+}

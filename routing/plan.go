@@ -1,0 +1,295 @@
+package routing
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/hashicorp/go-hclog"
+)
+
+// scratch is one decision's working memory, pooled so that a decision
+// allocates little more than the plan it returns.
+type scratch struct {
+	env  Env
+	cenv CandidateEnv
+	kept []kept
+	vm   vm.VM
+}
+
+type kept struct {
+	p        int // index into Table.providers
+	cost     float64
+	hasPrice bool
+	weight   int
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{kept: make([]kept, 0, 16)} }}
+
+// decider carries what a decision needs besides the table and the message.
+type decider struct {
+	state StateSource
+	now   time.Time
+	log   hclog.Logger
+	// errs counts rule errors across tables (a Router's); may be nil.
+	errs *atomic.Uint64
+}
+
+// Plan returns the ordered candidates for a message, as if every provider
+// were healthy with no balance known and the time were now. Router.Plan
+// decides with the providers' live state.
+func (t *Table) Plan(ctx context.Context, f Facts) (Plan, error) {
+	return t.plan(ctx, f, decider{now: time.Now()}, nil)
+}
+
+// plan walks the routes in order and returns the first that matches and
+// keeps at least one candidate. With ex non-nil it records every step, and
+// evaluates every route rather than only those the country index offers.
+func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return Plan{}, fmt.Errorf("plan route for %s: %w", f.To, err)
+	}
+	if t == nil {
+		return Plan{}, &NoRouteError{To: f.To, Country: f.Country}
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	env := &sc.env
+	prefix := t.facts(env, f, d.now)
+	if ex != nil {
+		ex.describe(t, env, f, prefix)
+	}
+
+	order := t.anyCountry
+	if idx, ok := t.byCountry[env.Country]; ok {
+		order = idx
+	}
+	n := len(order)
+	if ex != nil {
+		n = len(t.routes)
+	}
+	for i := range n {
+		ri := i
+		if ex == nil {
+			ri = order[i]
+		}
+		r := t.routes[ri]
+		var rt *RouteTrace
+		if ex != nil {
+			ex.Routes = append(ex.Routes, RouteTrace{Name: r.name, Default: r.def, Strategy: r.strategy})
+			rt = &ex.Routes[len(ex.Routes)-1]
+		}
+		if r.match != nil {
+			ok, err := t.eval(sc, r, r.match, env, "", d)
+			if rt != nil {
+				rt.Match = r.match.src
+				rt.Values = values(r.match.vars, env.value)
+				if err != nil {
+					rt.Error = err.Error()
+					rt.Outcome = "rule error, counted as no match"
+				} else if !ok {
+					rt.Outcome = "no match"
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		if rt != nil {
+			rt.Matched = true
+			if r.filter != nil {
+				rt.Filter = r.filter.src
+			}
+		}
+
+		sc.kept = sc.kept[:0]
+		for ci, pi := range r.cands {
+			p := t.providers[pi]
+			ce := &sc.cenv
+			t.candidateFacts(ce, p, env, d.state)
+			keep := true
+			var err error
+			if r.filter != nil {
+				keep, err = t.eval(sc, r, r.filter, ce, p.name, d)
+			}
+			if keep {
+				w := 0
+				if r.weights != nil {
+					w = r.weights[ci]
+				}
+				sc.kept = append(sc.kept, kept{p: pi, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
+			}
+			if rt != nil {
+				rt.Candidates = append(rt.Candidates, candidateTrace(ce, r.filter, keep, err))
+			}
+		}
+		if len(sc.kept) == 0 {
+			if rt != nil {
+				rt.Outcome = "matched, but the filter dropped every candidate; trying the next route"
+			}
+			continue
+		}
+		t.order(r, sc.kept, f)
+		plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
+		for i, k := range sc.kept {
+			plan.Candidates[i] = Candidate{Provider: t.providers[k.p].name}
+		}
+		if rt != nil {
+			rt.Outcome = "chosen"
+			ex.Route = r.name
+			for _, c := range plan.Candidates {
+				rt.Order = append(rt.Order, c.Provider)
+				ex.Candidates = append(ex.Candidates, c.Provider)
+			}
+		}
+		return plan, nil
+	}
+	err := &NoRouteError{To: f.To, Country: env.Country}
+	if ex != nil {
+		ex.Error = err.Error()
+	}
+	return Plan{}, err
+}
+
+// facts fills env from f, the operator prefix table and the local time. It
+// returns the prefix-table entry that set the operator, or "".
+func (t *Table) facts(env *Env, f Facts, now time.Time) string {
+	*env = Env{To: f.To, Country: f.Country, CallingCode: f.CallingCode, Operator: f.Operator, NumberType: f.NumberType,
+		Sender: f.Sender, Text: f.Text, Length: f.Length, Segments: f.Segments, Encoding: f.Encoding, Kind: f.Kind,
+		Account: f.Account, Tags: f.Tags}
+	local := now.In(t.loc)
+	env.Hour = local.Hour()
+	env.Weekday = weekdays[local.Weekday()]
+	if len(t.prefixes) == 0 {
+		return ""
+	}
+	for n := min(t.prefixMax, len(f.To)); n >= t.prefixMin; n-- {
+		if op, ok := t.prefixes[f.To[:n]]; ok {
+			env.Operator = op
+			return f.To[:n]
+		}
+	}
+	return ""
+}
+
+func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st StateSource) {
+	ce.Env = *env
+	ce.Provider, ce.ProviderKind, ce.Currency = p.name, p.kind, t.currency
+	ce.Price, ce.HasPrice = p.price(env.Country, env.Operator)
+	ce.Cost = ce.Price * float64(env.Segments)
+	ps := ProviderState{Healthy: true, SuccessRate: 1}
+	if st != nil {
+		ps = st.ProviderState(p.name)
+	}
+	ce.Healthy, ce.SuccessRate, ce.Latency = ps.Healthy, ps.SuccessRate, ps.Latency
+	ce.Balance, ce.HasBalance = 0, false
+	if ps.HasBalance {
+		if rate, ok := t.rate(ps.BalanceCurrency); ok {
+			ce.Balance, ce.HasBalance = ps.Balance*rate, true
+		}
+	}
+}
+
+// eval runs a rule. An error counts as false: it is counted and logged (the
+// 1st, 2nd, 4th, 8th… time per table, so a broken rule under load cannot
+// flood the log) and never stops the decision.
+func (t *Table) eval(sc *scratch, r *route, ru *rule, env any, provider string, d decider) (bool, error) {
+	out, err := sc.vm.Run(ru.prog, env)
+	if err == nil {
+		b, _ := out.(bool)
+		return b, nil
+	}
+	err = ru.runError(err)
+	n := ruleErrors.Add(1)
+	if d.errs != nil {
+		d.errs.Add(1)
+	}
+	if d.log != nil && n&(n-1) == 0 {
+		d.log.Warn("routing rule failed; counted as not matching", "route", r.name, "rule", ru.kind,
+			"provider", provider, "error", err, "rule_errors_total", n)
+	}
+	return false, err
+}
+
+// ruleErrors counts rule evaluation errors in this process.
+var ruleErrors atomic.Uint64
+
+// RuleErrors is how many rule evaluations failed at run time in this
+// process (each counted as not matching).
+func RuleErrors() uint64 { return ruleErrors.Load() }
+
+// order sorts the kept candidates by the route's strategy.
+func (t *Table) order(r *route, k []kept, f Facts) {
+	switch r.strategy {
+	case StrategyLeastCost:
+		// Insertion sort: stable, allocation-free, and lists are short.
+		for i := 1; i < len(k); i++ {
+			for j := i; j > 0 && cheaper(k[j], k[j-1]); j-- {
+				k[j], k[j-1] = k[j-1], k[j]
+			}
+		}
+	case StrategyWeighted:
+		total := 0
+		for _, c := range k {
+			total += c.weight
+		}
+		key := f.MessageID
+		if key == "" {
+			key = f.To
+		}
+		pick := int(hash(key) % uint64(total))
+		for i, c := range k {
+			if pick < c.weight {
+				first := k[i]
+				copy(k[1:i+1], k[:i])
+				k[0] = first
+				return
+			}
+			pick -= c.weight
+		}
+	case StrategyRoundRobin:
+		start := int((r.rr.Add(1) - 1) % uint64(len(k)))
+		rotate(k, start)
+	}
+}
+
+func cheaper(a, b kept) bool {
+	if a.hasPrice != b.hasPrice {
+		return a.hasPrice
+	}
+	return a.cost < b.cost
+}
+
+func rotate(k []kept, start int) {
+	if start == 0 {
+		return
+	}
+	reverse(k[:start])
+	reverse(k[start:])
+	reverse(k)
+}
+
+func reverse(k []kept) {
+	for i, j := 0, len(k)-1; i < j; i, j = i+1, j-1 {
+		k[i], k[j] = k[j], k[i]
+	}
+}
+
+// hash is 64-bit FNV-1a followed by a finaliser, so message ids that differ
+// only in their last characters still spread evenly over the weights.
+func hash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
