@@ -83,10 +83,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	host := pluginhost.New(pluginhost.Options{Logger: log, Events: st})
 	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
-	pollAfter := map[string]time.Duration{}
+	pollAfter, pollFor := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, p := range cfg.Providers {
 		if p.PollStatusAfter > 0 {
 			pollAfter[p.Name] = p.PollStatusAfter
+		}
+		if p.PollStatusFor > 0 {
+			pollFor[p.Name] = p.PollStatusFor
 		}
 		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: p.Plugin, Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
 			HookURL: strings.TrimRight(publicURL, "/") + "/api/v1/providers/" + p.Name + "/hooks"})
@@ -118,7 +121,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dctx, dcancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = disp.Run(dctx) })
-	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter})
+	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 	wg.Go(func() { _ = poller.Run(dctx) })
 	wg.Go(func() { reload.run(dctx) })
 	serveErr := make(chan error, 1)

@@ -101,6 +101,10 @@ type Provider struct {
 	// accepted them (for upstreams without callbacks, and reports lost with
 	// a crashed plugin). Zero means never.
 	PollStatusAfter time.Duration
+	// PollStatusFor is how long after acceptance polling gives up and marks
+	// the message unknown; zero means the host's default (48h). Between
+	// polls the wait doubles from PollStatusAfter up to 30 minutes.
+	PollStatusFor time.Duration
 	// Pricing is the provider's price list from its pricing block (inline
 	// prices override the rates file's).
 	Pricing routing.Pricing
@@ -237,7 +241,7 @@ var (
 		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
 	}}
 	providerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"},
+		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"}, {Name: "poll_status_for"},
 	}, Blocks: []hcl.BlockHeaderSchema{{Type: "pricing"}, {Type: "limits"}}}
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "default"}, {Name: "candidates", Required: true}, {Name: "match"}, {Name: "filter"},
@@ -538,15 +542,27 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		}
 	}
 
-	if a := attrs["poll_status_after"]; a != nil {
+	for _, pd := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"poll_status_after", &p.PollStatusAfter}, {"poll_status_for", &p.PollStatusFor}} {
+		a := attrs[pd.name]
+		if a == nil {
+			continue
+		}
 		if v, vok := d.str(a); !vok {
 			ok = false
 		} else if dur, err := time.ParseDuration(v); err != nil || dur < time.Second {
-			d.errorf(a.Expr.Range(), "Invalid poll_status_after", "want a duration of at least 1s such as \"30s\" or \"5m\", got %q", v)
+			d.errorf(a.Expr.Range(), "Invalid "+pd.name, "want a duration of at least 1s such as \"30s\" or \"48h\", got %q", v)
 			ok = false
 		} else {
-			p.PollStatusAfter = dur
+			*pd.dst = dur
 		}
+	}
+	if p.PollStatusFor > 0 && p.PollStatusFor <= p.PollStatusAfter {
+		d.errorf(attrs["poll_status_for"].Expr.Range(), "Invalid poll_status_for",
+			"polling would stop (after %s) before it starts (poll_status_after = %s)", p.PollStatusFor, p.PollStatusAfter)
+		ok = false
 	}
 
 	if a := attrs["config"]; a != nil {

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -205,5 +207,47 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := config.Load(filepath.Join(t.TempDir(), "nope.hcl"), opts())
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestPollDurations(t *testing.T) {
+	const base = `
+provider "sandbox" {
+  plugin = "sandbox"
+  %s
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+`
+	tests := []struct {
+		name, attrs    string
+		after, pollFor time.Duration
+		wantErr        string
+	}{
+		{"none", ``, 0, 0, ""},
+		{"both", `poll_status_after = "30s"` + "\n" + `poll_status_for = "48h"`, 30 * time.Second, 48 * time.Hour, ""},
+		{"too short", `poll_status_after = "10ms"`, 0, 0, `test.hcl:4:23: Invalid poll_status_after: want a duration of at least 1s`},
+		{"not a duration", `poll_status_for = "forever"`, 0, 0, `test.hcl:4:21: Invalid poll_status_for`},
+		{"stops before it starts", `poll_status_after = "1h"` + "\n" + `poll_status_for = "30m"`, 0, 0,
+			`test.hcl:5:19: Invalid poll_status_for: polling would stop (after 30m0s) before it starts (poll_status_after = 1h0m0s)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(fmt.Sprintf(base, tt.attrs)), "test.hcl", opts())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := cfg.Providers[0]; p.PollStatusAfter != tt.after || p.PollStatusFor != tt.pollFor {
+				t.Errorf("after %s for %s, want %s and %s", p.PollStatusAfter, p.PollStatusFor, tt.after, tt.pollFor)
+			}
+		})
 	}
 }

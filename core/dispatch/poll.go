@@ -15,8 +15,8 @@ import (
 
 // ReportStore is what the status poller reads and writes.
 type ReportStore interface {
-	AwaitingReport(ctx context.Context, provider string, sentBefore, polledBefore time.Time, limit int) ([]store.Message, error)
-	MarkPolled(ctx context.Context, ids []string, at time.Time) error
+	AwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int) ([]store.Message, error)
+	MarkPolled(ctx context.Context, marks []store.PollMark, at time.Time) error
 	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
 }
 
@@ -29,8 +29,23 @@ type PollOptions struct {
 	After map[string]time.Duration
 	// Batch is how many provider ids one query asks about (default 100).
 	Batch int
-	Now   func() time.Time
+	// MaxInterval caps the backoff between polls of one message: the first
+	// poll comes After acceptance, then the wait doubles up to MaxInterval
+	// (default 30m).
+	MaxInterval time.Duration
+	// GiveUpAfter is, per provider, how long after acceptance polling stops
+	// and the message is marked unknown (default 48h: past any validity
+	// period a provider honours).
+	GiveUpAfter map[string]time.Duration
+	// MaxBatchesPerRound bounds how many queries one round sends to one
+	// provider, so a backlog drains without starving the others (default 10).
+	MaxBatchesPerRound int
+	Now                func() time.Time
 }
+
+// DefaultGiveUpAfter is how long a message is polled when the provider's
+// config does not say.
+const DefaultGiveUpAfter = 48 * time.Hour
 
 // Poller asks providers that can answer status queries about messages whose
 // reports are overdue: upstreams without callbacks, and reports lost with a
@@ -49,6 +64,12 @@ func NewPoller(st ReportStore, p Providers, o PollOptions) *Poller {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 100
+	}
+	if o.MaxInterval <= 0 {
+		o.MaxInterval = 30 * time.Minute
+	}
+	if o.MaxBatchesPerRound <= 0 {
+		o.MaxBatchesPerRound = 10
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -97,43 +118,74 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 }
 
 func (p *Poller) pollProvider(ctx context.Context, name string, after time.Duration) error {
+	for range p.o.MaxBatchesPerRound {
+		n, err := p.pollBatch(ctx, name, after)
+		if err != nil || n < p.o.Batch {
+			return err
+		}
+	}
+	return nil
+}
+
+// pollBatch asks about one batch of overdue messages and returns how many
+// it took.
+func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration) (int, error) {
 	prov, caps, err := p.p.Provider(name)
 	if err != nil {
 		if errors.Is(err, sdk.ErrUnavailable) {
-			return nil // polled again once the plugin runs
+			return 0, nil // polled again once the plugin runs
 		}
-		return err
+		return 0, err
 	}
 	q, ok := prov.(sdk.StatusQuerier)
 	if !ok || !caps.StatusQuery {
-		return nil
+		return 0, nil
 	}
 	now := p.o.Now()
-	msgs, err := p.st.AwaitingReport(ctx, name, now.Add(-after), now.Add(-after), p.o.Batch)
+	msgs, err := p.st.AwaitingReport(ctx, name, now.Add(-after), now, p.o.Batch)
 	if err != nil || len(msgs) == 0 {
-		return err
+		return 0, err
 	}
-	ids := make([]string, len(msgs))
-	msgIDs := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i], msgIDs[i] = m.ProviderMessageID, m.ID
+	giveUp := p.o.GiveUpAfter[name]
+	if giveUp <= 0 {
+		giveUp = DefaultGiveUpAfter
 	}
-	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	reports, err := q.QueryStatus(qctx, ids)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("query status of %d messages: %w", len(ids), err)
-	}
-	events := make([]sdk.Event, 0, len(reports))
-	for _, r := range reports {
-		if r.Status == sdk.StatusSent || r.Status == sdk.StatusQueued || !r.Status.Valid() {
-			continue // nothing new
+	var ask []string
+	var events []sdk.Event
+	marks := make([]store.PollMark, 0, len(msgs))
+	for _, m := range msgs {
+		if m.SentAt != nil && now.Sub(*m.SentAt) >= giveUp {
+			// No report came and the provider will not say: record that we
+			// lost track, which a later definite report may still replace.
+			events = append(events, sdk.Event{ID: "poll/" + m.ProviderMessageID + "/gave-up", Status: &sdk.StatusEvent{
+				ProviderMessageID: m.ProviderMessageID, Status: sdk.StatusUnknown, ProviderStatus: "NO_REPORT", At: now}})
+			marks = append(marks, store.PollMark{MessageID: m.ID})
+			continue
 		}
-		events = append(events, sdk.Event{ID: "poll/" + r.ProviderMessageID + "/" + string(r.Status), Status: &r})
+		ask = append(ask, m.ProviderMessageID)
+		next := now.Add(min(after<<min(m.PollCount, 20), p.o.MaxInterval))
+		marks = append(marks, store.PollMark{MessageID: m.ID, NextPollAt: &next})
+	}
+	if len(ask) > 0 {
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		reports, err := q.QueryStatus(qctx, ask)
+		cancel()
+		if err != nil {
+			if errors.Is(err, sdk.ErrUnavailable) {
+				return 0, nil
+			}
+			return 0, fmt.Errorf("query status of %d messages: %w", len(ask), err)
+		}
+		for _, r := range reports {
+			if r.Status == sdk.StatusSent || r.Status == sdk.StatusQueued || !r.Status.Valid() {
+				continue // nothing new
+			}
+			events = append(events, sdk.Event{ID: "poll/" + r.ProviderMessageID + "/" + string(r.Status), Status: &r})
+		}
 	}
 	if err := p.st.StoreEvents(ctx, name, events); err != nil {
-		return err
+		return 0, err
 	}
-	p.log.Debug("polled statuses", "provider", name, "asked", len(ids), "new", len(events))
-	return p.st.MarkPolled(ctx, msgIDs, now)
+	p.log.Debug("polled statuses", "provider", name, "asked", len(ask), "new", len(events))
+	return len(msgs), p.st.MarkPolled(ctx, marks, now)
 }

@@ -188,3 +188,57 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// A message the provider keeps saying nothing new about is asked about less
+// and less often, then given up on as unknown; a backlog larger than one
+// query drains in one round.
+func TestPollerBacksOffThenGivesUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		h := newHarness(t, s, dispatch.Options{})
+		ids := h.sendVia("a", 5)
+		h.hub.queriers["a"] = func(asked []string) ([]sdk.StatusEvent, error) { return nil, nil }
+		p := dispatch.NewPoller(s, h.hub, dispatch.PollOptions{Logger: storetest.Logger(t), Now: h.clock.Now,
+			After: map[string]time.Duration{"a": time.Minute}, Batch: 2, MaxInterval: 4 * time.Minute,
+			GiveUpAfter: map[string]time.Duration{"a": 30 * time.Minute}})
+		poll := func() []int {
+			t.Helper()
+			if err := p.PollOnce(context.Background()); err != nil {
+				t.Fatalf("PollOnce: %v", err)
+			}
+			var sizes []int
+			for _, q := range h.queries() {
+				sizes = append(sizes, len(q))
+			}
+			return sizes
+		}
+
+		h.clock.Advance(time.Minute + time.Second)
+		if got := poll(); !slices.Equal(got, []int{2, 2, 1}) {
+			t.Fatalf("first round asked in batches %v, want 2, 2, 1 (all five in one round)", got)
+		}
+		// Waits: 1m, then 2m, then 4m, capped at 4m.
+		var askedAt []time.Duration
+		for elapsed := time.Duration(0); elapsed < 20*time.Minute; elapsed += 30 * time.Second {
+			h.clock.Advance(30 * time.Second)
+			if got := poll(); len(got) > 0 {
+				askedAt = append(askedAt, elapsed+30*time.Second)
+			}
+		}
+		want := []time.Duration{time.Minute, 3 * time.Minute, 7 * time.Minute, 11 * time.Minute, 15 * time.Minute, 19 * time.Minute}
+		if !slices.Equal(askedAt, want) {
+			t.Fatalf("asked again after %v, want %v (doubling, capped at 4m)", askedAt, want)
+		}
+
+		h.clock.Advance(15 * time.Minute)
+		poll()
+		for _, id := range ids {
+			if m := h.msg(id); m.Status != "unknown" {
+				t.Errorf("message %s is %s after polling gave up, want unknown", id, m.Status)
+			}
+		}
+		h.clock.Advance(time.Hour)
+		if got := poll(); len(got) != 0 {
+			t.Errorf("asked %v after giving up", got)
+		}
+	})
+}

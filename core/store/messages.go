@@ -56,8 +56,12 @@ type Message struct {
 	SentAt        *time.Time
 	DeliveredAt   *time.Time
 	FailedAt      *time.Time
-	// PolledAt is when the provider was last asked for this message's status.
-	PolledAt *time.Time
+	// PolledAt is when the provider was last asked for this message's
+	// status, PollCount how often, and NextPollAt when to ask next; a nil
+	// NextPollAt after a poll means polling gave up.
+	PolledAt   *time.Time
+	PollCount  int `gorm:"not null;default:0"`
+	NextPollAt *time.Time
 }
 
 // Candidates decodes the message's plan.
@@ -431,13 +435,14 @@ func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
 }
 
 // AwaitingReport returns up to limit messages a provider accepted before
-// sentBefore that still wait for a final report and were not polled since
-// polledBefore, oldest first.
-func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore, polledBefore time.Time, limit int) ([]Message, error) {
+// sentBefore that still wait for a final report and whose next poll is due
+// at now, oldest first.
+func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int) ([]Message, error) {
 	var out []Message
 	err := s.db.WithContext(ctx).
-		Where("provider = ? AND status IN ? AND sent_at < ? AND (polled_at IS NULL OR polled_at < ?)",
-			provider, []string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore.UTC(), polledBefore.UTC()).
+		Where("provider = ? AND status IN ? AND sent_at < ?", provider,
+			[]string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore.UTC()).
+		Where("((poll_count = 0 AND next_poll_at IS NULL) OR next_poll_at <= ?)", now.UTC()).
 		Order("sent_at").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("messages of %s awaiting a report: %w", provider, err)
@@ -445,13 +450,36 @@ func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore,
 	return out, nil
 }
 
-// MarkPolled records that the given messages' statuses were asked for at at.
-func (s *Store) MarkPolled(ctx context.Context, ids []string, at time.Time) error {
-	if len(ids) == 0 {
+// PollMark is the outcome of asking about one message: when to ask next,
+// or nil to stop asking.
+type PollMark struct {
+	MessageID  string
+	NextPollAt *time.Time
+}
+
+// MarkPolled records that the given messages' statuses were asked for at at,
+// and when each is to be asked again.
+func (s *Store) MarkPolled(ctx context.Context, marks []PollMark, at time.Time) error {
+	if len(marks) == 0 {
 		return nil
 	}
-	if err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ?", ids).Update("polled_at", at.UTC()).Error; err != nil {
-		return fmt.Errorf("mark %d messages polled: %w", len(ids), err)
+	at = at.UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, m := range marks {
+			var next any
+			if m.NextPollAt != nil {
+				next = m.NextPollAt.UTC()
+			}
+			if err := tx.Model(&Message{}).Where("id = ?", m.MessageID).Updates(map[string]any{
+				"polled_at": at, "poll_count": gorm.Expr("poll_count + 1"), "next_poll_at": next,
+			}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d messages polled: %w", len(marks), err)
 	}
 	return nil
 }

@@ -650,9 +650,9 @@ func TestAwaitingReportAndMarkPolled(t *testing.T) {
 		storeEvents(t, s, "a", statusEvent("e4", "p4", sdk.StatusDelivered, msgStart))
 		sentMessage(t, s, "b", "p5")
 
-		awaiting := func(sentBefore, polledBefore time.Time, limit int) []string {
+		awaiting := func(sentBefore, now time.Time, limit int) []string {
 			t.Helper()
-			got, err := s.AwaitingReport(ctx, "a", sentBefore, polledBefore, limit)
+			got, err := s.AwaitingReport(ctx, "a", sentBefore, now, limit)
 			if err != nil {
 				t.Fatalf("AwaitingReport: %v", err)
 			}
@@ -674,17 +674,19 @@ func TestAwaitingReportAndMarkPolled(t *testing.T) {
 		}
 
 		polledAt := msgStart.Add(10 * time.Minute)
-		if err := s.MarkPolled(ctx, []string{older, unknown}, polledAt); err != nil {
+		next := polledAt.Add(5 * time.Minute)
+		if err := s.MarkPolled(ctx, []store.PollMark{{MessageID: older, NextPollAt: &next}, {MessageID: unknown}}, polledAt); err != nil {
 			t.Fatalf("MarkPolled: %v", err)
 		}
-		if m := getMessage(t, s, older); !sameTime(m.PolledAt, polledAt) {
-			t.Errorf("polled_at %v, want %v", m.PolledAt, polledAt)
+		if m := getMessage(t, s, older); !sameTime(m.PolledAt, polledAt) || !sameTime(m.NextPollAt, next) || m.PollCount != 1 {
+			t.Errorf("polled_at %v next %v count %d, want %v, %v, 1", m.PolledAt, m.NextPollAt, m.PollCount, polledAt, next)
 		}
-		if got := awaiting(late, polledAt, 10); !slices.Equal(got, []string{newer}) {
-			t.Errorf("AwaitingReport(polled before %v) = %v, want only the unpolled %s", polledAt, got, newer)
+		if got := awaiting(late, next.Add(-time.Second), 10); !slices.Equal(got, []string{newer}) {
+			t.Errorf("AwaitingReport before the next poll = %v, want only the unpolled %s", got, newer)
 		}
-		if got := awaiting(late, polledAt.Add(time.Second), 10); len(got) != 3 {
-			t.Errorf("AwaitingReport(polled before a later time) = %v, want all three again", got)
+		// unknown was marked with no next poll: polling gave up on it.
+		if got := sorted(awaiting(late, late, 10)); !slices.Equal(got, sorted([]string{older, newer})) {
+			t.Errorf("AwaitingReport once due again = %v, want %s and %s (not the given-up %s)", got, older, newer, unknown)
 		}
 		if err := s.MarkPolled(ctx, nil, polledAt); err != nil {
 			t.Errorf("MarkPolled(nil) = %v", err)
