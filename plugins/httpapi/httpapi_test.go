@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,46 +21,18 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		if binDir != "" {
-			os.RemoveAll(binDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { plugins.Close() }))
 }
 
 const token = "s3cret-token"
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
+// plugins builds the plugin binaries the tests run, once per test run.
+var plugins providertest.Builder
 
-// pluginBinary builds the httpapi plugin binary once per test run.
+// pluginBinary returns the httpapi plugin binary.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds a plugin binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the plugin with")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "httpapi-plugin-"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "httpapi-plugin")
-		out, err := exec.Command(goTool, "build", "-o", binPath, "./testdata/httpapiplugin").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return plugins.Build(t, "./testdata/httpapiplugin")
 }
 
 // fake starts a fake aggregator that stops with the test.

@@ -21,44 +21,16 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		if binDir != "" {
-			os.RemoveAll(binDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { plugins.Close() }))
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
+// plugins builds the plugin binaries the tests run, once per test run.
+var plugins providertest.Builder
 
-// pluginBinary builds the sandbox plugin binary once per test run.
+// pluginBinary returns the sandbox plugin binary.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds a plugin binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the plugin with")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "sandbox-plugin-"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "sandbox-plugin")
-		out, err := exec.Command(goTool, "build", "-o", binPath, "./testdata/sandboxplugin").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return plugins.Build(t, "./testdata/sandboxplugin")
 }
 
 // badSettings are configurations Configure must refuse, with the field the

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -19,47 +15,20 @@ import (
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
 	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/sdk/providertest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
-		if binDir != "" {
-			os.RemoveAll(binDir)
-		}
-	}))
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { plugins.Close() }))
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
+// plugins builds the plugin binaries the tests run, once per test run.
+var plugins providertest.Builder
 
-// pluginBinary builds the twilio plugin binary once per test run.
+// pluginBinary returns the twilio plugin binary.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds a plugin binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build the plugin with")
-	}
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "twilio-plugin-"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "twilio-plugin")
-		out, err := exec.Command(goTool, "build", "-o", binPath, "./testdata/twilioplugin").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return plugins.Build(t, "./testdata/twilioplugin")
 }
 
 // fake starts a fake API closed with the test.
