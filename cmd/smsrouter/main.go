@@ -12,6 +12,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/plugins/smpp"
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -19,6 +20,7 @@ import (
 // builtins are the plugin kinds this binary serves itself.
 var builtins = map[string]func() sdk.Provider{
 	"sandbox": func() sdk.Provider { return sandbox.New() },
+	"smpp":    func() sdk.Provider { return smpp.New() },
 	"httpapi": func() sdk.Provider { return httpapi.New() },
 	"twilio":  func() sdk.Provider { return twilio.New() },
 }

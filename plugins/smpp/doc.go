@@ -1,0 +1,73 @@
+// Package smpp is the SMPP 3.4 provider plugin: it submits messages to an
+// SMSC over windowed, self-reconnecting binds and turns the SMSC's
+// deliver_sm into delivery reports and inbound messages.
+//
+// It is built on github.com/linxGnu/gosmpp's pdu and data packages (the PDU
+// codec and character sets) with a session layer of its own, because
+// gosmpp's session answers every request inside its reader loop: a
+// deliver_sm_resp could not wait for the host to store the receipt without
+// also stalling the submit_sm_resp behind it.
+//
+// Settings (the provider block's config; unknown keys are refused):
+//
+//	host, port              the SMSC (port defaults to 2775)
+//	tls, tls_skip_verify    TLS on the connection (default off)
+//	system_id, password     credentials (≤15 and ≤8 characters)
+//	system_type             often empty
+//	bind_mode               "transceiver" (default) or "transmitter_receiver"
+//	binds                   binds (or TX+RX pairs) to open, 1..32 (default 1)
+//	window                  submits in flight per bind, 1..1000 (default 10)
+//	tps                     submits per second for the whole account, 0 = no limit
+//	enquire_link            keepalive on an idle link (default "30s")
+//	response_timeout        longest wait for any answer before the bind is
+//	                        dropped and its submits re-sent (default "10s")
+//	reconnect_backoff(_max) first and longest wait between bind attempts
+//	                        ("1s", "1m"); wrong credentials wait the longest
+//	queue_timeout           how long Send waits for binds, window and answers
+//	                        before answering Temporary (default "30s")
+//	default_data_coding     "gsm7" (data_coding 0, unpacked) or "latin1"
+//	                        (data_coding 3 for Latin-1 text outside GSM 03.38)
+//	long_message            "udh" (default), "sar" or "payload"
+//	registered_delivery     0..255 (default 1: receipt on success or failure)
+//	resp_id_format,         how the SMSC writes message ids in submit_sm_resp
+//	receipt_id_format       and in receipts: "string" (default), "hex", "dec"
+//	default_sender          sender when a message has none
+//	max_batch_size          messages per Send, 1..1000 (default 100)
+//
+// Submission: every bind takes parts from one shared queue while its window
+// has room, paced by tps. ESME_RTHROTTLED pauses the bind and halves its
+// rate (earned back gradually) and the part is sent again: throttling slows
+// the link, it never fails a message. Queue full and system error are tried
+// again up to three times, then answered Temporary. Other statuses are
+// Permanent, with the raw command_status as the result code.
+//
+// Connection loss: submits without a submit_sm_resp go back to the front of
+// the queue and are sent on another bind or after the reconnect, within the
+// same Send call; an answer that was read is never sent again. A missing
+// answer after response_timeout drops the bind the same way. Resubmitting
+// here rather than answering Temporary keeps a multipart message's parts
+// together and spares the host a round trip; when queue_timeout or the
+// host's context ends first, what is unanswered is answered Temporary, and a
+// late acceptance of a one-part message is remembered so the host's retry
+// gets the same id instead of a second submit.
+//
+// Receipts and inbound messages: deliver_sm is answered only after the host
+// stored the event (ESME_RX_T_APPN otherwise, so the SMSC delivers it
+// again). Receipt ids are normalised to the submit_sm_resp's base (hex or
+// decimal, no leading zeros, lower case) so they meet the provider id the
+// host stored; the host holds reports for ids it does not know yet, which
+// covers a receipt that beats its submit_sm_resp.
+//
+// Multipart messages: the provider id is the first part's id; the plugin
+// keeps the other parts' ids and reports the message delivered when every
+// part is, or the first part failure. This grouping lives in the plugin's
+// memory: after a plugin restart, later parts' receipts are reported under
+// their own ids (which the host does not know) and the first part's receipt
+// alone decides the message. Inbound concatenated parts are acknowledged as
+// they arrive and reassembled in memory, so a restart mid-message loses the
+// earlier parts. deliver_sm carries no id for an inbound message, so its
+// event id is a hash of sender, recipient, text octets and (when present) the
+// user_message_reference TLV: a redelivery is recognised as a duplicate, but
+// so would be the same text sent twice by the same handset to the same number
+// if the host still remembers the first.
+package smpp
