@@ -618,26 +618,48 @@ func (c *conn) answer(d delayedResp) {
 			return
 		}
 	}
+	// Record the submit before its answer can reach the client, so a test
+	// that saw the answer also sees the submit; take it back if the answer
+	// never went out.
+	if d.sub != nil {
+		s.record(d.sub, 1)
+	}
 	select {
 	case c.out <- d.frame:
 	case <-c.done:
 		c.mu.Unlock()
+		if d.sub != nil {
+			s.record(d.sub, -1)
+		}
 		return
 	}
 	c.mu.Unlock()
 	if d.sub == nil {
 		return
 	}
-	s.stats.accepted.Add(1)
-	s.notify()
-	s.mu.Lock()
-	if s.keepSubs {
-		s.submits = append(s.submits, *d.sub)
-	}
-	s.mu.Unlock()
 	if d.text != "" && !s.cfg.ReceiptFirst {
 		s.schedule(&delivery{dsm: receiptPDU(d.sub, d.text), receipt: true, due: time.Now().Add(s.cfg.ReceiptDelay)}, nil)
 	}
+}
+
+// record counts an accepted submit (delta 1) or takes one back (delta -1).
+func (s *Server) record(sub *Submit, delta int64) {
+	s.stats.accepted.Add(delta)
+	s.mu.Lock()
+	if s.keepSubs {
+		if delta > 0 {
+			s.submits = append(s.submits, *sub)
+		} else {
+			for i := len(s.submits) - 1; i >= 0; i-- {
+				if s.submits[i].ID == sub.ID {
+					s.submits = append(s.submits[:i], s.submits[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.notify()
 }
 
 func (s *Server) errorFor(dest string) uint32 {
