@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,18 +10,15 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits on what an application may send.
 const (
-	// MaxTextLength caps a message at what ten concatenated UCS-2 segments
-	// hold; longer texts are almost always a bug in the caller.
-	MaxTextLength = 670
 	// MaxSenderLength is the longest numeric sender; alphanumeric senders
 	// are limited to 11 characters by the GSM spec.
 	MaxSenderLength = 16
@@ -55,6 +51,10 @@ type Service struct {
 	log      hclog.Logger
 	validity time.Duration
 	now      func() time.Time
+	api      config.API
+	otp      config.OTP
+	state    routing.StateSource
+	names    accountNames
 }
 
 // Options configure a Service.
@@ -62,6 +62,15 @@ type Options struct {
 	Logger   hclog.Logger
 	Validity time.Duration
 	Now      func() time.Time
+	// API sets the maximum segments, the duplicate window and the allowed
+	// senders; nil means 10 segments, no duplicate suppression and any
+	// sender.
+	API *config.API
+	// OTP sets code length, lifetime and text; nil means the defaults.
+	OTP *config.OTP
+	// State tells OTP sends whether any provider of the route is healthy;
+	// nil means all are.
+	State routing.StateSource
 }
 
 // NewService returns a Service over the store and the routing planner.
@@ -76,7 +85,16 @@ func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Servi
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{store: st, planner: planner, waker: waker, log: o.Logger.Named("core"), validity: o.Validity, now: o.Now}
+	s := &Service{store: st, planner: planner, waker: waker, log: o.Logger.Named("core"), validity: o.Validity, now: o.Now,
+		api: config.DefaultAPI(), otp: config.DefaultOTP(), state: o.State}
+	s.api.DuplicateWindow = 0
+	if o.API != nil {
+		s.api = *o.API
+	}
+	if o.OTP != nil {
+		s.otp = *o.OTP
+	}
+	return s
 }
 
 // SendRequest is one message an application asks us to send.
@@ -87,6 +105,8 @@ type SendRequest struct {
 	Kind    string
 	// Tags are free-form labels routing rules can read as tags.
 	Tags map[string]string
+	// Idempotency, when set, makes the send replay-safe.
+	Idempotency *Idempotency
 }
 
 // Facts checks a request and computes the routing facts of its message:
@@ -100,8 +120,6 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 		return routing.Facts{}, &InputError{"message is required: the text to send"}
 	case !utf8.ValidString(req.Message):
 		return routing.Facts{}, &InputError{"message is not valid UTF-8"}
-	case utf8.RuneCountInString(req.Message) > MaxTextLength:
-		return routing.Facts{}, &InputError{fmt.Sprintf("message is %d characters long; the limit is %d", utf8.RuneCountInString(req.Message), MaxTextLength)}
 	case len(req.From) > MaxSenderLength:
 		return routing.Facts{}, &InputError{fmt.Sprintf("from is %d characters long; senders are at most %d (alphanumeric at most 11)", len(req.From), MaxSenderLength)}
 	}
@@ -121,34 +139,16 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 
 // Send validates, routes and stores a message; it is then queued for the
 // dispatcher. Errors the caller must fix are *InputError or
-// *routing.NoRouteError.
+// *routing.NoRouteError; a repeat within the duplicate window is a
+// *store.DuplicateError, a reused idempotency key a *store.ReplayError.
 func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
-	facts, err := Facts(accountID, req)
+	m, err := s.prepare(ctx, accountID, req)
 	if err != nil {
 		return store.Message{}, err
 	}
-	// The id exists before routing so a weighted split is stable per message.
-	facts.MessageID = store.NewID("msg_")
-	plan, err := s.planner.Plan(ctx, facts)
-	if err != nil {
+	res := []BulkResult{{To: req.To, MessageID: m.ID, Status: m.Status}}
+	if err := s.accept(ctx, []*store.Message{m}, res, req.Idempotency, true); err != nil {
 		return store.Message{}, err
-	}
-	names := make([]string, len(plan.Candidates))
-	for i, c := range plan.Candidates {
-		names[i] = c.Provider
-	}
-	planJSON, _ := json.Marshal(names)
-	now := s.now().UTC()
-	m := &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
-		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
-		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
-		NextAttemptAt: now, ExpiresAt: now.Add(s.validity), CreatedAt: now, UpdatedAt: now}
-	if err := s.store.InsertMessages(ctx, []*store.Message{m}); err != nil {
-		return store.Message{}, fmt.Errorf("accept message: %w", err)
-	}
-	s.log.Debug("message accepted", "message_id", m.ID, "country", facts.Country, "route", plan.Route, "candidates", strings.Join(names, ","))
-	if s.waker != nil {
-		s.waker.Wake()
 	}
 	return *m, nil
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -24,6 +26,10 @@ import (
 type Messages interface {
 	Send(ctx context.Context, accountID string, req core.SendRequest) (store.Message, error)
 	Message(ctx context.Context, accountID, id string) (store.Message, error)
+	SendBulk(ctx context.Context, accountID string, to []string, req core.SendRequest) ([]core.BulkResult, error)
+	Messages(ctx context.Context, accountID string, ids []string) ([]store.Message, error)
+	ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error)
+	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
 }
 
 // Keys authenticates API keys.
@@ -56,6 +62,18 @@ type Options struct {
 	// Reload re-reads the configuration and swaps the routing table; nil
 	// disables POST /api/v1/admin/reload.
 	Reload func(ctx context.Context) error
+	// OTP sends and verifies one-time codes; nil answers /otp/* with 503.
+	OTP OTPs
+	// Store backs the rate limits, idempotency keys, account credit and
+	// admin key endpoints; nil switches the limits off.
+	Store *store.Store
+	// API holds the configured limits, senders and credit defaults; nil
+	// means the defaults.
+	API *config.API
+	// Table returns the routing table in use, for the catalogue endpoints.
+	Table func() *routing.Table
+	// Plugins lets /sender-ids ask providers for their senders.
+	Plugins Plugins
 }
 
 // New returns the HTTP handler of the whole API.
@@ -69,7 +87,11 @@ func New(o Options) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	a := &api{o: o, log: o.Logger.Named("http")}
+	if o.API == nil {
+		def := config.DefaultAPI()
+		o.API = &def
+	}
+	a := &api{o: o, log: o.Logger.Named("http"), senders: map[string]senderCache{}}
 	r.Use(a.recover, a.logRequests)
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
@@ -82,16 +104,20 @@ func New(o Options) http.Handler {
 	v1 := r.Group("/api/v1")
 	v1.Any("/providers/:name/hooks/*path", a.hook)
 	authed := v1.Group("", a.authenticate)
-	authed.POST("/sms/send", require(store.PermSendSMS), a.send)
+	authed.POST("/sms/send", require(store.PermSendSMS), a.limitSMS, a.send)
 	authed.GET("/sms/status/:message_id", a.status)
 	authed.GET("/admin/providers", require(store.PermAdmin), a.providers)
 	a.routeAdmin(authed)
+	a.apiRoutes(v1, authed)
 	return r
 }
 
 type api struct {
 	o   Options
 	log hclog.Logger
+
+	sendersMu sync.Mutex
+	senders   map[string]senderCache
 }
 
 // fail writes the guide's error shape, {"error": "..."}.
@@ -160,25 +186,35 @@ func require(perm string) gin.HandlerFunc {
 // decode reads a JSON object body into v, answering 422 with the reason when
 // it cannot.
 func decode(c *gin.Context, v any) bool {
+	_, ok := decodeBody(c, v)
+	return ok
+}
+
+// decodeBody is decode that also returns the body read.
+func decodeBody(c *gin.Context, v any) ([]byte, bool) {
+	if ct := c.ContentType(); ct != "" && ct != "application/json" {
+		fail(c, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be application/json, not %s", ct))
+		return nil, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
 	if err != nil {
 		fail(c, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB")
-		return false
+		return nil, false
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		fail(c, http.StatusUnprocessableEntity, "request body is empty; send a JSON object")
-		return false
+		return nil, false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("%s must be a %s", te.Field, te.Type.String()))
-			return false
+			return nil, false
 		}
 		fail(c, http.StatusUnprocessableEntity, "request body is not valid JSON: "+err.Error())
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
 }
 
 type sendBody struct {
@@ -189,15 +225,26 @@ type sendBody struct {
 
 func (a *api) send(c *gin.Context) {
 	var b sendBody
-	if !decode(c, &b) {
+	raw, ok := decodeBody(c, &b)
+	if !ok {
 		return
 	}
-	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From})
+	idem, ok := a.idempotency(c, raw, func(r []core.BulkResult) (int, any) {
+		return http.StatusAccepted, sendAnswer(r[0].MessageID, r[0].Status)
+	})
+	if !ok {
+		return
+	}
+	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From, Idempotency: idem})
 	if err != nil {
-		a.coreError(c, err)
+		a.acceptError(c, err, idem)
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"success": true, "message_id": m.ID, "status": m.Status})
+	c.JSON(http.StatusAccepted, sendAnswer(m.ID, m.Status))
+}
+
+func sendAnswer(id, status string) gin.H {
+	return gin.H{"success": true, "message_id": id, "status": status}
 }
 
 type statusBody struct {
@@ -240,6 +287,7 @@ func (a *api) coreError(c *gin.Context, err error) {
 		fail(c, http.StatusUnprocessableEntity, nr.Error())
 	case errors.Is(err, core.ErrNotFound):
 		fail(c, http.StatusNotFound, "Message not found")
+	case a.apiError(c, err):
 	case errors.Is(err, context.Canceled):
 		c.Abort()
 	default:

@@ -111,11 +111,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	disp := dispatch.New(st, host, dispatch.Options{Logger: log, Observer: stats})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
 	// reload endpoint swap it (see reload.go).
-	router := routing.NewRouter(cfg.Table, core.LiveState{Host: host, Stats: stats}, routing.WithLogger(log))
+	live := core.LiveState{Host: host, Stats: stats}
+	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
 	reload := newReloader(*cfgPath, cfg, router, log)
-	svc := core.NewService(st, router, disp, core.Options{Logger: log})
+	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
-		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload})
+		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload,
+		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	dctx, dcancel := context.WithCancel(context.Background())

@@ -59,6 +59,11 @@ type Config struct {
 	// Table is Routes compiled against Providers and Routing; never nil on
 	// success.
 	Table *routing.Table
+	// OTP is the otp block: code length, lifetime and message template.
+	OTP OTP
+	// API is the api block: request limits, duplicate window, senders and
+	// account credit defaults.
+	API API
 }
 
 // Server is the server block.
@@ -233,6 +238,8 @@ var (
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "route", LabelNames: []string{"name"}},
 		{Type: "routing"},
+		{Type: "otp"},
+		{Type: "api"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"},
@@ -276,6 +283,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 		Filename: d.filename,
 		Server:   Server{Listen: DefaultListen},
 		Database: Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
+		OTP:      DefaultOTP(),
+		API:      DefaultAPI(),
 	}
 	seenBlock := map[string]*hcl.Block{}
 	seenProvider := map[string]*hcl.Block{}
@@ -283,7 +292,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing":
+		case "server", "database", "routing", "otp", "api":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -295,6 +304,10 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.server(b, &cfg.Server)
 			case "database":
 				d.database(b, &cfg.Database)
+			case "otp":
+				d.otp(b, &cfg.OTP)
+			case "api":
+				d.api(b, &cfg.API)
 			default:
 				d.routing(b, &cfg.Routing)
 			}

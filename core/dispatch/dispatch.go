@@ -109,10 +109,29 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
+// heldSweeper is implemented by queues that hold status reports which
+// arrived before their message's submit answer was recorded.
+type heldSweeper interface {
+	ApplyHeldStatuses(ctx context.Context, limit int) (int, error)
+}
+
+// heldSweepInterval is how often Run applies reports held by a race with
+// RecordAttempts; the common case is applied at once, in RecordAttempts.
+const heldSweepInterval = 2 * time.Second
+
 // Run dispatches until ctx ends. A batch already handed to providers is
 // finished and recorded before Run returns, so stopping loses no answer.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	var lastSweep time.Time
 	for {
+		if held, ok := d.q.(heldSweeper); ok && time.Since(lastSweep) >= heldSweepInterval {
+			lastSweep = time.Now()
+			if n, err := held.ApplyHeldStatuses(ctx, 500); err != nil {
+				d.log.Warn("applying held status reports failed", "error", err)
+			} else if n > 0 {
+				d.log.Debug("applied held status reports", "reports", n)
+			}
+		}
 		n, err := d.DispatchOnce(ctx)
 		if err != nil {
 			d.log.Error("dispatch round failed", "error", err)

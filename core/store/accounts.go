@@ -19,6 +19,9 @@ type Account struct {
 	ID        string    `gorm:"primaryKey;size:40" json:"id"`
 	Name      string    `gorm:"size:128;not null;uniqueIndex" json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// Credit is the account's balance in the configured currency; nil
+	// until set, meaning the configured default credit.
+	Credit *float64 `json:"credit,omitempty"`
 }
 
 // CreateAccount stores a new account. Names are unique: a taken name gives

@@ -64,6 +64,9 @@ type APIKey struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	// SMSPerMinute overrides the configured send rate limit for this key;
+	// 0 means the configured limit.
+	SMSPerMinute int `gorm:"not null;default:0" json:"sms_per_minute,omitempty"`
 }
 
 // Has reports whether the key grants perm. PermAdmin grants everything.

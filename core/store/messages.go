@@ -126,22 +126,29 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insertMessages(tx, msgs) })
+	if err != nil {
+		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// insertMessages is InsertMessages inside the caller's transaction, for
+// callers that store other records with the messages.
+func insertMessages(tx *gorm.DB, msgs []*Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	changes := make([]StatusChange, 0, len(msgs))
 	for _, m := range msgs {
 		// UTC so that ClaimDue's comparisons order them right on SQLite.
 		m.NextAttemptAt, m.ExpiresAt = m.NextAttemptAt.UTC(), m.ExpiresAt.UTC()
 		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
-			return err
-		}
-		return tx.CreateInBatches(changes, 200).Error
-	})
-	if err != nil {
-		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
+	if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
+		return err
 	}
-	return nil
+	return tx.CreateInBatches(changes, 200).Error
 }
 
 // GetMessage returns the account's message with the given id, or ErrNotFound.
@@ -348,6 +355,40 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 		return fmt.Errorf("store %d events: %w", len(events), err)
 	}
 	return nil
+}
+
+// ApplyHeldStatuses applies held reports whose message has since been
+// recorded with their provider id, up to limit of them, and returns how many
+// it applied. RecordAttempts applies held reports at once; this catches the
+// ones stored by a transaction that ran alongside it (on PostgreSQL a report
+// can be held by one transaction while another records its message), so
+// none stays held for good.
+func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
+	applied := 0
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var held []HeldStatus
+		if err := tx.Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id)").
+			Order("id").Limit(limit).Find(&held).Error; err != nil {
+			return err
+		}
+		for _, h := range held {
+			ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Status: sdk.Status(h.Status),
+				ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At}
+			if err := applyStatus(tx, h.Provider, ev); err != nil {
+				return err
+			}
+			res := tx.Delete(&HeldStatus{}, h.ID)
+			if res.Error != nil {
+				return res.Error
+			}
+			applied += int(res.RowsAffected)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("apply held status reports: %w", err)
+	}
+	return applied, nil
 }
 
 // statusRank orders statuses so that a message only moves forward.

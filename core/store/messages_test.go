@@ -712,3 +712,34 @@ func TestCountByStatus(t *testing.T) {
 }
 
 func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }
+
+// A report held by a transaction that ran alongside the one recording its
+// message's submit answer is applied by the sweep.
+func TestApplyHeldStatusesAfterARace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		id := sentMessage(t, s, "a", "p1")
+		// The report arrived for an id the store did not know yet ...
+		if err := s.DB().Model(&store.Message{}).Where("id = ?", id).Update("provider_message_id", "other").Error; err != nil {
+			t.Fatal(err)
+		}
+		storeEvents(t, s, "a", statusEvent("e1", "p1", sdk.StatusDelivered, msgStart))
+		// ... and the submit answer's record committed after looking for it.
+		if err := s.DB().Model(&store.Message{}).Where("id = ?", id).Update("provider_message_id", "p1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if m := getMessage(t, s, id); m.Status != "sent" {
+			t.Fatalf("status %s before the sweep, want sent", m.Status)
+		}
+		n, err := s.ApplyHeldStatuses(ctx, 100)
+		if err != nil || n != 1 {
+			t.Fatalf("ApplyHeldStatuses = %d, %v; want 1 applied", n, err)
+		}
+		if m := getMessage(t, s, id); m.Status != "delivered" {
+			t.Errorf("status %s after the sweep, want delivered", m.Status)
+		}
+		if n, err := s.ApplyHeldStatuses(ctx, 100); err != nil || n != 0 {
+			t.Errorf("second sweep = %d, %v; want nothing left", n, err)
+		}
+	})
+}

@@ -1,0 +1,238 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smsrouter/smsrouter/core/segment"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// MaxBulkRecipients caps one bulk request.
+const MaxBulkRecipients = 1000
+
+// DefaultIdempotencyTTL is how long an Idempotency-Key's answer is kept.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
+// Idempotency makes a send replay-safe: the answer is stored with the
+// messages, in the same transaction, and a later request with the same key
+// gets it back instead of sending again.
+type Idempotency struct {
+	Key string
+	// RequestHash identifies the request, so the key reused for another
+	// request can be refused.
+	RequestHash string
+	// Response renders the answer from the results (one per recipient).
+	Response func(results []BulkResult) (status int, body []byte)
+}
+
+// prepare validates and routes one message and builds its row.
+func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest) (*store.Message, error) {
+	facts, err := Facts(accountID, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLimits(ctx, accountID, req.From, facts.Encoding, facts.Segments, len([]rune(req.Message))); err != nil {
+		return nil, err
+	}
+	// The id exists before routing so a weighted split is stable per message.
+	facts.MessageID = store.NewID("msg_")
+	plan, err := s.planner.Plan(ctx, facts)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(plan.Candidates))
+	for i, c := range plan.Candidates {
+		names[i] = c.Provider
+	}
+	planJSON, _ := json.Marshal(names)
+	now := s.now().UTC()
+	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
+		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
+		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
+		NextAttemptAt: now, ExpiresAt: now.Add(s.validity), CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// checkLimits enforces the maximum segments and the allowed senders.
+func (s *Service) checkLimits(ctx context.Context, accountID, from, encoding string, segs, chars int) error {
+	if max := s.api.MaxSegments; max > 0 && segs > max {
+		per := 153
+		if encoding == segment.UCS2 {
+			per = 67
+		}
+		return &InputError{fmt.Sprintf("message is too long: %d characters make %d %s segments; the limit is %d segments (%d characters in this encoding)",
+			chars, segs, encoding, max, max*per)}
+	}
+	if from == "" {
+		return nil
+	}
+	allowed, restricted, err := s.AllowedSenders(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if restricted && !slices.Contains(allowed, from) {
+		return &InputError{fmt.Sprintf("sender %q is not allowed for this account; allowed senders: %s (GET /api/v1/sender-ids lists them)", from, strings.Join(allowed, ", "))}
+	}
+	return nil
+}
+
+// AllowedSenders returns the senders configured for the account (the
+// global list and the account's own); restricted is false when there is
+// no list at all, and any sender goes.
+func (s *Service) AllowedSenders(ctx context.Context, accountID string) (senders []string, restricted bool, err error) {
+	if len(s.api.SenderIDs) == 0 && len(s.api.AccountSenderIDs) == 0 {
+		return nil, false, nil
+	}
+	out := append([]string(nil), s.api.SenderIDs...)
+	if len(s.api.AccountSenderIDs) > 0 {
+		name, err := s.names.get(ctx, s.store, accountID)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, s.api.AccountSenderIDs[name]...)
+	}
+	return out, len(out) > 0, nil
+}
+
+// accountNames caches account names, which never change, so that checking
+// senders does not cost a query per message.
+type accountNames struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (a *accountNames) get(ctx context.Context, st *store.Store, id string) (string, error) {
+	a.mu.Lock()
+	name, ok := a.m[id]
+	a.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	acc, err := st.AccountByID(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("look up the account's senders: %w", err)
+	}
+	a.mu.Lock()
+	if a.m == nil {
+		a.m = map[string]string{}
+	}
+	a.m[id] = acc.Name
+	a.mu.Unlock()
+	return acc.Name, nil
+}
+
+// accept stores prepared messages with their duplicate claims and
+// idempotency record, then wakes the dispatcher.
+func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []BulkResult, idem *Idempotency, dedupe bool) error {
+	a := store.Acceptance{Messages: msgs}
+	now := s.now()
+	if dedupe && s.api.DuplicateWindow > 0 {
+		a.DuplicateUntil = now.Add(s.api.DuplicateWindow)
+		for _, m := range msgs {
+			a.Duplicates = append(a.Duplicates, store.DuplicateClaim{AccountID: m.AccountID, Fingerprint: fingerprint(m), MessageID: m.ID})
+		}
+	}
+	if idem != nil && len(msgs) > 0 {
+		code, body := idem.Response(results)
+		a.Idempotency = &store.IdempotencyRecord{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
+			StatusCode: code, Body: string(body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
+	}
+	if err := s.store.Accept(ctx, a); err != nil {
+		var de *store.DuplicateError
+		var re *store.ReplayError
+		if errors.As(err, &de) || errors.As(err, &re) {
+			return err
+		}
+		return fmt.Errorf("accept messages: %w", err)
+	}
+	for _, m := range msgs {
+		s.log.Debug("message accepted", "message_id", m.ID, "country", m.Country, "route", m.Route, "candidates", m.Plan)
+	}
+	if s.waker != nil && len(msgs) > 0 {
+		s.waker.Wake()
+	}
+	return nil
+}
+
+// fingerprint names a message's recipient and text without storing either
+// again.
+func fingerprint(m *store.Message) string {
+	h := sha256.New()
+	h.Write([]byte(m.Recipient))
+	h.Write([]byte{0})
+	h.Write([]byte(m.Sender))
+	h.Write([]byte{0})
+	h.Write([]byte(m.Text))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// BulkResult is what became of one recipient of a bulk send.
+type BulkResult struct {
+	To        string
+	MessageID string
+	Status    string
+	Error     string
+}
+
+// SendBulk sends one text to many recipients. Recipients that cannot be
+// sent to (bad number, no route) get a result with Error; the rest are
+// stored together, all or nothing. A problem with the text or sender
+// itself fails the whole request with an *InputError.
+func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, req SendRequest) ([]BulkResult, error) {
+	switch {
+	case len(to) == 0:
+		return nil, &InputError{"to is required: a list of recipients in international format"}
+	case len(to) > MaxBulkRecipients:
+		return nil, &InputError{fmt.Sprintf("to has %d recipients; the limit is %d per request", len(to), MaxBulkRecipients)}
+	}
+	probe := req
+	probe.To = "+14155550100" // any valid number: checks text and sender once
+	if _, err := Facts(accountID, probe); err != nil {
+		return nil, err
+	}
+	results := make([]BulkResult, len(to))
+	msgs := make([]*store.Message, 0, len(to))
+	idx := make([]int, 0, len(to))
+	for i, r := range to {
+		results[i].To = r
+		one := req
+		one.To = r
+		m, err := s.prepare(ctx, accountID, one)
+		if err != nil {
+			var in *InputError
+			if errors.As(err, &in) || isNoRoute(err) {
+				results[i].Status, results[i].Error = "rejected", err.Error()
+				continue
+			}
+			return nil, err
+		}
+		msgs = append(msgs, m)
+		idx = append(idx, i)
+	}
+	for k, m := range msgs {
+		results[idx[k]].MessageID, results[idx[k]].Status = m.ID, m.Status
+	}
+	if err := s.accept(ctx, msgs, results, req.Idempotency, false); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Messages returns those of ids that are the account's messages.
+func (s *Service) Messages(ctx context.Context, accountID string, ids []string) ([]store.Message, error) {
+	return s.store.GetMessages(ctx, accountID, ids)
+}
+
+// ListMessages returns a page of the account's messages, newest first.
+func (s *Service) ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error) {
+	return s.store.ListMessages(ctx, accountID, f)
+}

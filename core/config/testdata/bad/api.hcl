@@ -1,0 +1,19 @@
+provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+otp {
+  length   = 3
+  ttl      = "soon"
+  template = "no code here"
+}
+api {
+  sms_per_minute   = 1.5
+  duplicate_window = "-1m"
+  max_segments     = 0
+  sender_ids       = ["", "ThisSenderIsWayTooLong"]
+  currency         = "euro"
+}

@@ -1,0 +1,23 @@
+provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+otp {
+  length   = 8
+  ttl      = "10m"
+  template = "{code} is your code"
+}
+api {
+  sms_per_minute      = 500
+  otp_per_hour        = 5
+  otp_verify_attempts = 4
+  duplicate_window    = "0s"
+  max_segments        = 4
+  sender_ids          = ["MyShop"]
+  account_sender_ids  = { acme = ["ACME", "+14155550100"] }
+  currency            = "EUR"
+  default_credit      = 12.5
+}

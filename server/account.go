@@ -1,0 +1,319 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// Plugins lets the API ask running providers about their accounts;
+// *pluginhost.Host is one.
+type Plugins interface {
+	Names() []string
+	Provider(name string) (sdk.Provider, sdk.Capabilities, error)
+}
+
+// Asking a provider for its senders is a call upstream; the answer changes
+// rarely, so it is kept a while and bounded in time.
+const (
+	senderCacheFor = 5 * time.Minute
+	senderTimeout  = 3 * time.Second
+)
+
+type senderCache struct {
+	ids []sdk.SenderID
+	at  time.Time
+}
+
+func (a *api) currency() string {
+	if a.o.API.Currency != "" {
+		return a.o.API.Currency
+	}
+	if a.o.Table != nil {
+		if t := a.o.Table(); t != nil {
+			return t.Currency()
+		}
+	}
+	return routing.DefaultCurrency
+}
+
+func (a *api) balance(c *gin.Context) {
+	if a.o.Store == nil {
+		fail(c, http.StatusServiceUnavailable, "balance is not available on this server")
+		return
+	}
+	acc, err := a.o.Store.AccountByID(c.Request.Context(), apiKey(c).AccountID)
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	credit := a.o.API.DefaultCredit
+	if acc.Credit != nil {
+		credit = *acc.Credit
+	}
+	out := gin.H{"balance": credit, "currency": a.currency()}
+	if apiKey(c).Has(store.PermAdmin) && a.o.Providers != nil {
+		providers := []gin.H{}
+		for _, s := range a.o.Providers.Statuses() {
+			if s.Balance == nil {
+				continue
+			}
+			providers = append(providers, gin.H{"provider": s.Name, "balance": s.Balance.Amount, "currency": s.Balance.Currency, "updated_at": s.BalanceAt})
+		}
+		out["providers"] = providers
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type senderJSON struct {
+	Value  string `json:"value"`
+	Kind   string `json:"kind"`
+	Source string `json:"source"`
+}
+
+func senderKind(v string) string {
+	digits := strings.TrimPrefix(v, "+")
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return "alphanumeric"
+		}
+	}
+	if strings.HasPrefix(v, "+") || len(digits) > 8 {
+		return "number"
+	}
+	return "shortcode"
+}
+
+func (a *api) senderIDs(c *gin.Context) {
+	ctx := c.Request.Context()
+	allowed, restricted, err := a.o.Messages.AllowedSenders(ctx, apiKey(c).AccountID)
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	out := []senderJSON{}
+	for _, v := range allowed {
+		out = append(out, senderJSON{Value: v, Kind: senderKind(v), Source: "config"})
+	}
+	if a.o.Plugins != nil {
+		for _, name := range a.o.Plugins.Names() {
+			for _, s := range a.providerSenders(ctx, name) {
+				kind := s.Kind
+				if kind == "" {
+					kind = senderKind(s.Value)
+				}
+				out = append(out, senderJSON{Value: s.Value, Kind: kind, Source: "provider:" + name})
+			}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"sender_ids": out, "restricted": restricted})
+}
+
+// providerSenders returns a provider's senders, from the cache when fresh.
+// A provider that cannot answer now is left out rather than failing the
+// whole list.
+func (a *api) providerSenders(ctx context.Context, name string) []sdk.SenderID {
+	a.sendersMu.Lock()
+	cached, ok := a.senders[name]
+	a.sendersMu.Unlock()
+	if ok && time.Since(cached.at) < senderCacheFor {
+		return cached.ids
+	}
+	p, caps, err := a.o.Plugins.Provider(name)
+	if err != nil || !caps.SenderIDs {
+		return nil
+	}
+	lister, ok := p.(sdk.SenderIDLister)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, senderTimeout)
+	defer cancel()
+	ids, err := lister.SenderIDs(ctx)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			a.log.Warn("provider did not list its sender IDs", "provider", name, "error", err)
+		}
+		return cached.ids
+	}
+	a.sendersMu.Lock()
+	a.senders[name] = senderCache{ids: ids, at: time.Now()}
+	a.sendersMu.Unlock()
+	return ids
+}
+
+type countryJSON struct {
+	Country     string   `json:"country"`
+	CallingCode string   `json:"calling_code,omitempty"`
+	Operator    string   `json:"operator,omitempty"`
+	Price       float64  `json:"price_per_segment"`
+	Currency    string   `json:"currency"`
+	Providers   []string `json:"providers"`
+}
+
+// catalogue groups the routing table's prices by destination, cheapest
+// price first.
+func (a *api) catalogue(operators bool) (list []countryJSON, other *countryJSON) {
+	if a.o.Table == nil {
+		return nil, nil
+	}
+	t := a.o.Table()
+	cur := t.Currency()
+	byKey := map[string]*countryJSON{}
+	var keys []string
+	for _, d := range t.Destinations() {
+		if (d.Operator != "") != operators && d.Country != "" {
+			continue
+		}
+		if d.Country == "" {
+			if operators {
+				continue
+			}
+			if other == nil {
+				other = &countryJSON{Price: d.Price, Currency: cur}
+			}
+			other.Price = math.Min(other.Price, d.Price)
+			other.Providers = append(other.Providers, d.Provider)
+			continue
+		}
+		k := d.Country + "/" + d.Operator
+		e := byKey[k]
+		if e == nil {
+			e = &countryJSON{Country: d.Country, Operator: d.Operator, Price: d.Price, Currency: cur}
+			if cc := phonenumbers.GetCountryCodeForRegion(d.Country); cc > 0 {
+				e.CallingCode = fmt.Sprintf("+%d", cc)
+			}
+			byKey[k] = e
+			keys = append(keys, k)
+		}
+		e.Price = math.Min(e.Price, d.Price)
+		e.Providers = append(e.Providers, d.Provider)
+	}
+	sort.Strings(keys)
+	list = make([]countryJSON, 0, len(keys))
+	for _, k := range keys {
+		list = append(list, *byKey[k])
+	}
+	return list, other
+}
+
+func (a *api) countries(c *gin.Context) {
+	list, other := a.catalogue(false)
+	out := gin.H{"countries": list}
+	if other != nil {
+		// A default price reaches every other country a route allows.
+		out["other_countries"] = other
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *api) operators(c *gin.Context) {
+	list, _ := a.catalogue(true)
+	c.JSON(http.StatusOK, gin.H{"operators": list})
+}
+
+type createKeyBody struct {
+	Name         string   `json:"name"`
+	Permissions  []string `json:"permissions"`
+	AccountID    string   `json:"account_id"`
+	Account      string   `json:"account"`
+	SMSPerMinute int      `json:"sms_per_minute"`
+}
+
+func (a *api) listKeys(c *gin.Context) {
+	if a.o.Store == nil {
+		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
+		return
+	}
+	keys, err := a.o.Store.ListAPIKeys(c.Request.Context(), c.Query("account_id"))
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	if keys == nil {
+		keys = []store.APIKey{}
+	}
+	c.JSON(http.StatusOK, gin.H{"keys": keys})
+}
+
+func (a *api) createKey(c *gin.Context) {
+	var b createKeyBody
+	if !decode(c, &b) {
+		return
+	}
+	if a.o.Store == nil {
+		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
+		return
+	}
+	ctx := c.Request.Context()
+	if b.SMSPerMinute < 0 {
+		fail(c, http.StatusUnprocessableEntity, "sms_per_minute must be 0 (the configured limit) or more")
+		return
+	}
+	accountID := b.AccountID
+	switch {
+	case accountID != "" && b.Account != "":
+		fail(c, http.StatusUnprocessableEntity, "give account_id or account (a name), not both")
+		return
+	case b.Account != "":
+		acc, err := a.o.Store.EnsureAccount(ctx, b.Account)
+		if err != nil {
+			a.coreError(c, err)
+			return
+		}
+		accountID = acc.ID
+	case accountID == "":
+		accountID = apiKey(c).AccountID
+	}
+	perms, err := store.ParsePermissions(strings.Join(b.Permissions, ","))
+	if err != nil {
+		fail(c, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	raw, key, err := a.o.Store.CreateAPIKey(ctx, accountID, b.Name, perms)
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, http.StatusUnprocessableEntity, "account_id names no account")
+		return
+	}
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	if b.SMSPerMinute > 0 {
+		if key, err = a.o.Store.SetAPIKeySMSPerMinute(ctx, key.ID, b.SMSPerMinute); err != nil {
+			a.coreError(c, err)
+			return
+		}
+	}
+	c.JSON(http.StatusCreated, gin.H{"key": raw, "api_key": key,
+		"note": "the key is shown only now; store it, it cannot be shown again"})
+}
+
+func (a *api) revokeKey(c *gin.Context) {
+	if a.o.Store == nil {
+		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
+		return
+	}
+	err := a.o.Store.RevokeAPIKey(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, http.StatusNotFound, "API key not found")
+		return
+	}
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"success": true})
+}
