@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,11 @@ import (
 // BenchmarkSubmit measures submits per second through the plugin to the
 // simulator on loopback, one bind, receipts flowing (every submit asks for a
 // receipt and each is emitted and acknowledged).
+//
+// Send is called the way the host's dispatcher calls it: rounds of
+// dispatchParallel concurrent Send calls of batchSize messages (its
+// Options.Parallel and the plugin's max_batch_size), each round waiting for
+// its slowest Send before the next one starts.
 func BenchmarkSubmit(b *testing.B) {
 	for _, latency := range []time.Duration{0, 5 * time.Millisecond} {
 		for _, window := range []int{1, 10, 100} {
@@ -30,6 +36,11 @@ func BenchmarkSubmit(b *testing.B) {
 		}
 	}
 }
+
+const (
+	dispatchParallel = 8   // the dispatcher's default Options.Parallel
+	batchSize        = 100 // the plugin's default max_batch_size
+)
 
 func benchSubmit(b *testing.B, window int, latency time.Duration) {
 	srv := startSMSC(b, smsctest.Config{Latency: latency})
@@ -43,49 +54,73 @@ func benchSubmit(b *testing.B, window int, latency time.Duration) {
 	}()
 	defer func() { cancel(); <-evDone }()
 
-	const batch = 100
-	// Enough concurrent Send calls to keep the window full, as the host's
-	// dispatcher does with several batches in flight.
-	senders := max(2, 4*window/batch+2)
-	msgs := messages("msg_bench_", batch, "benchmark message")
-	var wg sync.WaitGroup
-	work := make(chan int)
+	msgs := messages("msg_bench_", batchSize, "benchmark message")
+	send := func(n int) {
+		res, err := p.Send(context.Background(), msgs[:n])
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		for _, r := range res {
+			if r.Outcome != sdk.Accepted {
+				b.Errorf("%+v", r)
+				return
+			}
+		}
+	}
+	// Sample how many submits the SMSC holds unanswered: a window kept
+	// full reads as the window size.
+	var samples, held int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+				samples++
+				held += srv.Stats().Outstanding
+			}
+		}
+	}()
 	b.ResetTimer()
 	start := time.Now()
-	for range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range work {
-				res, err := p.Send(context.Background(), msgs[:n])
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				for _, r := range res {
-					if r.Outcome != sdk.Accepted {
-						b.Errorf("%+v", r)
-						return
-					}
-				}
-			}
-		}()
+	for left := b.N; left > 0; {
+		var wg sync.WaitGroup
+		for i := 0; i < dispatchParallel && left > 0; i++ {
+			n := min(batchSize, left)
+			left -= n
+			wg.Go(func() { send(n) })
+		}
+		wg.Wait()
 	}
-	for left := b.N; left > 0; left -= batch {
-		work <- min(batch, left)
-	}
-	close(work)
-	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	close(stopSampling)
+	<-sampled
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "submits/s")
+	b.ReportMetric(float64(held)/float64(max(samples, 1)), "window-used")
 	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkSimulatorAlone measures the simulator's own ceiling with a
-// minimal pipelined ESME (no plugin): window 100, 0 ms, receipts flowing.
+// minimal pipelined ESME (no plugin): window 100, receipts flowing, at 0 ms
+// and at 5 ms latency, so the plugin's figures can be told apart from the
+// simulator's.
 func BenchmarkSimulatorAlone(b *testing.B) {
-	srv := startSMSC(b, smsctest.Config{})
+	for _, latency := range []time.Duration{0, 5 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%s/window=100", latency), func(b *testing.B) {
+			benchSimulatorAlone(b, latency)
+		})
+	}
+}
+
+func benchSimulatorAlone(b *testing.B, latency time.Duration) {
+	srv := startSMSC(b, smsctest.Config{Latency: latency})
 	srv.KeepSubmits(false)
 	conn, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
@@ -131,6 +166,10 @@ func BenchmarkSimulatorAlone(b *testing.B) {
 		}
 	}()
 	write := func(f []byte) { out <- f }
+	// Send times by sequence number, to report the round trip the client
+	// actually saw next to the configured latency.
+	sentAt := make([]atomic.Int64, b.N+1)
+	var rtt time.Duration
 	readDone := make(chan struct{})
 	answered := 0
 	go func() {
@@ -148,6 +187,9 @@ func BenchmarkSimulatorAlone(b *testing.B) {
 			switch id {
 			case 0x80000004:
 				answered++
+				if seq := binary.BigEndian.Uint32(hb[12:]); int(seq) < len(sentAt) {
+					rtt += time.Duration(time.Now().UnixNano() - sentAt[seq].Load())
+				}
 				<-slots
 			case 0x00000005:
 				resp := make([]byte, 17)
@@ -164,6 +206,7 @@ func BenchmarkSimulatorAlone(b *testing.B) {
 		slots <- struct{}{}
 		f := append([]byte(nil), frame...)
 		binary.BigEndian.PutUint32(f[12:], uint32(i+1))
+		sentAt[i+1].Store(time.Now().UnixNano())
 		write(f)
 	}
 	<-readDone
@@ -172,5 +215,6 @@ func BenchmarkSimulatorAlone(b *testing.B) {
 	close(out)
 	<-writeDone
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "submits/s")
+	b.ReportMetric(float64(rtt.Microseconds())/float64(max(answered, 1))/1000, "rtt-ms")
 	b.ReportMetric(0, "ns/op")
 }

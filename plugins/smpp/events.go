@@ -295,8 +295,7 @@ func (t *groupTable) register(r *request) {
 // the last part's), so an id not found yet is looked up again as groups are
 // registered, for up to wait.
 func (t *groupTable) lookup(ctx context.Context, id string, wait time.Duration) *group {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
+	var deadline *time.Timer // made only when it must wait: receipts are hot
 	for {
 		t.mu.Lock()
 		g, pendingMulti := t.byPart[id], t.pending.Load() > 0
@@ -304,6 +303,10 @@ func (t *groupTable) lookup(ctx context.Context, id string, wait time.Duration) 
 		t.mu.Unlock()
 		if g != nil || !pendingMulti {
 			return g
+		}
+		if deadline == nil {
+			deadline = time.NewTimer(wait)
+			defer deadline.Stop()
 		}
 		select {
 		case <-changed:

@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,45 @@ func TestSourceAddress(t *testing.T) {
 		ton, npi, addr := sourceAddress(tc.from)
 		if ton != tc.ton || npi != tc.npi || addr != tc.addr {
 			t.Errorf("%q: %d/%d %q, want %d/%d %q", tc.from, ton, npi, addr, tc.ton, tc.npi, tc.addr)
+		}
+	}
+}
+
+// TestFindReceiptKeys holds the hand-written key scanner to the regular
+// expression it replaced, on the shapes SMSCs write.
+func TestFindReceiptKeys(t *testing.T) {
+	expr := regexp.MustCompile(`(?i)(?:^|\s)(id|sub|dlvrd|submit date|done date|stat|err|text)\s*:`)
+	texts := []string{
+		"id:1A2B3C00 sub:001 dlvrd:001 submit date:2401021504 done date:2401021505 stat:DELIVRD err:000 text:hello",
+		"id:77 Sub:001 Dlvrd:000 Submit date:240102150405 Done date:240102150406 Stat:UNDELIV Err:012 Text:x",
+		" id : 5  stat\t:EXPIRED",
+		"ID:5 STAT:EXPIRED ERR:0 TEXT:id:6 stat:DELIVRD",
+		"xid:5 substat:1 stat:DELIVRD",
+		"id:5 submit:1 submit date:2401021504 stat:",
+		"id::5 stat:stat:DELIVRD",
+		"id:",
+		"",
+		"stat",
+		"\nid:9\r\nstat:ACCEPTD\fdone date :2401021504",
+	}
+	for _, text := range texts {
+		var want []keyLoc
+		for _, m := range expr.FindAllStringSubmatchIndex(text, -1) {
+			want = append(want, keyLoc{key: strings.ToLower(text[m[2]:m[3]]), start: m[0], value: m[1]})
+			if want[len(want)-1].key == "text" {
+				break
+			}
+		}
+		got := findReceiptKeys(text)
+		if len(got) != len(want) {
+			t.Errorf("%q: got %+v, want %+v", text, got, want)
+			continue
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("%q: got %+v, want %+v", text, got, want)
+				break
+			}
 		}
 	}
 }

@@ -35,7 +35,7 @@ func (h *deliveryHeap) Pop() any {
 
 // schedule queues d; with via set it goes out on that session at once.
 func (s *Server) schedule(d *delivery, via *conn) {
-	if via != nil && via.receives() && via.send(d) {
+	if via != nil && via.receives() && via.send(d) == sent {
 		return
 	}
 	s.dmu.Lock()
@@ -88,6 +88,9 @@ func (s *Server) deliverLoop() {
 		var ready []*delivery
 		next := time.Hour
 		s.dmu.Lock()
+		// Deliveries held back by full windows go first, in their order.
+		ready = append(ready, s.blocked...)
+		s.blocked = s.blocked[:0]
 		for s.due.Len() > 0 {
 			d := s.due[0]
 			if d.due.After(now) {
@@ -99,20 +102,35 @@ func (s *Server) deliverLoop() {
 		s.dmu.Unlock()
 		if len(ready) > 0 {
 			rcv := s.receivers()
-			var later []*delivery
-			for _, d := range ready {
-				sent := false
+			var later, full []*delivery
+			for i, d := range ready {
+				if len(full) > 0 {
+					// Every window is full: the rest wait too, untried,
+					// or each answer would cost a pass over the backlog.
+					full = append(full, ready[i:]...)
+					break
+				}
+				outcome := refused
 				for range rcv {
 					c := rcv[s.rr%len(rcv)]
 					s.rr++
-					if c.send(d) {
-						sent = true
+					if outcome = max(outcome, c.send(d)); outcome == sent {
 						break
 					}
 				}
-				if !sent {
+				switch outcome {
+				case windowFull:
+					full = append(full, d)
+				case refused:
 					later = append(later, d)
 				}
+			}
+			if len(full) > 0 {
+				// Sent again when an answer frees a window (onDeliverResp
+				// kicks this loop), not on a timer.
+				s.dmu.Lock()
+				s.blocked = append(full, s.blocked...)
+				s.dmu.Unlock()
 			}
 			if len(later) > 0 && !s.cfg.DropWhenUnbound {
 				due := now.Add(s.cfg.RedeliverAfter)
@@ -124,7 +142,9 @@ func (s *Server) deliverLoop() {
 				s.dmu.Unlock()
 				next = min(next, s.cfg.RedeliverAfter)
 			}
-			continue
+			if len(full) < len(ready) {
+				continue
+			}
 		}
 		t.Reset(next)
 		select {
@@ -139,17 +159,29 @@ func (s *Server) deliverLoop() {
 	}
 }
 
-// send writes d on this session; false when the session cannot take it.
-func (c *conn) send(d *delivery) bool {
+// sendOutcome says what became of a delivery offered to a session.
+type sendOutcome int
+
+const (
+	refused    sendOutcome = iota // the session cannot take deliveries
+	windowFull                    // it can, once it answers one
+	sent
+)
+
+// send writes d on this session.
+func (c *conn) send(d *delivery) sendOutcome {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dropping || !c.receives() {
-		return false
+		return refused
 	}
 	select {
 	case <-c.done:
-		return false
+		return refused
 	default:
+	}
+	if len(c.deliveries) >= c.s.cfg.DeliverWindow {
+		return windowFull
 	}
 	seq := c.nextSeq()
 	d.dsm.SetSequenceNumber(int32(seq))
@@ -160,12 +192,12 @@ func (c *conn) send(d *delivery) bool {
 	case c.out <- buf.Bytes():
 	case <-c.done:
 		delete(c.deliveries, seq)
-		return false
+		return refused
 	}
 	if d.receipt {
 		c.s.stats.receiptsSent.Add(1)
 	}
-	return true
+	return sent
 }
 
 func (c *conn) onDeliverResp(seq, status uint32) {
@@ -177,6 +209,7 @@ func (c *conn) onDeliverResp(seq, status uint32) {
 		return
 	}
 	s := c.s
+	s.kick() // a window slot is free
 	if status != 0 {
 		s.stats.deliverRefused.Add(1)
 		s.notify()
