@@ -35,6 +35,13 @@ type Idempotency struct {
 	Response func(results []BulkResult) (status int, body []byte)
 }
 
+// Accepter stores acceptances, all or nothing each; *store.Store does it
+// with a transaction per call, *store.Batcher shares one commit among
+// concurrent calls.
+type Accepter interface {
+	Accept(ctx context.Context, a store.Acceptance) error
+}
+
 // prepare validates and routes one message and builds its row.
 func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest) (*store.Message, error) {
 	facts, err := Facts(accountID, req)
@@ -146,7 +153,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 		a.Idempotency = &store.IdempotencyRecord{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
 			StatusCode: code, Body: string(body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	}
-	if err := s.store.Accept(ctx, a); err != nil {
+	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *store.DuplicateError
 		var re *store.ReplayError
 		if errors.As(err, &de) || errors.As(err, &re) {

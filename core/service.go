@@ -55,6 +55,7 @@ type Service struct {
 	otp      config.OTP
 	state    routing.StateSource
 	names    accountNames
+	accepter Accepter
 }
 
 // Options configure a Service.
@@ -71,6 +72,9 @@ type Options struct {
 	// State tells OTP sends whether any provider of the route is healthy;
 	// nil means all are.
 	State routing.StateSource
+	// Accepter stores accepted messages; nil means the store, one
+	// transaction per request. A *store.Batcher shares commits.
+	Accepter Accepter
 }
 
 // NewService returns a Service over the store and the routing planner.
@@ -93,6 +97,10 @@ func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Servi
 	}
 	if o.OTP != nil {
 		s.otp = *o.OTP
+	}
+	s.accepter = o.Accepter
+	if s.accepter == nil {
+		s.accepter = st
 	}
 	return s
 }

@@ -114,7 +114,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	live := core.LiveState{Host: host, Stats: stats}
 	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
 	reload := newReloader(*cfgPath, cfg, router, log)
-	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live})
+	// Concurrent sends share commits; see docs/performance.md.
+	accepts := store.NewBatcher(st, store.BatcherOptions{})
+	defer accepts.Close()
+	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: accepts})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
 		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload,
 		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host})
@@ -141,6 +144,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if serr := srv.Shutdown(shutCtx); serr != nil {
 		log.Warn("HTTP shutdown", "error", serr)
 	}
+	// After the handlers: what they queued is stored before the store closes.
+	accepts.Close()
 	dcancel()
 	wg.Wait()
 	host.Stop()

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -71,55 +74,203 @@ type Acceptance struct {
 // Accept stores the messages with their duplicate claims and idempotency
 // record in one transaction.
 func (s *Store) Accept(ctx context.Context, a Acceptance) error {
-	now := s.now()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if rec := a.Idempotency; rec != nil {
-			rec.CreatedAt = now
-			// An expired record is overwritten; a live one is the answer.
-			res := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "account_id"}, {Name: "key"}},
-				DoUpdates: clause.AssignmentColumns([]string{"request_hash", "status_code", "body", "created_at", "expires_at"}),
-				Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "idempotency_records.expires_at <= ?", Vars: []any{now}}}},
-			}).Create(rec)
-			if res.Error != nil {
-				return fmt.Errorf("store idempotency key: %w", res.Error)
-			}
-			if res.RowsAffected == 0 {
-				var prev IdempotencyRecord
-				if err := tx.Where("account_id = ? AND key = ?", rec.AccountID, rec.Key).Take(&prev).Error; err != nil {
-					return fmt.Errorf("read idempotency key: %w", err)
-				}
-				return &ReplayError{Record: prev}
-			}
-		}
-		until := a.DuplicateUntil.UnixMilli()
-		for _, d := range a.Duplicates {
-			d.Until = until
-			res := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "account_id"}, {Name: "fingerprint"}},
-				DoUpdates: clause.AssignmentColumns([]string{"message_id", "until"}),
-				Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "duplicate_claims.until <= ?", Vars: []any{now.UnixMilli()}}}},
-			}).Create(&d)
-			if res.Error != nil {
-				return fmt.Errorf("claim duplicate window: %w", res.Error)
-			}
-			if res.RowsAffected == 0 {
-				var prev DuplicateClaim
-				if err := tx.Where("account_id = ? AND fingerprint = ?", d.AccountID, d.Fingerprint).Take(&prev).Error; err != nil {
-					return fmt.Errorf("read duplicate claim: %w", err)
-				}
-				return &DuplicateError{MessageID: prev.MessageID}
-			}
-		}
-		return insertMessages(tx, a.Messages)
-	})
-	var de *DuplicateError
-	var re *ReplayError
-	if errors.As(err, &de) || errors.As(err, &re) {
+	refused, err := s.AcceptMany(ctx, []Acceptance{a})
+	if err != nil {
 		return err
 	}
+	return refused[0]
+}
+
+// AcceptMany stores several independent acceptances in one transaction,
+// so that concurrent requests share one commit. Each acceptance is still
+// all or nothing on its own: refused[i] is acceptance i's *DuplicateError
+// or *ReplayError (nothing of it stored), or nil (all of it stored). A
+// non-nil err means the transaction failed and none of them was stored.
+func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []error, err error) {
+	now := s.now()
+	refused = make([]error, len(as))
+	n := 0
+	for _, a := range as {
+		n += len(a.Messages)
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		clear(refused)
+		// The common acceptance (one message, at most one duplicate claim,
+		// no idempotency key) is claimed with one statement for the whole
+		// batch; the others one by one.
+		var simple []int
+		isSimple := make([]bool, len(as))
+		for i := range as {
+			if as[i].Idempotency == nil && len(as[i].Duplicates) == 1 {
+				simple = append(simple, i)
+				isSimple[i] = true
+			}
+		}
+		if err := claimDuplicates(tx, as, simple, refused, now); err != nil {
+			return err
+		}
+		msgs := make([]*Message, 0, n)
+		for i := range as {
+			a := &as[i]
+			if refused[i] != nil {
+				continue
+			}
+			if isSimple[i] {
+				msgs = append(msgs, a.Messages...)
+				continue
+			}
+			// Only an acceptance that writes more than one claim can be
+			// refused after writing something; a savepoint undoes that
+			// part without touching the rest of the batch.
+			partial := len(a.Duplicates) > 1 || (a.Idempotency != nil && len(a.Duplicates) > 0)
+			if partial {
+				if err := tx.SavePoint("acceptance").Error; err != nil {
+					return fmt.Errorf("savepoint: %w", err)
+				}
+			}
+			err := claim(tx, a, now)
+			var de *DuplicateError
+			var re *ReplayError
+			switch {
+			case errors.As(err, &de) || errors.As(err, &re):
+				refused[i] = err
+				if partial {
+					if err := tx.RollbackTo("acceptance").Error; err != nil {
+						return fmt.Errorf("roll back a refused acceptance: %w", err)
+					}
+				}
+				continue
+			case err != nil:
+				return err
+			}
+			msgs = append(msgs, a.Messages...)
+		}
+		return insertMessages(tx, msgs)
+	})
 	if err != nil {
-		return fmt.Errorf("accept %d messages: %w", len(a.Messages), err)
+		return nil, fmt.Errorf("accept %d messages of %d requests: %w", n, len(as), err)
+	}
+	return refused, nil
+}
+
+// claimRows caps the rows of one claiming statement (4 parameters each,
+// well under both drivers' parameter limits).
+const claimRows = 500
+
+// claimDuplicates claims the one duplicate fingerprint of each acceptance
+// in idx with as few statements as possible, and sets refused[i] for those
+// already claimed (by an earlier request or earlier in this batch).
+func claimDuplicates(tx *gorm.DB, as []Acceptance, idx []int, refused []error, now time.Time) error {
+	type row struct {
+		i int
+		d DuplicateClaim
+	}
+	rows := make([]row, 0, len(idx))
+	first := map[[2]string]int{}
+	for _, i := range idx {
+		d := as[i].Duplicates[0]
+		d.Until = as[i].DuplicateUntil.UnixMilli()
+		k := [2]string{d.AccountID, d.Fingerprint}
+		if j, ok := first[k]; ok {
+			// A repeat within the batch: refused in favour of the first,
+			// or of whoever holds the claim if the first is refused too.
+			refused[i] = &DuplicateError{MessageID: as[j].Duplicates[0].MessageID}
+			continue
+		}
+		first[k] = i
+		rows = append(rows, row{i, d})
+	}
+	// One order for every batch, so that concurrent batches lock claims in
+	// the same order and cannot deadlock.
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.d.AccountID, b.d.AccountID), cmp.Compare(a.d.Fingerprint, b.d.Fingerprint))
+	})
+	claimed := map[[2]string]bool{}
+	for chunk := range slices.Chunk(rows, claimRows) {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until") VALUES `)
+		args := make([]any, 0, 4*len(chunk)+1)
+		for k, r := range chunk {
+			if k > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?)")
+			args = append(args, r.d.AccountID, r.d.Fingerprint, r.d.MessageID, r.d.Until)
+		}
+		q.WriteString(` ON CONFLICT (account_id, fingerprint) DO UPDATE SET message_id = excluded.message_id, "until" = excluded."until"
+WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
+		args = append(args, now.UnixMilli())
+		var got []DuplicateClaim
+		if err := tx.Raw(q.String(), args...).Scan(&got).Error; err != nil {
+			return fmt.Errorf("claim duplicate windows: %w", err)
+		}
+		for _, g := range got {
+			claimed[[2]string{g.AccountID, g.Fingerprint}] = true
+		}
+	}
+	holders := map[[2]string]string{}
+	for _, r := range rows {
+		k := [2]string{r.d.AccountID, r.d.Fingerprint}
+		if claimed[k] {
+			continue
+		}
+		var prev DuplicateClaim
+		if err := tx.Where("account_id = ? AND fingerprint = ?", r.d.AccountID, r.d.Fingerprint).Take(&prev).Error; err != nil {
+			return fmt.Errorf("read duplicate claim: %w", err)
+		}
+		refused[r.i] = &DuplicateError{MessageID: prev.MessageID}
+		holders[k] = prev.MessageID
+	}
+	// Repeats within the batch of a refused first name the real holder.
+	for _, i := range idx {
+		d := as[i].Duplicates[0]
+		if h, ok := holders[[2]string{d.AccountID, d.Fingerprint}]; ok && first[[2]string{d.AccountID, d.Fingerprint}] != i {
+			refused[i] = &DuplicateError{MessageID: h}
+		}
+	}
+	return nil
+}
+
+// claim writes an acceptance's idempotency record and duplicate claims, or
+// returns the *ReplayError or *DuplicateError that refuses it.
+func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
+	if rec := a.Idempotency; rec != nil {
+		rec.CreatedAt = now
+		// An expired record is overwritten; a live one is the answer.
+		res := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "account_id"}, {Name: "key"}},
+			DoUpdates: clause.AssignmentColumns([]string{"request_hash", "status_code", "body", "created_at", "expires_at"}),
+			Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "idempotency_records.expires_at <= ?", Vars: []any{now}}}},
+		}).Create(rec)
+		if res.Error != nil {
+			return fmt.Errorf("store idempotency key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			var prev IdempotencyRecord
+			if err := tx.Where("account_id = ? AND key = ?", rec.AccountID, rec.Key).Take(&prev).Error; err != nil {
+				return fmt.Errorf("read idempotency key: %w", err)
+			}
+			return &ReplayError{Record: prev}
+		}
+	}
+	until := a.DuplicateUntil.UnixMilli()
+	for _, d := range a.Duplicates {
+		d.Until = until
+		res := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "account_id"}, {Name: "fingerprint"}},
+			DoUpdates: clause.AssignmentColumns([]string{"message_id", "until"}),
+			Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "duplicate_claims.until <= ?", Vars: []any{now.UnixMilli()}}}},
+		}).Create(&d)
+		if res.Error != nil {
+			return fmt.Errorf("claim duplicate window: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			var prev DuplicateClaim
+			if err := tx.Where("account_id = ? AND fingerprint = ?", d.AccountID, d.Fingerprint).Take(&prev).Error; err != nil {
+				return fmt.Errorf("read duplicate claim: %w", err)
+			}
+			return &DuplicateError{MessageID: prev.MessageID}
+		}
 	}
 	return nil
 }
