@@ -354,8 +354,14 @@ func (s *supervised) run(ctx context.Context, first chan<- error) {
 		inst, err := s.launch(ctx)
 		if err == nil {
 			s.log.Info("plugin running", "pid", inst.pid)
+			// A provider that was crash-looping stays marked so (and counts
+			// as unhealthy for routing) until it has run StableAfter.
+			state := StateRunning
+			if failures >= o.CrashLoopAfter {
+				state = StateCrashLoop
+			}
 			s.set(func() {
-				s.prov, s.caps, s.pid, s.state = inst.prov, inst.caps, inst.pid, StateRunning
+				s.prov, s.caps, s.pid, s.state = inst.prov, inst.caps, inst.pid, state
 				s.health = sdk.Health{OK: true, Detail: "started"}
 			})
 		}
@@ -372,7 +378,7 @@ func (s *supervised) run(ctx context.Context, first chan<- error) {
 			}
 		}
 		if err == nil {
-			crashed := s.watch(ctx, inst)
+			crashed := s.watch(ctx, inst, o.StableAfter)
 			s.set(func() { s.prov, s.pid = nil, 0 })
 			if !crashed {
 				s.set(func() { s.state = StateStopped })
@@ -404,9 +410,22 @@ func (s *supervised) run(ctx context.Context, first chan<- error) {
 
 // watch keeps the instance's event stream and health checks going until the
 // plugin exits (true) or the host stops (false, after stopping the plugin).
-func (s *supervised) watch(ctx context.Context, inst *instance) (crashed bool) {
+func (s *supervised) watch(ctx context.Context, inst *instance, stableAfter time.Duration) (crashed bool) {
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		stable := time.NewTimer(stableAfter)
+		defer stable.Stop()
+		select {
+		case <-runCtx.Done():
+		case <-stable.C:
+			s.set(func() {
+				if s.state == StateCrashLoop {
+					s.state = StateRunning
+				}
+			})
+		}
+	})
 	if es, ok := inst.prov.(sdk.EventSource); ok && inst.caps.Events {
 		wg.Go(func() { s.pumpEvents(runCtx, es) })
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,6 +238,18 @@ func TestPluginThatKeepsDyingIsMarkedCrashLooping(t *testing.T) {
 	}
 	if !sawRestarting {
 		t.Errorf("states seen %v: want restarting before crash_loop", history)
+	}
+	// While it keeps dying, a relaunch that comes up does not clear the
+	// crash loop: only running StableAfter does.
+	var after []pluginhost.State
+	awaitStatus(t, h, "flaky", "two more relaunches", func(st pluginhost.ProviderStatus) bool {
+		if len(after) == 0 || after[len(after)-1] != st.State {
+			after = append(after, st.State)
+		}
+		return st.Restarts >= s.Restarts+2
+	})
+	if slices.Contains(after, pluginhost.StateRunning) {
+		t.Errorf("states seen after the crash loop began: %v; want no running before StableAfter", after)
 	}
 	h.Stop()
 	if s := statusOf(t, h, "flaky"); s.State != pluginhost.StateStopped {
