@@ -129,6 +129,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 	wg.Go(func() { _ = poller.Run(dctx) })
 	wg.Go(func() { reload.run(dctx) })
+	wg.Go(func() { forgetExpired(dctx, st, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver)
@@ -188,4 +189,21 @@ func resolvePublicURL(configured, bound string) string {
 		u.Host = bound
 	}
 	return strings.TrimRight(u.String(), "/")
+}
+
+// forgetExpired deletes idempotency records and duplicate claims past their
+// time every ten minutes; they only cost space, but they grow with traffic.
+func forgetExpired(ctx context.Context, st *store.Store, log hclog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := st.ForgetExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("forgetting expired idempotency records failed", "error", err)
+		}
+	}
 }
