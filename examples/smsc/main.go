@@ -20,12 +20,13 @@ func main() {
 	throttle := flag.Int("throttle", 0, "submits accepted per second before ESME_RTHROTTLED; 0 = no limit")
 	receiptDelay := flag.Duration("receipt-delay", time.Second, "time from acceptance to the delivery receipt")
 	undeliv := flag.String("undeliv-prefix", "", "destinations with this prefix get UNDELIV receipts")
+	deliverWindow := flag.Int("deliver-window", 100, "most unanswered deliver_sm (receipts, MO) per session, as real SMSCs limit them")
 	report := flag.Duration("report", 10*time.Second, "how often to print counters")
 	flag.Parse()
 
 	cfg := smsctest.Config{
 		Addr: *listen, SystemID: *systemID, Password: *password, Window: *window,
-		Latency: *latency, ThrottleAfter: *throttle, ReceiptDelay: *receiptDelay,
+		Latency: *latency, ThrottleAfter: *throttle, ReceiptDelay: *receiptDelay, DeliverWindow: *deliverWindow,
 	}
 	if *undeliv != "" {
 		cfg.Outcomes = map[string]string{*undeliv: "UNDELIV"}
