@@ -101,7 +101,11 @@ func BenchmarkPipeline(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); _ = d.Run(ctx) }()
+			deadline := time.Now().Add(5 * time.Minute)
 			for {
+				if time.Now().After(deadline) {
+					b.Fatalf("not every message was delivered within 5 minutes")
+				}
 				counts, err := e.st.CountByStatus(context.Background())
 				if err != nil {
 					b.Fatal(err)
