@@ -32,7 +32,8 @@ func EachPair(t *testing.T, opts store.Options, fn func(t *testing.T, a, b *stor
 	}
 }
 
-func openDSN(t *testing.T, o store.Options) *store.Store {
+// openDSN opens a store on an already prepared DSN, closed when the test ends.
+func openDSN(t testing.TB, o store.Options) *store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

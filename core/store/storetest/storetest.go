@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"gorm.io/driver/postgres"
@@ -75,18 +73,7 @@ func OpenWith(t testing.TB, opts store.Options) *store.Store {
 	default:
 		t.Fatalf("storetest: unknown driver %q (want one of %v)", opts.Driver, Drivers())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatalf("storetest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("storetest: %v", err)
-		}
-	})
-	return s
+	return openDSN(t, opts)
 }
 
 // postgresSchema creates a schema of its own for the test and returns a DSN
