@@ -53,6 +53,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve")
 	cfgPath := fs.String("config", "", "config file (default: the embedded default, SQLite + sandbox)")
 	listen := fs.String("listen", "", "address to listen on (default: the config's server.listen, 127.0.0.1:3005)")
+	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,6 +124,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
+	if *pprofAddr != "" {
+		stopProfiles, err := serveProfiles(*pprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProfiles()
+	}
 	dctx, dcancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = disp.Run(dctx) })
