@@ -295,6 +295,97 @@ func TestEventsAreRedeliveredUntilAcknowledged(t *testing.T) {
 	}
 }
 
+// TestEventsAreStoredConcurrentlyInOrderPerMessage checks that the host
+// hands events to emit concurrently, so that it can store them together,
+// but never two events about one provider message id at once.
+func TestEventsAreStoredConcurrentlyInOrderPerMessage(t *testing.T) {
+	const unique, same = 50, 10 // the test plugin's "/burst"
+	ctx := testCtx(t)
+	prov := launch(t, sdk.LaunchOptions{}).Provider()
+	configure(t, ctx, prov)
+	es := prov.(sdk.EventSource)
+
+	var (
+		mu                  sync.Mutex
+		inFlight, maxFlight int
+		sameIn, maxSame     int
+		burst               int
+	)
+	// emit holds the burst's events until unique+1 are in flight at once:
+	// every unique one and the first about "same". A host that stored one
+	// event at a time never gets there; one that ignored the order per
+	// message would have more than one "same" in flight.
+	barrier := make(chan struct{})
+	var barrierOnce sync.Once
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	streamDone := make(chan error, 1)
+	opened := make(chan struct{}) // the plugin's source runs: it emitted ev-2
+	go func() {
+		streamDone <- es.Events(streamCtx, func(ctx context.Context, ev sdk.Event) error {
+			if ev.ID == "ev-2" {
+				close(opened)
+			}
+			if !strings.HasPrefix(ev.ID, "burst-") {
+				return nil
+			}
+			isSame := ev.Status.ProviderMessageID == "same"
+			mu.Lock()
+			burst++
+			inFlight++
+			maxFlight = max(maxFlight, inFlight)
+			if isSame {
+				sameIn++
+				maxSame = max(maxSame, sameIn)
+			}
+			if inFlight >= unique+1 {
+				barrierOnce.Do(func() { close(barrier) })
+			}
+			mu.Unlock()
+			defer func() {
+				mu.Lock()
+				inFlight--
+				if isSame {
+					sameIn--
+				}
+				mu.Unlock()
+			}()
+			select {
+			case <-barrier:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+
+	select {
+	case <-opened:
+	case err := <-streamDone:
+		t.Fatalf("Events ended before the plugin's first events: %v", err)
+	}
+	hookCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := prov.(sdk.HookHandler).HandleHook(hookCtx, &sdk.HookRequest{Path: "/burst"}, newRecorder()); err != nil {
+		t.Fatalf("burst of events: %v (events in flight at most %d: the host does not store events concurrently)", err, maxFlight)
+	}
+	stop()
+	if err := <-streamDone; err != nil {
+		t.Fatalf("Events returned %v, want nil after cancel", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if burst != unique+same {
+		t.Errorf("host stored %d burst events, want %d", burst, unique+same)
+	}
+	if maxFlight < unique+1 {
+		t.Errorf("at most %d events were in flight, want at least %d", maxFlight, unique+1)
+	}
+	if maxSame != 1 {
+		t.Errorf("%d events about one provider message id were in flight at once, want 1", maxSame)
+	}
+}
+
 func TestHookForwarding(t *testing.T) {
 	ctx := testCtx(t)
 	prov := launch(t, sdk.LaunchOptions{}).Provider()

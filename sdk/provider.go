@@ -33,6 +33,12 @@ type Provider interface {
 // stored the event durably, so a provider may then acknowledge it upstream
 // (for example answer an SMPP deliver_sm). An error means the event was not
 // stored; emit it again later.
+//
+// An EmitFunc is safe for concurrent use, and the host stores events
+// emitted concurrently together, in one commit. Each call waits for its
+// commit, so a provider with many events to report (delivery receipts under
+// load) should emit them from several goroutines; events about the same
+// provider message id keep the order in which emit was called.
 type EmitFunc func(ctx context.Context, ev Event) error
 
 // EventSource is implemented by providers that learn about status changes and

@@ -199,12 +199,20 @@ func (r *remoteProvider) QueryStatus(ctx context.Context, providerMessageIDs []s
 	return out, nil
 }
 
+// eventsInFlight bounds the events of one stream handed to emit and not
+// yet acknowledged. Storing events one at a time would make every event
+// wait for its own commit; with many in flight the host can store them
+// together (see core/store's EventBatcher).
+const eventsInFlight = 512
+
 // Events opens the plugin's event stream and hands each event to emit,
-// acknowledging it only after emit succeeded. When emit fails, Events
-// returns that error without acknowledging: the plugin sends the event again
-// on the next stream, so call Events again (after a backoff) to resume.
-// Events returns nil when ctx is cancelled, and an error wrapping
-// ErrUnavailable when the plugin goes away.
+// acknowledging it only after emit succeeded. emit is called from several
+// goroutines at once, except for events about the same provider message id,
+// which are handed over one after the other in the order the plugin emitted
+// them. When emit fails, Events returns that error without acknowledging:
+// the plugin sends the event again on the next stream, so call Events again
+// (after a backoff) to resume. Events returns nil when ctx is cancelled, and
+// an error wrapping ErrUnavailable when the plugin goes away.
 func (r *remoteProvider) Events(ctx context.Context, emit EmitFunc) error {
 	if err := r.check("events", r.Capabilities().Events); err != nil {
 		return err
@@ -215,28 +223,116 @@ func (r *remoteProvider) Events(ctx context.Context, emit EmitFunc) error {
 	if err != nil {
 		return r.eventsEnd(ctx, err)
 	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex // guards sendErr, emitErr, stream.Send and after
+		sendErr error
+		emitErr error
+		// after holds, per provider message id with an event in flight,
+		// the channel closed when the newest of them is done.
+		after = map[string]chan struct{}{}
+	)
+	slots := make(chan struct{}, eventsInFlight)
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	// fail stops taking events: cancelling the stream also ends a Recv
+	// that waits for the next one.
+	fail := func() {
+		failOnce.Do(func() {
+			close(failed)
+			cancel()
+		})
+	}
+	finish := func(err error) error {
+		cancel()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case emitErr != nil:
+			return emitErr
+		case err != nil:
+			return err
+		case sendErr != nil:
+			return r.eventsEnd(ctx, sendErr)
+		}
+		return nil
+	}
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-failed:
+			return finish(nil)
+		}
 		d, err := stream.Recv()
 		if err != nil {
-			return r.eventsEnd(ctx, err)
+			select {
+			case <-failed:
+				// Our own cancel ended Recv; finish reports the cause.
+				return finish(nil)
+			default:
+			}
+			return finish(r.eventsEnd(ctx, err))
 		}
 		ev, err := eventFromPB(d.GetEvent())
 		if err != nil {
-			return fmt.Errorf("%s: events: plugin sent an invalid event: %w", r.name, err)
+			return finish(fmt.Errorf("%s: events: plugin sent an invalid event: %w", r.name, err))
 		}
-		if err := emit(ctx, ev); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		key := ""
+		if ev.Status != nil {
+			key = ev.Status.ProviderMessageID
+		}
+		var prev chan struct{}
+		done := make(chan struct{})
+		if key != "" {
+			mu.Lock()
+			prev = after[key]
+			after[key] = done
+			mu.Unlock()
+		}
+		deliveryID := d.GetDeliveryId()
+		wg.Go(func() {
+			defer func() { <-slots }()
+			defer func() {
+				close(done)
+				if key != "" {
+					mu.Lock()
+					if after[key] == done {
+						delete(after, key)
+					}
+					mu.Unlock()
+				}
+			}()
+			if prev != nil {
+				select {
+				case <-prev:
+				case <-streamCtx.Done():
+					return
+				}
 			}
-			return fmt.Errorf("%s: events: storing event %q failed; it stays unacknowledged and the plugin sends it again on the next stream: %w", r.name, ev.ID, err)
-		}
-		if err := stream.Send(&pluginpb.EventAck{DeliveryId: d.GetDeliveryId()}); err != nil {
-			if errors.Is(err, io.EOF) {
-				// The stream ended; Recv tells why.
-				_, err = stream.Recv()
+			if err := emit(streamCtx, ev); err != nil {
+				mu.Lock()
+				if emitErr == nil && ctx.Err() == nil && streamCtx.Err() == nil {
+					emitErr = fmt.Errorf("%s: events: storing event %q failed; it stays unacknowledged and the plugin sends it again on the next stream: %w", r.name, ev.ID, err)
+				}
+				mu.Unlock()
+				fail()
+				return
 			}
-			return r.eventsEnd(ctx, err)
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			if sendErr != nil {
+				return
+			}
+			if err := stream.Send(&pluginpb.EventAck{DeliveryId: deliveryID}); err != nil {
+				if errors.Is(err, io.EOF) {
+					// The stream ended; the receive loop learns why.
+					err = io.EOF
+				}
+				sendErr = err
+				fail()
+			}
+		})
 	}
 }
 

@@ -82,7 +82,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	publicURL := resolvePublicURL(cfg.Server.PublicURL, ln.Addr().String())
 
-	host := pluginhost.New(pluginhost.Options{Logger: log, Events: st})
+	// Reports from every provider share commits; closed after the plugins
+	// have stopped (deferred before host.Stop, so it runs after it).
+	events := store.NewEventBatcher(st, store.BatcherOptions{})
+	defer events.Close()
+	host := pluginhost.New(pluginhost.Options{Logger: log, Events: events})
 	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
 	pollAfter, pollFor := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, p := range cfg.Providers {
@@ -119,7 +123,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	accepts := store.NewBatcher(st, store.BatcherOptions{})
 	defer accepts.Close()
 	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: accepts})
-	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: st,
+	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: events,
 		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload,
 		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}

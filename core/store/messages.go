@@ -315,44 +315,47 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for _, ev := range events {
-			if ev.ID == "" {
-				return fmt.Errorf("event without id from provider %s", provider)
-			}
-			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ProcessedEvent{Provider: provider, EventID: ev.ID})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				continue
-			}
-			switch {
-			case ev.Status != nil:
-				if !ev.Status.Status.Valid() {
-					return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Status.Status)
-				}
-				if err := applyStatus(tx, provider, *ev.Status); err != nil {
-					return err
-				}
-			case ev.Inbound != nil:
-				in := ev.Inbound
-				at := in.At
-				if at.IsZero() {
-					at = time.Now()
-				}
-				if err := tx.Create(&InboundMessage{ID: NewID("in_"), Provider: provider, ProviderMessageID: in.ProviderMessageID,
-					Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}).Error; err != nil {
-					return err
-				}
-			default:
-				return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
-			}
-		}
-		return nil
-	})
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.storeEvents(tx, provider, events) })
 	if err != nil {
 		return fmt.Errorf("store %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// storeEvents is StoreEvents inside the caller's transaction.
+func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) error {
+	for _, ev := range events {
+		if ev.ID == "" {
+			return fmt.Errorf("event without id from provider %s", provider)
+		}
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ProcessedEvent{Provider: provider, EventID: ev.ID})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			continue
+		}
+		switch {
+		case ev.Status != nil:
+			if !ev.Status.Status.Valid() {
+				return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Status.Status)
+			}
+			if err := applyStatus(tx, provider, *ev.Status); err != nil {
+				return err
+			}
+		case ev.Inbound != nil:
+			in := ev.Inbound
+			at := in.At
+			if at.IsZero() {
+				at = time.Now()
+			}
+			if err := tx.Create(&InboundMessage{ID: NewID("in_"), Provider: provider, ProviderMessageID: in.ProviderMessageID,
+				Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}).Error; err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
+		}
 	}
 	return nil
 }

@@ -29,6 +29,8 @@ const (
 	// Emit retry backoff, doubling from min to max while the host refuses.
 	minEmitBackoff = 20 * time.Millisecond
 	maxEmitBackoff = 2 * time.Second
+	// emitsInFlight bounds the reports emitted and not yet stored.
+	emitsInFlight = 256
 )
 
 var (
@@ -241,7 +243,9 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 
 // Events emits each accepted message's delivery report once its dlr_delay
 // has passed. A report the host refuses stays queued and is offered again
-// with backoff, here or in a later Events call; nothing is dropped.
+// with backoff, here or in a later Events call; nothing is dropped. Up to
+// emitsInFlight reports are emitted at once, so that the host can store
+// them together instead of a commit each.
 func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -250,46 +254,74 @@ func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 		return err
 	}
 	defer p.stopLoop(id)
+	var wg sync.WaitGroup
+	defer wg.Wait() // before stopLoop: Close waits for the emits too
 
+	var (
+		bmu     sync.Mutex
+		backoff time.Duration // grows while the host refuses reports
+		pause   time.Time     // no emits before it
+	)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	backoff := time.Duration(0)
+	slots := make(chan struct{}, emitsInFlight)
 	for {
-		r, wait, changed := p.nextReport(time.Now())
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		now := time.Now()
+		bmu.Lock()
+		wait := pause.Sub(now)
+		bmu.Unlock()
+		var r *record
+		var changed <-chan struct{}
+		if wait <= 0 {
+			r, wait, changed = p.nextReport(now)
+		}
 		if r == nil {
+			<-slots
 			if wait > 0 {
 				timer.Reset(wait)
 			}
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-changed:
+			case <-changed: // nil while pausing: only the timer ends it
 			case <-timer.C:
 			}
 			timer.Stop()
 			continue
 		}
-		st := r.final // the host may keep the pointer; the record stays ours
-		ev := sdk.Event{ID: r.providerID + ":" + string(st.Status), Status: &st}
-		if err := emit(ctx, ev); err != nil {
-			p.requeue(r)
-			if ctx.Err() != nil {
-				return nil
+		wg.Go(func() {
+			defer func() { <-slots }()
+			st := r.final // the host may keep the pointer; the record stays ours
+			ev := sdk.Event{ID: r.providerID + ":" + string(st.Status), Status: &st}
+			if err := emit(ctx, ev); err != nil {
+				p.requeue(r)
+				if ctx.Err() != nil {
+					return
+				}
+				bmu.Lock()
+				// Refusals of reports emitted side by side are one episode:
+				// only a refusal after the pause ended backs off further.
+				if now := time.Now(); !now.Before(pause) {
+					backoff = min(max(2*backoff, minEmitBackoff), maxEmitBackoff)
+					pause = now.Add(backoff)
+				}
+				retry := backoff
+				bmu.Unlock()
+				p.log().Warn("host did not store a delivery report; will offer it again",
+					"event_id", ev.ID, "retry_in", retry, "error", err)
+				return
 			}
-			backoff = min(max(2*backoff, minEmitBackoff), maxEmitBackoff)
-			p.log().Warn("host did not store a delivery report; will offer it again",
-				"event_id", ev.ID, "retry_in", backoff, "error", err)
-			timer.Reset(backoff)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-			continue
-		}
-		backoff = 0
-		p.markEmitted(r)
+			bmu.Lock()
+			backoff = 0
+			bmu.Unlock()
+			p.markEmitted(r)
+		})
 	}
 }
 
@@ -339,10 +371,14 @@ func (p *Provider) nextReport(now time.Time) (*record, time.Duration, <-chan str
 	return r, 0, p.changed
 }
 
+// requeue puts back a report the host refused and wakes the Events loops,
+// which may be waiting for a report to fall due.
 func (p *Provider) requeue(r *record) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	heap.Push(&p.due, r)
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 func (p *Provider) markEmitted(r *record) {

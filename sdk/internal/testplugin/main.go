@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ type provider struct {
 	mu           sync.Mutex
 	cfg          sdk.Config
 	eventsStarts int
+	emit         sdk.EmitFunc // the running event source's, for "/burst"
 }
 
 func newProvider() *provider {
@@ -36,6 +38,12 @@ func newProvider() *provider {
 		sendBlocked:   make(chan struct{}),
 	}
 }
+
+// Sizes of the "/burst" hook's burst of events.
+const (
+	burstUnique = 50
+	burstSame   = 10
+)
 
 // At is a fixed time so tests can compare events exactly.
 var At = time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
@@ -141,6 +149,7 @@ func (p *provider) QueryStatus(_ context.Context, ids []string) ([]sdk.StatusEve
 func (p *provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 	p.mu.Lock()
 	p.eventsStarts++
+	p.emit = emit
 	p.mu.Unlock()
 	evs := []sdk.Event{
 		{ID: "ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "pm-1", Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", ErrorCode: "000", At: At}},
@@ -214,6 +223,36 @@ func (p *provider) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.H
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	case "/burst":
+		// Emits burstUnique events with their own provider message ids and
+		// burstSame about one id, all from goroutines of their own, and
+		// answers once the host stored them all.
+		p.mu.Lock()
+		emit := p.emit
+		p.mu.Unlock()
+		if emit == nil {
+			return errors.New("no event stream open")
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, burstUnique+burstSame)
+		for i := range burstUnique + burstSame {
+			pm := fmt.Sprintf("unique-%d", i)
+			if i >= burstUnique {
+				pm = "same"
+			}
+			wg.Go(func() {
+				errs <- emit(ctx, sdk.Event{ID: fmt.Sprintf("burst-%d", i), Status: &sdk.StatusEvent{ProviderMessageID: pm, Status: sdk.StatusDelivered, At: At}})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	case "/events-starts":
 		p.mu.Lock()
 		n := p.eventsStarts
