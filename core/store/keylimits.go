@@ -16,6 +16,7 @@ func (s *Store) SetAPIKeySMSPerMinute(ctx context.Context, id string, n int) (AP
 	if res.RowsAffected == 0 {
 		return APIKey{}, fmt.Errorf("set rate limit of API key %s: %w", id, ErrNotFound)
 	}
+	s.keyChanged(ctx, id)
 	var k APIKey
 	if err := db.Where("id = ?", id).Take(&k).Error; err != nil {
 		return APIKey{}, fmt.Errorf("read API key %s: %w", id, err)

@@ -160,8 +160,13 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (APIKey, error) {
 	// Looking up by hash rather than comparing secrets means no comparison
 	// of attacker-chosen input with a stored secret ever happens, so
 	// response timing reveals nothing about any key.
-	var key APIKey
-	err := s.db.WithContext(ctx).Where("hash = ?", hashKey(raw)).Take(&key).Error
+	hash := hashKey(raw)
+	key, gen, ok := s.cachedKey(hash)
+	if ok {
+		s.touch(ctx, &key)
+		return key, nil
+	}
+	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&key).Error
 	if errors.Is(notFound(err), ErrNotFound) {
 		return APIKey{}, ErrUnauthorized
 	}
@@ -172,6 +177,7 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (APIKey, error) {
 		return APIKey{}, ErrUnauthorized
 	}
 	s.touch(ctx, &key)
+	s.keepKey(hash, key, gen)
 	return key, nil
 }
 
@@ -226,6 +232,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke API key %s: %w", id, res.Error)
 	}
 	if res.RowsAffected > 0 {
+		s.keyChanged(ctx, id)
 		return nil
 	}
 	var n int64

@@ -66,6 +66,16 @@ type Store struct {
 	// so that concurrent requests with one key do not each issue a write.
 	touchMu sync.Mutex
 	touched map[string]time.Time
+
+	// dsn is kept for the connection that listens for API key changes;
+	// keys caches verified keys (keycache.go).
+	dsn  string
+	keys keyCache
+
+	// rates group concurrent TakeRate calls into shared transactions;
+	// started by the first call, stopped by Close.
+	rateOnce sync.Once
+	rates    *groupCommit[rateTake]
 }
 
 var (
@@ -127,7 +137,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}}
+	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN}
 
 	sqlDB, err := db.DB()
 	if err == nil {
@@ -253,6 +263,11 @@ func (s *Store) Driver() string { return s.driver }
 
 // Close releases the database connections.
 func (s *Store) Close() error {
+	s.stopKeyListener()
+	s.rateOnce.Do(func() {}) // none may start after Close
+	if s.rates != nil {
+		s.rates.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("close %s database: %w", s.driver, err)
