@@ -22,6 +22,16 @@ database {
   dsn = env("SMSROUTER_DATABASE_DSN")
 }
 
+# Several servers may share this database; they share the sending. A server
+# that dies holds the messages it was sending until their lease runs out;
+# then another server sends them (again: see "Delivery guarantees" in
+# docs/architecture.md). The lease must exceed send_timeout; these are the
+# defaults.
+dispatch {
+  send_timeout = "60s"
+  lease        = "130s"
+}
+
 routing {
   # hour and weekday in rules are local to this zone.
   timezone = "Asia/Yangon"
@@ -35,6 +45,17 @@ routing {
   operator_prefixes = {
     "+95979" = "Telenor" # ATOM (ex-Telenor) range, still billed as Telenor
   }
+}
+
+# Accounts are charged the price of their route's first provider (the
+# pricing blocks below) times the segments, in the routing currency, and
+# refunded when a message fails before any provider took it (docs/api.md,
+# "Credit"). Here new accounts are prepaid: a send their balance does not
+# cover is refused with 402. Top up with `smsrouter accounts credit NAME 50`;
+# `smsrouter accounts limit NAME none` exempts an account.
+api {
+  credit_limit = 0 # new accounts: prepaid (leave out: never refused, postpaid)
+  low_balance  = 5 # balance.low webhook when a charge takes a balance below 5 USD
 }
 
 # An Android phone with a local SIM on an unlimited bundle: free per message,

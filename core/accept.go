@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -48,7 +50,15 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkCallback(ctx, accountID, req.CallbackURL); err != nil {
+		return nil, err
+	}
 	if err := s.checkLimits(ctx, accountID, req.From, facts.Encoding, facts.Segments, len([]rune(req.Message))); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	due, expires, sendAt, err := s.schedule(req, now)
+	if err != nil {
 		return nil, err
 	}
 	// The id exists before routing so a weighted split is stable per message.
@@ -62,11 +72,31 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 		names[i] = c.Provider
 	}
 	planJSON, _ := json.Marshal(names)
-	now := s.now().UTC()
+	charge, err := planCharge(plan, facts.Segments)
+	if err != nil {
+		return nil, err
+	}
 	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
 		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
-		NextAttemptAt: now, ExpiresAt: now.Add(s.validity), CreatedAt: now, UpdatedAt: now}, nil
+		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
+		CallbackURL: req.CallbackURL}, nil
+}
+
+// planCharge is what the account pays for a message: the first
+// candidate's price per segment times the segments, in the routing
+// currency. A failover to a dearer provider is not charged extra: the
+// account pays the route's first choice, known at accept time. A
+// candidate without a price costs nothing.
+func planCharge(plan routing.Plan, segments int) (money.Amount, error) {
+	if len(plan.Candidates) == 0 || !plan.Candidates[0].HasPrice {
+		return 0, nil
+	}
+	per, err := money.FromFloat(plan.Candidates[0].Price)
+	if err != nil {
+		return 0, fmt.Errorf("price of provider %s: %w", plan.Candidates[0].Provider, err)
+	}
+	return per * money.Amount(segments), nil
 }
 
 // checkLimits enforces the maximum segments and the allowed senders.
@@ -156,7 +186,8 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *store.DuplicateError
 		var re *store.ReplayError
-		if errors.As(err, &de) || errors.As(err, &re) {
+		var ce *store.InsufficientCreditError
+		if errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ce) {
 			return err
 		}
 		return fmt.Errorf("accept messages: %w", err)
@@ -204,6 +235,14 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 	probe := req
 	probe.To = "+14155550100" // any valid number: checks text and sender once
 	if _, err := Facts(accountID, probe); err != nil {
+		return nil, err
+	}
+	// A bad send_at or validity is the whole request's, not a recipient's.
+	if _, _, _, err := s.schedule(req, s.now().UTC()); err != nil {
+		return nil, err
+	}
+	// So is a callback_url that cannot be used.
+	if err := s.checkCallback(ctx, accountID, req.CallbackURL); err != nil {
 		return nil, err
 	}
 	results := make([]BulkResult, len(to))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -56,6 +57,9 @@ type Service struct {
 	state    routing.StateSource
 	names    accountNames
 	accepter Accepter
+	// callbackReady remembers accounts seen with a webhook secret, so that
+	// bulk sends with a callback_url read it once (see checkCallback).
+	callbackReady sync.Map
 }
 
 // Options configure a Service.
@@ -82,6 +86,9 @@ type Options struct {
 func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Validity <= 0 && o.API != nil {
+		o.Validity = o.API.DefaultValidity
 	}
 	if o.Validity <= 0 {
 		o.Validity = DefaultValidity
@@ -115,7 +122,22 @@ type SendRequest struct {
 	Tags map[string]string
 	// Idempotency, when set, makes the send replay-safe.
 	Idempotency *Idempotency
+	// SendAt, when set, schedules the message: no provider gets it
+	// before. It may lie up to ScheduleSkew in the past (sent at once) and
+	// at most the api block's max_schedule_ahead in the future.
+	SendAt time.Time
+	// Validity, when set, is how long from its send time the message may
+	// wait for a provider to accept it before it expires; zero means the
+	// api block's default_validity. At most max_validity.
+	Validity time.Duration
+	// CallbackURL, when set, receives this message's webhooks instead of
+	// the account's webhook URL; the account must have a webhook secret.
+	CallbackURL string
 }
+
+// ScheduleSkew is how far in the past a send_at may lie and still be
+// taken as "now": the caller's clock and the request's way here may lag.
+const ScheduleSkew = time.Minute
 
 // Facts checks a request and computes the routing facts of its message:
 // number facts (E.164, country, operator, line type), encoding and
@@ -159,6 +181,63 @@ func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (
 		return store.Message{}, err
 	}
 	return *m, nil
+}
+
+// Cancel ends one of the account's messages that no provider has accepted
+// yet; see store.CancelMessage. It returns ErrNotFound for an id the
+// account does not have and a *store.NotCancellableError for a message
+// already accepted, final or being sent right now.
+func (s *Service) Cancel(ctx context.Context, accountID, id string) (store.Message, error) {
+	m, err := s.store.CancelMessage(ctx, accountID, id, s.now())
+	if err != nil {
+		return store.Message{}, err
+	}
+	s.log.Debug("message cancelled", "message_id", id)
+	return m, nil
+}
+
+// schedule checks a request's send_at and validity and returns when the
+// message is first due, when it expires, and the send time to record
+// (nil for "at once").
+func (s *Service) schedule(req SendRequest, now time.Time) (due, expires time.Time, sendAt *time.Time, err error) {
+	due = now
+	if !req.SendAt.IsZero() {
+		ahead := s.api.MaxScheduleAhead
+		if ahead <= 0 {
+			ahead = config.DefaultAPI().MaxScheduleAhead
+		}
+		switch at := req.SendAt.UTC(); {
+		case at.Before(now.Add(-ScheduleSkew)):
+			return due, expires, nil, &InputError{fmt.Sprintf("send_at %s is in the past; give a future time in RFC 3339 such as %s, or leave send_at out to send at once",
+				at.Format(time.RFC3339), now.Add(time.Hour).Truncate(time.Minute).Format(time.RFC3339))}
+		case at.After(now.Add(ahead)):
+			return due, expires, nil, &InputError{fmt.Sprintf("send_at %s is too far ahead: messages can be scheduled at most %s ahead (until %s)",
+				at.Format(time.RFC3339), span(ahead), now.Add(ahead).Format(time.RFC3339))}
+		case at.After(now):
+			due, sendAt = at, &at
+		}
+	}
+	validity := s.validity
+	if req.Validity != 0 {
+		maxV := s.api.MaxValidity
+		if maxV <= 0 {
+			maxV = max(config.DefaultAPI().MaxValidity, s.validity)
+		}
+		if req.Validity < config.MinValidity || req.Validity > maxV {
+			return due, expires, nil, &InputError{fmt.Sprintf("validity must be from %d to %d seconds, got %d",
+				int(config.MinValidity.Seconds()), int(maxV.Seconds()), int(req.Validity.Seconds()))}
+		}
+		validity = req.Validity
+	}
+	return due, due.Add(validity), sendAt, nil
+}
+
+// span writes a duration as operators configure it: whole days as days.
+func span(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // Message returns one of the account's messages.

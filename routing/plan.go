@@ -22,6 +22,7 @@ type scratch struct {
 
 type kept struct {
 	p        int // index into Table.providers
+	price    float64
 	cost     float64
 	hasPrice bool
 	weight   int
@@ -120,7 +121,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				if r.weights != nil {
 					w = r.weights[ci]
 				}
-				sc.kept = append(sc.kept, kept{p: pi, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
+				sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
 			}
 			if rt != nil {
 				rt.Candidates = append(rt.Candidates, candidateTrace(ce, r.filter, keep, err))
@@ -135,7 +136,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		t.order(r, sc.kept, f)
 		plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
 		for i, k := range sc.kept {
-			plan.Candidates[i] = Candidate{Provider: t.providers[k.p].name}
+			plan.Candidates[i] = Candidate{Provider: t.providers[k.p].name, Price: k.price, HasPrice: k.hasPrice}
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"

@@ -141,6 +141,11 @@ type RouteConfig struct {
 type Candidate struct {
 	// Provider is the configured provider's name.
 	Provider string
+	// Price is the provider's price for one segment of this message, in
+	// the routing currency; HasPrice is false when its pricing has no entry
+	// (and no default) for the destination, and Price is then 0.
+	Price    float64
+	HasPrice bool
 }
 
 // Plan is the ordered list of candidates for one message: the dispatcher

@@ -59,11 +59,12 @@ func (a *api) balance(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	credit := a.o.API.DefaultCredit
-	if acc.Credit != nil {
-		credit = *acc.Credit
+	out := gin.H{"balance": acc.Balance, "currency": a.currency()}
+	if acc.CreditLimit != nil {
+		// Only accounts that can be refused for credit hear of a limit;
+		// the others keep the guide's answer.
+		out["credit_limit"] = *acc.CreditLimit
 	}
-	out := gin.H{"balance": credit, "currency": a.currency()}
 	if apiKey(c).Has(store.PermAdmin) && a.o.Providers != nil {
 		providers := []gin.H{}
 		for _, s := range a.o.Providers.Statuses() {

@@ -36,11 +36,14 @@ const (
 func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	v1.GET("/openapi.json", a.openAPI)
 	authed.POST("/sms/bulk", require(store.PermSendSMS), a.limitSMS, a.bulk)
+	authed.DELETE("/sms/:message_id", require(store.PermSendSMS), a.cancel)
 	authed.POST("/sms/status", a.statusBatch)
 	authed.GET("/sms/messages", a.listMessages)
 	authed.POST("/otp/send", require(store.PermSendOTP), a.otpSend)
 	authed.POST("/otp/verify", require(store.PermVerifyOTP), a.otpVerify)
 	authed.GET("/balance", a.balance)
+	authed.GET("/ledger", a.ledger)
+	authed.POST("/admin/accounts/:id/credit", require(store.PermAdmin), a.creditAccount)
 	authed.GET("/sender-ids", a.senderIDs)
 	authed.GET("/countries", a.countries)
 	authed.GET("/operators", a.operators)
@@ -54,7 +57,10 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 func (a *api) apiError(c *gin.Context, err error) bool {
 	var de *store.DuplicateError
 	var rl *store.RateLimitError
+	var ce *store.InsufficientCreditError
 	switch {
+	case errors.As(err, &ce):
+		a.insufficientCredit(c, ce)
 	case errors.As(err, &de):
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": "Duplicate message: " + de.Error() +
 			"; wait for the duplicate window to pass or change the text", "code": "duplicate_message", "message_id": de.MessageID})
@@ -154,9 +160,11 @@ func (a *api) acceptError(c *gin.Context, err error, idem *core.Idempotency) {
 }
 
 type bulkBody struct {
-	To      []string `json:"to"`
-	Message string   `json:"message"`
-	From    string   `json:"from"`
+	To          []string `json:"to"`
+	Message     string   `json:"message"`
+	From        string   `json:"from"`
+	CallbackURL string   `json:"callback_url"`
+	scheduling
 }
 
 type bulkResult struct {
@@ -184,12 +192,16 @@ func (a *api) bulk(c *gin.Context) {
 	if !ok {
 		return
 	}
+	req := core.SendRequest{Message: b.Message, From: b.From, CallbackURL: b.CallbackURL}
+	if !b.schedule(c, &req) {
+		return
+	}
 	idem, ok := a.idempotency(c, raw, func(r []core.BulkResult) (int, any) { return http.StatusAccepted, bulkAnswer(r) })
 	if !ok {
 		return
 	}
-	results, err := a.o.Messages.SendBulk(c.Request.Context(), apiKey(c).AccountID, b.To,
-		core.SendRequest{Message: b.Message, From: b.From, Idempotency: idem})
+	req.Idempotency = idem
+	results, err := a.o.Messages.SendBulk(c.Request.Context(), apiKey(c).AccountID, b.To, req)
 	if err != nil {
 		a.acceptError(c, err, idem)
 		return
@@ -240,9 +252,14 @@ func messageJSON(m store.Message) gin.H {
 	if m.ErrorMessage != "" {
 		errMsg = &m.ErrorMessage
 	}
+	var errCode *string
+	if m.ErrorCode != "" {
+		errCode = &m.ErrorCode
+	}
 	return gin.H{"message_id": m.ID, "status": m.Status, "to": m.Recipient, "from": m.Sender, "segments": m.Segments,
 		"created_at": utc(&m.CreatedAt), "sent_at": utc(m.SentAt), "delivered_at": utc(m.DeliveredAt),
-		"failed_at": utc(m.FailedAt), "error_message": errMsg}
+		"failed_at": utc(m.FailedAt), "error_message": errMsg, "error_code": errCode,
+		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt)}
 }
 
 func (a *api) listMessages(c *gin.Context) {

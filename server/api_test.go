@@ -457,13 +457,14 @@ func TestBulkStatusAndList(t *testing.T) {
 }
 
 func TestAccountEndpoints(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	// As serve opens it for the config's default_credit of 7.5.
+	storetest.EachWith(t, store.Options{Billing: store.Billing{OpeningCredit: 7_500_000}}, func(t *testing.T, st *store.Store) {
 		envs := newAPI(t, st)
 		e := envs[0]
 		if a := e.call(t, "GET", "/api/v1/balance", "read", ""); a.code != 200 || a.raw != `{"balance":7.5,"currency":"USD"}` {
 			t.Fatalf("balance: HTTP %d %s", a.code, a.raw)
 		}
-		if err := st.SetAccountCredit(context.Background(), e.acc, 3.25); err != nil {
+		if _, err := st.AddCredit(context.Background(), e.acc, -4_250_000, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if a := e.call(t, "GET", "/api/v1/balance", "admin", ""); a.code != 200 || a.body["balance"] != 3.25 {

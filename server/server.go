@@ -30,6 +30,7 @@ type Messages interface {
 	Messages(ctx context.Context, accountID string, ids []string) ([]store.Message, error)
 	ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error)
 	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
+	Cancel(ctx context.Context, accountID, id string) (store.Message, error)
 }
 
 // Keys authenticates API keys.
@@ -51,6 +52,9 @@ type Options struct {
 	Events   core.EventStore
 	// Providers reports the plugin processes' state to admin keys.
 	Providers ProviderStates
+	// ProviderLimits returns the TPS and concurrency limits the dispatcher
+	// applies, by provider name; nil shows none.
+	ProviderLimits func() map[string]config.Limits
 	// PublicURL is the scheme and host providers use to reach us; hook
 	// signatures are computed over it. Empty means "as the request says".
 	PublicURL string
@@ -74,6 +78,11 @@ type Options struct {
 	Table func() *routing.Table
 	// Plugins lets /sender-ids ask providers for their senders.
 	Plugins Plugins
+	// Requests, when set, is told of every request, by route template.
+	Requests RequestObserver
+	// Metrics, when set, is served at GET /metrics without an API key (it
+	// guards itself when configured to; see core/metrics).
+	Metrics http.Handler
 }
 
 // New returns the HTTP handler of the whole API.
@@ -92,6 +101,10 @@ func New(o Options) http.Handler {
 		o.API = &def
 	}
 	a := &api{o: o, log: o.Logger.Named("http"), senders: map[string]senderCache{}}
+	if o.Requests != nil {
+		// First, so that it sees the status recover writes for a panic.
+		r.Use(observeRequests(o.Requests))
+	}
 	r.Use(a.recover, a.logRequests)
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
@@ -101,6 +114,9 @@ func New(o Options) http.Handler {
 	})
 
 	r.GET("/up", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	if o.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(o.Metrics))
+	}
 	v1 := r.Group("/api/v1")
 	v1.Any("/providers/:name/hooks/*path", a.hook)
 	authed := v1.Group("", a.authenticate)
@@ -109,6 +125,7 @@ func New(o Options) http.Handler {
 	authed.GET("/admin/providers", require(store.PermAdmin), a.providers)
 	a.routeAdmin(authed)
 	a.apiRoutes(v1, authed)
+	a.webhookRoutes(authed)
 	return r
 }
 
@@ -221,6 +238,10 @@ type sendBody struct {
 	To      string `json:"to"`
 	Message string `json:"message"`
 	From    string `json:"from"`
+	// CallbackURL receives this message's webhooks instead of the
+	// account's webhook URL.
+	CallbackURL string `json:"callback_url"`
+	scheduling
 }
 
 func (a *api) send(c *gin.Context) {
@@ -229,13 +250,18 @@ func (a *api) send(c *gin.Context) {
 	if !ok {
 		return
 	}
+	var sched core.SendRequest
+	if !b.schedule(c, &sched) {
+		return
+	}
 	idem, ok := a.idempotency(c, raw, func(r []core.BulkResult) (int, any) {
 		return http.StatusAccepted, sendAnswer(r[0].MessageID, r[0].Status)
 	})
 	if !ok {
 		return
 	}
-	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From, Idempotency: idem})
+	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From, Idempotency: idem,
+		SendAt: sched.SendAt, Validity: sched.Validity, CallbackURL: b.CallbackURL})
 	if err != nil {
 		a.acceptError(c, err, idem)
 		return
@@ -254,6 +280,8 @@ type statusBody struct {
 	DeliveredAt  *time.Time `json:"delivered_at"`
 	FailedAt     *time.Time `json:"failed_at"`
 	ErrorMessage *string    `json:"error_message"`
+	// SendAt is the scheduled send time, when the message was scheduled.
+	SendAt *time.Time `json:"send_at,omitempty"`
 }
 
 func (a *api) status(c *gin.Context) {
@@ -262,7 +290,8 @@ func (a *api) status(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	b := statusBody{MessageID: m.ID, Status: m.Status, SentAt: utc(m.SentAt), DeliveredAt: utc(m.DeliveredAt), FailedAt: utc(m.FailedAt)}
+	b := statusBody{MessageID: m.ID, Status: m.Status, SentAt: utc(m.SentAt), DeliveredAt: utc(m.DeliveredAt), FailedAt: utc(m.FailedAt),
+		SendAt: utc(m.SendAt)}
 	if m.ErrorMessage != "" {
 		b.ErrorMessage = &m.ErrorMessage
 	}
@@ -330,5 +359,13 @@ func (a *api) providers(c *gin.Context) {
 	if a.o.Providers != nil {
 		list = a.o.Providers.Statuses()
 	}
-	c.JSON(http.StatusOK, gin.H{"providers": list})
+	var limits map[string]config.Limits
+	if a.o.ProviderLimits != nil {
+		limits = a.o.ProviderLimits()
+	}
+	out := make([]providerJSON, len(list))
+	for i, p := range list {
+		out[i] = providerJSON{ProviderStatus: p, Limits: limitsJSON(limits[p.Name])}
+	}
+	c.JSON(http.StatusOK, gin.H{"providers": out})
 }

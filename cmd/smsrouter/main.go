@@ -41,6 +41,13 @@ Usage:
   smsrouter keys create --name NAME --perm send_sms,receive_sms [--config FILE]
   smsrouter keys list [--config FILE]
   smsrouter keys revoke --id KEY_ID [--config FILE]
+  smsrouter accounts list [--config FILE]            accounts with their balance and credit limit
+  smsrouter accounts credit ACCOUNT AMOUNT [--reason TEXT] [--config FILE]
+                                                    add credit (negative: take it away), kept in the ledger
+  smsrouter accounts limit ACCOUNT AMOUNT|none [--config FILE]
+                                                    credit limit: 0 = prepaid, none = never refused
+  smsrouter accounts low-balance ACCOUNT AMOUNT|default [--config FILE]
+                                                    the account's own balance.low threshold
   smsrouter config validate [--config FILE]          check a config file
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
                                                     which route and providers a message gets, and why
@@ -86,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case cmd == "keys" && len(args) > 1:
 		err = keysCmd(ctx, args[1], args[2:], stdout)
+	case cmd == "accounts" && len(args) > 1:
+		err = accountsCmd(ctx, args[1], args[2:], stdout)
 	case cmd == "route" && len(args) > 1 && args[1] == "explain":
 		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
@@ -104,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		name := args[0]
-		if len(args) > 1 && (name == "keys" || name == "config" || name == "plugin" || name == "route") {
+		if len(args) > 1 && (name == "keys" || name == "accounts" || name == "config" || name == "plugin" || name == "route") {
 			name += " " + args[1]
 		}
 		fmt.Fprintf(stderr, "smsrouter %s: %v\n", name, err)

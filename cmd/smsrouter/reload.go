@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -29,6 +30,8 @@ type reloader struct {
 
 	mu      sync.Mutex // one reload at a time
 	running *config.Config
+	// setLimits, when set, hands the providers' limits to the dispatcher.
+	setLimits func(dispatch.Limits)
 }
 
 func newReloader(path string, running *config.Config, router *routing.Router, log hclog.Logger) *reloader {
@@ -68,14 +71,29 @@ func (r *reloader) Reload(context.Context) error {
 		r.log.Warn("server and database settings changed; they apply at the next restart")
 	}
 	r.router.Swap(cfg.Table)
+	if r.setLimits != nil {
+		r.setLimits(providerLimits(cfg.Providers))
+	}
 	r.running = cfg
 	r.log.Info("routing table reloaded", "config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers))
 	return nil
 }
 
-// sameProviders refuses provider changes: a reload swaps routes, prices and
-// the routing block, but provider processes only change with a restart, and
-// a route naming a provider that is not running could not be served.
+// providerLimits collects the providers' limits blocks for the dispatcher.
+func providerLimits(providers []config.Provider) dispatch.Limits {
+	out := dispatch.Limits{}
+	for _, p := range providers {
+		if p.Limits != (config.Limits{}) {
+			out[p.Name] = p.Limits
+		}
+	}
+	return out
+}
+
+// sameProviders refuses provider changes: a reload swaps routes, prices,
+// limits and the routing block, but provider processes only change with a
+// restart, and a route naming a provider that is not running could not be
+// served.
 func sameProviders(old, cur []config.Provider) error {
 	byName := map[string]config.Provider{}
 	for _, p := range old {
@@ -90,7 +108,7 @@ func sameProviders(old, cur []config.Provider) error {
 		case !ok:
 			added = append(added, p.Name)
 		case o.Plugin != p.Plugin || o.Path != p.Path || o.SHA256 != p.SHA256 || !bytes.Equal(o.Settings, p.Settings) ||
-			o.PollStatusAfter != p.PollStatusAfter || o.Limits != p.Limits:
+			o.PollStatusAfter != p.PollStatusAfter:
 			changed = append(changed, p.Name)
 		}
 	}
@@ -112,6 +130,6 @@ func sameProviders(old, cur []config.Provider) error {
 			parts = append(parts, x.what+" "+strings.Join(x.names, ", "))
 		}
 	}
-	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing and the routing block only, so restart smsrouter to apply provider changes",
+	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing, limits and the routing block only, so restart smsrouter to apply provider changes",
 		strings.Join(parts, "; "))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -38,7 +40,34 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log})
+	b, err := billingOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log, Billing: b})
+}
+
+// billingOf turns the api block's credit settings into the store's.
+func billingOf(cfg *config.Config) (store.Billing, error) {
+	b := store.Billing{Currency: cmp.Or(cfg.API.Currency, cfg.Routing.Currency, routing.DefaultCurrency)}
+	var err error
+	if b.OpeningCredit, err = money.FromFloat(cfg.API.DefaultCredit); err != nil {
+		return store.Billing{}, fmt.Errorf("api default_credit: %w", err)
+	}
+	for _, f := range []struct {
+		src *float64
+		dst **money.Amount
+	}{{cfg.API.CreditLimit, &b.CreditLimit}, {cfg.API.LowBalance, &b.LowBalance}} {
+		if f.src == nil {
+			continue
+		}
+		a, err := money.FromFloat(*f.src)
+		if err != nil {
+			return store.Billing{}, fmt.Errorf("api block: %w", err)
+		}
+		*f.dst = &a
+	}
+	return b, nil
 }
 
 func newLogger(w io.Writer) hclog.Logger {
@@ -113,19 +142,24 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	stats := providerstats.New(nil)
-	disp := dispatch.New(st, host, dispatch.Options{Logger: log, Observer: stats})
+	mx := newMetrics(cfg.Server.Metrics, st, host, log)
+	disp := dispatch.New(st, mx.providers(host), dispatch.Options{Logger: log, Observer: stats, Metrics: mx.dispatch(),
+		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers)})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
 	// reload endpoint swap it (see reload.go).
 	live := core.LiveState{Host: host, Stats: stats}
 	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
 	reload := newReloader(*cfgPath, cfg, router, log)
+	reload.setLimits = disp.SetLimits
 	// Concurrent sends share commits; see docs/performance.md.
 	accepts := store.NewBatcher(st, store.BatcherOptions{})
 	defer accepts.Close()
-	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: accepts})
+	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: mx.accepter(accepts)})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: events,
-		Providers: host, PublicURL: publicURL, Routes: router, Reload: reload.Reload,
-		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host})
+		Providers: host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
+		PublicURL: publicURL, Routes: router, Reload: reload.Reload,
+		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host,
+		Requests: mx.requests(), Metrics: mx.apiHandler()})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	if *pprofAddr != "" {
@@ -136,9 +170,17 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stopProfiles()
 	}
+	stopMetrics, err := mx.serveOwn(log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	dctx, dcancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = disp.Run(dctx) })
+	hooks := newWebhooks(st, cfg.API, log, mx.webhooks())
+	wg.Go(func() { _ = hooks.Run(dctx) })
 	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 	wg.Go(func() { _ = poller.Run(dctx) })
 	wg.Go(func() { reload.run(dctx) })

@@ -44,16 +44,37 @@ type API struct {
 	SenderIDs []string
 	// AccountSenderIDs are further senders per account name.
 	AccountSenderIDs map[string][]string
-	// Currency is the currency account credit is kept in; default the
-	// routing currency.
+	// Currency is the currency account credit is kept in. Accounts are
+	// charged the routing prices, so it must be the routing currency; it
+	// defaults to it.
 	Currency string
-	// DefaultCredit is the credit of an account that has none recorded.
+	// DefaultCredit is the balance a new account opens with (its first
+	// ledger entry); accounts from before the ledger that had no credit
+	// recorded get it too.
 	DefaultCredit float64
+	// CreditLimit is the credit limit new accounts get: how far below
+	// zero their balance may go before sends are refused with 402. nil
+	// (the default) means no limit: accounts are postpaid and never
+	// refused, charges are still recorded. 0 means prepaid.
+	CreditLimit *float64
+	// LowBalance is the threshold below which a charge fires balance.low
+	// (once per crossing) for accounts without their own; nil means none.
+	LowBalance *float64
+	// DefaultValidity is how long a message may wait for a provider to
+	// accept it, from its send time, when the request gives no validity;
+	// then it expires. Default 24h.
+	DefaultValidity time.Duration
+	// MaxValidity caps a request's validity; default 72h.
+	MaxValidity time.Duration
+	// MaxScheduleAhead is how far ahead send_at may be; default 720h (30
+	// days).
+	MaxScheduleAhead time.Duration
 }
 
 // DefaultAPI is the api block's defaults, the integration guide's limits.
 func DefaultAPI() API {
-	return API{SMSPerMinute: 100, OTPPerHour: 3, OTPVerifyAttempts: 3, DuplicateWindow: 2 * time.Minute, MaxSegments: 10}
+	return API{SMSPerMinute: 100, OTPPerHour: 3, OTPVerifyAttempts: 3, DuplicateWindow: 2 * time.Minute, MaxSegments: 10,
+		DefaultValidity: 24 * time.Hour, MaxValidity: 72 * time.Hour, MaxScheduleAhead: 30 * 24 * time.Hour}
 }
 
 var (
@@ -63,6 +84,8 @@ var (
 	apiSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "sms_per_minute"}, {Name: "otp_per_hour"}, {Name: "otp_verify_attempts"}, {Name: "duplicate_window"},
 		{Name: "max_segments"}, {Name: "sender_ids"}, {Name: "account_sender_ids"}, {Name: "currency"}, {Name: "default_credit"},
+		{Name: "credit_limit"}, {Name: "low_balance"},
+		{Name: "default_validity"}, {Name: "max_validity"}, {Name: "max_schedule_ahead"},
 	}}
 )
 
@@ -115,6 +138,7 @@ func (d *decoder) api(b *hcl.Block, o *API) {
 			o.DuplicateWindow = v
 		}
 	}
+	d.validity(attrs, o)
 	if a := attrs["sender_ids"]; a != nil {
 		if v, ok := d.value(a.Expr, cty.List(cty.String)); ok {
 			o.SenderIDs = d.senders(a, v)
@@ -138,12 +162,88 @@ func (d *decoder) api(b *hcl.Block, o *API) {
 		}
 	}
 	if a := attrs["default_credit"]; a != nil {
-		if v, ok := d.value(a.Expr, cty.Number); ok {
-			f, _ := v.AsBigFloat().Float64()
+		if f, ok := d.amount(a, true); ok {
 			o.DefaultCredit = f
 		}
 	}
+	if a := attrs["credit_limit"]; a != nil {
+		if f, ok := d.amount(a, false); ok {
+			o.CreditLimit = &f
+		}
+	}
+	if a := attrs["low_balance"]; a != nil {
+		if f, ok := d.amount(a, true); ok {
+			o.LowBalance = &f
+		}
+	}
+	if a := attrs["currency"]; a != nil {
+		d.apiCurrency = a
+	}
 }
+
+// amount decodes an amount of credit: at most six decimal places (credit
+// is kept in millionths), negative only when negOK.
+func (d *decoder) amount(a *hcl.Attribute, negOK bool) (float64, bool) {
+	v, ok := d.value(a.Expr, cty.Number)
+	if !ok {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	f, _ := bf.Float64()
+	_, frac, _ := strings.Cut(bf.Text('f', -1), ".")
+	switch {
+	case len(frac) > 6:
+		d.errorf(a.Expr.Range(), "Invalid amount", "%s has more than six decimal places; credit is kept in millionths", bf.Text('f', -1))
+		return 0, false
+	case math.Abs(f) > 1e12:
+		d.errorf(a.Expr.Range(), "Invalid amount", "%s is too large", bf.Text('f', -1))
+		return 0, false
+	case f < 0 && !negOK:
+		d.errorf(a.Expr.Range(), "Invalid amount", "want 0 or more, got %s", bf.Text('f', -1))
+		return 0, false
+	}
+	return f, true
+}
+
+// validity reads default_validity, max_validity and max_schedule_ahead.
+// A default_validity the file sets must fit under max_validity; left out,
+// it is lowered to a max_validity below it.
+func (d *decoder) validity(attrs hcl.Attributes, o *API) {
+	for _, f := range []struct {
+		name string
+		dst  *time.Duration
+		lo   time.Duration
+	}{
+		{"default_validity", &o.DefaultValidity, MinValidity},
+		{"max_validity", &o.MaxValidity, MinValidity},
+		{"max_schedule_ahead", &o.MaxScheduleAhead, time.Minute},
+	} {
+		if a := attrs[f.name]; a != nil {
+			v, ok := d.duration(a, 0, false)
+			if ok && v < f.lo {
+				d.errorf(a.Expr.Range(), "Invalid "+f.name, "%s must be at least %s, got %q", f.name, f.lo, v)
+				continue
+			}
+			if ok {
+				*f.dst = v
+			}
+		}
+	}
+	if o.DefaultValidity > o.MaxValidity {
+		a := attrs["default_validity"]
+		if a == nil {
+			// Only the maximum was lowered: the default follows it.
+			o.DefaultValidity = o.MaxValidity
+			return
+		}
+		d.errorf(a.Expr.Range(), "Invalid validity", "default_validity (%s) is longer than max_validity (%s); raise max_validity or shorten default_validity",
+			o.DefaultValidity, o.MaxValidity)
+	}
+}
+
+// MinValidity is the shortest validity a message may have: a dispatcher
+// round and a provider's answer take seconds.
+const MinValidity = 10 * time.Second
 
 func currencyCode(s string) bool {
 	if len(s) != 3 {

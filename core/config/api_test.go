@@ -20,7 +20,7 @@ func TestAPIAndOTPBlocks(t *testing.T) {
 			otp:  config.OTP{Length: 8, TTL: 10 * time.Minute, Template: "{code} is your code"},
 			api: config.API{SMSPerMinute: 500, OTPPerHour: 5, OTPVerifyAttempts: 4, DuplicateWindow: 0, MaxSegments: 4,
 				SenderIDs: []string{"MyShop"}, AccountSenderIDs: map[string][]string{"acme": {"ACME", "+14155550100"}},
-				Currency: "EUR", DefaultCredit: 12.5},
+				Currency: "EUR", DefaultCredit: 12.5, CreditLimit: amountPtr(0), LowBalance: amountPtr(2.5), DefaultValidity: time.Hour, MaxValidity: 48 * time.Hour, MaxScheduleAhead: 7 * 24 * time.Hour},
 		},
 	}
 	for _, tc := range tests {
@@ -41,3 +41,30 @@ func TestAPIAndOTPBlocks(t *testing.T) {
 		t.Errorf("DefaultOTP() = %+v, want the guide's 6 digits, 300 s and template", d)
 	}
 }
+
+// Left out, default_validity follows a max_validity lowered below it;
+// written out, it must fit under it.
+func TestValidityDefaultsFollowMaximum(t *testing.T) {
+	base := `provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+`
+	cfg, err := config.Parse([]byte(base+"api {\n  max_validity = \"2h\"\n}\n"), "validity.hcl", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.API.DefaultValidity != 2*time.Hour || cfg.API.MaxValidity != 2*time.Hour || cfg.API.MaxScheduleAhead != 30*24*time.Hour {
+		t.Errorf("validity %v max %v ahead %v, want 2h, 2h and the default 720h", cfg.API.DefaultValidity, cfg.API.MaxValidity, cfg.API.MaxScheduleAhead)
+	}
+	_, err = config.Parse([]byte(base+"api {\n  default_validity = \"3h\"\n  max_validity     = \"2h\"\n}\n"), "validity.hcl", opts())
+	want := `validity.hcl:9:22: Invalid validity: default_validity (3h0m0s) is longer than max_validity (2h0m0s); raise max_validity or shorten default_validity`
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
+}
+
+func amountPtr(f float64) *float64 { return &f }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -64,6 +65,8 @@ type Config struct {
 	// API is the api block: request limits, duplicate window, senders and
 	// account credit defaults.
 	API API
+	// Dispatch is the dispatch block: send timeout and claim lease.
+	Dispatch Dispatch
 }
 
 // Server is the server block.
@@ -74,6 +77,8 @@ type Server struct {
 	// trailing slash. It defaults to http:// plus Listen, with an unspecified
 	// host (":3005", "0.0.0.0:3005") shown as 127.0.0.1.
 	PublicURL string
+	// Metrics is the metrics block: where GET /metrics is served.
+	Metrics Metrics
 }
 
 // Database is the database block.
@@ -240,10 +245,11 @@ var (
 		{Type: "routing"},
 		{Type: "otp"},
 		{Type: "api"},
+		{Type: "dispatch"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"},
-	}}
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}}}
 	databaseSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
 	}}
@@ -268,6 +274,9 @@ type decoder struct {
 	opts     Options
 	ctx      *hcl.EvalContext
 	diags    hcl.Diagnostics
+	// apiCurrency is the api block's currency attribute, checked against
+	// the routing currency once both blocks are read.
+	apiCurrency *hcl.Attribute
 }
 
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
@@ -292,7 +301,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing", "otp", "api":
+		case "server", "database", "routing", "otp", "api", "dispatch":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -308,6 +317,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.otp(b, &cfg.OTP)
 			case "api":
 				d.api(b, &cfg.API)
+			case "dispatch":
+				d.dispatch(b, &cfg.Dispatch)
 			default:
 				d.routing(b, &cfg.Routing)
 			}
@@ -339,6 +350,10 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	}
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen)
+	}
+	if routingCurrency := cmp.Or(cfg.Routing.Currency, routing.DefaultCurrency); d.apiCurrency != nil && cfg.API.Currency != "" && cfg.API.Currency != routingCurrency {
+		d.errorf(d.apiCurrency.Expr.Range(), "Currency differs from the routing currency",
+			"accounts are charged the routing prices, which are in %s; set routing { currency = %q } or remove the api block's currency", routingCurrency, cfg.API.Currency)
 	}
 	// A route that did not decode would make the route set look wrong in
 	// ways that are only echoes of its own error (no default, default not
@@ -417,6 +432,18 @@ func (d *decoder) server(b *hcl.Block, s *Server) {
 			} else {
 				s.PublicURL = strings.TrimRight(v, "/")
 			}
+		}
+	}
+	for i, mb := range content.Blocks {
+		if i > 0 {
+			d.errorf(mb.DefRange, "Duplicate metrics block",
+				"a metrics block is already defined on line %d; merge the two", content.Blocks[0].DefRange.Start.Line)
+			continue
+		}
+		d.metrics(mb, &s.Metrics)
+		if s.Metrics.Listen != "" && s.Metrics.Listen == s.Listen {
+			d.errorf(mb.DefRange, "Metrics listen is the API's",
+				"metrics listen %q is the server's listen address; leave it out to serve /metrics on the API listener", s.Listen)
 		}
 	}
 }

@@ -23,9 +23,11 @@ import (
 
 // Limits are a provider's sending limits. Zero means unlimited.
 type Limits struct {
-	// TPS caps messages handed to the provider per second.
+	// TPS caps segments (SMS parts, as SMPP links and aggregators count
+	// them) handed to the provider per second, per server process.
 	TPS float64
-	// Concurrency caps simultaneous Send calls to the provider.
+	// Concurrency caps simultaneous Send calls to the provider, per server
+	// process.
 	Concurrency int
 }
 
@@ -260,7 +262,7 @@ func (d *decoder) limits(b *hcl.Block, l *Limits) bool {
 			f, _ = v.AsBigFloat().Float64()
 		}
 		if vok && !(f > 0 && !math.IsInf(f, 0)) {
-			d.errorf(a.Expr.Range(), "Invalid tps", "tps is messages per second and must be more than 0, such as 50 or 0.5; leave it out for no limit")
+			d.errorf(a.Expr.Range(), "Invalid tps", "tps is segments per second and must be more than 0, such as 50 or 0.5; leave it out for no limit")
 			vok = false
 		}
 		ok = vok && ok

@@ -50,6 +50,21 @@ type Options struct {
 	// Observer, when set, is told how each attempt went, for the
 	// providers' success rate and latency.
 	Observer Observer
+	// Metrics, when set, counts acceptances, retries and failovers.
+	Metrics Metrics
+	// Limits are the providers' TPS and concurrency limits; SetLimits
+	// changes them while running.
+	Limits Limits
+	// ThrottleWait is the longest a claimed message waits in this process
+	// for its provider's limits (a TPS token or a free Send slot) before it
+	// is given back to the queue untried, due at its turn. It bounds how
+	// long leases are held, and how long one round waits on a throttled
+	// provider while others could be served (default 1s; never more than
+	// half of Lease less SendTimeout).
+	ThrottleWait time.Duration
+	// SleepUntil waits until the clock reaches t or ctx ends; tests with a
+	// fake clock replace it. The default sleeps for t minus Now.
+	SleepUntil func(ctx context.Context, t time.Time) error
 }
 
 // Observer learns the outcome of attempts: ok when the provider accepted the
@@ -60,13 +75,24 @@ type Observer interface {
 	Observe(provider string, ok bool, latency time.Duration)
 }
 
+// Metrics counts what becomes of attempts, for monitoring.
+type Metrics interface {
+	// Sent is told of each message a provider accepted, at at.
+	Sent(provider string, m *store.Message, at time.Time)
+	// Retried is told of each temporary failure at provider: failover when
+	// the message goes on to its plan's next candidate at once, otherwise
+	// it waits out a backoff before its plan starts again.
+	Retried(provider string, failover bool)
+}
+
 // Dispatcher sends due messages until its Run context ends.
 type Dispatcher struct {
-	q    Queue
-	p    Providers
-	o    Options
-	log  hclog.Logger
-	wake chan struct{}
+	q      Queue
+	p      Providers
+	o      Options
+	log    hclog.Logger
+	wake   chan struct{}
+	limits limiters
 }
 
 // New returns a Dispatcher over q and p.
@@ -98,7 +124,46 @@ func New(q Queue, p Providers, o Options) *Dispatcher {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Dispatcher{q: q, p: p, o: o, log: o.Logger.Named("dispatch"), wake: make(chan struct{}, 1)}
+	if o.ThrottleWait <= 0 {
+		o.ThrottleWait = time.Second
+	}
+	// A message waiting for a token must still be sent and recorded within
+	// its lease, or another dispatcher could send it too; half the lease's
+	// margin over SendTimeout is left for the waiting.
+	o.ThrottleWait = max(min(o.ThrottleWait, (o.Lease-o.SendTimeout)/2), 0)
+	if o.SleepUntil == nil {
+		now := o.Now
+		o.SleepUntil = func(ctx context.Context, t time.Time) error {
+			wait := t.Sub(now())
+			if wait <= 0 {
+				return nil
+			}
+			timer := time.NewTimer(wait)
+			defer timer.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-timer.C:
+				return nil
+			}
+		}
+	}
+	d := &Dispatcher{q: q, p: p, o: o, log: o.Logger.Named("dispatch"), wake: make(chan struct{}, 1)}
+	d.limits.set(o.Now(), o.Limits)
+	return d
+}
+
+// SetLimits replaces the providers' limits, e.g. after a config reload. A
+// provider's token bucket keeps its state across the change, so a reload
+// grants no extra burst.
+func (d *Dispatcher) SetLimits(l Limits) {
+	d.limits.set(d.o.Now(), l)
+}
+
+// Limits returns the providers' limits in force, by provider name; a
+// provider without limits is left out.
+func (d *Dispatcher) Limits() Limits {
+	return d.limits.snapshot()
 }
 
 // Wake tells the dispatcher new messages are due, without blocking.
@@ -191,19 +256,24 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, d.o.Parallel)
+	deadline := now.Add(d.o.ThrottleWait)
 	for _, name := range order {
-		group := groups[name]
 		size := 1
 		_, caps, err := d.p.Provider(name)
 		if err == nil && caps.MaxBatchSize > 0 {
 			size = caps.MaxBatchSize
 		}
-		for start := 0; start < len(group); start += size {
-			chunk := group[start:min(start+size, len(group))]
-			sem <- struct{}{}
+		send, release := d.limits.pace(name, groups[name], size, now, d.o.ThrottleWait)
+		if len(release) > 0 {
+			d.log.Debug("provider at its tps limit, messages go back to the queue", "provider", name,
+				"sending", len(groups[name])-len(release), "released", len(release), "next_due", release[0].RetryAt)
+			mu.Lock() // chunks of providers before this one are recording already
+			results = append(results, release...)
+			mu.Unlock()
+		}
+		for _, chunk := range send {
 			wg.Go(func() {
-				defer func() { <-sem }()
-				rs := d.sendChunk(ctx, name, chunk)
+				rs := d.sendPaced(ctx, name, chunk, deadline, sem)
 				mu.Lock()
 				results = append(results, rs...)
 				mu.Unlock()
@@ -230,6 +300,65 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// sendPaced sends a chunk once the provider's limits let it: a free Send
+// slot by deadline, and its TPS turn. A chunk that gets no slot in time, or
+// whose wait is cut short by ctx, goes back to the queue untried.
+//
+// A chunk can start later than its turn (the shared cap on Send calls may
+// hold it), never earlier. A late chunk may meet the next one, so a
+// provider can briefly get more than a bucket's worth at once, but from
+// any instant on never more than the bucket plus tps per second since.
+func (d *Dispatcher) sendPaced(ctx context.Context, name string, c chunk, deadline time.Time, sem chan struct{}) []store.AttemptResult {
+	msgs := c.msgs
+	giveBack := func(due time.Duration, why string) []store.AttemptResult {
+		now := d.o.Now()
+		d.log.Debug(why+", messages go back to the queue", "provider", name, "messages", len(msgs))
+		out := make([]store.AttemptResult, len(msgs))
+		for i, m := range msgs {
+			out[i] = released(m, now, now.Add(due))
+		}
+		return out
+	}
+	free, ok := d.limits.acquire(ctx, name, deadline.Sub(d.o.Now()))
+	if !ok {
+		// The tokens taken for these messages stay spent: their turn has
+		// passed, so giving them back would only let a later round exceed
+		// the rate.
+		return giveBack(d.o.ThrottleWait, "provider at its concurrency limit")
+	}
+	defer free()
+	if c.at.After(d.o.Now()) && d.o.SleepUntil(ctx, c.at) != nil {
+		return giveBack(0, "stopping while waiting for the provider's tps limit")
+	}
+	// The shared cap on Send calls comes after the provider's own, so a
+	// call holding a shared slot never waits for a provider slot.
+	sem <- struct{}{}
+	defer func() { <-sem }()
+	if d.leaseTooShort(msgs) {
+		// Waiting for a slot used up the claim: a Send starting now could
+		// still be unrecorded when the lease runs out, and another
+		// dispatcher would send the messages again.
+		return giveBack(0, "claim too old to start a send")
+	}
+	return d.sendChunk(ctx, name, msgs)
+}
+
+// leaseTooShort reports whether the claim on msgs ends before a Send started
+// now could time out and be recorded. Half of what the lease has beyond
+// SendTimeout is kept for recording the round.
+func (d *Dispatcher) leaseTooShort(msgs []*store.Message) bool {
+	if d.o.Lease <= d.o.SendTimeout {
+		return false // misconfigured: no send could ever start
+	}
+	latest := d.o.Now().Add(d.o.SendTimeout + (d.o.Lease-d.o.SendTimeout)/2)
+	for _, m := range msgs {
+		if m.LeaseUntil != nil && latest.After(*m.LeaseUntil) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.Message) []store.AttemptResult {
@@ -283,6 +412,9 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 				fmt.Sprintf("provider answered for message %s in place of %s", r.MessageID, m.ID), false)
 		case r.Outcome == sdk.Accepted:
 			observe(true, took)
+			if d.o.Metrics != nil {
+				d.o.Metrics.Sent(name, m, now)
+			}
 			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusSent,
 				ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
 		case r.Outcome == sdk.Permanent:
@@ -304,6 +436,9 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 		Code: code, Reason: fmt.Sprintf("%s: %s", provider, reason), At: now}
 	plan := m.Candidates()
 	next := m.Candidate%max(len(plan), 1) + 1
+	if d.o.Metrics != nil {
+		d.o.Metrics.Retried(provider, next < len(plan))
+	}
 	if next < len(plan) {
 		r.Candidate, r.RetryAt = next, now
 		return r
@@ -315,6 +450,10 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 	wait = min(wait, d.o.MaxRetry)
 	wait = wait/2 + rand.N(wait/2+1) // jitter spreads retries of a burst
 	r.RetryAt = now.Add(max(wait, after))
+	if r.RetryAt.After(m.ExpiresAt) {
+		// The next try is the one that finds it expired, on time.
+		r.RetryAt = m.ExpiresAt
+	}
 	if unavailable {
 		// The guide's "pending": no provider could take it now; it will be retried.
 		r.Status = sdk.StatusPending

@@ -83,9 +83,20 @@ func (s *Store) Accept(ctx context.Context, a Acceptance) error {
 
 // AcceptMany stores several independent acceptances in one transaction,
 // so that concurrent requests share one commit. Each acceptance is still
-// all or nothing on its own: refused[i] is acceptance i's *DuplicateError
-// or *ReplayError (nothing of it stored), or nil (all of it stored). A
-// non-nil err means the transaction failed and none of them was stored.
+// all or nothing on its own: refused[i] is acceptance i's *DuplicateError,
+// *ReplayError or *InsufficientCreditError (nothing of it stored), or nil
+// (all of it stored). A non-nil err means the transaction failed and none
+// of them was stored.
+//
+// Messages with a Charged amount are paid for in the same transaction,
+// with per-batch statements only: one read of the batch's accounts,
+// acceptances admitted in batch order while the balance (down to minus the
+// credit limit, if the account has one) covers them, one balance update
+// per account (in id order, so batches cannot deadlock) and one multi-row
+// ledger insert. The read takes no lock, so that batches of one busy
+// account overlap; should a concurrent batch take the credit meanwhile,
+// the batch is decided again with the accounts locked (see
+// chargeAcceptances).
 func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []error, err error) {
 	now := s.now()
 	refused = make([]error, len(as))
@@ -93,60 +104,87 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 	for _, a := range as {
 		n += len(a.Messages)
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		clear(refused)
-		// The common acceptance (one message, at most one duplicate claim,
-		// no idempotency key) is claimed with one statement for the whole
-		// batch; the others one by one.
-		var simple []int
-		isSimple := make([]bool, len(as))
-		for i := range as {
-			if as[i].Idempotency == nil && len(as[i].Duplicates) == 1 {
-				simple = append(simple, i)
-				isSimple[i] = true
-			}
-		}
-		if err := claimDuplicates(tx, as, simple, refused, now); err != nil {
-			return err
-		}
-		msgs := make([]*Message, 0, n)
-		for i := range as {
-			a := &as[i]
-			if refused[i] != nil {
-				continue
-			}
-			if isSimple[i] {
-				msgs = append(msgs, a.Messages...)
-				continue
-			}
-			// Only an acceptance that writes more than one claim can be
-			// refused after writing something; a savepoint undoes that
-			// part without touching the rest of the batch.
-			partial := len(a.Duplicates) > 1 || (a.Idempotency != nil && len(a.Duplicates) > 0)
-			if partial {
-				if err := tx.SavePoint("acceptance").Error; err != nil {
-					return fmt.Errorf("savepoint: %w", err)
+	try := func(lock bool) error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			clear(refused)
+			// The common acceptance (one message, at most one duplicate claim,
+			// no idempotency key) is claimed with one statement for the whole
+			// batch; the others one by one.
+			var simple []int
+			isSimple := make([]bool, len(as))
+			for i := range as {
+				if as[i].Idempotency == nil && len(as[i].Duplicates) == 1 {
+					simple = append(simple, i)
+					isSimple[i] = true
 				}
 			}
-			err := claim(tx, a, now)
-			var de *DuplicateError
-			var re *ReplayError
-			switch {
-			case errors.As(err, &de) || errors.As(err, &re):
-				refused[i] = err
-				if partial {
-					if err := tx.RollbackTo("acceptance").Error; err != nil {
-						return fmt.Errorf("roll back a refused acceptance: %w", err)
-					}
-				}
-				continue
-			case err != nil:
+			if err := claimDuplicates(tx, as, simple, refused, now); err != nil {
 				return err
 			}
-			msgs = append(msgs, a.Messages...)
-		}
-		return insertMessages(tx, msgs)
-	})
+			msgs := make([]*Message, 0, n)
+			for i := range as {
+				a := &as[i]
+				if refused[i] != nil {
+					continue
+				}
+				if isSimple[i] {
+					msgs = append(msgs, a.Messages...)
+					continue
+				}
+				// Only an acceptance that writes more than one claim can be
+				// refused after writing something; a savepoint undoes that
+				// part without touching the rest of the batch.
+				partial := len(a.Duplicates) > 1 || (a.Idempotency != nil && len(a.Duplicates) > 0)
+				if partial {
+					if err := tx.SavePoint("acceptance").Error; err != nil {
+						return fmt.Errorf("savepoint: %w", err)
+					}
+				}
+				err := claim(tx, a, now)
+				var de *DuplicateError
+				var re *ReplayError
+				switch {
+				case errors.As(err, &de) || errors.As(err, &re):
+					refused[i] = err
+					if partial {
+						if err := tx.RollbackTo("acceptance").Error; err != nil {
+							return fmt.Errorf("roll back a refused acceptance: %w", err)
+						}
+					}
+					continue
+				case err != nil:
+					return err
+				}
+				msgs = append(msgs, a.Messages...)
+			}
+			// Credit is checked last, so that a message refused as a repeat
+			// is never charged; the claims of one refused for credit are
+			// released again.
+			charged, err := s.chargeAcceptances(tx, as, refused, lock)
+			if err != nil {
+				return err
+			}
+			if charged {
+				msgs = msgs[:0]
+				for i := range as {
+					if refused[i] == nil {
+						msgs = append(msgs, as[i].Messages...)
+					}
+				}
+			}
+			if err := insertMessages(tx, msgs); err != nil {
+				return err
+			}
+			return s.writeCharges(tx, msgs, now)
+		})
+	}
+	// The first try decides credit on balances read without locks; when a
+	// concurrent batch took the credit meanwhile, the batch is decided
+	// again under the accounts' locks.
+	if err = try(false); errors.Is(err, errCreditRace) {
+		s.log.Debug("a concurrent batch took the credit this batch counted on; deciding it again with the accounts locked", "requests", len(as))
+		err = try(true)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accept %d messages of %d requests: %w", n, len(as), err)
 	}

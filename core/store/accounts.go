@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/money"
 )
 
 func init() {
@@ -19,9 +21,16 @@ type Account struct {
 	ID        string    `gorm:"primaryKey;size:40" json:"id"`
 	Name      string    `gorm:"size:128;not null;uniqueIndex" json:"name"`
 	CreatedAt time.Time `json:"created_at"`
-	// Credit is the account's balance in the configured currency; nil
-	// until set, meaning the configured default credit.
-	Credit *float64 `json:"credit,omitempty"`
+	// Balance is the account's credit in the configured currency; it
+	// moves only together with a ledger entry, and equals their sum.
+	Balance money.Amount `gorm:"column:balance_micros;not null;default:0" json:"balance"`
+	// CreditLimit is how far below zero the balance may go: nil means no
+	// limit (postpaid: sends are never refused, charges still recorded),
+	// 0 means prepaid.
+	CreditLimit *money.Amount `gorm:"column:credit_limit_micros" json:"credit_limit"`
+	// LowBalance is the account's own balance.low threshold; nil means
+	// the configured one.
+	LowBalance *money.Amount `gorm:"column:low_balance_micros" json:"low_balance,omitempty"`
 }
 
 // CreateAccount stores a new account. Names are unique: a taken name gives
@@ -31,8 +40,13 @@ func (s *Store) CreateAccount(ctx context.Context, name string) (Account, error)
 	if name == "" {
 		return Account{}, errors.New("create account: the name is empty")
 	}
-	acc := Account{ID: NewID("acc_"), Name: name}
-	err := s.db.WithContext(ctx).Create(&acc).Error
+	acc := Account{ID: NewID("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&acc).Error; err != nil {
+			return err
+		}
+		return s.openAccount(tx, &acc)
+	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return Account{}, fmt.Errorf("create account %q: %w", name, ErrConflict)
 	}

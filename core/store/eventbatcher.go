@@ -98,12 +98,14 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 		return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(messageKey(a.ev), messageKey(b.ev)))
 	})
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The batch's webhooks go into the outbox in one insert.
+		tx, flushOutbox := withOutbox(tx)
 		for _, it := range all {
 			if err := s.storeEvents(tx, it.provider, []sdk.Event{it.ev}); err != nil {
 				return err
 			}
 		}
-		return nil
+		return flushOutbox()
 	})
 	if err == nil {
 		return results, nil

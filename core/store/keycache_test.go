@@ -58,10 +58,10 @@ func TestKeyChangesReachOtherServers(t *testing.T) {
 // notification makes true within milliseconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
+			t.Fatalf("%s: not within 20s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -23,15 +23,3 @@ func (s *Store) SetAPIKeySMSPerMinute(ctx context.Context, id string, n int) (AP
 	}
 	return k, nil
 }
-
-// SetAccountCredit sets the account's credit.
-func (s *Store) SetAccountCredit(ctx context.Context, id string, credit float64) error {
-	res := s.db.WithContext(ctx).Model(&Account{}).Where("id = ?", id).Update("credit", credit)
-	if res.Error != nil {
-		return fmt.Errorf("set credit of account %s: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("set credit of account %s: %w", id, ErrNotFound)
-	}
-	return nil
-}

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -62,6 +63,18 @@ type Message struct {
 	PolledAt   *time.Time
 	PollCount  int `gorm:"not null;default:0"`
 	NextPollAt *time.Time
+	// Charged is what the account paid for the message at accept time,
+	// and RefundedAt when it was given back (at most once: it failed
+	// before any provider accepted it).
+	Charged    money.Amount `gorm:"column:charged_micros;not null;default:0"`
+	RefundedAt *time.Time
+	// CallbackURL, when set, receives this message's webhooks instead of
+	// the account's webhook URL (signed with the account's secret).
+	CallbackURL string `gorm:"not null;default:''"`
+
+	// SendAt is when the application asked the message to be sent (the
+	// first NextAttemptAt); nil for "at once".
+	SendAt *time.Time
 }
 
 // Candidates decodes the message's plan.
@@ -110,7 +123,10 @@ type HeldStatus struct {
 
 // InboundMessage is an SMS a handset sent to one of our numbers.
 type InboundMessage struct {
-	ID                string `gorm:"primaryKey;size:40"`
+	ID string `gorm:"primaryKey;size:40"`
+	// AccountID is the account the message was reported to (see
+	// Store.SetInboundOwners); empty when there was no account.
+	AccountID         string `gorm:"size:40;not null;default:'';index"`
 	Provider          string `gorm:"size:64;not null;index"`
 	ProviderMessageID string `gorm:"size:128"`
 	Sender            string `gorm:"size:32"`
@@ -121,12 +137,16 @@ type InboundMessage struct {
 }
 
 // InsertMessages stores newly accepted messages, each with its first status
-// change, in one transaction.
+// change, in one transaction, charging what they cost like Accept (a
+// message's Charged must never be refunded without having been charged).
 func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insertMessages(tx, msgs) })
+	refused, err := s.AcceptMany(ctx, []Acceptance{{Messages: msgs}})
+	if err == nil {
+		err = refused[0]
+	}
 	if err != nil {
 		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
 	}
@@ -143,6 +163,10 @@ func insertMessages(tx *gorm.DB, msgs []*Message) error {
 	for _, m := range msgs {
 		// UTC so that ClaimDue's comparisons order them right on SQLite.
 		m.NextAttemptAt, m.ExpiresAt = m.NextAttemptAt.UTC(), m.ExpiresAt.UTC()
+		if m.SendAt != nil {
+			at := m.SendAt.UTC()
+			m.SendAt = &at
+		}
 		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
 	}
 	if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
@@ -234,6 +258,11 @@ type AttemptResult struct {
 	Code              string
 	Reason            string
 	At                time.Time
+	// Untried means no provider was asked: the dispatcher's own limits
+	// held the message back. It goes back to the queue due at RetryAt with
+	// its status, candidate and error kept, the claim's attempt undone, and
+	// no status change stored.
+	Untried bool
 }
 
 // RecordAttempts stores the outcome of dispatch attempts in one transaction
@@ -245,59 +274,69 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		changes := make([]StatusChange, 0, len(results))
+		events := make([]messageEvent, 0, len(results))
 		var accepted []AttemptResult
+		var unsent []string
+		// One read decides which messages an outcome may still move (a
+		// message cancelled or finished meanwhile keeps its state), locked
+		// on PostgreSQL so that nothing changes them before the updates.
+		open, err := openMessages(tx, results)
+		if err != nil {
+			return err
+		}
+		var untried, tried []AttemptResult
 		for _, r := range results {
 			r.At, r.RetryAt = r.At.UTC(), r.RetryAt.UTC()
-			up := map[string]any{"status": string(r.Status), "lease_until": nil, "updated_at": r.At,
-				"candidate": r.Candidate, "error_code": r.Code, "error_message": r.Reason}
-			switch {
-			case r.Status == sdk.StatusSent:
-				up["provider"] = r.Provider
-				up["provider_message_id"] = r.ProviderMessageID
-				up["sent_at"] = r.At
-				up["error_code"], up["error_message"] = "", ""
-			case r.Status.Final():
-				up["provider"] = r.Provider
-				up["failed_at"] = r.At
-			default:
-				up["next_attempt_at"] = r.RetryAt
-			}
-			// The status guard keeps a cancelled or otherwise finished message
-			// from being revived by a late attempt result.
-			res := tx.Model(&Message{}).Where("id = ? AND status IN ?", r.MessageID,
-				[]string{string(sdk.StatusQueued), string(sdk.StatusPending)}).Updates(up)
-			if res.Error != nil {
-				return fmt.Errorf("message %s: %w", r.MessageID, res.Error)
-			}
-			if res.RowsAffected == 0 {
+			if !open[r.MessageID] {
 				continue
 			}
+			open[r.MessageID] = false // a repeated result changes nothing more
+			if r.Untried {
+				untried = append(untried, r)
+				continue
+			}
+			tried = append(tried, r)
 			if r.Status == sdk.StatusSent {
 				accepted = append(accepted, r)
+			} else if r.Status.Final() && r.Status != sdk.StatusDelivered {
+				// Final without a provider's acceptance: nothing was sent.
+				unsent = append(unsent, r.MessageID)
 			}
 			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: string(r.Status), Provider: r.Provider,
 				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
+			events = append(events, messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At})
+		}
+		if err := releaseUntried(tx, untried); err != nil {
+			return err
+		}
+		if err := updateOutcomes(tx, tried); err != nil {
+			return err
 		}
 		if len(changes) > 0 {
 			if err := tx.CreateInBatches(changes, 200).Error; err != nil {
 				return err
 			}
 		}
-		for _, r := range accepted {
-			var held []HeldStatus
-			if err := tx.Where("provider = ? AND provider_message_id = ?", r.Provider, r.ProviderMessageID).
-				Order("id").Find(&held).Error; err != nil {
+		if err := refundMessages(tx, unsent, RefundUnsent, s.now()); err != nil {
+			return err
+		}
+		// Before the held reports below, so that message.sent comes before
+		// the message.delivered a held report may cause.
+		if err := enqueueMessageEvents(tx, events); err != nil {
+			return err
+		}
+		held, err := heldFor(tx, accepted)
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Status: sdk.Status(h.Status),
+				ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At}
+			if err := applyStatus(tx, h.Provider, ev); err != nil {
 				return err
 			}
-			for _, h := range held {
-				ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Status: sdk.Status(h.Status),
-					ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At}
-				if err := applyStatus(tx, r.Provider, ev); err != nil {
-					return err
-				}
-				if err := tx.Delete(&h).Error; err != nil {
-					return err
-				}
+			if err := tx.Delete(&h).Error; err != nil {
+				return err
 			}
 		}
 		return nil
@@ -324,6 +363,7 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 
 // storeEvents is StoreEvents inside the caller's transaction.
 func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) error {
+	tx, flushOutbox := withOutbox(tx)
 	for _, ev := range events {
 		if ev.ID == "" {
 			return fmt.Errorf("event without id from provider %s", provider)
@@ -344,20 +384,14 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 				return err
 			}
 		case ev.Inbound != nil:
-			in := ev.Inbound
-			at := in.At
-			if at.IsZero() {
-				at = time.Now()
-			}
-			if err := tx.Create(&InboundMessage{ID: NewID("in_"), Provider: provider, ProviderMessageID: in.ProviderMessageID,
-				Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}).Error; err != nil {
+			if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
 				return err
 			}
 		default:
 			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
 		}
 	}
-	return nil
+	return flushOutbox()
 }
 
 // ApplyHeldStatuses applies held reports whose message has since been
@@ -370,7 +404,9 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 	applied := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var held []HeldStatus
-		if err := tx.Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id)").
+		// Servers sweeping at once take different reports (SKIP LOCKED), so
+		// none is applied twice.
+		if err := forUpdateSkipLocked(tx).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id)").
 			Order("id").Limit(limit).Find(&held).Error; err != nil {
 			return err
 		}
@@ -394,6 +430,26 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 	return applied, nil
 }
 
+// forUpdate makes tx's query lock the rows of table it reads until the
+// transaction ends, on PostgreSQL (naming the table keeps the lock off the
+// nullable side of an outer join). SQLite has a single writer and needs no
+// row locks.
+func forUpdate(tx *gorm.DB, table string) *gorm.DB {
+	if tx.Dialector.Name() != DriverPostgres {
+		return tx
+	}
+	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Table: clause.Table{Name: table}})
+}
+
+// forUpdateSkipLocked is forUpdate for the query's own table, leaving out
+// rows another transaction holds instead of waiting for them.
+func forUpdateSkipLocked(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() != DriverPostgres {
+		return tx
+	}
+	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
+}
+
 // statusRank orders statuses so that a message only moves forward.
 func statusRank(s sdk.Status) int {
 	switch s {
@@ -413,8 +469,21 @@ func applyStatus(tx *gorm.DB, provider string, ev sdk.StatusEvent) error {
 		at = time.Now()
 	}
 	at = at.UTC()
-	var m Message
-	err := tx.Where("provider = ? AND provider_message_id = ?", provider, ev.ProviderMessageID).Take(&m).Error
+	// The account's webhook URL comes with the message in the same read,
+	// so reports for accounts without webhooks cost no extra round trip.
+	var target webhookTarget
+	// Locked, so that two reports of one message stored at once (its event
+	// stream and a status poll, possibly on two servers) apply one after
+	// the other, the second seeing what the first did.
+	res := forUpdate(tx, "messages").Table("messages").Select("messages.*, COALESCE(webhooks.url, '') AS webhook_url").
+		Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
+		Where("messages.provider = ? AND messages.provider_message_id = ?", provider, ev.ProviderMessageID).
+		Limit(1).Scan(&target)
+	err := res.Error
+	if err == nil && res.RowsAffected == 0 {
+		err = gorm.ErrRecordNotFound
+	}
+	m := target.Message
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return tx.Create(&HeldStatus{Provider: provider, ProviderMessageID: ev.ProviderMessageID, Status: string(ev.Status),
 			ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, At: at}).Error
@@ -441,6 +510,16 @@ func applyStatus(tx *gorm.DB, provider string, ev sdk.StatusEvent) error {
 		}
 		if err := tx.Model(&Message{}).Where("id = ?", m.ID).Updates(up).Error; err != nil {
 			return err
+		}
+		if typ := EventTypeFor(ev.Status); typ != "" && (target.WebhookURL != "" || m.CallbackURL != "") {
+			d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(&m, messageEvent{MessageID: m.ID,
+				Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
+			if err != nil {
+				return err
+			}
+			if err := addDelivery(tx, d); err != nil {
+				return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
+			}
 		}
 	}
 	return tx.Create(&change).Error

@@ -44,7 +44,8 @@ func (e *RateLimitError) Error() string {
 
 // CreateOTP stores a new code and the message carrying it in one
 // transaction, unless the account already sent limit codes to the number
-// within window (then a *RateLimitError). The number's pending code, if
+// within window (then a *RateLimitError) or cannot pay for the message
+// (then an *InsufficientCreditError). The number's pending code, if
 // any, stops being valid: the newest code is the only one that verifies.
 func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
 	now := s.now()
@@ -79,11 +80,27 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 		if err := tx.Create(code).Error; err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
-		return insertMessages(tx, []*Message{msg})
+		// The code's message is paid for like any other; a code the
+		// account cannot afford is not stored either.
+		refused := []error{nil}
+		if _, err := s.chargeAcceptances(tx, []Acceptance{{Messages: []*Message{msg}}}, refused, true); err != nil {
+			return err
+		}
+		if refused[0] != nil {
+			return refused[0]
+		}
+		if err := insertMessages(tx, []*Message{msg}); err != nil {
+			return err
+		}
+		return s.writeCharges(tx, []*Message{msg}, now)
 	})
 	var rl *RateLimitError
 	if errors.As(err, &rl) {
 		return rl
+	}
+	var ce *InsufficientCreditError
+	if errors.As(err, &ce) {
+		return ce
 	}
 	if err != nil {
 		return fmt.Errorf("create OTP for %s: %w", code.AccountID, err)

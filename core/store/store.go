@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -53,6 +54,9 @@ type Options struct {
 	// Now is the clock used for timestamps; nil means time.Now. Tests set it
 	// to move time without sleeping.
 	Now func() time.Time
+	// Billing is how accounts are charged; the zero value never refuses a
+	// send for credit.
+	Billing Billing
 }
 
 // Store is the handle to the database. It is safe for concurrent use.
@@ -61,6 +65,8 @@ type Store struct {
 	driver string
 	log    hclog.Logger
 	now    func() time.Time
+	// billing is fixed at Open: accept and refund paths read it unlocked.
+	billing Billing
 
 	// touched remembers when this process last wrote each key's LastUsedAt,
 	// so that concurrent requests with one key do not each issue a write.
@@ -76,6 +82,17 @@ type Store struct {
 	// started by the first call, stopped by Close.
 	rateOnce sync.Once
 	rates    *groupCommit[rateTake]
+
+	// inboundOwners maps numbers to account names for inbound messages
+	// (SetInboundOwners); accountIDs caches account ids by name, "" being
+	// the first account.
+	inboundOwners atomic.Pointer[map[string]string]
+	accountIDs    sync.Map
+
+	// limited remembers which accounts have a credit limit (id → bool),
+	// so that charging an account without one needs no read first; only
+	// a hint, see chargeAcceptances.
+	limited sync.Map
 }
 
 var (
@@ -137,7 +154,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN}
+	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing}
 
 	sqlDB, err := db.DB()
 	if err == nil {
@@ -244,10 +261,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockID).Error; err != nil {
 				return fmt.Errorf("take migration lock: %w", err)
 			}
-			return tx.AutoMigrate(models...)
+			if err := tx.AutoMigrate(models...); err != nil {
+				return err
+			}
+			return s.carryOverCredit(tx)
 		})
-	} else {
-		err = db.AutoMigrate(models...)
+	} else if err = db.AutoMigrate(models...); err == nil {
+		err = s.carryOverCredit(db)
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s database: %w", s.driver, err)

@@ -20,6 +20,28 @@
 //	max_batch_size  1..10000            most messages per Send (default 100)
 //	reject_numbers  list of E.164       destinations always answered Permanent
 //	                                    "INVALID_DESTINATION"
+//	receipts_dir    absolute path       keep provider-side receipts there (see below)
+//	dedupe_by_message_id  bool          answer a message sent again with the provider id
+//	                                    it was first accepted under, across every process
+//	                                    sharing receipts_dir (needs receipts_dir; default false)
+//
+// Receipts are the sandbox's own books, for tests that check what the
+// provider really took. With receipts_dir set, every acceptance is appended
+// to a file of the process's own in that directory (receipts-<pid>-….jsonl,
+// one JSON line per message: our message id, the provider id, the time,
+// whether it was a repeat) before Send answers, so a receipt exists for
+// every acceptance whatever is killed afterwards, and several sandbox
+// processes (two hosts, or a host and its restarted successor) can share
+// the directory. ReadReceipts merges them. A message accepted twice without
+// "repeat" went out twice.
+//
+// dedupe_by_message_id behaves like a provider that honours a client
+// reference or idempotency key: the first process to accept a message
+// claims its id in receipts_dir (a file per message id, linked into place
+// atomically), and any later Send of it, from any process, gets that
+// provider id back, is receipted as a repeat and gets no second delivery.
+// Without it, only the process that accepted a message remembers it, so a
+// message re-sent after that process died is sent again.
 //
 // A message's fate is a hash of the seed, its id and how often it was
 // throttled before, so the same seed and ids give the same outcomes however

@@ -71,6 +71,8 @@ type Provider struct {
 	due reportHeap
 	// emittedOrder lists emitted records oldest first, for eviction.
 	emittedOrder []string
+	// receipts records acceptances on disk when receipts_dir is set.
+	receipts *receiptBook
 	// changed is closed and replaced whenever a report is scheduled, waking
 	// every Events loop.
 	changed chan struct{}
@@ -120,11 +122,24 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	var book *receiptBook
+	if s.receiptsDir != "" {
+		if book, err = openReceiptBook(s.receiptsDir, s.dedupeByMessageID); err != nil {
+			return fmt.Errorf("configure sandbox provider %q: %w", cfg.Name, err)
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.isClosed {
+		if book != nil {
+			_ = book.close()
+		}
 		return errClosed
 	}
+	if p.receipts != nil {
+		_ = p.receipts.close()
+	}
+	p.receipts = book
 	p.cfg = s
 	p.configured = true
 	p.logger = logger
@@ -134,7 +149,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 		"accept_latency", s.acceptLatency.String(), "failure_ratio", s.failureRatio,
 		"reject_ratio", s.rejectRatio, "delivery_ratio", s.deliveryRatio,
 		"dlr_delay", s.dlrDelay.String(), "seed", s.seed, "max_batch_size", s.maxBatchSize,
-		"reject_numbers", len(s.rejectNumbers))
+		"reject_numbers", len(s.rejectNumbers), "receipts_dir", s.receiptsDir, "dedupe_by_message_id", s.dedupeByMessageID)
 	return nil
 }
 
@@ -229,16 +244,62 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 		// like a real provider deduplicating by client reference, answer
 		// the same id and report once.
 		res.ProviderMessageID = id
+		return p.receipted(res, now, true)
+	}
+	providerID := providerIDFor(f, attempt, now, m.ID)
+	if p.receipts != nil && p.receipts.dedupe {
+		first, err := p.receipts.claim(m.ID, providerID)
+		if err != nil {
+			return p.receiptFailed(m.ID, err)
+		}
+		if first != providerID {
+			// Another process accepted it first. Its report is scheduled
+			// here too, in case that process is gone; both emit the same
+			// event id, which the host stores once.
+			res.ProviderMessageID = first
+			if r, ok := p.reconstruct(first); ok && p.records[first] == nil {
+				p.schedule(r)
+				*scheduled = true
+			}
+			return p.receipted(res, now, true)
+		}
+	}
+	res.ProviderMessageID = providerID
+	if res = p.receipted(res, now, false); res.Outcome != sdk.Accepted {
 		return res
 	}
-	r := &record{providerID: providerIDFor(f, attempt, now, m.ID), fateKey: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
+	r := &record{providerID: providerID, fateKey: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
 	r.final = finalReport(f, cfg, r.providerID, r.dueAt)
-	res.ProviderMessageID = r.providerID
-	p.byFate[f.providerID] = r.providerID
-	p.records[r.providerID] = r
-	heap.Push(&p.due, r)
+	p.schedule(r)
 	*scheduled = true
 	return res
+}
+
+// schedule remembers an accepted message and queues its report.
+func (p *Provider) schedule(r *record) {
+	p.byFate[r.fateKey] = r.providerID
+	p.records[r.providerID] = r
+	heap.Push(&p.due, r)
+}
+
+// receipted writes the receipt of an acceptance, when receipts are on,
+// before Send answers. A receipt that cannot be written turns the answer
+// into a temporary failure: the sandbox could not vouch for it.
+func (p *Provider) receipted(res sdk.SendResult, now time.Time, repeat bool) sdk.SendResult {
+	if p.receipts == nil {
+		return res
+	}
+	r := Receipt{MessageID: res.MessageID, ProviderMessageID: res.ProviderMessageID, AcceptedAt: now, Repeat: repeat}
+	if err := p.receipts.write(r); err != nil {
+		return p.receiptFailed(res.MessageID, err)
+	}
+	return res
+}
+
+func (p *Provider) receiptFailed(messageID string, err error) sdk.SendResult {
+	p.logger.Error("sandbox could not record an acceptance; answering temporary failure", "message_id", messageID, "error", err)
+	return sdk.SendResult{MessageID: messageID, Outcome: sdk.Temporary, Code: "RECEIPTS_UNAVAILABLE",
+		Reason: "sandbox: could not write the receipt: " + err.Error(), RetryAfter: throttleRetryAfter}
 }
 
 // Events emits each accepted message's delivery report once its dlr_delay
@@ -453,6 +514,11 @@ func (p *Provider) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() { close(p.closed) })
 	p.mu.Lock()
 	p.isClosed = true
+	if p.receipts != nil {
+		// Every receipt is already written; Send refuses from here on.
+		_ = p.receipts.close()
+		p.receipts = nil
+	}
 	var stopped chan struct{}
 	if len(p.eventLoops) > 0 {
 		if p.loopsStopped == nil {

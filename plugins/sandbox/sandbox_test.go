@@ -57,6 +57,8 @@ var badSettings = []struct {
 	{"batch size huge", `{"max_batch_size":1000000}`, "max_batch_size"},
 	{"reject number not e164", `{"reject_numbers":["4155550100"]}`, "reject_numbers[0]"},
 	{"seed not integer", `{"seed":1.5}`, "seed"},
+	{"receipts dir relative", `{"receipts_dir":"receipts"}`, "receipts_dir"},
+	{"dedupe without receipts dir", `{"dedupe_by_message_id":true}`, "dedupe_by_message_id"},
 	{"not an object", `[1,2]`, "settings"},
 	{"trailing data", `{} {}`, "after the settings object"},
 }

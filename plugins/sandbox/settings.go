@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -39,6 +40,11 @@ type settings struct {
 	seed          int64
 	maxBatchSize  int
 	rejectNumbers map[string]bool
+	// receiptsDir, when set, is where every acceptance is recorded (see
+	// receiptBook); dedupeByMessageID makes processes sharing it answer a
+	// message sent again with the id it was first accepted under.
+	receiptsDir       string
+	dedupeByMessageID bool
 }
 
 func defaultSettings() settings {
@@ -64,6 +70,8 @@ type rawSettings struct {
 	Seed          *int64      `json:"seed"`
 	MaxBatchSize  *int        `json:"max_batch_size"`
 	RejectNumbers []string    `json:"reject_numbers"`
+	ReceiptsDir   *string     `json:"receipts_dir"`
+	Dedupe        *bool       `json:"dedupe_by_message_id"`
 }
 
 type rawBalance struct {
@@ -158,6 +166,20 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 			return s, fmt.Errorf("setting reject_numbers[%d]: %q is not an E.164 number such as \"+14155550100\"", i, n)
 		}
 		s.rejectNumbers[n] = true
+	}
+	if raw.ReceiptsDir != nil {
+		// The plugin runs in the host's working directory, which operators
+		// rarely think of; an absolute path leaves no doubt where it writes.
+		if !filepath.IsAbs(*raw.ReceiptsDir) {
+			return s, fmt.Errorf("setting receipts_dir: %q is not an absolute path", *raw.ReceiptsDir)
+		}
+		s.receiptsDir = filepath.Clean(*raw.ReceiptsDir)
+	}
+	if raw.Dedupe != nil {
+		if *raw.Dedupe && s.receiptsDir == "" {
+			return s, errors.New("setting dedupe_by_message_id: needs receipts_dir, where the processes share what they accepted")
+		}
+		s.dedupeByMessageID = *raw.Dedupe
 	}
 	return s, nil
 }

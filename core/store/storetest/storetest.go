@@ -76,6 +76,15 @@ func OpenWith(t testing.TB, opts store.Options) *store.Store {
 	return openDSN(t, opts)
 }
 
+// PostgresDSN returns the DSN of a fresh PostgreSQL schema of the test's
+// own, dropped when the test ends, for tests that run server processes on
+// it. Like every PostgreSQL test here it is skipped without
+// SMSROUTER_TEST_POSTGRES_DSN, or fails if SMSROUTER_REQUIRE_POSTGRES=1.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	return postgresSchema(t)
+}
+
 // postgresSchema creates a schema of its own for the test and returns a DSN
 // whose search_path points at it.
 func postgresSchema(t testing.TB) string {

@@ -16,4 +16,7 @@ api {
   max_segments     = 0
   sender_ids       = ["", "ThisSenderIsWayTooLong"]
   currency         = "euro"
+  max_validity     = "5s"
+  default_validity = "96h"
+  max_schedule_ahead = "soon"
 }

@@ -1,6 +1,9 @@
 provider "sandbox" {
   plugin = "sandbox"
 }
+routing {
+  currency = "EUR"
+}
 route "default" {
   default    = true
   candidates = ["sandbox"]
@@ -20,4 +23,9 @@ api {
   account_sender_ids  = { acme = ["ACME", "+14155550100"] }
   currency            = "EUR"
   default_credit      = 12.5
+  credit_limit        = 0
+  low_balance         = 2.5
+  default_validity    = "1h"
+  max_validity        = "48h"
+  max_schedule_ahead  = "168h"
 }

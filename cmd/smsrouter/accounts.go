@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/store"
+)
+
+const accountsUsage = `want one of:
+  smsrouter accounts list
+  smsrouter accounts credit ACCOUNT AMOUNT [--reason TEXT]   add credit (a negative AMOUNT takes it away)
+  smsrouter accounts limit ACCOUNT AMOUNT|none                how far below zero the balance may go (0: prepaid; none: never refused)
+  smsrouter accounts low-balance ACCOUNT AMOUNT|default       the balance.low threshold (default: the api block's low_balance)
+ACCOUNT is an account name or id (acc_...); every subcommand takes --config FILE`
+
+func accountsCmd(ctx context.Context, sub string, args []string, stdout io.Writer) error {
+	fs := newFlags("accounts " + sub)
+	cfgPath := fs.String("config", "", "config file whose database holds the accounts (default: the embedded default)")
+	reason := fs.String("reason", "", "why the credit changes, kept in the ledger (credit only)")
+	var want int
+	switch sub {
+	case "list":
+	case "credit", "limit", "low-balance":
+		want = 2
+	default:
+		return fmt.Errorf("unknown subcommand %q: %s", sub, accountsUsage)
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != want {
+		return fmt.Errorf("%d arguments given, want %d: %s", len(pos), want, accountsUsage)
+	}
+	// Check the amount before touching the database, so a typo changes
+	// nothing.
+	var amount *money.Amount
+	if want == 2 {
+		keyword := map[string]string{"limit": "none", "low-balance": "default"}[sub]
+		if keyword == "" || pos[1] != keyword {
+			a, err := money.Parse(pos[1])
+			if err != nil {
+				return fmt.Errorf("amount: %w", err)
+			}
+			amount = &a
+		}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, hclog.NewNullLogger())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cur := cfg.API.Currency
+	if cur == "" && cfg.Table != nil {
+		cur = cfg.Table.Currency()
+	}
+	if sub == "list" {
+		accounts, err := st.ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tBALANCE\tCREDIT LIMIT\tLOW BALANCE\tCREATED")
+		for _, a := range accounts {
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\n", a.ID, a.Name, a.Balance, cur, orWord(a.CreditLimit, "none"),
+				orWord(a.LowBalance, "default"), a.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+	acc, err := findAccount(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "credit":
+		r := strings.TrimSpace(*reason)
+		if r == "" {
+			r = "added with smsrouter accounts credit"
+		}
+		e, err := st.AddCredit(ctx, acc.ID, *amount, r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): %s %s %s, balance now %s %s\n", acc.Name, acc.ID, e.Kind, e.Amount, cur, e.BalanceAfter, cur)
+	case "limit":
+		if err := st.SetCreditLimit(ctx, acc.ID, amount); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): credit limit %s\n", acc.Name, acc.ID, orWord(amount, "none: sends are never refused for credit"))
+	case "low-balance":
+		if err := st.SetLowBalance(ctx, acc.ID, amount); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): low-balance threshold %s\n", acc.Name, acc.ID, orWord(amount, "from the config"))
+	}
+	return nil
+}
+
+func orWord(a *money.Amount, word string) string {
+	if a == nil {
+		return word
+	}
+	return a.String()
+}
+
+// findAccount takes an account id (acc_...) or name.
+func findAccount(ctx context.Context, st *store.Store, ref string) (store.Account, error) {
+	if strings.HasPrefix(ref, "acc_") {
+		if acc, err := st.AccountByID(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+			return acc, err
+		}
+	}
+	acc, err := st.AccountByName(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, fmt.Errorf("no account named %q ('smsrouter accounts list' shows them)", ref)
+	}
+	return acc, err
+}
+
+// parseInterleaved parses flags wherever they stand among the positional
+// arguments, and returns the positional ones. A negative number is an
+// argument (an amount), not a flag.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		for len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isNumber(args[0])) {
+			pos, args = append(pos, args[0]), args[1:]
+		}
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+	}
+}
+
+func isNumber(s string) bool {
+	_, err := money.Parse(s)
+	return err == nil
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/webhook"
+)
+
+// webhookPollInterval bounds how long an event waits in the outbox when
+// nothing wakes the deliverer: the store writes events inside other
+// transactions and cannot tell it when they commit.
+const webhookPollInterval = 200 * time.Millisecond
+
+// newWebhooks tells the store which account owns inbound messages to which
+// number (the api block's account_sender_ids) and returns the deliverer of
+// the applications' webhooks.
+func newWebhooks(st *store.Store, api config.API, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
+	st.SetInboundOwners(inboundOwners(api, log))
+	return webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs})
+}
+
+// inboundOwners maps each account sender ID to its account's name. A number
+// listed for several accounts goes to the first name in alphabetical order,
+// so that the choice does not change between restarts.
+func inboundOwners(api config.API, log hclog.Logger) map[string]string {
+	names := make([]string, 0, len(api.AccountSenderIDs))
+	for name := range api.AccountSenderIDs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := map[string]string{}
+	for _, name := range names {
+		for _, id := range api.AccountSenderIDs[name] {
+			if prev, ok := out[id]; ok {
+				log.Warn("sender ID listed for two accounts; its inbound messages go to the first", "sender_id", id, "account", prev, "also", name)
+				continue
+			}
+			out[id] = name
+		}
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// Recording a dispatch round used to cost two statements per message; these
+// do it in a few statements per round, since a round is hundreds of
+// messages and every statement is a round trip and the database's CPU.
+
+// idChunk caps the ids of one statement (a CASE costs two parameters per
+// id, well under both drivers' limits).
+const idChunk = 500
+
+var unsentStatuses = []string{string(sdk.StatusQueued), string(sdk.StatusPending)}
+
+// openMessages returns which of the results' messages are still queued or
+// pending, locking them on PostgreSQL.
+func openMessages(tx *gorm.DB, results []AttemptResult) (map[string]bool, error) {
+	ids := make([]string, 0, len(results))
+	for _, r := range results {
+		ids = append(ids, r.MessageID)
+	}
+	// Sorted, so that concurrent rounds lock rows in one order.
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	open := make(map[string]bool, len(ids))
+	for chunk := range slices.Chunk(ids, idChunk) {
+		var got []string
+		q := forUpdate(tx, "messages").Model(&Message{}).Where("id IN ? AND status IN ?", chunk, unsentStatuses).Order("id")
+		if err := q.Pluck("id", &got).Error; err != nil {
+			return nil, fmt.Errorf("read messages to record: %w", err)
+		}
+		for _, id := range got {
+			open[id] = true
+		}
+	}
+	return open, nil
+}
+
+// releaseUntried puts messages our own limits held back into the queue
+// again, due at their RetryAt, with the claim's attempt undone.
+func releaseUntried(tx *gorm.DB, results []AttemptResult) error {
+	groups := map[[2]time.Time][]string{}
+	for _, r := range results {
+		k := [2]time.Time{r.RetryAt, r.At}
+		groups[k] = append(groups[k], r.MessageID)
+	}
+	for k, ids := range groups {
+		for chunk := range slices.Chunk(ids, idChunk) {
+			err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", chunk, unsentStatuses).Updates(map[string]any{
+				"lease_until": nil, "next_attempt_at": k[0], "attempts": gorm.Expr("attempts - 1"), "updated_at": k[1]}).Error
+			if err != nil {
+				return fmt.Errorf("release %d messages: %w", len(chunk), err)
+			}
+		}
+	}
+	return nil
+}
+
+// outcomeKey is what results updated by one statement share; what differs
+// between them (the provider's message id) is set with a CASE.
+type outcomeKey struct {
+	status    sdk.Status
+	provider  string
+	candidate int
+	code      string
+	reason    string
+	at        time.Time
+	retryAt   time.Time
+}
+
+// updateOutcomes records tried results: sent with the provider's message
+// id, final with the provider's code, or due again at RetryAt.
+func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
+	groups := map[outcomeKey][]AttemptResult{}
+	var order []outcomeKey
+	for _, r := range results {
+		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt}
+		if r.Status == sdk.StatusSent {
+			k.code, k.reason, k.retryAt = "", "", time.Time{}
+		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	for _, k := range order {
+		for chunk := range slices.Chunk(groups[k], idChunk) {
+			ids := make([]string, len(chunk))
+			for i, r := range chunk {
+				ids[i] = r.MessageID
+			}
+			up := map[string]any{"status": string(k.status), "lease_until": nil, "updated_at": k.at,
+				"candidate": k.candidate, "error_code": k.code, "error_message": k.reason}
+			switch {
+			case k.status == sdk.StatusSent:
+				up["provider"] = k.provider
+				up["provider_message_id"] = providerIDCase(chunk)
+				up["sent_at"] = k.at
+			case k.status.Final():
+				up["provider"] = k.provider
+				up["failed_at"] = k.at
+			default:
+				up["next_attempt_at"] = k.retryAt
+			}
+			if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", ids, unsentStatuses).Updates(up).Error; err != nil {
+				return fmt.Errorf("record %d %s messages: %w", len(ids), k.status, err)
+			}
+		}
+	}
+	return nil
+}
+
+// providerIDCase sets each message's own provider message id.
+func providerIDCase(results []AttemptResult) clause.Expr {
+	var b strings.Builder
+	args := make([]any, 0, 2*len(results))
+	b.WriteString("CASE id")
+	for _, r := range results {
+		b.WriteString(" WHEN ? THEN ?")
+		args = append(args, r.MessageID, r.ProviderMessageID)
+	}
+	b.WriteString(" END")
+	return gorm.Expr(b.String(), args...)
+}
+
+// heldFor returns the held reports of accepted messages, oldest first.
+func heldFor(tx *gorm.DB, accepted []AttemptResult) ([]HeldStatus, error) {
+	var out []HeldStatus
+	for chunk := range slices.Chunk(accepted, idChunk) {
+		var q strings.Builder
+		args := make([]any, 0, 2*len(chunk))
+		q.WriteString("(provider, provider_message_id) IN (")
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?)")
+			args = append(args, r.Provider, r.ProviderMessageID)
+		}
+		q.WriteString(")")
+		var held []HeldStatus
+		if err := tx.Where(q.String(), args...).Order("id").Find(&held).Error; err != nil {
+			return nil, fmt.Errorf("read held reports: %w", err)
+		}
+		out = append(out, held...)
+	}
+	slices.SortFunc(out, func(a, b HeldStatus) int { return int(a.ID) - int(b.ID) })
+	return out, nil
+}

@@ -1,0 +1,732 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func init() {
+	RegisterModels(&Webhook{}, &WebhookDelivery{}, &WebhookAttempt{})
+}
+
+// Webhook event types.
+const (
+	EventMessageSent      = "message.sent"
+	EventMessageDelivered = "message.delivered"
+	EventMessageFailed    = "message.failed"
+	EventMessageReceived  = "message.received"
+)
+
+// Webhook delivery states.
+const (
+	WebhookPending   = "pending"
+	WebhookDelivered = "delivered"
+	// WebhookGaveUp means every attempt failed until the delivery's
+	// deadline passed.
+	WebhookGaveUp = "gave_up"
+)
+
+// Webhook is an account's webhook configuration: where its events go and
+// the secret they are signed with. The secret is kept in the clear because
+// signing needs it; it is shown to the account once, when generated.
+type Webhook struct {
+	AccountID string `gorm:"primaryKey;size:40"`
+	// URL receives the account's events; empty means only messages sent
+	// with their own callback_url produce webhooks.
+	URL       string    `gorm:"not null;default:''"`
+	Secret    string    `gorm:"size:128;not null"`
+	CreatedAt time.Time `gorm:"not null"`
+	// SecretRotatedAt is when the current secret was generated.
+	SecretRotatedAt time.Time `gorm:"not null"`
+	UpdatedAt       time.Time
+}
+
+// WebhookDelivery is one event to deliver to an application: the outbox row
+// written in the transaction that caused the event, then claimed and sent
+// by a webhook deliverer until the receiver answers 2xx or the deadline
+// passes.
+type WebhookDelivery struct {
+	// Seq orders a message's events: event k+1 is not sent before event k
+	// is delivered or given up. Events of one message are written in
+	// transactions that update the message row first, so they serialise on
+	// its lock and get increasing Seq values in the order they happened.
+	Seq     uint64 `gorm:"primaryKey;autoIncrement"`
+	EventID string `gorm:"size:40;not null;uniqueIndex"`
+	// AccountID has no index of its own: every query by account also
+	// names the message, and each index costs the hot path an insert.
+	AccountID string `gorm:"size:40;not null"`
+	// MessageID is empty for account events (balance.low).
+	MessageID string `gorm:"size:40;not null;default:'';index:idx_webhook_deliveries_message,priority:1"`
+	Type      string `gorm:"size:64;not null"`
+	// CallbackURL is the message's own callback_url; empty means the
+	// account's URL as configured when the event is sent, so that fixing a
+	// mistyped URL rescues the events still being retried.
+	CallbackURL string `gorm:"not null;default:''"`
+	// Payload is the exact JSON body, the same bytes on every attempt.
+	Payload       string     `gorm:"not null"`
+	State         string     `gorm:"size:16;not null;index:idx_webhook_deliveries_due,priority:1;index:idx_webhook_deliveries_message,priority:2"`
+	Attempts      int        `gorm:"not null;default:0"`
+	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_due,priority:2"`
+	LeaseUntil    *time.Time `gorm:""`
+	// LastStatus is the HTTP status of the latest attempt (0 when it got
+	// no answer) and LastError why it failed.
+	LastStatus  int    `gorm:"not null;default:0"`
+	LastError   string `gorm:"not null;default:''"`
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+	GaveUpAt    *time.Time
+}
+
+// WebhookAttempt is one HTTP request made for a delivery.
+type WebhookAttempt struct {
+	ID          uint64    `gorm:"primaryKey;autoIncrement"`
+	DeliverySeq uint64    `gorm:"not null;index"`
+	At          time.Time `gorm:"not null"`
+	// HTTPStatus is 0 when the request got no answer (refused, timed out).
+	HTTPStatus int    `gorm:"not null;default:0"`
+	Error      string `gorm:"not null;default:''"`
+	DurationMS int64  `gorm:"not null"`
+}
+
+// WebhookEvent is the JSON body of every webhook.
+type WebhookEvent struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      any       `json:"data"`
+}
+
+// MessageEventData is the data of message.* events.
+type MessageEventData struct {
+	MessageID         string     `json:"message_id"`
+	To                string     `json:"to"`
+	From              string     `json:"from,omitempty"`
+	Status            string     `json:"status"`
+	Provider          string     `json:"provider,omitempty"`
+	ProviderMessageID string     `json:"provider_message_id,omitempty"`
+	ProviderStatus    string     `json:"provider_status,omitempty"`
+	ErrorCode         string     `json:"error_code,omitempty"`
+	Reason            string     `json:"reason,omitempty"`
+	Segments          int        `json:"segments,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	SentAt            *time.Time `json:"sent_at,omitempty"`
+	DeliveredAt       *time.Time `json:"delivered_at,omitempty"`
+	FailedAt          *time.Time `json:"failed_at,omitempty"`
+	// At is when the status in this event happened.
+	At time.Time `json:"at"`
+}
+
+// InboundEventData is the data of message.received events.
+type InboundEventData struct {
+	MessageID         string    `json:"message_id"`
+	From              string    `json:"from"`
+	To                string    `json:"to"`
+	Text              string    `json:"text"`
+	Provider          string    `json:"provider"`
+	ProviderMessageID string    `json:"provider_message_id,omitempty"`
+	ReceivedAt        time.Time `json:"received_at"`
+}
+
+// EventTypeFor names the webhook event a message's move to status causes,
+// or "" for statuses applications are not told about (queued, pending).
+// unknown counts as a failure to report: the provider stopped telling us,
+// and a later delivered report still sends message.delivered.
+func EventTypeFor(status sdk.Status) string {
+	switch status {
+	case sdk.StatusSent:
+		return EventMessageSent
+	case sdk.StatusDelivered:
+		return EventMessageDelivered
+	case sdk.StatusFailed, sdk.StatusExpired, sdk.StatusRejected, sdk.StatusUndeliverable, sdk.StatusUnknown:
+		return EventMessageFailed
+	}
+	return ""
+}
+
+// EnqueueWebhook writes an event for the account into the webhook outbox
+// inside tx, the transaction that makes the event true, so the event is
+// sent if and only if that transaction commits. messageID is empty for
+// account events (e.g. balance.low). Nothing is written when the account has
+// no webhook URL (and the message no callback_url), so accounts without
+// webhooks pay one indexed read.
+func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data any, at time.Time) error {
+	var hook Webhook
+	err := tx.Where("account_id = ?", accountID).Take(&hook).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue %s webhook for account %s: %w", eventType, accountID, err)
+	}
+	callback := ""
+	if messageID != "" {
+		var m Message
+		err := tx.Select("callback_url").Where("id = ?", messageID).Take(&m).Error
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("enqueue %s webhook for message %s: %w", eventType, messageID, err)
+		}
+		callback = m.CallbackURL
+	}
+	if hook.URL == "" && callback == "" {
+		return nil
+	}
+	d, err := newDelivery(tx, accountID, messageID, eventType, callback, data, at)
+	if err != nil {
+		return err
+	}
+	if err := tx.Create(&d).Error; err != nil {
+		return fmt.Errorf("enqueue %s webhook for account %s: %w", eventType, accountID, err)
+	}
+	return nil
+}
+
+func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, data any, at time.Time) (WebhookDelivery, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	id := NewID("evt_")
+	body, err := json.Marshal(WebhookEvent{ID: id, Type: eventType, CreatedAt: at, Data: data})
+	if err != nil {
+		return WebhookDelivery{}, fmt.Errorf("encode %s webhook: %w", eventType, err)
+	}
+	// Due now by the store's clock, not at the event's time: a late report
+	// carries an old time but is news all the same.
+	now := tx.NowFunc()
+	return WebhookDelivery{EventID: id, AccountID: accountID, MessageID: messageID, Type: eventType,
+		CallbackURL: callback, Payload: string(body), State: WebhookPending, NextAttemptAt: now, CreatedAt: now}, nil
+}
+
+// messageEvent is a message's status change to tell its application about.
+type messageEvent struct {
+	MessageID      string
+	Status         sdk.Status
+	ProviderStatus string
+	ErrorCode      string
+	Reason         string
+	At             time.Time
+}
+
+// webhookTarget is a message with the webhook configuration of its account,
+// as read by enqueueMessageEvents.
+type webhookTarget struct {
+	Message    `gorm:"embedded"`
+	WebhookURL string
+}
+
+// enqueueMessageEvents writes the outbox rows for status changes already
+// applied in tx: one read for the whole batch, finding the messages whose
+// account has a webhook (an inner join, so messages of accounts without one
+// cost nothing further), and one multi-row insert.
+func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
+	ids := make([]string, 0, len(events))
+	for _, ev := range events {
+		if EventTypeFor(ev.Status) != "" {
+			ids = append(ids, ev.MessageID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var targets []webhookTarget
+	for chunk := range chunks(ids, 500) {
+		var part []webhookTarget
+		err := tx.Table("messages").Select("messages.*, webhooks.url AS webhook_url").
+			Joins("JOIN webhooks ON webhooks.account_id = messages.account_id").
+			Where("messages.id IN ? AND (webhooks.url <> '' OR messages.callback_url <> '')", chunk).
+			Scan(&part).Error
+		if err != nil {
+			return fmt.Errorf("find webhooks of %d messages: %w", len(chunk), err)
+		}
+		targets = append(targets, part...)
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	byID := make(map[string]*Message, len(targets))
+	for i := range targets {
+		byID[targets[i].ID] = &targets[i].Message
+	}
+	rows := make([]WebhookDelivery, 0, len(targets))
+	for _, ev := range events {
+		m := byID[ev.MessageID]
+		typ := EventTypeFor(ev.Status)
+		if m == nil || typ == "" {
+			continue
+		}
+		d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, ev), ev.At)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, d)
+	}
+	if err := tx.CreateInBatches(rows, 200).Error; err != nil {
+		return fmt.Errorf("enqueue %d message webhooks: %w", len(rows), err)
+	}
+	return nil
+}
+
+func messageEventData(m *Message, ev messageEvent) MessageEventData {
+	at := ev.At.UTC()
+	d := MessageEventData{MessageID: m.ID, To: m.Recipient, From: m.Sender, Status: string(ev.Status),
+		Provider: m.Provider, ProviderMessageID: m.ProviderMessageID, ProviderStatus: ev.ProviderStatus,
+		ErrorCode: ev.ErrorCode, Reason: ev.Reason, Segments: m.Segments, CreatedAt: m.CreatedAt.UTC(),
+		SentAt: utcPtr(m.SentAt), DeliveredAt: utcPtr(m.DeliveredAt), FailedAt: utcPtr(m.FailedAt), At: at}
+	// The message row was read after this transaction updated it, but an
+	// event applied from a held report may be read before its own columns
+	// are: fill in the time of this very event.
+	switch {
+	case ev.Status == sdk.StatusSent && d.SentAt == nil:
+		d.SentAt = &at
+	case ev.Status == sdk.StatusDelivered && d.DeliveredAt == nil:
+		d.DeliveredAt = &at
+	case ev.Status.Final() && ev.Status != sdk.StatusDelivered && d.FailedAt == nil:
+		d.FailedAt = &at
+	}
+	return d
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func chunks[T any](s []T, n int) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+// NewWebhookSecret returns a fresh signing secret: "whsec_" and 64 hex
+// digits (256 random bits).
+func NewWebhookSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + hex.EncodeToString(b[:])
+}
+
+// GetWebhook returns the account's webhook configuration, or ErrNotFound.
+func (s *Store) GetWebhook(ctx context.Context, accountID string) (Webhook, error) {
+	var w Webhook
+	if err := s.db.WithContext(ctx).Where("account_id = ?", accountID).Take(&w).Error; err != nil {
+		return Webhook{}, fmt.Errorf("webhook of account %s: %w", accountID, notFound(err))
+	}
+	return w, nil
+}
+
+// SetWebhook stores the account's webhook URL (empty: only per-message
+// callback URLs). A secret is generated when the account has none or when
+// rotate is set; the returned secret is then non-empty, and empty when the
+// old one was kept.
+func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bool) (Webhook, string, error) {
+	var (
+		out    Webhook
+		secret string
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.now()
+		var cur Webhook
+		err := tx.Clauses(lockingFor(s.driver)...).Where("account_id = ?", accountID).Take(&cur).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			secret = NewWebhookSecret()
+			out = Webhook{AccountID: accountID, URL: url, Secret: secret, CreatedAt: now, SecretRotatedAt: now, UpdatedAt: now}
+			// A concurrent first set by another request wins; ours then
+			// fails on the primary key and the caller may retry.
+			return tx.Create(&out).Error
+		case err != nil:
+			return err
+		}
+		up := map[string]any{"url": url, "updated_at": now}
+		if rotate {
+			secret = NewWebhookSecret()
+			up["secret"], up["secret_rotated_at"] = secret, now
+		}
+		if err := tx.Model(&Webhook{}).Where("account_id = ?", accountID).Updates(up).Error; err != nil {
+			return err
+		}
+		return tx.Where("account_id = ?", accountID).Take(&out).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, ErrConflict)
+	}
+	if err != nil {
+		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
+	}
+	return out, secret, nil
+}
+
+// DeleteWebhook removes the account's webhook URL and secret. Events still
+// waiting to be sent are given up when their turn comes. It returns
+// ErrNotFound when the account had none.
+func (s *Store) DeleteWebhook(ctx context.Context, accountID string) error {
+	res := s.db.WithContext(ctx).Where("account_id = ?", accountID).Delete(&Webhook{})
+	if res.Error != nil {
+		return fmt.Errorf("delete webhook of account %s: %w", accountID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete webhook of account %s: %w", accountID, ErrNotFound)
+	}
+	return nil
+}
+
+func lockingFor(driver string) []clause.Expression {
+	if driver == DriverPostgres {
+		return []clause.Expression{clause.Locking{Strength: "UPDATE"}}
+	}
+	return nil
+}
+
+// SetInboundOwners tells the store which account owns inbound messages to
+// which number: owners maps a sender ID (a phone number, any formatting) to
+// an account name. An inbound message to a number nobody owns belongs to the
+// first (oldest) account. Safe to call while events are being stored (on a
+// config reload).
+func (s *Store) SetInboundOwners(owners map[string]string) {
+	m := make(map[string]string, len(owners))
+	for number, account := range owners {
+		m[numberKey(number)] = account
+	}
+	s.inboundOwners.Store(&m)
+}
+
+// numberKey makes "+1 555-0100" and "15550100" the same key; alphanumeric
+// sender IDs are kept as written.
+func numberKey(s string) string {
+	digits := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits = append(digits, c)
+		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')' || c == '.':
+		default:
+			return s
+		}
+	}
+	return string(digits)
+}
+
+// inboundAccount returns the id of the account an inbound message to
+// recipient belongs to, "" when there are no accounts at all.
+func (s *Store) inboundAccount(tx *gorm.DB, recipient string) (string, error) {
+	name := ""
+	if owners := s.inboundOwners.Load(); owners != nil {
+		name = (*owners)[numberKey(recipient)]
+	}
+	if id, ok := s.accountIDs.Load(name); ok {
+		return id.(string), nil
+	}
+	var acc Account
+	q := tx.Select("id")
+	if name != "" {
+		q = q.Where("name = ?", name)
+	} else {
+		q = q.Order("created_at, id")
+	}
+	err := q.Take(&acc).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) && name != "" {
+		// The configured account does not exist (yet): the first account
+		// still hears about the message.
+		err = tx.Select("id").Order("created_at, id").Take(&acc).Error
+		name = ""
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("owner of inbound messages to %s: %w", recipient, err)
+	}
+	// Account ids never change and the oldest account stays the oldest, so
+	// the answer can be kept for the life of the process.
+	s.accountIDs.Store(name, acc.ID)
+	return acc.ID, nil
+}
+
+// storeInbound keeps an inbound message inside tx and enqueues its
+// message.received webhook.
+func (s *Store) storeInbound(tx *gorm.DB, provider string, in *sdk.InboundEvent) error {
+	at := in.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	accountID, err := s.inboundAccount(tx, in.To)
+	if err != nil {
+		return err
+	}
+	msg := InboundMessage{ID: NewID("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
+		Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}
+	if err := tx.Create(&msg).Error; err != nil {
+		return err
+	}
+	if accountID == "" {
+		return nil
+	}
+	return EnqueueWebhook(tx, accountID, "", EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
+		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt)
+}
+
+// ClaimedWebhook is a delivery leased to a deliverer with where to send it
+// and the secret to sign it with. URL is empty when the account removed its
+// webhook (and the message has no callback_url); Secret is empty when the
+// account has no webhook configuration at all any more.
+type ClaimedWebhook struct {
+	WebhookDelivery
+	URL    string
+	Secret string
+}
+
+// ClaimWebhooks leases up to limit due webhook deliveries for lease, so that
+// no other deliverer (in this or another process) takes them meanwhile, and
+// counts the attempt. Only the oldest pending event of each message is due:
+// its successors wait until it is delivered or given up. Deliveries of the
+// accounts in skipAccounts are left alone (the caller is busy with them).
+func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]ClaimedWebhook, error) {
+	lock := ""
+	if s.driver == DriverPostgres {
+		// As in ClaimDue: several servers claim disjoint batches.
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	now = now.UTC()
+	args := []any{now.Add(lease), now, now}
+	skip := ""
+	if len(skipAccounts) > 0 {
+		skip = " AND d.account_id NOT IN ?"
+		args = append(args, skipAccounts)
+	}
+	args = append(args, limit)
+	q := `UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
+WHERE seq IN (SELECT d.seq FROM webhook_deliveries d
+  WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+  AND (d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+    WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq))` + skip + `
+  ORDER BY d.next_attempt_at, d.seq LIMIT ?` + lock + `)
+RETURNING *`
+	var rows []WebhookDelivery
+	if err := s.db.WithContext(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("claim due webhooks: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	accounts := make([]string, 0, 4)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.AccountID] {
+			seen[r.AccountID] = true
+			accounts = append(accounts, r.AccountID)
+		}
+	}
+	var hooks []Webhook
+	if err := s.db.WithContext(ctx).Where("account_id IN ?", accounts).Find(&hooks).Error; err != nil {
+		return nil, fmt.Errorf("webhook configuration of %d accounts: %w", len(accounts), err)
+	}
+	byAccount := make(map[string]Webhook, len(hooks))
+	for _, h := range hooks {
+		byAccount[h.AccountID] = h
+	}
+	// RETURNING gives rows in no particular order; deliverers start the
+	// oldest first.
+	slices.SortFunc(rows, func(a, b WebhookDelivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	out := make([]ClaimedWebhook, len(rows))
+	for i, r := range rows {
+		h := byAccount[r.AccountID]
+		url := r.CallbackURL
+		if url == "" {
+			url = h.URL
+		}
+		out[i] = ClaimedWebhook{WebhookDelivery: r, URL: url, Secret: h.Secret}
+	}
+	return out, nil
+}
+
+// ReleaseWebhooks gives claimed deliveries back without an attempt, for a
+// deliverer that claimed more than it may start.
+func (s *Store) ReleaseWebhooks(ctx context.Context, seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("seq IN ? AND state = ?", seqs, WebhookPending).
+		Updates(map[string]any{"lease_until": nil, "attempts": gorm.Expr("attempts - 1")}).Error
+	if err != nil {
+		return fmt.Errorf("release %d webhooks: %w", len(seqs), err)
+	}
+	return nil
+}
+
+// WebhookResult is the outcome of one attempt at a claimed delivery.
+type WebhookResult struct {
+	Seq uint64
+	// Attempts is the delivery's attempt count as claimed; a result whose
+	// claim was overtaken (the lease ran out and another deliverer claimed
+	// the delivery again) is still recorded as an attempt but does not
+	// change the delivery.
+	Attempts   int
+	At         time.Time
+	Duration   time.Duration
+	HTTPStatus int
+	Error      string
+	// State is the delivery's new state: delivered, pending (to be tried
+	// again at RetryAt) or gave_up.
+	State   string
+	RetryAt time.Time
+}
+
+// RecordWebhookResults stores attempts and their deliveries' new states in
+// one transaction and releases the leases.
+func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		attempts := make([]WebhookAttempt, 0, len(results))
+		for _, r := range results {
+			at := r.At.UTC()
+			attempts = append(attempts, WebhookAttempt{DeliverySeq: r.Seq, At: at, HTTPStatus: r.HTTPStatus,
+				Error: r.Error, DurationMS: r.Duration.Milliseconds()})
+			up := map[string]any{"state": r.State, "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error}
+			switch r.State {
+			case WebhookDelivered:
+				up["delivered_at"] = at
+			case WebhookGaveUp:
+				up["gave_up_at"] = at
+			case WebhookPending:
+				up["next_attempt_at"] = r.RetryAt.UTC()
+			default:
+				return fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
+			}
+			err := tx.Model(&WebhookDelivery{}).Where("seq = ? AND attempts = ? AND state = ?", r.Seq, r.Attempts, WebhookPending).
+				Updates(up).Error
+			if err != nil {
+				return fmt.Errorf("webhook %d: %w", r.Seq, err)
+			}
+		}
+		return tx.CreateInBatches(attempts, 200).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+	}
+	return nil
+}
+
+// NextWebhookDue returns when the earliest webhook a deliverer could claim
+// becomes due, or false when there is none: the oldest pending event of each
+// message, not leased, of an account not in skipAccounts. Leases that run
+// out (a deliverer died) are left to the deliverers' polling.
+func (s *Store) NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error) {
+	var d WebhookDelivery
+	q := s.db.WithContext(ctx).Table("webhook_deliveries AS d").Select("d.next_attempt_at").
+		Where("d.state = ? AND d.lease_until IS NULL", WebhookPending).
+		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = ? AND p.seq < d.seq)", WebhookPending)
+	if len(skipAccounts) > 0 {
+		q = q.Where("d.account_id NOT IN ?", skipAccounts)
+	}
+	res := q.Order("d.next_attempt_at").Limit(1).Scan(&d)
+	if res.Error != nil {
+		return time.Time{}, false, fmt.Errorf("next due webhook: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return time.Time{}, false, nil
+	}
+	return d.NextAttemptAt, true, nil
+}
+
+// WebhookWithAttempts is a delivery and every attempt made for it, oldest
+// first.
+type WebhookWithAttempts struct {
+	WebhookDelivery
+	AttemptLog []WebhookAttempt
+}
+
+// MessageWebhooks returns the account's webhook deliveries for a message,
+// in the order they are sent, each with its attempts.
+func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]WebhookWithAttempts, error) {
+	db := s.db.WithContext(ctx)
+	var ds []WebhookDelivery
+	if err := db.Where("account_id = ? AND message_id = ?", accountID, messageID).Order("seq").Find(&ds).Error; err != nil {
+		return nil, fmt.Errorf("webhooks of message %s: %w", messageID, err)
+	}
+	if len(ds) == 0 {
+		return []WebhookWithAttempts{}, nil
+	}
+	seqs := make([]uint64, len(ds))
+	for i, d := range ds {
+		seqs[i] = d.Seq
+	}
+	var as []WebhookAttempt
+	if err := db.Where("delivery_seq IN ?", seqs).Order("id").Find(&as).Error; err != nil {
+		return nil, fmt.Errorf("webhook attempts of message %s: %w", messageID, err)
+	}
+	out := make([]WebhookWithAttempts, len(ds))
+	idx := make(map[uint64]int, len(ds))
+	for i, d := range ds {
+		out[i] = WebhookWithAttempts{WebhookDelivery: d, AttemptLog: []WebhookAttempt{}}
+		idx[d.Seq] = i
+	}
+	for _, a := range as {
+		i := idx[a.DeliverySeq]
+		out[i].AttemptLog = append(out[i].AttemptLog, a)
+	}
+	return out, nil
+}
+
+type outboxKey struct{}
+
+// outbox collects the webhook rows of one transaction, for paths that apply
+// status changes one by one, so that the rows go in with one multi-row
+// insert instead of one statement each.
+type outbox struct{ rows []WebhookDelivery }
+
+// withOutbox returns tx collecting the rows addDelivery is given, and the
+// function that inserts them; it must be called before the transaction
+// commits. Inside a tx already collecting, both change nothing.
+func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
+	if _, ok := tx.Statement.Context.Value(outboxKey{}).(*outbox); ok {
+		return tx, func() error { return nil }
+	}
+	ob := &outbox{}
+	ctx := context.WithValue(tx.Statement.Context, outboxKey{}, ob)
+	tx = tx.WithContext(ctx)
+	return tx, func() error {
+		if len(ob.rows) == 0 {
+			return nil
+		}
+		rows := ob.rows
+		ob.rows = nil
+		if err := tx.CreateInBatches(rows, 200).Error; err != nil {
+			return fmt.Errorf("enqueue %d webhooks: %w", len(rows), err)
+		}
+		return nil
+	}
+}
+
+// addDelivery writes d into the outbox: into the collection of a tx from
+// withOutbox, else at once.
+func addDelivery(tx *gorm.DB, d WebhookDelivery) error {
+	if ob, ok := tx.Statement.Context.Value(outboxKey{}).(*outbox); ok {
+		ob.rows = append(ob.rows, d)
+		return nil
+	}
+	return tx.Create(&d).Error
+}

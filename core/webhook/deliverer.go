@@ -1,0 +1,377 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/store"
+)
+
+// Queue is the durable outbox of webhook deliveries.
+type Queue interface {
+	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]store.ClaimedWebhook, error)
+	ReleaseWebhooks(ctx context.Context, seqs []uint64) error
+	RecordWebhookResults(ctx context.Context, results []store.WebhookResult) error
+	NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error)
+}
+
+// Observer learns how each attempt went, for metrics: ok when the receiver
+// answered 2xx; gaveUp when the delivery will not be tried again.
+type Observer interface {
+	ObserveWebhook(eventType string, ok, gaveUp bool, latency time.Duration)
+}
+
+// Options tune a Deliverer; zero values take the defaults.
+type Options struct {
+	Logger hclog.Logger
+	// Client sends the requests. The default does not follow redirects (a
+	// 3xx is a failed attempt: the URL should be fixed, not guessed) and
+	// keeps connections alive per receiver.
+	Client *http.Client
+	// Timeout bounds one request, from connecting to the end of the
+	// answer's headers (default 10s).
+	Timeout time.Duration
+	// Concurrency is how many requests run at once (default 64).
+	Concurrency int
+	// PerAccount is how many of them one account may have, so that a slow
+	// receiver cannot hold every slot while other accounts wait (default 8).
+	PerAccount int
+	// BatchSize caps one claim (default 100).
+	BatchSize int
+	// Lease is how long a claim holds its deliveries; it must outlast
+	// Timeout, or a slow request is sent again by another deliverer
+	// (default 2×Timeout + 30s).
+	Lease time.Duration
+	// PollInterval is the longest the deliverer sleeps without being woken
+	// (default 1s); Wake ends the sleep at once.
+	PollInterval time.Duration
+	// MaxAge is how long after its event a delivery is retried before it is
+	// given up (default 24h).
+	MaxAge time.Duration
+	// Backoff is the wait after the n-th failed attempt (n from 1); the
+	// default is DefaultBackoff.
+	Backoff func(n int) time.Duration
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Observer, when set, is told of every attempt.
+	Observer Observer
+}
+
+// DefaultBackoff waits 5s after the first failure, doubling up to one hour,
+// with jitter that spreads each wait over its upper half so that a
+// receiver coming back is not hit by every retry at once.
+func DefaultBackoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Deliverer sends due webhooks until its Run context ends.
+type Deliverer struct {
+	q    Queue
+	o    Options
+	log  hclog.Logger
+	wake chan struct{}
+}
+
+// New returns a Deliverer over q.
+func New(q Queue, o Options) *Deliverer {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.PerAccount <= 0 {
+		o.PerAccount = 8
+	}
+	o.PerAccount = min(o.PerAccount, o.Concurrency)
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2*o.Timeout + 30*time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = o.PerAccount
+		tr.MaxIdleConns = o.Concurrency
+		o.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	return &Deliverer{q: q, o: o, log: o.Logger.Named("webhook"), wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the deliverer new events may be due, without blocking.
+func (d *Deliverer) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// outcome is a finished attempt on its way back to Run.
+type outcome struct {
+	result  store.WebhookResult
+	account string
+}
+
+// Run delivers until ctx ends. Requests in flight then are cancelled and
+// recorded as failed attempts to be retried at once, so stopping loses
+// nothing and leaves no lease to wait out.
+func (d *Deliverer) Run(ctx context.Context) error {
+	var (
+		wg         sync.WaitGroup
+		done       = make(chan outcome, d.o.Concurrency)
+		inflight   int
+		perAccount = map[string]int{}
+		finished   []store.WebhookResult
+		claim      = true
+	)
+	collect := func(o outcome) {
+		finished = append(finished, o.result)
+		inflight--
+		if perAccount[o.account]--; perAccount[o.account] <= 0 {
+			delete(perAccount, o.account)
+		}
+	}
+	busy := func() []string {
+		var out []string
+		for acc, n := range perAccount {
+			if n >= d.o.PerAccount {
+				out = append(out, acc)
+			}
+		}
+		return out
+	}
+	for {
+		if len(finished) > 0 {
+			d.record(ctx, finished)
+			finished = finished[:0]
+			// A delivered event may have unblocked its message's next one.
+			claim = true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if claim && inflight < d.o.Concurrency {
+			limit := min(d.o.BatchSize, d.o.Concurrency-inflight)
+			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy())
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("claiming webhooks failed", "error", err)
+			}
+			var giveBack []uint64
+			for _, c := range claimed {
+				if perAccount[c.AccountID] >= d.o.PerAccount {
+					giveBack = append(giveBack, c.Seq)
+					continue
+				}
+				inflight++
+				perAccount[c.AccountID]++
+				wg.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
+			}
+			if len(giveBack) > 0 {
+				if err := d.q.ReleaseWebhooks(ctx, giveBack); err != nil && ctx.Err() == nil {
+					d.log.Warn("giving back webhooks failed; their lease will run out", "webhooks", len(giveBack), "error", err)
+				}
+			}
+			// A full batch suggests more are due; otherwise wait for a
+			// result, a wake-up or the next due time.
+			claim = err == nil && len(claimed) == limit && len(giveBack) == 0 && inflight < d.o.Concurrency
+			if claim {
+				continue
+			}
+		}
+		var (
+			timer *time.Timer
+			tick  <-chan time.Time
+		)
+		if inflight < d.o.Concurrency {
+			// With every slot taken only a finished request can let more
+			// work start: no timer then.
+			wait := d.o.PollInterval
+			if next, ok, err := d.q.NextWebhookDue(ctx, busy()); err == nil && ok {
+				wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
+			}
+			timer = time.NewTimer(wait)
+			tick = timer.C
+		}
+		select {
+		case o := <-done:
+			collect(o)
+			// Record whatever else finished meanwhile in the same
+			// transaction.
+			for more := true; more; {
+				select {
+				case o := <-done:
+					collect(o)
+				default:
+					more = false
+				}
+			}
+		case <-d.wake:
+			claim = true
+		case <-tick:
+			claim = true
+		case <-ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	for o := range done {
+		collect(o)
+	}
+	if len(finished) > 0 {
+		// The run's context is over; the last results still deserve to be
+		// stored.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d.record(rctx, finished)
+		cancel()
+	}
+	return nil
+}
+
+func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) {
+	if err := d.q.RecordWebhookResults(ctx, results); err != nil {
+		// The leases run out and the events are sent again: at least once.
+		d.log.Error("recording webhook attempts failed", "attempts", len(results), "error", err)
+	}
+}
+
+// attempt makes one request for c and decides what becomes of it.
+func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.WebhookResult {
+	start := d.o.Now()
+	status, reason := d.post(ctx, c)
+	end := d.o.Now()
+	r := store.WebhookResult{Seq: c.Seq, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
+	ok := reason == ""
+	switch {
+	case ok:
+		r.State = store.WebhookDelivered
+	case ctx.Err() != nil:
+		// Stopping is not the receiver's fault: try again as soon as a
+		// deliverer runs.
+		r.State, r.RetryAt = store.WebhookPending, end
+	case c.URL == "" || c.Secret == "":
+		// The account removed its webhook: nobody to tell.
+		r.State = store.WebhookGaveUp
+	default:
+		deadline := c.CreatedAt.Add(d.o.MaxAge)
+		next := end.Add(d.o.Backoff(c.Attempts))
+		switch {
+		case !end.Before(deadline):
+			r.State = store.WebhookGaveUp
+		case next.After(deadline):
+			// One last try at the deadline rather than giving up early.
+			r.State, r.RetryAt = store.WebhookPending, deadline
+		default:
+			r.State, r.RetryAt = store.WebhookPending, next
+		}
+	}
+	if r.State == store.WebhookGaveUp {
+		d.log.Warn("webhook given up", "event", c.EventID, "type", c.Type, "account", c.AccountID,
+			"attempts", c.Attempts, "last_error", reason)
+	} else if !ok {
+		d.log.Debug("webhook attempt failed", "event", c.EventID, "attempt", c.Attempts, "error", reason, "retry_at", r.RetryAt)
+	}
+	if d.o.Observer != nil {
+		d.o.Observer.ObserveWebhook(c.Type, ok, r.State == store.WebhookGaveUp, r.Duration)
+	}
+	return r
+}
+
+// post sends c and returns the HTTP status (0 without an answer) and why
+// the attempt failed, "" when it succeeded.
+func (d *Deliverer) post(ctx context.Context, c store.ClaimedWebhook) (int, string) {
+	switch {
+	case c.Secret == "":
+		return 0, "the account has no webhook configured any more"
+	case c.URL == "":
+		return 0, "the account's webhook URL was removed and the message has no callback_url"
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	body := []byte(c.Payload)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Sprintf("bad webhook URL: %v", err)
+	}
+	ts := d.o.Now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "smsrouter-webhook/1")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
+	req.Header.Set(HeaderEventID, c.EventID)
+	req.Header.Set(HeaderEventType, c.Type)
+	resp, err := d.o.Client.Do(req)
+	if err != nil {
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return 0, fmt.Sprintf("no answer within %s", d.o.Timeout)
+		}
+		if ctx.Err() != nil {
+			return 0, "the server stopped during the request"
+		}
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	// A little of the answer says why it failed; reading to the end (up to
+	// a limit) lets the connection be reused.
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, ""
+	}
+	reason := "HTTP " + strconv.Itoa(resp.StatusCode)
+	if text := printable(snippet, 200); text != "" {
+		reason += ": " + text
+	}
+	return resp.StatusCode, reason
+}
+
+// printable returns up to n runes of b on one line, for error texts.
+func printable(b []byte, n int) string {
+	if !utf8.Valid(b) {
+		return ""
+	}
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,188 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/webhook"
+)
+
+// webhookRoutes are the calling key's account's webhook settings and the
+// deliveries made for its messages. Settings need receive_sms (or admin):
+// they decide where the account's inbound messages and delivery reports go.
+func (a *api) webhookRoutes(authed *gin.RouterGroup) {
+	authed.GET("/webhook", require(store.PermReceiveSMS), a.getWebhook)
+	authed.PUT("/webhook", require(store.PermReceiveSMS), a.putWebhook)
+	authed.DELETE("/webhook", require(store.PermReceiveSMS), a.deleteWebhook)
+	authed.GET("/sms/:message_id/webhooks", a.messageWebhooks)
+}
+
+// webhookJSON is an account's webhook settings as the API shows them: never
+// the secret, except once, right after it was generated.
+type webhookJSON struct {
+	URL             string    `json:"url"`
+	CreatedAt       time.Time `json:"created_at"`
+	SecretRotatedAt time.Time `json:"secret_rotated_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	// Secret is set only in the answer that generated it.
+	Secret string `json:"secret,omitempty"`
+}
+
+func toWebhookJSON(w store.Webhook, secret string) webhookJSON {
+	return webhookJSON{URL: w.URL, CreatedAt: w.CreatedAt.UTC(), SecretRotatedAt: w.SecretRotatedAt.UTC(),
+		UpdatedAt: w.UpdatedAt.UTC(), Secret: secret}
+}
+
+// webhooksAvailable answers 503 when the server runs without a store.
+func (a *api) webhooksAvailable(c *gin.Context) bool {
+	if a.o.Store == nil {
+		fail(c, http.StatusServiceUnavailable, "webhooks are not available on this server")
+		return false
+	}
+	return true
+}
+
+func (a *api) getWebhook(c *gin.Context) {
+	if !a.webhooksAvailable(c) {
+		return
+	}
+	w, err := a.o.Store.GetWebhook(c.Request.Context(), apiKey(c).AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, http.StatusNotFound, "this account has no webhook; set one with PUT /api/v1/webhook")
+		return
+	}
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toWebhookJSON(w, ""))
+}
+
+type putWebhookBody struct {
+	// URL is nil when the field is missing, which is refused: an empty
+	// string must be sent on purpose.
+	URL          *string `json:"url"`
+	RotateSecret bool    `json:"rotate_secret"`
+}
+
+func (a *api) putWebhook(c *gin.Context) {
+	if !a.webhooksAvailable(c) {
+		return
+	}
+	var b putWebhookBody
+	if !decode(c, &b) {
+		return
+	}
+	if b.URL == nil {
+		fail(c, http.StatusUnprocessableEntity, `url is required: the https:// URL to send events to, or "" for per-message callback_url only`)
+		return
+	}
+	url := strings.TrimSpace(*b.URL)
+	if url != "" {
+		if err := webhook.CheckURL(url); err != nil {
+			fail(c, http.StatusUnprocessableEntity, "url "+err.Error())
+			return
+		}
+	}
+	w, secret, err := a.o.Store.SetWebhook(c.Request.Context(), apiKey(c).AccountID, url, b.RotateSecret)
+	if errors.Is(err, store.ErrConflict) {
+		fail(c, http.StatusConflict, "the webhook was being created by another request at the same moment; read it with GET /api/v1/webhook")
+		return
+	}
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	a.log.Info("webhook set", "account", w.AccountID, "url", w.URL, "secret_rotated", secret != "")
+	c.JSON(http.StatusOK, toWebhookJSON(w, secret))
+}
+
+func (a *api) deleteWebhook(c *gin.Context) {
+	if !a.webhooksAvailable(c) {
+		return
+	}
+	err := a.o.Store.DeleteWebhook(c.Request.Context(), apiKey(c).AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, http.StatusNotFound, "this account has no webhook")
+		return
+	}
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type webhookAttemptJSON struct {
+	At         time.Time `json:"at"`
+	HTTPStatus *int      `json:"http_status"`
+	Error      *string   `json:"error"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+type webhookDeliveryJSON struct {
+	EventID     string               `json:"event_id"`
+	Type        string               `json:"type"`
+	URL         *string              `json:"url"`
+	State       string               `json:"state"`
+	CreatedAt   time.Time            `json:"created_at"`
+	NextAttempt *time.Time           `json:"next_attempt_at"`
+	DeliveredAt *time.Time           `json:"delivered_at"`
+	GaveUpAt    *time.Time           `json:"gave_up_at"`
+	Attempts    []webhookAttemptJSON `json:"attempts"`
+}
+
+func (a *api) messageWebhooks(c *gin.Context) {
+	if !a.webhooksAvailable(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	accountID := apiKey(c).AccountID
+	id := c.Param("message_id")
+	if _, err := a.o.Store.GetMessage(ctx, accountID, id); err != nil {
+		a.coreError(c, err)
+		return
+	}
+	hooks, err := a.o.Store.MessageWebhooks(ctx, accountID, id)
+	if err != nil {
+		a.coreError(c, err)
+		return
+	}
+	accountURL := ""
+	if len(hooks) > 0 {
+		if w, err := a.o.Store.GetWebhook(ctx, accountID); err == nil {
+			accountURL = w.URL
+		}
+	}
+	out := make([]webhookDeliveryJSON, len(hooks))
+	for i, h := range hooks {
+		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: h.State, CreatedAt: h.CreatedAt.UTC(),
+			DeliveredAt: utc(h.DeliveredAt), GaveUpAt: utc(h.GaveUpAt), Attempts: make([]webhookAttemptJSON, len(h.AttemptLog))}
+		if url := h.CallbackURL; url != "" {
+			d.URL = &url
+		} else if accountURL != "" {
+			d.URL = &accountURL
+		}
+		if h.State == store.WebhookPending {
+			next := h.NextAttemptAt.UTC()
+			d.NextAttempt = &next
+		}
+		for k, at := range h.AttemptLog {
+			aj := webhookAttemptJSON{At: at.At.UTC(), DurationMS: at.DurationMS}
+			if at.HTTPStatus != 0 {
+				aj.HTTPStatus = &at.HTTPStatus
+			}
+			if at.Error != "" {
+				aj.Error = &at.Error
+			}
+			d.Attempts[k] = aj
+		}
+		out[i] = d
+	}
+	c.JSON(http.StatusOK, gin.H{"message_id": id, "webhooks": out})
+}
