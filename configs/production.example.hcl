@@ -14,6 +14,11 @@ server {
   listen     = "0.0.0.0:3005"
   # How providers and phones reach this server for delivery reports.
   public_url = env("SMSROUTER_PUBLIC_URL", "https://sms.example.com")
+  # Prometheus metrics (docs/metrics.md), here kept off the public listener.
+  metrics {
+    listen       = "127.0.0.1:9105"
+    bearer_token = env("SMSROUTER_METRICS_TOKEN", "")
+  }
 }
 
 database {

@@ -19,14 +19,15 @@ func messagesToPB(msgs []Message) []*pluginpb.Message {
 	out := make([]*pluginpb.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = &pluginpb.Message{
-			Id:       m.ID,
-			To:       m.To,
-			From:     m.From,
-			Text:     m.Text,
-			Encoding: string(m.Encoding),
-			Segments: int32(m.Segments),
-			Kind:     m.Kind,
-			Metadata: m.Metadata,
+			Id:         m.ID,
+			To:         m.To,
+			From:       m.From,
+			Text:       m.Text,
+			Encoding:   string(m.Encoding),
+			Segments:   int32(m.Segments),
+			Kind:       m.Kind,
+			Metadata:   m.Metadata,
+			ValidUntil: timeToPB(m.ValidUntil),
 		}
 	}
 	return out
@@ -36,14 +37,15 @@ func messagesFromPB(msgs []*pluginpb.Message) []Message {
 	out := make([]Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = Message{
-			ID:       m.GetId(),
-			To:       m.GetTo(),
-			From:     m.GetFrom(),
-			Text:     m.GetText(),
-			Encoding: Encoding(m.GetEncoding()),
-			Segments: int(m.GetSegments()),
-			Kind:     m.GetKind(),
-			Metadata: m.GetMetadata(),
+			ID:         m.GetId(),
+			To:         m.GetTo(),
+			From:       m.GetFrom(),
+			Text:       m.GetText(),
+			Encoding:   Encoding(m.GetEncoding()),
+			Segments:   int(m.GetSegments()),
+			Kind:       m.GetKind(),
+			Metadata:   m.GetMetadata(),
+			ValidUntil: timeFromPB(m.GetValidUntil()),
 		}
 	}
 	return out

@@ -188,7 +188,8 @@ func TestSendCarriesEveryMessageField(t *testing.T) {
 	msg := sdk.Message{
 		ID: "msg_1", To: "+959123456789", From: "MyShop", Text: "echo",
 		Encoding: sdk.EncodingUCS2, Segments: 3, Kind: "otp",
-		Metadata: map[string]string{"order": "42", "tenant": "acme"},
+		Metadata:   map[string]string{"order": "42", "tenant": "acme"},
+		ValidUntil: time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.UTC),
 	}
 	results, err := prov.Send(ctx, []sdk.Message{msg})
 	if err != nil {

@@ -39,6 +39,23 @@ type Message struct {
 	Kind string
 	// Metadata carries free-form key/value tags from the application.
 	Metadata map[string]string
+	// ValidUntil is when the message stops being worth delivering: the host
+	// reports it expired then. Zero means no validity was given.
+	//
+	// A provider whose upstream takes a validity period (SMPP
+	// validity_period, an HTTP API's TTL parameter) should pass it on,
+	// computed as late as possible before submitting, so the operator's
+	// network stops retrying when the host has given up; without it the
+	// network keeps trying for its own default period (often 48 h).
+	//
+	// The host never starts a Send for a message whose ValidUntil has
+	// passed; it records such a message expired itself. A provider that
+	// holds messages before submitting them (an internal queue or window)
+	// must not submit one whose ValidUntil passed meanwhile: answer it
+	// Temporary with Code "EXPIRED", and the host, which does not retry past
+	// the validity, records it expired. Do not answer Permanent, which
+	// records failed.
+	ValidUntil time.Time
 }
 
 // Outcome classifies what happened to one message in a Send call.

@@ -73,7 +73,7 @@ func TestMetricsScrape(t *testing.T) {
 		}
 		// A refresh this short reads the database on every scrape, so that
 		// the test sees the figures of the moment.
-		mx := metrics.New(metrics.Options{Database: st, DatabaseRefresh: time.Nanosecond, Providers: host})
+		mx := metrics.New(metrics.Options{Database: st, DatabaseRefresh: time.Nanosecond, CountRefresh: time.Nanosecond, Providers: host})
 		disp := dispatch.New(st, mx.InstrumentProviders(host), dispatch.Options{PollInterval: 50 * time.Millisecond,
 			MinRetry: 10 * time.Millisecond, Metrics: mx})
 		done := make(chan struct{})

@@ -126,6 +126,7 @@ func New(o Options) http.Handler {
 	a.routeAdmin(authed)
 	a.apiRoutes(v1, authed)
 	a.webhookRoutes(authed)
+	a.inboundRoutes(authed)
 	return r
 }
 

@@ -441,7 +441,7 @@ func (d *decoder) server(b *hcl.Block, s *Server) {
 			continue
 		}
 		d.metrics(mb, &s.Metrics)
-		if s.Metrics.Listen != "" && s.Metrics.Listen == s.Listen {
+		if s.Metrics.Listen != "" && s.Metrics.Listen == s.Listen && !strings.HasSuffix(s.Listen, ":0") {
 			d.errorf(mb.DefRange, "Metrics listen is the API's",
 				"metrics listen %q is the server's listen address; leave it out to serve /metrics on the API listener", s.Listen)
 		}

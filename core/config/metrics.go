@@ -21,17 +21,23 @@ type Metrics struct {
 	// BearerToken, when set, is required as "Authorization: Bearer ..." on
 	// every scrape.
 	BearerToken string
-	// DatabaseRefresh is how long the series read from the database
-	// (messages by status, queue depth, pending webhooks) are reused
-	// between scrapes (db_refresh); 0 means the default, 15s.
+	// DatabaseRefresh is how long the queue depth and pending webhooks,
+	// read from the database, are reused between scrapes (db_refresh); 0
+	// means the default, 15s.
 	DatabaseRefresh time.Duration
 	// NoDatabase leaves the database series out (db_refresh = "0s"), e.g.
 	// on all nodes but one of a cluster, since every node reads the same.
 	NoDatabase bool
+	// CountRefresh is how long the message counts by status and provider,
+	// which read the whole messages table, are reused (count_refresh); 0
+	// means the default, 5m.
+	CountRefresh time.Duration
+	// NoCounts leaves the message counts out (count_refresh = "0s").
+	NoCounts bool
 }
 
 var metricsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "enabled"}, {Name: "listen"}, {Name: "bearer_token"}, {Name: "db_refresh"},
+	{Name: "enabled"}, {Name: "listen"}, {Name: "bearer_token"}, {Name: "db_refresh"}, {Name: "count_refresh"},
 }}
 
 func (d *decoder) metrics(b *hcl.Block, m *Metrics) {
@@ -70,9 +76,22 @@ func (d *decoder) metrics(b *hcl.Block, m *Metrics) {
 				m.NoDatabase = true
 			case v < time.Second:
 				d.errorf(a.Expr.Range(), "Metrics db_refresh too short",
-					"db_refresh %s would count the messages table on nearly every scrape; use at least \"1s\" (default \"15s\"), or \"0s\" to leave the database series out", v)
+					"db_refresh %s would read the database on nearly every scrape; use at least \"1s\" (default \"15s\"), or \"0s\" to leave the database series out", v)
 			default:
 				m.DatabaseRefresh = v
+			}
+		}
+	}
+	if a := content.Attributes["count_refresh"]; a != nil {
+		if v, ok := d.duration(a, 0, true); ok {
+			switch {
+			case v == 0:
+				m.NoCounts = true
+			case v < 10*time.Second:
+				d.errorf(a.Expr.Range(), "Metrics count_refresh too short",
+					"count_refresh %s: counting the messages table takes about a second per million rows; use at least \"10s\" (default \"5m\"), or \"0s\" to leave the message counts out", v)
+			default:
+				m.CountRefresh = v
 			}
 		}
 	}

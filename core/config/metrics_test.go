@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +28,9 @@ route "default" {
     listen       = "127.0.0.1:9105"
     bearer_token = env("METRICS_TOKEN")
     db_refresh   = "1m"
+    count_refresh = "15m"
   }
-}`, config.Metrics{Listen: "127.0.0.1:9105", BearerToken: "tok3n", DatabaseRefresh: time.Minute}},
+}`, config.Metrics{Listen: "127.0.0.1:9105", BearerToken: "tok3n", DatabaseRefresh: time.Minute, CountRefresh: 15 * time.Minute}},
 		{"switched off", `server {
   metrics {
     enabled = false
@@ -41,6 +43,11 @@ route "default" {
     db_refresh = "0s"
   }
 }`, config.Metrics{NoDatabase: true}},
+		{"without the message counts", `server {
+  metrics {
+    count_refresh = "0s"
+  }
+}`, config.Metrics{NoCounts: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,5 +61,27 @@ route "default" {
 				t.Errorf("Metrics = %+v, want %+v", cfg.Server.Metrics, tc.want)
 			}
 		})
+	}
+}
+
+func TestMetricsListenIsNotTheAPIs(t *testing.T) {
+	src := `
+server {
+  listen = "127.0.0.1:3005"
+  metrics {
+    listen = "127.0.0.1:3005"
+  }
+}
+provider "a" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`
+	_, err := config.Parse([]byte(src), "metrics.hcl", opts())
+	if err == nil || !strings.Contains(err.Error(), `metrics.hcl:4:3: Metrics listen is the API's`) {
+		t.Fatalf("err = %v, want the metrics block's position and why", err)
 	}
 }

@@ -239,8 +239,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		plan := m.Candidates()
 		switch {
 		case !now.Before(m.ExpiresAt):
-			results = append(results, store.AttemptResult{MessageID: m.ID, Status: sdk.StatusExpired, Candidate: m.Candidate,
-				Code: "EXPIRED", Reason: "validity period ran out before any provider accepted the message", At: now})
+			results = append(results, expiredResult(m, now))
 		case len(plan) == 0:
 			results = append(results, store.AttemptResult{MessageID: m.ID, Status: sdk.StatusFailed,
 				Code: "NO_CANDIDATE", Reason: "the routing plan names no provider", At: now})
@@ -342,7 +341,28 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, c chunk, deadli
 		// dispatcher would send the messages again.
 		return giveBack(0, "claim too old to start a send")
 	}
-	return d.sendChunk(ctx, name, msgs)
+	// Waiting for the provider's limits may have carried messages past
+	// their validity since the claim: a provider is never handed one (see
+	// sdk.Message.ValidUntil).
+	now := d.o.Now()
+	live := make([]*store.Message, 0, len(msgs))
+	var expired []store.AttemptResult
+	for _, m := range msgs {
+		if now.Before(m.ExpiresAt) {
+			live = append(live, m)
+		} else {
+			expired = append(expired, expiredResult(m, now))
+		}
+	}
+	if len(live) == 0 {
+		return expired
+	}
+	return append(d.sendChunk(ctx, name, live), expired...)
+}
+
+func expiredResult(m *store.Message, now time.Time) store.AttemptResult {
+	return store.AttemptResult{MessageID: m.ID, Status: sdk.StatusExpired, Candidate: m.Candidate,
+		Code: "EXPIRED", Reason: "validity period ran out before any provider accepted the message", At: now}
 }
 
 // leaseTooShort reports whether the claim on msgs ends before a Send started
@@ -365,7 +385,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
-			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: m.Kind}
+			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: m.Kind, ValidUntil: m.ExpiresAt.UTC()}
 	}
 	// A send in flight is finished, not abandoned, when the dispatcher
 	// stops: cancelling it would leave the provider's answer unknown and

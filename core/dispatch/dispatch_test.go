@@ -677,7 +677,7 @@ func TestMessageSentToProviderAsStored(t *testing.T) {
 		})
 		h.dispatch()
 		want := sdk.Message{ID: id, To: "+959123456789", From: "MyShop", Text: "Mingalaba မင်္ဂလာပါ",
-			Encoding: sdk.EncodingUCS2, Segments: 2, Kind: "otp"}
+			Encoding: sdk.EncodingUCS2, Segments: 2, Kind: "otp", ValidUntil: start.Add(24 * time.Hour)}
 		if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
 			t.Errorf("Send got %+v, want [%+v]", got, want)
 		}

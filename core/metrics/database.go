@@ -16,12 +16,19 @@ import (
 // (concurrent scrapes wait for it and share it), under a deadline; a part
 // that fails keeps its previous values, so that a slow database shows as
 // stale figures and a read error count rather than as a failing scrape.
+//
+// The message counts read the whole messages table (about a second of
+// PostgreSQL time per million rows), so they have a refresh interval and a
+// deadline of their own, minutes rather than seconds, or none at all.
 type databaseCollector struct {
-	db      Database
-	refresh time.Duration
-	timeout time.Duration
-	now     func() time.Time
-	log     hclog.Logger
+	db           Database
+	refresh      time.Duration
+	timeout      time.Duration
+	countRefresh time.Duration
+	countTimeout time.Duration
+	noCounts     bool
+	now          func() time.Time
+	log          hclog.Logger
 
 	messages      *prometheus.Desc
 	queue         *prometheus.Desc
@@ -33,8 +40,9 @@ type databaseCollector struct {
 
 	mu       sync.Mutex
 	readAt   time.Time // when the last read started, successful or not
+	countAt  time.Time // when the last count started
 	snap     databaseSnapshot
-	okAt     time.Time // when every part was last read successfully
+	okAt     time.Time // when the cheap parts were last read successfully
 	readTook time.Duration
 }
 
@@ -47,11 +55,12 @@ type databaseSnapshot struct {
 	haveCounts, haveDepths, haveOldest, haveWebhooks bool
 }
 
-func newDatabaseCollector(db Database, refresh, timeout time.Duration, now func() time.Time, log hclog.Logger) *databaseCollector {
+func newDatabaseCollector(o Options, log hclog.Logger) *databaseCollector {
 	return &databaseCollector{
-		db: db, refresh: refresh, timeout: timeout, now: now, log: log,
+		db: o.Database, refresh: o.DatabaseRefresh, timeout: o.DatabaseTimeout, countRefresh: o.CountRefresh,
+		countTimeout: o.CountTimeout, noCounts: o.NoCounts, now: o.Now, log: log,
 		messages: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "messages"),
-			"Messages stored, by status and by the provider that last took them (none: no provider has yet). Read from the database (the same on every node), at most once per metrics db_refresh.",
+			"Messages stored, by status and by the provider that last took them (none: no provider has yet). Counted in the database (the same on every node) at most once per metrics count_refresh (default 5m).",
 			[]string{"status", "provider"}, nil),
 		queue: prometheus.NewDesc(prometheus.BuildFQName(namespace, "queue", "depth"),
 			"Messages waiting to be sent, by status (queued; pending: no provider could take it, retried) and state: due (could be sent now, no dispatcher holds it), scheduled (waits for a retry backoff or its send_at), in_flight (a dispatcher holds it). Read from the database like smsrouter_messages.",
@@ -63,10 +72,10 @@ func newDatabaseCollector(db Database, refresh, timeout time.Duration, now func(
 			"Webhook deliveries to applications not yet delivered nor given up (new, or failed and waiting for a retry). Read from the database like smsrouter_messages.",
 			nil, nil),
 		readSeconds: prometheus.NewDesc(prometheus.BuildFQName(namespace, "metrics", "database_read_seconds"),
-			"How long the last read of the database series took.",
+			"How long the last read of the database series took (with the message counts when they were due).",
 			nil, nil),
 		readTimestamp: prometheus.NewDesc(prometheus.BuildFQName(namespace, "metrics", "database_read_timestamp_seconds"),
-			"Unix time of the last read of the database series that fully succeeded; the figures are this old.",
+			"Unix time of the last successful read of the queue and webhook series; they are this old.",
 			nil, nil),
 		readErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "metrics", Name: "database_read_errors_total",
@@ -125,18 +134,27 @@ func (c *databaseCollector) current() (databaseSnapshot, time.Time, time.Duratio
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	if c.readAt.IsZero() || now.Sub(c.readAt) >= c.refresh {
-		c.readAt = now
-		c.read(now)
+	cheap := c.readAt.IsZero() || now.Sub(c.readAt) >= c.refresh
+	count := !c.noCounts && (c.countAt.IsZero() || now.Sub(c.countAt) >= c.countRefresh)
+	if cheap || count {
+		start := time.Now()
+		if cheap {
+			c.readAt = now
+			c.read(now)
+		}
+		if count {
+			c.countAt = now
+			c.count()
+		}
+		c.readTook = time.Since(start)
 	}
 	return c.snap, c.okAt, c.readTook
 }
 
-// read refreshes every part it can; c.mu is held.
+// read refreshes every cheap part it can; c.mu is held.
 func (c *databaseCollector) read(now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	start := time.Now()
 	failed := false
 	fail := func(what string, err error) {
 		failed = true
@@ -160,17 +178,22 @@ func (c *databaseCollector) read(now time.Time) {
 	} else {
 		c.snap.webhooks, c.snap.haveWebhooks = n, true
 	}
-	// Last: it reads the whole messages table, and the cheap parts above
-	// should not wait for it, nor lose their time budget to it.
-	if counts, err := c.db.CountMessages(ctx); err != nil {
-		fail("message counts", err)
-	} else {
-		c.snap.counts, c.snap.haveCounts = counts, true
-	}
-	c.readTook = time.Since(start)
 	if failed {
 		c.readErrors.Inc()
 		return
 	}
 	c.okAt = now
+}
+
+// count refreshes the message counts; c.mu is held.
+func (c *databaseCollector) count() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.countTimeout)
+	defer cancel()
+	counts, err := c.db.CountMessages(ctx)
+	if err != nil {
+		c.readErrors.Inc()
+		c.log.Warn("counting messages for metrics failed; serving the previous figures", "error", err)
+		return
+	}
+	c.snap.counts, c.snap.haveCounts = counts, true
 }

@@ -43,6 +43,12 @@ type Options struct {
 	// DatabaseTimeout bounds one read of the database series (default 5s);
 	// a read that fails or runs out keeps the previous values.
 	DatabaseTimeout time.Duration
+	// CountRefresh is how long smsrouter_messages, which counts the whole
+	// messages table, is reused (default 5m); its read is bounded by
+	// CountTimeout (default 30s). NoCounts leaves it out.
+	CountRefresh time.Duration
+	CountTimeout time.Duration
+	NoCounts     bool
 	// Providers, when set, backs the provider state series. The providers
 	// it knows when New runs get their counters at zero from the start, so
 	// that rate() sees their first retry.
@@ -83,6 +89,12 @@ func New(o Options) *Metrics {
 	}
 	if o.DatabaseTimeout <= 0 {
 		o.DatabaseTimeout = 5 * time.Second
+	}
+	if o.CountRefresh <= 0 {
+		o.CountRefresh = 5 * time.Minute
+	}
+	if o.CountTimeout <= 0 {
+		o.CountTimeout = 30 * time.Second
 	}
 	m := &Metrics{reg: prometheus.NewRegistry(), now: o.Now}
 	// A Send call to a plugin is bounded by the dispatcher's send timeout
@@ -154,8 +166,7 @@ func New(o Options) *Metrics {
 		m.reg.MustRegister(newProviderCollector(o.Providers))
 	}
 	if o.Database != nil {
-		m.reg.MustRegister(newDatabaseCollector(o.Database, o.DatabaseRefresh, o.DatabaseTimeout, o.Now,
-			o.Logger.Named("metrics")))
+		m.reg.MustRegister(newDatabaseCollector(o, o.Logger.Named("metrics")))
 	}
 	return m
 }

@@ -81,7 +81,7 @@ func (c *clock) advance(d time.Duration) {
 }
 
 const dbSeries = `
-# HELP smsrouter_messages Messages stored, by status and by the provider that last took them (none: no provider has yet). Read from the database (the same on every node), at most once per metrics db_refresh.
+# HELP smsrouter_messages Messages stored, by status and by the provider that last took them (none: no provider has yet). Counted in the database (the same on every node) at most once per metrics count_refresh (default 5m).
 # TYPE smsrouter_messages gauge
 smsrouter_messages{provider="a",status="delivered"} 7
 smsrouter_messages{provider="none",status="queued"} 3
@@ -109,7 +109,7 @@ func TestDatabaseSeriesAreCachedAndKeptOnError(t *testing.T) {
 		webhooks: 4,
 	}
 	clk := &clock{now: t0}
-	m := metrics.New(metrics.Options{Database: db, DatabaseRefresh: 10 * time.Second, Now: clk.Now})
+	m := metrics.New(metrics.Options{Database: db, DatabaseRefresh: 10 * time.Second, CountRefresh: 10 * time.Second, Now: clk.Now})
 	names := []string{"smsrouter_messages", "smsrouter_queue_depth", "smsrouter_queue_oldest_due_age_seconds",
 		"smsrouter_webhook_deliveries_pending"}
 	check := func(want string) {
@@ -133,7 +133,7 @@ func TestDatabaseSeriesAreCachedAndKeptOnError(t *testing.T) {
 	clk.advance(10 * time.Second)
 	db.set(func(f *fakeDB) { f.fail = errors.New("database is down") })
 	check(dbSeries)
-	if got := gather(t, m); !strings.Contains(got, "\nsmsrouter_metrics_database_read_errors_total 1\n") {
+	if got := gather(t, m); !strings.Contains(got, "\nsmsrouter_metrics_database_read_errors_total 2\n") {
 		t.Errorf("the failed read is not counted:\n%s", got)
 	}
 
@@ -147,7 +147,7 @@ func TestDatabaseSeriesAreCachedAndKeptOnError(t *testing.T) {
 		f.webhooks = 0
 	})
 	check(`
-# HELP smsrouter_messages Messages stored, by status and by the provider that last took them (none: no provider has yet). Read from the database (the same on every node), at most once per metrics db_refresh.
+# HELP smsrouter_messages Messages stored, by status and by the provider that last took them (none: no provider has yet). Counted in the database (the same on every node) at most once per metrics count_refresh (default 5m).
 # TYPE smsrouter_messages gauge
 smsrouter_messages{provider="a",status="delivered"} 10
 # HELP smsrouter_queue_depth Messages waiting to be sent, by status (queued; pending: no provider could take it, retried) and state: due (could be sent now, no dispatcher holds it), scheduled (waits for a retry backoff or its send_at), in_flight (a dispatcher holds it). Read from the database like smsrouter_messages.
@@ -359,4 +359,26 @@ func gather(t *testing.T, m *metrics.Metrics) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestMessageCountsHaveTheirOwnInterval(t *testing.T) {
+	db := &fakeDB{counts: []store.MessageCount{{Status: "delivered", Provider: "a", N: 1}}}
+	clk := &clock{now: t0}
+	m := metrics.New(metrics.Options{Database: db, DatabaseRefresh: time.Second, CountRefresh: time.Minute, Now: clk.Now})
+	for range 10 {
+		_ = gather(t, m)
+		clk.advance(time.Second)
+	}
+	if db.reads != 1 {
+		t.Errorf("the messages table was counted %d times in 10s, want once a minute", db.reads)
+	}
+	clk.advance(time.Minute)
+	if got := gather(t, m); db.reads != 2 || !strings.Contains(got, `smsrouter_messages{provider="a",status="delivered"} 1`) {
+		t.Errorf("after a minute: %d counts, scrape:\n%s", db.reads, got)
+	}
+
+	off := metrics.New(metrics.Options{Database: db, NoCounts: true})
+	if got := gather(t, off); strings.Contains(got, "smsrouter_messages{") || !strings.Contains(got, "smsrouter_queue_depth{") {
+		t.Errorf("with NoCounts the scrape should have the queue but no message counts:\n%s", got)
+	}
 }

@@ -328,11 +328,12 @@ func (s *Store) IdempotencyRecordFor(ctx context.Context, accountID, key string)
 // their time; old rows only cost space, so callers run it now and then.
 func (s *Store) ForgetExpired(ctx context.Context) error {
 	now := s.now()
-	db := s.db.WithContext(ctx)
-	if err := db.Where("expires_at <= ?", now).Delete(&IdempotencyRecord{}).Error; err != nil {
+	// In chunks (see Prune): a backlog must not hold the write lock that
+	// accepting messages needs.
+	if _, err := s.deleteInChunks(ctx, "idempotency_records", "expires_at <= ?", now); err != nil {
 		return fmt.Errorf("forget expired idempotency keys: %w", err)
 	}
-	if err := db.Where("until <= ?", now.UnixMilli()).Delete(&DuplicateClaim{}).Error; err != nil {
+	if _, err := s.deleteInChunks(ctx, "duplicate_claims", "until <= ?", now.UnixMilli()); err != nil {
 		return fmt.Errorf("forget expired duplicate claims: %w", err)
 	}
 	return nil

@@ -105,7 +105,7 @@ func (e *InsufficientCreditError) Error() string {
 	return s
 }
 
-// billedAccount is what charging reads of an account, under its lock.
+// billedAccount is what charging reads of an account.
 type billedAccount struct {
 	ID          string
 	Balance     money.Amount  `gorm:"column:balance_micros"`
@@ -148,7 +148,7 @@ func (s *Store) readAccounts(tx *gorm.DB, ids []string, lock bool) (map[string]*
 	}
 	var rows []billedAccount
 	if err := tx.Raw(q, ids).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("lock %d accounts: %w", len(ids), err)
+		return nil, fmt.Errorf("read %d accounts to charge: %w", len(ids), err)
 	}
 	out := make(map[string]*billedAccount, len(rows))
 	for i := range rows {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,9 +103,11 @@ type StatusChange struct {
 // ProcessedEvent remembers provider event ids already stored, so that a
 // provider re-emitting an event after a restart changes nothing.
 type ProcessedEvent struct {
-	Provider  string `gorm:"primaryKey;size:64"`
-	EventID   string `gorm:"primaryKey;size:191"`
-	CreatedAt time.Time
+	Provider string `gorm:"primaryKey;size:64"`
+	EventID  string `gorm:"primaryKey;size:191"`
+	// CreatedAt is indexed for Prune, which forgets ids past their
+	// retention without scanning the table.
+	CreatedAt time.Time `gorm:"index"`
 }
 
 // HeldStatus is a delivery report whose message we do not know yet: the
@@ -123,16 +126,19 @@ type HeldStatus struct {
 
 // InboundMessage is an SMS a handset sent to one of our numbers.
 type InboundMessage struct {
-	ID string `gorm:"primaryKey;size:40"`
+	// ID ends the listing index so that a page boundary between messages
+	// received at the same instant is a range in the index too.
+	ID string `gorm:"primaryKey;size:40;index:idx_inbound_messages_account_received,priority:3"`
 	// AccountID is the account the message was reported to (see
-	// Store.SetInboundOwners); empty when there was no account.
-	AccountID         string `gorm:"size:40;not null;default:'';index"`
+	// Store.SetInboundOwners); empty when there was no account. The index
+	// serves ListInbound: one account's messages, newest first.
+	AccountID         string `gorm:"size:40;not null;default:'';index:idx_inbound_messages_account_received,priority:1"`
 	Provider          string `gorm:"size:64;not null;index"`
 	ProviderMessageID string `gorm:"size:128"`
 	Sender            string `gorm:"size:32"`
 	Recipient         string `gorm:"size:32"`
 	Text              string
-	ReceivedAt        time.Time `gorm:"not null"`
+	ReceivedAt        time.Time `gorm:"not null;index:idx_inbound_messages_account_received,priority:2"`
 	CreatedAt         time.Time
 }
 
@@ -365,33 +371,81 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) error {
 	tx, flushOutbox := withOutbox(tx)
 	for _, ev := range events {
-		if ev.ID == "" {
-			return fmt.Errorf("event without id from provider %s", provider)
-		}
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ProcessedEvent{Provider: provider, EventID: ev.ID})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			continue
-		}
 		switch {
+		case ev.ID == "":
+			return fmt.Errorf("event without id from provider %s", provider)
 		case ev.Status != nil:
 			if !ev.Status.Status.Valid() {
 				return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Status.Status)
 			}
-			if err := applyStatus(tx, provider, *ev.Status); err != nil {
-				return err
-			}
-		case ev.Inbound != nil:
-			if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
-				return err
-			}
-		default:
+		case ev.Inbound == nil:
 			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
 		}
 	}
+	fresh, err := markProcessed(tx, provider, events)
+	if err != nil {
+		return err
+	}
+	var statuses []sdk.StatusEvent
+	for _, ev := range fresh {
+		if ev.Status != nil {
+			statuses = append(statuses, *ev.Status)
+			continue
+		}
+		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
+			return err
+		}
+	}
+	if err := applyStatuses(tx, provider, statuses); err != nil {
+		return err
+	}
 	return flushOutbox()
+}
+
+// markProcessed records the events' ids and returns, in order, the events
+// whose id was not recorded before (the first of repeats within events):
+// one statement for all of them.
+func markProcessed(tx *gorm.DB, provider string, events []sdk.Event) ([]sdk.Event, error) {
+	seen := make(map[string]bool, len(events))
+	var rows []ProcessedEvent
+	var firsts []sdk.Event
+	for _, ev := range events {
+		if seen[ev.ID] {
+			continue
+		}
+		seen[ev.ID] = true
+		rows = append(rows, ProcessedEvent{Provider: provider, EventID: ev.ID})
+		firsts = append(firsts, ev)
+	}
+	inserted := make(map[string]bool, len(rows))
+	now := time.Now().UTC()
+	for chunk := range slices.Chunk(rows, idChunk) {
+		var q strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		q.WriteString("INSERT INTO processed_events (provider, event_id, created_at) VALUES ")
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?)")
+			args = append(args, r.Provider, r.EventID, now)
+		}
+		q.WriteString(" ON CONFLICT DO NOTHING RETURNING event_id")
+		var got []string
+		if err := tx.Raw(q.String(), args...).Scan(&got).Error; err != nil {
+			return nil, fmt.Errorf("record event ids: %w", err)
+		}
+		for _, id := range got {
+			inserted[id] = true
+		}
+	}
+	out := firsts[:0]
+	for _, ev := range firsts {
+		if inserted[ev.ID] {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
 }
 
 // ApplyHeldStatuses applies held reports whose message has since been
@@ -464,65 +518,7 @@ func statusRank(s sdk.Status) int {
 }
 
 func applyStatus(tx *gorm.DB, provider string, ev sdk.StatusEvent) error {
-	at := ev.At
-	if at.IsZero() {
-		at = time.Now()
-	}
-	at = at.UTC()
-	// The account's webhook URL comes with the message in the same read,
-	// so reports for accounts without webhooks cost no extra round trip.
-	var target webhookTarget
-	// Locked, so that two reports of one message stored at once (its event
-	// stream and a status poll, possibly on two servers) apply one after
-	// the other, the second seeing what the first did.
-	res := forUpdate(tx, "messages").Table("messages").Select("messages.*, COALESCE(webhooks.url, '') AS webhook_url").
-		Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
-		Where("messages.provider = ? AND messages.provider_message_id = ?", provider, ev.ProviderMessageID).
-		Limit(1).Scan(&target)
-	err := res.Error
-	if err == nil && res.RowsAffected == 0 {
-		err = gorm.ErrRecordNotFound
-	}
-	m := target.Message
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return tx.Create(&HeldStatus{Provider: provider, ProviderMessageID: ev.ProviderMessageID, Status: string(ev.Status),
-			ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, At: at}).Error
-	}
-	if err != nil {
-		return err
-	}
-	cur := sdk.Status(m.Status)
-	applied := statusRank(ev.Status) > statusRank(cur)
-	change := StatusChange{MessageID: m.ID, Status: string(ev.Status), Provider: provider, ProviderStatus: ev.ProviderStatus,
-		ErrorCode: ev.ErrorCode, Applied: applied, At: at}
-	if applied {
-		up := map[string]any{"status": string(ev.Status), "updated_at": time.Now().UTC()}
-		switch {
-		case ev.Status == sdk.StatusDelivered:
-			up["delivered_at"] = at
-		case ev.Status.Final():
-			up["failed_at"] = at
-			up["error_code"] = ev.ErrorCode
-			up["error_message"] = failureText(ev)
-			change.Reason = failureText(ev)
-		case ev.Status == sdk.StatusSent && m.SentAt == nil:
-			up["sent_at"] = at
-		}
-		if err := tx.Model(&Message{}).Where("id = ?", m.ID).Updates(up).Error; err != nil {
-			return err
-		}
-		if typ := EventTypeFor(ev.Status); typ != "" && (target.WebhookURL != "" || m.CallbackURL != "") {
-			d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(&m, messageEvent{MessageID: m.ID,
-				Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
-			if err != nil {
-				return err
-			}
-			if err := addDelivery(tx, d); err != nil {
-				return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
-			}
-		}
-	}
-	return tx.Create(&change).Error
+	return applyStatuses(tx, provider, []sdk.StatusEvent{ev})
 }
 
 func failureText(ev sdk.StatusEvent) string {

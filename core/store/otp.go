@@ -26,7 +26,7 @@ type OTPCode struct {
 	// Attempts counts verify attempts, successful or not.
 	Attempts  int       `gorm:"not null;default:0"`
 	ExpiresAt time.Time `gorm:"not null"`
-	CreatedAt time.Time `gorm:"not null;index:idx_otp_codes_phone,priority:3"`
+	CreatedAt time.Time `gorm:"not null;index:idx_otp_codes_phone,priority:3;index:idx_otp_codes_created"`
 	UsedAt    *time.Time
 }
 

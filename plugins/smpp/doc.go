@@ -33,6 +33,23 @@
 //	receipt_id_format       and in receipts: "string" (default), "hex", "dec"
 //	default_sender          sender when a message has none
 //	max_batch_size          messages per Send, 1..1000 (default 100)
+//	validity_period         how a message's validity goes into submit_sm:
+//	                        "relative" (default), "absolute" or "none" for
+//	                        SMSCs that refuse it (ESME_RINVEXPIRY)
+//
+// Validity: a message's ValidUntil becomes submit_sm's validity_period, so
+// the operator's network stops retrying when the host reports the message
+// expired instead of after its own default (often 48 h). It is computed when
+// each part is written to the link, not when Send is called, because a part
+// may wait for a window slot, the rate or a reconnect. The relative form
+// ("0000DDhhmmss000R", whole seconds rounded down, at most 30 days 23:59:59
+// since a relative month has no fixed length) does not depend on the SMSC's
+// clock; "absolute" writes ValidUntil in UTC ("YYMMDDhhmmsst00+") for SMSCs
+// that only take that form. A message with less than a second of validity
+// left, at Send or when a part is due, is not submitted: it is answered
+// Temporary with code EXPIRED, and the host records it expired. A multipart
+// message whose later part runs out after its first was submitted is
+// answered the same way; the network expires the parts it has.
 //
 // Submission: every bind takes parts from one shared queue while its window
 // has room, paced by tps. ESME_RTHROTTLED pauses the bind and halves its

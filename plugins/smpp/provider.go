@@ -78,6 +78,9 @@ type Provider struct {
 	groups *groupTable
 	mo     *assembler
 	refNum atomic.Uint32
+
+	// now is the clock validity periods are computed with; tests set it.
+	now func() time.Time
 }
 
 // New returns an unconfigured SMPP provider.
@@ -92,6 +95,7 @@ func New() *Provider {
 		late:     map[string]string{},
 		groups:   newGroupTable(),
 		mo:       newAssembler(),
+		now:      time.Now,
 	}
 	p.maxBatch.Store(int64(p.cfg.MaxBatchSize))
 	return p
@@ -168,7 +172,8 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	p.slotsMu.Unlock()
 	p.logger.Info("smpp provider configured", "smsc", s.addr(), "tls", s.TLS, "system_id", s.SystemID,
 		"bind_mode", s.BindMode, "binds", s.Binds, "window", s.Window, "tps", s.TPS,
-		"long_message", s.LongMessage, "resp_id_format", s.RespIDFormat, "receipt_id_format", s.ReceiptIDFormat)
+		"long_message", s.LongMessage, "resp_id_format", s.RespIDFormat, "receipt_id_format", s.ReceiptIDFormat,
+		"validity_period", s.ValidityPeriod)
 	wait, stop := context.WithTimeout(ctx, 2*s.responseTimeout)
 	defer stop()
 	for _, sl := range slots {
@@ -340,6 +345,9 @@ type part struct {
 	req   *request
 	index int
 	pdu   []byte // marshalled submit_sm; the sequence number is patched per send
+	// vpAt is where the validity_period's 16 characters are in pdu, patched
+	// per send; 0 when the submit carries none.
+	vpAt int
 
 	mu        sync.Mutex
 	state     int // partQueued, partInflight, partDone, partCancelled
@@ -349,6 +357,7 @@ type part struct {
 	id        string // canonical provider id when accepted
 	outcome   sdk.Outcome
 	reason    string
+	code      string // result code when not the command_status
 }
 
 const (
@@ -384,11 +393,15 @@ func (pt *part) claim() bool {
 	return true
 }
 
-// frame copies the submit_sm with its sequence number.
-func (pt *part) frame(seq uint32) []byte {
+// frame copies the submit_sm with its sequence number and validity period
+// (from validityPeriod, written only when the submit has room for one).
+func (pt *part) frame(seq uint32, validity string) []byte {
 	b := make([]byte, len(pt.pdu))
 	copy(b, pt.pdu)
 	b[12], b[13], b[14], b[15] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	if pt.vpAt > 0 && len(validity) == len(validityPlaceholder) {
+		copy(b[pt.vpAt:], validity)
+	}
 	return b
 }
 
@@ -568,6 +581,11 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			results[i].Outcome, results[i].ProviderMessageID, results[i].Code = sdk.Accepted, id, "0x00000000"
 			continue
 		}
+		if _, ok := validityPeriod(p.cfg.ValidityPeriod, m.ValidUntil, p.now()); !ok {
+			results[i].Outcome, results[i].Code = sdk.Temporary, codeExpired
+			results[i].Reason = "validity period passed before the message could be submitted"
+			continue
+		}
 		r, err := p.buildRequest(m, b)
 		if err != nil {
 			results[i].Outcome, results[i].Code, results[i].Reason = sdk.Permanent, "INVALID_MESSAGE", err.Error()
@@ -662,6 +680,9 @@ func (p *Provider) result(r *request, why string) sdk.SendResult {
 	switch {
 	case failed != nil:
 		res.Outcome, res.Code, res.Reason = failed.outcome, fmt.Sprintf("0x%08X", failed.status), failed.reason
+		if failed.code != "" {
+			res.Code = failed.code
+		}
 		if len(r.parts) > 1 {
 			res.Reason = fmt.Sprintf("part %d of %d: %s", failed.index+1, len(r.parts), failed.reason)
 		}
@@ -710,6 +731,10 @@ func (p *Provider) buildRequest(m sdk.Message, b *batch) (*request, error) {
 		sm.DestAddr = pdu.NewAddressWithTonNpi(1, 1)
 		_ = sm.DestAddr.SetAddress(to)
 		sm.RegisteredDelivery = cfg.registeredDelivery
+		withValidity := cfg.ValidityPeriod != validityNone && !m.ValidUntil.IsZero()
+		if withValidity {
+			sm.ValidityPeriod = validityPlaceholder
+		}
 		coding := data.FromDataCoding(enc.coding)
 		switch {
 		case cfg.LongMessage == longPayload:
@@ -731,7 +756,15 @@ func (p *Provider) buildRequest(m sdk.Message, b *batch) (*request, error) {
 		}
 		buf := pdu.NewBuffer(make([]byte, 0, 64+len(ud)))
 		sm.Marshal(buf)
-		r.parts = append(r.parts, &part{req: r, index: i, pdu: buf.Bytes()})
+		pt := &part{req: r, index: i, pdu: buf.Bytes()}
+		if withValidity {
+			pt.vpAt = validityOffset(sm)
+			if b := pt.pdu; pt.vpAt+len(validityPlaceholder) >= len(b) ||
+				string(b[pt.vpAt:pt.vpAt+len(validityPlaceholder)]) != validityPlaceholder {
+				return nil, fmt.Errorf("internal error: validity_period not found where expected in the submit_sm (offset %d)", pt.vpAt)
+			}
+		}
+		r.parts = append(r.parts, pt)
 	}
 	return r, nil
 }

@@ -469,8 +469,16 @@ func (s *session) submitLoop() {
 			<-s.window
 			continue
 		}
+		// Computed here, not when the message was queued: a part may wait
+		// for a window slot, a throttled rate or a reconnect.
+		validity, ok := validityPeriod(s.p.cfg.ValidityPeriod, pt.req.msg.ValidUntil, s.p.now())
+		if !ok {
+			s.p.expire(pt)
+			<-s.window
+			continue
+		}
 		seq := s.nextSeq()
-		b := pt.frame(seq)
+		b := pt.frame(seq, validity)
 		s.mu.Lock()
 		if s.isDead {
 			s.mu.Unlock()

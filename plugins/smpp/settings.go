@@ -62,6 +62,7 @@ type settings struct {
 	ReceiptIDFormat   string `json:"receipt_id_format"`
 	DefaultSender     string `json:"default_sender"`
 	MaxBatchSize      int    `json:"max_batch_size"`
+	ValidityPeriod    string `json:"validity_period"`
 
 	enquireLink        time.Duration
 	responseTimeout    time.Duration
@@ -87,6 +88,7 @@ func defaultSettings() settings {
 		RespIDFormat:      idString,
 		ReceiptIDFormat:   idString,
 		MaxBatchSize:      100,
+		ValidityPeriod:    validityRelative,
 	}
 }
 
@@ -132,6 +134,8 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		check(validIDFormat(s.RespIDFormat), "resp_id_format", "%q is not \"string\", \"hex\" or \"dec\"", s.RespIDFormat),
 		check(validIDFormat(s.ReceiptIDFormat), "receipt_id_format", "%q is not \"string\", \"hex\" or \"dec\"", s.ReceiptIDFormat),
 		check(s.MaxBatchSize >= 1 && s.MaxBatchSize <= maxBatchLimit, "max_batch_size", "%d is out of range 1..%d", s.MaxBatchSize, maxBatchLimit),
+		check(s.ValidityPeriod == validityRelative || s.ValidityPeriod == validityAbsolute || s.ValidityPeriod == validityNone,
+			"validity_period", "%q is not %q, %q or %q (for SMSCs that refuse one)", s.ValidityPeriod, validityRelative, validityAbsolute, validityNone),
 		check(len(s.DefaultSender) <= 20, "default_sender", "is %d characters; SMPP allows at most 20", len(s.DefaultSender)),
 	} {
 		if err != nil {

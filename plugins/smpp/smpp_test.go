@@ -23,6 +23,7 @@ func conformanceTarget(srv *smsctest.Server) providertest.Target {
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","password":"much-too-long"}`),
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","window":0}`),
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","long_message":"carrier-pigeon"}`),
+			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","validity_period":"forever"}`),
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","surprise":true}`),
 		},
 		ExpectEvents: true,

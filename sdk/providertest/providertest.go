@@ -50,7 +50,8 @@ type Target struct {
 	// BadSettings are configurations Configure must reject.
 	BadSettings []json.RawMessage
 	// Messages returns n valid messages. Nil means messages to +14155550100,
-	// +14155550101, ... with ids msg_providertest_0000, ...
+	// +14155550101, ... with ids msg_providertest_0000, ..., valid for an
+	// hour.
 	Messages func(n int) []sdk.Message
 	// ExpectEvents says accepted messages produce status events through
 	// sdk.EventSource within EventTimeout.
@@ -107,6 +108,8 @@ func defaultMessages(n int) []sdk.Message {
 			Encoding: sdk.EncodingGSM7,
 			Segments: 1,
 			Kind:     "sms",
+			// Real messages carry a validity; a provider must take it.
+			ValidUntil: time.Now().Add(time.Hour).UTC(),
 		}
 	}
 	return msgs

@@ -71,6 +71,10 @@ type Config struct {
 	DropWhenUnbound bool
 	// FirstID is the first message id issued; default 0x1A2B3C00.
 	FirstID uint64
+	// RejectValidity answers every submit_sm that carries a validity_period
+	// ESME_RINVEXPIRY, as SMSCs that do not take one do. A malformed
+	// validity_period gets that answer in any case.
+	RejectValidity bool
 }
 
 // Stats counts what the simulator saw.
@@ -105,6 +109,10 @@ type Submit struct {
 	ConcatSeq   int
 	SAR         bool // concatenation came in SAR TLVs
 	Payload     bool // text came in message_payload
+	// ValidityPeriod is the validity_period as received: empty, or the
+	// 16-character SMPP 3.4 time ("000000023015000R" relative,
+	// "300304051245200+" absolute).
+	ValidityPeriod string
 }
 
 // Server is a running simulator.
@@ -598,6 +606,8 @@ func (c *conn) onSubmit(frame []byte, seq uint32) {
 		status = uint32(data.ESME_RTHROTTLED)
 	case s.errorFor(dest) != 0:
 		status = s.errorFor(dest)
+	case sm.ValidityPeriod != "" && (s.cfg.RejectValidity || !ValidTime(sm.ValidityPeriod)):
+		status = uint32(data.ESME_RINVEXPIRY)
 	case !s.admit():
 		status = uint32(data.ESME_RTHROTTLED)
 	}
@@ -744,7 +754,8 @@ func recordOf(sm *pdu.SubmitSM, id, systemID string) Submit {
 		Source: sm.SourceAddr.Address(), SourceTON: sm.SourceAddr.Ton(), SourceNPI: sm.SourceAddr.Npi(),
 		Dest: sm.DestAddr.Address(), DestTON: sm.DestAddr.Ton(),
 		EsmClass: sm.EsmClass, Registered: sm.RegisteredDelivery,
-		UserData: append([]byte(nil), ud...),
+		UserData:       append([]byte(nil), ud...),
+		ValidityPeriod: sm.ValidityPeriod,
 	}
 	if enc := sm.Message.Encoding(); enc != nil {
 		sub.DataCoding = enc.DataCoding()

@@ -384,15 +384,17 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 }
 
 type Message struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
-	From          string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
-	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Encoding      string                 `protobuf:"bytes,5,opt,name=encoding,proto3" json:"encoding,omitempty"`
-	Segments      int32                  `protobuf:"varint,6,opt,name=segments,proto3" json:"segments,omitempty"`
-	Kind          string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
-	Metadata      map[string]string      `protobuf:"bytes,8,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	To       string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	From     string                 `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	Text     string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Encoding string                 `protobuf:"bytes,5,opt,name=encoding,proto3" json:"encoding,omitempty"`
+	Segments int32                  `protobuf:"varint,6,opt,name=segments,proto3" json:"segments,omitempty"`
+	Kind     string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata map[string]string      `protobuf:"bytes,8,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// valid_until is when the message expires; unset means no validity given.
+	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -479,6 +481,13 @@ func (x *Message) GetKind() string {
 func (x *Message) GetMetadata() map[string]string {
 	if x != nil {
 		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Message) GetValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidUntil
 	}
 	return nil
 }
@@ -1713,7 +1722,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bsettings\x18\x02 \x01(\fR\bsettings\x12\x19\n" +
 	"\bhook_url\x18\x03 \x01(\tR\ahookUrl\"\x13\n" +
-	"\x11ConfigureResponse\"\xa2\x02\n" +
+	"\x11ConfigureResponse\"\xdf\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x12\n" +
@@ -1722,7 +1731,9 @@ const file_provider_proto_rawDesc = "" +
 	"\bencoding\x18\x05 \x01(\tR\bencoding\x12\x1a\n" +
 	"\bsegments\x18\x06 \x01(\x05R\bsegments\x12\x12\n" +
 	"\x04kind\x18\a \x01(\tR\x04kind\x12F\n" +
-	"\bmetadata\x18\b \x03(\v2*.smsrouter.plugin.v1.Message.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\b \x03(\v2*.smsrouter.plugin.v1.Message.MetadataEntryR\bmetadata\x12;\n" +
+	"\vvalid_until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"validUntil\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x01\n" +
@@ -1874,53 +1885,54 @@ var file_provider_proto_goTypes = []any{
 	nil,                           // 30: smsrouter.plugin.v1.Message.MetadataEntry
 	nil,                           // 31: smsrouter.plugin.v1.HookRequest.HeaderEntry
 	nil,                           // 32: smsrouter.plugin.v1.HookHead.HeaderEntry
-	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
 }
 var file_provider_proto_depIdxs = []int32{
 	30, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
-	0,  // 1: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
-	33, // 2: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
-	6,  // 3: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
-	7,  // 4: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
-	16, // 5: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
-	34, // 6: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	34, // 7: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
-	19, // 8: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
-	20, // 9: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	19, // 10: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
-	21, // 11: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	31, // 12: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	32, // 13: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
-	21, // 14: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
-	28, // 15: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	26, // 16: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	26, // 17: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 18: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 19: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	8,  // 20: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	10, // 21: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	12, // 22: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	14, // 23: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	17, // 24: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	22, // 25: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	25, // 26: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	27, // 27: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	3,  // 28: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 29: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	9,  // 30: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	11, // 31: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	13, // 32: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	15, // 33: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	18, // 34: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	23, // 35: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	24, // 36: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	29, // 37: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	28, // [28:38] is the sub-list for method output_type
-	18, // [18:28] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	33, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
+	0,  // 2: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
+	34, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
+	6,  // 4: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
+	7,  // 5: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
+	16, // 6: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
+	33, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	33, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
+	19, // 9: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
+	20, // 10: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
+	19, // 11: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
+	21, // 12: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
+	31, // 13: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	32, // 14: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	21, // 15: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
+	28, // 16: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
+	26, // 17: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	26, // 18: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 19: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 20: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	8,  // 21: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	10, // 22: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	12, // 23: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	14, // 24: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	17, // 25: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	22, // 26: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	25, // 27: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	27, // 28: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	3,  // 29: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 30: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	9,  // 31: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	11, // 32: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	13, // 33: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	15, // 34: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	18, // 35: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	23, // 36: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	24, // 37: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	29, // 38: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	29, // [29:39] is the sub-list for method output_type
+	19, // [19:29] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// DefaultRetention is how long finished webhook deliveries and processed
+// event ids are kept when Retention leaves them at zero.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// staleAfter is how long rate windows and OTP codes are kept after they
+// stopped mattering: a day, so that an operator looking into a complaint
+// about yesterday's limits still finds them.
+const staleAfter = 24 * time.Hour
+
+// pruneChunk caps the rows one delete statement removes, so that pruning
+// a large backlog never holds many locks, or SQLite's write lock, for long:
+// the work is a series of short transactions between which the hot paths
+// get their turn.
+const pruneChunk = 5000
+
+// Retention says how long history that only serves inspection is kept.
+type Retention struct {
+	// Webhooks is how long delivered and given-up webhook deliveries, and
+	// their attempts, stay visible (GET /api/v1/sms/:id/webhooks) after
+	// they finished; zero means DefaultRetention.
+	Webhooks time.Duration
+	// ProcessedEvents is how long a provider event's id is remembered to
+	// drop the event should the provider emit it again; zero means
+	// DefaultRetention.
+	ProcessedEvents time.Duration
+}
+
+// Pruned counts the rows one Prune deleted.
+type Pruned struct {
+	RateWindows     int64
+	OTPCodes        int64
+	Webhooks        int64
+	WebhookAttempts int64
+	ProcessedEvents int64
+}
+
+// Total is the number of rows deleted.
+func (p Pruned) Total() int64 {
+	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents
+}
+
+// Prune deletes records nothing needs any more, so that no table grows
+// with traffic for ever: rate windows and OTP codes a day after they stop
+// counting, and finished webhook deliveries and processed event ids after
+// their retention. It deletes in chunks of short transactions; several
+// servers may run it at once (on PostgreSQL they skip each other's rows).
+// Counts are of rows deleted before an error, if any.
+func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
+	if r.Webhooks <= 0 {
+		r.Webhooks = DefaultRetention
+	}
+	if r.ProcessedEvents <= 0 {
+		r.ProcessedEvents = DefaultRetention
+	}
+	now := s.now()
+	stale := now.Add(-staleAfter)
+	var p Pruned
+	var err error
+	// Windows of up to a day (the API's are a minute) have ended when they
+	// started more than a day ago, and a bucket without a row starts from
+	// zero, as one whose window ended does. The table has a row per rate
+	// limited key and no index on window_start: an index there would turn
+	// every counted request's update into an index update, to save one
+	// scan of a small table every few minutes.
+	if p.RateWindows, err = s.deleteInChunks(ctx, "rate_windows", "window_start < ?", stale.UnixMilli()); err != nil {
+		return p, fmt.Errorf("prune rate windows: %w", err)
+	}
+	// The per-number OTP limit counts codes sent within its window (an
+	// hour, core.OTPWindow), so codes a day old no longer count; only a
+	// pending code still verifies, and a day-old one has expired.
+	if p.OTPCodes, err = s.deleteInChunks(ctx, "otp_codes",
+		"created_at < ? AND (used_at IS NOT NULL OR expires_at <= ?)", stale, now); err != nil {
+		return p, fmt.Errorf("prune OTP codes: %w", err)
+	}
+	if p.Webhooks, p.WebhookAttempts, err = s.pruneWebhooks(ctx, now.Add(-r.Webhooks)); err != nil {
+		return p, fmt.Errorf("prune webhook deliveries: %w", err)
+	}
+	// Event ids guard against a provider emitting an event again: a plugin
+	// restarting replays what it had not seen acknowledged, an upstream
+	// retries a callback for minutes or hours. None re-emits an event
+	// weeks later, so ids older than the retention guard nothing.
+	if p.ProcessedEvents, err = s.deleteInChunks(ctx, "processed_events",
+		"created_at < ?", now.Add(-r.ProcessedEvents)); err != nil {
+		return p, fmt.Errorf("prune processed event ids: %w", err)
+	}
+	return p, nil
+}
+
+// deleteInChunks deletes the rows of table matching where, pruneChunk rows
+// per statement until fewer are left, and returns how many it deleted.
+// Rows are picked by their physical address (ctid, rowid): PostgreSQL
+// plans a join on the primary key against a few thousand rows as a scan of
+// the whole table. On PostgreSQL rows another server is deleting (or a
+// request is updating) are skipped rather than waited for: they are gone
+// by the next run if not now; the lock also keeps a picked row's ctid
+// valid until the delete.
+func (s *Store) deleteInChunks(ctx context.Context, table, where string, args ...any) (int64, error) {
+	q := fmt.Sprintf("DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s WHERE %s LIMIT %d)", table, table, where, pruneChunk)
+	if s.driver == DriverPostgres {
+		q = fmt.Sprintf("DELETE FROM %s WHERE ctid = ANY(ARRAY(SELECT ctid FROM %s WHERE %s LIMIT %d FOR UPDATE SKIP LOCKED))",
+			table, table, where, pruneChunk)
+	}
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		res := s.db.WithContext(ctx).Exec(q, args...)
+		if res.Error != nil {
+			return total, res.Error
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < pruneChunk {
+			return total, nil
+		}
+	}
+}
+
+// pruneWebhooks deletes deliveries delivered or given up before cutoff,
+// with their attempts, a chunk per transaction.
+func (s *Store) pruneWebhooks(ctx context.Context, cutoff time.Time) (deliveries, attempts int64, err error) {
+	cutoff = cutoff.UTC()
+	for {
+		if err := ctx.Err(); err != nil {
+			return deliveries, attempts, err
+		}
+		var n int
+		var gone, goneAttempts int64
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var seqs []uint64
+			// A delivery is due before it is attempted, so one that finished
+			// before cutoff was due before it too: the condition on
+			// next_attempt_at lets the (state, next_attempt_at) index find
+			// the rows; the other says what is meant.
+			err := forUpdateSkipLocked(tx.Model(&WebhookDelivery{})).
+				Where("state IN ? AND next_attempt_at < ?", []string{WebhookDelivered, WebhookGaveUp}, cutoff).
+				Where("COALESCE(delivered_at, gave_up_at) < ?", cutoff).
+				Limit(pruneChunk).Pluck("seq", &seqs).Error
+			if err != nil || len(seqs) == 0 {
+				return err
+			}
+			n = len(seqs)
+			res := tx.Where("delivery_seq IN ?", seqs).Delete(&WebhookAttempt{})
+			if res.Error != nil {
+				return res.Error
+			}
+			goneAttempts = res.RowsAffected
+			res = tx.Where("seq IN ?", seqs).Delete(&WebhookDelivery{})
+			gone = res.RowsAffected
+			return res.Error
+		})
+		if err == nil {
+			deliveries, attempts = deliveries+gone, attempts+goneAttempts
+		}
+		if err != nil || n < pruneChunk {
+			return deliveries, attempts, err
+		}
+	}
+}
