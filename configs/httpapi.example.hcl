@@ -79,7 +79,7 @@ provider "acme" {
         group_by = "none"
         match_by = "reference"
         body     = <<-EOT
-          {"messages": [{{range $i, $m := .Messages}}{{if $i}}, {{end}}{"to": {{json $m.To}}, "from": {{json $m.From}}, "text": {{json $m.Text}}, "ref": {{json $m.ID}}}{{end}}]}
+          {"messages": [{{range $i, $m := .Messages}}{{if $i}}, {{end}}{"to": {{json $m.To}}, "from": {{json $m.From}}, "text": {{json $m.Text}}, "ref": {{json $m.ID}}{{if $m.ValiditySeconds}}, "ttl": {{$m.ValiditySeconds}}{{end}}}{{end}}]}
         EOT
         response = {
           items         = "results"

@@ -37,6 +37,18 @@ dispatch {
   lease        = "130s"
 }
 
+# Every ten minutes each server deletes what nothing needs any more, in
+# small chunks (several servers may do it at once): rate windows and OTP
+# codes a day after they stop counting, expired idempotency keys, and,
+# after these retentions (the defaults), webhook deliveries that were
+# delivered or given up, with their attempts, and the ids of provider
+# events kept to drop re-emitted ones. Messages, their status history,
+# inbound messages and the credit ledger are never deleted.
+retention {
+  webhooks  = "720h"
+  event_ids = "720h"
+}
+
 routing {
   # hour and weekday in rules are local to this zone.
   timezone = "Asia/Yangon"

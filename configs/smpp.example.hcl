@@ -49,6 +49,10 @@ provider "smpp-carrier" {
     enquire_link     = "45s"
     response_timeout = "15s"
     long_message     = "sar" # the carrier builds the UDH itself
+    # Each message's validity goes out as submit_sm validity_period ("relative",
+    # the default); this SMSC only takes absolute times. "none" for SMSCs that
+    # answer ESME_RINVEXPIRY.
+    validity_period  = "absolute"
   }
 }
 

@@ -39,7 +39,7 @@ provider "twilio-us" {
     from                  = "+14155550100"
     messaging_service_sid = env("TWILIO_MESSAGING_SERVICE_SID", "")
 
-    validity_period = "4h"  # undelivered messages expire after this (max 10h)
+    validity_period = "4h"  # the longest Twilio keeps trying (max 10h); a message's own shorter validity wins
     request_timeout = "10s" # per API request
     max_batch_size  = 20    # messages per Send call
     max_concurrency = 4     # API requests in flight per Send call

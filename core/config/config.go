@@ -67,6 +67,9 @@ type Config struct {
 	API API
 	// Dispatch is the dispatch block: send timeout and claim lease.
 	Dispatch Dispatch
+	// Retention is the retention block: how long finished webhook
+	// deliveries and provider event ids are kept.
+	Retention Retention
 }
 
 // Server is the server block.
@@ -246,6 +249,7 @@ var (
 		{Type: "otp"},
 		{Type: "api"},
 		{Type: "dispatch"},
+		{Type: "retention"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"},
@@ -289,11 +293,12 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	content, diags := body.Content(rootSchema)
 	d.diags = append(d.diags, diags...)
 	cfg := &Config{
-		Filename: d.filename,
-		Server:   Server{Listen: DefaultListen},
-		Database: Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
-		OTP:      DefaultOTP(),
-		API:      DefaultAPI(),
+		Filename:  d.filename,
+		Server:    Server{Listen: DefaultListen},
+		Database:  Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
+		OTP:       DefaultOTP(),
+		API:       DefaultAPI(),
+		Retention: DefaultRetention(),
 	}
 	seenBlock := map[string]*hcl.Block{}
 	seenProvider := map[string]*hcl.Block{}
@@ -301,7 +306,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing", "otp", "api", "dispatch":
+		case "server", "database", "routing", "otp", "api", "dispatch", "retention":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -319,6 +324,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.api(b, &cfg.API)
 			case "dispatch":
 				d.dispatch(b, &cfg.Dispatch)
+			case "retention":
+				d.retention(b, &cfg.Retention)
 			default:
 				d.routing(b, &cfg.Routing)
 			}

@@ -105,7 +105,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 		n += len(a.Messages)
 	}
 	try := func(lock bool) error {
-		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.transaction(ctx, func(tx *gorm.DB) error {
 			clear(refused)
 			// The common acceptance (one message, at most one duplicate claim,
 			// no idempotency key) is claimed with one statement for the whole
@@ -224,7 +224,36 @@ func claimDuplicates(tx *gorm.DB, as []Acceptance, idx []int, refused []error, n
 		return cmp.Or(cmp.Compare(a.d.AccountID, b.d.AccountID), cmp.Compare(a.d.Fingerprint, b.d.Fingerprint))
 	})
 	claimed := map[[2]string]bool{}
-	for chunk := range slices.Chunk(rows, claimRows) {
+	viaValues := rows
+	if tx.Dialector.Name() == DriverPostgres {
+		viaValues = nil
+		// One statement with a parameter per column (arrays), not per
+		// value: see insertRows.
+		accounts, prints, ids, untils := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
+		for k, r := range rows {
+			accounts[k], prints[k], ids[k], untils[k] = r.d.AccountID, r.d.Fingerprint, r.d.MessageID, r.d.Until
+		}
+		got, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until")
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+ON CONFLICT (account_id, fingerprint) DO UPDATE SET message_id = excluded.message_id, "until" = excluded."until"
+WHERE duplicate_claims."until" <= $5 RETURNING account_id, fingerprint`, accounts, prints, ids, untils, now.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("claim duplicate windows: %w", err)
+		}
+		for got.Next() {
+			var k [2]string
+			if err := got.Scan(&k[0], &k[1]); err != nil {
+				got.Close()
+				return fmt.Errorf("claim duplicate windows: %w", err)
+			}
+			claimed[k] = true
+		}
+		got.Close()
+		if err := got.Err(); err != nil {
+			return fmt.Errorf("claim duplicate windows: %w", err)
+		}
+	}
+	for chunk := range slices.Chunk(viaValues, claimRows) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until") VALUES `)
 		args := make([]any, 0, 4*len(chunk)+1)

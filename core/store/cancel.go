@@ -50,7 +50,7 @@ func (e *NotCancellableError) Error() string {
 func (s *Store) CancelMessage(ctx context.Context, accountID, id string, now time.Time) (Message, error) {
 	now = now.UTC() // ClaimDue's comparisons need one zone; see there
 	var out Message
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&Message{}).
 			Where("id = ? AND account_id = ? AND status IN ? AND (lease_until IS NULL OR lease_until < ?)",
 				id, accountID, []string{string(sdk.StatusQueued), string(sdk.StatusPending)}, now).

@@ -97,7 +97,7 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 	slices.SortStableFunc(all, func(a, b item) int {
 		return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(messageKey(a.ev), messageKey(b.ev)))
 	})
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *gorm.DB) error {
 		// The batch's webhooks go into the outbox in one insert.
 		tx, flushOutbox := withOutbox(tx)
 		for _, it := range all {

@@ -488,7 +488,7 @@ func (s *Store) AddCredit(ctx context.Context, accountID string, amount money.Am
 		kind = EntryAdjustment
 	}
 	var e LedgerEntry
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		accounts, err := s.readAccounts(tx, []string{accountID}, true)
 		if err != nil {
 			return err

@@ -175,10 +175,10 @@ func insertMessages(tx *gorm.DB, msgs []*Message) error {
 		}
 		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
 	}
-	if err := tx.CreateInBatches(msgs, 200).Error; err != nil {
+	if err := insertRows(tx, msgs); err != nil {
 		return err
 	}
-	return tx.CreateInBatches(changes, 200).Error
+	return insertRows(tx, changes)
 }
 
 // GetMessage returns the account's message with the given id, or ErrNotFound.
@@ -278,7 +278,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 	if len(results) == 0 {
 		return nil
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		changes := make([]StatusChange, 0, len(results))
 		events := make([]messageEvent, 0, len(results))
 		var accepted []AttemptResult
@@ -319,7 +319,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 			return err
 		}
 		if len(changes) > 0 {
-			if err := tx.CreateInBatches(changes, 200).Error; err != nil {
+			if err := insertRows(tx, changes); err != nil {
 				return err
 			}
 		}
@@ -360,7 +360,7 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.storeEvents(tx, provider, events) })
+	err := s.transaction(ctx, func(tx *gorm.DB) error { return s.storeEvents(tx, provider, events) })
 	if err != nil {
 		return fmt.Errorf("store %d events: %w", len(events), err)
 	}
@@ -456,7 +456,7 @@ func markProcessed(tx *gorm.DB, provider string, events []sdk.Event) ([]sdk.Even
 // none stays held for good.
 func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 	applied := 0
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		var held []HeldStatus
 		// Servers sweeping at once take different reports (SKIP LOCKED), so
 		// none is applied twice.

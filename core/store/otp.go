@@ -50,7 +50,7 @@ func (e *RateLimitError) Error() string {
 func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
 	now := s.now()
 	code.CreatedAt = now
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		if s.driver == DriverPostgres {
 			// Counting then inserting is only exact when concurrent sends to
 			// the number take turns; SQLite's write lock already does that.

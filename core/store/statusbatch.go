@@ -138,7 +138,7 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 		}
 	}
 	if len(changes) > 0 {
-		if err := tx.CreateInBatches(changes, 200).Error; err != nil {
+		if err := insertRows(tx, changes); err != nil {
 			return fmt.Errorf("store %d status changes: %w", len(changes), err)
 		}
 	}

@@ -93,6 +93,10 @@ type Store struct {
 	// so that charging an account without one needs no read first; only
 	// a hint, see chargeAcceptances.
 	limited sync.Map
+
+	// onWebhooks is called after a commit that enqueued webhooks
+	// (OnWebhooksEnqueued); nil when nobody listens.
+	onWebhooks atomic.Pointer[func()]
 }
 
 var (

@@ -202,6 +202,7 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 	if err != nil {
 		return WebhookDelivery{}, fmt.Errorf("encode %s webhook: %w", eventType, err)
 	}
+	markEnqueued(tx)
 	// Due now by the store's clock, not at the event's time: a late report
 	// carries an old time but is news all the same.
 	now := tx.NowFunc()

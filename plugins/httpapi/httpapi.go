@@ -257,6 +257,12 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			results[i].Reason = fmt.Sprintf("destination %q is not an E.164 number", m.To)
 			continue
 		}
+		if !m.ValidUntil.IsZero() && time.Until(m.ValidUntil) < time.Second {
+			// Temporary, so the host records it expired (see sdk.Message.ValidUntil).
+			results[i].Outcome, results[i].Code = sdk.Temporary, "EXPIRED"
+			results[i].Reason = "validity period passed before the message could be sent"
+			continue
+		}
 		phones[i] = formatPhone(m.To, c.s.phoneFormat)
 		pending = append(pending, i)
 	}
@@ -384,10 +390,16 @@ type sendState struct {
 func (s *sendState) data(u unit) templateData {
 	first := s.msgs[u.idx[0]]
 	d := templateData{Text: first.Text, From: sender(first, s.c.s.defaultSender)}
+	now := time.Now()
 	for _, i := range u.idx {
 		m := s.msgs[i]
 		d.Phones = append(d.Phones, s.phones[i])
-		d.Messages = append(d.Messages, messageData{ID: m.ID, To: m.To, Phone: s.phones[i], From: sender(m, s.c.s.defaultSender), Text: m.Text})
+		md := messageData{ID: m.ID, To: m.To, Phone: s.phones[i], From: sender(m, s.c.s.defaultSender), Text: m.Text}
+		md.ValiditySeconds, md.ValidUntil = validityData(m.ValidUntil, now)
+		if md.ValiditySeconds > 0 && (d.ValiditySeconds == 0 || md.ValiditySeconds < d.ValiditySeconds) {
+			d.ValiditySeconds, d.ValidUntil = md.ValiditySeconds, md.ValidUntil
+		}
+		d.Messages = append(d.Messages, md)
 	}
 	return d
 }

@@ -42,6 +42,11 @@ type templateData struct {
 	// Messages are the messages of the request, for APIs that take a list of
 	// {to, text} objects.
 	Messages []messageData
+	// ValiditySeconds and ValidUntil are the shortest validity among the
+	// request's messages, for APIs with one validity per request; see
+	// messageData.
+	ValiditySeconds int
+	ValidUntil      time.Time
 	// IDs are the provider message ids of a status request.
 	IDs []string
 	// Auth exposes the credentials, for APIs that want them in the body.
@@ -56,6 +61,20 @@ type messageData struct {
 	Phone string // in phone_format
 	From  string
 	Text  string
+	// ValiditySeconds is what is left of the message's validity when the
+	// request is rendered, in whole seconds rounded down (at least 1), for
+	// a TTL parameter; 0 when the message has none. ValidUntil is the same
+	// as an instant in UTC (zero when none), for APIs that take a time.
+	ValiditySeconds int
+	ValidUntil      time.Time
+}
+
+// validityData fills in a message's validity as seen at now.
+func validityData(until, now time.Time) (int, time.Time) {
+	if until.IsZero() {
+		return 0, time.Time{}
+	}
+	return max(int(until.Sub(now)/time.Second), 1), until.UTC()
 }
 
 type authData struct {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -23,6 +25,7 @@ type acme struct {
 	mu       sync.Mutex
 	next     int
 	statuses map[string]string
+	ttls     map[string]int // our reference → ttl sent, when one was
 }
 
 func (a *acme) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +40,10 @@ func (a *acme) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/v2/sms":
 		var req struct {
-			Messages []struct{ To, From, Text, Ref string }
+			Messages []struct {
+				To, From, Text, Ref string
+				TTL                 *int
+			}
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -46,6 +52,9 @@ func (a *acme) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var results []map[string]any
 		for _, m := range req.Messages {
+			if m.TTL != nil {
+				a.ttls[m.Ref] = *m.TTL
+			}
 			if strings.HasSuffix(m.To, "0000") {
 				results = append(results, map[string]any{"ref": m.Ref, "error": map[string]string{"code": "E21", "description": "number is blocked"}})
 				continue
@@ -76,7 +85,8 @@ func (a *acme) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestSecondAggregatorByConfigOnly(t *testing.T) {
-	srv := httptest.NewServer(&acme{statuses: map[string]string{}})
+	upstream := &acme{statuses: map[string]string{}, ttls: map[string]int{}}
+	srv := httptest.NewServer(upstream)
 	t.Cleanup(srv.Close)
 	raw, err := os.ReadFile(filepath.Join("testdata", "second_aggregator.json"))
 	if err != nil {
@@ -95,9 +105,10 @@ func TestSecondAggregatorByConfigOnly(t *testing.T) {
 		t.Errorf("capabilities = %+v", caps)
 	}
 	ms := []sdk.Message{
-		{ID: "msg_a", To: "+14155550100", Text: `He said "hi" & left`},
+		{ID: "msg_a", To: "+14155550100", Text: `He said "hi" & left`, ValidUntil: time.Now().Add(time.Hour)},
 		{ID: "msg_b", To: "+14155550000", Text: "blocked"},
 		{ID: "msg_c", To: "+14155550100", From: "Other", Text: "second to the same phone"},
+		{ID: "msg_d", To: "+14155550101", Text: "too late", ValidUntil: time.Now().Add(-time.Minute)},
 	}
 	res, err := p.Send(t.Context(), ms)
 	if err != nil {
@@ -108,6 +119,16 @@ func TestSecondAggregatorByConfigOnly(t *testing.T) {
 	}
 	if res[1].Outcome != sdk.Permanent || res[1].Code != "E21" || !strings.Contains(res[1].Reason, "blocked") {
 		t.Errorf("blocked number: %+v, want Permanent E21", res[1])
+	}
+	if res[3].Outcome != sdk.Temporary || res[3].Code != "EXPIRED" {
+		t.Errorf("message past its validity: %+v, want Temporary EXPIRED", res[3])
+	}
+	upstream.mu.Lock()
+	ttls := maps.Clone(upstream.ttls)
+	upstream.mu.Unlock()
+	// The ttl is what is left of the hour when the request is made.
+	if ttl, ok := ttls["msg_a"]; !ok || ttl < 3600-60 || ttl > 3600 || len(ttls) != 1 {
+		t.Errorf("ttls sent %v, want about 3600 for msg_a only (msg_c has no validity, msg_d is not sent)", ttls)
 	}
 	evs, err := p.QueryStatus(t.Context(), []string{res[0].ProviderMessageID, res[2].ProviderMessageID, "acme-unknown"})
 	if err != nil || len(evs) != 2 || evs[0].Status != sdk.StatusDelivered || evs[1].Status != sdk.StatusDelivered {

@@ -603,6 +603,9 @@ func optSelector(field string, v *string) (*selector, error) {
 // rather than on the first customer message with a quote in it.
 const probeText = "Probe \"quoted\" \\ back <b>tag</b> & amp; 'apos'\nnew line ü € 😀"
 
+// probeValidUntil is the sample message's validity.
+var probeValidUntil = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
 // probe renders the operation with a tricky message and checks that the
 // body is well formed in its format.
 func probe(op *operation, s *settings) error {
@@ -617,9 +620,12 @@ func probe(op *operation, s *settings) error {
 		Auth:   authData{Token: "tok\"<&", Username: "user\"<&", Password: "pass\"<&"},
 		Vars:   s.vars,
 		Messages: []messageData{
-			{ID: "msg_1", To: "+380501234567", Phone: "380501234567", From: "Probe&<\"'>", Text: probeText},
+			{ID: "msg_1", To: "+380501234567", Phone: "380501234567", From: "Probe&<\"'>", Text: probeText,
+				ValiditySeconds: 3600, ValidUntil: probeValidUntil},
 			{ID: "msg_2", To: "+380501234568", Phone: "380501234568", From: "Probe", Text: probeText},
 		},
+		ValiditySeconds: 3600,
+		ValidUntil:      probeValidUntil,
 	}
 	var b bytes.Buffer
 	if err := op.body.Execute(&b, data); err != nil {

@@ -54,7 +54,7 @@ func TestValidityPeriodReachesSMSC(t *testing.T) {
 			p := newProviderAt(t, srv, extra, func() time.Time { return submitAt })
 			msgs := []sdk.Message{
 				{ID: "msg_short", To: "+14155550100", Text: "hello", Encoding: sdk.EncodingGSM7, Segments: 1, ValidUntil: tc.until},
-				{ID: "msg_long", To: "+14155550101", Text: strings.Repeat("long message ", 30), Encoding: sdk.EncodingGSM7, Segments: 3, ValidUntil: tc.until},
+				{ID: "msg_long", To: "+14155550101", From: "MyBrand", Text: strings.Repeat("long message ", 30), Encoding: sdk.EncodingGSM7, Segments: 3, ValidUntil: tc.until},
 			}
 			for _, r := range send(t, p, msgs) {
 				if r.Outcome != sdk.Accepted {

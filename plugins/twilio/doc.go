@@ -13,7 +13,7 @@
 //	from                   optional  default sender when a message has none
 //	messaging_service_sid  optional  sent as MessagingServiceSid; one of from and this,
 //	                                 or a sender on every message, is needed
-//	validity_period        optional  duration 1s..10h, sent as ValidityPeriod in seconds
+//	validity_period        optional  duration 1s..10h, the longest ValidityPeriod sent
 //	request_timeout        optional  per API request, 1s..2m (default 10s)
 //	max_batch_size         optional  messages per Send, 1..1000 (default 20)
 //	max_concurrency        optional  API requests in flight per Send, 1..100 (default 4)
@@ -22,6 +22,15 @@
 //	                                 "shared_secret" (header X-Hook-Secret or query
 //	                                 parameter "secret" equal to hook_secret) or "none"
 //	hook_secret            with hook_auth = "shared_secret"
+//
+// Validity: each message is sent with ValidityPeriod set to what is left of
+// its own validity (sdk.Message.ValidUntil) in whole seconds, rounded down
+// and capped by validity_period and by Twilio's 36000 s, so Twilio stops
+// trying when the host reports the message expired. A message without a
+// validity is sent with validity_period, or with none (Twilio's default,
+// 10 h) when that is unset. A message with less than a second left when its
+// request is due is not sent: it is answered Temporary with code EXPIRED,
+// and the host records it expired.
 //
 // Hooks, under the provider's hook URL:
 //

@@ -231,6 +231,14 @@ var temporaryCodes = map[int]string{
 
 func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Client, hookURL string, logger hclog.Logger, m sdk.Message) sdk.SendResult {
 	res := sdk.SendResult{MessageID: m.ID}
+	// Checked here, not when Send was called: a message of a batch may
+	// wait for a free request slot.
+	validity, ok := validitySeconds(cfg.validityPeriod, m.ValidUntil, time.Now())
+	if !ok {
+		res.Outcome, res.Code = sdk.Temporary, "EXPIRED"
+		res.Reason = "validity period passed before the request was made"
+		return res
+	}
 	form := url.Values{"To": {m.To}, "Body": {m.Text}}
 	from := m.From
 	if from == "" {
@@ -250,8 +258,8 @@ func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Clien
 	if hookURL != "" {
 		form.Set("StatusCallback", hookURL+"/status")
 	}
-	if cfg.validityPeriod > 0 {
-		form.Set("ValidityPeriod", strconv.Itoa(int(cfg.validityPeriod/time.Second)))
+	if validity > 0 {
+		form.Set("ValidityPeriod", strconv.Itoa(validity))
 	}
 
 	status, header, body, err := p.do(ctx, cfg, client, http.MethodPost, "/Messages.json", form)

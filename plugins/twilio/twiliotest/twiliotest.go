@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -405,6 +406,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	case body == "":
 		writeError(w, Answer{HTTPStatus: 400, Code: 21602, Message: "Message body is required."})
 		return
+	case !validValidityPeriod(f):
+		writeError(w, Answer{HTTPStatus: 400, Code: 21624, Message: "Validity period can only be set to integers between 1 and 36,000 seconds."})
+		return
 	}
 	m := &Message{SID: newSID("SM"), To: to, From: from, MessagingServiceSID: svc, Body: body,
 		StatusCallback: f.Get("StatusCallback"), ValidityPeriod: f.Get("ValidityPeriod"), Status: "queued", Form: f}
@@ -525,4 +529,14 @@ func newSID(prefix string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// validValidityPeriod reports whether the form's ValidityPeriod, when
+// present, is an integer from 1 to 36000 (seconds), as Twilio requires.
+func validValidityPeriod(f url.Values) bool {
+	if _, ok := f["ValidityPeriod"]; !ok {
+		return true
+	}
+	n, err := strconv.Atoi(f.Get("ValidityPeriod"))
+	return err == nil && n >= 1 && n <= 36000
 }

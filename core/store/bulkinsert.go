@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// insertRows inserts rows (a slice of a model) with one statement. On
+// PostgreSQL that statement takes one array per column and unnests them,
+// so it has as many parameters as the table has columns however many rows
+// there are: building, sending and planning a VALUES list of thousands of
+// parameters per accept batch was the largest part of accepting. SQLite
+// has no arrays and a cheap in-process insert; it uses gorm's.
+func insertRows(tx *gorm.DB, rows any) error {
+	rv := reflect.ValueOf(rows)
+	if rv.Len() == 0 {
+		return nil
+	}
+	if tx.Dialector.Name() != DriverPostgres {
+		return tx.CreateInBatches(rows, 200).Error
+	}
+	plan, err := insertPlanFor(tx, rv.Type().Elem())
+	if err != nil {
+		return err
+	}
+	ctx := tx.Statement.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	now := tx.NowFunc()
+	cols := make([]reflect.Value, len(plan.fields))
+	for i, f := range plan.fields {
+		cols[i] = reflect.MakeSlice(reflect.SliceOf(f.FieldType), 0, rv.Len())
+	}
+	for r := range rv.Len() {
+		row := reflect.Indirect(rv.Index(r))
+		for i, f := range plan.fields {
+			v := f.ReflectValueOf(ctx, row)
+			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
+				// What gorm's Create does: an unset creation time is now.
+				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
+					v.Set(reflect.ValueOf(now))
+				}
+			}
+			cols[i] = reflect.Append(cols[i], v)
+		}
+	}
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		args[i] = c.Interface()
+	}
+	if _, err := tx.Statement.ConnPool.ExecContext(ctx, plan.sql, args...); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", rv.Len(), plan.table, err)
+	}
+	return nil
+}
+
+type insertPlan struct {
+	table  string
+	fields []*schema.Field
+	sql    string
+}
+
+var insertPlans sync.Map // reflect.Type → *insertPlan
+
+// insertPlanFor builds, once per model, the unnest insert of every column
+// but an auto-increment key.
+func insertPlanFor(tx *gorm.DB, elem reflect.Type) (*insertPlan, error) {
+	if p, ok := insertPlans.Load(elem); ok {
+		return p.(*insertPlan), nil
+	}
+	t := elem
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	stmt := &gorm.Statement{DB: tx}
+	if err := stmt.Parse(reflect.New(t).Interface()); err != nil {
+		return nil, fmt.Errorf("bulk insert: %w", err)
+	}
+	p := &insertPlan{table: stmt.Schema.Table}
+	var names, unnest []string
+	for _, f := range stmt.Schema.Fields {
+		if f.DBName == "" || !f.Creatable || f.AutoIncrement {
+			continue
+		}
+		typ, ok := pgArrayType(f.FieldType)
+		if !ok {
+			return nil, fmt.Errorf("bulk insert into %s: no PostgreSQL array type for column %s (%s)", p.table, f.DBName, f.FieldType)
+		}
+		p.fields = append(p.fields, f)
+		names = append(names, `"`+f.DBName+`"`)
+		unnest = append(unnest, fmt.Sprintf("$%d::%s[]", len(p.fields), typ))
+	}
+	p.sql = fmt.Sprintf(`INSERT INTO %q (%s) SELECT * FROM unnest(%s)`, p.table, strings.Join(names, ", "), strings.Join(unnest, ", "))
+	insertPlans.Store(elem, p)
+	return p, nil
+}
+
+// pgArrayType names the element type of the array a Go field's values are
+// sent as; pointers are nullable elements.
+func pgArrayType(t reflect.Type) (string, bool) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeOf(time.Time{}) {
+		return "timestamptz", true
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "text", true
+	case reflect.Bool:
+		return "boolean", true
+	case reflect.Int, reflect.Int64, reflect.Uint32, reflect.Uint64:
+		return "bigint", true
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Uint8, reflect.Uint16:
+		return "integer", true
+	case reflect.Float32, reflect.Float64:
+		return "double precision", true
+	}
+	return "", false
+}
