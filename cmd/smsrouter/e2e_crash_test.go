@@ -436,7 +436,7 @@ func TestServerKilledUnderLoadSendsExactlyOnceToADeduplicatingProvider(t *testin
 
 func serverKilledUnderLoad(t *testing.T, dedupe bool) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary on PostgreSQL")
+		t.Skip("builds and runs the binary")
 	}
 	start := time.Now()
 	c := newPGCluster(t, dedupe)
@@ -518,7 +518,7 @@ func serverKilledUnderLoad(t *testing.T, dedupe bool) {
 
 func TestTwoNodesShareTheWorkAndDeliverExactlyOnce(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary on PostgreSQL")
+		t.Skip("builds and runs the binary")
 	}
 	start := time.Now()
 	// Exactly once at the provider across a SIGKILL needs the provider's

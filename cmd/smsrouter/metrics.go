@@ -27,7 +27,8 @@ func newMetrics(c config.Metrics, st *store.Store, host *pluginhost.Host, log hc
 	if c.Disabled {
 		return runMetrics{cfg: c}
 	}
-	o := metrics.Options{Logger: log, Providers: host, DatabaseRefresh: c.DatabaseRefresh}
+	o := metrics.Options{Logger: log, Providers: host, DatabaseRefresh: c.DatabaseRefresh,
+		CountRefresh: c.CountRefresh, NoCounts: c.NoCounts}
 	if !c.NoDatabase {
 		o.Database = st
 	}

@@ -184,7 +184,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 	wg.Go(func() { _ = poller.Run(dctx) })
 	wg.Go(func() { reload.run(dctx) })
-	wg.Go(func() { forgetExpired(dctx, st, log) })
+	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver)
@@ -246,9 +246,11 @@ func resolvePublicURL(configured, bound string) string {
 	return strings.TrimRight(u.String(), "/")
 }
 
-// forgetExpired deletes idempotency records and duplicate claims past their
-// time every ten minutes; they only cost space, but they grow with traffic.
-func forgetExpired(ctx context.Context, st *store.Store, log hclog.Logger) {
+// forgetExpired deletes, every ten minutes, what only costs space: expired
+// idempotency records and duplicate claims, spent rate windows and OTP
+// codes, and finished webhook deliveries and provider event ids past their
+// retention. Every server runs it; the store's deletes skip each other.
+func forgetExpired(ctx context.Context, st *store.Store, r config.Retention, log hclog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -259,6 +261,14 @@ func forgetExpired(ctx context.Context, st *store.Store, log hclog.Logger) {
 		}
 		if err := st.ForgetExpired(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("forgetting expired idempotency records failed", "error", err)
+		}
+		p, err := st.Prune(ctx, store.Retention{Webhooks: r.Webhooks, ProcessedEvents: r.EventIDs})
+		if err != nil && ctx.Err() == nil {
+			log.Warn("pruning old records failed; the next run tries again", "error", err)
+		}
+		if p.Total() > 0 {
+			log.Debug("pruned old records", "rate_windows", p.RateWindows, "otp_codes", p.OTPCodes,
+				"webhooks", p.Webhooks, "webhook_attempts", p.WebhookAttempts, "event_ids", p.ProcessedEvents)
 		}
 	}
 }

@@ -12,16 +12,19 @@ import (
 )
 
 // webhookPollInterval bounds how long an event waits in the outbox when
-// nothing wakes the deliverer: the store writes events inside other
-// transactions and cannot tell it when they commit.
+// nothing wakes the deliverer. The store wakes it after committing events
+// this process wrote; the poll finds those another server wrote while its
+// own deliverer was busy or gone, and leases that ran out.
 const webhookPollInterval = 200 * time.Millisecond
 
 // newWebhooks tells the store which account owns inbound messages to which
 // number (the api block's account_sender_ids) and returns the deliverer of
-// the applications' webhooks.
+// the applications' webhooks, woken by the store whenever it enqueues some.
 func newWebhooks(st *store.Store, api config.API, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
 	st.SetInboundOwners(inboundOwners(api, log))
-	return webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs})
+	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs})
+	st.OnWebhooksEnqueued(d.Wake)
+	return d
 }
 
 // inboundOwners maps each account sender ID to its account's name. A number

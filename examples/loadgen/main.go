@@ -8,12 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,10 @@ type options struct {
 	duration      time.Duration
 	wait          time.Duration
 	serverPID     int
+	webhook       string
+	keepWebhook   bool
+	dbPIDs        []int
+	dbCmd         string
 }
 
 func main() {
@@ -37,8 +40,17 @@ func main() {
 	flag.IntVar(&o.bulk, "bulk", 0, "recipients per POST /api/v1/sms/bulk request (0: single POST /api/v1/sms/send)")
 	flag.StringVar(&o.to, "to", "+959123456789", "recipient of single sends; bulk sends vary its last 4 digits")
 	flag.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for final statuses (0: do not wait)")
-	flag.IntVar(&o.serverPID, "server-pid", 0, "the server's process id, to report its CPU time per message (Linux /proc)")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "the server's process id, to report its and its plugin processes' CPU time per message (Linux /proc)")
+	flag.StringVar(&o.webhook, "webhook", "", "listen for webhooks at this host:port, register it as the account's webhook, and report end-to-end figures from them")
+	flag.BoolVar(&o.keepWebhook, "keep-webhook", false, "leave the webhook registered at the end (-webhook)")
+	dbPIDs := flag.String("db-pids", "", "comma-separated database process ids (with their children), to report the database's CPU time per message")
+	flag.StringVar(&o.dbCmd, "db-cmd", "", "count the CPU time of every process with this command name as the database's, e.g. postgres")
 	flag.Parse()
+	var err error
+	if o.dbPIDs, err = parsePIDs(*dbPIDs); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
 	if o.key == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: give an API key with -key or SMSROUTER_KEY")
 		os.Exit(2)
@@ -49,6 +61,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// The first ctrl-C stops the run and prints what it has; a second one,
+	// should cleanup hang, ends the program.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -98,19 +113,35 @@ func run(ctx context.Context, o options) error {
 	cl := &client{http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.c}, Timeout: 30 * time.Second}, base: o.base, key: o.key}
 	per := max(1, o.bulk)
 	requests := (o.n + per - 1) / per
+
+	meter, err := startMeter(o)
+	if err != nil {
+		return err
+	}
+	track := newTracker()
+	if o.webhook != "" {
+		stopWebhooks, err := startWebhooks(ctx, cl, o, track)
+		if err != nil {
+			return err
+		}
+		defer stopWebhooks()
+	}
+	meterCtx, stopMeter := context.WithCancel(ctx)
+	var meterDone sync.WaitGroup
+	defer meterDone.Wait()
+	defer stopMeter()
+	if meter != nil {
+		meterDone.Go(func() { meter.run(meterCtx, time.Second) })
+	}
+
 	sendCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-
 	var next atomic.Int64
 	var mu sync.Mutex
 	latencies := make([]time.Duration, 0, requests)
 	ids := make([]string, 0, o.n)
 	failures := map[string]int{}
 	stamp := time.Now().UnixNano() // texts differ from any earlier run's
-	cpu0, err := cpuTime(o.serverPID)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range o.c {
@@ -135,7 +166,8 @@ func run(ctx context.Context, o options) error {
 				}
 				t0 := time.Now()
 				code, err := cl.call(sendCtx, "POST", path, body, &a)
-				d := time.Since(t0)
+				acceptedAt := time.Now()
+				d := acceptedAt.Sub(t0)
 				mu.Lock()
 				switch {
 				case err != nil && sendCtx.Err() != nil:
@@ -152,10 +184,12 @@ func run(ctx context.Context, o options) error {
 								failures["rejected recipient: "+r.Error]++
 							} else {
 								ids = append(ids, r.MessageID)
+								track.accept(r.MessageID, acceptedAt)
 							}
 						}
 					} else {
 						ids = append(ids, a.MessageID)
+						track.accept(a.MessageID, acceptedAt)
 					}
 				}
 				mu.Unlock()
@@ -164,11 +198,7 @@ func run(ctx context.Context, o options) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, err := cpuTime(o.serverPID)
-	if err != nil {
-		return err
-	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	slices.Sort(latencies)
 	what := "single sends"
 	if o.bulk > 0 {
 		what = fmt.Sprintf("bulk requests of %d", o.bulk)
@@ -176,19 +206,132 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("accepted %d messages in %s: %.0f msg/s (%.0f requests/s), %s, %d senders\n", len(ids), elapsed.Round(time.Millisecond),
 		float64(len(ids))/elapsed.Seconds(), float64(len(latencies))/elapsed.Seconds(), what, o.c)
 	if len(latencies) > 0 {
-		fmt.Printf("request latency p50 %s  p95 %s  p99 %s  max %s\n", pct(latencies, 50), pct(latencies, 95), pct(latencies, 99), latencies[len(latencies)-1])
+		fmt.Printf("request latency p50 %s  p95 %s  p99 %s  max %s\n", pct(latencies, 50), pct(latencies, 95), pct(latencies, 99), pct(latencies, 100))
 	}
 	if o.serverPID > 0 && len(ids) > 0 {
-		fmt.Printf("server CPU %s: %.3f CPU-ms per message (%.0f%% of one core)\n", (cpu1 - cpu0).Round(time.Millisecond),
-			float64((cpu1-cpu0).Microseconds())/1000/float64(len(ids)), 100*(cpu1-cpu0).Seconds()/elapsed.Seconds())
+		if err := meter.sample(); err != nil {
+			return err
+		}
+		server := meter.used()[0].cpu
+		fmt.Printf("server CPU %s: %.3f CPU-ms per message (%.0f%% of one core)\n", server.Round(time.Millisecond),
+			perMessage(server, len(ids)), 100*server.Seconds()/elapsed.Seconds())
 	}
 	for f, k := range failures {
 		fmt.Printf("refused %d: %s\n", k, f)
+	}
+	if o.webhook != "" {
+		awaitWebhooks(ctx, track, o.wait)
+		var uses []groupUse
+		if meter != nil {
+			if err := meter.sample(); err != nil {
+				return err
+			}
+			uses = meter.used()
+		}
+		s := track.summarize()
+		printSummary(os.Stdout, s, uses, time.Since(start))
+		return s.check()
 	}
 	if o.wait <= 0 || len(ids) == 0 {
 		return nil
 	}
 	return awaitFinal(ctx, cl, ids, o.wait, start)
+}
+
+// startMeter takes the first CPU sample of the server, its plugins and the
+// database, or returns nil when none was asked for.
+func startMeter(o options) (*cpuMeter, error) {
+	var groups []procGroup
+	if o.serverPID > 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", o.serverPID)); err != nil {
+			return nil, fmt.Errorf("read the server's CPU time (-server-pid %d): %w", o.serverPID, err)
+		}
+		groups = append(groups, serverGroups(o.serverPID)...)
+	}
+	if len(o.dbPIDs) > 0 || o.dbCmd != "" {
+		groups = append(groups, databaseGroup(o.dbPIDs, o.dbCmd))
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	m := newCPUMeter(groups...)
+	if err := m.sample(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// startWebhooks listens at -webhook, registers the listener as the
+// account's webhook and returns what undoes both.
+func startWebhooks(ctx context.Context, cl *client, o options, track *tracker) (func(), error) {
+	host, _, err := net.SplitHostPort(o.webhook)
+	if ip := net.ParseIP(host); err != nil || host == "" || (ip != nil && ip.IsUnspecified()) {
+		return nil, fmt.Errorf("-webhook %q: give a host:port the server can reach, such as 127.0.0.1:3199", o.webhook)
+	}
+	ln, err := net.Listen("tcp", o.webhook)
+	if err != nil {
+		return nil, fmt.Errorf("listen for webhooks: %w", err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	url := "http://" + net.JoinHostPort(host, port) + "/hook"
+	// Registered before serving: the listener queues connections, and no
+	// request reaches the receiver before it knows the secret.
+	secret, err := registerWebhook(ctx, cl, url)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hook", &receiver{secret: secret, track: track, now: time.Now})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var served sync.WaitGroup
+	served.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "loadgen: webhook listener:", err)
+		}
+	})
+	fmt.Printf("webhook %s registered\n", url)
+	return func() {
+		// The run's context may be cancelled (ctrl-C); cleanup still runs.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if o.keepWebhook {
+			fmt.Printf("webhook %s left registered (-keep-webhook)\n", url)
+		} else if err := deleteWebhook(cleanup, cl); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+		}
+		if err := srv.Shutdown(cleanup); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: stop the webhook listener:", err)
+			srv.Close()
+		}
+		served.Wait()
+	}, nil
+}
+
+// awaitWebhooks returns once every accepted message has a delivered or
+// failed webhook, after wait, or when ctx ends.
+func awaitWebhooks(ctx context.Context, track *tracker, wait time.Duration) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	progress := time.NewTicker(5 * time.Second)
+	defer progress.Stop()
+	for {
+		ended, accepted := track.progress()
+		if ended >= accepted {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(os.Stderr, "interrupted: %d of %d messages have their final webhook\n", ended, accepted)
+			return
+		case <-deadline.C:
+			fmt.Fprintf(os.Stderr, "gave up waiting after %s: %d of %d messages have their final webhook\n", wait, ended, accepted)
+			return
+		case <-track.changed:
+		case <-progress.C:
+			fmt.Fprintf(os.Stderr, "waiting for webhooks: %d of %d messages have their final webhook\n", ended, accepted)
+		}
+	}
 }
 
 // awaitFinal polls the last message first: messages are dispatched roughly
@@ -224,31 +367,10 @@ func awaitFinal(ctx context.Context, cl *client, ids []string, wait time.Duratio
 	return nil
 }
 
-// cpuTime is the process's user plus system CPU time from /proc/PID/stat;
-// zero when pid is 0.
-func cpuTime(pid int) (time.Duration, error) {
-	if pid <= 0 {
-		return 0, nil
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read the server's CPU time (-server-pid %d): %w", pid, err)
-	}
-	// The command name, in parentheses, may hold spaces: fields count from
-	// after its closing parenthesis (state is field 3, utime 14, stime 15).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, b)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
-	}
-	// Clock ticks are 100 per second on Linux everywhere that matters.
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+func pct(sorted []time.Duration, p float64) time.Duration {
+	return percentile(sorted, p).Round(10 * time.Microsecond)
 }
 
-func pct(sorted []time.Duration, p int) time.Duration {
-	return sorted[min(len(sorted)-1, len(sorted)*p/100)].Round(10 * time.Microsecond)
+func perMessage(cpu time.Duration, messages int) float64 {
+	return float64(cpu.Microseconds()) / 1000 / float64(messages)
 }

@@ -31,9 +31,21 @@ func BenchmarkSubmit(b *testing.B) {
 	for _, latency := range []time.Duration{0, 5 * time.Millisecond} {
 		for _, window := range []int{1, 10, 100} {
 			b.Run(fmt.Sprintf("latency=%s/window=%d", latency, window), func(b *testing.B) {
-				benchSubmit(b, window, latency)
+				benchSubmit(b, window, latency, false)
 			})
 		}
+	}
+}
+
+// BenchmarkSubmitContinuous is BenchmarkSubmit with the batches fed
+// continuously (a new one as soon as one is answered) instead of in rounds:
+// the plugin's own ceiling, without the drained window at the end of each
+// of the dispatcher's rounds.
+func BenchmarkSubmitContinuous(b *testing.B) {
+	for _, latency := range []time.Duration{0, 5 * time.Millisecond} {
+		b.Run(fmt.Sprintf("latency=%s/window=100", latency), func(b *testing.B) {
+			benchSubmit(b, 100, latency, true)
+		})
 	}
 }
 
@@ -42,7 +54,7 @@ const (
 	batchSize        = 100 // the plugin's default max_batch_size
 )
 
-func benchSubmit(b *testing.B, window int, latency time.Duration) {
+func benchSubmit(b *testing.B, window int, latency time.Duration, continuous bool) {
 	srv := startSMSC(b, smsctest.Config{Latency: latency})
 	srv.KeepSubmits(false)
 	p := newProvider(b, srv, map[string]any{"window": window, "response_timeout": "30s", "queue_timeout": "60s"})
@@ -89,7 +101,21 @@ func benchSubmit(b *testing.B, window int, latency time.Duration) {
 	}()
 	b.ResetTimer()
 	start := time.Now()
-	for left := b.N; left > 0; {
+	if continuous {
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, dispatchParallel)
+		for left := b.N; left > 0; {
+			slots <- struct{}{}
+			n := min(batchSize, left)
+			left -= n
+			wg.Go(func() {
+				defer func() { <-slots }()
+				send(n)
+			})
+		}
+		wg.Wait()
+	}
+	for left := b.N; left > 0 && !continuous; {
 		var wg sync.WaitGroup
 		for i := 0; i < dispatchParallel && left > 0; i++ {
 			n := min(batchSize, left)
