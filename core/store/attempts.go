@@ -157,3 +157,35 @@ func heldFor(tx *gorm.DB, accepted []AttemptResult) ([]HeldStatus, error) {
 	slices.SortFunc(out, func(a, b HeldStatus) int { return int(a.ID) - int(b.ID) })
 	return out, nil
 }
+
+// applyHeld applies held reports (oldest first) and deletes them: per
+// provider one applyStatuses for all its reports and one delete. Reports
+// that beat their submit answer are the rule, not the exception, with a
+// provider that reports at once, so this runs for most of a round.
+func applyHeld(tx *gorm.DB, held []HeldStatus) error {
+	if len(held) == 0 {
+		return nil
+	}
+	byProvider := map[string][]sdk.StatusEvent{}
+	var providers []string
+	ids := make([]uint64, 0, len(held))
+	for _, h := range held {
+		if _, ok := byProvider[h.Provider]; !ok {
+			providers = append(providers, h.Provider)
+		}
+		byProvider[h.Provider] = append(byProvider[h.Provider], sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID,
+			Status: sdk.Status(h.Status), ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At})
+		ids = append(ids, h.ID)
+	}
+	for _, p := range providers {
+		if err := applyStatuses(tx, p, byProvider[p]); err != nil {
+			return err
+		}
+	}
+	for chunk := range slices.Chunk(ids, idChunk) {
+		if err := tx.Where("id IN ?", chunk).Delete(&HeldStatus{}).Error; err != nil {
+			return fmt.Errorf("delete %d applied held reports: %w", len(chunk), err)
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"reflect"
 	"strings"
@@ -23,9 +24,6 @@ func insertRows(tx *gorm.DB, rows any) error {
 	if rv.Len() == 0 {
 		return nil
 	}
-	if tx.Dialector.Name() != DriverPostgres {
-		return tx.CreateInBatches(rows, 200).Error
-	}
 	plan, err := insertPlanFor(tx, rv.Type().Elem())
 	if err != nil {
 		return err
@@ -35,6 +33,9 @@ func insertRows(tx *gorm.DB, rows any) error {
 		ctx = context.Background()
 	}
 	now := tx.NowFunc()
+	if tx.Dialector.Name() != DriverPostgres {
+		return insertRowByRow(ctx, tx, plan, rv, now)
+	}
 	cols := make([]reflect.Value, len(plan.fields))
 	for i, f := range plan.fields {
 		cols[i] = reflect.MakeSlice(reflect.SliceOf(f.FieldType), 0, rv.Len())
@@ -65,7 +66,8 @@ func insertRows(tx *gorm.DB, rows any) error {
 type insertPlan struct {
 	table  string
 	fields []*schema.Field
-	sql    string
+	sql    string // PostgreSQL: every row in one statement, by arrays
+	rowSQL string // SQLite: one row, prepared once per call
 }
 
 var insertPlans sync.Map // reflect.Type → *insertPlan
@@ -99,6 +101,7 @@ func insertPlanFor(tx *gorm.DB, elem reflect.Type) (*insertPlan, error) {
 		unnest = append(unnest, fmt.Sprintf("$%d::%s[]", len(p.fields), typ))
 	}
 	p.sql = fmt.Sprintf(`INSERT INTO %q (%s) SELECT * FROM unnest(%s)`, p.table, strings.Join(names, ", "), strings.Join(unnest, ", "))
+	p.rowSQL = fmt.Sprintf(`INSERT INTO %q (%s) VALUES (%s)`, p.table, strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
 	insertPlans.Store(elem, p)
 	return p, nil
 }
@@ -125,4 +128,39 @@ func pgArrayType(t reflect.Type) (string, bool) {
 		return "double precision", true
 	}
 	return "", false
+}
+
+// insertRowByRow is insertRows for SQLite: in process, a prepared one-row
+// insert run per row costs less than parsing a statement with thousands of
+// placeholders for every batch, which SQLite would do (it has no cache for
+// statements that differ in length).
+func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time) error {
+	preparer, ok := tx.Statement.ConnPool.(interface {
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
+	})
+	if !ok {
+		return tx.CreateInBatches(rv.Interface(), 200).Error
+	}
+	stmt, err := preparer.PrepareContext(ctx, plan.rowSQL)
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", plan.table, err)
+	}
+	defer stmt.Close()
+	args := make([]any, len(plan.fields))
+	for r := range rv.Len() {
+		row := reflect.Indirect(rv.Index(r))
+		for i, f := range plan.fields {
+			v := f.ReflectValueOf(ctx, row)
+			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
+				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
+					v.Set(reflect.ValueOf(now))
+				}
+			}
+			args[i] = v.Interface()
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", plan.table, err)
+		}
+	}
+	return nil
 }

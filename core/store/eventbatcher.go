@@ -100,10 +100,19 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 	err = s.transaction(ctx, func(tx *gorm.DB) error {
 		// The batch's webhooks go into the outbox in one insert.
 		tx, flushOutbox := withOutbox(tx)
-		for _, it := range all {
-			if err := s.storeEvents(tx, it.provider, []sdk.Event{it.ev}); err != nil {
+		// One call per provider (all is sorted by provider), so that its
+		// reports are applied with a few statements for all of them.
+		for start := 0; start < len(all); {
+			end := start
+			evs := make([]sdk.Event, 0, len(all)-start)
+			for end < len(all) && all[end].provider == all[start].provider {
+				evs = append(evs, all[end].ev)
+				end++
+			}
+			if err := s.storeEvents(tx, all[start].provider, evs); err != nil {
 				return err
 			}
+			start = end
 		}
 		return flushOutbox()
 	})
