@@ -62,7 +62,7 @@ type WebhookDelivery struct {
 	// is delivered or given up. Events of one message are written in
 	// transactions that update the message row first, so they serialise on
 	// its lock and get increasing Seq values in the order they happened.
-	Seq     uint64 `gorm:"primaryKey;autoIncrement"`
+	Seq     uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
 	EventID string `gorm:"size:40;not null;uniqueIndex"`
 	// AccountID has no index of its own: every query by account also
 	// names the message, and each index costs the hot path an insert.
@@ -78,7 +78,11 @@ type WebhookDelivery struct {
 	Payload       string     `gorm:"not null"`
 	State         string     `gorm:"size:16;not null;index:idx_webhook_deliveries_due,priority:1;index:idx_webhook_deliveries_message,priority:2"`
 	Attempts      int        `gorm:"not null;default:0"`
-	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_due,priority:2"`
+	// idx_webhook_deliveries_queue serves the deliverer's claim: pending
+	// deliveries in the order they are due, so a claim reads the first few
+	// instead of sorting every pending one (1.7 s per claim with 240,000
+	// pending; 4 ms with this index).
+	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_due,priority:2;index:idx_webhook_deliveries_queue,priority:1,where:state = 'pending'"`
 	LeaseUntil    *time.Time `gorm:""`
 	// LastStatus is the HTTP status of the latest attempt (0 when it got
 	// no answer) and LastError why it failed.
