@@ -426,7 +426,7 @@ func (l *gormLog) ParamsFilter(_ context.Context, sql string, _ ...any) (string,
 
 // tuneQueueTable drops the queue index of earlier versions (replaced by
 // the partial idx_messages_queue) and, on PostgreSQL, sets the messages
-// table up for its life as a queue: every message is updated several times
+// and webhook_deliveries tables up for their life as queues: every message is updated several times
 // within seconds, so free space in each page lets a claim's update stay on
 // its page without new index entries (a HOT update), and autovacuum comes
 // after 2% of the rows changed instead of 20%, before dead row versions
@@ -438,9 +438,11 @@ func tuneQueueTable(tx *gorm.DB) error {
 	if tx.Dialector.Name() != DriverPostgres {
 		return nil
 	}
-	if err := tx.Exec(`ALTER TABLE messages SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02,
+	for _, table := range []string{"messages", "webhook_deliveries"} {
+		if err := tx.Exec(`ALTER TABLE ` + table + ` SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02,
 		autovacuum_analyze_scale_factor = 0.02)`).Error; err != nil {
-		return fmt.Errorf("tune the messages table: %w", err)
+			return fmt.Errorf("tune the %s table: %w", table, err)
+		}
 	}
 	return nil
 }

@@ -75,9 +75,9 @@ type WebhookDelivery struct {
 	// mistyped URL rescues the events still being retried.
 	CallbackURL string `gorm:"not null;default:''"`
 	// Payload is the exact JSON body, the same bytes on every attempt.
-	Payload       string     `gorm:"not null"`
-	State         string     `gorm:"size:16;not null;index:idx_webhook_deliveries_due,priority:1;index:idx_webhook_deliveries_message,priority:2"`
-	Attempts      int        `gorm:"not null;default:0"`
+	Payload  string `gorm:"not null"`
+	State    string `gorm:"size:16;not null;index:idx_webhook_deliveries_due,priority:1;index:idx_webhook_deliveries_message,priority:2"`
+	Attempts int    `gorm:"not null;default:0"`
 	// idx_webhook_deliveries_queue serves the deliverer's claim: pending
 	// deliveries in the order they are due, so a claim reads the first few
 	// instead of sorting every pending one (1.7 s per claim with 240,000
@@ -529,7 +529,24 @@ WHERE seq IN (SELECT d.seq FROM webhook_deliveries d
   ORDER BY d.next_attempt_at, d.seq LIMIT ?` + lock + `)
 RETURNING *`
 	var rows []WebhookDelivery
-	if err := s.db.WithContext(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.driver == DriverPostgres {
+			// The table grows by thousands of rows a second under load,
+			// faster than its statistics follow; with stale estimates the
+			// planner sorts every pending delivery (a bitmap scan, then a
+			// sort) instead of reading the queue index in order and
+			// stopping at the limit: 240 ms against 38 ms per claim with
+			// 36,000 pending. The claim only makes sense in index order.
+			if err := tx.Exec("SET LOCAL enable_bitmapscan = off").Error; err != nil {
+				return err
+			}
+			if err := tx.Exec("SET LOCAL enable_sort = off").Error; err != nil {
+				return err
+			}
+		}
+		return tx.Raw(q, args...).Scan(&rows).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("claim due webhooks: %w", err)
 	}
 	if len(rows) == 0 {

@@ -158,18 +158,49 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		perAccount = map[string]int{}
 		finished   []store.WebhookResult
 		claim      = true
+		// backlog holds claimed deliveries of accounts whose slots are all
+		// taken, started as their requests finish: giving them back and
+		// claiming them again cost a claim and a release per request and
+		// held one busy account to a few dozen webhooks a second.
+		backlog    = map[string][]waiting{}
+		backlogged int
 	)
+	start := func(c store.ClaimedWebhook) {
+		inflight++
+		perAccount[c.AccountID]++
+		wg.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
+	}
+	var stale []uint64 // backlogged too long: given back before the lease runs out
 	collect := func(o outcome) {
 		finished = append(finished, o.result)
 		inflight--
 		if perAccount[o.account]--; perAccount[o.account] <= 0 {
 			delete(perAccount, o.account)
 		}
+		for q := backlog[o.account]; len(q) > 0 && ctx.Err() == nil; q = backlog[o.account] {
+			w := q[0]
+			backlog[o.account] = q[1:]
+			backlogged--
+			// Half the lease is left for the request and its record.
+			if d.o.Now().Sub(w.since) > d.o.Lease/2 {
+				stale = append(stale, w.c.Seq)
+				continue
+			}
+			start(w.c)
+			break
+		}
+		if len(backlog[o.account]) == 0 {
+			delete(backlog, o.account)
+		}
 	}
-	busy := func() []string {
+	// busy lists the accounts with every slot taken and, with full, a full
+	// backlog too: claims skip those; waiting for the next due delivery
+	// skips every account with its slots taken, which a finished request
+	// (not the clock) lets go on.
+	busy := func(full bool) []string {
 		var out []string
 		for acc, n := range perAccount {
-			if n >= d.o.PerAccount {
+			if n >= d.o.PerAccount && (!full || len(backlog[acc]) >= d.o.BatchSize) {
 				out = append(out, acc)
 			}
 		}
@@ -185,27 +216,30 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if claim && inflight < d.o.Concurrency {
-			limit := min(d.o.BatchSize, d.o.Concurrency-inflight)
-			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy())
+		if len(stale) > 0 {
+			d.giveBack(ctx, stale)
+			stale = stale[:0]
+		}
+		if room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged; claim && inflight < d.o.Concurrency && room > 0 {
+			limit := min(d.o.BatchSize, room)
+			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy(true))
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claiming webhooks failed", "error", err)
 			}
 			var giveBack []uint64
+			now := d.o.Now()
 			for _, c := range claimed {
-				if perAccount[c.AccountID] >= d.o.PerAccount {
+				switch {
+				case perAccount[c.AccountID] < d.o.PerAccount:
+					start(c)
+				case len(backlog[c.AccountID]) < d.o.BatchSize:
+					backlog[c.AccountID] = append(backlog[c.AccountID], waiting{c: c, since: now})
+					backlogged++
+				default:
 					giveBack = append(giveBack, c.Seq)
-					continue
-				}
-				inflight++
-				perAccount[c.AccountID]++
-				wg.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
-			}
-			if len(giveBack) > 0 {
-				if err := d.q.ReleaseWebhooks(ctx, giveBack); err != nil && ctx.Err() == nil {
-					d.log.Warn("giving back webhooks failed; their lease will run out", "webhooks", len(giveBack), "error", err)
 				}
 			}
+			d.giveBack(ctx, giveBack)
 			// A full batch suggests more are due; otherwise wait for a
 			// result, a wake-up or the next due time.
 			claim = err == nil && len(claimed) == limit && len(giveBack) == 0 && inflight < d.o.Concurrency
@@ -221,7 +255,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// With every slot taken only a finished request can let more
 			// work start: no timer then.
 			wait := d.o.PollInterval
-			if next, ok, err := d.q.NextWebhookDue(ctx, busy()); err == nil && ok {
+			if next, ok, err := d.q.NextWebhookDue(ctx, busy(false)); err == nil && ok {
 				wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
 			}
 			timer = time.NewTimer(wait)
@@ -250,6 +284,20 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+	// What waits in the backlog goes back at once, for the next deliverer
+	// (here after a restart, or another node) instead of after the lease.
+	waitingSeqs := stale
+	for _, q := range backlog {
+		for _, w := range q {
+			waitingSeqs = append(waitingSeqs, w.c.Seq)
+		}
+	}
+	clear(backlog)
+	if len(waitingSeqs) > 0 {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d.giveBack(rctx, waitingSeqs)
+		cancel()
+	}
 	go func() {
 		wg.Wait()
 		close(done)
@@ -265,6 +313,22 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// waiting is a claimed delivery in the backlog, since when.
+type waiting struct {
+	c     store.ClaimedWebhook
+	since time.Time
+}
+
+// giveBack releases claimed deliveries untried.
+func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	if err := d.q.ReleaseWebhooks(ctx, seqs); err != nil && ctx.Err() == nil {
+		d.log.Warn("giving back webhooks failed; their lease will run out", "webhooks", len(seqs), "error", err)
+	}
 }
 
 func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) {
