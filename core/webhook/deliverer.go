@@ -164,6 +164,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// held one busy account to a few dozen webhooks a second.
 		backlog    = map[string][]waiting{}
 		backlogged int
+		// emptyClaim: the last claim found nothing.
+		emptyClaim bool
 	)
 	start := func(c store.ClaimedWebhook) {
 		inflight++
@@ -189,18 +191,20 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			start(w.c)
 			break
 		}
-		if len(backlog[o.account]) == 0 {
+		if q, ok := backlog[o.account]; ok && len(q) == 0 {
+			// Ran dry: time to claim this account's next deliveries.
 			delete(backlog, o.account)
+			claim, emptyClaim = true, false
 		}
 	}
-	// busy lists the accounts with every slot taken and, with full, a full
-	// backlog too: claims skip those; waiting for the next due delivery
-	// skips every account with its slots taken, which a finished request
-	// (not the clock) lets go on.
-	busy := func(full bool) []string {
+	// busy lists the accounts with every slot taken and a backlog still to
+	// work through: claims skip those, so that an account's backlog is
+	// refilled only once it ran dry, in one claim of up to BatchSize that
+	// fits, instead of claims that would mostly be given back.
+	busy := func() []string {
 		var out []string
 		for acc, n := range perAccount {
-			if n >= d.o.PerAccount && (!full || len(backlog[acc]) >= d.o.BatchSize) {
+			if n >= d.o.PerAccount && len(backlog[acc]) > 0 {
 				out = append(out, acc)
 			}
 		}
@@ -210,8 +214,13 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if len(finished) > 0 {
 			d.record(ctx, finished)
 			finished = finished[:0]
-			// A delivered event may have unblocked its message's next one.
-			claim = true
+			// A delivered event may have unblocked its message's next one;
+			// but while busy accounts are left out of claims and the last
+			// claim found nothing else, claiming after every request only
+			// makes the database read the busy accounts' deliveries again.
+			if !emptyClaim || len(busy()) == 0 {
+				claim = true
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -222,7 +231,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		if room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged; claim && inflight < d.o.Concurrency && room > 0 {
 			limit := min(d.o.BatchSize, room)
-			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy(true))
+			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy())
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claiming webhooks failed", "error", err)
 			}
@@ -240,6 +249,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				}
 			}
 			d.giveBack(ctx, giveBack)
+			emptyClaim = len(claimed) == 0
 			// A full batch suggests more are due; otherwise wait for a
 			// result, a wake-up or the next due time.
 			claim = err == nil && len(claimed) == limit && len(giveBack) == 0 && inflight < d.o.Concurrency
@@ -255,8 +265,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// With every slot taken only a finished request can let more
 			// work start: no timer then.
 			wait := d.o.PollInterval
-			if next, ok, err := d.q.NextWebhookDue(ctx, busy(false)); err == nil && ok {
-				wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
+			// Only an idle deliverer asks when the next delivery is due.
+			// With requests running, each finished one wakes the loop
+			// anyway, and asking excluding the busy accounts made the
+			// database read every pending delivery of a busy account
+			// after every request: most of its CPU under load.
+			if inflight == 0 {
+				if next, ok, err := d.q.NextWebhookDue(ctx, nil); err == nil && ok {
+					wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
+				}
 			}
 			timer = time.NewTimer(wait)
 			tick = timer.C
