@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -120,29 +119,12 @@ api {
 // API key; later ones reuse it.
 func (c *pgCluster) start(t *testing.T, name string) *pgNode {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--config", c.config(t, name))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &hostProc{cmd: cmd, stderr: newLineLog(stderr)}
-	out := newLineLog(stdout)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	h, out := spawnHost(t, c.config(t, name))
 	if c.key == "" {
-		c.key = out.await(t, regexp.MustCompile(`^\s+(api_live_\S+)$`), 60*time.Second)
+		c.key = out.await(t, keyLine, 60*time.Second)
 	}
 	h.key = c.key
-	h.addr = h.stderr.await(t, regexp.MustCompile(`smsrouter serving.*listen=(\S+)`), 60*time.Second)
+	h.addr = h.stderr.await(t, servingLine, 60*time.Second)
 	return &pgNode{hostProc: h, name: name}
 }
 

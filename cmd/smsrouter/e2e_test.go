@@ -148,6 +148,22 @@ api {
 
 func startHost(t *testing.T, cfgPath string) *hostProc {
 	t.Helper()
+	h, out := spawnHost(t, cfgPath)
+	h.key = out.await(t, keyLine, 60*time.Second)
+	h.addr = h.stderr.await(t, servingLine, 60*time.Second)
+	return h
+}
+
+// What serve prints: the first API key on stdout, its address on stderr.
+var (
+	keyLine     = regexp.MustCompile(`^\s+(api_live_\S+)$`)
+	servingLine = regexp.MustCompile(`smsrouter serving.*listen=(\S+)`)
+)
+
+// spawnHost starts `smsrouter serve` with cfgPath, killed when the test
+// ends, and returns it with its stdout.
+func spawnHost(t *testing.T, cfgPath string) (*hostProc, *lineLog) {
+	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", cfgPath)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -160,15 +176,11 @@ func startHost(t *testing.T, cfgPath string) *hostProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &hostProc{cmd: cmd, stderr: newLineLog(stderr)}
-	out := newLineLog(stdout)
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	h.key = out.await(t, regexp.MustCompile(`^\s+(api_live_\S+)$`), 60*time.Second)
-	h.addr = h.stderr.await(t, regexp.MustCompile(`smsrouter serving.*listen=(\S+)`), 60*time.Second)
-	return h
+	return &hostProc{cmd: cmd, stderr: newLineLog(stderr)}, newLineLog(stdout)
 }
 
 func (h *hostProc) call(t *testing.T, method, path, body string) (int, map[string]any) {
