@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -623,10 +624,17 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		attempts := make([]WebhookAttempt, 0, len(results))
+		// Deliveries are the bulk of results: those with one answer are
+		// recorded by one statement per batch, the rest one by one.
+		delivered := map[int][]WebhookResult{}
 		for _, r := range results {
 			at := r.At.UTC()
 			attempts = append(attempts, WebhookAttempt{DeliverySeq: r.Seq, At: at, HTTPStatus: r.HTTPStatus,
 				Error: r.Error, DurationMS: r.Duration.Milliseconds()})
+			if r.State == WebhookDelivered && r.Error == "" {
+				delivered[r.HTTPStatus] = append(delivered[r.HTTPStatus], r)
+				continue
+			}
 			up := map[string]any{"state": r.State, "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error}
 			switch r.State {
 			case WebhookDelivered:
@@ -644,7 +652,12 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 				return fmt.Errorf("webhook %d: %w", r.Seq, err)
 			}
 		}
-		return tx.CreateInBatches(attempts, 200).Error
+		for status, rs := range delivered {
+			if err := recordDelivered(tx, status, rs); err != nil {
+				return err
+			}
+		}
+		return insertRows(tx, attempts)
 	})
 	if err != nil {
 		return fmt.Errorf("record %d webhook attempts: %w", len(results), err)
@@ -751,4 +764,40 @@ func addDelivery(tx *gorm.DB, d WebhookDelivery) error {
 		return nil
 	}
 	return tx.Create(&d).Error
+}
+
+// recordDelivered marks delivered webhooks that got the same HTTP status,
+// each with its own time, guarded like the one-by-one update: only a
+// delivery still pending under the same claim (attempt count) moves.
+func recordDelivered(tx *gorm.DB, status int, rs []WebhookResult) error {
+	ts := "?"
+	if tx.Dialector.Name() == DriverPostgres {
+		ts = "CAST(? AS TIMESTAMPTZ)" // see applyStatuses
+	}
+	for chunk := range slices.Chunk(rs, idChunk) {
+		var at, where strings.Builder
+		atArgs := make([]any, 0, 2*len(chunk))
+		whereArgs := make([]any, 0, 2*len(chunk)+1)
+		at.WriteString("CASE seq")
+		where.WriteString("(seq, attempts) IN (")
+		for i, r := range chunk {
+			at.WriteString(" WHEN ? THEN " + ts)
+			atArgs = append(atArgs, r.Seq, r.At.UTC())
+			if i > 0 {
+				where.WriteString(", ")
+			}
+			where.WriteString("(?, ?)")
+			whereArgs = append(whereArgs, r.Seq, r.Attempts)
+		}
+		at.WriteString(" END")
+		where.WriteString(") AND state = ?")
+		whereArgs = append(whereArgs, WebhookPending)
+		err := tx.Model(&WebhookDelivery{}).Where(where.String(), whereArgs...).Updates(map[string]any{
+			"state": WebhookDelivered, "lease_until": nil, "last_status": status, "last_error": "",
+			"delivered_at": gorm.Expr(at.String(), atArgs...)}).Error
+		if err != nil {
+			return fmt.Errorf("record %d delivered webhooks: %w", len(chunk), err)
+		}
+	}
+	return nil
 }
