@@ -25,6 +25,23 @@ var testEnv = map[string]string{
 	"SMSROUTER_DATABASE_DSN": "postgres://postgres@127.0.0.1:5432/sms",
 }
 
+// parseCase parses src as test.hcl. With wantErr set it checks that the
+// error contains it and returns nil; otherwise it fails on any error.
+func parseCase(t *testing.T, src, wantErr string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src), "test.hcl", opts())
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func opts() config.Options {
 	return config.Options{
 		BuiltinKinds: []string{"sandbox", "smpp"},
@@ -235,15 +252,9 @@ route "default" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(fmt.Sprintf(base, tt.attrs)), "test.hcl", opts())
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
+			cfg := parseCase(t, fmt.Sprintf(base, tt.attrs), tt.wantErr)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if p := cfg.Providers[0]; p.PollStatusAfter != tt.after || p.PollStatusFor != tt.pollFor {
 				t.Errorf("after %s for %s, want %s and %s", p.PollStatusAfter, p.PollStatusFor, tt.after, tt.pollFor)

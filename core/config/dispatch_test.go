@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,15 +36,9 @@ route "default" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(fmt.Sprintf(base, tt.block)), "test.hcl", opts())
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
+			cfg := parseCase(t, fmt.Sprintf(base, tt.block), tt.wantErr)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Dispatch != tt.want {
 				t.Errorf("Dispatch = %+v, want %+v", cfg.Dispatch, tt.want)

@@ -242,14 +242,7 @@ func BenchmarkBatcherAccept(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var accepter interface {
-					Accept(context.Context, store.Acceptance) error
-				} = s
-				if o.Workers > 0 {
-					bt := store.NewBatcher(s, o)
-					defer bt.Close()
-					accepter = bt
-				}
+				accepter := benchAccepter(b, s, o)
 				until := time.Now().Add(time.Hour)
 				b.SetParallelism(32)
 				b.ResetTimer()
@@ -266,4 +259,17 @@ func BenchmarkBatcherAccept(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchAccepter is s itself (a transaction per acceptance) when o has no
+// workers, else a Batcher over s closed when the benchmark ends.
+func benchAccepter(b *testing.B, s *store.Store, o store.BatcherOptions) interface {
+	Accept(context.Context, store.Acceptance) error
+} {
+	if o.Workers <= 0 {
+		return s
+	}
+	bt := store.NewBatcher(s, o)
+	b.Cleanup(bt.Close)
+	return bt
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"reflect"
 	"strings"
 	"sync"
@@ -41,15 +42,7 @@ func insertRows(tx *gorm.DB, rows any) error {
 		cols[i] = reflect.MakeSlice(reflect.SliceOf(f.FieldType), 0, rv.Len())
 	}
 	for r := range rv.Len() {
-		row := reflect.Indirect(rv.Index(r))
-		for i, f := range plan.fields {
-			v := f.ReflectValueOf(ctx, row)
-			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
-				// What gorm's Create does: an unset creation time is now.
-				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
-					v.Set(reflect.ValueOf(now))
-				}
-			}
+		for i, v := range plan.values(ctx, rv.Index(r), now) {
 			cols[i] = reflect.Append(cols[i], v)
 		}
 	}
@@ -68,6 +61,26 @@ type insertPlan struct {
 	fields []*schema.Field
 	sql    string // PostgreSQL: every row in one statement, by arrays
 	rowSQL string // SQLite: one row, prepared once per call
+}
+
+// values yields the plan's column values of one row (a model or a
+// pointer to one), setting an unset creation or update time to now first,
+// as gorm's Create does.
+func (p *insertPlan) values(ctx context.Context, row reflect.Value, now time.Time) iter.Seq2[int, reflect.Value] {
+	row = reflect.Indirect(row)
+	return func(yield func(int, reflect.Value) bool) {
+		for i, f := range p.fields {
+			v := f.ReflectValueOf(ctx, row)
+			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
+				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
+					v.Set(reflect.ValueOf(now))
+				}
+			}
+			if !yield(i, v) {
+				return
+			}
+		}
+	}
 }
 
 var insertPlans sync.Map // reflect.Type → *insertPlan
@@ -148,14 +161,7 @@ func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv refle
 	defer stmt.Close()
 	args := make([]any, len(plan.fields))
 	for r := range rv.Len() {
-		row := reflect.Indirect(rv.Index(r))
-		for i, f := range plan.fields {
-			v := f.ReflectValueOf(ctx, row)
-			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
-				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
-					v.Set(reflect.ValueOf(now))
-				}
-			}
+		for i, v := range plan.values(ctx, rv.Index(r), now) {
 			args[i] = v.Interface()
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {

@@ -425,14 +425,7 @@ func BenchmarkBatcherAcceptCharged(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					var accepter interface {
-						Accept(context.Context, store.Acceptance) error
-					} = s
-					if o.Workers > 0 {
-						bt := store.NewBatcher(s, o)
-						defer bt.Close()
-						accepter = bt
-					}
+					accepter := benchAccepter(b, s, o)
 					until := time.Now().Add(time.Hour)
 					b.SetParallelism(32)
 					b.ResetTimer()
