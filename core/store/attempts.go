@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -101,36 +100,28 @@ func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
 			}
 			up := map[string]any{"status": string(k.status), "lease_until": nil, "updated_at": k.at,
 				"candidate": k.candidate, "error_code": k.code, "error_message": k.reason}
+			var each []perMessage
 			switch {
 			case k.status == sdk.StatusSent:
+				pids := make([]string, len(chunk))
+				for i, r := range chunk {
+					pids[i] = r.ProviderMessageID
+				}
 				up["provider"] = k.provider
-				up["provider_message_id"] = providerIDCase(chunk)
 				up["sent_at"] = k.at
+				each = []perMessage{{column: "provider_message_id", values: pids}}
 			case k.status.Final():
 				up["provider"] = k.provider
 				up["failed_at"] = k.at
 			default:
 				up["next_attempt_at"] = k.retryAt
 			}
-			if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", ids, unsentStatuses).Updates(up).Error; err != nil {
+			if err := updateMessages(tx, ids, up, each, "status IN ('queued', 'pending')"); err != nil {
 				return fmt.Errorf("record %d %s messages: %w", len(ids), k.status, err)
 			}
 		}
 	}
 	return nil
-}
-
-// providerIDCase sets each message's own provider message id.
-func providerIDCase(results []AttemptResult) clause.Expr {
-	var b strings.Builder
-	args := make([]any, 0, 2*len(results))
-	b.WriteString("CASE id")
-	for _, r := range results {
-		b.WriteString(" WHEN ? THEN ?")
-		args = append(args, r.MessageID, r.ProviderMessageID)
-	}
-	b.WriteString(" END")
-	return gorm.Expr(b.String(), args...)
 }
 
 // heldFor returns the held reports of accepted messages, oldest first.

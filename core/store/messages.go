@@ -40,9 +40,14 @@ type Message struct {
 	Route string `gorm:"size:64"`
 	Plan  string `gorm:"not null"`
 	// Candidate indexes Plan: the provider the next attempt goes to.
-	Candidate         int    `gorm:"not null;default:0"`
-	Provider          string `gorm:"size:64;index:idx_messages_provider_id,priority:1"`
-	ProviderMessageID string `gorm:"size:128;index:idx_messages_provider_id,priority:2"`
+	Candidate int `gorm:"not null;default:0"`
+	// Reports find their message by (provider, provider message id). The
+	// id leads the index: it is nearly unique, so a lookup stays a few
+	// index entries even when the planner misjudges how many rows one
+	// provider has (as it does while a fresh table fills), where leading
+	// with the provider made it read every message of that provider.
+	Provider          string `gorm:"size:64;index:idx_messages_provider_ref,priority:2"`
+	ProviderMessageID string `gorm:"size:128;index:idx_messages_provider_ref,priority:1"`
 	Attempts          int    `gorm:"not null;default:0"`
 	// NextAttemptAt and LeaseUntil make the messages table the dispatch queue:
 	// a message is due when it is queued or pending, NextAttemptAt has passed
@@ -120,8 +125,8 @@ type ProcessedEvent struct {
 // can beat its own submit_sm_resp). It is applied when the answer lands.
 type HeldStatus struct {
 	ID                uint64 `gorm:"primaryKey;autoIncrement"`
-	Provider          string `gorm:"size:64;not null;index:idx_held_provider_id,priority:1"`
-	ProviderMessageID string `gorm:"size:128;not null;index:idx_held_provider_id,priority:2"`
+	Provider          string `gorm:"size:64;not null;index:idx_held_provider_ref,priority:2"`
+	ProviderMessageID string `gorm:"size:128;not null;index:idx_held_provider_ref,priority:1"`
 	Status            string `gorm:"size:16;not null"`
 	ProviderStatus    string `gorm:"size:64"`
 	ErrorCode         string `gorm:"size:64"`

@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -84,50 +82,36 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 		changes = append(changes, change)
 	}
 
-	// One update per new status; each message's own times and codes by CASE.
+	// One update per new status, each message's own times and codes
+	// given per message (see updateMessages).
 	byStatus := map[sdk.Status][]*update{}
 	for _, u := range final {
 		byStatus[u.status] = append(byStatus[u.status], u)
-	}
-	ts := "?"
-	if tx.Dialector.Name() == DriverPostgres {
-		// A parameter inside CASE has no type PostgreSQL can infer from
-		// the column; without the cast it would be text.
-		ts = "CAST(? AS TIMESTAMPTZ)"
 	}
 	for st, us := range byStatus {
 		slices.SortFunc(us, func(a, b *update) int { return cmp.Compare(a.m.ID, b.m.ID) })
 		for chunk := range slices.Chunk(us, idChunk) {
 			ids := make([]string, len(chunk))
+			ats := make([]time.Time, len(chunk))
 			for i, u := range chunk {
-				ids[i] = u.m.ID
+				ids[i], ats[i] = u.m.ID, u.at
 			}
-			up := map[string]any{"status": string(st), "updated_at": now}
-			byID := func(value func(*update) any, param string) clause.Expr {
-				var b strings.Builder
-				args := make([]any, 0, 2*len(chunk))
-				b.WriteString("CASE id")
-				for _, u := range chunk {
-					b.WriteString(" WHEN ? THEN " + param)
-					args = append(args, u.m.ID, value(u))
-				}
-				b.WriteString(" END")
-				return gorm.Expr(b.String(), args...)
-			}
-			atOf := func(u *update) any { return u.at }
+			var each []perMessage
 			switch {
 			case st == sdk.StatusDelivered:
-				up["delivered_at"] = byID(atOf, ts)
+				each = []perMessage{{column: "delivered_at", values: ats}}
 			case st.Final():
-				up["failed_at"] = byID(atOf, ts)
-				up["error_code"] = byID(func(u *update) any { return u.code }, "?")
-				up["error_message"] = byID(func(u *update) any { return u.reason }, "?")
+				codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
+				for i, u := range chunk {
+					codes[i], reasons[i] = u.code, u.reason
+				}
+				each = []perMessage{{column: "failed_at", values: ats}, {column: "error_code", values: codes}, {column: "error_message", values: reasons}}
 			case st == sdk.StatusSent:
 				// Only messages without a sent time get one: COALESCE keeps
 				// the time their submit was answered.
-				up["sent_at"] = gorm.Expr("COALESCE(sent_at, ?)", byID(atOf, ts))
+				each = []perMessage{{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats}}
 			}
-			if err := tx.Model(&Message{}).Where("id IN ?", ids).Updates(up).Error; err != nil {
+			if err := updateMessages(tx, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
 				return fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
 			}
 		}

@@ -424,16 +424,19 @@ func (l *gormLog) ParamsFilter(_ context.Context, sql string, _ ...any) (string,
 	return sql, nil
 }
 
-// tuneQueueTable drops the queue index of earlier versions (replaced by
-// the partial idx_messages_queue) and, on PostgreSQL, sets the messages
+// tuneQueueTable drops the indexes of earlier versions (the queue index,
+// replaced by the partial idx_messages_queue; the provider id indexes that
+// led with the provider, replaced by ones that lead with the id) and, on PostgreSQL, sets the messages
 // and webhook_deliveries tables up for their life as queues: every message is updated several times
 // within seconds, so free space in each page lets a claim's update stay on
 // its page without new index entries (a HOT update), and autovacuum comes
 // after 2% of the rows changed instead of 20%, before dead row versions
 // pile up in the queue's index.
 func tuneQueueTable(tx *gorm.DB) error {
-	if err := tx.Exec("DROP INDEX IF EXISTS idx_messages_due").Error; err != nil {
-		return fmt.Errorf("drop the old queue index: %w", err)
+	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id"} {
+		if err := tx.Exec("DROP INDEX IF EXISTS " + old).Error; err != nil {
+			return fmt.Errorf("drop the earlier index %s: %w", old, err)
+		}
 	}
 	if tx.Dialector.Name() != DriverPostgres {
 		return nil

@@ -237,3 +237,37 @@ func (b *syncBuffer) String() string {
 
 // isNotFound keeps assertions short.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// TestMigrateReplacesProviderIndex: a database of an earlier version has
+// the provider id index that led with the provider, under which a report
+// lookup on a fresh, fast-growing table read every message of that
+// provider. Migrating replaces it with one led by the provider's id.
+func TestMigrateReplacesProviderIndex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		db := s.DB()
+		if err := db.Exec("CREATE INDEX idx_messages_provider_id ON messages (provider, provider_message_id)").Error; err != nil {
+			t.Fatalf("create the earlier index: %v", err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		m := db.Migrator()
+		if m.HasIndex("messages", "idx_messages_provider_id") {
+			t.Error("the earlier index idx_messages_provider_id is still there after migrating")
+		}
+		if !m.HasIndex("messages", "idx_messages_provider_ref") {
+			t.Fatal("idx_messages_provider_ref is missing after migrating")
+		}
+		if s.Driver() != store.DriverPostgres {
+			return
+		}
+		var def string
+		if err := db.Raw("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_messages_provider_ref'").Scan(&def).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(def, "(provider_message_id, provider)") {
+			t.Errorf("idx_messages_provider_ref = %q, want it led by provider_message_id", def)
+		}
+	})
+}
