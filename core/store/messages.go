@@ -345,7 +345,13 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 		if err != nil {
 			return err
 		}
-		return applyHeld(tx, held)
+		// Their webhooks go into the outbox with one insert, after the
+		// message.sent events above.
+		tx, flushOutbox := withOutbox(tx)
+		if err := applyHeld(tx, held); err != nil {
+			return err
+		}
+		return flushOutbox()
 	})
 	if err != nil {
 		return fmt.Errorf("record %d attempts: %w", len(results), err)

@@ -117,7 +117,7 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 		}
 	}
 	if len(held) > 0 {
-		if err := tx.CreateInBatches(held, 200).Error; err != nil {
+		if err := insertRows(tx, held); err != nil {
 			return fmt.Errorf("hold %d reports: %w", len(held), err)
 		}
 	}

@@ -278,7 +278,7 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 		}
 		rows = append(rows, d)
 	}
-	if err := tx.CreateInBatches(rows, 200).Error; err != nil {
+	if err := insertRows(tx, rows); err != nil {
 		return fmt.Errorf("enqueue %d message webhooks: %w", len(rows), err)
 	}
 	return nil
@@ -623,6 +623,16 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 		return nil
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.driver == DriverPostgres {
+			// The driver prepares statements, and after a few runs
+			// PostgreSQL may settle on a generic plan made while the table
+			// was small: a sequential scan joined to the arrays, which grew
+			// with the table to tens of milliseconds per batch. Planned
+			// with the batch's own arrays, the update reads the key index.
+			if err := tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
+				return err
+			}
+		}
 		attempts := make([]WebhookAttempt, 0, len(results))
 		// Deliveries are the bulk of results: those with one answer are
 		// recorded by one statement per batch, the rest one by one.
@@ -749,7 +759,7 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 		}
 		rows := ob.rows
 		ob.rows = nil
-		if err := tx.CreateInBatches(rows, 200).Error; err != nil {
+		if err := insertRows(tx, rows); err != nil {
 			return fmt.Errorf("enqueue %d webhooks: %w", len(rows), err)
 		}
 		return nil
@@ -768,33 +778,43 @@ func addDelivery(tx *gorm.DB, d WebhookDelivery) error {
 
 // recordDelivered marks delivered webhooks that got the same HTTP status,
 // each with its own time, guarded like the one-by-one update: only a
-// delivery still pending under the same claim (attempt count) moves.
+// delivery still pending under the same claim (attempt count) moves. On
+// PostgreSQL the rows' keys and times travel as arrays joined by seq (see
+// updateMessages: a CASE per row was most of the statement's time).
 func recordDelivered(tx *gorm.DB, status int, rs []WebhookResult) error {
-	ts := "?"
-	if tx.Dialector.Name() == DriverPostgres {
-		ts = "CAST(? AS TIMESTAMPTZ)" // see applyStatuses
-	}
 	for chunk := range slices.Chunk(rs, idChunk) {
-		var at, where strings.Builder
-		atArgs := make([]any, 0, 2*len(chunk))
-		whereArgs := make([]any, 0, 2*len(chunk)+1)
-		at.WriteString("CASE seq")
-		where.WriteString("(seq, attempts) IN (")
+		seqs, attempts, ats := make([]int64, len(chunk)), make([]int64, len(chunk)), make([]time.Time, len(chunk))
 		for i, r := range chunk {
-			at.WriteString(" WHEN ? THEN " + ts)
-			atArgs = append(atArgs, r.Seq, r.At.UTC())
-			if i > 0 {
-				where.WriteString(", ")
-			}
-			where.WriteString("(?, ?)")
-			whereArgs = append(whereArgs, r.Seq, r.Attempts)
+			seqs[i], attempts[i], ats[i] = int64(r.Seq), int64(r.Attempts), r.At.UTC()
 		}
-		at.WriteString(" END")
-		where.WriteString(") AND state = ?")
-		whereArgs = append(whereArgs, WebhookPending)
-		err := tx.Model(&WebhookDelivery{}).Where(where.String(), whereArgs...).Updates(map[string]any{
-			"state": WebhookDelivered, "lease_until": nil, "last_status": status, "last_error": "",
-			"delivered_at": gorm.Expr(at.String(), atArgs...)}).Error
+		var err error
+		if tx.Dialector.Name() == DriverPostgres {
+			_, err = tx.Statement.ConnPool.ExecContext(tx.Statement.Context, `UPDATE webhook_deliveries d
+SET state = $1, lease_until = NULL, last_status = $2, last_error = '', delivered_at = v.at
+FROM unnest($3::bigint[], $4::bigint[], $5::timestamptz[]) AS v(seq, attempts, at)
+WHERE d.seq = v.seq AND d.attempts = v.attempts AND d.state = $6`, WebhookDelivered, status, seqs, attempts, ats, WebhookPending)
+		} else {
+			var at, where strings.Builder
+			atArgs := make([]any, 0, 2*len(chunk))
+			whereArgs := make([]any, 0, 2*len(chunk)+1)
+			at.WriteString("CASE seq")
+			where.WriteString("(seq, attempts) IN (")
+			for i := range chunk {
+				at.WriteString(" WHEN ? THEN ?")
+				atArgs = append(atArgs, seqs[i], ats[i])
+				if i > 0 {
+					where.WriteString(", ")
+				}
+				where.WriteString("(?, ?)")
+				whereArgs = append(whereArgs, seqs[i], attempts[i])
+			}
+			at.WriteString(" END")
+			where.WriteString(") AND state = ?")
+			whereArgs = append(whereArgs, WebhookPending)
+			err = tx.Model(&WebhookDelivery{}).Where(where.String(), whereArgs...).Updates(map[string]any{
+				"state": WebhookDelivered, "lease_until": nil, "last_status": status, "last_error": "",
+				"delivered_at": gorm.Expr(at.String(), atArgs...)}).Error
+		}
 		if err != nil {
 			return fmt.Errorf("record %d delivered webhooks: %w", len(chunk), err)
 		}

@@ -150,77 +150,130 @@ type outcome struct {
 // Run delivers until ctx ends. Requests in flight then are cancelled and
 // recorded as failed attempts to be retried at once, so stopping loses
 // nothing and leaves no lease to wait out.
+//
+// The loop itself never waits for the database: claims and the recording
+// of results each run in a goroutine of their own, one at a time, while
+// requests keep starting from what was claimed before. Under load a
+// database round trip takes tens of milliseconds, and a loop that waited
+// for it after every few requests held one account to about 180 webhooks
+// a second. Results not yet recorded are capped (maxUnrecorded): past the
+// cap no request starts, so a slow database slows deliveries down instead
+// of letting results wait until their lease runs out and the delivery is
+// claimed and sent again.
 func (d *Deliverer) Run(ctx context.Context) error {
 	var (
-		wg         sync.WaitGroup
+		requests   sync.WaitGroup
 		done       = make(chan outcome, d.o.Concurrency)
 		inflight   int
 		perAccount = map[string]int{}
+		// finished results wait for the recorder; unrecorded counts them
+		// and those being recorded.
 		finished   []store.WebhookResult
+		unrecorded int
+		// background runs the claim and the recording in flight.
+		background sync.WaitGroup
+		recording  bool
+		recorded   = make(chan recordDone, 1)
+		claiming   bool
+		claimed    = make(chan claimDone, 1)
 		claim      = true
 		// backlog holds claimed deliveries of accounts whose slots are all
 		// taken, started as their requests finish: giving them back and
-		// claiming them again cost a claim and a release per request and
-		// held one busy account to a few dozen webhooks a second.
+		// claiming them again cost a claim and a release per request.
 		backlog    = map[string][]waiting{}
 		backlogged int
 		// emptyClaim: the last claim found nothing.
 		emptyClaim bool
+		stale      []uint64 // backlogged too long: given back before the lease runs out
 	)
+	maxUnrecorded := d.o.Concurrency + 2*d.o.BatchSize
+	canStart := func(account string) bool {
+		return perAccount[account] < d.o.PerAccount && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && ctx.Err() == nil
+	}
 	start := func(c store.ClaimedWebhook) {
 		inflight++
 		perAccount[c.AccountID]++
-		wg.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
+		requests.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
 	}
-	var stale []uint64 // backlogged too long: given back before the lease runs out
+	// fill starts backlogged deliveries while slots are free.
+	fill := func() {
+		now := d.o.Now()
+		for acc, q := range backlog {
+			for len(q) > 0 && canStart(acc) {
+				w := q[0]
+				q = q[1:]
+				backlogged--
+				// Half the lease is left for the request and its record.
+				if now.Sub(w.since) > d.o.Lease/2 {
+					stale = append(stale, w.c.Seq)
+					continue
+				}
+				start(w.c)
+			}
+			backlog[acc] = q
+			if len(q) == 0 {
+				// Ran dry: time to claim this account's next deliveries.
+				delete(backlog, acc)
+				claim, emptyClaim = true, false
+			}
+		}
+	}
 	collect := func(o outcome) {
 		finished = append(finished, o.result)
+		unrecorded++
 		inflight--
 		if perAccount[o.account]--; perAccount[o.account] <= 0 {
 			delete(perAccount, o.account)
 		}
-		for q := backlog[o.account]; len(q) > 0 && ctx.Err() == nil; q = backlog[o.account] {
-			w := q[0]
-			backlog[o.account] = q[1:]
-			backlogged--
-			// Half the lease is left for the request and its record.
-			if d.o.Now().Sub(w.since) > d.o.Lease/2 {
-				stale = append(stale, w.c.Seq)
-				continue
-			}
-			start(w.c)
-			break
-		}
-		if q, ok := backlog[o.account]; ok && len(q) == 0 {
-			// Ran dry: time to claim this account's next deliveries.
-			delete(backlog, o.account)
-			claim, emptyClaim = true, false
-		}
 	}
-	// busy lists the accounts with every slot taken and a backlog still to
-	// work through: claims skip those, so that an account's backlog is
-	// refilled only once it ran dry, in one claim of up to BatchSize that
-	// fits, instead of claims that would mostly be given back.
+	// busy lists the accounts with a backlog still to work through: claims
+	// skip those, so that an account's backlog is refilled only once it
+	// ran dry, in one claim that fits, instead of claims that would mostly
+	// be given back.
 	busy := func() []string {
 		var out []string
-		for acc, n := range perAccount {
-			if n >= d.o.PerAccount && len(backlog[acc]) > 0 {
+		for acc, q := range backlog {
+			if len(q) > 0 {
 				out = append(out, acc)
 			}
 		}
 		return out
 	}
-	for {
-		if len(finished) > 0 {
-			d.record(ctx, finished)
-			finished = finished[:0]
-			// A delivered event may have unblocked its message's next one;
-			// but while busy accounts are left out of claims and the last
-			// claim found nothing else, claiming after every request only
-			// makes the database read the busy accounts' deliveries again.
-			if !emptyClaim || len(busy()) == 0 {
-				claim = true
+	takeClaim := func(r claimDone) {
+		claiming = false
+		if r.err != nil && ctx.Err() == nil {
+			d.log.Error("claiming webhooks failed", "error", r.err)
+		}
+		var giveBack []uint64
+		now := d.o.Now()
+		for _, c := range r.claimed {
+			switch {
+			case len(backlog[c.AccountID]) == 0 && canStart(c.AccountID):
+				start(c)
+			case len(backlog[c.AccountID]) < d.o.BatchSize:
+				backlog[c.AccountID] = append(backlog[c.AccountID], waiting{c: c, since: now})
+				backlogged++
+			default:
+				giveBack = append(giveBack, c.Seq)
 			}
+		}
+		d.giveBack(ctx, giveBack)
+		emptyClaim = len(r.claimed) == 0
+		// A full batch suggests more are due; otherwise wait for a
+		// result, a wake-up or the next due time. A wake-up that came
+		// while the claim ran is kept: its events may be newer than what
+		// the claim saw.
+		claim = claim || (r.err == nil && len(r.claimed) == r.limit && len(giveBack) == 0)
+	}
+	for {
+		if len(finished) > 0 && !recording {
+			batch := finished
+			finished = nil
+			recording = true
+			background.Go(func() {
+				delivered := d.record(ctx, batch)
+				recorded <- recordDone{n: len(batch), delivered: delivered}
+			})
 		}
 		if ctx.Err() != nil {
 			break
@@ -229,48 +282,31 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			d.giveBack(ctx, stale)
 			stale = stale[:0]
 		}
-		if room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged; claim && inflight < d.o.Concurrency && room > 0 {
+		room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged
+		if claim && !claiming && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && room > 0 {
 			limit := min(d.o.BatchSize, room)
-			claimed, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, busy())
-			if err != nil && ctx.Err() == nil {
-				d.log.Error("claiming webhooks failed", "error", err)
-			}
-			var giveBack []uint64
-			now := d.o.Now()
-			for _, c := range claimed {
-				switch {
-				case perAccount[c.AccountID] < d.o.PerAccount:
-					start(c)
-				case len(backlog[c.AccountID]) < d.o.BatchSize:
-					backlog[c.AccountID] = append(backlog[c.AccountID], waiting{c: c, since: now})
-					backlogged++
-				default:
-					giveBack = append(giveBack, c.Seq)
-				}
-			}
-			d.giveBack(ctx, giveBack)
-			emptyClaim = len(claimed) == 0
-			// A full batch suggests more are due; otherwise wait for a
-			// result, a wake-up or the next due time.
-			claim = err == nil && len(claimed) == limit && len(giveBack) == 0 && inflight < d.o.Concurrency
-			if claim {
-				continue
-			}
+			skip := busy()
+			claiming, claim = true, false
+			background.Go(func() {
+				cs, err := d.q.ClaimWebhooks(ctx, d.o.Now(), limit, d.o.Lease, skip)
+				claimed <- claimDone{claimed: cs, err: err, limit: limit}
+			})
 		}
 		var (
 			timer *time.Timer
 			tick  <-chan time.Time
 		)
-		if inflight < d.o.Concurrency {
+		if !claiming && inflight < d.o.Concurrency {
 			// With every slot taken only a finished request can let more
-			// work start: no timer then.
+			// work start, and a claim in flight wakes the loop when it
+			// ends: no timer then.
 			wait := d.o.PollInterval
 			// Only an idle deliverer asks when the next delivery is due.
 			// With requests running, each finished one wakes the loop
 			// anyway, and asking excluding the busy accounts made the
 			// database read every pending delivery of a busy account
 			// after every request: most of its CPU under load.
-			if inflight == 0 {
+			if inflight == 0 && backlogged == 0 && !recording {
 				if next, ok, err := d.q.NextWebhookDue(ctx, nil); err == nil && ok {
 					wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
 				}
@@ -281,8 +317,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		select {
 		case o := <-done:
 			collect(o)
-			// Record whatever else finished meanwhile in the same
-			// transaction.
+			// Whatever else finished meanwhile goes to the same record.
 			for more := true; more; {
 				select {
 				case o := <-done:
@@ -291,6 +326,20 @@ func (d *Deliverer) Run(ctx context.Context) error {
 					more = false
 				}
 			}
+			fill()
+		case r := <-recorded:
+			recording = false
+			unrecorded -= r.n
+			// A delivered event may have unblocked its message's next one;
+			// but while busy accounts are left out of claims and the last
+			// claim found nothing else, claiming after every record only
+			// makes the database read the busy accounts' deliveries again.
+			if r.delivered && (!emptyClaim || len(busy()) == 0) {
+				claim = true
+			}
+			fill()
+		case r := <-claimed:
+			takeClaim(r)
 		case <-d.wake:
 			claim = true
 		case <-tick:
@@ -299,6 +348,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		if timer != nil {
 			timer.Stop()
+		}
+	}
+	if claiming {
+		// What the claim in flight took goes back with the backlog.
+		r := <-claimed
+		claiming = false
+		for _, c := range r.claimed {
+			stale = append(stale, c.Seq)
 		}
 	}
 	// What waits in the backlog goes back at once, for the next deliverer
@@ -316,20 +373,34 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		cancel()
 	}
 	go func() {
-		wg.Wait()
+		requests.Wait()
 		close(done)
 	}()
 	for o := range done {
 		collect(o)
 	}
+	if recording {
+		<-recorded
+	}
+	background.Wait()
 	if len(finished) > 0 {
-		// The run's context is over; the last results still deserve to be
-		// stored.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		d.record(rctx, finished)
-		cancel()
+		d.record(ctx, finished)
 	}
 	return nil
+}
+
+// recordDone is the recorder's report to Run: how many results it stored
+// and whether any was a delivery.
+type recordDone struct {
+	n         int
+	delivered bool
+}
+
+// claimDone is a finished claim, for Run.
+type claimDone struct {
+	claimed []store.ClaimedWebhook
+	err     error
+	limit   int
 }
 
 // waiting is a claimed delivery in the backlog, since when.
@@ -348,12 +419,27 @@ func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
 	}
 }
 
-func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) {
-	if err := d.q.RecordWebhookResults(ctx, results); err != nil {
+// record stores results, whether or not the run is ending: a result not
+// stored is a delivery sent again once its lease runs out. It reports
+// whether any result was a delivery, which may let the next event of its
+// message be claimed.
+func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) (delivered bool) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := d.q.RecordWebhookResults(rctx, results); err != nil {
 		// The leases run out and the events are sent again: at least once.
 		d.log.Error("recording webhook attempts failed", "attempts", len(results), "error", err)
 	}
+	for _, r := range results {
+		if r.State != store.WebhookPending {
+			return true
+		}
+	}
+	return false
 }
+
+// recordTimeout bounds storing one batch of results.
+const recordTimeout = 30 * time.Second
 
 // attempt makes one request for c and decides what becomes of it.
 func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.WebhookResult {
