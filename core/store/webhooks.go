@@ -550,6 +550,12 @@ RETURNING *`
 	if err != nil {
 		return nil, fmt.Errorf("claim due webhooks: %w", err)
 	}
+	return s.withTargets(s.db.WithContext(ctx), rows)
+}
+
+// withTargets adds to claimed deliveries where they go and the secret to
+// sign them with, oldest first.
+func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]ClaimedWebhook, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -562,7 +568,7 @@ RETURNING *`
 		}
 	}
 	var hooks []Webhook
-	if err := s.db.WithContext(ctx).Where("account_id IN ?", accounts).Find(&hooks).Error; err != nil {
+	if err := db.Where("account_id IN ?", accounts).Find(&hooks).Error; err != nil {
 		return nil, fmt.Errorf("webhook configuration of %d accounts: %w", len(accounts), err)
 	}
 	byAccount := make(map[string]Webhook, len(hooks))
@@ -601,6 +607,9 @@ func (s *Store) ReleaseWebhooks(ctx context.Context, seqs []uint64) error {
 // WebhookResult is the outcome of one attempt at a claimed delivery.
 type WebhookResult struct {
 	Seq uint64
+	// MessageID is the delivery's message ("" for account events): once
+	// the delivery is finished, its message's next event may be sent.
+	MessageID string
 	// Attempts is the delivery's attempt count as claimed; a result whose
 	// claim was overtaken (the lease ran out and another deliverer claimed
 	// the delivery again) is still recorded as an attempt but does not
@@ -619,9 +628,22 @@ type WebhookResult struct {
 // RecordWebhookResults stores attempts and their deliveries' new states in
 // one transaction and releases the leases.
 func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResult) error {
+	_, err := s.RecordWebhookResultsClaimNext(ctx, results, time.Time{}, 0)
+	return err
+}
+
+// RecordWebhookResultsClaimNext is RecordWebhookResults that also leases,
+// for lease and in the same transaction, the event each finished delivery
+// (delivered or given up) held back: its message's next pending event,
+// when that is due at now and no deliverer holds it. A deliverer gets a
+// message's next event this way without a claim, which would read the
+// queue past every event still held back by one in flight. With lease 0
+// nothing is claimed.
+func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []WebhookResult, now time.Time, lease time.Duration) ([]ClaimedWebhook, error) {
 	if len(results) == 0 {
-		return nil
+		return nil, nil
 	}
+	var next []WebhookDelivery
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.driver == DriverPostgres {
 			// The driver prepares statements, and after a few runs
@@ -667,12 +689,67 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 				return err
 			}
 		}
-		return insertRows(tx, attempts)
+		if err := insertRows(tx, attempts); err != nil {
+			return err
+		}
+		if lease <= 0 {
+			return nil
+		}
+		var finished []string
+		for _, r := range results {
+			if r.MessageID != "" && r.State != WebhookPending {
+				finished = append(finished, r.MessageID)
+			}
+		}
+		var err error
+		next, err = claimNextEvents(tx, finished, now.UTC(), lease)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+		return nil, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
 	}
-	return nil
+	claimed, err := s.withTargets(s.db.WithContext(ctx), next)
+	if err != nil {
+		// Recorded all the same; the claimed events wait for their lease.
+		return nil, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+	}
+	return claimed, nil
+}
+
+// claimNextEvents leases the first pending event of each message, where
+// it is due at now and not leased.
+func claimNextEvents(tx *gorm.DB, messageIDs []string, now time.Time, lease time.Duration) ([]WebhookDelivery, error) {
+	slices.Sort(messageIDs)
+	messageIDs = slices.Compact(messageIDs)
+	var out []WebhookDelivery
+	for chunk := range slices.Chunk(messageIDs, idChunk) {
+		var pending []WebhookDelivery
+		err := tx.Model(&WebhookDelivery{}).Select("seq", "message_id").
+			Where("message_id IN ? AND state = ?", chunk, WebhookPending).Order("message_id, seq").Find(&pending).Error
+		if err != nil {
+			return nil, fmt.Errorf("find the next webhooks of %d messages: %w", len(chunk), err)
+		}
+		var firsts []uint64
+		for i, p := range pending {
+			if i == 0 || pending[i-1].MessageID != p.MessageID {
+				firsts = append(firsts, p.Seq)
+			}
+		}
+		if len(firsts) == 0 {
+			continue
+		}
+		// The lease is checked again in the update: another deliverer may
+		// have claimed the event since the read.
+		var got []WebhookDelivery
+		err = tx.Raw(`UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
+WHERE seq IN ? AND state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+RETURNING *`, now.Add(lease), firsts, WebhookPending, now, now).Scan(&got).Error
+		if err != nil {
+			return nil, fmt.Errorf("claim the next webhooks of %d messages: %w", len(chunk), err)
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // NextWebhookDue returns when the earliest webhook a deliverer could claim

@@ -456,3 +456,58 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 		}
 	}
 }
+
+// Recording a finished delivery hands over its message's next event,
+// leased in the same transaction; an attempt to be retried, or a next
+// event not yet due, hands over nothing.
+func TestRecordWebhookResultsClaimNext(t *testing.T) {
+	cases := []struct {
+		name     string
+		state    string
+		claimAt  time.Duration // after now
+		wantNext bool
+	}{
+		{"delivered", store.WebhookDelivered, 0, true},
+		{"given up", store.WebhookGaveUp, 0, true},
+		{"to be retried", store.WebhookPending, 0, false},
+		{"next not due yet", store.WebhookDelivered, -time.Hour, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				secret := setWebhook(t, s, msgAccount, "https://app.example/hooks")
+				sentMessage(t, s, "a", "p0")
+				storeEvents(t, s, "a", statusEvent("d0", "p0", sdk.StatusDelivered, msgStart))
+				now := time.Now()
+				first := claimWebhooks(t, s, now, 10)
+				if len(first) != 1 {
+					t.Fatalf("claimed %d, want message.sent alone", len(first))
+				}
+				r := store.WebhookResult{Seq: first[0].Seq, MessageID: first[0].MessageID, Attempts: 1, At: now,
+					HTTPStatus: 200, State: tc.state}
+				if tc.state == store.WebhookPending {
+					r.HTTPStatus, r.Error, r.RetryAt = 500, "HTTP 500", now.Add(time.Minute)
+				}
+				next, err := s.RecordWebhookResultsClaimNext(ctx, []store.WebhookResult{r}, now.Add(tc.claimAt), time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tc.wantNext {
+					if len(next) != 0 {
+						t.Fatalf("handed over %+v, want nothing", next)
+					}
+					return
+				}
+				if len(next) != 1 || next[0].Type != store.EventMessageDelivered || next[0].Attempts != 1 ||
+					next[0].URL != "https://app.example/hooks" || next[0].Secret != secret {
+					t.Fatalf("handed over %+v, want message.delivered (attempt 1) with URL and secret", next)
+				}
+				// Leased: no claim takes it while the lease lasts.
+				if again := claimWebhooks(t, s, now, 10); len(again) != 0 {
+					t.Fatalf("a claim took %+v while the handed-over event was leased", again)
+				}
+			})
+		})
+	}
+}

@@ -23,7 +23,7 @@ import (
 type Queue interface {
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]store.ClaimedWebhook, error)
 	ReleaseWebhooks(ctx context.Context, seqs []uint64) error
-	RecordWebhookResults(ctx context.Context, results []store.WebhookResult) error
+	RecordWebhookResultsClaimNext(ctx context.Context, results []store.WebhookResult, now time.Time, lease time.Duration) ([]store.ClaimedWebhook, error)
 	NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error)
 }
 
@@ -182,8 +182,6 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// claiming them again cost a claim and a release per request.
 		backlog    = map[string][]waiting{}
 		backlogged int
-		// emptyClaim: the last claim found nothing.
-		emptyClaim bool
 		stale      []uint64 // backlogged too long: given back before the lease runs out
 	)
 	maxUnrecorded := d.o.Concurrency + 2*d.o.BatchSize
@@ -214,7 +212,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			if len(q) == 0 {
 				// Ran dry: time to claim this account's next deliveries.
 				delete(backlog, acc)
-				claim, emptyClaim = true, false
+				claim = true
 			}
 		}
 	}
@@ -239,14 +237,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		return out
 	}
-	takeClaim := func(r claimDone) {
-		claiming = false
-		if r.err != nil && ctx.Err() == nil {
-			d.log.Error("claiming webhooks failed", "error", r.err)
-		}
-		var giveBack []uint64
+	// admit starts claimed deliveries or backlogs them behind their
+	// account's backlog, and returns those there is no room for.
+	admit := func(cs []store.ClaimedWebhook) (giveBack []uint64) {
 		now := d.o.Now()
-		for _, c := range r.claimed {
+		for _, c := range cs {
 			switch {
 			case len(backlog[c.AccountID]) == 0 && canStart(c.AccountID):
 				start(c)
@@ -257,8 +252,15 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				giveBack = append(giveBack, c.Seq)
 			}
 		}
+		return giveBack
+	}
+	takeClaim := func(r claimDone) {
+		claiming = false
+		if r.err != nil && ctx.Err() == nil {
+			d.log.Error("claiming webhooks failed", "error", r.err)
+		}
+		giveBack := admit(r.claimed)
 		d.giveBack(ctx, giveBack)
-		emptyClaim = len(r.claimed) == 0
 		// A full batch suggests more are due; otherwise wait for a
 		// result, a wake-up or the next due time. A wake-up that came
 		// while the claim ran is kept: its events may be newer than what
@@ -271,8 +273,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			finished = nil
 			recording = true
 			background.Go(func() {
-				delivered := d.record(ctx, batch)
-				recorded <- recordDone{n: len(batch), delivered: delivered}
+				recorded <- recordDone{n: len(batch), next: d.record(ctx, batch)}
 			})
 		}
 		if ctx.Err() != nil {
@@ -330,14 +331,10 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		case r := <-recorded:
 			recording = false
 			unrecorded -= r.n
-			// A delivered event may have unblocked its message's next one;
-			// but while busy accounts are left out of claims and the last
-			// claim found nothing else, claiming after every record only
-			// makes the database read the busy accounts' deliveries again.
-			if r.delivered && (!emptyClaim || len(busy()) == 0) {
-				claim = true
-			}
+			// The events the recorded ones held back came with the record;
+			// no claim is needed for them.
 			fill()
+			d.giveBack(ctx, admit(r.next))
 		case r := <-claimed:
 			takeClaim(r)
 		case <-d.wake:
@@ -379,21 +376,31 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	for o := range done {
 		collect(o)
 	}
+	var next []store.ClaimedWebhook
 	if recording {
-		<-recorded
+		next = (<-recorded).next
 	}
 	background.Wait()
 	if len(finished) > 0 {
-		d.record(ctx, finished)
+		next = append(next, d.record(ctx, finished)...)
+	}
+	if len(next) > 0 {
+		seqs := make([]uint64, len(next))
+		for i, c := range next {
+			seqs[i] = c.Seq
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d.giveBack(rctx, seqs)
+		cancel()
 	}
 	return nil
 }
 
 // recordDone is the recorder's report to Run: how many results it stored
-// and whether any was a delivery.
+// and the events they held back, claimed with the record.
 type recordDone struct {
-	n         int
-	delivered bool
+	n    int
+	next []store.ClaimedWebhook
 }
 
 // claimDone is a finished claim, for Run.
@@ -420,22 +427,22 @@ func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
 }
 
 // record stores results, whether or not the run is ending: a result not
-// stored is a delivery sent again once its lease runs out. It reports
-// whether any result was a delivery, which may let the next event of its
-// message be claimed.
-func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) (delivered bool) {
+// stored is a delivery sent again once its lease runs out. It returns the
+// next events of the finished deliveries' messages, claimed with the
+// record (none once the run is ending).
+func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) []store.ClaimedWebhook {
+	lease := d.o.Lease
+	if ctx.Err() != nil {
+		lease = 0
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := d.q.RecordWebhookResults(rctx, results); err != nil {
+	next, err := d.q.RecordWebhookResultsClaimNext(rctx, results, d.o.Now(), lease)
+	if err != nil {
 		// The leases run out and the events are sent again: at least once.
 		d.log.Error("recording webhook attempts failed", "attempts", len(results), "error", err)
 	}
-	for _, r := range results {
-		if r.State != store.WebhookPending {
-			return true
-		}
-	}
-	return false
+	return next
 }
 
 // recordTimeout bounds storing one batch of results.
@@ -446,7 +453,7 @@ func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.W
 	start := d.o.Now()
 	status, reason := d.post(ctx, c)
 	end := d.o.Now()
-	r := store.WebhookResult{Seq: c.Seq, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
+	r := store.WebhookResult{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
 	ok := reason == ""
 	switch {
 	case ok:
