@@ -14,6 +14,11 @@ server {
   listen     = "0.0.0.0:3005"
   # How providers and phones reach this server for delivery reports.
   public_url = env("SMSROUTER_PUBLIC_URL", "https://sms.example.com")
+  # "all" (the default): accept, send, poll statuses and deliver webhooks.
+  # "api": accept and answer the API only, leaving the rest to the servers
+  # with role "all" on the same database; add API servers where requests,
+  # not sending, need the CPU.
+  role = env("SMSROUTER_ROLE", "all")
   # Prometheus metrics (docs/metrics.md), here kept off the public listener.
   metrics {
     listen       = "127.0.0.1:9105"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
 
+	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
 )
@@ -44,6 +46,8 @@ type pgCluster struct {
 	dedupe   bool
 	db       *gorm.DB
 	key      string
+	// roles gives nodes by name a server role other than the default.
+	roles map[string]string
 }
 
 func newPGCluster(t *testing.T, dedupe bool) *pgCluster {
@@ -76,9 +80,11 @@ func (c *pgCluster) config(t *testing.T, name string) string {
 	q := u.Query()
 	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
+	role := cmp.Or(c.roles[name], config.RoleAll)
 	cfg := fmt.Sprintf(`
 server {
   listen = "127.0.0.1:0"
+  role   = %q
 }
 database {
   driver = "postgres"
@@ -107,7 +113,7 @@ api {
   sms_per_minute   = 0
   duplicate_window = "0s"
 }
-`, u.String(), c.receipts, c.dedupe)
+`, role, u.String(), c.receipts, c.dedupe)
 	path := filepath.Join(c.dir, name+".hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -554,5 +560,40 @@ func TestTwoNodesShareTheWorkAndDeliverExactlyOnce(t *testing.T) {
 		byPID[pluginA], byPID[pluginB], resent, repeats, time.Since(start).Round(time.Millisecond))
 	if byPID[pluginA] == 0 || byPID[pluginB] == 0 {
 		t.Errorf("one node did all the dispatching (A %d, B %d); the work is meant to be shared", byPID[pluginA], byPID[pluginB])
+	}
+}
+
+// TestAPINodeLeavesSendingToTheOthers: a node of role "api" accepts, and
+// the node of role "all" beside it sends everything it accepted; the API
+// node's own plugin sends nothing.
+func TestAPINodeLeavesSendingToTheOthers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	c := newPGCluster(t, false)
+	c.roles = map[string]string{"node-api": config.RoleAPI}
+	api := c.start(t, "node-api")
+	worker := c.start(t, "node-worker")
+	if !strings.Contains(api.stderr.String(), "role=api") {
+		t.Errorf("the API node does not say its role when it starts:\n%s", tail(api.stderr.String(), 10))
+	}
+	pluginAPI, pluginWorker := api.provider(t).PID, worker.provider(t).PID
+
+	const total = 60
+	l := newLoad()
+	l.run(upTo(total), 4, func(int) *pgNode { return api }, nil)
+	if len(l.failed) > 0 {
+		t.Fatalf("%d sends to the API node failed", len(l.failed))
+	}
+	c.awaitSettled(t, 40*time.Second, api, worker)
+	c.checkAllDelivered(t, l, total, c.messages(t))
+	byPID := map[int]int{}
+	for _, rs := range c.receiptsByMessage(t) {
+		for _, r := range rs {
+			byPID[r.PID]++
+		}
+	}
+	if byPID[pluginAPI] != 0 || byPID[pluginWorker] != total {
+		t.Errorf("receipts by plugin: API node's %d, worker's %d; want 0 and %d", byPID[pluginAPI], byPID[pluginWorker], total)
 	}
 }

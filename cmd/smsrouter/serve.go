@@ -178,16 +178,20 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopMetrics()
 	dctx, dcancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = disp.Run(dctx) })
 	hooks := newWebhooks(st, cfg.API, log, mx.webhooks())
-	wg.Go(func() { _ = hooks.Run(dctx) })
-	poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
-	wg.Go(func() { _ = poller.Run(dctx) })
+	if cfg.Server.Role != config.RoleAPI {
+		// An API node leaves these to the nodes of role "all": its CPU
+		// goes to requests, and their queues are in the shared database.
+		wg.Go(func() { _ = disp.Run(dctx) })
+		wg.Go(func() { _ = hooks.Run(dctx) })
+		poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
+		wg.Go(func() { _ = poller.Run(dctx) })
+	}
 	wg.Go(func() { reload.run(dctx) })
 	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver)
+	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role)
 
 	select {
 	case <-ctx.Done():

@@ -82,7 +82,23 @@ type Server struct {
 	PublicURL string
 	// Metrics is the metrics block: where GET /metrics is served.
 	Metrics Metrics
+	// Role is what the node does: RoleAll (the default) or RoleAPI.
+	Role string
+	// RoleRange is where role was set, for errors that involve it.
+	RoleRange hcl.Range
 }
+
+// Node roles.
+const (
+	// RoleAll accepts messages and serves the API, dispatches, polls
+	// providers for statuses and delivers webhooks.
+	RoleAll = "all"
+	// RoleAPI accepts messages and serves the API only; the nodes sharing
+	// its PostgreSQL database with role "all" send what it accepts and
+	// deliver the webhooks. API nodes are added where the request rate,
+	// not the sending, needs the CPU.
+	RoleAPI = "api"
+)
 
 // Database is the database block.
 type Database struct {
@@ -252,7 +268,7 @@ var (
 		{Type: "retention"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "listen"}, {Name: "public_url"},
+		{Name: "listen"}, {Name: "public_url"}, {Name: "role"},
 	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}}}
 	databaseSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
@@ -294,7 +310,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	d.diags = append(d.diags, diags...)
 	cfg := &Config{
 		Filename:  d.filename,
-		Server:    Server{Listen: DefaultListen},
+		Server:    Server{Listen: DefaultListen, Role: RoleAll},
 		Database:  Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
 		OTP:       DefaultOTP(),
 		API:       DefaultAPI(),
@@ -357,6 +373,11 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	}
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen)
+	}
+	if cfg.Server.Role == RoleAPI && cfg.Database.Driver != DriverPostgres {
+		d.errorf(cfg.Server.RoleRange, "API role needs PostgreSQL",
+			"a node with role %q leaves sending to other nodes, which only a shared PostgreSQL database lets them do; with %s nothing would ever send what this node accepts. Use driver = %q, or remove the role",
+			RoleAPI, cfg.Database.Driver, DriverPostgres)
 	}
 	if routingCurrency := cmp.Or(cfg.Routing.Currency, routing.DefaultCurrency); d.apiCurrency != nil && cfg.API.Currency != "" && cfg.API.Currency != routingCurrency {
 		d.errorf(d.apiCurrency.Expr.Range(), "Currency differs from the routing currency",
@@ -438,6 +459,18 @@ func (d *decoder) server(b *hcl.Block, s *Server) {
 				d.errorf(a.Expr.Range(), "Invalid public_url", "%q %v; use the URL providers reach this server at, such as \"https://sms.example.com\"", v, err)
 			} else {
 				s.PublicURL = strings.TrimRight(v, "/")
+			}
+		}
+	}
+	if a := content.Attributes["role"]; a != nil {
+		if v, ok := d.str(a); ok {
+			switch v {
+			case RoleAll, RoleAPI:
+				s.Role, s.RoleRange = v, a.Expr.Range()
+			default:
+				d.errorf(a.Expr.Range(), "Unknown role",
+					"role %q is not a node role; use %q (accept, send and deliver webhooks; the default) or %q (accept and serve the API only, leaving sending to the nodes with role %q)",
+					v, RoleAll, RoleAPI, RoleAll)
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 server {
   listen = ":3005"
+  role   = "api"
 }
 
 database {

@@ -1,0 +1,12 @@
+server {
+  role = "worker"
+}
+
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "default" {
+  candidates = ["a"]
+  default    = true
+}

@@ -1,0 +1,17 @@
+server {
+  role = "api"
+}
+
+database {
+  driver = "sqlite"
+  path   = "sms.db"
+}
+
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "default" {
+  candidates = ["a"]
+  default    = true
+}
