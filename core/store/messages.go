@@ -470,19 +470,15 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 			Order("id").Limit(limit).Find(&held).Error; err != nil {
 			return err
 		}
-		for _, h := range held {
-			ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Status: sdk.Status(h.Status),
-				ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At}
-			if err := applyStatus(tx, h.Provider, ev); err != nil {
-				return err
-			}
-			res := tx.Delete(&HeldStatus{}, h.ID)
-			if res.Error != nil {
-				return res.Error
-			}
-			applied += int(res.RowsAffected)
+		// All of them with a few statements per provider, as RecordAttempts
+		// does; one by one, the sweep was a tenth of the server's CPU at
+		// a few hundred messages a second.
+		tx, flushOutbox := withOutbox(tx)
+		if err := applyHeld(tx, held); err != nil {
+			return err
 		}
-		return nil
+		applied = len(held)
+		return flushOutbox()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("apply held status reports: %w", err)

@@ -238,23 +238,32 @@ func (b *syncBuffer) String() string {
 // isNotFound keeps assertions short.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// TestMigrateReplacesProviderIndex: a database of an earlier version has
-// the provider id index that led with the provider, under which a report
+// TestMigrateDropsEarlierIndexes: a database of an earlier version has the
+// provider id index that led with the provider, under which a report
 // lookup on a fresh, fast-growing table read every message of that
-// provider. Migrating replaces it with one led by the provider's id.
-func TestMigrateReplacesProviderIndex(t *testing.T) {
+// provider, and a unique index on webhook event ids nothing reads.
+// Migrating drops both and adds the index led by the provider's id.
+func TestMigrateDropsEarlierIndexes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		db := s.DB()
-		if err := db.Exec("CREATE INDEX idx_messages_provider_id ON messages (provider, provider_message_id)").Error; err != nil {
-			t.Fatalf("create the earlier index: %v", err)
+		earlier := map[string]string{
+			"messages":           "CREATE INDEX idx_messages_provider_id ON messages (provider, provider_message_id)",
+			"webhook_deliveries": "CREATE UNIQUE INDEX idx_webhook_deliveries_event_id ON webhook_deliveries (event_id)",
+		}
+		for _, ddl := range earlier {
+			if err := db.Exec(ddl).Error; err != nil {
+				t.Fatalf("create an earlier index: %v", err)
+			}
 		}
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatalf("Migrate: %v", err)
 		}
 		m := db.Migrator()
-		if m.HasIndex("messages", "idx_messages_provider_id") {
-			t.Error("the earlier index idx_messages_provider_id is still there after migrating")
+		for table, name := range map[string]string{"messages": "idx_messages_provider_id", "webhook_deliveries": "idx_webhook_deliveries_event_id"} {
+			if m.HasIndex(table, name) {
+				t.Errorf("the earlier index %s is still there after migrating", name)
+			}
 		}
 		if !m.HasIndex("messages", "idx_messages_provider_ref") {
 			t.Fatal("idx_messages_provider_ref is missing after migrating")

@@ -64,7 +64,10 @@ type WebhookDelivery struct {
 	// transactions that update the message row first, so they serialise on
 	// its lock and get increasing Seq values in the order they happened.
 	Seq     uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
-	EventID string `gorm:"size:40;not null;uniqueIndex"`
+	// EventID has no index: nothing looks a delivery up by it, and every
+	// index costs each insert and each change of state an entry. It is
+	// random (NewID), so unique without one.
+	EventID string `gorm:"size:40;not null"`
 	// AccountID has no index of its own: every query by account also
 	// names the message, and each index costs the hot path an insert.
 	AccountID string `gorm:"size:40;not null"`

@@ -183,6 +183,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		backlog    = map[string][]waiting{}
 		backlogged int
 		stale      []uint64 // backlogged too long: given back before the lease runs out
+		// claimPause: no claim before this (wall clock) after one found
+		// nothing.
+		claimPause time.Time
 	)
 	maxUnrecorded := d.o.Concurrency + 2*d.o.BatchSize
 	canStart := func(account string) bool {
@@ -261,6 +264,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		}
 		giveBack := admit(r.claimed)
 		d.giveBack(ctx, giveBack)
+		if r.err == nil && len(r.claimed) == 0 {
+			// Under load every stored report wakes the deliverer, and a
+			// claim that finds only events in flight or held back by them
+			// reads all of those to return nothing (most of the claims'
+			// database time once the deliverer kept up). New events wait
+			// this long at most.
+			claimPause = time.Now().Add(emptyClaimPause)
+		}
 		// A full batch suggests more are due; otherwise wait for a
 		// result, a wake-up or the next due time. A wake-up that came
 		// while the claim ran is kept: its events may be newer than what
@@ -284,7 +295,8 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			stale = stale[:0]
 		}
 		room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged
-		if claim && !claiming && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && room > 0 {
+		paused := time.Until(claimPause)
+		if claim && !claiming && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && room > 0 && paused <= 0 {
 			limit := min(d.o.BatchSize, room)
 			skip := busy()
 			claiming, claim = true, false
@@ -307,10 +319,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// anyway, and asking excluding the busy accounts made the
 			// database read every pending delivery of a busy account
 			// after every request: most of its CPU under load.
-			if inflight == 0 && backlogged == 0 && !recording {
+			// A claim about to run (after a pause) needs no due time.
+			if inflight == 0 && backlogged == 0 && !recording && !claim {
 				if next, ok, err := d.q.NextWebhookDue(ctx, nil); err == nil && ok {
 					wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
 				}
+			}
+			if claim && paused > 0 {
+				wait = min(wait, paused)
 			}
 			timer = time.NewTimer(wait)
 			tick = timer.C
@@ -444,6 +460,10 @@ func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) [
 	}
 	return next
 }
+
+// emptyClaimPause is how long the deliverer waits after a claim that found
+// nothing before it claims again.
+const emptyClaimPause = 20 * time.Millisecond
 
 // recordTimeout bounds storing one batch of results.
 const recordTimeout = 30 * time.Second
