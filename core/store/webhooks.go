@@ -63,7 +63,7 @@ type WebhookDelivery struct {
 	// is delivered or given up. Events of one message are written in
 	// transactions that update the message row first, so they serialise on
 	// its lock and get increasing Seq values in the order they happened.
-	Seq     uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
+	Seq uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
 	// EventID has no index: nothing looks a delivery up by it, and every
 	// index costs each insert and each change of state an entry. It is
 	// random (NewID), so unique without one.
