@@ -803,3 +803,61 @@ func TestObserverHearsProviderHealth(t *testing.T) {
 		}
 	})
 }
+
+// Rounds running at once claim disjoint messages: each is sent once.
+func TestOverlappingRoundsSendEachMessageOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		hub := newHub(t)
+		d := dispatch.New(s, hub, dispatch.Options{Logger: storetest.Logger(t), PollInterval: 20 * time.Millisecond,
+			Rounds: 3, BatchSize: 4})
+		const total = 40
+		now := time.Now().UTC()
+		msgs := make([]*store.Message, total)
+		for i := range msgs {
+			msgs[i] = &store.Message{ID: store.NewID("msg_"), AccountID: account, Recipient: "+959123456789",
+				Text: "hi", Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`,
+				NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		}
+		if err := s.InsertMessages(context.Background(), msgs); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		sends := map[string]int{}
+		all := make(chan struct{})
+		hub.onAlways("a", func(name string, batch []sdk.Message) ([]sdk.SendResult, error) {
+			mu.Lock()
+			for _, m := range batch {
+				sends[m.ID]++
+			}
+			if len(sends) == total {
+				select {
+				case <-all:
+				default:
+					close(all)
+				}
+			}
+			mu.Unlock()
+			return accept()(name, batch)
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		d.Wake()
+		select {
+		case <-all:
+		case <-time.After(20 * time.Second):
+			t.Error("not every message was sent within 20s")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run returned %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for id, n := range sends {
+			if n != 1 {
+				t.Errorf("message %s sent %d times, want once", id, n)
+			}
+		}
+	})
+}
