@@ -762,8 +762,10 @@ RETURNING *`, now.Add(lease), firsts, WebhookPending, now, now).Scan(&got).Error
 func (s *Store) NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error) {
 	var d WebhookDelivery
 	q := s.db.WithContext(ctx).Table("webhook_deliveries AS d").Select("d.next_attempt_at").
-		Where("d.state = ? AND d.lease_until IS NULL", WebhookPending).
-		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = ? AND p.seq < d.seq)", WebhookPending)
+		// 'pending' written out, as in ClaimWebhooks: only then can SQLite
+		// (and PostgreSQL in a generic plan) use the partial queue index.
+		Where("d.state = 'pending' AND d.lease_until IS NULL").
+		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq)")
 	if len(skipAccounts) > 0 {
 		q = q.Where("d.account_id NOT IN ?", skipAccounts)
 	}
