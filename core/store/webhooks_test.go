@@ -340,6 +340,14 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 		if len(hooks) != 2 || hooks[0].State != store.WebhookDelivered || len(hooks[0].AttemptLog) != 3 ||
 			hooks[0].AttemptLog[1].HTTPStatus != 503 || hooks[0].AttemptLog[1].DurationMS != 30 || hooks[0].AttemptLog[1].Error != "HTTP 503" {
 			t.Errorf("MessageWebhooks = %+v, want message.sent delivered after three recorded attempts", hooks)
+		} else if last := hooks[0].AttemptLog[2]; last.HTTPStatus != 204 || last.Error != "" || !last.At.Equal(*hooks[0].DeliveredAt) {
+			t.Errorf("last attempt %+v, want the delivering one (204 at the delivery time)", last)
+		}
+		// The delivering attempt lives in the delivery, not in a row of its
+		// own; the stale success and the 503 have rows.
+		var rows int64
+		if err := s.DB().Model(&store.WebhookAttempt{}).Count(&rows).Error; err != nil || rows != 2 {
+			t.Errorf("%d attempt rows (%v), want 2", rows, err)
 		}
 		if other, err := s.MessageWebhooks(ctx, "acc_other", id); err != nil || len(other) != 0 {
 			t.Errorf("another account sees %d deliveries (%v), want none", len(other), err)
