@@ -48,7 +48,11 @@ type Options struct {
 	// PerAccount is how many of them one account may have, so that a slow
 	// receiver cannot hold every slot while other accounts wait (default 8).
 	PerAccount int
-	// BatchSize caps one claim (default 100).
+	// BatchSize caps one claim (default 500). A claim reads past the
+	// deliveries in flight and those held back behind them before it finds
+	// new ones, whatever it takes; claims of 100 spent a fifth of the
+	// database's time on that under load, claims of 500 a few percent
+	// (end to end 790-860 msg/s with 100, 1,070-1,120 with 500).
 	BatchSize int
 	// Lease is how long a claim holds its deliveries; it must outlast
 	// Timeout, or a slow request is sent again by another deliverer
@@ -105,7 +109,7 @@ func New(q Queue, o Options) *Deliverer {
 	}
 	o.PerAccount = min(o.PerAccount, o.Concurrency)
 	if o.BatchSize <= 0 {
-		o.BatchSize = 100
+		o.BatchSize = 500
 	}
 	if o.Lease <= 0 {
 		o.Lease = 2*o.Timeout + 30*time.Second
