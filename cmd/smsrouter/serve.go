@@ -27,6 +27,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
 	"github.com/smsrouter/smsrouter/server"
 )
 
@@ -113,8 +114,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// Reports from every provider share commits; closed after the plugins
 	// have stopped (deferred before host.Stop, so it runs after it).
-	events := store.NewEventBatcher(st, store.BatcherOptions{})
-	defer events.Close()
+	batcher := store.NewEventBatcher(st, store.BatcherOptions{})
+	defer batcher.Close()
+	gate := dispatch.NewReportGate()
+	events := reportsAfterRounds{next: batcher, gate: gate}
 	host := pluginhost.New(pluginhost.Options{Logger: log, Events: events})
 	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
 	pollAfter, pollFor := map[string]time.Duration{}, map[string]time.Duration{}
@@ -143,7 +146,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	stats := providerstats.New(nil)
 	mx := newMetrics(cfg.Server.Metrics, st, host, log)
-	disp := dispatch.New(st, mx.providers(host), dispatch.Options{Logger: log, Observer: stats, Metrics: mx.dispatch(),
+	disp := dispatch.New(st, mx.providers(host), dispatch.Options{Logger: log, Observer: stats, Metrics: mx.dispatch(), Gate: gate,
 		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers)})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
 	// reload endpoint swap it (see reload.go).
@@ -275,4 +278,24 @@ func forgetExpired(ctx context.Context, st *store.Store, r config.Retention, log
 				"webhooks", p.Webhooks, "webhook_attempts", p.WebhookAttempts, "event_ids", p.ProcessedEvents)
 		}
 	}
+}
+
+// reportsAfterRounds stores provider events; status reports first wait for
+// the dispatch rounds sending to their provider to record the answers (see
+// dispatch.ReportGate).
+type reportsAfterRounds struct {
+	next interface {
+		StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+	}
+	gate *dispatch.ReportGate
+}
+
+func (r reportsAfterRounds) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+	for _, ev := range events {
+		if ev.Status != nil {
+			r.gate.AwaitRounds(ctx, provider)
+			break
+		}
+	}
+	return r.next.StoreEvents(ctx, provider, events)
 }

@@ -30,6 +30,10 @@ type Providers interface {
 // Options tune a Dispatcher; zero values take the defaults.
 type Options struct {
 	Logger hclog.Logger
+	// Gate, when set, learns which rounds are sending to which provider,
+	// so that the provider's reports can wait until the round has
+	// recorded its answers (see ReportGate).
+	Gate *ReportGate
 	// BatchSize is how many messages one claim takes (default 500).
 	BatchSize int
 	// Lease is how long a claim holds its messages. It must outlast
@@ -279,6 +283,13 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		}
 	}
 
+	if d.o.Gate != nil {
+		// Until the answers are recorded, below: reports about these
+		// messages wait for that.
+		for _, name := range order {
+			defer d.o.Gate.enter(name)()
+		}
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, d.o.Parallel)
