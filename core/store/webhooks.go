@@ -783,18 +783,15 @@ RETURNING *`, now.Add(lease), firsts, WebhookPending, now, now).Scan(&got).Error
 
 // NextWebhookDue returns when the earliest webhook a deliverer could claim
 // becomes due, or false when there is none: the oldest pending event of each
-// message, not leased, of an account not in skipAccounts. Leases that run
-// out (a deliverer died) are left to the deliverers' polling.
-func (s *Store) NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error) {
+// message, not leased. Leases that run out (a deliverer died) are left to
+// the deliverers' polling.
+func (s *Store) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
 	var d WebhookDelivery
 	q := s.db.WithContext(ctx).Table("webhook_deliveries AS d").Select("d.next_attempt_at").
 		// 'pending' written out, as in ClaimWebhooks: only then can SQLite
 		// (and PostgreSQL in a generic plan) use the partial queue index.
 		Where("d.state = 'pending' AND d.lease_until IS NULL").
 		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq)")
-	if len(skipAccounts) > 0 {
-		q = q.Where("d.account_id NOT IN ?", skipAccounts)
-	}
 	res := q.Order("d.next_attempt_at").Limit(1).Scan(&d)
 	if res.Error != nil {
 		return time.Time{}, false, fmt.Errorf("next due webhook: %w", res.Error)

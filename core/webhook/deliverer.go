@@ -24,7 +24,7 @@ type Queue interface {
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]store.ClaimedWebhook, error)
 	ReleaseWebhooks(ctx context.Context, seqs []uint64) error
 	RecordWebhookResultsClaimNext(ctx context.Context, results []store.WebhookResult, now time.Time, lease time.Duration) ([]store.ClaimedWebhook, error)
-	NextWebhookDue(ctx context.Context, skipAccounts []string) (time.Time, bool, error)
+	NextWebhookDue(ctx context.Context) (time.Time, bool, error)
 }
 
 // Observer learns how each attempt went, for metrics: ok when the receiver
@@ -325,7 +325,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			// after every request: most of its CPU under load.
 			// A claim about to run (after a pause) needs no due time.
 			if inflight == 0 && backlogged == 0 && !recording && !claim {
-				if next, ok, err := d.q.NextWebhookDue(ctx, nil); err == nil && ok {
+				if next, ok, err := d.q.NextWebhookDue(ctx); err == nil && ok {
 					wait = min(max(next.Sub(d.o.Now()), 5*time.Millisecond), d.o.PollInterval)
 				}
 			}

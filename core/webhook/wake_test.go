@@ -18,8 +18,8 @@ type idleSignal struct {
 	idle chan struct{}
 }
 
-func (q *idleSignal) NextWebhookDue(ctx context.Context, skip []string) (time.Time, bool, error) {
-	at, ok, err := q.Store.NextWebhookDue(ctx, skip)
+func (q *idleSignal) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
+	at, ok, err := q.Store.NextWebhookDue(ctx)
 	select {
 	case q.idle <- struct{}{}:
 	default:
