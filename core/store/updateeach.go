@@ -85,18 +85,25 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 
 // caseByID is a CASE over the ids giving each message its own value.
 func caseByID(ids []string, c perMessage) any {
-	values := reflect.ValueOf(c.values)
+	sql, args := caseOver("id", ids, c.values)
+	if c.expr != "" {
+		sql = fmt.Sprintf(c.expr, sql)
+	}
+	return gorm.Expr(sql, args...)
+}
+
+// caseOver is the portable form of a value per row: CASE key WHEN k1 THEN
+// v1 … END, with keys and values slices of one length. See updateMessages
+// for why PostgreSQL gets arrays instead.
+func caseOver(key string, keys, values any) (string, []any) {
+	kv, vv := reflect.ValueOf(keys), reflect.ValueOf(values)
 	var b strings.Builder
-	args := make([]any, 0, 2*len(ids))
-	b.WriteString("CASE id")
-	for i, id := range ids {
+	args := make([]any, 0, 2*kv.Len())
+	b.WriteString("CASE " + key)
+	for i := range kv.Len() {
 		b.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, values.Index(i).Interface())
+		args = append(args, kv.Index(i).Interface(), vv.Index(i).Interface())
 	}
 	b.WriteString(" END")
-	expr := b.String()
-	if c.expr != "" {
-		expr = fmt.Sprintf(c.expr, expr)
-	}
-	return gorm.Expr(expr, args...)
+	return b.String(), args
 }

@@ -930,19 +930,12 @@ RETURNING d.seq`, WebhookDelivered, status, seqs, attempts, ats, ms, WebhookPend
 		} else {
 			var q strings.Builder
 			args := make([]any, 0, 5*len(chunk)+4)
-			byID := func(values func(i int) any) {
-				q.WriteString("CASE seq")
-				for i := range chunk {
-					q.WriteString(" WHEN ? THEN ?")
-					args = append(args, seqs[i], values(i))
-				}
-				q.WriteString(" END")
-			}
-			q.WriteString("UPDATE webhook_deliveries SET state = ?, lease_until = NULL, last_status = ?, last_error = '', delivered_at = ")
+			atSQL, atArgs := caseOver("seq", seqs, ats)
+			msSQL, msArgs := caseOver("seq", seqs, ms)
+			q.WriteString("UPDATE webhook_deliveries SET state = ?, lease_until = NULL, last_status = ?, last_error = '', delivered_at = " +
+				atSQL + ", last_duration_ms = " + msSQL)
 			args = append(args, WebhookDelivered, status)
-			byID(func(i int) any { return ats[i] })
-			q.WriteString(", last_duration_ms = ")
-			byID(func(i int) any { return ms[i] })
+			args = append(append(args, atArgs...), msArgs...)
 			q.WriteString(" WHERE (seq, attempts) IN (")
 			for i := range chunk {
 				if i > 0 {
