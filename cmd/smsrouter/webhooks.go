@@ -19,11 +19,15 @@ const webhookPollInterval = 200 * time.Millisecond
 
 // newWebhooks tells the store which account owns inbound messages to which
 // number (the api block's account_sender_ids) and returns the deliverer of
-// the applications' webhooks, woken by the store whenever it enqueues some.
+// the applications' webhooks, handed the events the store writes and woken
+// for those it could not take.
 func newWebhooks(st *store.Store, api config.API, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
 	st.SetInboundOwners(inboundOwners(api, log))
 	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs})
 	st.OnWebhooksEnqueued(d.Wake)
+	// Events this process writes go straight to its deliverer while it
+	// runs (a node of role api runs none: Room is then 0).
+	st.HandOffWebhooks(d, d.Lease())
 	return d
 }
 

@@ -21,6 +21,12 @@ import (
 // parameters per accept batch was the largest part of accepting. SQLite
 // has no arrays and a cheap in-process insert; it uses gorm's.
 func insertRows(tx *gorm.DB, rows any) error {
+	return insertRowsReturning(tx, rows, "", nil)
+}
+
+// insertRowsReturning is insertRows with a RETURNING clause (empty for
+// none): scan is called for each returned row, in no particular order.
+func insertRowsReturning(tx *gorm.DB, rows any, returning string, scan func(*sql.Rows) error) error {
 	rv := reflect.ValueOf(rows)
 	if rv.Len() == 0 {
 		return nil
@@ -35,7 +41,7 @@ func insertRows(tx *gorm.DB, rows any) error {
 	}
 	now := tx.NowFunc()
 	if tx.Dialector.Name() != DriverPostgres {
-		return insertRowByRow(ctx, tx, plan, rv, now)
+		return insertRowByRow(ctx, tx, plan, rv, now, returning, scan)
 	}
 	cols := make([]reflect.Value, len(plan.fields))
 	for i, f := range plan.fields {
@@ -50,10 +56,31 @@ func insertRows(tx *gorm.DB, rows any) error {
 	for i, c := range cols {
 		args[i] = c.Interface()
 	}
-	if _, err := tx.Statement.ConnPool.ExecContext(ctx, plan.sql, args...); err != nil {
+	if returning == "" {
+		if _, err := tx.Statement.ConnPool.ExecContext(ctx, plan.sql, args...); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", rv.Len(), plan.table, err)
+		}
+		return nil
+	}
+	got, err := tx.Statement.ConnPool.QueryContext(ctx, plan.sql+" RETURNING "+returning, args...)
+	if err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", rv.Len(), plan.table, err)
+	}
+	if err := scanAll(got, scan); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", rv.Len(), plan.table, err)
 	}
 	return nil
+}
+
+// scanAll calls scan for each row and closes rows.
+func scanAll(rows *sql.Rows, scan func(*sql.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 type insertPlan struct {
@@ -147,14 +174,21 @@ func pgArrayType(t reflect.Type) (string, bool) {
 // insert run per row costs less than parsing a statement with thousands of
 // placeholders for every batch, which SQLite would do (it has no cache for
 // statements that differ in length).
-func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time) error {
+func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time, returning string, scan func(*sql.Rows) error) error {
 	preparer, ok := tx.Statement.ConnPool.(interface {
 		PrepareContext(context.Context, string) (*sql.Stmt, error)
 	})
 	if !ok {
+		if returning != "" {
+			return fmt.Errorf("insert into %s: the connection cannot prepare statements", plan.table)
+		}
 		return tx.CreateInBatches(rv.Interface(), 200).Error
 	}
-	stmt, err := preparer.PrepareContext(ctx, plan.rowSQL)
+	q := plan.rowSQL
+	if returning != "" {
+		q += " RETURNING " + returning
+	}
+	stmt, err := preparer.PrepareContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("insert into %s: %w", plan.table, err)
 	}
@@ -164,7 +198,17 @@ func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv refle
 		for i, v := range plan.values(ctx, rv.Index(r), now) {
 			args[i] = v.Interface()
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if returning == "" {
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("insert into %s: %w", plan.table, err)
+			}
+			continue
+		}
+		got, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", plan.table, err)
+		}
+		if err := scanAll(got, scan); err != nil {
 			return fmt.Errorf("insert into %s: %w", plan.table, err)
 		}
 	}

@@ -74,7 +74,7 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 				if err != nil {
 					return err
 				}
-				if err := addDelivery(tx, d); err != nil {
+				if err := addDelivery(tx, t.delivery(d)); err != nil {
 					return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
 				}
 			}
@@ -144,7 +144,7 @@ func reportTargets(tx *gorm.DB, provider string, evs []sdk.StatusEvent) (map[str
 		// Locked, so that reports of one message stored at once (its event
 		// stream and a status poll, possibly on two servers) apply one
 		// after the other, the second seeing what the first did.
-		err := forUpdate(tx, "messages").Table("messages").Select(webhookTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url").
+		err := forUpdate(tx, "messages").Table("messages").Select(webhookTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
 			Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
 			Where("messages.provider = ? AND messages.provider_message_id IN ?", provider, chunk).
 			Order("messages.id").Scan(&got).Error

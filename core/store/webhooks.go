@@ -200,6 +200,7 @@ func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data an
 	if err != nil {
 		return err
 	}
+	markEnqueued(tx)
 	if err := tx.Create(&d).Error; err != nil {
 		return fmt.Errorf("enqueue %s webhook for account %s: %w", eventType, accountID, err)
 	}
@@ -216,7 +217,6 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 	if err != nil {
 		return WebhookDelivery{}, fmt.Errorf("encode %s webhook: %w", eventType, err)
 	}
-	markEnqueued(tx)
 	// Due now by the store's clock, not at the event's time: a late report
 	// carries an old time but is news all the same.
 	now := tx.NowFunc()
@@ -245,8 +245,19 @@ messages.delivered_at, messages.failed_at, messages.error_code, messages.error_m
 // webhook configuration of its account, as read by enqueueMessageEvents
 // and reportTargets.
 type webhookTarget struct {
-	Message    `gorm:"embedded"`
-	WebhookURL string
+	Message       `gorm:"embedded"`
+	WebhookURL    string
+	WebhookSecret string
+}
+
+// delivery is a message's delivery with where it goes and how it is
+// signed, for handing it over as it is written.
+func (t *webhookTarget) delivery(d WebhookDelivery) ClaimedWebhook {
+	url := d.CallbackURL
+	if url == "" {
+		url = t.WebhookURL
+	}
+	return ClaimedWebhook{WebhookDelivery: d, URL: url, Secret: t.WebhookSecret}
 }
 
 // enqueueMessageEvents writes the outbox rows for status changes already
@@ -266,7 +277,7 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 	var targets []webhookTarget
 	for chunk := range chunks(ids, 500) {
 		var part []webhookTarget
-		err := tx.Table("messages").Select(webhookTargetColumns+", webhooks.url AS webhook_url").
+		err := tx.Table("messages").Select(webhookTargetColumns+", webhooks.url AS webhook_url, webhooks.secret AS webhook_secret").
 			Joins("JOIN webhooks ON webhooks.account_id = messages.account_id").
 			Where("messages.id IN ? AND (webhooks.url <> '' OR messages.callback_url <> '')", chunk).
 			Scan(&part).Error
@@ -278,24 +289,25 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	byID := make(map[string]*Message, len(targets))
+	byID := make(map[string]*webhookTarget, len(targets))
 	for i := range targets {
-		byID[targets[i].ID] = &targets[i].Message
+		byID[targets[i].ID] = &targets[i]
 	}
-	rows := make([]WebhookDelivery, 0, len(targets))
+	rows := make([]ClaimedWebhook, 0, len(targets))
 	for _, ev := range events {
-		m := byID[ev.MessageID]
+		t := byID[ev.MessageID]
 		typ := EventTypeFor(ev.Status)
-		if m == nil || typ == "" {
+		if t == nil || typ == "" {
 			continue
 		}
+		m := &t.Message
 		d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, ev), ev.At)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, d)
+		rows = append(rows, t.delivery(d))
 	}
-	if err := insertRows(tx, rows); err != nil {
+	if err := insertDeliveries(tx, rows); err != nil {
 		return fmt.Errorf("enqueue %d message webhooks: %w", len(rows), err)
 	}
 	return nil
@@ -518,6 +530,11 @@ type ClaimedWebhook struct {
 	WebhookDelivery
 	URL    string
 	Secret string
+	// After lists, for a delivery handed over as it was written, the
+	// older events of its message that were still pending then, all held
+	// by the same deliverer (WebhookHandoff.Holds): it must wait until
+	// each of them is delivered or given up.
+	After []uint64
 }
 
 // ClaimWebhooks leases up to limit due webhook deliveries for lease, so that
@@ -649,6 +666,17 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 	return err
 }
 
+// RecordedWebhooks is what RecordWebhookResultsClaimNext did besides
+// storing the attempts.
+type RecordedWebhooks struct {
+	// Next are the events the finished deliveries held back, claimed.
+	Next []ClaimedWebhook
+	// Overtaken are the seqs of results that changed nothing because
+	// their claim was overtaken: the lease ran out and another deliverer
+	// claimed the delivery again.
+	Overtaken map[uint64]bool
+}
+
 // RecordWebhookResultsClaimNext is RecordWebhookResults that also leases,
 // for lease and in the same transaction, the event each finished delivery
 // (delivered or given up) held back: its message's next pending event,
@@ -656,11 +684,14 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResul
 // message's next event this way without a claim, which would read the
 // queue past every event still held back by one in flight. With lease 0
 // nothing is claimed.
-func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []WebhookResult, now time.Time, lease time.Duration) ([]ClaimedWebhook, error) {
+func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []WebhookResult, now time.Time, lease time.Duration) (RecordedWebhooks, error) {
 	if len(results) == 0 {
-		return nil, nil
+		return RecordedWebhooks{}, nil
 	}
-	var next []WebhookDelivery
+	var (
+		next      []WebhookDelivery
+		overtaken map[uint64]bool
+	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.driver == DriverPostgres {
 			// The driver prepares statements, and after a few runs
@@ -672,6 +703,7 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 				return err
 			}
 		}
+		overtaken = map[uint64]bool{}
 		attempts := make([]WebhookAttempt, 0, len(results))
 		attempt := func(r WebhookResult) WebhookAttempt {
 			return WebhookAttempt{DeliverySeq: r.Seq, At: r.At.UTC(), HTTPStatus: r.HTTPStatus,
@@ -699,10 +731,13 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 			default:
 				return fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
 			}
-			err := tx.Model(&WebhookDelivery{}).Where("seq = ? AND attempts = ? AND state = ?", r.Seq, r.Attempts, WebhookPending).
-				Updates(up).Error
-			if err != nil {
-				return fmt.Errorf("webhook %d: %w", r.Seq, err)
+			res := tx.Model(&WebhookDelivery{}).Where("seq = ? AND attempts = ? AND state = ?", r.Seq, r.Attempts, WebhookPending).
+				Updates(up)
+			if res.Error != nil {
+				return fmt.Errorf("webhook %d: %w", r.Seq, res.Error)
+			}
+			if res.RowsAffected == 0 {
+				overtaken[r.Seq] = true
 			}
 		}
 		for status, rs := range delivered {
@@ -715,6 +750,7 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 			for _, r := range rs {
 				if !applied[r.Seq] {
 					attempts = append(attempts, attempt(r))
+					overtaken[r.Seq] = true
 				}
 			}
 		}
@@ -726,7 +762,7 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 		}
 		var finished []string
 		for _, r := range results {
-			if r.MessageID != "" && r.State != WebhookPending {
+			if r.MessageID != "" && r.State != WebhookPending && !overtaken[r.Seq] {
 				finished = append(finished, r.MessageID)
 			}
 		}
@@ -735,14 +771,15 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+		return RecordedWebhooks{}, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
 	}
-	claimed, err := s.withTargets(s.db.WithContext(ctx), next)
+	out := RecordedWebhooks{Overtaken: overtaken}
+	out.Next, err = s.withTargets(s.db.WithContext(ctx), next)
 	if err != nil {
 		// Recorded all the same; the claimed events wait for their lease.
-		return nil, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+		return out, fmt.Errorf("claim the webhooks %d recorded ones held back: %w", len(next), err)
 	}
-	return claimed, nil
+	return out, nil
 }
 
 // claimNextEvents leases the first pending event of each message, where
@@ -856,7 +893,7 @@ type outboxKey struct{}
 // outbox collects the webhook rows of one transaction, for paths that apply
 // status changes one by one, so that the rows go in with one multi-row
 // insert instead of one statement each.
-type outbox struct{ rows []WebhookDelivery }
+type outbox struct{ rows []ClaimedWebhook }
 
 // withOutbox returns tx collecting the rows addDelivery is given, and the
 // function that inserts them; it must be called before the transaction
@@ -874,7 +911,7 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 		}
 		rows := ob.rows
 		ob.rows = nil
-		if err := insertRows(tx, rows); err != nil {
+		if err := insertDeliveries(tx, rows); err != nil {
 			return fmt.Errorf("enqueue %d webhooks: %w", len(rows), err)
 		}
 		return nil
@@ -883,12 +920,12 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 
 // addDelivery writes d into the outbox: into the collection of a tx from
 // withOutbox, else at once.
-func addDelivery(tx *gorm.DB, d WebhookDelivery) error {
+func addDelivery(tx *gorm.DB, d ClaimedWebhook) error {
 	if ob, ok := tx.Statement.Context.Value(outboxKey{}).(*outbox); ok {
 		ob.rows = append(ob.rows, d)
 		return nil
 	}
-	return tx.Create(&d).Error
+	return insertDeliveries(tx, []ClaimedWebhook{d})
 }
 
 // recordDelivered marks delivered webhooks that got the same HTTP status,

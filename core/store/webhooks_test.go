@@ -497,10 +497,14 @@ func TestRecordWebhookResultsClaimNext(t *testing.T) {
 				if tc.state == store.WebhookPending {
 					r.HTTPStatus, r.Error, r.RetryAt = 500, "HTTP 500", now.Add(time.Minute)
 				}
-				next, err := s.RecordWebhookResultsClaimNext(ctx, []store.WebhookResult{r}, now.Add(tc.claimAt), time.Minute)
+				rec, err := s.RecordWebhookResultsClaimNext(ctx, []store.WebhookResult{r}, now.Add(tc.claimAt), time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}
+				if len(rec.Overtaken) != 0 {
+					t.Fatalf("overtaken %v, want none", rec.Overtaken)
+				}
+				next := rec.Next
 				if !tc.wantNext {
 					if len(next) != 0 {
 						t.Fatalf("handed over %+v, want nothing", next)

@@ -3,16 +3,17 @@ package store
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"gorm.io/gorm"
 )
 
 // OnWebhooksEnqueued sets f to be called after every transaction of this
-// store that wrote webhook deliveries has committed, so that a deliverer
-// (webhook.Deliverer.Wake) sends them at once instead of at its next poll.
-// f must not block. Deliveries written by other processes sharing the
-// database are not seen: deliverers keep polling for those. nil stops the
-// calls.
+// store that wrote webhook deliveries nobody took (see HandOffWebhooks) has
+// committed, so that a deliverer (webhook.Deliverer.Wake) claims them at
+// once instead of at its next poll. f must not block. Deliveries written by
+// other processes sharing the database are not seen: deliverers keep
+// polling for those. nil stops the calls.
 func (s *Store) OnWebhooksEnqueued(f func()) {
 	if f == nil {
 		s.onWebhooks.Store(nil)
@@ -21,34 +22,94 @@ func (s *Store) OnWebhooksEnqueued(f func()) {
 	s.onWebhooks.Store(&f)
 }
 
-// enqueueMark records that a transaction wrote webhook deliveries; it
+// WebhookHandoff is a deliverer in this process that takes webhook
+// deliveries as they are written: the transaction that writes an event
+// leases it to the deliverer in the same insert, and hands it over once it
+// commits. A delivery found by a claim costs a lease update and a claim
+// that reads past every event in flight (most of the database's webhook
+// work under load); a handed-over one costs neither.
+type WebhookHandoff interface {
+	// Room is how many more deliveries of the account the deliverer would
+	// take now; the rest are written unleased, for claims.
+	Room(accountID string) int
+	// Holds reports whether the deliverer holds every one of the
+	// message's events seqs (read as pending), or has just finished it: a
+	// newer event of the message may then be handed over too, and waits
+	// in the deliverer until they are finished.
+	Holds(messageID string, seqs []uint64) bool
+	// Take receives deliveries leased to the deliverer, after their
+	// transaction committed. It must not block.
+	Take([]ClaimedWebhook)
+}
+
+// HandOffWebhooks makes the store lease the deliveries it writes to h for
+// lease, as far as h has room and ordering allows (a message's event is
+// handed over only when every older one still pending is held by h). nil stops
+// it; deliveries are then written for claims only.
+func (s *Store) HandOffWebhooks(h WebhookHandoff, lease time.Duration) {
+	if h == nil {
+		s.handoff.Store(nil)
+		return
+	}
+	s.handoff.Store(&handoff{h: h, lease: lease})
+}
+
+type handoff struct {
+	h     WebhookHandoff
+	lease time.Duration
+}
+
+// enqueueMark records what a transaction did with webhook deliveries; it
 // travels in the transaction's context, so the paths that write them need
 // no extra parameter.
-type enqueueMark struct{ wrote atomic.Bool }
+type enqueueMark struct {
+	// wrote: deliveries were written for claims (not handed over).
+	wrote atomic.Bool
+	// handoff is the store's, fixed for the transaction; nil for none.
+	handoff *handoff
+	// handed are the deliveries leased to the handoff, given to it after
+	// the commit; handedSeqs their seqs.
+	handed     []ClaimedWebhook
+	handedSeqs map[uint64]bool
+}
 
 type enqueueMarkKey struct{}
 
 // transaction runs fn in a transaction, as gorm's Transaction does, and
-// once it has committed tells the OnWebhooksEnqueued callback if fn wrote
-// webhook deliveries. Transactions that may enqueue webhooks use it: told
-// before the commit, a deliverer would look before the rows are visible.
+// once it has committed hands the deliveries fn leased to the handoff and
+// tells the OnWebhooksEnqueued callback if fn wrote others. Transactions
+// that may enqueue webhooks use it: told before the commit, a deliverer
+// would look before the rows are visible.
 func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	f := s.onWebhooks.Load()
-	if f == nil {
+	h := s.handoff.Load()
+	if f == nil && h == nil {
 		return s.db.WithContext(ctx).Transaction(fn)
 	}
-	m := &enqueueMark{}
+	m := &enqueueMark{handoff: h}
 	err := s.db.WithContext(context.WithValue(ctx, enqueueMarkKey{}, m)).Transaction(fn)
-	if err == nil && m.wrote.Load() {
+	if err != nil {
+		return err
+	}
+	if len(m.handed) > 0 {
+		h.h.Take(m.handed)
+	}
+	if f != nil && m.wrote.Load() {
 		(*f)()
 	}
-	return err
+	return nil
 }
 
 // markEnqueued notes in tx's context that its transaction writes a webhook
-// delivery.
+// delivery for claims.
 func markEnqueued(tx *gorm.DB) {
 	if m, ok := tx.Statement.Context.Value(enqueueMarkKey{}).(*enqueueMark); ok {
 		m.wrote.Store(true)
 	}
+}
+
+// markOf returns the mark of tx's transaction, nil outside of one.
+func markOf(tx *gorm.DB) *enqueueMark {
+	m, _ := tx.Statement.Context.Value(enqueueMarkKey{}).(*enqueueMark)
+	return m
 }

@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +25,7 @@ import (
 type Queue interface {
 	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]store.ClaimedWebhook, error)
 	ReleaseWebhooks(ctx context.Context, seqs []uint64) error
-	RecordWebhookResultsClaimNext(ctx context.Context, results []store.WebhookResult, now time.Time, lease time.Duration) ([]store.ClaimedWebhook, error)
+	RecordWebhookResultsClaimNext(ctx context.Context, results []store.WebhookResult, now time.Time, lease time.Duration) (store.RecordedWebhooks, error)
 	NextWebhookDue(ctx context.Context) (time.Time, bool, error)
 }
 
@@ -86,11 +88,31 @@ func DefaultBackoff(n int) time.Duration {
 }
 
 // Deliverer sends due webhooks until its Run context ends.
+//
+// It finds deliveries two ways. Claims lease due ones from the outbox:
+// those another process wrote, retries, and leases that ran out. And the
+// store hands it the deliveries this process writes, leased to it in the
+// insert (store.WebhookHandoff: Room, Holds, Take), which spares a claim
+// and a lease update per event.
 type Deliverer struct {
 	q    Queue
 	o    Options
 	log  hclog.Logger
 	wake chan struct{}
+
+	// handed signals deliveries in inbox. mu guards inbox and what the
+	// store asks about while Run works: whether it runs, and which
+	// deliveries it holds (from claim or hand-over until their result is
+	// recorded or they are given back): how many, and their seqs per
+	// message.
+	handed    chan struct{}
+	mu        sync.Mutex
+	running   bool
+	inbox     []store.ClaimedWebhook
+	held      int
+	byMessage map[string][]uint64
+	// settled remembers the deliveries Run recently recorded finished.
+	settled settledSeqs
 }
 
 // New returns a Deliverer over q.
@@ -134,7 +156,127 @@ func New(q Queue, o Options) *Deliverer {
 			return http.ErrUseLastResponse
 		}}
 	}
-	return &Deliverer{q: q, o: o, log: o.Logger.Named("webhook"), wake: make(chan struct{}, 1)}
+	return &Deliverer{q: q, o: o, log: o.Logger.Named("webhook"), wake: make(chan struct{}, 1), handed: make(chan struct{}, 1),
+		byMessage: map[string][]uint64{}}
+}
+
+// maxHeld caps the deliveries handed over and not yet recorded: the cap on
+// unrecorded results, so that hand-overs never make a result wait past it.
+func (d *Deliverer) maxHeld() int { return d.o.Concurrency + 2*d.o.BatchSize }
+
+// Room is how many more deliveries the deliverer takes by hand-over now,
+// of any account (none while it is not running). Past it deliveries are
+// left to claims, which other deliverers share.
+func (d *Deliverer) Room(string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running {
+		return 0
+	}
+	return d.maxHeld() - d.held
+}
+
+// Holds reports whether each of seqs, deliveries of the message, is held
+// by the deliverer or was recently recorded finished by it (the store may
+// have read them as pending just before that record committed).
+func (d *Deliverer) Holds(messageID string, seqs []uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	held := d.byMessage[messageID]
+	for _, seq := range seqs {
+		if !slices.Contains(held, seq) && !d.settled.has(seq) {
+			return false
+		}
+	}
+	return true
+}
+
+// settle notes deliveries recorded finished, before they are counted out.
+func (d *Deliverer) settle(seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, seq := range seqs {
+		d.settled.add(seq)
+	}
+}
+
+// isSettled reports whether the delivery was recently recorded finished.
+func (d *Deliverer) isSettled(seq uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.settled.has(seq)
+}
+
+// Take receives deliveries leased to the deliverer as they were written;
+// Run starts them. Taken while Run is not running they wait for the next
+// Run, or for their lease to run out.
+func (d *Deliverer) Take(cs []store.ClaimedWebhook) {
+	d.mu.Lock()
+	d.inbox = append(d.inbox, cs...)
+	d.holdLocked(cs, 1)
+	d.mu.Unlock()
+	select {
+	case d.handed <- struct{}{}:
+	default:
+	}
+}
+
+// hold counts deliveries in (n 1) or out (n -1).
+func (d *Deliverer) hold(cs []store.ClaimedWebhook, n int) {
+	if len(cs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	d.holdLocked(cs, n)
+	d.mu.Unlock()
+}
+
+func (d *Deliverer) holdLocked(cs []store.ClaimedWebhook, n int) {
+	for _, c := range cs {
+		d.held += n
+		if c.MessageID == "" {
+			continue
+		}
+		held := d.byMessage[c.MessageID]
+		if n > 0 {
+			d.byMessage[c.MessageID] = append(held, c.Seq)
+			continue
+		}
+		if i := slices.Index(held, c.Seq); i >= 0 {
+			held = slices.Delete(held, i, i+1)
+		}
+		if len(held) == 0 {
+			delete(d.byMessage, c.MessageID)
+		} else {
+			d.byMessage[c.MessageID] = held
+		}
+	}
+}
+
+// setRunning marks the start and end of Run; at the end it returns what
+// waits in the inbox, to be given back.
+func (d *Deliverer) setRunning(on bool) []store.ClaimedWebhook {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.running = on
+	if on {
+		return nil
+	}
+	in := d.inbox
+	d.inbox = nil
+	return in
+}
+
+// takeInbox returns the deliveries handed over since the last call.
+func (d *Deliverer) takeInbox() []store.ClaimedWebhook {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in := d.inbox
+	d.inbox = nil
+	return in
 }
 
 // Wake tells the deliverer new events may be due, without blocking.
@@ -172,7 +314,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		perAccount = map[string]int{}
 		// finished results wait for the recorder; unrecorded counts them
 		// and those being recorded.
-		finished   []store.WebhookResult
+		finished   []outcome
 		unrecorded int
 		// background runs the claim and the recording in flight.
 		background sync.WaitGroup
@@ -181,17 +323,24 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		claiming   bool
 		claimed    = make(chan claimDone, 1)
 		claim      = true
-		// backlog holds claimed deliveries of accounts whose slots are all
-		// taken, started as their requests finish: giving them back and
-		// claiming them again cost a claim and a release per request.
+		// backlog holds deliveries of accounts whose slots are all taken,
+		// started as their requests finish: giving them back and claiming
+		// them again cost a claim and a release per request.
 		backlog    = map[string][]waiting{}
 		backlogged int
-		stale      []uint64 // backlogged too long: given back before the lease runs out
+		stale      []store.ClaimedWebhook // backlogged too long: given back before the lease runs out
+		// skipped are the accounts the last claims left alone because of
+		// their backlog; they need a claim when it runs dry.
+		skipped = map[string]bool{}
+		// chains holds handed-over events behind older events of their
+		// message that Run holds, oldest first, until those are finished.
+		chains = map[string][]waiting{}
 		// claimPause: no claim before this (wall clock) after one found
 		// nothing.
 		claimPause time.Time
 	)
-	maxUnrecorded := d.o.Concurrency + 2*d.o.BatchSize
+	d.setRunning(true)
+	maxUnrecorded := d.maxHeld()
 	canStart := func(account string) bool {
 		return perAccount[account] < d.o.PerAccount && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && ctx.Err() == nil
 	}
@@ -199,6 +348,33 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		inflight++
 		perAccount[c.AccountID]++
 		requests.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
+	}
+	// unsettled is what of a handed-over delivery's older events is not
+	// finished yet.
+	unsettled := func(c store.ClaimedWebhook) []uint64 {
+		var out []uint64
+		for _, seq := range c.After {
+			if !d.isSettled(seq) {
+				out = append(out, seq)
+			}
+		}
+		return out
+	}
+	// drop gives deliveries back untried, with the events chained behind
+	// them: those must wait for them again.
+	drop := func(cs []store.ClaimedWebhook) {
+		if len(cs) == 0 {
+			return
+		}
+		all := slices.Clone(cs)
+		for _, c := range cs {
+			for _, w := range chains[c.MessageID] {
+				all = append(all, w.c)
+			}
+			delete(chains, c.MessageID)
+		}
+		d.hold(all, -1)
+		d.giveBack(ctx, seqsOf(all))
 	}
 	// fill starts backlogged deliveries while slots are free.
 	fill := func() {
@@ -210,21 +386,24 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				backlogged--
 				// Half the lease is left for the request and its record.
 				if now.Sub(w.since) > d.o.Lease/2 {
-					stale = append(stale, w.c.Seq)
+					stale = append(stale, w.c)
 					continue
 				}
 				start(w.c)
 			}
 			backlog[acc] = q
 			if len(q) == 0 {
-				// Ran dry: time to claim this account's next deliveries.
 				delete(backlog, acc)
-				claim = true
+				if skipped[acc] {
+					// Ran dry: time to claim what the claims left alone.
+					delete(skipped, acc)
+					claim = true
+				}
 			}
 		}
 	}
 	collect := func(o outcome) {
-		finished = append(finished, o.result)
+		finished = append(finished, o)
 		unrecorded++
 		inflight--
 		if perAccount[o.account]--; perAccount[o.account] <= 0 {
@@ -240,23 +419,25 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		for acc, q := range backlog {
 			if len(q) > 0 {
 				out = append(out, acc)
+				skipped[acc] = true
 			}
 		}
 		return out
 	}
-	// admit starts claimed deliveries or backlogs them behind their
-	// account's backlog, and returns those there is no room for.
-	admit := func(cs []store.ClaimedWebhook) (giveBack []uint64) {
+	// admit starts deliveries or backlogs them behind their account's
+	// backlog. Claimed ones (capped) beyond a full backlog are returned,
+	// to be given back; handed-over ones are capped by Room already.
+	admit := func(cs []store.ClaimedWebhook, capped bool) (giveBack []store.ClaimedWebhook) {
 		now := d.o.Now()
 		for _, c := range cs {
 			switch {
 			case len(backlog[c.AccountID]) == 0 && canStart(c.AccountID):
 				start(c)
-			case len(backlog[c.AccountID]) < d.o.BatchSize:
+			case !capped || len(backlog[c.AccountID]) < d.o.BatchSize:
 				backlog[c.AccountID] = append(backlog[c.AccountID], waiting{c: c, since: now})
 				backlogged++
 			default:
-				giveBack = append(giveBack, c.Seq)
+				giveBack = append(giveBack, c)
 			}
 		}
 		return giveBack
@@ -266,13 +447,12 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		if r.err != nil && ctx.Err() == nil {
 			d.log.Error("claiming webhooks failed", "error", r.err)
 		}
-		giveBack := admit(r.claimed)
-		d.giveBack(ctx, giveBack)
+		d.hold(r.claimed, 1)
+		giveBack := admit(r.claimed, true)
+		drop(giveBack)
 		if r.err == nil && len(r.claimed) == 0 {
-			// Under load every stored report wakes the deliverer, and a
-			// claim that finds only events in flight or held back by them
-			// reads all of those to return nothing (most of the claims'
-			// database time once the deliverer kept up). New events wait
+			// A claim that finds only events in flight or held back by
+			// them reads all of those to return nothing. New events wait
 			// this long at most.
 			claimPause = time.Now().Add(emptyClaimPause)
 		}
@@ -282,21 +462,101 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// the claim saw.
 		claim = claim || (r.err == nil && len(r.claimed) == r.limit && len(giveBack) == 0)
 	}
+	// takeHanded starts what the store handed over, or chains it behind
+	// the older events of its message that Run still holds. One whose
+	// older events Run neither holds nor saw finish was handed over while
+	// they were being recorded, maybe as failures to retry: it goes back,
+	// for a claim to take in order.
+	takeHanded := func(in []store.ClaimedWebhook) {
+		// Events of one message come in the order they were written.
+		slices.SortFunc(in, func(a, b store.ClaimedWebhook) int { return cmp.Compare(a.Seq, b.Seq) })
+		now := d.o.Now()
+		var direct, orphans []store.ClaimedWebhook
+		for _, c := range in {
+			wait := unsettled(c)
+			switch {
+			case len(wait) == 0:
+				direct = append(direct, c)
+			case d.Holds(c.MessageID, wait):
+				chains[c.MessageID] = append(chains[c.MessageID], waiting{c: c, since: now})
+			default:
+				orphans = append(orphans, c)
+			}
+		}
+		admit(direct, false)
+		drop(orphans)
+	}
+	// takeRecord counts recorded deliveries out and starts the events
+	// chained behind those that finished; the events chained behind one
+	// to be tried again go back, to follow it.
+	takeRecord := func(r recordDone) {
+		recording = false
+		unrecorded -= len(r.batch)
+		out := make([]store.ClaimedWebhook, len(r.batch))
+		var (
+			release []store.ClaimedWebhook
+			moved   []string
+			ended   []uint64
+		)
+		for i, o := range r.batch {
+			res := o.result
+			out[i] = store.ClaimedWebhook{WebhookDelivery: store.WebhookDelivery{Seq: res.Seq, AccountID: o.account, MessageID: res.MessageID}}
+			ok := r.err == nil && res.State != store.WebhookPending && !r.rec.Overtaken[res.Seq]
+			if ok {
+				ended = append(ended, res.Seq)
+			}
+			ch := chains[res.MessageID]
+			switch {
+			case res.MessageID == "" || len(ch) == 0:
+			case ok:
+				moved = append(moved, res.MessageID)
+			default:
+				for _, w := range ch {
+					release = append(release, w.c)
+				}
+				delete(chains, res.MessageID)
+			}
+		}
+		// Settled before counted out, so that Holds never misses them.
+		d.settle(ended)
+		d.hold(out, -1)
+		fill()
+		var resume []store.ClaimedWebhook
+		for _, m := range moved {
+			ch := chains[m]
+			for len(ch) > 0 && len(unsettled(ch[0].c)) == 0 {
+				resume = append(resume, ch[0].c)
+				ch = ch[1:]
+			}
+			if len(ch) == 0 {
+				delete(chains, m)
+			} else {
+				chains[m] = ch
+			}
+		}
+		admit(resume, false)
+		// The events the recorded ones held back came with the record;
+		// no claim is needed for them.
+		d.hold(r.rec.Next, 1)
+		drop(admit(r.rec.Next, true))
+		drop(release)
+	}
 	for {
 		if len(finished) > 0 && !recording {
 			batch := finished
 			finished = nil
 			recording = true
 			background.Go(func() {
-				recorded <- recordDone{n: len(batch), next: d.record(ctx, batch)}
+				rec, err := d.record(ctx, batch)
+				recorded <- recordDone{batch: batch, rec: rec, err: err}
 			})
 		}
 		if ctx.Err() != nil {
 			break
 		}
 		if len(stale) > 0 {
-			d.giveBack(ctx, stale)
-			stale = stale[:0]
+			drop(stale)
+			stale = nil
 		}
 		room := d.o.Concurrency + 2*d.o.BatchSize - inflight - backlogged
 		paused := time.Until(claimPause)
@@ -349,14 +609,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			}
 			fill()
 		case r := <-recorded:
-			recording = false
-			unrecorded -= r.n
-			// The events the recorded ones held back came with the record;
-			// no claim is needed for them.
-			fill()
-			d.giveBack(ctx, admit(r.next))
+			takeRecord(r)
 		case r := <-claimed:
 			takeClaim(r)
+		case <-d.handed:
+			takeHanded(d.takeInbox())
 		case <-d.wake:
 			claim = true
 		case <-tick:
@@ -367,23 +624,27 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+	// What waits (backlog, chains, inbox, a claim in flight) goes back at
+	// once, for the next deliverer (here after a restart, or another node)
+	// instead of after the lease.
+	waitingSeqs := seqsOf(stale)
 	if claiming {
-		// What the claim in flight took goes back with the backlog.
-		r := <-claimed
+		waitingSeqs = append(waitingSeqs, seqsOf((<-claimed).claimed)...)
 		claiming = false
-		for _, c := range r.claimed {
-			stale = append(stale, c.Seq)
-		}
 	}
-	// What waits in the backlog goes back at once, for the next deliverer
-	// (here after a restart, or another node) instead of after the lease.
-	waitingSeqs := stale
 	for _, q := range backlog {
 		for _, w := range q {
 			waitingSeqs = append(waitingSeqs, w.c.Seq)
 		}
 	}
+	for _, q := range chains {
+		for _, w := range q {
+			waitingSeqs = append(waitingSeqs, w.c.Seq)
+		}
+	}
+	waitingSeqs = append(waitingSeqs, seqsOf(d.setRunning(false))...)
 	clear(backlog)
+	clear(chains)
 	if len(waitingSeqs) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		d.giveBack(rctx, waitingSeqs)
@@ -398,29 +659,28 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	var next []store.ClaimedWebhook
 	if recording {
-		next = (<-recorded).next
+		next = (<-recorded).rec.Next
 	}
 	background.Wait()
 	if len(finished) > 0 {
-		next = append(next, d.record(ctx, finished)...)
+		rec, _ := d.record(ctx, finished)
+		next = append(next, rec.Next...)
 	}
 	if len(next) > 0 {
-		seqs := make([]uint64, len(next))
-		for i, c := range next {
-			seqs[i] = c.Seq
-		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		d.giveBack(rctx, seqs)
+		d.giveBack(rctx, seqsOf(next))
 		cancel()
 	}
+	d.resetHeld()
 	return nil
 }
 
-// recordDone is the recorder's report to Run: how many results it stored
-// and the events they held back, claimed with the record.
+// recordDone is a finished record, for Run: the outcomes it stored, what
+// the store did with them, and the error if it failed.
 type recordDone struct {
-	n    int
-	next []store.ClaimedWebhook
+	batch []outcome
+	rec   store.RecordedWebhooks
+	err   error
 }
 
 // claimDone is a finished claim, for Run.
@@ -430,11 +690,34 @@ type claimDone struct {
 	limit   int
 }
 
-// waiting is a claimed delivery in the backlog, since when.
+// waiting is a delivery in the backlog or a chain, since when.
 type waiting struct {
 	c     store.ClaimedWebhook
 	since time.Time
 }
+
+func seqsOf(cs []store.ClaimedWebhook) []uint64 {
+	out := make([]uint64, len(cs))
+	for i, c := range cs {
+		out[i] = c.Seq
+	}
+	return out
+}
+
+// resetHeld forgets every delivery once Run has recorded or given back
+// all of them, but those handed over since it stopped: the next Run takes
+// them.
+func (d *Deliverer) resetHeld() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.held = 0
+	clear(d.byMessage)
+	d.holdLocked(d.inbox, 1)
+}
+
+// Lease is how long the deliverer's claims hold deliveries, and how long
+// the store should lease those it hands over (store.HandOffWebhooks).
+func (d *Deliverer) Lease() time.Duration { return d.o.Lease }
 
 // giveBack releases claimed deliveries untried.
 func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
@@ -446,23 +729,27 @@ func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
 	}
 }
 
-// record stores results, whether or not the run is ending: a result not
-// stored is a delivery sent again once its lease runs out. It returns the
-// next events of the finished deliveries' messages, claimed with the
-// record (none once the run is ending).
-func (d *Deliverer) record(ctx context.Context, results []store.WebhookResult) []store.ClaimedWebhook {
+// record stores the outcomes' results, whether or not the run is ending: a
+// result not stored is a delivery sent again once its lease runs out. It
+// also returns the next events of the finished deliveries' messages,
+// claimed with the record (none once the run is ending).
+func (d *Deliverer) record(ctx context.Context, batch []outcome) (store.RecordedWebhooks, error) {
 	lease := d.o.Lease
 	if ctx.Err() != nil {
 		lease = 0
 	}
+	results := make([]store.WebhookResult, len(batch))
+	for i, o := range batch {
+		results[i] = o.result
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	next, err := d.q.RecordWebhookResultsClaimNext(rctx, results, d.o.Now(), lease)
+	rec, err := d.q.RecordWebhookResultsClaimNext(rctx, results, d.o.Now(), lease)
 	if err != nil {
 		// The leases run out and the events are sent again: at least once.
 		d.log.Error("recording webhook attempts failed", "attempts", len(results), "error", err)
 	}
-	return next
+	return rec, err
 }
 
 // emptyClaimPause is how long the deliverer waits after a claim that found
@@ -573,3 +860,23 @@ func printable(b []byte, n int) string {
 	}
 	return s
 }
+
+// settledMemory is how long Run remembers finished deliveries: longer than
+// a transaction that hands over a successor takes to commit.
+const settledMemory = 10 * time.Second
+
+// settledSeqs remembers the seqs of finished deliveries for at least
+// settledMemory, in two generations.
+type settledSeqs struct {
+	cur, prev map[uint64]bool
+	since     time.Time
+}
+
+func (s *settledSeqs) add(seq uint64) {
+	if now := time.Now(); s.cur == nil || now.Sub(s.since) > settledMemory {
+		s.prev, s.cur, s.since = s.cur, map[uint64]bool{}, now
+	}
+	s.cur[seq] = true
+}
+
+func (s *settledSeqs) has(seq uint64) bool { return s.cur[seq] || s.prev[seq] }

@@ -421,3 +421,100 @@ func TestSignAndVerify(t *testing.T) {
 		})
 	}
 }
+
+// claimCounter is the store, counting the deliveries claims return.
+type claimCounter struct {
+	*store.Store
+	mu      sync.Mutex
+	claimed int
+}
+
+func (q *claimCounter) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skip []string) ([]store.ClaimedWebhook, error) {
+	cs, err := q.Store.ClaimWebhooks(ctx, now, limit, lease, skip)
+	q.mu.Lock()
+	q.claimed += len(cs)
+	q.mu.Unlock()
+	return cs, err
+}
+
+// Events written while the deliverer runs are handed to it in the insert:
+// none needs a claim when every request succeeds, and when each
+// message.sent is refused once, the message.delivered waiting behind it
+// goes back and still arrives after it, exactly once.
+func TestHandedOverEventsArriveOnceInOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fail       func(string, int) int
+		wantClaims bool
+	}{
+		{name: "all accepted", fail: func(string, int) int { return 0 }},
+		{name: "message.sent refused once", fail: func(typ string, n int) int {
+			if typ == store.EventMessageSent && n == 1 {
+				return http.StatusServiceUnavailable
+			}
+			return 0
+		}, wantClaims: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				const rounds, perRound = 4, 10
+				secret := setWebhook(t, s, "acc_a", "")
+				recv := newReceiver(t, secret, 2*rounds*perRound, tc.fail)
+				srv := httptest.NewServer(recv)
+				defer srv.Close()
+				setWebhook(t, s, "acc_a", srv.URL+"/hooks")
+
+				q := &claimCounter{Store: s}
+				client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+				defer client.CloseIdleConnections()
+				// Room for every event of a round: past it events are left to
+				// claims, by design.
+				d := webhook.New(q, webhook.Options{Client: client, Concurrency: 8, PerAccount: 4, BatchSize: 100,
+					PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return time.Millisecond }})
+				s.HandOffWebhooks(d, d.Lease())
+				s.OnWebhooksEnqueued(d.Wake)
+				defer s.HandOffWebhooks(nil, 0)
+				defer s.OnWebhooksEnqueued(nil)
+				stop := run(t, d)
+				waitFor(t, "the deliverer to take hand-overs", func() bool { return d.Room("acc_a") > 0 })
+
+				// Rounds of messages while earlier rounds' events are being
+				// delivered.
+				var ids []string
+				for range rounds {
+					ids = append(ids, sendMessages(t, s, "acc_a", perRound)...)
+				}
+				select {
+				case <-recv.all:
+				case <-time.After(60 * time.Second):
+					t.Fatalf("receiver got %d of %d events", recv.total, recv.want)
+				}
+				waitFor(t, "every delivery to be recorded", func() bool {
+					var n int64
+					s.DB().Model(&store.WebhookDelivery{}).Where("state <> ?", store.WebhookDelivered).Count(&n)
+					return n == 0
+				})
+				stop()
+
+				recv.mu.Lock()
+				defer recv.mu.Unlock()
+				for id, n := range recv.events {
+					if n != 1 {
+						t.Errorf("event %s accepted %d times", id, n)
+					}
+				}
+				for _, id := range ids {
+					if got := recv.accepted[id]; !slices.Equal(got, []string{store.EventMessageSent, store.EventMessageDelivered}) {
+						t.Errorf("message %s: events %q, want sent then delivered", id, got)
+					}
+				}
+				if !tc.wantClaims && q.claimed != 0 {
+					t.Errorf("claims took %d deliveries, want every one handed over", q.claimed)
+				}
+				if tc.wantClaims && q.claimed == 0 {
+					t.Errorf("no delivery was claimed, want the retries claimed")
+				}
+			})
+		})
+	}
+}
