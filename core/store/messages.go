@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -175,7 +176,6 @@ func insertMessages(tx *gorm.DB, msgs []*Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	changes := make([]StatusChange, 0, len(msgs))
 	for _, m := range msgs {
 		// UTC so that ClaimDue's comparisons order them right on SQLite.
 		m.NextAttemptAt, m.ExpiresAt = m.NextAttemptAt.UTC(), m.ExpiresAt.UTC()
@@ -183,12 +183,11 @@ func insertMessages(tx *gorm.DB, msgs []*Message) error {
 			at := m.SendAt.UTC()
 			m.SendAt = &at
 		}
-		changes = append(changes, StatusChange{MessageID: m.ID, Status: m.Status, Applied: true, At: m.CreatedAt})
 	}
-	if err := insertRows(tx, msgs); err != nil {
-		return err
-	}
-	return insertRows(tx, changes)
+	// No status change is stored for the queued status a message starts
+	// in: its created_at says when, and StatusHistory shows it. A row per
+	// message was a sixth of what the database wrote for it.
+	return insertRows(tx, msgs)
 }
 
 // GetMessage returns the account's message with the given id, or ErrNotFound.
@@ -204,14 +203,29 @@ func (s *Store) GetMessage(ctx context.Context, accountID, id string) (Message, 
 	return m, nil
 }
 
-// StatusHistory returns a message's stored transitions, oldest first.
+// StatusHistory returns a message's transitions, oldest first, starting
+// with the queued status it was created in (not stored as a change: its
+// time is the message's created_at; databases written before that have a
+// stored row for it instead).
 func (s *Store) StatusHistory(ctx context.Context, messageID string) ([]StatusChange, error) {
 	var out []StatusChange
 	err := s.db.WithContext(ctx).Where("message_id = ?", messageID).Order("id").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
 	}
-	return out, nil
+	var m Message
+	err = s.db.WithContext(ctx).Select("id", "created_at").Where("id = ?", messageID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
+	}
+	if len(out) > 0 && out[0].Status == string(sdk.StatusQueued) && out[0].Provider == "" && out[0].At.Equal(m.CreatedAt) {
+		return out, nil // the stored creation row of an older database
+	}
+	queued := StatusChange{MessageID: m.ID, Status: string(sdk.StatusQueued), Applied: true, At: m.CreatedAt, CreatedAt: m.CreatedAt}
+	return append([]StatusChange{queued}, out...), nil
 }
 
 // ClaimDue leases up to limit due messages to the caller for lease, so that
@@ -430,20 +444,44 @@ func markProcessed(tx *gorm.DB, provider string, events []sdk.Event) ([]sdk.Even
 	inserted := make(map[string]bool, len(rows))
 	now := time.Now().UTC()
 	for chunk := range slices.Chunk(rows, idChunk) {
-		var q strings.Builder
-		args := make([]any, 0, 3*len(chunk))
-		q.WriteString("INSERT INTO processed_events (provider, event_id, created_at) VALUES ")
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?)")
-			args = append(args, r.Provider, r.EventID, now)
-		}
-		q.WriteString(" ON CONFLICT DO NOTHING RETURNING event_id")
 		var got []string
-		if err := tx.Raw(q.String(), args...).Scan(&got).Error; err != nil {
-			return nil, fmt.Errorf("record event ids: %w", err)
+		if tx.Dialector.Name() == DriverPostgres {
+			// The ids as one array: a VALUES list of three parameters per
+			// event was parsed and planned anew for every batch size.
+			ids := make([]string, len(chunk))
+			for i, r := range chunk {
+				ids[i] = r.EventID
+			}
+			q, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO processed_events (provider, event_id, created_at)
+SELECT $1, id, $2 FROM unnest($3::text[]) AS v(id) ON CONFLICT DO NOTHING RETURNING event_id`, provider, now, ids)
+			if err == nil {
+				err = scanAll(q, func(r *sql.Rows) error {
+					var id string
+					if err := r.Scan(&id); err != nil {
+						return err
+					}
+					got = append(got, id)
+					return nil
+				})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("record event ids: %w", err)
+			}
+		} else {
+			var q strings.Builder
+			args := make([]any, 0, 3*len(chunk))
+			q.WriteString("INSERT INTO processed_events (provider, event_id, created_at) VALUES ")
+			for i, r := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?)")
+				args = append(args, r.Provider, r.EventID, now)
+			}
+			q.WriteString(" ON CONFLICT DO NOTHING RETURNING event_id")
+			if err := tx.Raw(q.String(), args...).Scan(&got).Error; err != nil {
+				return nil, fmt.Errorf("record event ids: %w", err)
+			}
 		}
 		for _, id := range got {
 			inserted[id] = true

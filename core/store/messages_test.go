@@ -148,6 +148,20 @@ func TestInsertAndGetMessage(t *testing.T) {
 		if h := history(t, s, m.ID); !slices.Equal(h, []string{"queued"}) {
 			t.Errorf("history %q, want [queued]", h)
 		}
+		if hist, err := s.StatusHistory(context.Background(), m.ID); err != nil || len(hist) != 1 || !hist[0].At.Equal(got.CreatedAt) {
+			t.Errorf("history %+v (%v), want queued at the message's creation, %v", hist, err, got.CreatedAt)
+		}
+		// A database written before the creation row was left out has it
+		// stored: shown once.
+		old := newMessages(1, []string{"a"}, msgStart)[0]
+		insert(t, s, old)
+		created := getMessage(t, s, old.ID).CreatedAt
+		if err := s.DB().Create(&store.StatusChange{MessageID: old.ID, Status: "queued", Applied: true, At: created}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if h := history(t, s, old.ID); !slices.Equal(h, []string{"queued"}) {
+			t.Errorf("history with a stored creation row %q, want [queued]", h)
+		}
 		if err := s.InsertMessages(context.Background(), nil); err != nil {
 			t.Errorf("InsertMessages(nil) = %v, want nil", err)
 		}
