@@ -10,8 +10,10 @@ import (
 
 // insertDeliveries writes outbox rows with one statement, leasing to the
 // transaction's handoff (see HandOffWebhooks) those it may take; the
-// others are left to claims, which the transaction wakes on commit.
-func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook) error {
+// others are left to claims, which the transaction wakes on commit. first
+// says each row is the first event of its message, so that no older one
+// needs looking for.
+func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook, first bool) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -19,7 +21,7 @@ func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook) error {
 	var handed []int
 	if m != nil && m.handoff != nil {
 		var err error
-		if handed, err = chooseHandoffs(tx, m, cs); err != nil {
+		if handed, err = chooseHandoffs(tx, m, cs, first); err != nil {
 			return err
 		}
 	}
@@ -71,7 +73,7 @@ func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook) error {
 // committed and visible. Of several events of one message in cs only the
 // first may be handed over; those after it are claimed in order once it is
 // finished.
-func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook) ([]int, error) {
+func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook, first bool) ([]int, error) {
 	seen := make(map[string]bool, len(cs))
 	var (
 		candidates []int
@@ -91,9 +93,12 @@ func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook) ([]int, er
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	pending, err := pendingDeliveries(tx, ids)
-	if err != nil {
-		return nil, err
+	pending := map[string][]uint64{}
+	if !first {
+		var err error
+		if pending, err = pendingDeliveries(tx, ids); err != nil {
+			return nil, err
+		}
 	}
 	h := m.handoff
 	room := map[string]int{}

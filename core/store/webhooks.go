@@ -263,7 +263,10 @@ func (t *webhookTarget) delivery(d WebhookDelivery) ClaimedWebhook {
 // enqueueMessageEvents writes the outbox rows for status changes already
 // applied in tx: one read for the whole batch, finding the messages whose
 // account has a webhook (an inner join, so messages of accounts without one
-// cost nothing further), and one multi-row insert.
+// cost nothing further), and one multi-row insert. Its callers move
+// messages out of queued or pending, statuses no event is sent for and that
+// no message returns to, so each event is its message's first: none older
+// can be pending, and none is looked for when handing it over.
 func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 	ids := make([]string, 0, len(events))
 	for _, ev := range events {
@@ -307,7 +310,7 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 		}
 		rows = append(rows, t.delivery(d))
 	}
-	if err := insertDeliveries(tx, rows); err != nil {
+	if err := insertDeliveries(tx, rows, true); err != nil {
 		return fmt.Errorf("enqueue %d message webhooks: %w", len(rows), err)
 	}
 	return nil
@@ -911,7 +914,7 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 		}
 		rows := ob.rows
 		ob.rows = nil
-		if err := insertDeliveries(tx, rows); err != nil {
+		if err := insertDeliveries(tx, rows, false); err != nil {
 			return fmt.Errorf("enqueue %d webhooks: %w", len(rows), err)
 		}
 		return nil
@@ -925,7 +928,7 @@ func addDelivery(tx *gorm.DB, d ClaimedWebhook) error {
 		ob.rows = append(ob.rows, d)
 		return nil
 	}
-	return insertDeliveries(tx, []ClaimedWebhook{d})
+	return insertDeliveries(tx, []ClaimedWebhook{d}, false)
 }
 
 // recordDelivered marks delivered webhooks that got the same HTTP status,
