@@ -65,6 +65,11 @@ func main() {
 	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" {
 		os.Exit(pluginServe(args[2:]))
 	}
+	if len(args) >= 1 && args[0] == "serve" {
+		// Only the long-running server: set here, not in serveCmd, so
+		// that tests running serveCmd in process keep their own.
+		_, gcDefault = setServeGC(os.LookupEnv)
+	}
 	os.Exit(run(context.Background(), args, os.Stdout, os.Stderr))
 }
 

@@ -194,7 +194,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role)
+	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role,
+		"gogc", gcInForce())
 
 	select {
 	case <-ctx.Done():
