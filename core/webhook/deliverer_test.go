@@ -179,6 +179,47 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// await waits until the receiver accepted as many events as it wants.
+func (rc *receiver) await(t *testing.T) {
+	t.Helper()
+	select {
+	case <-rc.all:
+	case <-time.After(60 * time.Second):
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		t.Fatalf("receiver got %d of %d events", rc.total, rc.want)
+	}
+}
+
+// checkOnceInOrder checks that the receiver accepted every event once and,
+// for each message of ids, message.sent then message.delivered.
+func (rc *receiver) checkOnceInOrder(t *testing.T, ids []string) {
+	t.Helper()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for id, n := range rc.events {
+		if n != 1 {
+			t.Errorf("event %s accepted %d times", id, n)
+		}
+	}
+	for _, id := range ids {
+		if got := rc.accepted[id]; !slices.Equal(got, []string{store.EventMessageSent, store.EventMessageDelivered}) {
+			t.Errorf("message %s: events %q, want sent then delivered", id, got)
+		}
+	}
+}
+
+// waitRecorded waits until every delivery in the store is recorded
+// delivered.
+func waitRecorded(t *testing.T, s *store.Store) {
+	t.Helper()
+	waitFor(t, "every delivery to be recorded", func() bool {
+		var n int64
+		s.DB().Model(&store.WebhookDelivery{}).Where("state <> ?", store.WebhookDelivered).Count(&n)
+		return n == 0
+	})
+}
+
 func attempts(t *testing.T, s *store.Store) []store.WebhookAttempt {
 	t.Helper()
 	var out []store.WebhookAttempt
@@ -244,37 +285,12 @@ func TestEveryEventArrivesOnceInOrder(t *testing.T) {
 		srvB.Start()
 		defer srvB.Close()
 
-		for _, rc := range []*receiver{recvA, recvB} {
-			select {
-			case <-rc.all:
-			case <-time.After(60 * time.Second):
-				t.Fatalf("receiver got %d of %d events", rc.total, rc.want)
-			}
-		}
-		waitFor(t, "every delivery to be recorded", func() bool {
-			var n int64
-			s.DB().Model(&store.WebhookDelivery{}).Where("state <> ?", store.WebhookDelivered).Count(&n)
-			return n == 0
-		})
+		recvA.await(t)
+		recvB.await(t)
+		waitRecorded(t, s)
 		stop()
-
-		for _, rc := range []*receiver{recvA, recvB} {
-			for id, n := range rc.events {
-				if n != 1 {
-					t.Errorf("event %s accepted %d times", id, n)
-				}
-			}
-		}
-		for _, c := range []struct {
-			rc  *receiver
-			ids []string
-		}{{recvA, idsA}, {recvB, idsB}} {
-			for _, id := range c.ids {
-				if got := c.rc.accepted[id]; !slices.Equal(got, []string{store.EventMessageSent, store.EventMessageDelivered}) {
-					t.Errorf("message %s: events %q, want sent then delivered", id, got)
-				}
-			}
-		}
+		recvA.checkOnceInOrder(t, idsA)
+		recvB.checkOnceInOrder(t, idsB)
 
 		var saw500, sawTimeout bool
 		for _, a := range attempts(t, s) {
@@ -484,30 +500,10 @@ func TestHandedOverEventsArriveOnceInOrder(t *testing.T) {
 				for range rounds {
 					ids = append(ids, sendMessages(t, s, "acc_a", perRound)...)
 				}
-				select {
-				case <-recv.all:
-				case <-time.After(60 * time.Second):
-					t.Fatalf("receiver got %d of %d events", recv.total, recv.want)
-				}
-				waitFor(t, "every delivery to be recorded", func() bool {
-					var n int64
-					s.DB().Model(&store.WebhookDelivery{}).Where("state <> ?", store.WebhookDelivered).Count(&n)
-					return n == 0
-				})
+				recv.await(t)
+				waitRecorded(t, s)
 				stop()
-
-				recv.mu.Lock()
-				defer recv.mu.Unlock()
-				for id, n := range recv.events {
-					if n != 1 {
-						t.Errorf("event %s accepted %d times", id, n)
-					}
-				}
-				for _, id := range ids {
-					if got := recv.accepted[id]; !slices.Equal(got, []string{store.EventMessageSent, store.EventMessageDelivered}) {
-						t.Errorf("message %s: events %q, want sent then delivered", id, got)
-					}
-				}
+				recv.checkOnceInOrder(t, ids)
 				if !tc.wantClaims && q.claimed != 0 {
 					t.Errorf("claims took %d deliveries, want every one handed over", q.claimed)
 				}
