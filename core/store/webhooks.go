@@ -253,11 +253,16 @@ type webhookTarget struct {
 // delivery is a message's delivery with where it goes and how it is
 // signed, for handing it over as it is written.
 func (t *webhookTarget) delivery(d WebhookDelivery) ClaimedWebhook {
-	url := d.CallbackURL
-	if url == "" {
-		url = t.WebhookURL
+	return ClaimedWebhook{WebhookDelivery: d, URL: deliveryURL(d, t.WebhookURL), Secret: t.WebhookSecret}
+}
+
+// deliveryURL is where d goes: its message's callback_url, else the
+// account's webhook URL as configured now.
+func deliveryURL(d WebhookDelivery, accountURL string) string {
+	if d.CallbackURL != "" {
+		return d.CallbackURL
 	}
-	return ClaimedWebhook{WebhookDelivery: d, URL: url, Secret: t.WebhookSecret}
+	return accountURL
 }
 
 // enqueueMessageEvents writes the outbox rows for status changes already
@@ -618,11 +623,7 @@ func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]ClaimedWebho
 	out := make([]ClaimedWebhook, len(rows))
 	for i, r := range rows {
 		h := byAccount[r.AccountID]
-		url := r.CallbackURL
-		if url == "" {
-			url = h.URL
-		}
-		out[i] = ClaimedWebhook{WebhookDelivery: r, URL: url, Secret: h.Secret}
+		out[i] = ClaimedWebhook{WebhookDelivery: r, URL: deliveryURL(r, h.URL), Secret: h.Secret}
 	}
 	return out, nil
 }
