@@ -101,7 +101,7 @@ func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook, first bool
 		}
 	}
 	h := m.handoff
-	room := map[string]int{}
+	room := h.h.Room()
 	now := tx.NowFunc()
 	lease := now.Add(h.lease)
 	var out []int
@@ -119,15 +119,10 @@ func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook, first bool
 				continue
 			}
 		}
-		r, ok := room[c.AccountID]
-		if !ok {
-			r = h.h.Room(c.AccountID)
+		if room <= 0 {
+			break
 		}
-		if r <= 0 {
-			room[c.AccountID] = 0
-			continue
-		}
-		room[c.AccountID] = r - 1
+		room--
 		c.LeaseUntil = &lease
 		c.Attempts = 1
 		c.After = after

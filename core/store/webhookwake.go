@@ -29,9 +29,9 @@ func (s *Store) OnWebhooksEnqueued(f func()) {
 // that reads past every event in flight (most of the database's webhook
 // work under load); a handed-over one costs neither.
 type WebhookHandoff interface {
-	// Room is how many more deliveries of the account the deliverer would
-	// take now; the rest are written unleased, for claims.
-	Room(accountID string) int
+	// Room is how many more deliveries the deliverer would take now; the
+	// rest are written unleased, for claims.
+	Room() int
 	// Holds reports whether the deliverer holds every one of the
 	// message's events seqs (read as pending), or has just finished it: a
 	// newer event of the message may then be handed over too, and waits

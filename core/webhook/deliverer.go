@@ -171,7 +171,7 @@ func (d *Deliverer) maxHeld() int { return d.o.Concurrency + 2*d.o.BatchSize }
 // Room is how many more deliveries the deliverer takes by hand-over now,
 // of any account (none while it is not running). Past it deliveries are
 // left to claims, which other deliverers share.
-func (d *Deliverer) Room(string) int {
+func (d *Deliverer) Room() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.running {

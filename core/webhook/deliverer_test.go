@@ -492,7 +492,7 @@ func TestHandedOverEventsArriveOnceInOrder(t *testing.T) {
 				defer s.HandOffWebhooks(nil, 0)
 				defer s.OnWebhooksEnqueued(nil)
 				stop := run(t, d)
-				waitFor(t, "the deliverer to take hand-overs", func() bool { return d.Room("acc_a") > 0 })
+				waitFor(t, "the deliverer to take hand-overs", func() bool { return d.Room() > 0 })
 
 				// Rounds of messages while earlier rounds' events are being
 				// delivered.
