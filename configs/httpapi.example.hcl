@@ -27,6 +27,9 @@ provider "aggregator" {
     auth           = { type = "bearer", token = env("AGGREGATOR_TOKEN") }
     default_sender = "VashZakaz"
     cache_refresh  = "5m"
+    # After a 429, every request of this provider waits for Retry-After (or a
+    # backoff doubling per burst), never longer than this.
+    max_throttle_wait = "1m"
     # Values templates may use: the preset adds integration_id to sends when set.
     vars = { integration_id = env("AGGREGATOR_INTEGRATION_ID", "") }
     # The account's send URL differs from the preset's; everything else stays.

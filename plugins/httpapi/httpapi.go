@@ -173,22 +173,31 @@ func (p *Provider) Close(ctx context.Context) error {
 	return nil
 }
 
-func (p *Provider) throttleWait() time.Duration {
+// throttleWait is how long requests must still hold off (zero when they
+// may go) and the throttle generation a request sent now goes under.
+func (p *Provider) throttleWait() (time.Duration, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.throttle.wait(p.now())
+	return p.throttle.wait(p.now()), p.throttle.generation
 }
 
-func (p *Provider) throttleHit(retryAfter time.Duration) time.Duration {
+// throttleHit records a 429 answering a request sent under generation gen.
+func (p *Provider) throttleHit(c *client, gen int, retryAfter time.Duration) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.throttle.hit(p.now(), retryAfter)
+	return p.throttle.hit(p.now(), gen, retryAfter, c.s.maxThrottleWait)
 }
 
-func (p *Provider) throttleOK() {
+// throttleOK records a success answering a request sent under generation gen.
+func (p *Provider) throttleOK(gen int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.throttle.ok()
+	p.throttle.ok(gen)
+}
+
+// throttledReason says why a request was not sent.
+func throttledReason(wait time.Duration) string {
+	return fmt.Sprintf("the aggregator is throttling this account (HTTP 429); next request allowed in %s", wait.Round(time.Millisecond))
 }
 
 func (p *Provider) remember(msgID, providerID string) {
@@ -237,10 +246,10 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 	for i, m := range msgs {
 		results[i].MessageID = m.ID
 	}
-	if wait := p.throttleWait(); wait > 0 {
+	if wait, _ := p.throttleWait(); wait > 0 {
 		for i := range results {
 			results[i].Outcome, results[i].Code, results[i].RetryAfter = sdk.Temporary, "429", wait
-			results[i].Reason = fmt.Sprintf("the aggregator is throttling this account (HTTP 429); next request allowed in %s", wait.Round(time.Millisecond))
+			results[i].Reason = throttledReason(wait)
 		}
 		return results, nil
 	}
@@ -414,6 +423,12 @@ func (s *sendState) set(u unit, o sdk.Outcome, code, reason string, retryAfter t
 // an error only when the request did not reach the upstream.
 func (s *sendState) sendUnit(ctx context.Context, u unit) error {
 	log := s.c.log.With("operation", opSend, "messages", len(u.idx))
+	// Another request of this Send may have been told to slow down.
+	wait, gen := s.p.throttleWait()
+	if wait > 0 {
+		s.set(u, sdk.Temporary, "429", throttledReason(wait), wait)
+		return nil
+	}
 	a, err := s.c.do(ctx, s.op, s.data(u))
 	if err != nil {
 		var xe *exchangeError
@@ -428,7 +443,7 @@ func (s *sendState) sendUnit(ctx context.Context, u unit) error {
 		return nil
 	}
 	if a.status >= 200 && a.status < 300 {
-		s.p.throttleOK()
+		s.p.throttleOK(gen)
 		s.mapAnswer(u, a, log)
 		return nil
 	}
@@ -439,7 +454,7 @@ func (s *sendState) sendUnit(ctx context.Context, u unit) error {
 	}
 	switch cl := s.c.s.classify(a.status); cl {
 	case classThrottled:
-		wait := s.p.throttleHit(a.retryAfter)
+		wait := s.p.throttleHit(s.c, gen, a.retryAfter)
 		log.Warn("aggregator is throttling; every request of this provider waits", "status", a.status, "wait", wait.String())
 		s.set(u, sdk.Temporary, rawCode, fmt.Sprintf("throttled by the aggregator (HTTP %d: %s); retry in %s", a.status, msg, wait.Round(time.Millisecond)), wait)
 	case classTemporary:
@@ -641,8 +656,9 @@ func (p *Provider) QueryStatus(ctx context.Context, ids []string) ([]sdk.StatusE
 }
 
 func (p *Provider) queryChunk(ctx context.Context, c *client, op *operation, ids []string) ([]sdk.StatusEvent, error) {
-	if wait := p.throttleWait(); wait > 0 {
-		return nil, fmt.Errorf("the aggregator is throttling this account (HTTP 429); next request allowed in %s", wait.Round(time.Millisecond))
+	wait, gen := p.throttleWait()
+	if wait > 0 {
+		return nil, errors.New(throttledReason(wait))
 	}
 	a, err := c.do(ctx, op, templateData{IDs: ids})
 	if err != nil {
@@ -651,12 +667,12 @@ func (p *Provider) queryChunk(ctx context.Context, c *client, op *operation, ids
 	if a.status < 200 || a.status > 299 {
 		code, msg := c.upstreamError(op, a)
 		if c.s.classify(a.status) == classThrottled {
-			wait := p.throttleHit(a.retryAfter)
+			wait := p.throttleHit(c, gen, a.retryAfter)
 			return nil, fmt.Errorf("status request throttled (HTTP %d %s: %s); next request allowed in %s", a.status, code, msg, wait.Round(time.Millisecond))
 		}
 		return nil, fmt.Errorf("status request refused: HTTP %d %s: %s", a.status, code, msg)
 	}
-	p.throttleOK()
+	p.throttleOK(gen)
 	doc, err := parseDocument(op.resp.format, a.body)
 	if err != nil {
 		return nil, fmt.Errorf("status answer (HTTP %d) cannot be read: %w: %s", a.status, err, snippet(a.body))
@@ -781,8 +797,9 @@ func senderID(v string) sdk.SenderID {
 
 // fetch runs a read-only operation and parses its answer.
 func (p *Provider) fetch(ctx context.Context, c *client, op *operation) (*node, error) {
-	if wait := p.throttleWait(); wait > 0 {
-		return nil, fmt.Errorf("the aggregator is throttling this account (HTTP 429); next request allowed in %s", wait.Round(time.Millisecond))
+	wait, gen := p.throttleWait()
+	if wait > 0 {
+		return nil, errors.New(throttledReason(wait))
 	}
 	a, err := c.do(ctx, op, templateData{})
 	if err != nil {
@@ -791,12 +808,12 @@ func (p *Provider) fetch(ctx context.Context, c *client, op *operation) (*node, 
 	if a.status < 200 || a.status > 299 {
 		code, msg := c.upstreamError(op, a)
 		if c.s.classify(a.status) == classThrottled {
-			wait := p.throttleHit(a.retryAfter)
+			wait := p.throttleHit(c, gen, a.retryAfter)
 			return nil, fmt.Errorf("%s request throttled (HTTP %d %s: %s); next request allowed in %s", op.name, a.status, code, msg, wait.Round(time.Millisecond))
 		}
 		return nil, fmt.Errorf("%s request refused: HTTP %d %s: %s", op.name, a.status, code, msg)
 	}
-	p.throttleOK()
+	p.throttleOK(gen)
 	doc, err := parseDocument(op.resp.format, a.body)
 	if err != nil {
 		return nil, fmt.Errorf("%s answer (HTTP %d) cannot be read: %w: %s", op.name, a.status, err, snippet(a.body))

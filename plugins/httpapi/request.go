@@ -23,10 +23,9 @@ const (
 	maxAnswer = 4 << 20
 	// maxRetryAfter caps what an upstream may ask us to wait.
 	maxRetryAfter = time.Hour
-	// Throttle backoff when a 429 carries no Retry-After: doubling from min
-	// to max with jitter.
+	// Throttle backoff when a 429 carries no Retry-After: doubling from
+	// minThrottle per burst, with jitter, up to max_throttle_wait.
 	minThrottle = time.Second
-	maxThrottle = 5 * time.Minute
 	// snippetLen is how much of a bad answer goes into errors and logs.
 	snippetLen = 200
 )
@@ -284,27 +283,46 @@ func snippet(b []byte) string {
 
 // throttle remembers that the upstream asked us to slow down, so every
 // operation of this provider waits, not just the one request that was told.
+//
+// Backoff grows per burst, not per answer: requests that were already in
+// flight when a step began are answered 429 by the same overload, so their
+// answers may lengthen the wait to what their Retry-After says but never add
+// a step. Each request notes the step it was sent under (generation) for
+// that.
 type throttle struct {
-	until   time.Time
-	strikes int
+	until      time.Time
+	strikes    int // steps since the last success
+	generation int // incremented by each step
 }
 
-// hit records a 429 and returns how long to wait.
-func (t *throttle) hit(now time.Time, retryAfter time.Duration) time.Duration {
-	t.strikes++
-	d := retryAfter
-	if d <= 0 {
-		d = minThrottle << min(t.strikes-1, 16)
-		d = min(d, maxThrottle)
-		d += time.Duration(rand.Int64N(int64(d)/5 + 1)) // jitter so providers don't retry in lockstep
+// hit records a 429 answering a request sent under generation gen and
+// returns how long to wait. Retry-After (already bounded by maxRetryAfter)
+// and the doubling backoff used without one are both capped at limit.
+func (t *throttle) hit(now time.Time, gen int, retryAfter, limit time.Duration) time.Duration {
+	sameBurst := gen != t.generation
+	d := min(retryAfter, limit)
+	if !sameBurst {
+		t.generation++
+		t.strikes++
+		if d <= 0 {
+			d = min(minThrottle<<min(t.strikes-1, 16), limit)
+			d += time.Duration(rand.Int64N(int64(d)/5 + 1)) // jitter so providers don't retry in lockstep
+			d = min(d, limit)
+		}
 	}
 	if u := now.Add(d); u.After(t.until) {
 		t.until = u
 	}
-	return t.until.Sub(now)
+	return t.wait(now)
 }
 
-func (t *throttle) ok() { t.strikes = 0 }
+// ok records a success answering a request sent under generation gen; one
+// sent before the latest step says nothing about the upstream now.
+func (t *throttle) ok(gen int) {
+	if gen == t.generation {
+		t.strikes = 0
+	}
+}
 
 // wait is how long calls must still hold off; zero when they may go.
 func (t *throttle) wait(now time.Time) time.Duration {

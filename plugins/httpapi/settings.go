@@ -29,10 +29,14 @@ var presetFiles embed.FS
 const (
 	defaultTimeout      = 10 * time.Second
 	defaultCacheRefresh = 5 * time.Minute
-	defaultMaxBatch     = 100
-	defaultConcurrency  = 4
-	maxBatchLimit       = 1000
-	maxConcurrency      = 32
+	// defaultMaxThrottleWait caps how long a 429 stops every request of the
+	// provider (Retry-After included): long enough to relieve an aggregator,
+	// short enough that sends and polling resume within a minute.
+	defaultMaxThrottleWait = time.Minute
+	defaultMaxBatch        = 100
+	defaultConcurrency     = 4
+	maxBatchLimit          = 1000
+	maxConcurrency         = 32
 )
 
 // The operation names under "operations".
@@ -66,6 +70,7 @@ type rawSettings struct {
 	PhoneFormat   string                   `json:"phone_format"`
 	DefaultSender string                   `json:"default_sender"`
 	CacheRefresh  string                   `json:"cache_refresh"`
+	MaxThrottle   string                   `json:"max_throttle_wait"`
 	Currency      string                   `json:"currency"`
 	StatusMap     map[string]string        `json:"status_map"`
 	HTTPStatus    map[string]string        `json:"http_status"`
@@ -126,13 +131,15 @@ type settings struct {
 	phoneFormat   string
 	defaultSender string
 	cacheRefresh  time.Duration
-	currency      string
-	statusMap     map[string]sdk.Status // keys upper case
-	httpStatus    map[string]class      // "453", "5xx"
-	errCode       *selector
-	errMessage    *selector
-	vars          map[string]string
-	ops           map[string]*operation
+	// maxThrottleWait caps the wait after a 429, Retry-After included.
+	maxThrottleWait time.Duration
+	currency        string
+	statusMap       map[string]sdk.Status // keys upper case
+	httpStatus      map[string]class      // "453", "5xx"
+	errCode         *selector
+	errMessage      *selector
+	vars            map[string]string
+	ops             map[string]*operation
 }
 
 // operation is one configured upstream call.
@@ -262,16 +269,17 @@ func mergeObjects(base, over map[string]any) map[string]any {
 
 func compile(raw *rawSettings) (*settings, error) {
 	s := &settings{
-		timeout:       defaultTimeout,
-		maxBatch:      defaultMaxBatch,
-		concurrency:   defaultConcurrency,
-		phoneFormat:   "digits",
-		defaultSender: raw.DefaultSender,
-		cacheRefresh:  defaultCacheRefresh,
-		vars:          raw.Vars,
-		statusMap:     map[string]sdk.Status{},
-		httpStatus:    map[string]class{},
-		ops:           map[string]*operation{},
+		timeout:         defaultTimeout,
+		maxBatch:        defaultMaxBatch,
+		concurrency:     defaultConcurrency,
+		phoneFormat:     "digits",
+		defaultSender:   raw.DefaultSender,
+		cacheRefresh:    defaultCacheRefresh,
+		maxThrottleWait: defaultMaxThrottleWait,
+		vars:            raw.Vars,
+		statusMap:       map[string]sdk.Status{},
+		httpStatus:      map[string]class{},
+		ops:             map[string]*operation{},
 	}
 	if s.vars == nil {
 		s.vars = map[string]string{}
@@ -295,6 +303,11 @@ func compile(raw *rawSettings) (*settings, error) {
 	}
 	if raw.CacheRefresh != "" {
 		if s.cacheRefresh, err = parseDuration("cache_refresh", raw.CacheRefresh, time.Second, 24*time.Hour); err != nil {
+			return nil, err
+		}
+	}
+	if raw.MaxThrottle != "" {
+		if s.maxThrottleWait, err = parseDuration("max_throttle_wait", raw.MaxThrottle, time.Second, maxRetryAfter); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package aggregatortest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -96,6 +97,7 @@ type Server struct {
 	failures map[Op][]Failure
 	holds    map[Op]chan struct{}
 	requests map[Op]int
+	arrived  chan struct{} // closed and replaced whenever a request arrives
 	balance  [2]string
 	senders  []string
 	lastBody map[Op][]byte
@@ -119,6 +121,7 @@ func New(opts Options) *Server {
 		failures: map[Op][]Failure{},
 		holds:    map[Op]chan struct{}{},
 		requests: map[Op]int{},
+		arrived:  make(chan struct{}),
 		balance:  [2]string{"8111.1700", "UAH"},
 		senders:  []string{"test1", "test2"},
 		lastBody: map[Op][]byte{},
@@ -214,6 +217,25 @@ func (s *Server) Requests(op Op) int {
 	return s.requests[op]
 }
 
+// WaitRequests blocks until at least n requests of op have arrived (held
+// ones included) or ctx ends, so a test can release a held burst once all of
+// it is in flight.
+func (s *Server) WaitRequests(ctx context.Context, op Op, n int) error {
+	for {
+		s.mu.Lock()
+		got, arrived := s.requests[op], s.arrived
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d %s requests arrived: %w", got, n, op, ctx.Err())
+		}
+	}
+}
+
 // LastRequest returns the body and headers of the last request of op.
 func (s *Server) LastRequest(op Op) ([]byte, http.Header) {
 	s.mu.Lock()
@@ -248,6 +270,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests[op]++
+	close(s.arrived)
+	s.arrived = make(chan struct{})
 	s.lastBody[op], s.lastHdr[op] = body, r.Header.Clone()
 	hold := s.holds[op]
 	var fail *Failure
