@@ -135,8 +135,8 @@ type chunk struct {
 //
 // Tokens are taken per call, for all its segments at once, and a call never
 // takes more than the bucket holds (unless one message alone has more
-// segments): a call sent at its turn then never gives the provider more
-// than the bucket allows at that instant. The limiter's lock is held, so
+// segments: it goes alone, see below): a call sent at its turn then never
+// gives the provider more than the bucket allows at that instant. The limiter's lock is held, so
 // one round's reservations are contiguous.
 func (l *limiters) pace(name string, group []*store.Message, size int, now time.Time, wait time.Duration) (send []chunk, release []store.AttemptResult) {
 	l.mu.Lock()
@@ -161,11 +161,22 @@ func (l *limiters) pace(name string, group []*store.Message, size int, now time.
 			tokens += segs
 			j++
 		}
+		// A call is due when its first reservation is: that is the whole
+		// call unless one message alone has more segments than the bucket
+		// holds. Such a message goes when the bucket is full, taking the
+		// whole window, and its further reservations run the bucket into
+		// debt, so the calls after it wait in proportion to its segments.
+		// (Waiting for its last reservation instead could never fit within
+		// wait once it needs more than wait's worth of tokens: the message
+		// was released round after round and never sent.)
 		var res []*rate.Reservation
 		at, fits := now, true
 		for left := tokens; left > 0; left -= b {
 			r := bucket.ReserveN(now, min(left, b))
 			res = append(res, r)
+			if len(res) > 1 {
+				continue // debt: OK by construction, min(left, b) <= b
+			}
 			if !r.OK() || r.DelayFrom(now) > wait {
 				fits = false
 				break

@@ -2,7 +2,9 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -403,6 +405,50 @@ func TestPendingExpiresOnTime(t *testing.T) {
 		}
 		if got, want := h.history(id), []string{"queued", "pending", "expired"}; !slices.Equal(got, want) {
 			t.Errorf("history %q, want %q", got, want)
+		}
+	})
+}
+
+// A message with more segments than the provider's bucket holds goes alone
+// as soon as the bucket is full, taking the whole window: the messages after
+// it wait in proportion to its segments. It is never held back for good (it
+// was, while every token of its call had to fall within ThrottleWait).
+func TestTPSOversizedMessageGoesAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for _, tps := range []float64{0.5, 1, 2} {
+			for segs := 1; segs <= 5; segs++ {
+				t.Run(fmt.Sprintf("tps %v %d segments", tps, segs), func(t *testing.T) {
+					h := newHarness(t, s, dispatch.Options{})
+					h.d = dispatch.New(s, h.hub, dispatch.Options{Limits: dispatch.Limits{"a": {TPS: tps}},
+						ThrottleWait: time.Second, Now: h.clock.Now, SleepUntil: h.clock.advanceTo, Logger: storetest.Logger(t)})
+					long := h.queue([]string{"a"}, 1, func(m *store.Message) { m.Segments = segs })[0]
+					next := h.queue([]string{"a"}, 1, func(m *store.Message) { m.NextAttemptAt = start.Add(time.Millisecond) })[0]
+					var mu sync.Mutex
+					var sends []timedSend
+					h.hub.onAlways("a", recordSends(h.clock, &mu, &sends))
+					h.drain([]string{long, next}, 20)
+
+					if len(sends) != 2 || sends[0].segments != segs {
+						t.Fatalf("sends %+v, want the %d-segment message then the 1-segment one", sends, segs)
+					}
+					// The bucket holds one second's worth, at least one
+					// segment; the long message empties it and runs it into
+					// debt, and the next segment waits until it is repaid.
+					bucket := max(1, int(math.Ceil(tps)))
+					wantNext := time.Duration(float64(max(0, segs+1-bucket)) / tps * float64(time.Second))
+					if got := sends[0].at.Sub(start); got != 0 {
+						t.Errorf("%d-segment message sent after %v, want at once: a full bucket lets it go alone", segs, got)
+					}
+					if got := sends[1].at.Sub(start); (got - wantNext).Abs() > time.Millisecond {
+						t.Errorf("the message after it sent after %v, want %v (%d segments at %v tps)", got, wantNext, segs, tps)
+					}
+					for _, id := range []string{long, next} {
+						if m := h.msg(id); m.Attempts != 1 || m.Candidate != 0 {
+							t.Errorf("message %s: %d attempts, candidate %d; want 1 attempt at a", id, m.Attempts, m.Candidate)
+						}
+					}
+				})
+			}
 		}
 	})
 }
