@@ -53,8 +53,12 @@ provider "twilio-us" {
 }
 
 # A Twilio-compatible gateway that posts the connector shape and cannot sign
-# its callbacks: it proves itself with a shared secret instead, sent as the
-# X-Hook-Secret header or a "secret" query parameter on the hook URL.
+# its callbacks: it proves itself with a shared secret instead. The
+# StatusCallback URL smsrouter hands it carries a token derived from the
+# secret (".../hooks/status?token=..."), so reports posted back to that URL
+# unchanged are accepted; the secret itself never appears in a URL. Hooks it
+# is given by hand (/receive) send the secret as the X-Hook-Secret header or
+# a "secret" query parameter.
 provider "connector" {
   plugin = "twilio"
   config = {

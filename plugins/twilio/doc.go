@@ -20,7 +20,9 @@
 //	hook_auth              optional  how callbacks are authenticated:
 //	                                 "twilio_signature" (default, X-Twilio-Signature),
 //	                                 "shared_secret" (header X-Hook-Secret or query
-//	                                 parameter "secret" equal to hook_secret) or "none"
+//	                                 parameter "secret" equal to hook_secret, or query
+//	                                 parameter "token" equal to CallbackToken, which the
+//	                                 StatusCallback URLs handed upstream carry) or "none"
 //	hook_secret            with hook_auth = "shared_secret"
 //
 // Validity: each message is sent with ValidityPeriod set to what is left of

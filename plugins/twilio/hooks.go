@@ -69,19 +69,7 @@ func authenticate(cfg settings, req *sdk.HookRequest) string {
 	case hookAuthNone:
 		return ""
 	case hookAuthSharedSecret:
-		got := req.Header.Get("X-Hook-Secret")
-		if got == "" {
-			if u, err := url.Parse(req.URL); err == nil {
-				got = u.Query().Get("secret")
-			}
-		}
-		if got == "" {
-			return "missing hook secret (X-Hook-Secret header or secret query parameter)"
-		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.hookSecret)) != 1 {
-			return "wrong hook secret"
-		}
-		return ""
+		return checkSharedSecret(cfg, req)
 	}
 	sig := req.Header.Get("X-Twilio-Signature")
 	if sig == "" {
@@ -96,6 +84,34 @@ func authenticate(cfg settings, req *sdk.HookRequest) string {
 		return "invalid X-Twilio-Signature for " + redact(req.URL)
 	}
 	return ""
+}
+
+// checkSharedSecret accepts the X-Hook-Secret header or the secret query
+// parameter equal to hook_secret, or the token query parameter of the
+// callback URLs this provider hands out; all compared in constant time.
+func checkSharedSecret(cfg settings, req *sdk.HookRequest) string {
+	var q url.Values
+	if u, err := url.Parse(req.URL); err == nil {
+		q = u.Query()
+	}
+	header, secret, token := req.Header.Get("X-Hook-Secret"), q.Get("secret"), q.Get("token")
+	if header == "" && secret == "" && token == "" {
+		return "missing hook secret (X-Hook-Secret header, secret query parameter, or the token query parameter of the StatusCallback URL smsrouter handed out)"
+	}
+	ok := equal(header, cfg.hookSecret) | equal(secret, cfg.hookSecret) | equal(token, cfg.callbackToken)
+	if ok != 1 {
+		return "wrong hook secret or callback token"
+	}
+	return ""
+}
+
+// equal is 1 when got is non-empty and equals want, compared in constant
+// time (the length of want aside).
+func equal(got, want string) int {
+	if got == "" || want == "" {
+		return 0
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want))
 }
 
 func handleStatus(form url.Values, w sdk.HookResponseWriter, logger hclog.Logger) error {
@@ -194,17 +210,21 @@ func first(form url.Values, names ...string) string {
 	return ""
 }
 
-// redact hides a shared secret passed in the query string.
+// redact hides a shared secret or callback token passed in the query string.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable URL)"
 	}
 	q := u.Query()
-	if !q.Has("secret") {
+	if !q.Has("secret") && !q.Has("token") {
 		return rawURL
 	}
-	q.Set("secret", "REDACTED")
+	for _, k := range []string{"secret", "token"} {
+		if q.Has(k) {
+			q.Set(k, "REDACTED")
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -228,6 +228,10 @@ func TestHookAuthentication(t *testing.T) {
 			plain(func(r *sdk.HookRequest) { r.Header.Set("X-Hook-Secret", secret) }), http.StatusOK},
 		{"connector with query secret", map[string]any{"hook_auth": "shared_secret", "hook_secret": secret},
 			plain(func(r *sdk.HookRequest) { r.URL += "?secret=" + secret }), http.StatusOK},
+		{"connector with the callback token", map[string]any{"hook_auth": "shared_secret", "hook_secret": secret},
+			plain(func(r *sdk.HookRequest) { r.URL += "?token=" + twilio.CallbackToken(secret, "twilio-test") }), http.StatusOK},
+		{"connector with the secret as token", map[string]any{"hook_auth": "shared_secret", "hook_secret": secret},
+			plain(func(r *sdk.HookRequest) { r.URL += "?token=" + secret }), http.StatusForbidden},
 		{"connector with wrong secret", map[string]any{"hook_auth": "shared_secret", "hook_secret": secret},
 			plain(func(r *sdk.HookRequest) { r.Header.Set("X-Hook-Secret", secret+"x") }), http.StatusForbidden},
 		{"connector without secret", map[string]any{"hook_auth": "shared_secret", "hook_secret": secret}, plain(nil), http.StatusForbidden},
@@ -368,5 +372,61 @@ func TestRefusedCallbackLogKeepsSecretsOut(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "refused a callback") {
 		t.Errorf("no warning about the refused callback:\n%s", logs.String())
+	}
+}
+
+// TestSharedSecretCallbackURLIsAccepted is the regression test for a
+// gateway with hook_auth = "shared_secret" that posts reports back to the
+// StatusCallback URL exactly as handed out (it knows no X-Hook-Secret
+// header): they are accepted, the URL carries a token derived from the
+// secret and never the secret itself, and a wrong token is refused.
+func TestSharedSecretCallbackURLIsAccepted(t *testing.T) {
+	const secret = "0123456789abcdef-secret"
+	f := fake(t, twiliotest.Options{Reports: func(string) []twiliotest.Report {
+		return []twiliotest.Report{{Status: "sent"}, {Status: "delivered"}}
+	}})
+	var p *twilio.Provider
+	hh := newHookHost(t, hookFunc(func(ctx context.Context, r *sdk.HookRequest, w sdk.HookResponseWriter) error {
+		return p.HandleHook(ctx, r, w)
+	}))
+	p = configured(t, settingsFor(t, f, map[string]any{"hook_auth": "shared_secret", "hook_secret": secret}), hh.hookURL())
+
+	res, err := p.Send(t.Context(), []sdk.Message{{ID: "msg_1", To: "+15558675310", Text: "Hello"}})
+	if err != nil || res[0].Outcome != sdk.Accepted {
+		t.Fatalf("Send = %+v, %v; want accepted", res, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	deliveries, err := f.AwaitDeliveries(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handedOut := f.Messages()[0].StatusCallback
+	wantURL := hh.hookURL() + "/status?token=" + twilio.CallbackToken(secret, "twilio-test")
+	if handedOut != wantURL || strings.Contains(handedOut, secret) {
+		t.Errorf("StatusCallback = %s, want %s (a token, never the secret)", handedOut, wantURL)
+	}
+	for _, d := range deliveries {
+		if d.Err != nil || d.HTTPStatus != http.StatusOK || d.URL != handedOut {
+			t.Errorf("report %+v posted to the URL handed out was not answered 200", d)
+		}
+	}
+	if evs := hh.events(); len(evs) != 2 || evs[1].Status == nil || evs[1].Status.Status != sdk.StatusDelivered {
+		t.Errorf("events %+v, want sent then delivered", evs)
+	}
+
+	form := f.StatusForm(f.Messages()[0], twiliotest.Report{Status: "failed"})
+	for name, target := range map[string]string{
+		"wrong token":            hh.hookURL() + "/status?token=" + twilio.CallbackToken(secret+"x", "twilio-test"),
+		"another provider token": hh.hookURL() + "/status?token=" + twilio.CallbackToken(secret, "twilio-other"),
+		"empty token":            hh.hookURL() + "/status?token=",
+	} {
+		before := len(hh.events())
+		if code, body, err := f.PostWithSignature(ctx, target, form, ""); err != nil || code != http.StatusForbidden {
+			t.Errorf("%s: answered %d %q, %v; want 403", name, code, body, err)
+		}
+		if got := len(hh.events()); got != before {
+			t.Errorf("%s: a refused report emitted %d events", name, got-before)
+		}
 	}
 }

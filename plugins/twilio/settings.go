@@ -46,6 +46,9 @@ type settings struct {
 	maxConcurrency      int
 	hookAuth            string
 	hookSecret          string
+	// callbackToken is CallbackToken(hookSecret, provider name), set by
+	// Configure with hook_auth = "shared_secret".
+	callbackToken string
 }
 
 // rawSettings mirrors the JSON document; pointers tell "absent" from zero.

@@ -97,6 +97,9 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if p.closed {
 		return errClosed
 	}
+	if s.hookAuth == hookAuthSharedSecret {
+		s.callbackToken = CallbackToken(s.hookSecret, cfg.Name)
+	}
 	p.cfg = s
 	p.configured = true
 	p.name = cfg.Name
@@ -229,6 +232,16 @@ var temporaryCodes = map[int]string{
 	30001: "queue overflow",
 }
 
+// statusCallback is the URL reports for a message are posted to. Under
+// hook_auth = "shared_secret" it carries the provider's callback token, so
+// a gateway posting back to it unchanged authenticates.
+func statusCallback(cfg settings, hookURL string) string {
+	if cfg.hookAuth != hookAuthSharedSecret {
+		return hookURL + pathStatus
+	}
+	return hookURL + pathStatus + "?" + url.Values{"token": {cfg.callbackToken}}.Encode()
+}
+
 func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Client, hookURL string, logger hclog.Logger, m sdk.Message) sdk.SendResult {
 	res := sdk.SendResult{MessageID: m.ID}
 	// Checked here, not when Send was called: a message of a batch may
@@ -256,7 +269,7 @@ func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Clien
 		return res
 	}
 	if hookURL != "" {
-		form.Set("StatusCallback", hookURL+"/status")
+		form.Set("StatusCallback", statusCallback(cfg, hookURL))
 	}
 	if validity > 0 {
 		form.Set("ValidityPeriod", strconv.Itoa(validity))
