@@ -15,12 +15,10 @@ import (
 	"github.com/smsrouter/smsrouter/configs"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/number"
-	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
-
-var builtin = []string{"sandbox"}
 
 // The tests configure real sandbox providers, which may start goroutines.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,7 +35,7 @@ func TestEmbeddedDefaultIsTheFile(t *testing.T) {
 
 func TestDefaultConfigParses(t *testing.T) {
 	cfg, err := config.Parse(configs.Default, configs.DefaultFilename, config.Options{
-		BuiltinKinds: builtin,
+		BuiltinKinds: builtin.Kinds(),
 		LookupEnv:    func(string) (string, bool) { return "", false },
 	})
 	if err != nil {
@@ -57,16 +55,12 @@ func TestDefaultConfigParses(t *testing.T) {
 	if err != nil || plan.Route != "default" || !reflect.DeepEqual(plan.Candidates, []routing.Candidate{{Provider: "sandbox"}}) {
 		t.Errorf("plan = %+v, %v", plan, err)
 	}
-	configureSandboxes(t, cfg)
+	configureBuiltins(t, cfg)
 }
 
-// productionKinds are the plugin kinds the production example uses; some
-// may not be built into this binary yet, so the test declares them.
-var productionKinds = []string{"sandbox", "smpp", "httpapi", "twilio", "android"}
-
-// copyProductionExample writes the example, its rate sheet and a stand-in
-// for its external plugin binary into a fresh directory, so the whole file,
-// path checks included, is validated as shipped.
+// copyProductionExample writes the example and its rate sheet into a fresh
+// directory, so the whole file, path checks included, is validated as
+// shipped.
 func copyProductionExample(t *testing.T) (path string, src []byte) {
 	t.Helper()
 	dir := t.TempDir()
@@ -82,15 +76,10 @@ func copyProductionExample(t *testing.T) (path string, src []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"bin", "rates"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "rates", "smpp-asia-1.csv"), rates, 0o600); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "rates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "acme-plugin"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "rates", "smpp-asia-1.csv"), rates, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, src
@@ -98,9 +87,13 @@ func copyProductionExample(t *testing.T) (path string, src []byte) {
 
 func TestProductionExampleParses(t *testing.T) {
 	path, src := copyProductionExample(t)
-	dir := filepath.Dir(path)
-	env := map[string]string{"SMSROUTER_DATABASE_DSN": "postgres://smsrouter@127.0.0.1:5432/smsrouter"}
-	opts := config.Options{BuiltinKinds: productionKinds, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	env := map[string]string{
+		"SMSROUTER_DATABASE_DSN": "postgres://smsrouter@127.0.0.1:5432/smsrouter",
+		"TWILIO_ACCOUNT_SID":     "AC0123456789abcdef0123456789abcdef",
+		"TWILIO_AUTH_TOKEN":      "twilio-token",
+		"AGGREGATOR_TOKEN":       "aggregator-token",
+	}
+	opts := config.Options{BuiltinKinds: builtin.Kinds(), LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 
 	cfg, err := config.Load(path, opts)
 	if err != nil {
@@ -116,17 +109,14 @@ func TestProductionExampleParses(t *testing.T) {
 	for _, p := range cfg.Providers {
 		names = append(names, p.Name)
 	}
-	want := []string{"android-mm", "smpp-asia-1", "smpp-asia-2", "smpp-eu-1", "smpp-eu-2", "twilio-us", "aggregator", "acme"}
+	want := []string{"smpp-asia-1", "smpp-asia-2", "smpp-eu-1", "smpp-eu-2", "twilio-us", "aggregator"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("providers = %v, want %v", names, want)
-	}
-	if acme := cfg.Providers[len(cfg.Providers)-1]; acme.Path != filepath.Join(dir, "bin", "acme-plugin") || len(acme.SHA256) != 64 {
-		t.Errorf("acme = %+v", acme)
 	}
 	if got := cfg.Table.Routes(); !reflect.DeepEqual(got, []string{"mm-otp", "mm", "eu", "us", "default"}) {
 		t.Errorf("routes = %v", got)
 	}
-	configureSandboxes(t, cfg)
+	configureBuiltins(t, cfg)
 
 	// Without the DSN in the environment the error points at the env call.
 	delete(env, "SMSROUTER_DATABASE_DSN")
@@ -150,7 +140,7 @@ func (s state) ProviderState(name string) routing.ProviderState {
 // comments say, for numbers in six countries and with providers failing.
 func TestProductionExampleRoutes(t *testing.T) {
 	path, _ := copyProductionExample(t)
-	cfg, err := config.Load(path, config.Options{BuiltinKinds: productionKinds,
+	cfg, err := config.Load(path, config.Options{BuiltinKinds: builtin.Kinds(),
 		LookupEnv: func(k string) (string, bool) { return "postgres://x@127.0.0.1/x", k == "SMSROUTER_DATABASE_DSN" }})
 	if err != nil {
 		t.Fatal(err)
@@ -164,16 +154,16 @@ func TestProductionExampleRoutes(t *testing.T) {
 		route string
 		want  []string
 	}{
-		{"Myanmar OTP: the Android gateway first", "+959791234567", "otp", nil, "mm-otp", []string{"android-mm", "smpp-asia-1", "smpp-asia-2"}},
-		{"Myanmar OTP, gateway down: cheapest SMPP", "+959791234567", "otp", state{"android-mm": {}}, "mm-otp", []string{"smpp-asia-1", "smpp-asia-2"}},
-		{"Myanmar OTP, gateway down, cheapest link out of money", "+959791234567", "otp",
-			state{"android-mm": {}, "smpp-asia-1": lowBalance}, "mm-otp", []string{"smpp-asia-2"}},
+		{"Myanmar OTP: the cheapest SMPP link, the aggregator last", "+959791234567", "otp", nil, "mm-otp", []string{"smpp-asia-1", "smpp-asia-2", "aggregator"}},
+		{"Myanmar OTP, cheapest link down", "+959791234567", "otp", state{"smpp-asia-1": {}}, "mm-otp", []string{"smpp-asia-2", "aggregator"}},
+		{"Myanmar OTP, cheapest link out of money", "+959791234567", "otp",
+			state{"smpp-asia-1": lowBalance}, "mm-otp", []string{"smpp-asia-2", "aggregator"}},
 		{"Myanmar MPT number: the other link is cheaper", "+959250123456", "sms", nil, "mm", []string{"smpp-asia-2", "smpp-asia-1"}},
 		{"Germany: smpp-eu-2 is cheaper after conversion", "+4915123456789", "sms", nil, "eu", []string{"smpp-eu-2", "smpp-eu-1"}},
 		{"France: smpp-eu-1 is cheaper", "+33612345678", "sms", nil, "eu", []string{"smpp-eu-1", "smpp-eu-2"}},
 		{"France, smpp-eu-1 failing", "+33612345678", "sms", state{"smpp-eu-1": {Healthy: true, SuccessRate: 0.5}}, "eu", []string{"smpp-eu-2"}},
 		{"United States: Twilio", "+14155552671", "sms", nil, "us", []string{"twilio-us", "aggregator"}},
-		{"Japan: the aggregator", "+819012345678", "sms", nil, "default", []string{"aggregator", "acme"}},
+		{"Japan: the aggregator", "+819012345678", "sms", nil, "default", []string{"aggregator"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,19 +184,24 @@ func TestProductionExampleRoutes(t *testing.T) {
 	}
 }
 
-// configureSandboxes hands every sandbox provider's settings to the real
-// plugin, so the shipped files use keys and values it accepts.
-func configureSandboxes(t *testing.T, cfg *config.Config) {
+// configureBuiltins hands every provider's settings to the real built-in
+// plugin of its kind, so the shipped files use keys and values it accepts.
+// The context is cancelled: Configure checks the settings and does not wait
+// for an upstream (an SMPP bind).
+func configureBuiltins(t *testing.T, cfg *config.Config) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, p := range cfg.Providers {
-		if p.Plugin != "sandbox" {
+		pr, ok := builtin.New(p.Plugin)
+		if !ok {
+			t.Errorf("provider %s: plugin %q is not built in", p.Name, p.Plugin)
 			continue
 		}
-		sb := sandbox.New()
-		if err := sb.Configure(context.Background(), sdk.Config{Name: p.Name, Settings: p.Settings}); err != nil {
+		if err := pr.Configure(ctx, sdk.Config{Name: p.Name, Settings: p.Settings}); err != nil {
 			t.Errorf("provider %s: %v", p.Name, err)
 		}
-		if err := sb.Close(context.Background()); err != nil {
+		if err := pr.Close(context.Background()); err != nil {
 			t.Errorf("close %s: %v", p.Name, err)
 		}
 	}

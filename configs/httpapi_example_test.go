@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,7 +21,7 @@ func TestHTTPAPIExampleParsesAndConfigures(t *testing.T) {
 		"ACME_API_KEY":           "acme-key",
 	}
 	opts := config.Options{
-		BuiltinKinds: []string{"sandbox", "httpapi"},
+		BuiltinKinds: builtin.Kinds(),
 		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}
 	cfg, err := config.Load("httpapi.example.hcl", opts)

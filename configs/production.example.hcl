@@ -80,21 +80,9 @@ api {
   low_balance  = 5 # balance.low webhook when a charge takes a balance below 5 USD
 }
 
-# An Android phone with a local SIM on an unlimited bundle: free per message,
-# but slow and only as available as the phone.
-provider "android-mm" {
-  plugin = "android"
-  config = {
-    device_token = env("ANDROID_MM_TOKEN", "")
-  }
-  pricing {
-    default = 0
-  }
-  limits {
-    tps         = 0.5
-    concurrency = 1
-  }
-}
+# Android phones (a local SIM on an unlimited bundle) and GSM modems are
+# coming as provider kinds; until then, connect one through an external
+# plugin (see the end of this file) or an HTTP gateway (plugin = "httpapi").
 
 # Two SMPP links into Myanmar and South-East Asia.
 provider "smpp-asia-1" {
@@ -193,27 +181,30 @@ provider "aggregator" {
   poll_status_after = "30s"
 }
 
-# An external plugin: any binary built against the smsrouter sdk package.
-# The host refuses to start it if its SHA-256 differs from the pin
-# (compute it with `sha256sum bin/acme-plugin`).
-provider "acme" {
-  path   = "./bin/acme-plugin"
-  sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-  config = {
-    api_key = env("ACME_API_KEY", "")
-  }
-}
+# An external plugin: any binary built against the smsrouter sdk package
+# (examples/plugins/echo is a complete one). The host refuses to start it if
+# its SHA-256 differs from the pin. Build it, pin it with
+# `sha256sum bin/acme-plugin`, then uncomment this block and add "acme" to a
+# route's candidates:
+#
+# provider "acme" {
+#   path   = "./bin/acme-plugin"
+#   sha256 = "<the binary's SHA-256>"
+#   config = {
+#     api_key = env("ACME_API_KEY")
+#   }
+# }
 
 # Routes are tried in order; the first that matches and keeps a candidate
 # takes the message. Its candidates, ordered by the strategy, are the plan:
 # the dispatcher tries the first and fails over down the list.
 
-# Myanmar OTP: the Android gateway while it is healthy (it costs nothing, so
-# least_cost puts it first), else the cheapest SMPP link whose balance covers
-# the message. A provider that has not reported a balance yet is not dropped.
+# Myanmar OTP: the cheapest healthy SMPP link whose balance covers the
+# message, the aggregator last (a code must arrive even when both links are
+# down). A provider that has not reported a balance yet is not dropped.
 route "mm-otp" {
   match      = "country == 'MM' && kind == 'otp'"
-  candidates = ["android-mm", "smpp-asia-1", "smpp-asia-2"]
+  candidates = ["smpp-asia-1", "smpp-asia-2", "aggregator"]
   filter     = "healthy && (!has_balance || balance >= cost)"
   strategy   = "least_cost"
 }
@@ -240,8 +231,8 @@ route "us" {
   candidates = ["twilio-us", "aggregator"]
 }
 
-# Everything else to the HTTP aggregator, the external plugin behind it.
+# Everything else to the HTTP aggregator.
 route "default" {
   default    = true
-  candidates = ["aggregator", "acme"]
+  candidates = ["aggregator"]
 }

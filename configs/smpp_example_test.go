@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,7 +21,7 @@ func TestSMPPExampleParses(t *testing.T) {
 		"SMPP_CARRIER_PASSWORD":  "s3cret",
 	}
 	opts := config.Options{
-		BuiltinKinds: []string{"sandbox", "smpp"},
+		BuiltinKinds: builtin.Kinds(),
 		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}
 	cfg, err := config.Load("smpp.example.hcl", opts)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -24,7 +25,7 @@ func TestTwilioExampleParses(t *testing.T) {
 		"CONNECTOR_HOOK_SECRET":  "example-hook-secret-0123456789",
 	}
 	opts := config.Options{
-		BuiltinKinds: []string{"sandbox", "twilio"},
+		BuiltinKinds: builtin.Kinds(),
 		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}
 	cfg, err := config.Load("twilio.example.hcl", opts)

@@ -7,32 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
-	"github.com/smsrouter/smsrouter/plugins/httpapi"
-	"github.com/smsrouter/smsrouter/plugins/sandbox"
-	"github.com/smsrouter/smsrouter/plugins/smpp"
-	"github.com/smsrouter/smsrouter/plugins/twilio"
+	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-// builtins are the plugin kinds this binary serves itself.
-var builtins = map[string]func() sdk.Provider{
-	"sandbox": func() sdk.Provider { return sandbox.New() },
-	"smpp":    func() sdk.Provider { return smpp.New() },
-	"httpapi": func() sdk.Provider { return httpapi.New() },
-	"twilio":  func() sdk.Provider { return twilio.New() },
-}
-
-func builtinKinds() []string {
-	kinds := make([]string, 0, len(builtins))
-	for k := range builtins {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	return kinds
-}
+// builtinKinds are the plugin kinds this binary serves itself.
+func builtinKinds() []string { return builtin.Kinds() }
 
 const usage = `smsrouter: a plugin-based, multi-provider SMS gateway.
 
@@ -78,12 +60,12 @@ func pluginServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "smsrouter plugin serve: want one plugin kind (one of %s)\n", strings.Join(builtinKinds(), ", "))
 		return 2
 	}
-	newProvider, ok := builtins[args[0]]
+	p, ok := builtin.New(args[0])
 	if !ok {
 		fmt.Fprintf(os.Stderr, "smsrouter plugin serve: unknown built-in plugin kind %q (built-in kinds: %s)\n", args[0], strings.Join(builtinKinds(), ", "))
 		return 2
 	}
-	sdk.Serve(newProvider())
+	sdk.Serve(p)
 	return 0
 }
 
