@@ -52,15 +52,26 @@
 // answered the same way; the network expires the parts it has.
 //
 // Submission: every bind takes parts from one shared queue while its window
-// has room, paced by tps. ESME_RTHROTTLED pauses the bind and halves its
-// rate (earned back gradually) and the part is sent again: throttling slows
-// the link, it never fails a message. Queue full and system error are tried
-// again up to three times, then answered Temporary. Other statuses are
-// Permanent, with the raw command_status as the result code.
+// has room, paced by tps. A part's first ESME_RTHROTTLED pauses the bind and
+// cuts its rate (earned back gradually); the part itself waits behind the
+// others for its own backoff (0.1 s, doubling up to 5 s) before it is sent
+// again, so a message the SMSC refuses over and over slows the bind but
+// never holds up the rest. When its next try would come after Send gives up,
+// it is answered Temporary with code 0x00000058 and a reason naming the
+// SMSC's answer. Queue full and system error are tried again up to three
+// times, then answered Temporary. Other statuses are Permanent, with the raw
+// command_status as the result code.
 //
 // Connection loss: submits without a submit_sm_resp go back to the front of
 // the queue and are sent on another bind or after the reconnect, within the
-// same Send call; an answer that was read is never sent again. A missing
+// same Send call; an answer that was read is never sent again. A part that
+// was in flight when a connection ended goes out alone from then on (nothing
+// else in flight on its bind until it is answered), so that a message the
+// SMSC falls over on is told apart from the window sent with it; after
+// three such drops it is answered Temporary with code CONNECTION_DROPPED, so
+// the host can try another provider instead of the SMSC being brought down
+// on every bind. An unbind from the SMSC is answered (the unbind_resp is
+// flushed before our side closes) and is no message's fault. A missing
 // answer after response_timeout drops the bind the same way. Resubmitting
 // here rather than answering Temporary keeps a multipart message's parts
 // together and spares the host a round trip; when queue_timeout or the

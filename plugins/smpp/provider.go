@@ -37,6 +37,20 @@ const (
 	maxLateAccepted = 10000
 	// transientPause holds a bind back after queue-full or system-error.
 	transientPause = 100 * time.Millisecond
+	// throttleBackoff and throttleBackoffMax space the submits of one part
+	// the SMSC keeps answering ESME_RTHROTTLED: the wait doubles from the
+	// first up to the second, while other parts go first.
+	throttleBackoff    = 100 * time.Millisecond
+	throttleBackoffMax = 5 * time.Second
+	// maxDrops is how often a part may be in flight when the connection
+	// drops before it is answered Temporary instead of being sent again:
+	// an SMSC that falls over on one message would otherwise be made to
+	// fall over on every bind, for ever, and the message would never go
+	// to another provider.
+	maxDrops = 3
+	// codeConnectionDropped is the result code of a part held back after
+	// maxDrops.
+	codeConnectionDropped = "CONNECTION_DROPPED"
 )
 
 var (
@@ -66,6 +80,9 @@ type Provider struct {
 	retryMu  sync.Mutex
 	retry    []*part
 	retrySig chan struct{}
+	// deferred holds throttled parts until their own backoff passes (under
+	// retryMu); they go behind the line, not at its head.
+	deferred []*part
 
 	inbound chan inboundPDU
 
@@ -353,11 +370,18 @@ type part struct {
 	state     int // partQueued, partInflight, partDone, partCancelled
 	abandoned bool
 	transient int
-	status    uint32
-	id        string // canonical provider id when accepted
-	outcome   sdk.Outcome
-	reason    string
-	code      string // result code when not the command_status
+	// throttles counts ESME_RTHROTTLED answers; notBefore is when the part
+	// may be submitted again after the last one.
+	throttles int
+	notBefore time.Time
+	// drops counts connections that ended while the part was in flight; a
+	// part with drops goes out alone (see session.submitLoop).
+	drops   int
+	status  uint32
+	id      string // canonical provider id when accepted
+	outcome sdk.Outcome
+	reason  string
+	code    string // result code when not the command_status
 }
 
 const (
@@ -381,6 +405,9 @@ type request struct {
 type batch struct {
 	left atomic.Int64
 	done chan struct{}
+	// deadline is when Send gives up (queue_timeout or the host's
+	// deadline, whichever comes first).
+	deadline time.Time
 }
 
 func (pt *part) claim() bool {
@@ -408,17 +435,52 @@ func (pt *part) frame(seq uint32, validity string) []byte {
 // requeue puts a part that was sent but never answered back in line; a
 // part whose Send already gave up is dropped instead.
 func (p *Provider) requeue(pt *part) {
+	if pt.backInLine(time.Time{}) {
+		p.putBack(pt)
+	}
+}
+
+// backInLine makes an unanswered part queued again, not before notBefore;
+// false (and the part cancelled) when its Send already gave up on it.
+func (pt *part) backInLine(notBefore time.Time) bool {
 	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	if pt.state != partInflight || pt.abandoned {
 		if pt.state == partInflight {
 			pt.state = partCancelled
 		}
-		pt.mu.Unlock()
+		return false
+	}
+	pt.state, pt.notBefore = partQueued, notBefore
+	return true
+}
+
+// suspect reports whether the part was in flight when a connection dropped.
+func (pt *part) suspect() bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return pt.drops > 0
+}
+
+// dropped handles a part that was in flight when its connection ended for
+// cause: it is sent again, until it has been in flight for maxDrops drops;
+// then it is answered Temporary so that the host can try another provider.
+func (p *Provider) dropped(pt *part, cause error) {
+	pt.mu.Lock()
+	pt.drops++
+	n := pt.drops
+	if n >= maxDrops {
+		pt.code = codeConnectionDropped
+	}
+	pt.mu.Unlock()
+	if n < maxDrops {
+		p.requeue(pt)
 		return
 	}
-	pt.state = partQueued
-	pt.mu.Unlock()
-	p.putBack(pt)
+	p.logger.Warn("the SMSC dropped the connection each time this message was in flight; not sending it again on this provider",
+		"message", pt.req.msg.ID, "part", pt.index+1, "drops", n, "last_error", cause)
+	p.settle(pt, 0, sdk.Temporary, "", fmt.Sprintf("the connection to the SMSC ended %d times while this message was in flight (last: %v); "+
+		"held back so that it does not bring the link down again", n, cause))
 }
 
 // putBack puts a queued part at the front of the line.
@@ -426,39 +488,91 @@ func (p *Provider) putBack(pt *part) {
 	p.retryMu.Lock()
 	p.retry = append(p.retry, pt)
 	p.retryMu.Unlock()
+	p.wakeSubmitter()
+}
+
+// wakeSubmitter tells one waiting submitter that a part is back in line.
+func (p *Provider) wakeSubmitter() {
 	select {
 	case p.retrySig <- struct{}{}:
 	default:
 	}
 }
 
-// nextPart returns the next part to submit: retries first.
+// deferUntil puts a throttled part behind the line until at.
+func (p *Provider) deferUntil(pt *part, at time.Time) {
+	if !pt.backInLine(at) {
+		return
+	}
+	p.retryMu.Lock()
+	p.deferred = append(p.deferred, pt)
+	p.retryMu.Unlock()
+	p.wakeSubmitter()
+}
+
+// nextPart returns the next part to submit: parts whose bind died first,
+// then throttled parts whose backoff has passed, then the line. A throttled
+// part waiting for its backoff never holds up the others.
 func (p *Provider) nextPart(dead <-chan struct{}) *part {
+	var wake *time.Timer
+	defer func() {
+		if wake != nil {
+			wake.Stop()
+		}
+	}()
 	for {
-		p.retryMu.Lock()
-		if n := len(p.retry); n > 0 {
-			pt := p.retry[0]
-			p.retry[0] = nil
-			p.retry = p.retry[1:]
-			more := len(p.retry) > 0
-			p.retryMu.Unlock()
-			if more {
-				select {
-				case p.retrySig <- struct{}{}:
-				default:
-				}
-			}
+		pt, next := p.takeRetry(time.Now())
+		if pt != nil {
 			return pt
 		}
-		p.retryMu.Unlock()
+		var wakeC <-chan time.Time
+		if !next.IsZero() {
+			if wake == nil {
+				wake = time.NewTimer(time.Until(next))
+			} else {
+				wake.Reset(time.Until(next))
+			}
+			wakeC = wake.C
+		}
 		select {
 		case pt := <-p.queue:
 			return pt
 		case <-p.retrySig:
+		case <-wakeC:
 		case <-dead:
 			return nil
 		}
 	}
+}
+
+// takeRetry takes the first part to send again, or reports when the
+// earliest deferred part becomes due (zero when none waits).
+func (p *Provider) takeRetry(now time.Time) (*part, time.Time) {
+	p.retryMu.Lock()
+	defer p.retryMu.Unlock()
+	if len(p.retry) > 0 {
+		pt := p.retry[0]
+		p.retry[0] = nil
+		p.retry = p.retry[1:]
+		if len(p.retry) > 0 {
+			p.wakeSubmitter()
+		}
+		return pt, time.Time{}
+	}
+	var next time.Time
+	for i, pt := range p.deferred {
+		pt.mu.Lock()
+		at := pt.notBefore
+		pt.mu.Unlock()
+		if !at.After(now) {
+			p.deferred = append(p.deferred[:i], p.deferred[i+1:]...)
+			return pt, time.Time{}
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return nil, next
 }
 
 // answered applies a submit_sm_resp to its part.
@@ -478,8 +592,25 @@ func (p *Provider) answered(s *session, pt *part, status uint32, id string) {
 		p.settle(pt, status, sdk.Accepted, id, "")
 		return
 	case statusThrottled:
-		s.pacer.throttled(now)
-		p.requeue(pt)
+		pt.mu.Lock()
+		pt.throttles++
+		n := pt.throttles
+		pt.mu.Unlock()
+		// The link slows down once per part: an SMSC that refuses one
+		// message over and over (a per-destination limit) must not drag
+		// the bind's rate down with it.
+		if n == 1 {
+			s.pacer.throttled(now)
+		}
+		again := now.Add(throttleWait(n))
+		if again.After(pt.req.b.deadline) {
+			// Send would give up before the next try: say so now, with
+			// what the SMSC answered.
+			p.settle(pt, status, sdk.Temporary, "", fmt.Sprintf("%s to each of %d tries; the next try would come after Send gives up",
+				describeStatus(status), n))
+			return
+		}
+		p.deferUntil(pt, again)
 		return
 	case statusInvBindStat:
 		p.requeue(pt)
@@ -499,6 +630,15 @@ func (p *Provider) answered(s *session, pt *part, status uint32, id string) {
 		return
 	}
 	p.settle(pt, status, sdk.Permanent, "", describeStatus(status))
+}
+
+// throttleWait is how long a part waits after its nth ESME_RTHROTTLED.
+func throttleWait(n int) time.Duration {
+	d := throttleBackoff
+	for i := 1; i < n && d < throttleBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, throttleBackoffMax)
 }
 
 func describeStatus(status uint32) string {
@@ -572,7 +712,10 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 		return nil, fmt.Errorf("smpp send: no bind to %s is up: %w", p.cfg.addr(), why)
 	}
 	results := make([]sdk.SendResult, len(msgs))
-	b := &batch{done: make(chan struct{})}
+	b := &batch{done: make(chan struct{}), deadline: time.Now().Add(p.cfg.queueTimeout)}
+	if d, ok := ctx.Deadline(); ok && d.Before(b.deadline) {
+		b.deadline = d
+	}
 	reqs := make([]*request, len(msgs))
 	var all []*part
 	for i, m := range msgs {
@@ -626,7 +769,7 @@ enqueue:
 		case <-ctx.Done():
 			why = "the host cancelled the send before the SMSC answered"
 		case <-timer.C:
-			why = fmt.Sprintf("no submit_sm_resp within queue_timeout %s", p.cfg.queueTimeout)
+			why = fmt.Sprintf("queue_timeout %s passed before the SMSC accepted every part", p.cfg.queueTimeout)
 		case <-p.closing:
 			why = "the provider is closing"
 		}
@@ -656,8 +799,10 @@ func (p *Provider) result(r *request, why string) sdk.SendResult {
 	res := sdk.SendResult{MessageID: r.msg.ID}
 	var first, failed *part
 	unanswered := false
+	throttles := 0
 	for _, pt := range r.parts {
 		pt.mu.Lock()
+		throttles = max(throttles, pt.throttles)
 		switch pt.state {
 		case partDone:
 			if pt.index == 0 {
@@ -689,6 +834,12 @@ func (p *Provider) result(r *request, why string) sdk.SendResult {
 		if res.Outcome == sdk.Temporary {
 			res.RetryAfter = time.Second
 		}
+	case unanswered && throttles > 0:
+		// Every submit was answered; saying "no response" would send the
+		// operator looking for a network problem.
+		res.Outcome, res.Code = sdk.Temporary, fmt.Sprintf("0x%08X", statusThrottled)
+		res.Reason = fmt.Sprintf("smpp: %s to each of %d tries, then %s", describeStatus(statusThrottled), throttles, why)
+		res.RetryAfter = throttleBackoffMax
 	case unanswered:
 		res.Outcome, res.Code = sdk.Temporary, "NO_RESPONSE"
 		res.Reason = "smpp: " + why

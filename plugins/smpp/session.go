@@ -89,9 +89,12 @@ type session struct {
 	dieOnce  sync.Once
 	unbound  chan struct{} // closed when our unbind is answered
 	draining atomic.Bool   // no new submits: shutting down
-	lastRead atomic.Int64  // unix nanos of the last frame read
-	seq      atomic.Uint32
-	reader   *bufio.Reader
+	// peerUnbound is set when the SMSC unbound the session: it ends for a
+	// reason no message in flight is to blame for.
+	peerUnbound atomic.Bool
+	lastRead    atomic.Int64 // unix nanos of the last frame read
+	seq         atomic.Uint32
+	reader      *bufio.Reader
 
 	mu      sync.Mutex
 	err     error
@@ -203,11 +206,20 @@ func (s *session) run(ctx context.Context) error {
 	pending := s.pending
 	s.pending = map[uint32]*inflight{}
 	s.mu.Unlock()
+	// A drop we caused, or an unbind the SMSC asked for, is no message's
+	// fault; any other end of the link may be the fault of what was in
+	// flight.
+	blameless := ctx.Err() != nil || s.draining.Load() || s.peerUnbound.Load()
 	for _, inf := range pending {
-		if inf.part != nil {
-			// No submit_sm_resp was read for these, so sending them again
-			// cannot duplicate an answer we saw.
+		if inf.part == nil {
+			continue
+		}
+		// No submit_sm_resp was read for these, so sending them again
+		// cannot duplicate an answer we saw.
+		if blameless {
 			s.p.requeue(inf.part)
+		} else {
+			s.p.dropped(inf.part, err)
 		}
 	}
 	return err
@@ -246,6 +258,8 @@ func (s *session) send(b []byte) bool {
 
 // writeLoop writes queued frames, flushing once the queue is empty, so a
 // full window goes out in few syscalls while a lone submit is not delayed.
+// A nil frame (see farewell) flushes what came before it, then ends our
+// side of the connection.
 func (s *session) writeLoop() {
 	w := bufio.NewWriterSize(s.conn, 64<<10)
 	for {
@@ -254,22 +268,50 @@ func (s *session) writeLoop() {
 			return
 		case b := <-s.out:
 			_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.cfg.responseTimeout))
+			last := b == nil
 			_, _ = w.Write(b)
-		more:
-			for {
+			for !last {
 				select {
 				case b = <-s.out:
+					last = b == nil
 					_, _ = w.Write(b)
+					continue
 				default:
-					break more
 				}
+				break
 			}
 			if err := w.Flush(); err != nil {
 				s.die(fmt.Errorf("write to SMSC: %w", err))
 				return
 			}
+			if last {
+				s.closeWrite()
+				return
+			}
 		}
 	}
+}
+
+// farewell sends b as the session's last frame: it is written and flushed
+// before our side of the connection is closed, and the reader goes on until
+// the SMSC closes its side (bounded by response_timeout), so answers already
+// on their way are still read. Closing at once could lose b: an unbind_resp
+// queued 2 ms before the socket closed never reached the SMSC.
+func (s *session) farewell(b []byte) {
+	s.draining.Store(true)
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.p.cfg.responseTimeout))
+	if s.send(b) {
+		s.send(nil)
+	}
+}
+
+// closeWrite half-closes the connection (TCP FIN, TLS close_notify), or
+// closes it where that is not possible.
+func (s *session) closeWrite() {
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		return
+	}
+	s.die(errors.New("the SMSC unbound the session"))
 }
 
 // frameHeader is the 16-octet PDU header.
@@ -317,7 +359,11 @@ func (s *session) readLoop(r *bufio.Reader) {
 			select {
 			case <-s.dead:
 			default:
-				if errors.Is(err, io.EOF) {
+				switch {
+				case s.peerUnbound.Load():
+					s.die(errors.New("the SMSC unbound the session"))
+					return
+				case errors.Is(err, io.EOF):
 					err = errors.New("the SMSC closed the connection")
 				}
 				s.die(fmt.Errorf("read from SMSC: %w", err))
@@ -344,8 +390,8 @@ func (s *session) readLoop(r *bufio.Reader) {
 			delete(s.pending, h.seq)
 			s.mu.Unlock()
 		case cmdUnbind:
-			s.send(header(cmdUnbindResp, statusOK, h.seq))
-			s.die(errors.New("the SMSC unbound the session"))
+			s.peerUnbound.Store(true)
+			s.farewell(header(cmdUnbindResp, statusOK, h.seq))
 		case cmdUnbindResp:
 			close(s.unbound)
 		case cmdGenericNack:
@@ -477,6 +523,14 @@ func (s *session) submitLoop() {
 			<-s.window
 			continue
 		}
+		// A part that was in flight when a connection dropped goes out
+		// alone: if it is what makes the SMSC fall over, only it is
+		// counted for the next drop, not the window that went with it.
+		suspect := pt.suspect()
+		if suspect && !s.awaitNoSubmits() {
+			s.p.requeue(pt)
+			return
+		}
 		seq := s.nextSeq()
 		b := pt.frame(seq, validity)
 		s.mu.Lock()
@@ -489,6 +543,34 @@ func (s *session) submitLoop() {
 		s.mu.Unlock()
 		if !s.send(b) {
 			return // run() requeues what is pending
+		}
+		if suspect && !s.awaitNoSubmits() {
+			return
+		}
+	}
+}
+
+// awaitNoSubmits waits until no submit is in flight on the session; false
+// if it died first. It polls: it runs only after a connection dropped.
+func (s *session) awaitNoSubmits() bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		n := 0
+		for _, inf := range s.pending {
+			if inf.part != nil {
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-t.C:
+		case <-s.dead:
+			return false
 		}
 	}
 }

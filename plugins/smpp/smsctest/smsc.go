@@ -75,6 +75,10 @@ type Config struct {
 	// ESME_RINVEXPIRY, as SMSCs that do not take one do. A malformed
 	// validity_period gets that answer in any case.
 	RejectValidity bool
+	// DropOnDest drops the session (as DropConnections does) whenever it
+	// reads a submit to a destination starting with one of these, as an
+	// SMSC does that a particular message makes crash.
+	DropOnDest []string
 }
 
 // Stats counts what the simulator saw.
@@ -85,6 +89,11 @@ type Stats struct {
 	ReceiptsSent, ReceiptsAcked  int64
 	InboundAcked, DeliverRefused int64
 	EnquireLinks, Unbinds        int64
+	// UnbindResps counts unbind_resp received for unbinds the simulator
+	// sent (Unbind).
+	UnbindResps int64
+	// DropsOnDest counts sessions dropped by DropOnDest.
+	DropsOnDest int64
 	// Outstanding is how many submits open sessions have read and not yet
 	// answered: sampled over a run, it shows how full the ESME keeps its
 	// window.
@@ -148,7 +157,7 @@ type Server struct {
 
 type statsCounters struct {
 	binds, bindFailures, submits, accepted, throttled, rejected, windowViolations,
-	receiptsSent, receiptsAcked, inboundAcked, deliverRefused, enquireLinks, unbinds, outstanding atomic.Int64
+	receiptsSent, receiptsAcked, inboundAcked, deliverRefused, enquireLinks, unbinds, unbindResps, dropsOnDest, outstanding atomic.Int64
 }
 
 // Start listens and serves until Close.
@@ -249,7 +258,7 @@ func (s *Server) Stats() Stats {
 		Rejected: c.rejected.Load(), WindowViolations: c.windowViolations.Load(),
 		ReceiptsSent: c.receiptsSent.Load(), ReceiptsAcked: c.receiptsAcked.Load(),
 		InboundAcked: c.inboundAcked.Load(), DeliverRefused: c.deliverRefused.Load(),
-		EnquireLinks: c.enquireLinks.Load(), Unbinds: c.unbinds.Load(),
+		EnquireLinks: c.enquireLinks.Load(), Unbinds: c.unbinds.Load(), UnbindResps: c.unbindResps.Load(), DropsOnDest: c.dropsOnDest.Load(),
 		Outstanding: c.outstanding.Load(),
 	}
 }
@@ -291,6 +300,30 @@ func (s *Server) DropOnSubmit(n int) {
 	s.mu.Lock()
 	s.dropNext = n
 	s.mu.Unlock()
+}
+
+// RestartIDs makes the next accepted submit get id first (in the resp's
+// format), as an SMSC does that restarts its counter or wraps: ids it
+// issued before are issued again.
+func (s *Server) RestartIDs(first uint64) {
+	s.nextID.Store(first)
+}
+
+// Unbind sends unbind on every bound session, as an SMSC going down for
+// maintenance does; a session is closed once its unbind_resp arrives
+// (counted in Stats.UnbindResps).
+func (s *Server) Unbind() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		if c.bound.Load() {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.write(header(0x00000006, 0, c.nextSeq()))
+	}
 }
 
 func (s *Server) acceptLoop() {
@@ -529,7 +562,11 @@ func (c *conn) readLoop() {
 			c.s.notify()
 			c.write(header(0x80000006, 0, seq))
 			c.drop()
-		case 0x80000006, 0x80000015:
+		case 0x80000006:
+			c.s.stats.unbindResps.Add(1)
+			c.s.notify()
+			c.drop()
+		case 0x80000015:
 		default:
 			if id&0x80000000 == 0 {
 				c.write(header(0x80000000, uint32(data.ESME_RINVCMDID), seq))
@@ -599,6 +636,18 @@ func (c *conn) onSubmit(frame []byte, seq uint32) {
 	over := s.cfg.Window > 0 && c.outstanding > s.cfg.Window
 	c.mu.Unlock()
 	dest := sm.DestAddr.Address()
+	for _, prefix := range s.cfg.DropOnDest {
+		if strings.HasPrefix(dest, prefix) {
+			c.mu.Lock()
+			c.outstanding--
+			s.stats.outstanding.Add(-1)
+			c.mu.Unlock()
+			s.stats.dropsOnDest.Add(1)
+			s.notify()
+			c.drop()
+			return
+		}
+	}
 	status := uint32(0)
 	switch {
 	case over:
