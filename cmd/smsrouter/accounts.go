@@ -10,8 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 )
@@ -23,7 +21,7 @@ const accountsUsage = `want one of:
   smsrouter accounts low-balance ACCOUNT AMOUNT|default       the balance.low threshold (default: the api block's low_balance)
 ACCOUNT is an account name or id (acc_...); every subcommand takes --config FILE`
 
-func accountsCmd(ctx context.Context, sub string, args []string, stdout io.Writer) error {
+func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("accounts " + sub)
 	cfgPath := fs.String("config", "", "config file whose database holds the accounts (default: the embedded default)")
 	reason := fs.String("reason", "", "why the credit changes, kept in the ledger (credit only)")
@@ -59,7 +57,7 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout io.Write
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, hclog.NewNullLogger())
+	st, err := openCommandStore(ctx, "accounts "+sub, *cfgPath, cfg, dbMustExist, stderr)
 	if err != nil {
 		return err
 	}

@@ -30,9 +30,16 @@ func (r cliResult) String() string {
 // does not finish in time.
 func cliRun(t *testing.T, args ...string) cliResult {
 	t.Helper()
+	return cliRunIn(t, "", args...)
+}
+
+// cliRunIn is cliRun in directory dir ("": the package directory).
+func cliRunIn(t *testing.T, dir string, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -254,6 +261,40 @@ func TestCLIKeys(t *testing.T) {
 	}
 	// Revoking twice is not an error: the operator's intent holds.
 	cliRun(t, "keys", "revoke", "--id", id, "--config", cfg).expect(t, 0, []string{"revoked " + id}, nil)
+}
+
+// TestCLICommandsCreateNoDatabase is the regression test for `keys list`
+// run from another directory on the default config silently creating an
+// empty database under ./data: commands that only read or change what is
+// there refuse with the path and the fix, create nothing, and every command
+// that opens a database says which one on stderr.
+func TestCLICommandsCreateNoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "data", "smsrouter.db")
+	for _, args := range [][]string{
+		{"keys", "list"},
+		{"keys", "revoke", "--id", "key_00000000"},
+		{"accounts", "list"},
+		{"accounts", "credit", "default", "1"},
+		{"accounts", "limit", "default", "0"},
+		{"accounts", "low-balance", "default", "5"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			cliRunIn(t, dir, args...).expect(t, 1, nil, []string{"no database at " + db, "--config"})
+			if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+				t.Fatalf("smsrouter %s created %s (stat: %v)", strings.Join(args, " "), filepath.Join(dir, "data"), err)
+			}
+		})
+	}
+	// route explain reads only the config: it works without a database.
+	cliRunIn(t, dir, "route", "explain", "--to", "+959123456789", "--text", "hi").expect(t, 0, []string{"sandbox"}, nil)
+
+	// keys create sets up a database, and says where.
+	cliRunIn(t, dir, "keys", "create", "--name", "ops").expect(t, 0, []string{"Shown only once"}, []string{"using sqlite database " + db})
+	cliRunIn(t, dir, "keys", "list").expect(t, 0, []string{"ops"}, []string{"using sqlite database " + db})
+	if n := strings.Count(cliRunIn(t, dir, "accounts", "list").stderr, "\n"); n != 1 {
+		t.Errorf("accounts list wrote %d lines to stderr, want the one naming the database", n)
+	}
 }
 
 func TestCLIPluginCheck(t *testing.T) {

@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -22,7 +20,7 @@ func defaultAccount(ctx context.Context, st *store.Store) (store.Account, error)
 	return acc, err
 }
 
-func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) error {
+func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys " + sub)
 	cfgPath := fs.String("config", "", "config file whose database holds the keys (default: the embedded default)")
 	var name, permList, id *string
@@ -60,7 +58,11 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, hclog.NewNullLogger())
+	use := dbMustExist
+	if sub == "create" {
+		use = dbMayCreate // a fresh install may make its first key before serving
+	}
+	st, err := openCommandStore(ctx, "keys "+sub, *cfgPath, cfg, use, stderr)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,11 @@ Usage:
   smsrouter plugin check BINARY                      check a plugin binary
   smsrouter plugin serve KIND                        (internal) run a built-in plugin
 
-Without --config the embedded default is used: SQLite under ./data and the sandbox provider.
+Without --config the embedded default is used: SQLite under ./data (of the current
+directory) and the sandbox provider. Only serve and keys create create a database;
+keys list, keys revoke and the accounts commands refuse to when there is none, and
+route explain, config validate and plugin check open none. A command that opens a
+database names it on stderr.
 `
 
 func main() {
@@ -79,9 +83,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cmd == "serve":
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case cmd == "keys" && len(args) > 1:
-		err = keysCmd(ctx, args[1], args[2:], stdout)
+		err = keysCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "accounts" && len(args) > 1:
-		err = accountsCmd(ctx, args[1], args[2:], stdout)
+		err = accountsCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "route" && len(args) > 1 && args[1] == "explain":
 		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
