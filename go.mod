@@ -22,6 +22,8 @@ require (
 	gorm.io/gorm v1.31.2
 )
 
+require code.dny.dev/ssrf v0.3.0 // indirect
+
 require (
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect

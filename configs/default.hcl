@@ -34,3 +34,9 @@ route "default" {
   default    = true
   candidates = ["sandbox"]
 }
+
+# Webhooks go only to public addresses. To try them with a receiver on this
+# machine, allow loopback (docs/webhooks.md, "Where webhooks may go"):
+# webhooks {
+#   allowed_networks = ["127.0.0.0/8", "::1"]
+# }

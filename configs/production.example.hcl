@@ -54,6 +54,19 @@ retention {
   event_ids = "720h"
 }
 
+# Webhooks (the account URL and per-message callback_url) go only to public
+# addresses: never loopback, private, link-local, unique-local, multicast,
+# reserved or cloud metadata (169.254.169.254) addresses, so that a tenant
+# cannot make this server call what only it can reach. A URL naming such an
+# address is refused with 422 when set, and every host is checked again
+# against the addresses it resolves to when a webhook connects. List here the
+# networks where trusted applications run (CIDR, or single addresses);
+# allow_private = true allows every address, for tests only. Read at start.
+webhooks {
+  allowed_networks = [] # e.g. ["10.20.0.0/16", "fd12:3456::/48"]
+  allow_private    = false
+}
+
 routing {
   # hour and weekday in rules are local to this zone.
   timezone = "Asia/Yangon"

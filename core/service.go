@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -57,9 +57,8 @@ type Service struct {
 	state    routing.StateSource
 	names    accountNames
 	accepter Accepter
-	// callbackReady remembers accounts seen with a webhook secret, so that
-	// bulk sends with a callback_url read it once (see checkCallback).
-	callbackReady sync.Map
+	// egress is where callback_url may point (nil: public addresses only).
+	egress *egress.Policy
 }
 
 // Options configure a Service.
@@ -79,6 +78,9 @@ type Options struct {
 	// Accepter stores accepted messages; nil means the store, one
 	// transaction per request. A *store.Batcher shares commits.
 	Accepter Accepter
+	// Egress says which addresses a callback_url may point to; nil means
+	// public addresses only. The webhook deliverer should use the same.
+	Egress *egress.Policy
 }
 
 // NewService returns a Service over the store and the routing planner.
@@ -105,6 +107,7 @@ func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Servi
 	if o.OTP != nil {
 		s.otp = *o.OTP
 	}
+	s.egress = o.Egress
 	s.accepter = o.Accepter
 	if s.accepter == nil {
 		s.accepter = st

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/routing"
@@ -95,6 +96,13 @@ type apiEnv struct {
 // way several processes share PostgreSQL.
 func newAPI(t *testing.T, stores ...*store.Store) []*apiEnv {
 	t.Helper()
+	return newAPIWith(t, nil, stores...)
+}
+
+// newAPIWith is newAPI with webhook URLs allowed where allowed says (nil:
+// public addresses only).
+func newAPIWith(t *testing.T, allowed *egress.Policy, stores ...*store.Store) []*apiEnv {
+	t.Helper()
 	cfg, err := config.Parse([]byte(apiConfig), "api.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +111,9 @@ func newAPI(t *testing.T, stores ...*store.Store) []*apiEnv {
 	var out []*apiEnv
 	for _, st := range stores {
 		router := routing.NewRouter(cfg.Table, h)
-		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h})
+		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed})
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, OTP: svc, Store: st, API: &cfg.API,
-			Table: router.Table, Plugins: &senders{}}))
+			Table: router.Table, Plugins: &senders{}, Egress: allowed}))
 		t.Cleanup(ts.Close)
 		out = append(out, &apiEnv{url: ts.URL, st: st, health: h, keys: map[string]string{}})
 	}

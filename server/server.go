@@ -16,6 +16,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -83,6 +84,9 @@ type Options struct {
 	// Metrics, when set, is served at GET /metrics without an API key (it
 	// guards itself when configured to; see core/metrics).
 	Metrics http.Handler
+	// Egress says which addresses a webhook URL may point to; nil means
+	// public addresses only. The webhook deliverer should use the same.
+	Egress *egress.Policy
 }
 
 // New returns the HTTP handler of the whole API.

@@ -84,7 +84,7 @@ func (a *api) putWebhook(c *gin.Context) {
 	}
 	url := strings.TrimSpace(*b.URL)
 	if url != "" {
-		if err := webhook.CheckURL(url); err != nil {
+		if err := webhook.CheckURL(url, a.o.Egress); err != nil {
 			fail(c, http.StatusUnprocessableEntity, "url "+err.Error())
 			return
 		}

@@ -138,6 +138,11 @@ route "default" {
 api {
   sms_per_minute = 0
 }
+# The tests' webhook receivers listen on loopback, which webhooks may not
+# reach by default.
+webhooks {
+  allowed_networks = ["127.0.0.0/8"]
+}
 `, filepath.Join(dir, "data", "smsrouter.db"))
 	path := filepath.Join(dir, "smsrouter.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -70,6 +70,9 @@ func (r *reloader) Reload(context.Context) error {
 	if cfg.Server != r.running.Server || cfg.Database != r.running.Database {
 		r.log.Warn("server and database settings changed; they apply at the next restart")
 	}
+	if !cfg.Webhooks.Equal(r.running.Webhooks) {
+		r.log.Warn("webhooks settings changed; they apply at the next restart")
+	}
 	r.router.Swap(cfg.Table)
 	if r.setLimits != nil {
 		r.setLimits(providerLimits(cfg.Providers))

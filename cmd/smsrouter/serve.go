@@ -157,12 +157,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Concurrent sends share commits; see docs/performance.md.
 	accepts := store.NewBatcher(st, store.BatcherOptions{})
 	defer accepts.Close()
-	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: mx.accepter(accepts)})
+	egressPolicy := webhookEgress(cfg.Webhooks, log)
+	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: mx.accepter(accepts),
+		Egress: egressPolicy})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: events,
 		Providers: host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
 		PublicURL: publicURL, Routes: router, Reload: reload.Reload,
 		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host,
-		Requests: mx.requests(), Metrics: mx.apiHandler()})
+		Requests: mx.requests(), Metrics: mx.apiHandler(), Egress: egressPolicy})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	if *pprofAddr != "" {
@@ -181,7 +183,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopMetrics()
 	dctx, dcancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	hooks := newWebhooks(st, cfg.API, log, mx.webhooks())
+	hooks := newWebhooks(st, cfg.API, egressPolicy, log, mx.webhooks())
 	if cfg.Server.Role != config.RoleAPI {
 		// An API node leaves these to the nodes of role "all": its CPU
 		// goes to requests, and their queues are in the shared database.

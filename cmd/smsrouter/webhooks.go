@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/webhook"
 )
@@ -21,14 +22,23 @@ const webhookPollInterval = 200 * time.Millisecond
 // number (the api block's account_sender_ids) and returns the deliverer of
 // the applications' webhooks, handed the events the store writes and woken
 // for those it could not take.
-func newWebhooks(st *store.Store, api config.API, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
+func newWebhooks(st *store.Store, api config.API, allowed *egress.Policy, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
 	st.SetInboundOwners(inboundOwners(api, log))
-	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs})
+	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs, Egress: allowed})
 	st.OnWebhooksEnqueued(d.Wake)
 	// Events this process writes go straight to its deliverer while it
 	// runs (a node of role api runs none: Room is then 0).
 	st.HandOffWebhooks(d, d.Lease())
 	return d
+}
+
+// webhookEgress is the webhooks block's policy: which addresses webhook
+// URLs may point to, checked when they are set and when they are dialled.
+func webhookEgress(w config.Webhooks, log hclog.Logger) *egress.Policy {
+	if w.AllowPrivate {
+		log.Warn("webhooks may go to any address, loopback, private networks and the cloud metadata service included (webhooks { allow_private = true })")
+	}
+	return egress.New(egress.Options{AllowPrivate: w.AllowPrivate, Allowed: w.AllowedNetworks})
 }
 
 // inboundOwners maps each account sender ID to its account's name. A number

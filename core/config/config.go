@@ -70,6 +70,8 @@ type Config struct {
 	// Retention is the retention block: how long finished webhook
 	// deliveries and provider event ids are kept.
 	Retention Retention
+	// Webhooks is the webhooks block: which addresses webhooks may go to.
+	Webhooks Webhooks
 }
 
 // Server is the server block.
@@ -266,6 +268,7 @@ var (
 		{Type: "api"},
 		{Type: "dispatch"},
 		{Type: "retention"},
+		{Type: "webhooks"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"}, {Name: "role"},
@@ -322,7 +325,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing", "otp", "api", "dispatch", "retention":
+		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -342,6 +345,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.dispatch(b, &cfg.Dispatch)
 			case "retention":
 				d.retention(b, &cfg.Retention)
+			case "webhooks":
+				d.webhooks(b, &cfg.Webhooks)
 			default:
 				d.routing(b, &cfg.Routing)
 			}

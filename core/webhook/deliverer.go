@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -38,9 +40,16 @@ type Observer interface {
 // Options tune a Deliverer; zero values take the defaults.
 type Options struct {
 	Logger hclog.Logger
-	// Client sends the requests. The default does not follow redirects (a
-	// 3xx is a failed attempt: the URL should be fixed, not guessed) and
-	// keeps connections alive per receiver.
+	// Egress says which addresses requests may go to; nil allows public
+	// addresses only. Each request's host is resolved and checked when it
+	// connects, and only an allowed address is dialled (see core/egress).
+	Egress *egress.Policy
+	// Client sends the requests, in place of one the deliverer makes over
+	// Egress's transport: a client given must keep to the policy itself
+	// (egress.Policy.Transport) and should not follow redirects. The
+	// default does not follow them (a 3xx is a failed attempt: the URL
+	// should be fixed, not guessed, and a redirect could lead where the
+	// policy was not asked), and keeps connections alive per receiver.
 	Client *http.Client
 	// Timeout bounds one request, from connecting to the end of the
 	// answer's headers (default 10s).
@@ -117,6 +126,9 @@ type Deliverer struct {
 	byMessage map[string][]uint64
 	// settled remembers the deliveries Run recently recorded finished.
 	settled settledSeqs
+	// ownClient is set when the deliverer made o.Client, whose idle
+	// connections it then closes when Run ends.
+	ownClient bool
 }
 
 // New returns a Deliverer over q.
@@ -152,8 +164,9 @@ func New(q Queue, o Options) *Deliverer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Client == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+	ownClient := o.Client == nil
+	if ownClient {
+		tr := o.Egress.Transport()
 		tr.MaxIdleConnsPerHost = o.PerAccount
 		tr.MaxIdleConns = o.Concurrency
 		o.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -161,7 +174,7 @@ func New(q Queue, o Options) *Deliverer {
 		}}
 	}
 	return &Deliverer{q: q, o: o, log: o.Logger.Named("webhook"), wake: make(chan struct{}, 1), handed: make(chan struct{}, 1),
-		byMessage: map[string][]uint64{}}
+		byMessage: map[string][]uint64{}, ownClient: ownClient}
 }
 
 // maxHeld caps the deliveries handed over and not yet recorded: the cap on
@@ -676,6 +689,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		cancel()
 	}
 	d.resetHeld()
+	if d.ownClient {
+		d.o.Client.CloseIdleConnections()
+	}
 	return nil
 }
 
@@ -766,7 +782,7 @@ const recordTimeout = 30 * time.Second
 // attempt makes one request for c and decides what becomes of it.
 func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.WebhookResult {
 	start := d.o.Now()
-	status, reason := d.post(ctx, c)
+	status, reason, detail := d.post(ctx, c)
 	end := d.o.Now()
 	r := store.WebhookResult{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
 	ok := reason == ""
@@ -799,27 +815,40 @@ func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.W
 	} else if !ok {
 		d.log.Debug("webhook attempt failed", "event", c.EventID, "attempt", c.Attempts, "error", reason, "retry_at", r.RetryAt)
 	}
+	if detail != nil {
+		// What the application is not shown, for the operator: the host
+		// only, since a URL's query may carry the application's tokens.
+		d.log.Debug("webhook connection failed", "event", c.EventID, "account", c.AccountID, "host", hostOf(c.URL), "detail", detail)
+	}
 	if d.o.Observer != nil {
 		d.o.Observer.ObserveWebhook(c.Type, ok, r.State == store.WebhookGaveUp, r.Duration)
 	}
 	return r
 }
 
-// post sends c and returns the HTTP status (0 without an answer) and why
-// the attempt failed, "" when it succeeded.
-func (d *Deliverer) post(ctx context.Context, c store.ClaimedWebhook) (int, string) {
+// post sends c and returns the HTTP status (0 without an answer), why the
+// attempt failed ("" when it succeeded), and for a request that got no
+// answer the transport's error, for the operator's log only.
+//
+// The application sees the status of every answer, and a short excerpt of
+// 4xx answers only: a receiver's 5xx page may be an internal service's,
+// and 2xx and 3xx need no explanation. Every failure to get an answer
+// reads the same, whether the connection was refused, reset or timed out,
+// so that webhooks cannot be used to tell open ports from closed ones;
+// only the policy's refusal is named, for the application to fix its URL.
+func (d *Deliverer) post(ctx context.Context, c store.ClaimedWebhook) (int, string, error) {
 	switch {
 	case c.Secret == "":
-		return 0, "the account has no webhook configured any more"
+		return 0, "the account has no webhook configured any more", nil
 	case c.URL == "":
-		return 0, "the account's webhook URL was removed and the message has no callback_url"
+		return 0, "the account's webhook URL was removed and the message has no callback_url", nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	body := []byte(c.Payload)
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Sprintf("bad webhook URL: %v", err)
+		return 0, fmt.Sprintf("bad webhook URL: %v", err), nil
 	}
 	ts := d.o.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -830,27 +859,49 @@ func (d *Deliverer) post(ctx context.Context, c store.ClaimedWebhook) (int, stri
 	req.Header.Set(HeaderEventType, c.Type)
 	resp, err := d.o.Client.Do(req)
 	if err != nil {
-		if errors.Is(rctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return 0, fmt.Sprintf("no answer within %s", d.o.Timeout)
+		// url.Error's text repeats the URL, query and all.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
-		if ctx.Err() != nil {
-			return 0, "the server stopped during the request"
+		switch {
+		case ctx.Err() != nil:
+			return 0, "the server stopped during the request", nil
+		case egress.IsRefused(err):
+			return 0, "refused: the URL's host resolves to no address webhooks may go to; " + notPublic, err
 		}
-		return 0, err.Error()
+		return 0, fmt.Sprintf("no answer: the connection failed, was closed, or no answer came within %s", d.o.Timeout), err
 	}
 	defer resp.Body.Close()
 	// A little of the answer says why it failed; reading to the end (up to
 	// a limit) lets the connection be reused.
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp.StatusCode, ""
+	code := resp.StatusCode
+	reason := "HTTP " + strconv.Itoa(code)
+	switch {
+	case code >= 200 && code < 300:
+		return code, "", nil
+	case code >= 300 && code < 400:
+		reason += ": redirects are not followed; set the URL they lead to"
+	case code >= 400 && code < 500:
+		if text := printable(snippet, excerptRunes); text != "" {
+			reason += ": " + text
+		}
 	}
-	reason := "HTTP " + strconv.Itoa(resp.StatusCode)
-	if text := printable(snippet, 200); text != "" {
-		reason += ": " + text
+	return code, reason, nil
+}
+
+// excerptRunes is how much of a 4xx answer an attempt keeps.
+const excerptRunes = 200
+
+// hostOf returns raw's host, for logs.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
 	}
-	return resp.StatusCode, reason
+	return u.Host
 }
 
 // printable returns up to n runes of b on one line, for error texts.

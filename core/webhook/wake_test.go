@@ -38,7 +38,7 @@ func TestEnqueuedEventsWakeTheDeliverer(t *testing.T) {
 		setWebhook(t, s, "acc_a", srv.URL+"/hooks")
 
 		q := &idleSignal{Store: s, idle: make(chan struct{}, 1)}
-		d := webhook.New(q, webhook.Options{PollInterval: time.Hour})
+		d := webhook.New(q, webhook.Options{Egress: loopback, PollInterval: time.Hour})
 		s.OnWebhooksEnqueued(d.Wake)
 		defer s.OnWebhooksEnqueued(nil)
 		stop := run(t, d)

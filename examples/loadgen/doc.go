@@ -18,7 +18,9 @@
 //
 // -webhook listens at that address, makes it the key's account webhook
 // (PUT /api/v1/webhook; refused if the account's webhook points elsewhere,
-// since taking it over would rotate the secret its receiver uses), checks
+// since taking it over would rotate the secret its receiver uses; the
+// server's config must allow the address, e.g. webhooks { allowed_networks
+// = ["127.0.0.0/8"] }, as webhooks go to public addresses only), checks
 // X-Signature on every request and answers 204. After sending it waits up
 // to -wait for every accepted message's message.delivered or
 // message.failed webhook, then reports the delivered rate (over the whole
