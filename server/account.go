@@ -65,7 +65,7 @@ func (a *api) balance(c *gin.Context) {
 		// the others keep the guide's answer.
 		out["credit_limit"] = *acc.CreditLimit
 	}
-	if apiKey(c).Has(store.PermAdmin) && a.o.Providers != nil {
+	if apiKey(c).Has(store.PermSystemAdmin) && a.o.Providers != nil {
 		providers := []gin.H{}
 		for _, s := range a.o.Providers.Statuses() {
 			if s.Balance == nil {
@@ -238,7 +238,16 @@ func (a *api) listKeys(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
-	keys, err := a.o.Store.ListAPIKeys(c.Request.Context(), c.Query("account_id"))
+	accountID := c.Query("account_id")
+	if key := apiKey(c); !key.Has(store.PermSystemAdmin) {
+		// An account admin lists its own account's keys, asked or not.
+		if accountID != "" && !key.Manages(accountID) {
+			forbidden(c, key.MayGrant(accountID, nil))
+			return
+		}
+		accountID = key.AccountID
+	}
+	keys, err := a.o.Store.ListAPIKeys(c.Request.Context(), accountID)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -247,6 +256,11 @@ func (a *api) listKeys(c *gin.Context) {
 		keys = []store.APIKey{}
 	}
 	c.JSON(http.StatusOK, gin.H{"keys": keys})
+}
+
+// forbidden answers 403 with the reason err gives.
+func forbidden(c *gin.Context, err error) {
+	fail(c, http.StatusForbidden, strings.TrimPrefix(err.Error(), store.ErrForbidden.Error()+": "))
 }
 
 func (a *api) createKey(c *gin.Context) {
@@ -263,24 +277,23 @@ func (a *api) createKey(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, "sms_per_minute must be 0 (the configured limit) or more")
 		return
 	}
-	accountID := b.AccountID
-	switch {
-	case accountID != "" && b.Account != "":
-		fail(c, http.StatusUnprocessableEntity, "give account_id or account (a name), not both")
-		return
-	case b.Account != "":
-		acc, err := a.o.Store.EnsureAccount(ctx, b.Account)
-		if err != nil {
-			a.coreError(c, err)
-			return
-		}
-		accountID = acc.ID
-	case accountID == "":
-		accountID = apiKey(c).AccountID
-	}
 	perms, err := store.ParsePermissions(strings.Join(b.Permissions, ","))
 	if err != nil {
 		fail(c, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	if limit := a.o.API.SMSPerMinute; b.SMSPerMinute > limit && limit > 0 && !apiKey(c).Has(store.PermSystemAdmin) {
+		// The configured limit is the operator's; an account admin may
+		// give its keys less, not more.
+		fail(c, http.StatusForbidden, fmt.Sprintf("sms_per_minute above the configured limit (%d) needs a %s key", limit, store.PermSystemAdmin))
+		return
+	}
+	accountID, ok := a.keyAccount(c, b)
+	if !ok {
+		return
+	}
+	if err := apiKey(c).MayGrant(accountID, perms); err != nil {
+		forbidden(c, err)
 		return
 	}
 	raw, key, err := a.o.Store.CreateAPIKey(ctx, accountID, b.Name, perms)
@@ -302,12 +315,57 @@ func (a *api) createKey(c *gin.Context) {
 		"note": "the key is shown only now; store it, it cannot be shown again"})
 }
 
+// keyAccount picks the account a new key is for: account_id, account (a
+// name; a system admin creates it when new), or the calling key's own. An
+// account admin naming another account is refused before anything is
+// created.
+func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
+	key := apiKey(c)
+	switch {
+	case b.AccountID != "" && b.Account != "":
+		fail(c, http.StatusUnprocessableEntity, "give account_id or account (a name), not both")
+		return "", false
+	case b.AccountID != "":
+		return b.AccountID, true
+	case b.Account == "":
+		return key.AccountID, true
+	}
+	ctx := c.Request.Context()
+	if !key.Has(store.PermSystemAdmin) {
+		acc, err := a.o.Store.AccountByName(ctx, b.Account)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.coreError(c, err)
+			return "", false
+		}
+		if err != nil || acc.ID != key.AccountID {
+			// The same answer whether the account exists or not.
+			forbidden(c, key.MayGrant("", nil))
+			return "", false
+		}
+		return acc.ID, true
+	}
+	acc, err := a.o.Store.EnsureAccount(ctx, b.Account)
+	if err != nil {
+		a.coreError(c, err)
+		return "", false
+	}
+	return acc.ID, true
+}
+
 func (a *api) revokeKey(c *gin.Context) {
 	if a.o.Store == nil {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
-	err := a.o.Store.RevokeAPIKey(c.Request.Context(), c.Param("id"))
+	ctx := c.Request.Context()
+	target, err := a.o.Store.APIKeyByID(ctx, c.Param("id"))
+	if err == nil {
+		if ferr := apiKey(c).MayGrant(target.AccountID, target.PermissionList()); ferr != nil {
+			forbidden(c, ferr)
+			return
+		}
+		err = a.o.Store.RevokeAPIKey(ctx, target.ID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		fail(c, http.StatusNotFound, "API key not found")
 		return

@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -20,10 +19,10 @@ type RouteExplainer interface {
 
 func (a *api) routeAdmin(g *gin.RouterGroup) {
 	if a.o.Routes != nil {
-		g.POST("/admin/route/explain", require(store.PermAdmin), a.explainRoute)
+		g.POST("/admin/route/explain", requireSystem, a.explainRoute)
 	}
 	if a.o.Reload != nil {
-		g.POST("/admin/reload", require(store.PermAdmin), a.reload)
+		g.POST("/admin/reload", requireSystem, a.reload)
 	}
 }
 

@@ -113,7 +113,7 @@ func setupRouting(t *testing.T) *routingEnv {
 		t.Fatal(err)
 	}
 	e.account = acc.ID
-	if e.admin, _, err = st.CreateAPIKey(context.Background(), acc.ID, "admin", []string{store.PermAdmin}); err != nil {
+	if e.admin, _, err = st.CreateAPIKey(context.Background(), acc.ID, "admin", []string{store.PermSystemAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	if e.sender, _, err = st.CreateAPIKey(context.Background(), acc.ID, "sender", []string{store.PermSendSMS}); err != nil {
@@ -163,6 +163,16 @@ func TestRouteExplainEndpoint(t *testing.T) {
 
 	if code, out := e.post(t, "/api/v1/admin/route/explain", e.sender, body); code != http.StatusForbidden {
 		t.Errorf("without admin permission: HTTP %d %v", code, out)
+	}
+	// Routing is the installation's: an account admin key is refused both.
+	tenant, _, err := e.store.CreateAPIKey(t.Context(), e.account, "tenant admin", []string{store.PermAccountAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/admin/route/explain", "/api/v1/admin/reload"} {
+		if code, out := e.post(t, path, tenant, body); code != http.StatusForbidden || !strings.Contains(fmt.Sprint(out["error"]), "lacks the system_admin permission") {
+			t.Errorf("%s with an account admin key: HTTP %d %v", path, code, out)
+		}
 	}
 	if code, out := e.post(t, "/api/v1/admin/route/explain", e.admin, `{"to":"959","text":"x"}`); code != http.StatusUnprocessableEntity || out["error"] != "Invalid phone number format" {
 		t.Errorf("bad number: HTTP %d %v", code, out)

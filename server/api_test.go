@@ -124,7 +124,7 @@ func newAPIWith(t *testing.T, allowed *egress.Policy, stores ...*store.Store) []
 		t.Fatal(err)
 	}
 	for name, perms := range map[string][]string{
-		"sms": {store.PermSendSMS}, "otp": {store.PermSendOTP, store.PermVerifyOTP}, "admin": {store.PermAdmin},
+		"sms": {store.PermSendSMS}, "otp": {store.PermSendOTP, store.PermVerifyOTP}, "admin": {store.PermSystemAdmin},
 		"read": {store.PermReceiveSMS},
 	} {
 		raw, key, err := st.CreateAPIKey(ctx, acc.ID, name, perms)
@@ -504,7 +504,7 @@ func TestAdminKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		envs := newAPI(t, st)
 		e := envs[0]
-		if a := e.call(t, "GET", "/api/v1/admin/keys", "sms", ""); a.code != 403 || !strings.Contains(a.raw, "lacks the admin permission") {
+		if a := e.call(t, "GET", "/api/v1/admin/keys", "sms", ""); a.code != 403 || !strings.Contains(a.raw, "lacks the account_admin permission") {
 			t.Fatalf("list with a send key: HTTP %d %s", a.code, a.raw)
 		}
 		a := e.call(t, "POST", "/api/v1/admin/keys", "admin", `{"name":"shop","permissions":["send_sms","send_otp"],"account":"shop","sms_per_minute":50}`)

@@ -216,7 +216,7 @@ func TestAdminProvidersShowLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "admin", []string{store.PermAdmin})
+	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "admin", []string{store.PermSystemAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}

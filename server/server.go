@@ -126,7 +126,7 @@ func New(o Options) http.Handler {
 	authed := v1.Group("", a.authenticate)
 	authed.POST("/sms/send", require(store.PermSendSMS), a.limitSMS, a.send)
 	authed.GET("/sms/status/:message_id", a.status)
-	authed.GET("/admin/providers", require(store.PermAdmin), a.providers)
+	authed.GET("/admin/providers", requireSystem, a.providers)
 	a.routeAdmin(authed)
 	a.apiRoutes(v1, authed)
 	a.webhookRoutes(authed)
@@ -203,6 +203,17 @@ func require(perm string) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// requireSystem guards what reaches beyond one account: other accounts,
+// providers, routing.
+func requireSystem(c *gin.Context) {
+	if !apiKey(c).Has(store.PermSystemAdmin) {
+		fail(c, http.StatusForbidden, fmt.Sprintf("this API key lacks the %s permission: %s acts on the whole installation, and an %s key manages only its own account's keys",
+			store.PermSystemAdmin, c.FullPath(), store.PermAccountAdmin))
+		return
+	}
+	c.Next()
 }
 
 // decode reads a JSON object body into v, answering 422 with the reason when

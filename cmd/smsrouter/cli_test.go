@@ -234,7 +234,7 @@ func TestCLIKeys(t *testing.T) {
 		inStderr []string
 	}{
 		{"unknown permission", []string{"create", "--name", "x", "--perm", "send_sms,fly"},
-			[]string{`unknown permission "fly"`, "send_sms, receive_sms, send_otp, verify_otp, admin"}},
+			[]string{`unknown permission "fly"`, "send_sms, receive_sms, send_otp, verify_otp, account_admin, system_admin"}},
 		{"missing name", []string{"create", "--perm", "send_sms"}, []string{"--name is required"}},
 		{"blank name", []string{"create", "--name", "  "}, []string{"--name is required"}},
 		{"revoke without id", []string{"revoke"}, []string{"--id is required"}},

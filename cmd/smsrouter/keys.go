@@ -27,7 +27,9 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "a name that says who uses the key, e.g. \"billing app\"")
-		permList = fs.String("perm", store.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, admin")
+		permList = fs.String("perm", store.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, "+
+			"account_admin (manages its own account's keys; \"admin\" means the same), "+
+			"system_admin (every account, providers, routing, credit: the installation)")
 	case "revoke":
 		id = fs.String("id", "", "the key id (key_...) from 'smsrouter keys list'")
 	case "list":

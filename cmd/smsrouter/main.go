@@ -21,6 +21,9 @@ const usage = `smsrouter: a plugin-based, multi-provider SMS gateway.
 Usage:
   smsrouter serve [--config FILE] [--listen ADDR]   run the API and the providers
   smsrouter keys create --name NAME --perm send_sms,receive_sms [--config FILE]
+                                                    a key of the first account; permissions: send_sms,
+                                                    receive_sms, send_otp, verify_otp, account_admin (its
+                                                    own account's keys), system_admin (the installation)
   smsrouter keys list [--config FILE]
   smsrouter keys revoke --id KEY_ID [--config FILE]
   smsrouter accounts list [--config FILE]            accounts with their balance and credit limit

@@ -233,8 +233,9 @@ func bootstrapKey(ctx context.Context, st *store.Store, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// A system admin: whoever starts the server runs the installation.
 	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "first key", []string{store.PermSendSMS, store.PermReceiveSMS,
-		store.PermSendOTP, store.PermVerifyOTP, store.PermAdmin})
+		store.PermSendOTP, store.PermVerifyOTP, store.PermSystemAdmin})
 	if err != nil {
 		return fmt.Errorf("create the first API key: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 func init() {
@@ -23,9 +25,23 @@ const (
 	PermReceiveSMS = "receive_sms"
 	PermSendOTP    = "send_otp"
 	PermVerifyOTP  = "verify_otp"
-	// PermAdmin grants every other permission too.
-	PermAdmin = "admin"
+	// PermAccountAdmin manages its own account: its keys and settings, and
+	// every permission above on it. It reaches no other account.
+	PermAccountAdmin = "account_admin"
+	// PermSystemAdmin manages the installation: accounts and their credit,
+	// providers, routing, and keys on any account. It grants every other
+	// permission too.
+	PermSystemAdmin = "system_admin"
 )
+
+// legacyAdmin is the one admin permission of earlier versions, which
+// reached every account. Given as input it means PermAccountAdmin; stored
+// keys that still carry it are split by Migrate (see splitAdminKeys).
+const legacyAdmin = "admin"
+
+// ErrForbidden means a key is valid but may not do what was asked; the
+// wrapping error says why, for the caller to show.
+var ErrForbidden = errors.New("forbidden")
 
 // KeyPrefix starts every raw API key, so a leaked key is recognisable (by
 // secret scanners, in logs) as ours.
@@ -41,7 +57,7 @@ var ErrUnauthorized = errors.New("invalid or revoked API key")
 
 // AllPermissions lists the valid permissions.
 func AllPermissions() []string {
-	return []string{PermSendSMS, PermReceiveSMS, PermSendOTP, PermVerifyOTP, PermAdmin}
+	return []string{PermSendSMS, PermReceiveSMS, PermSendOTP, PermVerifyOTP, PermAccountAdmin, PermSystemAdmin}
 }
 
 // APIKey is a stored API key. The raw key is shown once at creation and
@@ -69,14 +85,41 @@ type APIKey struct {
 	SMSPerMinute int `gorm:"not null;default:0" json:"sms_per_minute,omitempty"`
 }
 
-// Has reports whether the key grants perm. PermAdmin grants everything.
+// Has reports whether the key grants perm. PermSystemAdmin grants
+// everything; PermAccountAdmin everything but PermSystemAdmin (on its own
+// account: see Manages).
 func (k APIKey) Has(perm string) bool {
 	for _, p := range k.PermissionList() {
-		if p == perm || p == PermAdmin {
+		switch {
+		case p == perm, p == PermSystemAdmin:
+			return true
+		case (p == PermAccountAdmin || p == legacyAdmin) && perm != PermSystemAdmin:
+			// legacyAdmin is only seen on a key a node of an earlier version
+			// wrote after this one migrated; it gets the lesser power.
 			return true
 		}
 	}
 	return false
+}
+
+// Manages reports whether the key may manage the account's keys and
+// settings: a system admin manages every account, an account admin its own.
+func (k APIKey) Manages(accountID string) bool {
+	return k.Has(PermSystemAdmin) || (k.Has(PermAccountAdmin) && k.AccountID == accountID)
+}
+
+// MayGrant returns an error wrapping ErrForbidden when the key may not give
+// a key on accountID the permissions perms: an account admin hands out
+// permissions on its own account only, and never system_admin.
+func (k APIKey) MayGrant(accountID string, perms []string) error {
+	if !k.Manages(accountID) {
+		return fmt.Errorf("%w: an %s key manages the keys of its own account (%s) only; keys of other accounts need a %s key",
+			ErrForbidden, PermAccountAdmin, k.AccountID, PermSystemAdmin)
+	}
+	if slices.Contains(perms, PermSystemAdmin) && !k.Has(PermSystemAdmin) {
+		return fmt.Errorf("%w: only a %s key can create or revoke a key with %s", ErrForbidden, PermSystemAdmin, PermSystemAdmin)
+	}
+	return nil
 }
 
 // PermissionList returns the key's permissions as a list.
@@ -103,6 +146,11 @@ func normalizePermissions(perms []string) ([]string, error) {
 		p = strings.ToLower(strings.TrimSpace(p))
 		if p == "" {
 			continue
+		}
+		if p == legacyAdmin {
+			// Scripts written for earlier versions keep working, with the
+			// power that is safe to assume: their own account.
+			p = PermAccountAdmin
 		}
 		if !slices.Contains(valid, p) {
 			return nil, fmt.Errorf("unknown permission %q (valid: %s)", p, strings.Join(valid, ", "))
@@ -223,6 +271,16 @@ func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, er
 	return out, nil
 }
 
+// APIKeyByID returns the key with the given id, revoked or not, or an error
+// wrapping ErrNotFound.
+func (s *Store) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
+	var k APIKey
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&k).Error; err != nil {
+		return APIKey{}, fmt.Errorf("API key %s: %w", id, notFound(err))
+	}
+	return k, nil
+}
+
 // RevokeAPIKey revokes a key at once; revoking a revoked key does nothing.
 // An unknown id gives an error wrapping ErrNotFound.
 func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
@@ -253,4 +311,57 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count API keys: %w", err)
 	}
 	return n, nil
+}
+
+// splitAdminKeys gives the keys that still carry the admin permission of
+// earlier versions, which reached every account, their place in the split:
+// admin keys of the installation's first account (where the first key
+// printed by serve and every `smsrouter keys create` key live: the
+// operator's) become system admins; admin keys of any other account (keys
+// handed to tenants, the hole the split closes) become account admins. It
+// runs at every migration and finds nothing once no key carries admin.
+func (s *Store) splitAdminKeys(db *gorm.DB) error {
+	var keys []APIKey
+	if err := db.Select("id", "account_id", "permissions").Where("permissions LIKE ?", "%"+legacyAdmin+"%").
+		Find(&keys).Error; err != nil {
+		return fmt.Errorf("find admin keys to split: %w", err)
+	}
+	var first Account
+	if len(keys) > 0 {
+		if err := db.Order("created_at, id").Take(&first).Error; err != nil {
+			return fmt.Errorf("find the first account: %w", err)
+		}
+	}
+	var system, account []string
+	for _, k := range keys {
+		perms := k.PermissionList()
+		i := slices.Index(perms, legacyAdmin)
+		if i < 0 {
+			continue // a name that merely contains "admin", e.g. account_admin
+		}
+		to := PermAccountAdmin
+		if k.AccountID == first.ID {
+			to = PermSystemAdmin
+		}
+		perms[i] = to
+		var kept []string
+		for _, p := range perms {
+			if !slices.Contains(kept, p) {
+				kept = append(kept, p)
+			}
+		}
+		if err := db.Model(&APIKey{}).Where("id = ?", k.ID).Update("permissions", strings.Join(kept, ",")).Error; err != nil {
+			return fmt.Errorf("split admin key %s: %w", k.ID, err)
+		}
+		if to == PermSystemAdmin {
+			system = append(system, k.ID)
+		} else {
+			account = append(account, k.ID)
+		}
+	}
+	if len(system)+len(account) > 0 {
+		s.log.Warn("the admin permission is split: admin keys of the first account are now system_admin, the others account_admin; check with `smsrouter keys list`",
+			"first_account", first.ID, "system_admin", strings.Join(system, ","), "account_admin", strings.Join(account, ","))
+	}
+	return nil
 }

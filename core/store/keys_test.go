@@ -57,11 +57,11 @@ func TestAuthenticateRefusesWrongKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		acc := mustAccount(t, s, "acme")
-		raw, _, err := s.CreateAPIKey(ctx, acc.ID, "k", []string{store.PermAdmin})
+		raw, _, err := s.CreateAPIKey(ctx, acc.ID, "k", []string{store.PermSystemAdmin})
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, _, err := s.CreateAPIKey(ctx, acc.ID, "k2", []string{store.PermAdmin})
+		other, _, err := s.CreateAPIKey(ctx, acc.ID, "k2", []string{store.PermAccountAdmin})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,10 +246,17 @@ func TestHas(t *testing.T) {
 		{"send_sms", store.PermSendSMS, true},
 		{"send_sms", store.PermSendOTP, false},
 		{"send_sms,verify_otp", store.PermVerifyOTP, true},
-		{"admin", store.PermSendSMS, true},
-		{"admin", store.PermReceiveSMS, true},
-		{"admin", store.PermAdmin, true},
-		{"send_sms,send_otp,receive_sms,verify_otp", store.PermAdmin, false},
+		{"system_admin", store.PermSendSMS, true},
+		{"system_admin", store.PermAccountAdmin, true},
+		{"system_admin", store.PermSystemAdmin, true},
+		{"account_admin", store.PermReceiveSMS, true},
+		{"account_admin", store.PermAccountAdmin, true},
+		{"account_admin", store.PermSystemAdmin, false},
+		// Written by a node of an earlier version after this one migrated:
+		// the lesser power.
+		{"admin", store.PermAccountAdmin, true},
+		{"admin", store.PermSystemAdmin, false},
+		{"send_sms,send_otp,receive_sms,verify_otp", store.PermAccountAdmin, false},
 		{"", store.PermSendSMS, false},
 		{"send_sms", "", false},
 	}
@@ -381,4 +388,81 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+func TestManagesAndMayGrant(t *testing.T) {
+	sys := store.APIKey{AccountID: "acc_ops", Permissions: store.PermSystemAdmin}
+	acct := store.APIKey{AccountID: "acc_shop", Permissions: store.PermAccountAdmin}
+	send := store.APIKey{AccountID: "acc_shop", Permissions: store.PermSendSMS}
+	tests := []struct {
+		name    string
+		key     store.APIKey
+		account string
+		perms   []string
+		wantErr string
+	}{
+		{"system admin, other account", sys, "acc_shop", []string{store.PermSystemAdmin}, ""},
+		{"account admin, own account", acct, "acc_shop", []string{store.PermAccountAdmin, store.PermSendSMS}, ""},
+		{"account admin, other account", acct, "acc_ops", []string{store.PermSendSMS}, "its own account (acc_shop) only"},
+		{"account admin grants system", acct, "acc_shop", []string{store.PermSystemAdmin}, "only a system_admin key"},
+		{"no admin at all", send, "acc_shop", []string{store.PermSendSMS}, "its own account"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.key.MayGrant(tt.account, tt.perms)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("MayGrant = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, store.ErrForbidden) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("MayGrant = %v, want ErrForbidden saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Admin keys of earlier versions reached every account. Migrating keeps
+// the operator's (the first account's) installation-wide and narrows the
+// others' to their own account, on both drivers.
+func TestMigrateSplitsAdminKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ops, shop := mustAccount(t, s, "default"), mustAccount(t, s, "shop")
+		legacy := map[string]struct{ account, perms, want string }{
+			"first key": {ops.ID, "send_sms,receive_sms,send_otp,verify_otp,admin", "send_sms,receive_sms,send_otp,verify_otp,system_admin"},
+			"ops admin": {ops.ID, "admin", "system_admin"},
+			"tenant":    {shop.ID, "admin,send_sms", "account_admin,send_sms"},
+			"tenant 2":  {shop.ID, "account_admin,admin", "account_admin"},
+			"sender":    {shop.ID, "send_sms", "send_sms"},
+			"new admin": {shop.ID, "account_admin", "account_admin"},
+		}
+		ids := map[string]string{}
+		for name, k := range legacy {
+			_, key, err := s.CreateAPIKey(ctx, k.account, name, []string{store.PermSendSMS})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Written as an earlier version stored it.
+			if err := s.DB().Exec("UPDATE api_keys SET permissions = ? WHERE id = ?", k.perms, key.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			ids[name] = key.ID
+		}
+		for range 2 { // the second migration finds nothing left to split
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, k := range legacy {
+			got, err := s.APIKeyByID(ctx, ids[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Permissions != k.want {
+				t.Errorf("%s: permissions %q after migrating, want %q", name, got.Permissions, k.want)
+			}
+		}
+	})
 }

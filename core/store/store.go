@@ -274,11 +274,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if err := tuneQueueTable(tx); err != nil {
 				return err
 			}
+			if err := s.splitAdminKeys(tx); err != nil {
+				return err
+			}
 			return s.carryOverCredit(tx)
 		})
 	} else if err = db.AutoMigrate(models...); err == nil {
 		if err = tuneQueueTable(db); err == nil {
-			err = s.carryOverCredit(db)
+			if err = s.splitAdminKeys(db); err == nil {
+				err = s.carryOverCredit(db)
+			}
 		}
 	}
 	if err != nil {
