@@ -3,6 +3,7 @@ module github.com/smsrouter/smsrouter
 go 1.26.0
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/expr-lang/expr v1.17.8
 	github.com/gin-gonic/gin v1.12.0
 	github.com/glebarez/sqlite v1.11.0
@@ -21,8 +22,6 @@ require (
 	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
 )
-
-require code.dny.dev/ssrf v0.3.0 // indirect
 
 require (
 	github.com/agext/levenshtein v1.2.1 // indirect
