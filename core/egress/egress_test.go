@@ -128,6 +128,10 @@ func TestAllowedNetworks(t *testing.T) {
 			t.Errorf("CheckHost(%q) = %v, want allowed %v", tt.host, err, tt.ok)
 		}
 	}
+	mapped := egress.New(egress.Options{Allowed: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
+	if mapped.CheckHost("10.1.2.3") != nil || mapped.CheckHost("11.0.0.1") != nil || mapped.CheckHost("172.16.0.1") == nil {
+		t.Errorf("an IPv4-mapped allowed network is not its IPv4 network")
+	}
 	all := egress.New(egress.Options{AllowPrivate: true})
 	for _, tt := range refusedHosts {
 		if err := all.CheckHost(tt.host); err != nil {

@@ -48,8 +48,13 @@ var defaultPolicy = New(Options{})
 func New(o Options) *Policy {
 	var v4, v6 []netip.Prefix
 	for _, p := range o.Allowed {
-		a := p.Addr().Unmap()
-		p = netip.PrefixFrom(a, min(p.Bits(), a.BitLen())).Masked()
+		// Addresses are checked unmapped, so an IPv4-mapped network is
+		// its IPv4 network.
+		a, bits := p.Addr(), p.Bits()
+		if a.Is4In6() {
+			a, bits = a.Unmap(), max(bits-96, 0)
+		}
+		p = netip.PrefixFrom(a, bits).Masked()
 		if a.Is4() {
 			v4 = append(v4, p)
 		} else {
