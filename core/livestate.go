@@ -29,7 +29,7 @@ func (l LiveState) ProviderState(name string) routing.ProviderState {
 	st := routing.ProviderState{SuccessRate: 1}
 	if l.Host != nil {
 		if s, ok := l.Host.Status(name); ok {
-			st.Healthy = s.Healthy
+			st.Healthy, st.HealthDetail = s.Healthy, unhealthyWhy(s)
 			if s.Balance != nil {
 				st.HasBalance, st.Balance, st.BalanceCurrency = true, s.Balance.Amount, s.Balance.Currency
 			}
@@ -40,4 +40,37 @@ func (l LiveState) ProviderState(name string) routing.ProviderState {
 		st.SuccessRate, st.Latency = f.SuccessRate, f.Latency
 	}
 	return st
+}
+
+// ProviderHealth implements dispatch.Health: a provider can take messages
+// while its plugin runs and its last health check passed (routing's
+// healthy). A name the host does not know cannot take any.
+func (l LiveState) ProviderHealth(name string) (bool, string) {
+	if l.Host == nil {
+		return true, ""
+	}
+	s, ok := l.Host.Status(name)
+	if !ok {
+		return false, "no such provider is configured"
+	}
+	return s.Healthy, unhealthyWhy(s)
+}
+
+// unhealthyWhy says why a provider is unhealthy, for operators and for the
+// status of the messages waiting for it; "" when it is healthy or nothing
+// is known.
+func unhealthyWhy(s pluginhost.ProviderStatus) string {
+	switch {
+	case s.Healthy:
+		return ""
+	case s.State != "" && s.State != pluginhost.StateRunning:
+		why := "plugin " + string(s.State)
+		if s.LastError != "" {
+			why += ": " + s.LastError
+		}
+		return why
+	case s.HealthDetail != "":
+		return "health check: " + s.HealthDetail
+	}
+	return ""
 }

@@ -41,3 +41,34 @@ func TestLiveState(t *testing.T) {
 		}
 	}
 }
+
+// The dispatcher's view of health is routing's healthy, with the reason a
+// waiting message's status shows.
+func TestLiveStateProviderHealth(t *testing.T) {
+	live := core.LiveState{Host: statuses{
+		"up":       {State: pluginhost.StateRunning, Healthy: true, HealthDetail: "bound"},
+		"unbound":  {State: pluginhost.StateRunning, HealthDetail: "SMSC not bound"},
+		"crashing": {State: pluginhost.StateCrashLoop, LastError: "exit status 2"},
+	}}
+	tests := []struct {
+		name string
+		ok   bool
+		why  string
+	}{
+		{"up", true, ""},
+		{"unbound", false, "health check: SMSC not bound"},
+		{"crashing", false, "plugin crash_loop: exit status 2"},
+		{"unknown", false, "no such provider is configured"},
+	}
+	for _, tt := range tests {
+		if ok, why := live.ProviderHealth(tt.name); ok != tt.ok || why != tt.why {
+			t.Errorf("%s: %t %q, want %t %q", tt.name, ok, why, tt.ok, tt.why)
+		}
+		if st := live.ProviderState(tt.name); tt.name != "unknown" && st.HealthDetail != tt.why {
+			t.Errorf("%s: routing sees health detail %q, want %q", tt.name, st.HealthDetail, tt.why)
+		}
+	}
+	if ok, why := (core.LiveState{}).ProviderHealth("any"); !ok || why != "" {
+		t.Errorf("without a host: %t %q, want every provider healthy", ok, why)
+	}
+}

@@ -68,17 +68,20 @@ type RouteTrace struct {
 // CandidateTrace is one candidate provider's facts and whether the route's
 // filter kept it.
 type CandidateTrace struct {
-	Provider    string  `json:"provider"`
-	Kind        string  `json:"kind"`
-	Kept        bool    `json:"kept"`
-	Price       float64 `json:"price"`
-	Cost        float64 `json:"cost"`
-	HasPrice    bool    `json:"has_price"`
-	Balance     float64 `json:"balance"`
-	HasBalance  bool    `json:"has_balance"`
-	Healthy     bool    `json:"healthy"`
-	SuccessRate float64 `json:"success_rate"`
-	Latency     string  `json:"latency"`
+	Provider   string  `json:"provider"`
+	Kind       string  `json:"kind"`
+	Kept       bool    `json:"kept"`
+	Price      float64 `json:"price"`
+	Cost       float64 `json:"cost"`
+	HasPrice   bool    `json:"has_price"`
+	Balance    float64 `json:"balance"`
+	HasBalance bool    `json:"has_balance"`
+	Healthy    bool    `json:"healthy"`
+	// HealthDetail says why an unhealthy provider is (its plugin's state or
+	// last health check), when known.
+	HealthDetail string  `json:"health_detail,omitempty"`
+	SuccessRate  float64 `json:"success_rate"`
+	Latency      string  `json:"latency"`
 	// Values are the variables the filter read.
 	Values map[string]any `json:"values,omitempty"`
 	// Error is the filter's run-time error, if any (the candidate is then
@@ -115,10 +118,13 @@ func values(names []string, get func(string) (any, bool)) map[string]any {
 	return m
 }
 
-func candidateTrace(ce *CandidateEnv, filter *rule, keep bool, err error) CandidateTrace {
+func candidateTrace(ce *CandidateEnv, healthDetail string, filter *rule, keep bool, err error) CandidateTrace {
 	ct := CandidateTrace{Provider: ce.Provider, Kind: ce.ProviderKind, Kept: keep, Price: round(ce.Price), Cost: round(ce.Cost),
 		HasPrice: ce.HasPrice, Balance: round(ce.Balance), HasBalance: ce.HasBalance, Healthy: ce.Healthy,
 		SuccessRate: round(ce.SuccessRate), Latency: ce.Latency.String()}
+	if !ce.Healthy {
+		ct.HealthDetail = healthDetail
+	}
 	if filter != nil {
 		ct.Values = values(filter.vars, ce.value)
 	}
@@ -205,6 +211,8 @@ func candidateSummary(c CandidateTrace, currency string) string {
 	}
 	if c.Healthy {
 		parts = append(parts, "healthy")
+	} else if c.HealthDetail != "" {
+		parts = append(parts, "unhealthy ("+c.HealthDetail+")")
 	} else {
 		parts = append(parts, "unhealthy")
 	}

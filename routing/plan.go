@@ -110,7 +110,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		for ci, pi := range r.cands {
 			p := t.providers[pi]
 			ce := &sc.cenv
-			t.candidateFacts(ce, p, env, d.state)
+			healthDetail := t.candidateFacts(ce, p, env, d.state)
 			keep := true
 			var err error
 			if r.filter != nil {
@@ -124,7 +124,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
 			}
 			if rt != nil {
-				rt.Candidates = append(rt.Candidates, candidateTrace(ce, r.filter, keep, err))
+				rt.Candidates = append(rt.Candidates, candidateTrace(ce, healthDetail, r.filter, keep, err))
 			}
 		}
 		if len(sc.kept) == 0 {
@@ -176,7 +176,9 @@ func (t *Table) facts(env *Env, f Facts, now time.Time) string {
 	return ""
 }
 
-func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st StateSource) {
+// candidateFacts fills ce for provider p and returns why p is unhealthy
+// ("" when it is, or when nothing is known), for explanations.
+func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st StateSource) string {
 	ce.Env = *env
 	ce.Provider, ce.ProviderKind, ce.Currency = p.name, p.kind, t.currency
 	ce.Price, ce.HasPrice = p.price(env.Country, env.Operator)
@@ -192,6 +194,7 @@ func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st State
 			ce.Balance, ce.HasBalance = ps.Balance*rate, true
 		}
 	}
+	return ps.HealthDetail
 }
 
 // eval runs a rule. An error counts as false: it is counted and logged (the

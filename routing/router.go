@@ -10,7 +10,10 @@ import (
 
 // ProviderState is what the host knows about a provider right now.
 type ProviderState struct {
-	Healthy         bool
+	Healthy bool
+	// HealthDetail says why the provider is unhealthy; "" when it is
+	// healthy or no reason is known.
+	HealthDetail    string
 	HasBalance      bool    // false until the plugin reported one
 	Balance         float64 // in BalanceCurrency
 	BalanceCurrency string

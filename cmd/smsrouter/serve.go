@@ -145,12 +145,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	stats := providerstats.New(nil)
+	live := core.LiveState{Host: host, Stats: stats}
 	mx := newMetrics(cfg.Server.Metrics, st, host, log)
 	disp := dispatch.New(st, mx.providers(host), dispatch.Options{Logger: log, Observer: stats, Metrics: mx.dispatch(), Gate: gate,
-		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers)})
+		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers), Health: live})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
 	// reload endpoint swap it (see reload.go).
-	live := core.LiveState{Host: host, Stats: stats}
 	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
 	reload := newReloader(*cfgPath, cfg, router, log)
 	reload.setLimits = disp.SetLimits

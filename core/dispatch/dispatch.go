@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,17 @@ type Options struct {
 	// SleepUntil waits until the clock reaches t or ctx ends; tests with a
 	// fake clock replace it. The default sleeps for t minus Now.
 	SleepUntil func(ctx context.Context, t time.Time) error
+	// Health, when set, tells which providers can take messages now. A
+	// message skips unhealthy candidates; with none left it waits as
+	// pending, retried on the plan's backoff. Nil: every provider can.
+	Health Health
+}
+
+// Health tells the dispatcher whether providers can take messages now.
+type Health interface {
+	// ProviderHealth reports whether the provider can take messages now
+	// and, when it cannot, why (shown in the message's status).
+	ProviderHealth(name string) (ok bool, why string)
 }
 
 // Observer learns the outcome of attempts: ok when the provider accepted the
@@ -265,6 +277,8 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	results := make([]store.AttemptResult, 0, len(msgs))
 	groups := map[string][]*store.Message{}
 	var order []string
+	health := d.healthOnce()
+	unhealthy := 0
 	for i := range msgs {
 		m := &msgs[i]
 		plan := m.Candidates()
@@ -275,12 +289,20 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 			results = append(results, store.AttemptResult{MessageID: m.ID, Status: sdk.StatusFailed,
 				Code: "NO_CANDIDATE", Reason: "the routing plan names no provider", At: now})
 		default:
-			name := plan[m.Candidate%len(plan)]
+			name, why, ok := pickHealthy(m, plan, health)
+			if !ok {
+				unhealthy++
+				results = append(results, d.noneHealthy(m, plan, now, why))
+				continue
+			}
 			if _, ok := groups[name]; !ok {
 				order = append(order, name)
 			}
 			groups[name] = append(groups[name], m)
 		}
+	}
+	if unhealthy > 0 {
+		d.log.Warn("no healthy provider for messages, they wait as pending", "messages", unhealthy)
 	}
 
 	if d.o.Gate != nil {
@@ -501,20 +523,81 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 		r.Candidate, r.RetryAt = next, now
 		return r
 	}
-	r.Candidate = 0
-	// Attempts already counts this one; one round of the plan is one step of backoff.
-	rounds := max(m.Attempts/max(len(plan), 1), 1)
-	wait := d.o.MinRetry << min(rounds-1, 20)
-	wait = min(wait, d.o.MaxRetry)
-	wait = wait/2 + rand.N(wait/2+1) // jitter spreads retries of a burst
-	r.RetryAt = now.Add(max(wait, after))
-	if r.RetryAt.After(m.ExpiresAt) {
-		// The next try is the one that finds it expired, on time.
-		r.RetryAt = m.ExpiresAt
-	}
+	r.Candidate, r.RetryAt = 0, d.backoff(m, len(plan), now, after)
 	if unavailable {
 		// The guide's "pending": no provider could take it now; it will be retried.
 		r.Status = sdk.StatusPending
 	}
 	return r
+}
+
+// backoff is when a message whose plan of n candidates is exhausted starts
+// it again: exponential in the rounds so far, with jitter, no sooner than
+// after and never past the message's expiry.
+func (d *Dispatcher) backoff(m *store.Message, n int, now time.Time, after time.Duration) time.Time {
+	// Attempts already counts this one; one round of the plan is one step of backoff.
+	rounds := max(m.Attempts/max(n, 1), 1)
+	wait := d.o.MinRetry << min(rounds-1, 20)
+	wait = min(wait, d.o.MaxRetry)
+	wait = wait/2 + rand.N(wait/2+1) // jitter spreads retries of a burst
+	at := now.Add(max(wait, after))
+	if at.After(m.ExpiresAt) {
+		// The next try is the one that finds it expired, on time.
+		at = m.ExpiresAt
+	}
+	return at
+}
+
+// healthOnce returns a view of Options.Health that asks about each
+// provider once per round; nil when no health is known.
+func (d *Dispatcher) healthOnce() func(name string) (bool, string) {
+	if d.o.Health == nil {
+		return nil
+	}
+	type answer struct {
+		ok  bool
+		why string
+	}
+	seen := map[string]answer{}
+	return func(name string) (bool, string) {
+		a, ok := seen[name]
+		if !ok {
+			a.ok, a.why = d.o.Health.ProviderHealth(name)
+			seen[name] = a
+		}
+		return a.ok, a.why
+	}
+}
+
+// pickHealthy returns the provider the message goes to this round: its
+// current candidate, or the first healthy one after it in the plan (the
+// message's candidate is moved there). ok is false when none from the
+// current one on can take it; why then lists what they reported.
+func pickHealthy(m *store.Message, plan []string, health func(string) (bool, string)) (name, why string, ok bool) {
+	c := m.Candidate % len(plan)
+	if health == nil {
+		return plan[c], "", true
+	}
+	var reasons []string
+	for i := c; i < len(plan); i++ {
+		up, detail := health(plan[i])
+		if up {
+			m.Candidate = i
+			return plan[i], "", true
+		}
+		if detail == "" {
+			detail = "unhealthy"
+		}
+		reasons = append(reasons, plan[i]+": "+detail)
+	}
+	return "", strings.Join(reasons, "; "), false
+}
+
+// noneHealthy is the result for a message none of whose remaining
+// candidates can take it now: pending (the guide's "no provider available,
+// will retry"), back at its first candidate after the plan's backoff.
+// Nothing was sent, so no provider's health or metrics hear of it.
+func (d *Dispatcher) noneHealthy(m *store.Message, plan []string, now time.Time, why string) store.AttemptResult {
+	return store.AttemptResult{MessageID: m.ID, Status: sdk.StatusPending, Code: "NO_HEALTHY_PROVIDER",
+		Reason: "no provider available, will retry: " + why, At: now, RetryAt: d.backoff(m, len(plan), now, 0)}
 }

@@ -861,3 +861,83 @@ func TestOverlappingRoundsSendEachMessageOnce(t *testing.T) {
 		}
 	})
 }
+
+// fakeHealth reports providers unhealthy while they are in down.
+type fakeHealth struct {
+	mu   sync.Mutex
+	down map[string]string
+}
+
+func (f *fakeHealth) set(name, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if why == "" {
+		delete(f.down, name)
+		return
+	}
+	f.down[name] = why
+}
+
+func (f *fakeHealth) ProviderHealth(name string) (bool, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	why, down := f.down[name]
+	return !down, why
+}
+
+// A message none of whose candidates is healthy is not sent: it waits as
+// pending ("no provider available, will retry") with the reason in its
+// status, and is sent at its retry once a candidate is healthy again. An
+// unhealthy candidate is skipped for a healthy one later in the plan.
+func TestPendingWhileNoCandidateIsHealthy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		health := &fakeHealth{down: map[string]string{}}
+		h := newHarness(t, s, dispatch.Options{MinRetry: 10 * time.Second, Health: health})
+		only := h.queue([]string{"a"}, 1)[0]
+		skips := h.queue([]string{"a", "b"}, 1)[0]
+		health.set("a", "health check: SMSC not bound")
+		h.hub.onAlways("b", accept())
+
+		h.dispatch()
+		m := h.msg(only)
+		if m.Status != "pending" || m.ErrorCode != "NO_HEALTHY_PROVIDER" ||
+			!strings.Contains(m.ErrorMessage, "no provider available, will retry: a: health check: SMSC not bound") {
+			t.Fatalf("only candidate unhealthy: status %s, error %q %q; want pending with a's health in the reason", m.Status, m.ErrorCode, m.ErrorMessage)
+		}
+		h.wantDueIn(m, 5*time.Second, 10*time.Second)
+		if m := h.msg(skips); m.Status != "sent" || m.Provider != "b" || m.Candidate != 1 {
+			t.Errorf("first candidate unhealthy: status %s at %q (candidate %d), want sent at b (candidate 1)", m.Status, m.Provider, m.Candidate)
+		}
+		for _, c := range h.hub.sends() {
+			if c.provider == "a" {
+				t.Fatalf("sent %v to unhealthy a", c.ids)
+			}
+		}
+
+		// Still unhealthy at the retry: still pending, backed off further.
+		h.clock.Set(m.NextAttemptAt)
+		if n := h.dispatch(); n != 1 {
+			t.Fatalf("claimed %d at the retry time, want 1", n)
+		}
+		m = h.msg(only)
+		if m.Status != "pending" {
+			t.Fatalf("status %s while a is still unhealthy, want pending", m.Status)
+		}
+		h.wantDueIn(m, 10*time.Second, 20*time.Second)
+
+		health.set("a", "")
+		h.hub.on("a", accept())
+		h.clock.Set(m.NextAttemptAt)
+		if n := h.dispatch(); n != 1 {
+			t.Fatalf("claimed %d once a is healthy again, want 1", n)
+		}
+		m = h.msg(only)
+		if m.Status != "sent" || m.Provider != "a" || m.ErrorCode != "" || m.ErrorMessage != "" {
+			t.Errorf("status %s at %q, error %q %q; want sent at a with the pending reason cleared", m.Status, m.Provider, m.ErrorCode, m.ErrorMessage)
+		}
+		// Each try is recorded, as for a plugin that is down.
+		if got, want := h.history(only), []string{"queued", "pending", "pending", "sent"}; !slices.Equal(got, want) {
+			t.Errorf("history %q, want %q", got, want)
+		}
+	})
+}
