@@ -32,6 +32,9 @@ type reloader struct {
 	running *config.Config
 	// setLimits, when set, hands the providers' limits to the dispatcher.
 	setLimits func(dispatch.Limits)
+	// setInboundOwners, when set, hands the store the accounts that own
+	// inbound messages to each number (api account_sender_ids).
+	setInboundOwners func(map[string]string)
 }
 
 func newReloader(path string, running *config.Config, router *routing.Router, log hclog.Logger) *reloader {
@@ -55,7 +58,8 @@ func (r *reloader) run(ctx context.Context) {
 	}
 }
 
-// Reload loads the config file and swaps in its routing table.
+// Reload loads the config file and swaps in its routing table, the
+// providers' limits and the owners of inbound numbers.
 func (r *reloader) Reload(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -76,6 +80,9 @@ func (r *reloader) Reload(context.Context) error {
 	r.router.Swap(cfg.Table)
 	if r.setLimits != nil {
 		r.setLimits(providerLimits(cfg.Providers))
+	}
+	if r.setInboundOwners != nil {
+		r.setInboundOwners(inboundOwners(cfg.API, r.log))
 	}
 	r.running = cfg
 	r.log.Info("routing table reloaded", "config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers))
@@ -133,6 +140,6 @@ func sameProviders(old, cur []config.Provider) error {
 			parts = append(parts, x.what+" "+strings.Join(x.names, ", "))
 		}
 	}
-	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing, limits and the routing block only, so restart smsrouter to apply provider changes",
+	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing, limits, the routing block and the owners of inbound numbers only, so restart smsrouter to apply provider changes",
 		strings.Join(parts, "; "))
 }

@@ -154,6 +154,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
 	reload := newReloader(*cfgPath, cfg, router, log)
 	reload.setLimits = disp.SetLimits
+	reload.setInboundOwners = st.SetInboundOwners
 	// Concurrent sends share commits; see docs/performance.md.
 	accepts := store.NewBatcher(st, store.BatcherOptions{})
 	defer accepts.Close()
@@ -223,21 +224,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // bootstrapKey creates the first account and an all-permission key when the
 // database has no key at all, and prints it: without it nobody could call
-// the API of a fresh install.
+// the API of a fresh install. Servers starting together on an empty
+// database make one key between them; only the one that made it prints it.
 func bootstrapKey(ctx context.Context, st *store.Store, stdout io.Writer) error {
-	n, err := st.CountAPIKeys(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	acc, err := defaultAccount(ctx, st)
-	if err != nil {
-		return err
-	}
 	// A system admin: whoever starts the server runs the installation.
-	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "first key", []string{store.PermSendSMS, store.PermReceiveSMS,
+	raw, _, created, err := st.CreateFirstAPIKey(ctx, "first key", []string{store.PermSendSMS, store.PermReceiveSMS,
 		store.PermSendOTP, store.PermVerifyOTP, store.PermSystemAdmin})
-	if err != nil {
-		return fmt.Errorf("create the first API key: %w", err)
+	if err != nil || !created {
+		return err
 	}
 	fmt.Fprintf(stdout, "Created the first API key (shown only once, store it now):\n\n    %s\n\n", raw)
 	return nil

@@ -180,10 +180,20 @@ func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms 
 	if _, err := s.AccountByID(ctx, accountID); err != nil {
 		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
 	}
+	raw, key := newAPIKey(accountID, name, perms)
+	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key for account %s: %w", accountID, err)
+	}
+	return raw, key, nil
+}
+
+// newAPIKey makes a key with normalised perms for accountID and returns it
+// with its raw value.
+func newAPIKey(accountID, name string, perms []string) (string, APIKey) {
 	var secret [32]byte
 	_, _ = rand.Read(secret[:]) // never fails; see NewID
 	raw := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	key := APIKey{
+	return raw, APIKey{
 		ID:          NewID("key_"),
 		AccountID:   accountID,
 		Name:        strings.TrimSpace(name),
@@ -191,10 +201,6 @@ func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms 
 		Hash:        hashKey(raw),
 		Permissions: strings.Join(perms, ","),
 	}
-	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
-		return "", APIKey{}, fmt.Errorf("create API key for account %s: %w", accountID, err)
-	}
-	return raw, key, nil
 }
 
 // Authenticate returns the live key whose raw value is raw, or

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// A reload hands the store the inbound numbers' owners of the new api
+// block: a number moved to another account in the file has its next
+// inbound message stored for that account.
+func TestReloadMovesInboundNumbers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "smsrouter.hcl")
+	writeOwners := func(owner string) {
+		t.Helper()
+		src := `database {
+  driver = "sqlite"
+  path   = "smsrouter.db"
+}
+api {
+  account_sender_ids = { ` + owner + ` = ["+1 415 555 0100"] }
+}
+provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+`
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeOwners("acme")
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, cfg, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, name := range []string{"first", "acme", "globex"} {
+		if _, err := st.CreateAccount(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := hclog.NewNullLogger()
+	st.SetInboundOwners(inboundOwners(cfg.API, log))
+	r := newReloader(path, cfg, routing.NewRouter(cfg.Table, nil), log)
+	r.setInboundOwners = st.SetInboundOwners
+
+	// ownerOf stores an inbound message to the number and says which
+	// account it was stored for.
+	ownerOf := func(id string) string {
+		t.Helper()
+		ev := sdk.Event{ID: id, Inbound: &sdk.InboundEvent{ProviderMessageID: id, From: "+14155550199", To: "+14155550100",
+			Text: "YES", At: time.Now()}}
+		if err := st.StoreEvents(ctx, "sandbox", []sdk.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"first", "acme", "globex"} {
+			acc, err := st.AccountByName(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := st.ListInbound(ctx, acc.ID, store.InboundFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range got {
+				if m.ProviderMessageID == id {
+					return name
+				}
+			}
+		}
+		return ""
+	}
+	if got := ownerOf("mo-1"); got != "acme" {
+		t.Fatalf("inbound message before the reload stored for %q, want acme", got)
+	}
+	writeOwners("globex")
+	if err := r.Reload(ctx); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := ownerOf("mo-2"); got != "globex" {
+		t.Errorf("inbound message after moving the number to globex and reloading stored for %q", got)
+	}
+}
