@@ -21,7 +21,7 @@ func TestCreateFirstAPIKeyOnceAcrossServers(t *testing.T) {
 		for i := range callers {
 			s := []*store.Store{a, b}[i%2]
 			wg.Go(func() {
-				raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{store.PermAdmin})
+				raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{store.PermSystemAdmin})
 				if err != nil {
 					t.Errorf("CreateFirstAPIKey: %v", err)
 					return
@@ -48,7 +48,7 @@ func TestCreateFirstAPIKeyOnceAcrossServers(t *testing.T) {
 		if err != nil || len(accs) != 1 || accs[0].Name != store.FirstAccountName || keys[0].AccountID != accs[0].ID {
 			t.Fatalf("accounts %+v, %v; want the one account %q holding the key", accs, err, store.FirstAccountName)
 		}
-		if k, err := a.Authenticate(ctx, made[0]); err != nil || !k.Has(store.PermAdmin) {
+		if k, err := a.Authenticate(ctx, made[0]); err != nil || !k.Has(store.PermSystemAdmin) {
 			t.Errorf("Authenticate(first key) = %+v, %v", k, err)
 		}
 	})
