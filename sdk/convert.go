@@ -61,6 +61,7 @@ func resultsToPB(results []SendResult) []*pluginpb.SendResult {
 			Code:              r.Code,
 			Reason:            r.Reason,
 			RetryAfter:        durationToPB(r.RetryAfter),
+			Sender:            r.Sender,
 		}
 	}
 	return out
@@ -76,6 +77,7 @@ func resultsFromPB(results []*pluginpb.SendResult) []SendResult {
 			Code:              r.GetCode(),
 			Reason:            r.GetReason(),
 			RetryAfter:        durationFromPB(r.GetRetryAfter()),
+			Sender:            r.GetSender(),
 		}
 	}
 	return out

@@ -376,6 +376,7 @@ func capabilitiesFrom(md *pluginpb.MetadataResponse) Capabilities {
 		Balance:     md.GetBalance(),
 		SenderIDs:   md.GetSenderIds(),
 		StatusQuery: md.GetStatusQuery(),
+		Outbox:      md.GetOutbox(),
 	}
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1

@@ -104,6 +104,15 @@ type StatusQuerier interface {
 	QueryStatus(ctx context.Context, providerMessageIDs []string) ([]StatusEvent, error)
 }
 
+// OutboxReader is implemented by providers that send nothing for real (the
+// sandbox) and keep what they took for people to read, like a mail catcher:
+// the host shows it to admins only, never on a provider's hook URL.
+type OutboxReader interface {
+	// Outbox returns up to limit of the latest messages taken, newest
+	// first; limit 0 means all that are kept.
+	Outbox(ctx context.Context, limit int) ([]OutboxMessage, error)
+}
+
 // ErrUnsupported is returned by the host's view of a provider when a
 // capability the provider does not implement is called.
 var ErrUnsupported = errors.New("not supported by this provider")
@@ -123,6 +132,7 @@ func CapabilitiesOf(p Provider) Capabilities {
 	_, caps.Balance = p.(BalanceReporter)
 	_, caps.SenderIDs = p.(SenderIDLister)
 	_, caps.StatusQuery = p.(StatusQuerier)
+	_, caps.Outbox = p.(OutboxReader)
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1
 	}

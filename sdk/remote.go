@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 
@@ -176,6 +177,22 @@ func (r *remoteProvider) SenderIDs(ctx context.Context) ([]SenderID, error) {
 	out := make([]SenderID, len(resp.GetSenderIds()))
 	for i, s := range resp.GetSenderIds() {
 		out[i] = SenderID{Value: s.GetValue(), Kind: s.GetKind()}
+	}
+	return out, nil
+}
+
+func (r *remoteProvider) Outbox(ctx context.Context, limit int) ([]OutboxMessage, error) {
+	if err := r.check("outbox", r.Capabilities().Outbox); err != nil {
+		return nil, err
+	}
+	resp, err := r.rpc.Outbox(ctx, &pluginpb.OutboxRequest{Limit: int32(min(max(limit, 0), math.MaxInt32))})
+	if err != nil {
+		return nil, r.classify(ctx, "outbox", err)
+	}
+	out := make([]OutboxMessage, len(resp.GetMessages()))
+	for i, m := range resp.GetMessages() {
+		out[i] = OutboxMessage{MessageID: m.GetMessageId(), ProviderMessageID: m.GetProviderMessageId(), To: m.GetTo(), From: m.GetFrom(),
+			Text: m.GetText(), Kind: m.GetKind(), Segments: int(m.GetSegments()), SentAt: timeFromPB(m.GetSentAt())}
 	}
 	return out, nil
 }

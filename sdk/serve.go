@@ -186,6 +186,7 @@ func (s *server) Metadata(context.Context, *pluginpb.MetadataRequest) (*pluginpb
 		Balance:      caps.Balance,
 		SenderIds:    caps.SenderIDs,
 		StatusQuery:  caps.StatusQuery,
+		Outbox:       caps.Outbox,
 	}, nil
 }
 
@@ -257,6 +258,23 @@ func (s *server) SenderIDs(ctx context.Context, _ *pluginpb.SenderIDsRequest) (*
 		out[i] = &pluginpb.SenderID{Value: id.Value, Kind: id.Kind}
 	}
 	return &pluginpb.SenderIDsResponse{SenderIds: out}, nil
+}
+
+func (s *server) Outbox(ctx context.Context, req *pluginpb.OutboxRequest) (*pluginpb.OutboxResponse, error) {
+	ob, ok := s.p.(OutboxReader)
+	if !ok {
+		return nil, unimplemented("OutboxReader")
+	}
+	msgs, err := ob.Outbox(ctx, int(req.GetLimit()))
+	if err != nil {
+		return nil, providerStatus(err)
+	}
+	out := make([]*pluginpb.OutboxMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = &pluginpb.OutboxMessage{MessageId: m.MessageID, ProviderMessageId: m.ProviderMessageID, To: m.To, From: m.From,
+			Text: m.Text, Kind: m.Kind, Segments: int32(m.Segments), SentAt: timeToPB(m.SentAt)}
+	}
+	return &pluginpb.OutboxResponse{Messages: out}, nil
 }
 
 func (s *server) QueryStatus(ctx context.Context, req *pluginpb.QueryStatusRequest) (*pluginpb.QueryStatusResponse, error) {

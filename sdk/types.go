@@ -103,6 +103,10 @@ type SendResult struct {
 	// RetryAfter, when set on a Temporary result, is how long the provider asked
 	// us to wait before trying again.
 	RetryAfter time.Duration
+	// Sender, on an Accepted result for a message without From, is the
+	// sender the provider used (its configured default), so the host can
+	// show which sender the recipient saw. Empty when unknown.
+	Sender string
 }
 
 // Status is a message's normalised delivery status.
@@ -191,6 +195,19 @@ type SenderID struct {
 	Kind string
 }
 
+// OutboxMessage is a message a provider that sends nothing for real (the
+// sandbox) took, kept for people testing against it to read.
+type OutboxMessage struct {
+	MessageID         string // the host's message id
+	ProviderMessageID string
+	To                string
+	From              string // the sender used: the message's, or the provider's default
+	Text              string
+	Kind              string
+	Segments          int
+	SentAt            time.Time
+}
+
 // Health is a provider's view of its upstream link.
 type Health struct {
 	// OK is false when the provider cannot send now (bind refused, upstream down).
@@ -220,6 +237,7 @@ type Capabilities struct {
 	Balance     bool // implements BalanceReporter
 	SenderIDs   bool // implements SenderIDLister
 	StatusQuery bool // implements StatusQuerier
+	Outbox      bool // implements OutboxReader
 }
 
 // Config is what the host gives a provider before its first Send.

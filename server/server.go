@@ -131,6 +131,7 @@ func New(o Options) http.Handler {
 	a.apiRoutes(v1, authed)
 	a.webhookRoutes(authed)
 	a.inboundRoutes(authed)
+	a.outboxRoutes(authed)
 	return r
 }
 

@@ -36,13 +36,16 @@ Usage:
   smsrouter config validate [--config FILE]          check a config file
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
                                                     which route and providers a message gets, and why
+  smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
+                                                    what a sandbox provider of the running server "sent",
+                                                    newest first (system_admin key in SMSROUTER_API_KEY)
   smsrouter plugin check BINARY                      check a plugin binary
   smsrouter plugin serve KIND                        (internal) run a built-in plugin
 
 Without --config the embedded default is used: SQLite under ./data (of the current
 directory) and the sandbox provider. Only serve and keys create create a database;
 keys list, keys revoke and the accounts commands refuse to when there is none, and
-route explain, config validate and plugin check open none. A command that opens a
+route explain, config validate, outbox and plugin check open none. A command that opens a
 database names it on stderr.
 `
 
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
 		err = configValidateCmd(args[2:], stdout)
+	case cmd == "outbox":
+		err = outboxCmd(ctx, args[1:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
 		err = pluginCheckCmd(ctx, args[2:], stdout)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":

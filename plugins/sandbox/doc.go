@@ -24,6 +24,15 @@
 //	dedupe_by_message_id  bool          answer a message sent again with the provider id
 //	                                    it was first accepted under, across every process
 //	                                    sharing receipts_dir (needs receipts_dir; default false)
+//	outbox_size     0..10000            latest accepted messages kept for Outbox (default 100;
+//	                                    0 keeps none)
+//
+// The outbox is the sandbox's mail catcher: the latest messages it accepted
+// (a message sent again is kept once), with the sender used (the message's,
+// else the first of sender_ids), newest first, in memory only. The host
+// shows it to admins (GET /api/v1/admin/providers/NAME/outbox, smsrouter
+// outbox), never on the provider's hook URL, so developers can read the code
+// an OTP carried and complete the verify flow locally.
 //
 // Receipts are the sandbox's own books, for tests that check what the
 // provider really took. With receipts_dir set, every acceptance is appended

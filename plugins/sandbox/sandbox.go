@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -76,6 +77,8 @@ type Provider struct {
 	emittedOrder []string
 	// receipts records acceptances on disk when receipts_dir is set.
 	receipts *receiptBook
+	// outbox keeps the latest accepted messages for admins to read.
+	outbox *outbox
 	// changed is closed and replaced whenever a report is scheduled, waking
 	// every Events loop.
 	changed chan struct{}
@@ -105,6 +108,7 @@ func New() *Provider {
 		byFate:     map[string]string{},
 		changed:    make(chan struct{}),
 		eventLoops: map[int]context.CancelFunc{},
+		outbox:     newOutbox(defaultOutboxSize),
 	}
 	p.maxBatch.Store(int64(p.cfg.maxBatchSize))
 	return p
@@ -143,6 +147,9 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 		_ = p.receipts.close()
 	}
 	p.receipts = book
+	if len(p.outbox.ring) != s.outboxSize {
+		p.outbox = newOutbox(s.outboxSize)
+	}
 	p.cfg = s
 	p.configured = true
 	p.logger = logger
@@ -152,7 +159,8 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 		"accept_latency", s.acceptLatency.String(), "failure_ratio", s.failureRatio,
 		"reject_ratio", s.rejectRatio, "delivery_ratio", s.deliveryRatio,
 		"dlr_delay", s.dlrDelay.String(), "seed", s.seed, "max_batch_size", s.maxBatchSize,
-		"reject_numbers", len(s.rejectNumbers), "receipts_dir", s.receiptsDir, "dedupe_by_message_id", s.dedupeByMessageID)
+		"reject_numbers", len(s.rejectNumbers), "receipts_dir", s.receiptsDir, "dedupe_by_message_id", s.dedupeByMessageID,
+		"outbox_size", s.outboxSize)
 	return nil
 }
 
@@ -242,6 +250,9 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 	attempt := p.attempts[m.ID]
 	delete(p.attempts, m.ID)
 	res.Outcome, res.Code = sdk.Accepted, "OK"
+	if m.From == "" {
+		res.Sender = cfg.defaultSender()
+	}
 	if id, dup := p.byFate[f.providerID]; dup {
 		// The same message sent again (a host retry after a lost answer):
 		// like a real provider deduplicating by client reference, answer
@@ -271,6 +282,7 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 	if res = p.receipted(res, now, false); res.Outcome != sdk.Accepted {
 		return res
 	}
+	p.recordSent(m, providerID, cmp.Or(m.From, res.Sender), now)
 	r := &record{providerID: providerID, fateKey: f.providerID, acceptedAt: now, dueAt: now.Add(cfg.dlrDelay)}
 	r.final = finalReport(f, cfg, r.providerID, r.dueAt)
 	p.schedule(r)

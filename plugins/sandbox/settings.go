@@ -45,6 +45,17 @@ type settings struct {
 	// message sent again with the id it was first accepted under.
 	receiptsDir       string
 	dedupeByMessageID bool
+	// outboxSize is how many of the latest accepted messages Outbox keeps.
+	outboxSize int
+}
+
+// defaultSender is the sender a message without one goes out with: the
+// first of sender_ids, as a real account's default.
+func (s settings) defaultSender() string {
+	if len(s.senderIDs) == 0 {
+		return ""
+	}
+	return s.senderIDs[0].Value
 }
 
 func defaultSettings() settings {
@@ -55,6 +66,7 @@ func defaultSettings() settings {
 		senderIDs:     []sdk.SenderID{{Value: "SANDBOX", Kind: "alphanumeric"}},
 		maxBatchSize:  100,
 		rejectNumbers: map[string]bool{},
+		outboxSize:    defaultOutboxSize,
 	}
 }
 
@@ -72,6 +84,7 @@ type rawSettings struct {
 	RejectNumbers []string    `json:"reject_numbers"`
 	ReceiptsDir   *string     `json:"receipts_dir"`
 	Dedupe        *bool       `json:"dedupe_by_message_id"`
+	OutboxSize    *int        `json:"outbox_size"`
 }
 
 type rawBalance struct {
@@ -180,6 +193,12 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 			return s, errors.New("setting dedupe_by_message_id: needs receipts_dir, where the processes share what they accepted")
 		}
 		s.dedupeByMessageID = *raw.Dedupe
+	}
+	if raw.OutboxSize != nil {
+		if *raw.OutboxSize < 0 || *raw.OutboxSize > maxOutboxSize {
+			return s, fmt.Errorf("setting outbox_size: %d is out of range, want 0 (keep none) to %d", *raw.OutboxSize, maxOutboxSize)
+		}
+		s.outboxSize = *raw.OutboxSize
 	}
 	return s, nil
 }

@@ -189,6 +189,7 @@ type MetadataResponse struct {
 	Balance       bool                   `protobuf:"varint,7,opt,name=balance,proto3" json:"balance,omitempty"`
 	SenderIds     bool                   `protobuf:"varint,8,opt,name=sender_ids,json=senderIds,proto3" json:"sender_ids,omitempty"`
 	StatusQuery   bool                   `protobuf:"varint,9,opt,name=status_query,json=statusQuery,proto3" json:"status_query,omitempty"`
+	Outbox        bool                   `protobuf:"varint,10,opt,name=outbox,proto3" json:"outbox,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,6 +283,13 @@ func (x *MetadataResponse) GetSenderIds() bool {
 func (x *MetadataResponse) GetStatusQuery() bool {
 	if x != nil {
 		return x.StatusQuery
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetOutbox() bool {
+	if x != nil {
+		return x.Outbox
 	}
 	return false
 }
@@ -500,8 +508,11 @@ type SendResult struct {
 	Code              string                 `protobuf:"bytes,4,opt,name=code,proto3" json:"code,omitempty"`
 	Reason            string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	RetryAfter        *durationpb.Duration   `protobuf:"bytes,6,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// sender is the sender the message went out with when the provider chose
+	// it (its default sender); empty when the message's own was used.
+	Sender        string `protobuf:"bytes,7,opt,name=sender,proto3" json:"sender,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SendResult) Reset() {
@@ -574,6 +585,13 @@ func (x *SendResult) GetRetryAfter() *durationpb.Duration {
 		return x.RetryAfter
 	}
 	return nil
+}
+
+func (x *SendResult) GetSender() string {
+	if x != nil {
+		return x.Sender
+	}
+	return ""
 }
 
 type SendRequest struct {
@@ -1257,6 +1275,195 @@ func (x *Event) GetInbound() *InboundEvent {
 	return nil
 }
 
+type OutboxRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit is the most messages to return; 0 means all the provider keeps.
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxRequest) Reset() {
+	*x = OutboxRequest{}
+	mi := &file_provider_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxRequest) ProtoMessage() {}
+
+func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
+func (*OutboxRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *OutboxRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type OutboxMessage struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	MessageId         string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	ProviderMessageId string                 `protobuf:"bytes,2,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
+	To                string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	From              string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	Text              string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	Kind              string                 `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
+	Segments          int32                  `protobuf:"varint,7,opt,name=segments,proto3" json:"segments,omitempty"`
+	SentAt            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *OutboxMessage) Reset() {
+	*x = OutboxMessage{}
+	mi := &file_provider_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxMessage) ProtoMessage() {}
+
+func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
+func (*OutboxMessage) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *OutboxMessage) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetProviderMessageId() string {
+	if x != nil {
+		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetSegments() int32 {
+	if x != nil {
+		return x.Segments
+	}
+	return 0
+}
+
+func (x *OutboxMessage) GetSentAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentAt
+	}
+	return nil
+}
+
+type OutboxResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*OutboxMessage       `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxResponse) Reset() {
+	*x = OutboxResponse{}
+	mi := &file_provider_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxResponse) ProtoMessage() {}
+
+func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
+func (*OutboxResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *OutboxResponse) GetMessages() []*OutboxMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
 type QueryStatusRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ProviderMessageIds []string               `protobuf:"bytes,1,rep,name=provider_message_ids,json=providerMessageIds,proto3" json:"provider_message_ids,omitempty"`
@@ -1266,7 +1473,7 @@ type QueryStatusRequest struct {
 
 func (x *QueryStatusRequest) Reset() {
 	*x = QueryStatusRequest{}
-	mi := &file_provider_proto_msgTypes[21]
+	mi := &file_provider_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1485,7 @@ func (x *QueryStatusRequest) String() string {
 func (*QueryStatusRequest) ProtoMessage() {}
 
 func (x *QueryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[21]
+	mi := &file_provider_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1498,7 @@ func (x *QueryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStatusRequest.ProtoReflect.Descriptor instead.
 func (*QueryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{21}
+	return file_provider_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *QueryStatusRequest) GetProviderMessageIds() []string {
@@ -1310,7 +1517,7 @@ type QueryStatusResponse struct {
 
 func (x *QueryStatusResponse) Reset() {
 	*x = QueryStatusResponse{}
-	mi := &file_provider_proto_msgTypes[22]
+	mi := &file_provider_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1529,7 @@ func (x *QueryStatusResponse) String() string {
 func (*QueryStatusResponse) ProtoMessage() {}
 
 func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[22]
+	mi := &file_provider_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1542,7 @@ func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStatusResponse.ProtoReflect.Descriptor instead.
 func (*QueryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{22}
+	return file_provider_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *QueryStatusResponse) GetStatuses() []*StatusEvent {
@@ -1358,7 +1565,7 @@ type EventDelivery struct {
 
 func (x *EventDelivery) Reset() {
 	*x = EventDelivery{}
-	mi := &file_provider_proto_msgTypes[23]
+	mi := &file_provider_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1577,7 @@ func (x *EventDelivery) String() string {
 func (*EventDelivery) ProtoMessage() {}
 
 func (x *EventDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[23]
+	mi := &file_provider_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1590,7 @@ func (x *EventDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventDelivery.ProtoReflect.Descriptor instead.
 func (*EventDelivery) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{23}
+	return file_provider_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *EventDelivery) GetDeliveryId() uint64 {
@@ -1410,7 +1617,7 @@ type EventAck struct {
 
 func (x *EventAck) Reset() {
 	*x = EventAck{}
-	mi := &file_provider_proto_msgTypes[24]
+	mi := &file_provider_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1629,7 @@ func (x *EventAck) String() string {
 func (*EventAck) ProtoMessage() {}
 
 func (x *EventAck) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[24]
+	mi := &file_provider_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1642,7 @@ func (x *EventAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAck.ProtoReflect.Descriptor instead.
 func (*EventAck) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{24}
+	return file_provider_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EventAck) GetDeliveryId() uint64 {
@@ -1454,7 +1661,7 @@ type HeaderValues struct {
 
 func (x *HeaderValues) Reset() {
 	*x = HeaderValues{}
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1673,7 @@ func (x *HeaderValues) String() string {
 func (*HeaderValues) ProtoMessage() {}
 
 func (x *HeaderValues) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1686,7 @@ func (x *HeaderValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderValues.ProtoReflect.Descriptor instead.
 func (*HeaderValues) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{25}
+	return file_provider_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeaderValues) GetValues() []string {
@@ -1503,7 +1710,7 @@ type HookRequest struct {
 
 func (x *HookRequest) Reset() {
 	*x = HookRequest{}
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1722,7 @@ func (x *HookRequest) String() string {
 func (*HookRequest) ProtoMessage() {}
 
 func (x *HookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1735,7 @@ func (x *HookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookRequest.ProtoReflect.Descriptor instead.
 func (*HookRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{26}
+	return file_provider_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HookRequest) GetMethod() string {
@@ -1583,7 +1790,7 @@ type HookHead struct {
 
 func (x *HookHead) Reset() {
 	*x = HookHead{}
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1802,7 @@ func (x *HookHead) String() string {
 func (*HookHead) ProtoMessage() {}
 
 func (x *HookHead) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1815,7 @@ func (x *HookHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookHead.ProtoReflect.Descriptor instead.
 func (*HookHead) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{27}
+	return file_provider_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HookHead) GetStatus() int32 {
@@ -1642,7 +1849,7 @@ type HookFrame struct {
 
 func (x *HookFrame) Reset() {
 	*x = HookFrame{}
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1861,7 @@ func (x *HookFrame) String() string {
 func (*HookFrame) ProtoMessage() {}
 
 func (x *HookFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1874,7 @@ func (x *HookFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookFrame.ProtoReflect.Descriptor instead.
 func (*HookFrame) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{28}
+	return file_provider_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HookFrame) GetEvents() []*Event {
@@ -1706,7 +1913,7 @@ const file_provider_proto_rawDesc = "" +
 	"\rProviderError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12 \n" +
 	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\x11\n" +
-	"\x0fMetadataRequest\"\x88\x02\n" +
+	"\x0fMetadataRequest\"\xa0\x02\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
@@ -1717,7 +1924,9 @@ const file_provider_proto_rawDesc = "" +
 	"\abalance\x18\a \x01(\bR\abalance\x12\x1d\n" +
 	"\n" +
 	"sender_ids\x18\b \x01(\bR\tsenderIds\x12!\n" +
-	"\fstatus_query\x18\t \x01(\bR\vstatusQuery\"]\n" +
+	"\fstatus_query\x18\t \x01(\bR\vstatusQuery\x12\x16\n" +
+	"\x06outbox\x18\n" +
+	" \x01(\bR\x06outbox\"]\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bsettings\x18\x02 \x01(\fR\bsettings\x12\x19\n" +
@@ -1736,7 +1945,7 @@ const file_provider_proto_rawDesc = "" +
 	"validUntil\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x02\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
@@ -1746,7 +1955,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x04code\x18\x04 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12:\n" +
 	"\vretry_after\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter\"G\n" +
+	"retryAfter\x12\x16\n" +
+	"\x06sender\x18\a \x01(\tR\x06sender\"G\n" +
 	"\vSendRequest\x128\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1c.smsrouter.plugin.v1.MessageR\bmessages\"I\n" +
 	"\fSendResponse\x129\n" +
@@ -1784,7 +1994,21 @@ const file_provider_proto_rawDesc = "" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
 	"\x06status\x18\x02 \x01(\v2 .smsrouter.plugin.v1.StatusEventR\x06status\x12;\n" +
-	"\ainbound\x18\x03 \x01(\v2!.smsrouter.plugin.v1.InboundEventR\ainbound\"F\n" +
+	"\ainbound\x18\x03 \x01(\v2!.smsrouter.plugin.v1.InboundEventR\ainbound\"%\n" +
+	"\rOutboxRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\xfb\x01\n" +
+	"\rOutboxMessage\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12.\n" +
+	"\x13provider_message_id\x18\x02 \x01(\tR\x11providerMessageId\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x12\x12\n" +
+	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bsegments\x18\a \x01(\x05R\bsegments\x123\n" +
+	"\asent_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\"P\n" +
+	"\x0eOutboxResponse\x12>\n" +
+	"\bmessages\x18\x01 \x03(\v2\".smsrouter.plugin.v1.OutboxMessageR\bmessages\"F\n" +
 	"\x12QueryStatusRequest\x120\n" +
 	"\x14provider_message_ids\x18\x01 \x03(\tR\x12providerMessageIds\"S\n" +
 	"\x13QueryStatusResponse\x12<\n" +
@@ -1824,7 +2048,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_TEMPORARY\x10\x02\x12\x15\n" +
-	"\x11OUTCOME_PERMANENT\x10\x032\xe0\x06\n" +
+	"\x11OUTCOME_PERMANENT\x10\x032\xb3\a\n" +
 	"\bProvider\x12W\n" +
 	"\bMetadata\x12$.smsrouter.plugin.v1.MetadataRequest\x1a%.smsrouter.plugin.v1.MetadataResponse\x12Z\n" +
 	"\tConfigure\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a&.smsrouter.plugin.v1.ConfigureResponse\x12K\n" +
@@ -1833,7 +2057,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x06Health\x12\".smsrouter.plugin.v1.HealthRequest\x1a#.smsrouter.plugin.v1.HealthResponse\x12T\n" +
 	"\aBalance\x12#.smsrouter.plugin.v1.BalanceRequest\x1a$.smsrouter.plugin.v1.BalanceResponse\x12Z\n" +
 	"\tSenderIDs\x12%.smsrouter.plugin.v1.SenderIDsRequest\x1a&.smsrouter.plugin.v1.SenderIDsResponse\x12`\n" +
-	"\vQueryStatus\x12'.smsrouter.plugin.v1.QueryStatusRequest\x1a(.smsrouter.plugin.v1.QueryStatusResponse\x12O\n" +
+	"\vQueryStatus\x12'.smsrouter.plugin.v1.QueryStatusRequest\x1a(.smsrouter.plugin.v1.QueryStatusResponse\x12Q\n" +
+	"\x06Outbox\x12\".smsrouter.plugin.v1.OutboxRequest\x1a#.smsrouter.plugin.v1.OutboxResponse\x12O\n" +
 	"\x06Events\x12\x1d.smsrouter.plugin.v1.EventAck\x1a\".smsrouter.plugin.v1.EventDelivery(\x010\x01\x12J\n" +
 	"\x04Hook\x12 .smsrouter.plugin.v1.HookRequest\x1a\x1e.smsrouter.plugin.v1.HookFrame0\x01B6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
 
@@ -1850,7 +2075,7 @@ func file_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_provider_proto_goTypes = []any{
 	(Outcome)(0),                  // 0: smsrouter.plugin.v1.Outcome
 	(*ProviderError)(nil),         // 1: smsrouter.plugin.v1.ProviderError
@@ -1874,65 +2099,72 @@ var file_provider_proto_goTypes = []any{
 	(*StatusEvent)(nil),           // 19: smsrouter.plugin.v1.StatusEvent
 	(*InboundEvent)(nil),          // 20: smsrouter.plugin.v1.InboundEvent
 	(*Event)(nil),                 // 21: smsrouter.plugin.v1.Event
-	(*QueryStatusRequest)(nil),    // 22: smsrouter.plugin.v1.QueryStatusRequest
-	(*QueryStatusResponse)(nil),   // 23: smsrouter.plugin.v1.QueryStatusResponse
-	(*EventDelivery)(nil),         // 24: smsrouter.plugin.v1.EventDelivery
-	(*EventAck)(nil),              // 25: smsrouter.plugin.v1.EventAck
-	(*HeaderValues)(nil),          // 26: smsrouter.plugin.v1.HeaderValues
-	(*HookRequest)(nil),           // 27: smsrouter.plugin.v1.HookRequest
-	(*HookHead)(nil),              // 28: smsrouter.plugin.v1.HookHead
-	(*HookFrame)(nil),             // 29: smsrouter.plugin.v1.HookFrame
-	nil,                           // 30: smsrouter.plugin.v1.Message.MetadataEntry
-	nil,                           // 31: smsrouter.plugin.v1.HookRequest.HeaderEntry
-	nil,                           // 32: smsrouter.plugin.v1.HookHead.HeaderEntry
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(*OutboxRequest)(nil),         // 22: smsrouter.plugin.v1.OutboxRequest
+	(*OutboxMessage)(nil),         // 23: smsrouter.plugin.v1.OutboxMessage
+	(*OutboxResponse)(nil),        // 24: smsrouter.plugin.v1.OutboxResponse
+	(*QueryStatusRequest)(nil),    // 25: smsrouter.plugin.v1.QueryStatusRequest
+	(*QueryStatusResponse)(nil),   // 26: smsrouter.plugin.v1.QueryStatusResponse
+	(*EventDelivery)(nil),         // 27: smsrouter.plugin.v1.EventDelivery
+	(*EventAck)(nil),              // 28: smsrouter.plugin.v1.EventAck
+	(*HeaderValues)(nil),          // 29: smsrouter.plugin.v1.HeaderValues
+	(*HookRequest)(nil),           // 30: smsrouter.plugin.v1.HookRequest
+	(*HookHead)(nil),              // 31: smsrouter.plugin.v1.HookHead
+	(*HookFrame)(nil),             // 32: smsrouter.plugin.v1.HookFrame
+	nil,                           // 33: smsrouter.plugin.v1.Message.MetadataEntry
+	nil,                           // 34: smsrouter.plugin.v1.HookRequest.HeaderEntry
+	nil,                           // 35: smsrouter.plugin.v1.HookHead.HeaderEntry
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
 }
 var file_provider_proto_depIdxs = []int32{
-	30, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
-	33, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
+	33, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
+	36, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
 	0,  // 2: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
-	34, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
+	37, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
 	6,  // 4: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
 	7,  // 5: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
 	16, // 6: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
-	33, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	33, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
+	36, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	36, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
 	19, // 9: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
 	20, // 10: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	19, // 11: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
-	21, // 12: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	31, // 13: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	32, // 14: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
-	21, // 15: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
-	28, // 16: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	26, // 17: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	26, // 18: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 19: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 20: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	8,  // 21: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	10, // 22: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	12, // 23: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	14, // 24: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	17, // 25: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	22, // 26: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	25, // 27: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	27, // 28: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	3,  // 29: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 30: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	9,  // 31: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	11, // 32: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	13, // 33: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	15, // 34: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	18, // 35: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	23, // 36: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	24, // 37: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	29, // 38: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	36, // 11: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
+	23, // 12: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
+	19, // 13: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
+	21, // 14: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
+	34, // 15: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	35, // 16: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	21, // 17: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
+	31, // 18: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
+	29, // 19: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	29, // 20: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 21: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 22: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	8,  // 23: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	10, // 24: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	12, // 25: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	14, // 26: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	17, // 27: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	25, // 28: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	22, // 29: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
+	28, // 30: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	30, // 31: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	3,  // 32: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 33: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	9,  // 34: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	11, // 35: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	13, // 36: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	15, // 37: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	18, // 38: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	26, // 39: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	24, // 40: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
+	27, // 41: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	32, // 42: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	32, // [32:43] is the sub-list for method output_type
+	21, // [21:32] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -1946,7 +2178,7 @@ func file_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	Provider_Balance_FullMethodName     = "/smsrouter.plugin.v1.Provider/Balance"
 	Provider_SenderIDs_FullMethodName   = "/smsrouter.plugin.v1.Provider/SenderIDs"
 	Provider_QueryStatus_FullMethodName = "/smsrouter.plugin.v1.Provider/QueryStatus"
+	Provider_Outbox_FullMethodName      = "/smsrouter.plugin.v1.Provider/Outbox"
 	Provider_Events_FullMethodName      = "/smsrouter.plugin.v1.Provider/Events"
 	Provider_Hook_FullMethodName        = "/smsrouter.plugin.v1.Provider/Hook"
 )
@@ -55,6 +56,9 @@ type ProviderClient interface {
 	Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
 	SenderIDs(ctx context.Context, in *SenderIDsRequest, opts ...grpc.CallOption) (*SenderIDsResponse, error)
 	QueryStatus(ctx context.Context, in *QueryStatusRequest, opts ...grpc.CallOption) (*QueryStatusResponse, error)
+	// Outbox returns the latest messages a provider that sends nothing for
+	// real (the sandbox) took, newest first, for people testing against it.
+	Outbox(ctx context.Context, in *OutboxRequest, opts ...grpc.CallOption) (*OutboxResponse, error)
 	// Events carries the provider's events to the host. The plugin sends every
 	// event it has not yet seen acknowledged (again after a reconnect); the host
 	// acknowledges each delivery once the event is stored.
@@ -152,6 +156,16 @@ func (c *providerClient) QueryStatus(ctx context.Context, in *QueryStatusRequest
 	return out, nil
 }
 
+func (c *providerClient) Outbox(ctx context.Context, in *OutboxRequest, opts ...grpc.CallOption) (*OutboxResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OutboxResponse)
+	err := c.cc.Invoke(ctx, Provider_Outbox_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *providerClient) Events(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[EventAck, EventDelivery], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Provider_ServiceDesc.Streams[0], Provider_Events_FullMethodName, cOpts...)
@@ -198,6 +212,9 @@ type ProviderServer interface {
 	Balance(context.Context, *BalanceRequest) (*BalanceResponse, error)
 	SenderIDs(context.Context, *SenderIDsRequest) (*SenderIDsResponse, error)
 	QueryStatus(context.Context, *QueryStatusRequest) (*QueryStatusResponse, error)
+	// Outbox returns the latest messages a provider that sends nothing for
+	// real (the sandbox) took, newest first, for people testing against it.
+	Outbox(context.Context, *OutboxRequest) (*OutboxResponse, error)
 	// Events carries the provider's events to the host. The plugin sends every
 	// event it has not yet seen acknowledged (again after a reconnect); the host
 	// acknowledges each delivery once the event is stored.
@@ -238,6 +255,9 @@ func (UnimplementedProviderServer) SenderIDs(context.Context, *SenderIDsRequest)
 }
 func (UnimplementedProviderServer) QueryStatus(context.Context, *QueryStatusRequest) (*QueryStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QueryStatus not implemented")
+}
+func (UnimplementedProviderServer) Outbox(context.Context, *OutboxRequest) (*OutboxResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Outbox not implemented")
 }
 func (UnimplementedProviderServer) Events(grpc.BidiStreamingServer[EventAck, EventDelivery]) error {
 	return status.Error(codes.Unimplemented, "method Events not implemented")
@@ -410,6 +430,24 @@ func _Provider_QueryStatus_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Provider_Outbox_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OutboxRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Outbox(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Outbox_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Outbox(ctx, req.(*OutboxRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Provider_Events_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(ProviderServer).Events(&grpc.GenericServerStream[EventAck, EventDelivery]{ServerStream: stream})
 }
@@ -466,6 +504,10 @@ var Provider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QueryStatus",
 			Handler:    _Provider_QueryStatus_Handler,
+		},
+		{
+			MethodName: "Outbox",
+			Handler:    _Provider_Outbox_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
