@@ -227,6 +227,7 @@ func Parse(src []byte, filename string, opts Options) (*Config, error) {
 		}},
 	}
 	cfg := d.decode(file.Body)
+	d.webhooksFromEnv(&cfg.Webhooks)
 	if d.diags.HasErrors() {
 		return nil, newError(d.diags, filename)
 	}

@@ -62,6 +62,35 @@ func (d *decoder) webhooks(b *hcl.Block, w *Webhooks) {
 	}
 }
 
+// EnvWebhooksAllowedNetworks names the environment variable whose
+// comma-separated networks are added to the webhooks block's
+// allowed_networks. It exists for harnesses and containers that run a
+// shipped config unchanged next to a receiver on a private address: the
+// operator who sets the environment allows the network, as in the file.
+const EnvWebhooksAllowedNetworks = "SMSROUTER_WEBHOOKS_ALLOWED_NETWORKS"
+
+// webhooksFromEnv adds the networks of EnvWebhooksAllowedNetworks.
+func (d *decoder) webhooksFromEnv(w *Webhooks) {
+	v, ok := d.opts.LookupEnv(EnvWebhooksAllowedNetworks)
+	if !ok || strings.TrimSpace(v) == "" {
+		return
+	}
+	for _, s := range strings.Split(v, ",") {
+		p, err := parseNetwork(strings.TrimSpace(s))
+		if err != nil {
+			d.diags = append(d.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid network in " + EnvWebhooksAllowedNetworks,
+				Detail:   fmt.Sprintf("%v (the variable is a comma-separated list of networks)", err),
+			})
+			continue
+		}
+		if !slices.Contains(w.AllowedNetworks, p) {
+			w.AllowedNetworks = append(w.AllowedNetworks, p)
+		}
+	}
+}
+
 // parseNetwork reads a CIDR network, or a single address as its own
 // network.
 func parseNetwork(s string) (netip.Prefix, error) {

@@ -3,6 +3,8 @@ package config_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
@@ -55,6 +57,55 @@ route "default" {
 			}
 			if !cfg.Webhooks.Equal(tt.want) {
 				t.Errorf("Webhooks = %+v, want %+v", cfg.Webhooks, tt.want)
+			}
+		})
+	}
+}
+
+func TestWebhooksAllowedNetworksFromEnv(t *testing.T) {
+	const src = `
+provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+webhooks {
+  allowed_networks = ["10.20.0.0/16"]
+}
+`
+	tests := []struct {
+		name, env string
+		want      []netip.Prefix
+		wantErr   string
+	}{
+		{"unset", "", []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}, ""},
+		{"added", "127.0.0.0/8, ::1", []netip.Prefix{
+			netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+		}, ""},
+		{"repeated", "10.20.0.0/16", []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}, ""},
+		{"bad", "127.0.0.0/8,intranet", nil,
+			`Invalid network in SMSROUTER_WEBHOOKS_ALLOWED_NETWORKS: "intranet" is not a network`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts()
+			o.LookupEnv = func(k string) (string, bool) {
+				return tt.env, k == config.EnvWebhooksAllowedNetworks && tt.env != ""
+			}
+			cfg, err := config.Parse([]byte(src), "test.hcl", o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(cfg.Webhooks.AllowedNetworks, tt.want) {
+				t.Errorf("AllowedNetworks = %v, want %v", cfg.Webhooks.AllowedNetworks, tt.want)
 			}
 		})
 	}
