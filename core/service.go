@@ -151,10 +151,11 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 		return routing.Facts{}, &InputError{"to is required: the recipient in international format, e.g. +959123456789"}
 	case req.Message == "":
 		return routing.Facts{}, &InputError{"message is required: the text to send"}
-	case !utf8.ValidString(req.Message):
-		return routing.Facts{}, &InputError{"message is not valid UTF-8"}
 	case len(req.From) > MaxSenderLength:
 		return routing.Facts{}, &InputError{fmt.Sprintf("from is %d characters long; senders are at most %d (alphanumeric at most 11)", len(req.From), MaxSenderLength)}
+	}
+	if err := checkRequest(req); err != nil {
+		return routing.Facts{}, err
 	}
 	num, err := number.Parse(req.To)
 	if err != nil {
@@ -162,7 +163,7 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 	}
 	kind := req.Kind
 	if kind == "" {
-		kind = "sms"
+		kind = KindSMS
 	}
 	enc, segs := segment.Count(req.Message)
 	return routing.Facts{To: num.E164, Country: num.Country, CallingCode: num.CallingCode, Operator: num.Operator,

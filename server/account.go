@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/nyaruka/phonenumbers"
@@ -225,6 +226,9 @@ func (a *api) operators(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"operators": list})
 }
 
+// maxNameLen is the longest key or account name the database keeps.
+const maxNameLen = 128
+
 type createKeyBody struct {
 	Name         string   `json:"name"`
 	Permissions  []string `json:"permissions"`
@@ -273,6 +277,12 @@ func (a *api) createKey(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	for _, n := range []struct{ field, value string }{{"name", b.Name}, {"account", b.Account}} {
+		if l := utf8.RuneCountInString(n.value); l > maxNameLen {
+			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("%s is %d characters long; the limit is %d", n.field, l, maxNameLen))
+			return
+		}
+	}
 	if b.SMSPerMinute < 0 {
 		fail(c, http.StatusUnprocessableEntity, "sms_per_minute must be 0 (the configured limit) or more")
 		return

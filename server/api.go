@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // OTPs sends and verifies one-time codes; *core.Service is one.
@@ -166,6 +168,7 @@ type bulkBody struct {
 	Message     string   `json:"message"`
 	From        string   `json:"from"`
 	CallbackURL string   `json:"callback_url"`
+	labels
 	scheduling
 }
 
@@ -194,7 +197,7 @@ func (a *api) bulk(c *gin.Context) {
 	if !ok {
 		return
 	}
-	req := core.SendRequest{Message: b.Message, From: b.From, CallbackURL: b.CallbackURL}
+	req := core.SendRequest{Message: b.Message, From: b.From, CallbackURL: b.CallbackURL, Kind: b.Kind, Tags: b.Tags}
 	if !b.schedule(c, &req) {
 		return
 	}
@@ -264,8 +267,21 @@ func messageJSON(m store.Message) gin.H {
 		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt)}
 }
 
+// statuses are the values of a message's status, as the list filter names
+// them.
+var statuses = []sdk.Status{sdk.StatusQueued, sdk.StatusPending, sdk.StatusSent, sdk.StatusDelivered, sdk.StatusFailed,
+	sdk.StatusExpired, sdk.StatusRejected, sdk.StatusUndeliverable, sdk.StatusUnknown}
+
 func (a *api) listMessages(c *gin.Context) {
 	f := store.MessageFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	if f.Status != "" && !slices.Contains(statuses, sdk.Status(f.Status)) {
+		names := make([]string, len(statuses))
+		for i, s := range statuses {
+			names[i] = string(s)
+		}
+		fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("status %q is not a message status; use one of %s", f.Status, strings.Join(names, ", ")))
+		return
+	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {

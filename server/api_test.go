@@ -103,6 +103,21 @@ func newAPI(t *testing.T, stores ...*store.Store) []*apiEnv {
 // public addresses only).
 func newAPIWith(t *testing.T, allowed *egress.Policy, stores ...*store.Store) []*apiEnv {
 	t.Helper()
+	return newAPIAccepting(t, allowed, nil, stores...)
+}
+
+// newBatchedAPI is newAPI on one store whose acceptances share commits, as
+// serve runs them.
+func newBatchedAPI(t *testing.T, st *store.Store) *apiEnv {
+	t.Helper()
+	b := store.NewBatcher(st, store.BatcherOptions{})
+	t.Cleanup(b.Close)
+	return newAPIAccepting(t, nil, b, st)[0]
+}
+
+// newAPIAccepting is newAPIWith with an Accepter (nil: the store).
+func newAPIAccepting(t *testing.T, allowed *egress.Policy, accepter core.Accepter, stores ...*store.Store) []*apiEnv {
+	t.Helper()
 	cfg, err := config.Parse([]byte(apiConfig), "api.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +126,7 @@ func newAPIWith(t *testing.T, allowed *egress.Policy, stores ...*store.Store) []
 	var out []*apiEnv
 	for _, st := range stores {
 		router := routing.NewRouter(cfg.Table, h)
-		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed})
+		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed, Accepter: accepter})
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, OTP: svc, Store: st, API: &cfg.API,
 			Table: router.Table, Plugins: &senders{}, Egress: allowed}))
 		t.Cleanup(ts.Close)

@@ -24,6 +24,13 @@ type scheduling struct {
 	Validity *int `json:"validity"`
 }
 
+// labels are what a send or bulk body says about the message for routing
+// rules to read: its kind and the application's tags. Core checks them.
+type labels struct {
+	Kind string            `json:"kind"`
+	Tags map[string]string `json:"tags"`
+}
+
 // schedule reads send_at and validity into req, answering 422 when they
 // are malformed; core checks the bounds.
 func (s scheduling) schedule(c *gin.Context, req *core.SendRequest) bool {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,21 +108,20 @@ func New(o Options) http.Handler {
 		// First, so that it sees the status recover writes for a panic.
 		r.Use(observeRequests(o.Requests))
 	}
-	r.Use(a.recover, a.logRequests)
+	r.Use(a.recover, a.logRequests, limitHeaders)
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
-	r.NoMethod(func(c *gin.Context) {
-		fail(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path)
-	})
+	r.NoMethod(noMethod(r))
 
 	r.GET("/up", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/ready", a.ready)
 	if o.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(o.Metrics))
 	}
 	v1 := r.Group("/api/v1")
 	v1.Any("/providers/:name/hooks/*path", a.hook)
-	authed := v1.Group("", a.authenticate)
+	authed := v1.Group("", a.authenticate, checkInput)
 	authed.POST("/sms/send", require(store.PermSendSMS), a.limitSMS, a.send)
 	authed.GET("/sms/status/:message_id", a.status)
 	authed.GET("/admin/providers", requireSystem, a.providers)
@@ -171,8 +169,9 @@ const keyContext = "smsrouter.apikey"
 
 func (a *api) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
-	raw, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(raw) == "" {
+	// The scheme is case-insensitive (RFC 7235): "bearer" is "Bearer".
+	scheme, raw, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		fail(c, http.StatusUnauthorized, "Unauthorized: send your API key as 'Authorization: Bearer api_live_...'")
 		return
 	}
@@ -239,13 +238,7 @@ func decodeBody(c *gin.Context, v any) ([]byte, bool) {
 		fail(c, http.StatusUnprocessableEntity, "request body is empty; send a JSON object")
 		return nil, false
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("%s must be a %s", te.Field, te.Type.String()))
-			return nil, false
-		}
-		fail(c, http.StatusUnprocessableEntity, "request body is not valid JSON: "+err.Error())
+	if !decodeJSON(c, body, v) {
 		return nil, false
 	}
 	return body, true
@@ -258,6 +251,7 @@ type sendBody struct {
 	// CallbackURL receives this message's webhooks instead of the
 	// account's webhook URL.
 	CallbackURL string `json:"callback_url"`
+	labels
 	scheduling
 }
 
@@ -278,7 +272,7 @@ func (a *api) send(c *gin.Context) {
 		return
 	}
 	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From, Idempotency: idem,
-		SendAt: sched.SendAt, Validity: sched.Validity, CallbackURL: b.CallbackURL})
+		SendAt: sched.SendAt, Validity: sched.Validity, CallbackURL: b.CallbackURL, Kind: b.Kind, Tags: b.Tags})
 	if err != nil {
 		a.acceptError(c, err, idem)
 		return
@@ -336,6 +330,8 @@ func (a *api) coreError(c *gin.Context, err error) {
 	case a.apiError(c, err):
 	case errors.Is(err, context.Canceled):
 		c.Abort()
+	case store.Unavailable(err):
+		a.unavailable(c, err)
 	default:
 		a.log.Error("request failed", "path", c.FullPath(), "error", err)
 		fail(c, http.StatusInternalServerError, "internal error; the server log has details")

@@ -38,7 +38,9 @@ type BatcherOptions struct {
 // Batcher gathers acceptances that arrive concurrently and stores each
 // group with AcceptMany, one commit for all: the commit (an fsync) is the
 // price of a durable accept, and sharing it is what lets many requests be
-// accepted per second. Callers see the same results as Store.Accept.
+// accepted per second. Callers see the same results as Store.Accept: a
+// batch the database refuses as a whole is stored again in halves, so that
+// one caller's bad acceptance fails only that caller (see commitSplit).
 type Batcher struct {
 	g groupCommit[Acceptance]
 }
@@ -54,14 +56,16 @@ func NewBatcher(st *Store, o BatcherOptions) *Batcher {
 		maxWeight: batchMessages,
 		commit:    st.AcceptMany,
 		alone:     st.Accept,
+		ping:      st.Ping,
+		log:       st.log,
 	}}
 	b.g.start()
 	return b
 }
 
 // Accept stores the acceptance in the next batch and returns its own
-// result: nil, a *DuplicateError, a *ReplayError, or the error that failed
-// its batch (then nothing of it was stored). After Close it stores the
+// result: nil, a *DuplicateError, a *ReplayError, or the error that kept
+// it from being stored. After Close it stores the
 // acceptance on its own.
 func (b *Batcher) Accept(ctx context.Context, a Acceptance) error {
 	if err := b.g.do(ctx, a); err != nil {

@@ -46,6 +46,8 @@ func NewEventBatcher(st *Store, o BatcherOptions) *EventBatcher {
 		weight:    func(p ProviderEvents) int { return len(p.Events) },
 		maxWeight: maxBatchEvents,
 		commit:    st.StoreEventsMany,
+		ping:      st.Ping,
+		log:       st.log,
 		alone: func(ctx context.Context, p ProviderEvents) error {
 			return st.StoreEvents(ctx, p.Provider, p.Events)
 		},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // batchTimeout bounds one batch transaction, which runs on the committer's
@@ -27,6 +29,11 @@ type groupCommit[T any] struct {
 	commit func(ctx context.Context, items []T) (results []error, err error)
 	// alone stores one item after Close.
 	alone func(ctx context.Context, item T) error
+	// ping reports whether the database answers; a batch that fails while
+	// it does is split to find the member it failed for (see commitSplit).
+	// nil means it always does.
+	ping func(ctx context.Context) error
+	log  hclog.Logger
 
 	queue  chan *pendingItem[T]
 	mu     sync.RWMutex // guards closed against sends on a closed queue
@@ -155,17 +162,50 @@ func (g *groupCommit[T]) store(batch []*pendingItem[T]) {
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, batchTimeout)
 	defer cancel()
+	for i, err := range g.commitSplit(ctx, items, true) {
+		live[i].result <- err
+	}
+}
+
+// commitSplit commits items together and returns each one's result. When
+// the transaction fails as a whole (one member's text the database cannot
+// store, a key that collides) while the database still answers, the batch
+// is committed again as two halves, recursively, in order: the members
+// that can be stored are, and only the member the failure belongs to gets
+// it. No caller fails for another caller's input. When the database does
+// not answer, every member gets the error at once: halving would only
+// repeat the failure.
+// whole is the whole batch, not a half of it.
+func (g *groupCommit[T]) commitSplit(ctx context.Context, items []T, whole bool) []error {
 	results, err := g.commit(ctx, items)
-	if err != nil {
-		if len(live) > 1 {
-			err = fmt.Errorf("%w (stored together with %d concurrent requests)", err, len(live)-1)
-		}
-		for _, p := range live {
-			p.result <- err
-		}
-		return
+	if err == nil {
+		return results
 	}
-	for i, p := range live {
-		p.result <- results[i]
+	if len(items) > 1 && ctx.Err() == nil && g.answers(ctx) {
+		if whole {
+			g.logger().Warn("a batch failed; storing it again in halves so that only the member it failed for gets the error",
+				"members", len(items), "error", err)
+		}
+		mid := len(items) / 2
+		return append(g.commitSplit(ctx, items[:mid], false), g.commitSplit(ctx, items[mid:], false)...)
 	}
+	if len(items) > 1 {
+		err = fmt.Errorf("%w (stored together with %d concurrent requests)", err, len(items)-1)
+	}
+	results = make([]error, len(items))
+	for i := range results {
+		results[i] = err
+	}
+	return results
+}
+
+func (g *groupCommit[T]) answers(ctx context.Context) bool {
+	return g.ping == nil || g.ping(ctx) == nil
+}
+
+func (g *groupCommit[T]) logger() hclog.Logger {
+	if g.log == nil {
+		return hclog.NewNullLogger()
+	}
+	return g.log
 }

@@ -561,8 +561,9 @@ func (s *Store) Ledger(ctx context.Context, accountID string, p LedgerPage) ([]L
 	}
 	q := s.db.WithContext(ctx).Where("account_id = ?", accountID)
 	if p.Cursor != "" {
-		before, err := strconv.ParseUint(p.Cursor, 10, 64)
-		if err != nil || before == 0 {
+		// Ids are bigints: a cursor beyond them is none this API gave.
+		before, err := strconv.ParseInt(p.Cursor, 10, 64)
+		if err != nil || before <= 0 {
 			return nil, "", ErrBadCursor
 		}
 		q = q.Where("id < ?", before)

@@ -44,6 +44,8 @@ func (s *Store) TakeRate(ctx context.Context, bucket string, limit int, window t
 			weight:    func(rateTake) int { return 1 },
 			maxWeight: 512,
 			commit:    s.takeRates,
+			ping:      s.Ping,
+			log:       s.log,
 			alone: func(ctx context.Context, t rateTake) error {
 				res, err := s.takeRates(ctx, []rateTake{t})
 				if err != nil {

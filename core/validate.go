@@ -1,0 +1,105 @@
+package core
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kinds of message an application may name; routing rules read the kind
+// as `kind`. A closed list, so that a typo ("marketting") is refused
+// instead of silently missing the rules written for the kind.
+const (
+	KindSMS           = "sms" // the default
+	KindOTP           = "otp"
+	KindTransactional = "transactional"
+	KindMarketing     = "marketing"
+)
+
+// Kinds lists the kinds in the order the API names them.
+var Kinds = []string{KindSMS, KindOTP, KindTransactional, KindMarketing}
+
+// Bounds of a message's tags, which routing rules read as tags.NAME.
+const (
+	MaxTags           = 10
+	MaxTagNameLength  = 32
+	MaxTagValueLength = 128
+)
+
+// storable says what keeps s from being stored as text, or "" when
+// nothing does: PostgreSQL refuses NUL and bytes that are not UTF-8 (a
+// lone UTF-16 surrogate has no UTF-8 form either).
+func storable(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "contains a NUL character (\\u0000), which cannot be stored"
+	}
+	return ""
+}
+
+// checkRequest refuses what routing and the store cannot take: text that
+// cannot be stored, an unknown kind, tags out of bounds. Errors are
+// *InputError.
+func checkRequest(req SendRequest) error {
+	if err := checkText(req); err != nil {
+		return err
+	}
+	if err := checkKind(req.Kind); err != nil {
+		return err
+	}
+	return checkTags(req.Tags)
+}
+
+// checkText refuses a request's texts that cannot be stored or carry no
+// text at all.
+func checkText(req SendRequest) error {
+	for _, f := range []struct{ name, value string }{{"message", req.Message}, {"from", req.From}, {"to", req.To}, {"callback_url", req.CallbackURL}} {
+		if why := storable(f.value); why != "" {
+			return &InputError{f.name + " " + why}
+		}
+	}
+	if strings.TrimSpace(req.Message) == "" {
+		return &InputError{"message is required: the text to send (it was only whitespace)"}
+	}
+	return nil
+}
+
+// checkKind refuses a kind outside Kinds; "" is the default, sms.
+func checkKind(kind string) error {
+	if kind == "" || slices.Contains(Kinds, kind) {
+		return nil
+	}
+	return &InputError{fmt.Sprintf("kind %q is not a kind of message; use one of %s (or leave it out for %s)", kind, strings.Join(Kinds, ", "), KindSMS)}
+}
+
+// checkTags bounds the tags: how many, their names' length and letters
+// (ASCII letters, digits, _ and -, so that a rule can name them), and
+// their values' length and text.
+func checkTags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return &InputError{fmt.Sprintf("tags has %d entries; the limit is %d", len(tags), MaxTags)}
+	}
+	for _, name := range slices.Sorted(maps.Keys(tags)) {
+		value := tags[name]
+		switch {
+		case name == "" || len(name) > MaxTagNameLength || strings.IndexFunc(name, notTagNameRune) >= 0:
+			return &InputError{fmt.Sprintf("tag name %q must be 1 to %d ASCII letters, digits, _ or -", name, MaxTagNameLength)}
+		case storable(value) != "":
+			return &InputError{fmt.Sprintf("tags.%s %s", name, storable(value))}
+		case utf8.RuneCountInString(value) > MaxTagValueLength:
+			return &InputError{fmt.Sprintf("tags.%s is %d characters long; the limit is %d", name, utf8.RuneCountInString(value), MaxTagValueLength)}
+		case strings.IndexFunc(value, unicode.IsControl) >= 0:
+			return &InputError{fmt.Sprintf("tags.%s contains a control character; tags are printable text", name)}
+		}
+	}
+	return nil
+}
+
+func notTagNameRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+}
