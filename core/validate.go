@@ -29,15 +29,16 @@ const (
 	MaxTagValueLength = 128
 )
 
-// storable says what keeps s from being stored as text, or "" when
+// TextProblem says what keeps s from being stored as text, or "" when
 // nothing does: PostgreSQL refuses NUL and bytes that are not UTF-8 (a
-// lone UTF-16 surrogate has no UTF-8 form either).
-func storable(s string) string {
+// lone UTF-16 surrogate has no UTF-8 form either), so the API refuses them
+// on both drivers.
+func TextProblem(s string) string {
 	switch {
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
 	case strings.IndexByte(s, 0) >= 0:
-		return "contains a NUL character (\\u0000), which cannot be stored"
+		return "contains a NUL character (\\u0000)"
 	}
 	return ""
 }
@@ -59,7 +60,7 @@ func checkRequest(req SendRequest) error {
 // text at all.
 func checkText(req SendRequest) error {
 	for _, f := range []struct{ name, value string }{{"message", req.Message}, {"from", req.From}, {"to", req.To}, {"callback_url", req.CallbackURL}} {
-		if why := storable(f.value); why != "" {
+		if why := TextProblem(f.value); why != "" {
 			return &InputError{f.name + " " + why}
 		}
 	}
@@ -89,8 +90,8 @@ func checkTags(tags map[string]string) error {
 		switch {
 		case name == "" || len(name) > MaxTagNameLength || strings.IndexFunc(name, notTagNameRune) >= 0:
 			return &InputError{fmt.Sprintf("tag name %q must be 1 to %d ASCII letters, digits, _ or -", name, MaxTagNameLength)}
-		case storable(value) != "":
-			return &InputError{fmt.Sprintf("tags.%s %s", name, storable(value))}
+		case TextProblem(value) != "":
+			return &InputError{fmt.Sprintf("tags.%s %s", name, TextProblem(value))}
 		case utf8.RuneCountInString(value) > MaxTagValueLength:
 			return &InputError{fmt.Sprintf("tags.%s is %d characters long; the limit is %d", name, utf8.RuneCountInString(value), MaxTagValueLength)}
 		case strings.IndexFunc(value, unicode.IsControl) >= 0:

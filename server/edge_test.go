@@ -75,6 +75,8 @@ func TestBadInputAtTheEdge(t *testing.T) {
 		{"credit with a word", "POST", "/api/v1/admin/accounts/{acc}/credit", "admin", `{"amount":"lots"}`, nil, 422, "amount"},
 		{"two JSON values", "POST", "/api/v1/sms/send", "admin", `{"to":"+959123456789","message":"x"}{}`, nil, 422, "not valid JSON"},
 		{"not an object", "POST", "/api/v1/sms/send", "admin", `["x"]`, nil, 422, "must be a JSON object"},
+		{"validity not a number", "POST", "/api/v1/sms/send", "admin", `{"to":"+959123456789","message":"x","validity":"1h"}`, nil, 422, "validity must be a whole number"},
+		{"an id that is not a string", "POST", "/api/v1/sms/status", "admin", `{"ids":[1]}`, nil, 422, "every entry of ids must be a string"},
 	}
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newAPI(t, st)[0]

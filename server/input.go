@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/smsrouter/smsrouter/core"
 )
 
 // Text the database cannot store (PostgreSQL refuses NUL and bytes that
@@ -21,41 +23,29 @@ import (
 // fails deep in a query with a 500, and in a shared commit it failed the
 // requests of other callers batched with it.
 
-// textProblem says what is wrong with s as stored text, or "" when nothing
-// is.
-func textProblem(s string) string {
-	switch {
-	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
-	case strings.IndexByte(s, 0) >= 0:
-		return "contains a NUL character (\\u0000)"
-	}
-	return ""
-}
-
 // checkInput refuses requests whose path parameters, query parameters or
 // Idempotency-Key hold text the database cannot store, before any handler
 // reads them. JSON bodies are checked by decodeBody.
 func checkInput(c *gin.Context) {
 	for _, p := range c.Params {
-		if why := textProblem(p.Value); why != "" {
+		if why := core.TextProblem(p.Value); why != "" {
 			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("the %s in the path %s", p.Key, why))
 			return
 		}
 	}
 	for name, values := range c.Request.URL.Query() {
-		if why := textProblem(name); why != "" {
+		if why := core.TextProblem(name); why != "" {
 			fail(c, http.StatusUnprocessableEntity, "a query parameter's name "+why)
 			return
 		}
 		for _, v := range values {
-			if why := textProblem(v); why != "" {
+			if why := core.TextProblem(v); why != "" {
 				fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("query parameter %s %s", name, why))
 				return
 			}
 		}
 	}
-	if why := textProblem(c.GetHeader("Idempotency-Key")); why != "" {
+	if why := core.TextProblem(c.GetHeader("Idempotency-Key")); why != "" {
 		fail(c, http.StatusUnprocessableEntity, "Idempotency-Key "+why+"; use letters, digits and dashes, such as a UUID")
 		return
 	}
@@ -107,7 +97,7 @@ func scanJSONString(body []byte, start int) (end int, why string) {
 		case c == '"':
 			return j, why
 		case c == 0:
-			why = cmp.Or(why, "contains a NUL character (\\u0000)")
+			why = cmp.Or(why, core.TextProblem("\x00"))
 			j++
 		case c == '\\' && j+1 < len(body) && body[j+1] == 'u':
 			width, p := escapeAt(body, j)
@@ -118,7 +108,7 @@ func scanJSONString(body []byte, start int) (end int, why string) {
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRune(body[j:])
 			if r == utf8.RuneError && size == 1 {
-				why = cmp.Or(why, "is not valid UTF-8")
+				why = cmp.Or(why, core.TextProblem("\xff"))
 			}
 			j += size
 		default:
@@ -138,7 +128,7 @@ func escapeAt(body []byte, j int) (width int, why string) {
 	case !ok:
 		return 6, ""
 	case r == 0:
-		return 6, "contains a NUL character (\\u0000)"
+		return 6, core.TextProblem("\x00")
 	case r >= 0xDC00 && r < 0xE000:
 		return 6, fmt.Sprintf(lone, r)
 	case r >= 0xD800 && r < 0xDC00:
@@ -232,7 +222,7 @@ func decodeProblem(body []byte, v any, err error) string {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field != "":
-		return fmt.Sprintf("%s must be a %s", te.Field, te.Type.String())
+		return typeProblem(reflect.TypeOf(v), te)
 	case errors.As(err, &te):
 		return "request body must be a JSON object"
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -245,6 +235,63 @@ func decodeProblem(body []byte, v any, err error) string {
 		return name + ": " + err.Error()
 	}
 	return "request body is not valid JSON: " + err.Error()
+}
+
+// typeProblem names the field of a value of the wrong type the way the
+// request names it: without the Go names of embedded structs the decoder
+// puts in its path ("scheduling.validity"), and saying so when the field
+// is an object whose values are of the wrong type.
+func typeProblem(t reflect.Type, te *json.UnmarshalTypeError) string {
+	var path []string
+	for part := range strings.SplitSeq(te.Field, ".") {
+		f, ok := jsonField(t, part)
+		if !ok {
+			if len(path) > 0 || t == nil { // not a Go struct field: keep it
+				path = append(path, part)
+			}
+			continue
+		}
+		path = append(path, part)
+		t = f
+	}
+	want := te.Type.String()
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		want = "whole number"
+	case reflect.Float64, reflect.Float32:
+		want = "number"
+	}
+	name := strings.Join(path, ".")
+	switch {
+	case t != nil && t.Kind() == reflect.Map && te.Type == t.Elem():
+		return fmt.Sprintf("every value of %s must be a %s", name, want)
+	case t != nil && t.Kind() == reflect.Slice && te.Type == t.Elem():
+		return fmt.Sprintf("every entry of %s must be a %s", name, want)
+	}
+	return fmt.Sprintf("%s must be a %s", name, want)
+}
+
+// jsonField returns the type of the field a struct type (or pointer to
+// one) has under a JSON name, looking into embedded structs.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && tag == "":
+			if ft, ok := jsonField(f.Type, name); ok {
+				return ft, true
+			}
+		case tag == name, tag == "" && f.Name == name:
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
 
 // refusedField finds the top-level field whose own decoding (a custom

@@ -87,7 +87,7 @@ func TestScheduleValidation(t *testing.T) {
 			{"validity zero", "send", `"validity":0`, "validity is seconds the message may wait for a provider and must be positive"},
 			{"validity too short", "send", `"validity":5`, "validity must be from 10 to 259200 seconds, got 5"},
 			{"validity too long", "send", `"validity":259201`, "validity must be from 10 to 259200 seconds, got 259201"},
-			{"validity not a number", "send", `"validity":"1h"`, "validity must be a int"},
+			{"validity not a number", "send", `"validity":"1h"`, "validity must be a whole number"},
 			{"bulk send_at in the past", "bulk", `"send_at":"` + rfc(-time.Hour) + `"`, "is in the past"},
 		}
 		for i, tc := range tests {

@@ -182,6 +182,7 @@ func (a *api) authenticate(c *gin.Context) {
 			return
 		}
 		a.log.Error("authenticate API key", "error", err)
+		c.Header("Retry-After", "5")
 		fail(c, http.StatusServiceUnavailable, "cannot check the API key right now; try again")
 		return
 	}
