@@ -19,6 +19,17 @@ server {
   # with role "all" on the same database; add API servers where requests,
   # not sending, need the CPU.
   role = env("SMSROUTER_ROLE", "all")
+  # Slow clients and connections per client address: the defaults are
+  # shown; see "Connections and TLS" in docs/api.md. A load balancer in
+  # front must be listed in trusted_proxies.
+  # read_timeout         = "30s"
+  # max_conns_per_client = 128
+  # trusted_proxies      = ["127.0.0.0/8", "::1/128", "10.0.0.0/8"]
+  # Without a reverse proxy, serve HTTPS here (re-read on SIGHUP):
+  # tls {
+  #   cert_file = "/etc/smsrouter/tls/fullchain.pem"
+  #   key_file  = "/etc/smsrouter/tls/privkey.pem"
+  # }
   # Prometheus metrics (docs/metrics.md), here kept off the public listener.
   metrics {
     listen       = "127.0.0.1:9105"

@@ -232,7 +232,7 @@ func decodeBody(c *gin.Context, v any) ([]byte, bool) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20))
 	if err != nil {
-		fail(c, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB")
+		bodyError(c, err, "request body is larger than 1 MiB")
 		return nil, false
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
@@ -342,7 +342,7 @@ func (a *api) coreError(c *gin.Context, err error) {
 func (a *api) hook(c *gin.Context) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.o.MaxHookBody))
 	if err != nil {
-		fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("hook body is larger than %d bytes", a.o.MaxHookBody))
+		bodyError(c, err, fmt.Sprintf("hook body is larger than %d bytes", a.o.MaxHookBody))
 		return
 	}
 	req := &sdk.HookRequest{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ type reloader struct {
 	// setInboundOwners, when set, hands the store the accounts that own
 	// inbound messages to each number (api account_sender_ids).
 	setInboundOwners func(map[string]string)
+	// reloadTLS, when set, re-reads the TLS certificate files (it logs
+	// the outcome).
+	reloadTLS func() error
 }
 
 func newReloader(path string, running *config.Config, router *routing.Router, log hclog.Logger) *reloader {
@@ -63,6 +67,12 @@ func (r *reloader) run(ctx context.Context) {
 func (r *reloader) Reload(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.reloadTLS != nil {
+		// Whatever the config file says: renewed certificates are
+		// usually what a SIGHUP is sent for, and an unusable new pair
+		// keeps the one in use.
+		_ = r.reloadTLS()
+	}
 	cfg, err := loadConfig(r.path)
 	if err == nil {
 		err = sameProviders(r.running.Providers, cfg.Providers)
@@ -71,7 +81,7 @@ func (r *reloader) Reload(context.Context) error {
 		r.log.Error("reload refused; the running routing table stays", "config", r.running.Filename, "error", err)
 		return fmt.Errorf("reload refused, the running routing table stays:\n%w", err)
 	}
-	if cfg.Server != r.running.Server || cfg.Database != r.running.Database {
+	if !reflect.DeepEqual(cfg.Server, r.running.Server) || cfg.Database != r.running.Database {
 		r.log.Warn("server and database settings changed; they apply at the next restart")
 	}
 	if !cfg.Webhooks.Equal(r.running.Webhooks) {

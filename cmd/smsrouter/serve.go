@@ -166,7 +166,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PublicURL: publicURL, Routes: router, Reload: reload.Reload,
 		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host,
 		Requests: mx.requests(), Metrics: mx.apiHandler(), Egress: egressPolicy})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts, the per-client connection cap and TLS: see docs/api.md
+	// "Connections".
+	srv, err := server.NewHTTP(handler, cfg.Server.Transport, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	reload.reloadTLS = srv.ReloadTLS
 
 	if *pprofAddr != "" {
 		stopProfiles, err := serveProfiles(*pprofAddr, log)
@@ -197,7 +204,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("smsrouter serving", "listen", ln.Addr().String(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role,
+	log.Info("smsrouter serving", "listen", ln.Addr().String(), "scheme", srv.Scheme(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role,
 		"gogc", gcInForce())
 
 	select {

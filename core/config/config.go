@@ -88,6 +88,9 @@ type Server struct {
 	Role string
 	// RoleRange is where role was set, for errors that involve it.
 	RoleRange hcl.Range
+	// Transport holds the listener's timeouts, per-client connection cap
+	// and TLS.
+	Transport Transport
 }
 
 // Node roles.
@@ -273,7 +276,9 @@ var (
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"}, {Name: "role"},
-	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}}}
+		{Name: "read_header_timeout"}, {Name: "read_timeout"}, {Name: "write_timeout"}, {Name: "idle_timeout"},
+		{Name: "max_conns_per_client"}, {Name: "trusted_proxies"},
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}, {Type: "tls"}}}
 	databaseSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
 	}}
@@ -314,7 +319,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	d.diags = append(d.diags, diags...)
 	cfg := &Config{
 		Filename:  d.filename,
-		Server:    Server{Listen: DefaultListen, Role: RoleAll},
+		Server:    Server{Listen: DefaultListen, Role: RoleAll, Transport: DefaultTransport()},
 		Database:  Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
 		OTP:       DefaultOTP(),
 		API:       DefaultAPI(),
@@ -378,7 +383,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 		}
 	}
 	if cfg.Server.PublicURL == "" {
-		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen)
+		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen, cfg.Server.Transport.TLS != nil)
 	}
 	if cfg.Server.Role == RoleAPI && cfg.Database.Driver != DriverPostgres {
 		d.errorf(cfg.Server.RoleRange, "API role needs PostgreSQL",
@@ -480,10 +485,17 @@ func (d *decoder) server(b *hcl.Block, s *Server) {
 			}
 		}
 	}
-	for i, mb := range content.Blocks {
-		if i > 0 {
-			d.errorf(mb.DefRange, "Duplicate metrics block",
-				"a metrics block is already defined on line %d; merge the two", content.Blocks[0].DefRange.Start.Line)
+	d.transport(content.Attributes, &s.Transport)
+	seen := map[string]*hcl.Block{}
+	for _, mb := range content.Blocks {
+		if prev := seen[mb.Type]; prev != nil {
+			d.errorf(mb.DefRange, "Duplicate "+mb.Type+" block",
+				"a %s block is already defined on line %d; merge the two", mb.Type, prev.DefRange.Start.Line)
+			continue
+		}
+		seen[mb.Type] = mb
+		if mb.Type == "tls" {
+			d.tls(mb, &s.Transport)
 			continue
 		}
 		d.metrics(mb, &s.Metrics)
@@ -522,15 +534,19 @@ func checkPublicURL(v string) error {
 	return nil
 }
 
-func defaultPublicURL(listen string) string {
+func defaultPublicURL(listen string, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + listen
+		return scheme + listen
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 func (d *decoder) database(b *hcl.Block, db *Database) {

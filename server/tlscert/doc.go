@@ -1,0 +1,3 @@
+// Package tlscert serves a TLS certificate read from files and re-read on
+// demand, keeping the one in use when the new files are unusable.
+package tlscert
