@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -31,8 +32,9 @@ func (k staticKeys) Authenticate(_ context.Context, raw string) (store.APIKey, e
 }
 
 // outageAPI serves the API on st with the key check and the send limit out
-// of the database's way.
-func outageAPI(t *testing.T, st *store.Store) *apiEnv {
+// of the database's way; accepter nil stores each send in a transaction of
+// its own.
+func outageAPI(t *testing.T, st *store.Store, accepter core.Accepter) *apiEnv {
 	t.Helper()
 	cfg, err := config.Parse([]byte(apiConfig), "api.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
 	if err != nil {
@@ -42,7 +44,7 @@ func outageAPI(t *testing.T, st *store.Store) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := core.NewService(st, routing.NewRouter(cfg.Table, nil), nil, core.Options{})
+	svc := core.NewService(st, routing.NewRouter(cfg.Table, nil), nil, core.Options{Accepter: accepter})
 	ts := httptest.NewServer(server.New(server.Options{Messages: svc, Store: st, API: &config.API{},
 		Keys: staticKeys{store.APIKey{ID: "key_outage", AccountID: acc.ID, Permissions: store.PermSendSMS}}}))
 	t.Cleanup(ts.Close)
@@ -68,7 +70,7 @@ func TestDatabaseGoneAnswers503(t *testing.T) {
 				dsn = storetest.PostgresDSN(t)
 			}
 			st := openOn(t, store.Options{Driver: driver, DSN: dsn})
-			e := outageAPI(t, st)
+			e := outageAPI(t, st, nil)
 			if a := e.call(t, "POST", "/api/v1/sms/send", "sms", `{"to":"+959123456789","message":"before"}`); a.code != 202 {
 				t.Fatalf("send before the outage: HTTP %d %s", a.code, a.raw)
 			}
@@ -89,47 +91,78 @@ func TestDatabaseGoneAnswers503(t *testing.T) {
 	}
 }
 
-// TestSendCutMidTransactionAnswers503: a send whose connection PostgreSQL
-// terminates while its transaction is open (pg_terminate_backend, as a
-// failover or an operator does) answers 503 with Retry-After; the next
-// send, on a fresh connection, is accepted.
-func TestSendCutMidTransactionAnswers503(t *testing.T) {
-	dsn := storetest.PostgresDSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := store.NewID("outage_")
-	q := u.Query()
-	q.Set("application_name", app)
-	u.RawQuery = q.Encode()
-	st := openOn(t, store.Options{Driver: store.DriverPostgres, DSN: u.String()})
-	admin := openOn(t, store.Options{Driver: store.DriverPostgres, DSN: dsn})
-	e := outageAPI(t, st)
+// TestSendCutMidTransaction: PostgreSQL terminates a send's connection
+// while its transaction is open (pg_terminate_backend, as a failover or an
+// operator does). Stored on its own, the send answers 503 with Retry-After.
+// Two sends in one shared commit, as serve runs them, are stored again in
+// halves on fresh connections (the database still answers), and both are
+// accepted, once each. Either way the next send is accepted.
+func TestSendCutMidTransaction(t *testing.T) {
+	for _, batched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batched=%v", batched), func(t *testing.T) {
+			dsn := storetest.PostgresDSN(t)
+			u, err := url.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			app := store.NewID("outage_")
+			q := u.Query()
+			q.Set("application_name", app)
+			u.RawQuery = q.Encode()
+			st := openOn(t, store.Options{Driver: store.DriverPostgres, DSN: u.String()})
+			admin := openOn(t, store.Options{Driver: store.DriverPostgres, DSN: dsn})
+			var accepter core.Accepter
+			if batched {
+				b := store.NewBatcher(st, store.BatcherOptions{MaxBatch: 2, Workers: 1, Linger: 3 * time.Second})
+				t.Cleanup(b.Close)
+				accepter = b
+			}
+			e := outageAPI(t, st, accepter)
 
-	// The lock holds the send inside its transaction, at its insert.
-	lock := admin.DB().Begin()
-	defer lock.Rollback()
-	if err := lock.Exec("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE").Error; err != nil {
-		t.Fatal(err)
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		answered <- e.call(t, "POST", "/api/v1/sms/send", "sms", `{"to":"+959123456789","message":"cut"}`)
-	}()
-	pid, err := waitingBackend(t.Context(), admin, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.DB().Exec("SELECT pg_terminate_backend(?)", pid).Error; err != nil {
-		t.Fatal(err)
-	}
-	expectUnavailable(t, "send cut mid-transaction", <-answered)
-	if err := lock.Rollback().Error; err != nil {
-		t.Fatal(err)
-	}
-	if a := e.call(t, "POST", "/api/v1/sms/send", "sms", `{"to":"+959123456789","message":"after"}`); a.code != 202 {
-		t.Errorf("send after the cut: HTTP %d %s", a.code, a.raw)
+			// The lock holds the send inside its transaction, at its insert.
+			lock := admin.DB().Begin()
+			defer lock.Rollback()
+			if err := lock.Exec("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+				t.Fatal(err)
+			}
+			sends := map[bool]int{false: 1, true: 2}[batched]
+			answered := make(chan answer, sends)
+			for i := range sends {
+				go func() {
+					answered <- e.call(t, "POST", "/api/v1/sms/send", "sms", fmt.Sprintf(`{"to":"+959123456789","message":"cut %d"}`, i))
+				}()
+			}
+			pid, err := waitingBackend(t.Context(), admin, app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := admin.DB().Exec("SELECT pg_terminate_backend(?)", pid).Error; err != nil {
+				t.Fatal(err)
+			}
+			if !batched {
+				expectUnavailable(t, "send cut mid-transaction", <-answered)
+			}
+			if err := lock.Rollback().Error; err != nil {
+				t.Fatal(err)
+			}
+			if batched {
+				for range sends {
+					if a := <-answered; a.code != 202 {
+						t.Errorf("batched send cut mid-transaction: HTTP %d %s, want 202 (stored again)", a.code, a.raw)
+					}
+				}
+			}
+			if a := e.call(t, "POST", "/api/v1/sms/send", "sms", `{"to":"+959123456789","message":"after"}`); a.code != 202 {
+				t.Errorf("send after the cut: HTTP %d %s", a.code, a.raw)
+			}
+			msgs, _, err := st.ListMessages(t.Context(), e.acc, store.MessageFilter{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{false: 1, true: 3}[batched]; len(msgs) != want {
+				t.Errorf("%d messages stored, want %d", len(msgs), want)
+			}
+		})
 	}
 }
 
