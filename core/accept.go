@@ -44,6 +44,14 @@ type Accepter interface {
 	Accept(ctx context.Context, a store.Acceptance) error
 }
 
+// AcceptedCounter is told of messages accepted without going through the
+// Accepter: an OTP's message is stored with its code, in one transaction of
+// its own. An Accepter that counts what it stores (the metrics' one)
+// implements it, so an OTP is counted like any other message.
+type AcceptedCounter interface {
+	CountAccepted(m *store.Message)
+}
+
 // prepare validates and routes one message and builds its row.
 func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest) (*store.Message, error) {
 	facts, err := Facts(accountID, req)

@@ -57,6 +57,7 @@ type Service struct {
 	state    routing.StateSource
 	names    accountNames
 	accepter Accepter
+	counter  AcceptedCounter // nil when the accepter counts nothing
 	// egress is where callback_url may point (nil: public addresses only).
 	egress *egress.Policy
 }
@@ -76,7 +77,8 @@ type Options struct {
 	// nil means all are.
 	State routing.StateSource
 	// Accepter stores accepted messages; nil means the store, one
-	// transaction per request. A *store.Batcher shares commits.
+	// transaction per request. A *store.Batcher shares commits. An
+	// Accepter that is also an AcceptedCounter is told of OTP messages too.
 	Accepter Accepter
 	// Egress says which addresses a callback_url may point to; nil means
 	// public addresses only. The webhook deliverer should use the same.
@@ -112,6 +114,7 @@ func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Servi
 	if s.accepter == nil {
 		s.accepter = st
 	}
+	s.counter, _ = s.accepter.(AcceptedCounter)
 	return s
 }
 

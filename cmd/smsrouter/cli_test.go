@@ -362,6 +362,14 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"keys without subcommand", []string{"keys"}, 2, nil, []string{"Usage:"}},
 		{"config without subcommand", []string{"config"}, 2, nil, []string{"Usage:"}},
 		{"help", []string{"help"}, 0, []string{"Usage:", "smsrouter plugin check BINARY"}, nil},
+		// --help after a command group is help, not an unknown command.
+		{"plugin --help", []string{"plugin", "--help"}, 0, []string{"Usage:", "smsrouter plugin check BINARY"}, nil},
+		{"keys -h", []string{"keys", "-h"}, 0, []string{"Usage:", "smsrouter keys create"}, nil},
+		{"accounts help", []string{"accounts", "help"}, 0, []string{"Usage:", "smsrouter accounts list"}, nil},
+		{"config --help", []string{"config", "--help"}, 0, []string{"Usage:", "smsrouter config validate"}, nil},
+		{"route --help", []string{"route", "--help"}, 0, []string{"Usage:", "smsrouter route explain"}, nil},
+		{"plugin without subcommand", []string{"plugin"}, 2, nil, []string{"Usage:"}},
+		{"plugin unknown subcommand", []string{"plugin", "frob"}, 2, nil, []string{`unknown command "plugin frob"`, "Usage:"}},
 		// Run by hand, a built-in plugin says it is one instead of hanging.
 		{"built-in plugin run by hand", []string{"plugin", "serve", "sandbox"}, 1, nil, []string{"This binary is a plugin"}},
 	}

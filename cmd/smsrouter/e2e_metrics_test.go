@@ -110,4 +110,20 @@ route "default" {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// An OTP is a message accepted like any other: counted when the API
+	// answers, under its kind.
+	if code, body := h.call(t, "POST", "/api/v1/otp/send", `{"phone_number":"+959123456789"}`); code != http.StatusOK {
+		t.Fatalf("otp send: HTTP %d %v", code, body)
+	}
+	_, body := scrape("scrape-me")
+	for _, line := range []string{
+		`smsrouter_messages_accepted_total{kind="otp"} 1`,
+		`smsrouter_segments_accepted_total{kind="otp"} 1`,
+		`smsrouter_messages_accepted_total{kind="sms"} 2`,
+	} {
+		if !strings.Contains(body, "\n"+line+"\n") {
+			t.Errorf("after an OTP send the scrape lacks %s", line)
+		}
+	}
 }

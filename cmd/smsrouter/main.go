@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if isHelp(args[0]) || (len(args) == 2 && commandGroups[args[0]] && isHelp(args[1])) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	var err error
 	switch cmd := args[0]; {
 	case cmd == "serve":
@@ -100,9 +104,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = outboxCmd(ctx, args[1:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
 		err = pluginCheckCmd(ctx, args[2:], stdout)
-	case cmd == "help" || cmd == "-h" || cmd == "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
 	default:
 		fmt.Fprintf(stderr, "smsrouter: unknown command %q\n\n%s", strings.Join(args, " "), usage)
 		return 2
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		name := args[0]
-		if len(args) > 1 && (name == "keys" || name == "accounts" || name == "config" || name == "plugin" || name == "route") {
+		if len(args) > 1 && commandGroups[name] {
 			name += " " + args[1]
 		}
 		fmt.Fprintf(stderr, "smsrouter %s: %v\n", name, err)
@@ -120,6 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// commandGroups are the commands that take a subcommand; "GROUP --help"
+// asks for the usage.
+var commandGroups = map[string]bool{"keys": true, "accounts": true, "config": true, "route": true, "plugin": true}
+
+func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

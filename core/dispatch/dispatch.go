@@ -497,6 +497,9 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 			}
 			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusSent,
 				ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
+			if m.Sender == "" {
+				out[i].Sender = r.Sender // the provider's default sender, which the recipient saw
+			}
 		case r.Outcome == sdk.Permanent:
 			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusFailed,
 				Candidate: m.Candidate, Code: r.Code, Reason: r.Reason, At: now}

@@ -45,11 +45,17 @@ func (c *countingAccepter) Accept(ctx context.Context, a store.Acceptance) error
 		return err
 	}
 	for _, msg := range a.Messages {
-		kind := kindLabel(msg.Kind)
-		c.m.accepted.WithLabelValues(kind).Inc()
-		c.m.acceptedSegments.WithLabelValues(kind).Add(float64(max(msg.Segments, 1)))
+		c.CountAccepted(msg)
 	}
 	return nil
+}
+
+// CountAccepted counts one message stored without the Accepter (an OTP's,
+// stored with its code); see core.AcceptedCounter.
+func (c *countingAccepter) CountAccepted(msg *store.Message) {
+	kind := kindLabel(msg.Kind)
+	c.m.accepted.WithLabelValues(kind).Inc()
+	c.m.acceptedSegments.WithLabelValues(kind).Add(float64(max(msg.Segments, 1)))
 }
 
 // ObserveRequest counts one HTTP request. route must be the route's

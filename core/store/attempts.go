@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -119,6 +120,28 @@ func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
 			if err := updateMessages(tx, ids, up, each, "status IN ('queued', 'pending')"); err != nil {
 				return fmt.Errorf("record %d %s messages: %w", len(ids), k.status, err)
 			}
+		}
+	}
+	return nil
+}
+
+// maxSender is the width of messages.sender.
+const maxSender = 32
+
+// recordSenders gives sent messages without a sender of their own the one
+// their provider reported using, before their message.sent is written.
+func recordSenders(tx *gorm.DB, accepted []AttemptResult) error {
+	var ids, senders []string
+	for _, r := range accepted {
+		if r.Sender != "" && len(r.Sender) <= maxSender && utf8.ValidString(r.Sender) {
+			ids, senders = append(ids, r.MessageID), append(senders, r.Sender)
+		}
+	}
+	for start := 0; start < len(ids); start += idChunk {
+		end := min(start+idChunk, len(ids))
+		each := []perMessage{{column: "sender", values: senders[start:end]}}
+		if err := updateMessages(tx, ids[start:end], map[string]any{}, each, "sender = ''"); err != nil {
+			return fmt.Errorf("record the senders of %d messages: %w", end-start, err)
 		}
 	}
 	return nil

@@ -292,6 +292,11 @@ type AttemptResult struct {
 	Code              string
 	Reason            string
 	At                time.Time
+	// Sender, on a sent result, is the sender the provider used for a
+	// message that had none (its default); it becomes the message's sender
+	// so applications see who the recipient saw. Ignored for a message
+	// with a sender of its own.
+	Sender string
 	// Untried means no provider was asked: the dispatcher's own limits
 	// held the message back. It goes back to the queue due at RetryAt with
 	// its status, candidate and error kept, the claim's attempt undone, and
@@ -338,12 +343,19 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 			}
 			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: string(r.Status), Provider: r.Provider,
 				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
-			events = append(events, messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At})
+			ev := messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At}
+			if r.Status == sdk.StatusSent {
+				ev.ErrorCode = "" // a provider's acceptance code ("OK", "200") is no error
+			}
+			events = append(events, ev)
 		}
 		if err := releaseUntried(tx, untried); err != nil {
 			return err
 		}
 		if err := updateOutcomes(tx, tried); err != nil {
+			return err
+		}
+		if err := recordSenders(tx, accepted); err != nil {
 			return err
 		}
 		if len(changes) > 0 {

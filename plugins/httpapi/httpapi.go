@@ -597,6 +597,9 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 				continue
 			}
 			s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Accepted, ProviderMessageID: id, Code: fmt.Sprint(a.status)}
+			if s.msgs[i].From == "" {
+				s.results[i].Sender = s.c.s.defaultSender // what the request carried; empty: the aggregator's own
+			}
 			s.p.remember(s.msgs[i].ID, id)
 			continue
 		}

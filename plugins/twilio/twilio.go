@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,6 +203,7 @@ type apiError struct {
 // messageResource is the part of a Message resource we use.
 type messageResource struct {
 	SID          string          `json:"sid"`
+	From         string          `json:"from"`
 	Status       string          `json:"status"`
 	ErrorCode    json.RawMessage `json:"error_code"`
 	ErrorMessage *string         `json:"error_message"`
@@ -292,6 +294,11 @@ func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Clien
 			return res
 		}
 		res.Outcome, res.Code, res.ProviderMessageID = sdk.Accepted, strconv.Itoa(status), mr.SID
+		if m.From == "" {
+			// The sender the upstream chose (a messaging service's number),
+			// else our configured default.
+			res.Sender = cmp.Or(mr.From, from)
+		}
 		return res
 	}
 	return classifyError(status, header, body)(res)

@@ -360,3 +360,17 @@ func TestNotConfiguredAndClosed(t *testing.T) {
 		t.Error("closed provider reports healthy")
 	}
 }
+
+// TestAcceptedReportsTheSenderUsed: a message without a sender goes out
+// from the configured default, and the result says so for the host.
+func TestAcceptedReportsTheSenderUsed(t *testing.T) {
+	f := fake(t, twiliotest.Options{Reports: func(string) []twiliotest.Report { return nil }})
+	p := configured(t, settingsFor(t, f, nil), "")
+	res, err := p.Send(t.Context(), []sdk.Message{{ID: "m1", To: "+15558675310", Text: "hi"}, {ID: "m2", To: "+15558675311", From: "+15017122662", Text: "hi"}})
+	if err != nil || res[0].Outcome != sdk.Accepted || res[1].Outcome != sdk.Accepted {
+		t.Fatalf("Send = %+v, %v", res, err)
+	}
+	if res[0].Sender != "+15017122661" || res[1].Sender != "" {
+		t.Errorf("senders %q and %q, want +15017122661 (the default used) and none (the message's own)", res[0].Sender, res[1].Sender)
+	}
+}
