@@ -33,6 +33,13 @@ provider "smpp-operator" {
     receipt_id_format = "dec"
     long_message      = "udh"
     default_sender    = "ACME"
+    # Inbound numbers this SMSC writes in national form (TON 0 or 2) are
+    # Russian; they are stored in E.164 (+7…).
+    country = "RU"
+    # A deliver_sm with the same content within this window is taken for a
+    # redelivery (its answer was lost); after it, for a new message: a handset
+    # that sends "YES" twice is heard twice. Default "10m".
+    duplicate_window = "10m"
   }
 }
 

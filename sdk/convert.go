@@ -118,6 +118,7 @@ func statusEventToPB(s StatusEvent) *pluginpb.StatusEvent {
 		ProviderStatus:    s.ProviderStatus,
 		ErrorCode:         s.ErrorCode,
 		At:                timeToPB(s.At),
+		Recipient:         s.Recipient,
 	}
 }
 
@@ -128,11 +129,12 @@ func statusEventFromPB(s *pluginpb.StatusEvent) StatusEvent {
 		ProviderStatus:    s.GetProviderStatus(),
 		ErrorCode:         s.GetErrorCode(),
 		At:                timeFromPB(s.GetAt()),
+		Recipient:         s.GetRecipient(),
 	}
 }
 
 func eventToPB(ev Event) *pluginpb.Event {
-	out := &pluginpb.Event{Id: ev.ID}
+	out := &pluginpb.Event{Id: ev.ID, DuplicateWindow: durationToPB(ev.DuplicateWindow)}
 	if ev.Status != nil {
 		out.Status = statusEventToPB(*ev.Status)
 	}
@@ -151,7 +153,7 @@ func eventToPB(ev Event) *pluginpb.Event {
 // eventFromPB decodes and checks an event, because the host must not store
 // what a faulty plugin sends without looking.
 func eventFromPB(ev *pluginpb.Event) (Event, error) {
-	out := Event{ID: ev.GetId()}
+	out := Event{ID: ev.GetId(), DuplicateWindow: durationFromPB(ev.GetDuplicateWindow())}
 	if s := ev.GetStatus(); s != nil {
 		se := statusEventFromPB(s)
 		out.Status = &se
@@ -197,6 +199,8 @@ func validateEvent(ev Event) error {
 		return fmt.Errorf("event %q has both Status and Inbound set; emit two events", ev.ID)
 	case ev.Status != nil && !ev.Status.Status.Valid():
 		return fmt.Errorf("event %q has status %q, which is not one of the normalised statuses", ev.ID, ev.Status.Status)
+	case ev.DuplicateWindow < 0:
+		return fmt.Errorf("event %q has a negative DuplicateWindow %s", ev.ID, ev.DuplicateWindow)
 	}
 	return nil
 }

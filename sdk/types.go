@@ -157,8 +157,16 @@ type StatusEvent struct {
 	ProviderStatus string
 	// ErrorCode is the provider's or network's error code, if any.
 	ErrorCode string
-	// At is when the provider says the status was reached.
+	// At is when the provider says the status was reached, by its own
+	// clock (an SMPP receipt's "done date" has minute precision). The host
+	// keeps it as the report's provider time; the message's delivered_at
+	// and failed_at are when the host learnt of the status.
 	At time.Time
+	// Recipient is the number the message was sent to, as the report gives
+	// it (an SMPP receipt's source_addr), or "". Providers that reuse ids
+	// (an SMSC restarting its counter) set it so the host can tell apart
+	// the messages an id was given to.
+	Recipient string
 }
 
 // InboundEvent is a message a handset sent to one of our numbers (MO).
@@ -179,6 +187,13 @@ type Event struct {
 	ID      string
 	Status  *StatusEvent
 	Inbound *InboundEvent
+	// DuplicateWindow, when not zero, is how long the host takes another
+	// event with the same ID for a repeat of this one. Set it when ID is
+	// made from the event's content (a hash of the PDU) rather than
+	// assigned by the upstream: the same content may legitimately come
+	// again later (a handset sending "YES" twice). Zero: the host's
+	// retention for event ids (30 days by default).
+	DuplicateWindow time.Duration
 }
 
 // Balance is the provider account's credit as the upstream reports it.

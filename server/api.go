@@ -264,7 +264,7 @@ func messageJSON(m store.Message) gin.H {
 	return gin.H{"message_id": m.ID, "status": m.Status, "to": m.Recipient, "from": m.Sender, "segments": m.Segments,
 		"created_at": utc(&m.CreatedAt), "sent_at": utc(m.SentAt), "delivered_at": utc(m.DeliveredAt),
 		"failed_at": utc(m.FailedAt), "error_message": errMsg, "error_code": errCode,
-		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt)}
+		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt), "provider_status_at": utc(m.ProviderStatusAt)}
 }
 
 // statuses are the values of a message's status, as the list filter names

@@ -294,6 +294,10 @@ type statusBody struct {
 	ErrorMessage *string    `json:"error_message"`
 	// SendAt is the scheduled send time, when the message was scheduled.
 	SendAt *time.Time `json:"send_at,omitempty"`
+	// ProviderStatusAt is when the provider says the status in its last
+	// report was reached, by its own clock; the other times are when
+	// smsrouter learnt of each status.
+	ProviderStatusAt *time.Time `json:"provider_status_at"`
 }
 
 func (a *api) status(c *gin.Context) {
@@ -303,7 +307,7 @@ func (a *api) status(c *gin.Context) {
 		return
 	}
 	b := statusBody{MessageID: m.ID, Status: m.Status, SentAt: utc(m.SentAt), DeliveredAt: utc(m.DeliveredAt), FailedAt: utc(m.FailedAt),
-		SendAt: utc(m.SendAt)}
+		SendAt: utc(m.SendAt), ProviderStatusAt: utc(m.ProviderStatusAt)}
 	if m.ErrorMessage != "" {
 		b.ErrorMessage = &m.ErrorMessage
 	}

@@ -280,7 +280,7 @@ func forgetExpired(ctx context.Context, st *store.Store, r config.Retention, log
 		}
 		if p.Total() > 0 {
 			log.Debug("pruned old records", "rate_windows", p.RateWindows, "otp_codes", p.OTPCodes,
-				"webhooks", p.Webhooks, "webhook_attempts", p.WebhookAttempts, "event_ids", p.ProcessedEvents)
+				"webhooks", p.Webhooks, "webhook_attempts", p.WebhookAttempts, "event_ids", p.ProcessedEvents, "held_reports", p.HeldStatuses)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -151,19 +150,13 @@ func recordSenders(tx *gorm.DB, accepted []AttemptResult) error {
 func heldFor(tx *gorm.DB, accepted []AttemptResult) ([]HeldStatus, error) {
 	var out []HeldStatus
 	for chunk := range slices.Chunk(accepted, idChunk) {
-		var q strings.Builder
 		args := make([]any, 0, 2*len(chunk))
-		q.WriteString("(provider, provider_message_id) IN (")
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?)")
+		for _, r := range chunk {
 			args = append(args, r.Provider, r.ProviderMessageID)
 		}
-		q.WriteString(")")
+		q := "(provider, provider_message_id) IN (" + tuples(len(chunk), "(?, ?)") + ")"
 		var held []HeldStatus
-		if err := tx.Where(q.String(), args...).Order("id").Find(&held).Error; err != nil {
+		if err := tx.Where(q, args...).Order("id").Find(&held).Error; err != nil {
 			return nil, fmt.Errorf("read held reports: %w", err)
 		}
 		out = append(out, held...)
@@ -172,28 +165,43 @@ func heldFor(tx *gorm.DB, accepted []AttemptResult) ([]HeldStatus, error) {
 	return out, nil
 }
 
-// applyHeld applies held reports (oldest first) and deletes them: per
-// provider one applyStatuses for all its reports and one delete. Reports
-// that beat their submit answer are the rule, not the exception, with a
-// provider that reports at once, so this runs for most of a round.
-func applyHeld(tx *gorm.DB, held []HeldStatus) error {
+// applyHeld applies held reports (oldest first) and deletes those a
+// message took: per provider one applyStatuses for all its reports and one
+// delete. Reports that beat their submit answer are the rule, not the
+// exception, with a provider that reports at once, so this runs for most
+// of a round. A report no message takes (its recipient is another's) stays
+// held until one does or it is pruned.
+func applyHeld(tx *gorm.DB, held []HeldStatus, now time.Time) error {
 	if len(held) == 0 {
 		return nil
 	}
-	byProvider := map[string][]sdk.StatusEvent{}
+	byProvider := map[string][]report{}
 	var providers []string
-	ids := make([]uint64, 0, len(held))
 	for _, h := range held {
 		if _, ok := byProvider[h.Provider]; !ok {
 			providers = append(providers, h.Provider)
 		}
-		byProvider[h.Provider] = append(byProvider[h.Provider], sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID,
-			Status: sdk.Status(h.Status), ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode, At: h.At})
-		ids = append(ids, h.ID)
+		ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Recipient: h.Recipient,
+			Status: sdk.Status(h.Status), ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode}
+		if h.ProviderAt != nil {
+			ev.At = *h.ProviderAt
+		}
+		byProvider[h.Provider] = append(byProvider[h.Provider], report{StatusEvent: ev, learnt: h.At, heldID: h.ID})
 	}
+	ids := make([]uint64, 0, len(held))
 	for _, p := range providers {
-		if err := applyStatuses(tx, p, byProvider[p]); err != nil {
+		unmatched, err := applyStatuses(tx, p, byProvider[p], now)
+		if err != nil {
 			return err
+		}
+		left := make(map[uint64]bool, len(unmatched))
+		for _, r := range unmatched {
+			left[r.heldID] = true
+		}
+		for _, r := range byProvider[p] {
+			if !left[r.heldID] {
+				ids = append(ids, r.heldID)
+			}
 		}
 	}
 	for chunk := range slices.Chunk(ids, idChunk) {

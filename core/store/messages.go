@@ -66,9 +66,16 @@ type Message struct {
 	ErrorMessage  string     `gorm:""`
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
-	SentAt        *time.Time
-	DeliveredAt   *time.Time
-	FailedAt      *time.Time
+	// SentAt, DeliveredAt and FailedAt are when smsrouter learnt of the
+	// status, by its own clock, so that they follow one another in the
+	// order things happened; ProviderStatusAt is when the provider says
+	// the status last applied from its reports was reached, by its clock
+	// (an SMPP receipt's "done date" has minute precision and the SMSC's
+	// zone).
+	SentAt           *time.Time
+	DeliveredAt      *time.Time
+	FailedAt         *time.Time
+	ProviderStatusAt *time.Time
 	// PolledAt is when the provider was last asked for this message's
 	// status, PollCount how often, and NextPollAt when to ask next; a nil
 	// NextPollAt after a poll means polling gave up.
@@ -99,16 +106,19 @@ func (m *Message) Candidates() []string {
 // StatusChange is one stored transition of a message, with the provider's raw
 // words for it, kept for operators and for the status history API.
 type StatusChange struct {
-	ID             uint64    `gorm:"primaryKey;autoIncrement"`
-	MessageID      string    `gorm:"size:40;not null;index"`
-	Status         string    `gorm:"size:16;not null"`
-	Provider       string    `gorm:"size:64"`
-	ProviderStatus string    `gorm:"size:64"`
-	ErrorCode      string    `gorm:"size:64"`
-	Reason         string    `gorm:""`
-	Applied        bool      `gorm:"not null"` // false for late reports that could not move the message
-	At             time.Time `gorm:"not null"`
-	CreatedAt      time.Time
+	ID             uint64 `gorm:"primaryKey;autoIncrement"`
+	MessageID      string `gorm:"size:40;not null;index"`
+	Status         string `gorm:"size:16;not null"`
+	Provider       string `gorm:"size:64"`
+	ProviderStatus string `gorm:"size:64"`
+	ErrorCode      string `gorm:"size:64"`
+	Reason         string `gorm:""`
+	Applied        bool   `gorm:"not null"` // false for late reports that could not move the message
+	// At is when smsrouter learnt of the change; ProviderAt, for a report,
+	// when the provider says it happened, by its own clock.
+	At         time.Time `gorm:"not null"`
+	ProviderAt *time.Time
+	CreatedAt  time.Time
 }
 
 // ProcessedEvent remembers provider event ids already stored, so that a
@@ -119,20 +129,35 @@ type ProcessedEvent struct {
 	// CreatedAt is indexed for Prune, which forgets ids past their
 	// retention without scanning the table.
 	CreatedAt time.Time `gorm:"index"`
+	// ExpiresAt, for an event that came with a DuplicateWindow, is when the
+	// id stops marking a repeat: an event with the same id after it is
+	// stored as new (an SMPP inbound message's id is a hash of its content,
+	// and a handset may send the same text again). Nil: the id counts for
+	// the whole retention.
+	ExpiresAt *time.Time `gorm:"index"`
 }
 
 // HeldStatus is a delivery report whose message we do not know yet: the
 // provider reported before its submit answer was recorded (an SMPP receipt
-// can beat its own submit_sm_resp). It is applied when the answer lands.
+// can beat its own submit_sm_resp). It is applied when the answer lands, or
+// pruned after Retention.HeldStatuses (a report for a message that never
+// comes, such as a later part's receipt delivered again after the plugin
+// forgot the part, must not stay for ever).
 type HeldStatus struct {
 	ID                uint64 `gorm:"primaryKey;autoIncrement"`
 	Provider          string `gorm:"size:64;not null;index:idx_held_provider_ref,priority:2"`
 	ProviderMessageID string `gorm:"size:128;not null;index:idx_held_provider_ref,priority:1"`
-	Status            string `gorm:"size:16;not null"`
-	ProviderStatus    string `gorm:"size:64"`
-	ErrorCode         string `gorm:"size:64"`
-	At                time.Time
-	CreatedAt         time.Time
+	// Recipient is the report's recipient in digits (without "+"), or "":
+	// only a message to that number takes the report.
+	Recipient      string `gorm:"size:32;not null;default:''"`
+	Status         string `gorm:"size:16;not null"`
+	ProviderStatus string `gorm:"size:64"`
+	ErrorCode      string `gorm:"size:64"`
+	// At is when smsrouter learnt of the report, ProviderAt when the
+	// provider says it happened.
+	At         time.Time
+	ProviderAt *time.Time
+	CreatedAt  time.Time `gorm:"index"`
 }
 
 // InboundMessage is an SMS a handset sent to one of our numbers.
@@ -378,7 +403,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 		// Their webhooks go into the outbox with one insert, after the
 		// message.sent events above.
 		tx, flushOutbox := withOutbox(tx)
-		if err := applyHeld(tx, held); err != nil {
+		if err := applyHeld(tx, held, s.now()); err != nil {
 			return err
 		}
 		return flushOutbox()
@@ -418,7 +443,8 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
 		}
 	}
-	fresh, err := markProcessed(tx, provider, events)
+	now := s.now()
+	fresh, err := markProcessed(tx, provider, events, now)
 	if err != nil {
 		return err
 	}
@@ -432,7 +458,11 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 			return err
 		}
 	}
-	if err := applyStatuses(tx, provider, statuses); err != nil {
+	unmatched, err := applyStatuses(tx, provider, freshReports(statuses, now), now)
+	if err != nil {
+		return err
+	}
+	if err := holdReports(tx, provider, unmatched); err != nil {
 		return err
 	}
 	return flushOutbox()
@@ -440,8 +470,9 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 
 // markProcessed records the events' ids and returns, in order, the events
 // whose id was not recorded before (the first of repeats within events):
-// one statement for all of them.
-func markProcessed(tx *gorm.DB, provider string, events []sdk.Event) ([]sdk.Event, error) {
+// one statement for all of them. An id recorded with a duplicate window
+// that has passed is recorded anew and its event counts as new.
+func markProcessed(tx *gorm.DB, provider string, events []sdk.Event, now time.Time) ([]sdk.Event, error) {
 	seen := make(map[string]bool, len(events))
 	var rows []ProcessedEvent
 	var firsts []sdk.Event
@@ -450,50 +481,19 @@ func markProcessed(tx *gorm.DB, provider string, events []sdk.Event) ([]sdk.Even
 			continue
 		}
 		seen[ev.ID] = true
-		rows = append(rows, ProcessedEvent{Provider: provider, EventID: ev.ID})
+		row := ProcessedEvent{Provider: provider, EventID: ev.ID}
+		if ev.DuplicateWindow > 0 {
+			until := now.Add(ev.DuplicateWindow)
+			row.ExpiresAt = &until
+		}
+		rows = append(rows, row)
 		firsts = append(firsts, ev)
 	}
 	inserted := make(map[string]bool, len(rows))
-	now := time.Now().UTC()
 	for chunk := range slices.Chunk(rows, idChunk) {
-		var got []string
-		if tx.Dialector.Name() == DriverPostgres {
-			// The ids as one array: a VALUES list of three parameters per
-			// event was parsed and planned anew for every batch size.
-			ids := make([]string, len(chunk))
-			for i, r := range chunk {
-				ids[i] = r.EventID
-			}
-			q, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO processed_events (provider, event_id, created_at)
-SELECT $1, id, $2 FROM unnest($3::text[]) AS v(id) ON CONFLICT DO NOTHING RETURNING event_id`, provider, now, ids)
-			if err == nil {
-				err = scanAll(q, func(r *sql.Rows) error {
-					var id string
-					if err := r.Scan(&id); err != nil {
-						return err
-					}
-					got = append(got, id)
-					return nil
-				})
-			}
-			if err != nil {
-				return nil, fmt.Errorf("record event ids: %w", err)
-			}
-		} else {
-			var q strings.Builder
-			args := make([]any, 0, 3*len(chunk))
-			q.WriteString("INSERT INTO processed_events (provider, event_id, created_at) VALUES ")
-			for i, r := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?)")
-				args = append(args, r.Provider, r.EventID, now)
-			}
-			q.WriteString(" ON CONFLICT DO NOTHING RETURNING event_id")
-			if err := tx.Raw(q.String(), args...).Scan(&got).Error; err != nil {
-				return nil, fmt.Errorf("record event ids: %w", err)
-			}
+		got, err := insertEventIDs(tx, provider, chunk, now)
+		if err != nil {
+			return nil, fmt.Errorf("record event ids: %w", err)
 		}
 		for _, id := range got {
 			inserted[id] = true
@@ -508,6 +508,59 @@ SELECT $1, id, $2 FROM unnest($3::text[]) AS v(id) ON CONFLICT DO NOTHING RETURN
 	return out, nil
 }
 
+// renewExpired is the conflict clause of insertEventIDs: an id whose
+// duplicate window has passed is taken over by the new event.
+const renewExpired = ` ON CONFLICT (provider, event_id) DO UPDATE SET created_at = excluded.created_at, expires_at = excluded.expires_at
+WHERE processed_events.expires_at IS NOT NULL AND processed_events.expires_at <= excluded.created_at RETURNING event_id`
+
+// insertEventIDs inserts the rows and returns the ids that were new or
+// renewed.
+func insertEventIDs(tx *gorm.DB, provider string, chunk []ProcessedEvent, now time.Time) ([]string, error) {
+	var got []string
+	if tx.Dialector.Name() == DriverPostgres {
+		// The ids as arrays: a VALUES list of parameters per event was
+		// parsed and planned anew for every batch size.
+		ids := make([]string, len(chunk))
+		expires := make([]*time.Time, len(chunk))
+		for i, r := range chunk {
+			ids[i], expires[i] = r.EventID, r.ExpiresAt
+		}
+		q, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO processed_events (provider, event_id, created_at, expires_at)
+SELECT $1, id, $2, exp FROM unnest($3::text[], $4::timestamptz[]) AS v(id, exp)`+renewExpired, provider, now, ids, expires)
+		if err == nil {
+			err = scanAll(q, func(r *sql.Rows) error {
+				var id string
+				if err := r.Scan(&id); err != nil {
+					return err
+				}
+				got = append(got, id)
+				return nil
+			})
+		}
+		return got, err
+	}
+	args := make([]any, 0, 4*len(chunk))
+	for _, r := range chunk {
+		args = append(args, r.Provider, r.EventID, now, r.ExpiresAt)
+	}
+	q := "INSERT INTO processed_events (provider, event_id, created_at, expires_at) VALUES " + tuples(len(chunk), "(?, ?, ?, ?)") + renewExpired
+	err := tx.Raw(q, args...).Scan(&got).Error
+	return got, err
+}
+
+// tuples is n copies of tuple separated by commas, for a VALUES list or an
+// IN list of rows.
+func tuples(n int, tuple string) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
 // ApplyHeldStatuses applies held reports whose message has since been
 // recorded with their provider id, up to limit of them, and returns how many
 // it applied. RecordAttempts applies held reports at once; this catches the
@@ -520,7 +573,9 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 		var held []HeldStatus
 		// Servers sweeping at once take different reports (SKIP LOCKED), so
 		// none is applied twice.
-		if err := forUpdateSkipLocked(tx).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id)").
+		// A report naming its recipient waits for a message to that number.
+		if err := forUpdateSkipLocked(tx).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id" +
+			" AND (held_statuses.recipient = '' OR m.recipient = '+' || held_statuses.recipient))").
 			Order("id").Limit(limit).Find(&held).Error; err != nil {
 			return err
 		}
@@ -528,7 +583,7 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 		// does; one by one, the sweep was a tenth of the server's CPU at
 		// a few hundred messages a second.
 		tx, flushOutbox := withOutbox(tx)
-		if err := applyHeld(tx, held); err != nil {
+		if err := applyHeld(tx, held, s.now()); err != nil {
 			return err
 		}
 		applied = len(held)
@@ -571,10 +626,6 @@ func statusRank(s sdk.Status) int {
 		return 2
 	}
 	return 3
-}
-
-func applyStatus(tx *gorm.DB, provider string, ev sdk.StatusEvent) error {
-	return applyStatuses(tx, provider, []sdk.StatusEvent{ev})
 }
 
 func failureText(ev sdk.StatusEvent) string {

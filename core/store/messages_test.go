@@ -394,6 +394,11 @@ func TestRecordAttemptsKeepsFinishedMessages(t *testing.T) {
 	})
 }
 
+// learnt is when the stores of TestStoreEventsMoveStatusForward learn of
+// every report: the messages' times are it, the providers' times are kept
+// beside them.
+var learnt = msgStart.Add(time.Hour)
+
 func TestStoreEventsMoveStatusForward(t *testing.T) {
 	at := func(m int) time.Time { return msgStart.Add(time.Duration(m) * time.Minute) }
 	tests := []struct {
@@ -408,8 +413,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 			events: []sdk.Event{statusEvent("e1", "p1", sdk.StatusDelivered, at(2))},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
-				if !sameTime(m.DeliveredAt, at(2)) || m.FailedAt != nil || !sameTime(m.SentAt, msgStart) {
-					t.Errorf("delivered_at %v failed_at %v sent_at %v, want delivered_at %v", m.DeliveredAt, m.FailedAt, m.SentAt, at(2))
+				if !sameTime(m.DeliveredAt, learnt) || m.FailedAt != nil || !sameTime(m.SentAt, msgStart) || !sameTime(m.ProviderStatusAt, at(2)) {
+					t.Errorf("delivered_at %v failed_at %v sent_at %v provider_status_at %v, want delivered_at %v and the provider's %v",
+						m.DeliveredAt, m.FailedAt, m.SentAt, m.ProviderStatusAt, learnt, at(2))
 				}
 			},
 			history: []string{"delivered"},
@@ -422,8 +428,8 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 			},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
-				if !sameTime(m.DeliveredAt, at(2)) || !sameTime(m.SentAt, msgStart) {
-					t.Errorf("delivered_at %v sent_at %v, want %v and %v", m.DeliveredAt, m.SentAt, at(2), msgStart)
+				if !sameTime(m.DeliveredAt, learnt) || !sameTime(m.SentAt, msgStart) || !sameTime(m.ProviderStatusAt, at(2)) {
+					t.Errorf("delivered_at %v sent_at %v provider_status_at %v, want %v, %v and %v", m.DeliveredAt, m.SentAt, m.ProviderStatusAt, learnt, msgStart, at(2))
 				}
 			},
 			history: []string{"delivered", "sent (not applied)"},
@@ -434,8 +440,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 				ProviderStatus: "UNDELIV", ErrorCode: "011", At: at(3)}}},
 			status: "undeliverable",
 			check: func(t *testing.T, m store.Message) {
-				if !sameTime(m.FailedAt, at(3)) || m.DeliveredAt != nil {
-					t.Errorf("failed_at %v delivered_at %v, want failed_at %v", m.FailedAt, m.DeliveredAt, at(3))
+				if !sameTime(m.FailedAt, learnt) || m.DeliveredAt != nil || !sameTime(m.ProviderStatusAt, at(3)) {
+					t.Errorf("failed_at %v delivered_at %v provider_status_at %v, want failed_at %v and the provider's %v",
+						m.FailedAt, m.DeliveredAt, m.ProviderStatusAt, learnt, at(3))
 				}
 				if m.ErrorCode != "011" || !strings.Contains(m.ErrorMessage, "UNDELIV") || !strings.Contains(m.ErrorMessage, "undeliverable") {
 					t.Errorf("error %q %q, want code 011 and a message naming UNDELIV", m.ErrorCode, m.ErrorMessage)
@@ -451,8 +458,8 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 			},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
-				if !sameTime(m.DeliveredAt, at(5)) {
-					t.Errorf("delivered_at %v, want %v", m.DeliveredAt, at(5))
+				if !sameTime(m.DeliveredAt, learnt) || !sameTime(m.ProviderStatusAt, at(5)) {
+					t.Errorf("delivered_at %v provider_status_at %v, want %v and %v", m.DeliveredAt, m.ProviderStatusAt, learnt, at(5))
 				}
 			},
 			history: []string{"unknown", "delivered"},
@@ -496,7 +503,7 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 	}
 	// One store per driver keeps the run short; each case has providers of
 	// its own, so event ids and provider ids do not meet across cases.
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
+	storetest.EachWith(t, store.Options{Now: func() time.Time { return learnt }}, func(t *testing.T, s *store.Store) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				a, b := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
@@ -561,8 +568,11 @@ func TestHeldReportAppliedWhenAttemptRecorded(t *testing.T) {
 		record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusSent,
 			ProviderMessageID: "p-early", At: msgStart.Add(5 * time.Second)})
 		m := getMessage(t, s, id)
-		if m.Status != "delivered" || !sameTime(m.DeliveredAt, deliveredAt) || !sameTime(m.SentAt, msgStart.Add(5*time.Second)) {
-			t.Errorf("status %s delivered_at %v sent_at %v, want delivered at %v", m.Status, m.DeliveredAt, m.SentAt, deliveredAt)
+		// Learnt before the submit answer, but never delivered before sent.
+		if m.Status != "delivered" || m.DeliveredAt == nil || !sameTime(m.SentAt, msgStart.Add(5*time.Second)) ||
+			m.DeliveredAt.Before(*m.SentAt) || !sameTime(m.ProviderStatusAt, deliveredAt) {
+			t.Errorf("status %s delivered_at %v sent_at %v provider_status_at %v, want delivered, not before sent, provider's time %v",
+				m.Status, m.DeliveredAt, m.SentAt, m.ProviderStatusAt, deliveredAt)
 		}
 		changes, err := s.StatusHistory(context.Background(), id)
 		if err != nil {

@@ -12,6 +12,12 @@ import (
 // event ids are kept when Retention leaves them at zero.
 const DefaultRetention = 30 * 24 * time.Hour
 
+// DefaultHeldRetention is how long a held report waits for its message
+// when Retention leaves it at zero. A report beats its submit answer by
+// seconds (the plugin's queue_timeout at most); one still held an hour
+// later belongs to no message that will come.
+const DefaultHeldRetention = time.Hour
+
 // staleAfter is how long rate windows and OTP codes are kept after they
 // stopped mattering: a day, so that an operator looking into a complaint
 // about yesterday's limits still finds them.
@@ -33,6 +39,9 @@ type Retention struct {
 	// drop the event should the provider emit it again; zero means
 	// DefaultRetention.
 	ProcessedEvents time.Duration
+	// HeldStatuses is how long a report whose message is not known is kept
+	// for it; zero means DefaultHeldRetention.
+	HeldStatuses time.Duration
 }
 
 // Pruned counts the rows one Prune deleted.
@@ -42,11 +51,12 @@ type Pruned struct {
 	Webhooks        int64
 	WebhookAttempts int64
 	ProcessedEvents int64
+	HeldStatuses    int64
 }
 
 // Total is the number of rows deleted.
 func (p Pruned) Total() int64 {
-	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents
+	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents + p.HeldStatuses
 }
 
 // Prune deletes records nothing needs any more, so that no table grows
@@ -61,6 +71,9 @@ func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
 	}
 	if r.ProcessedEvents <= 0 {
 		r.ProcessedEvents = DefaultRetention
+	}
+	if r.HeldStatuses <= 0 {
+		r.HeldStatuses = DefaultHeldRetention
 	}
 	now := s.now()
 	stale := now.Add(-staleAfter)
@@ -92,6 +105,15 @@ func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
 	if p.ProcessedEvents, err = s.deleteInChunks(ctx, "processed_events",
 		"created_at < ?", now.Add(-r.ProcessedEvents)); err != nil {
 		return p, fmt.Errorf("prune processed event ids: %w", err)
+	}
+	// Ids with a duplicate window mark repeats only within it.
+	expired, err := s.deleteInChunks(ctx, "processed_events", "expires_at < ?", now)
+	p.ProcessedEvents += expired
+	if err != nil {
+		return p, fmt.Errorf("prune processed event ids past their duplicate window: %w", err)
+	}
+	if p.HeldStatuses, err = s.deleteInChunks(ctx, "held_statuses", "created_at < ?", now.Add(-r.HeldStatuses)); err != nil {
+		return p, fmt.Errorf("prune held status reports: %w", err)
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -11,48 +12,78 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
+// report is a status report with when smsrouter learnt of it, and the
+// held_statuses row it was kept in, if any.
+type report struct {
+	sdk.StatusEvent
+	learnt time.Time
+	heldID uint64
+}
+
+// freshReports are reports learnt of at now.
+func freshReports(evs []sdk.StatusEvent, now time.Time) []report {
+	out := make([]report, len(evs))
+	for i, ev := range evs {
+		out[i] = report{StatusEvent: ev, learnt: now}
+	}
+	return out
+}
+
 // applyStatuses applies one provider's status reports, in order, with a
 // few statements for all of them: one locked read of their messages, one
 // update per new status (values that differ per message set with CASE),
-// one insert each for history and held reports. Reports are the bulk of
-// what the database does per message, so this is where statements count.
-func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
-	if len(evs) == 0 {
-		return nil
+// one insert for history. Reports are the bulk of what the database does
+// per message, so this is where statements count. It returns the reports
+// no message takes (yet), for the caller to hold.
+//
+// A message's times are when smsrouter learnt of each status, so that
+// sent, delivered and failed follow one another; the provider's own time
+// for a report is kept beside it (StatusChange.ProviderAt,
+// Message.ProviderStatusAt).
+func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) ([]report, error) {
+	if len(reps) == 0 {
+		return nil, nil
 	}
-	now := time.Now().UTC()
-	targets, err := reportTargets(tx, provider, evs)
+	now = now.UTC()
+	targets, err := reportTargets(tx, provider, reps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type update struct {
-		m      *webhookTarget
-		status sdk.Status
-		at     time.Time
-		code   string
-		reason string
+		m          *webhookTarget
+		status     sdk.Status
+		at         time.Time
+		providerAt *time.Time
+		code       string
+		reason     string
 	}
 	var (
-		changes []StatusChange
-		held    []HeldStatus
-		final   = map[string]*update{} // by message id: the last applied change
+		changes   []StatusChange
+		unmatched []report
+		final     = map[string]*update{} // by message id: the last applied change
 	)
-	for _, ev := range evs {
-		at := ev.At
-		if at.IsZero() {
-			at = now
+	for _, r := range reps {
+		ev := r.StatusEvent
+		at := r.learnt.UTC()
+		var providerAt *time.Time
+		if !ev.At.IsZero() {
+			pa := ev.At.UTC()
+			providerAt = &pa
 		}
-		at = at.UTC()
-		t := targets[ev.ProviderMessageID]
+		t := pickTarget(targets[ev.ProviderMessageID], ev.Recipient)
 		if t == nil {
-			held = append(held, HeldStatus{Provider: provider, ProviderMessageID: ev.ProviderMessageID, Status: string(ev.Status),
-				ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, At: at})
+			unmatched = append(unmatched, r)
 			continue
 		}
 		m := &t.Message
+		if m.SentAt != nil && at.Before(*m.SentAt) {
+			// Learnt before its submit answer was recorded (a held
+			// report): the message's times still follow one another.
+			at = m.SentAt.UTC()
+		}
 		applied := statusRank(ev.Status) > statusRank(sdk.Status(m.Status))
 		change := StatusChange{MessageID: m.ID, Status: string(ev.Status), Provider: provider, ProviderStatus: ev.ProviderStatus,
-			ErrorCode: ev.ErrorCode, Applied: applied, At: at}
+			ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
 		if applied {
 			// The message in memory moves too, so the next report of the
 			// same message in this batch is judged against it.
@@ -67,15 +98,16 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 			case ev.Status == sdk.StatusSent && m.SentAt == nil:
 				m.SentAt = &at
 			}
-			final[m.ID] = &update{m: t, status: ev.Status, at: at, code: ev.ErrorCode, reason: change.Reason}
+			m.ProviderStatusAt = providerAt
+			final[m.ID] = &update{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
 			if typ := EventTypeFor(ev.Status); typ != "" && (t.WebhookURL != "" || m.CallbackURL != "") {
 				d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
 					Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if err := addDelivery(tx, t.delivery(d)); err != nil {
-					return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
+					return nil, fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
 				}
 			}
 		}
@@ -93,52 +125,117 @@ func applyStatuses(tx *gorm.DB, provider string, evs []sdk.StatusEvent) error {
 		for chunk := range slices.Chunk(us, idChunk) {
 			ids := make([]string, len(chunk))
 			ats := make([]time.Time, len(chunk))
+			providerAts := make([]*time.Time, len(chunk))
 			for i, u := range chunk {
-				ids[i], ats[i] = u.m.ID, u.at
+				ids[i], ats[i], providerAts[i] = u.m.ID, u.at, u.providerAt
 			}
-			var each []perMessage
+			each := []perMessage{{column: "provider_status_at", values: providerAts}}
 			switch {
 			case st == sdk.StatusDelivered:
-				each = []perMessage{{column: "delivered_at", values: ats}}
+				each = append(each, perMessage{column: "delivered_at", values: ats})
 			case st.Final():
 				codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
 				for i, u := range chunk {
 					codes[i], reasons[i] = u.code, u.reason
 				}
-				each = []perMessage{{column: "failed_at", values: ats}, {column: "error_code", values: codes}, {column: "error_message", values: reasons}}
+				each = append(each, perMessage{column: "failed_at", values: ats}, perMessage{column: "error_code", values: codes},
+					perMessage{column: "error_message", values: reasons})
 			case st == sdk.StatusSent:
 				// Only messages without a sent time get one: COALESCE keeps
 				// the time their submit was answered.
-				each = []perMessage{{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats}}
+				each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
 			}
 			if err := updateMessages(tx, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
-				return fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
+				return nil, fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
 			}
-		}
-	}
-	if len(held) > 0 {
-		if err := insertRows(tx, held); err != nil {
-			return fmt.Errorf("hold %d reports: %w", len(held), err)
 		}
 	}
 	if len(changes) > 0 {
 		if err := insertRows(tx, changes); err != nil {
-			return fmt.Errorf("store %d status changes: %w", len(changes), err)
+			return nil, fmt.Errorf("store %d status changes: %w", len(changes), err)
 		}
+	}
+	return unmatched, nil
+}
+
+// holdReports keeps reports no message takes yet (see HeldStatus).
+func holdReports(tx *gorm.DB, provider string, reps []report) error {
+	if len(reps) == 0 {
+		return nil
+	}
+	held := make([]HeldStatus, len(reps))
+	for i, r := range reps {
+		var providerAt *time.Time
+		if !r.At.IsZero() {
+			pa := r.At.UTC()
+			providerAt = &pa
+		}
+		held[i] = HeldStatus{Provider: provider, ProviderMessageID: r.ProviderMessageID, Recipient: digits(r.Recipient),
+			Status: string(r.Status), ProviderStatus: r.ProviderStatus, ErrorCode: r.ErrorCode, At: r.learnt.UTC(), ProviderAt: providerAt}
+	}
+	if err := insertRows(tx, held); err != nil {
+		return fmt.Errorf("hold %d reports: %w", len(held), err)
 	}
 	return nil
 }
 
+// pickTarget chooses, among the messages a provider gave one id, the one a
+// report is about. Providers reuse ids (an SMSC restarts its counter at 1,
+// or wraps), so the id alone may name several: the report's recipient, when
+// it gives one, must match; of those, a message still awaiting a final
+// report is preferred to one that has it, and the newest to older ones.
+// Nil: no message takes the report (yet).
+func pickTarget(cands []*webhookTarget, recipient string) *webhookTarget {
+	want := digits(recipient)
+	var best *webhookTarget
+	for _, t := range cands {
+		if want != "" && digits(t.Recipient) != want {
+			continue
+		}
+		if best == nil || betterTarget(t, best) {
+			best = t
+		}
+	}
+	return best
+}
+
+// betterTarget reports whether a is a likelier subject of a report than b.
+func betterTarget(a, b *webhookTarget) bool {
+	aWaits, bWaits := !sdk.Status(a.Status).Final(), !sdk.Status(b.Status).Final()
+	if aWaits != bWaits {
+		return aWaits
+	}
+	at, bt := a.CreatedAt, b.CreatedAt
+	if a.SentAt != nil && b.SentAt != nil {
+		at, bt = *a.SentAt, *b.SentAt
+	}
+	if !at.Equal(bt) {
+		return at.After(bt)
+	}
+	return a.ID > b.ID
+}
+
+// digits is a phone number's digits, for comparing the forms providers
+// write ("+4915…", "4915…"); "" for an empty or alphanumeric address.
+func digits(number string) string {
+	d := strings.TrimPrefix(strings.TrimSpace(number), "+")
+	if d == "" || strings.Trim(d, "0123456789") != "" {
+		return ""
+	}
+	return d
+}
+
 // reportTargets reads, and locks on PostgreSQL, the messages the reports
-// are about, with their account's webhook URL, by provider message id.
-func reportTargets(tx *gorm.DB, provider string, evs []sdk.StatusEvent) (map[string]*webhookTarget, error) {
-	pids := make([]string, 0, len(evs))
-	for _, ev := range evs {
-		pids = append(pids, ev.ProviderMessageID)
+// are about, with their account's webhook URL, by provider message id
+// (several for an id the provider reused).
+func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*webhookTarget, error) {
+	pids := make([]string, 0, len(reps))
+	for _, r := range reps {
+		pids = append(pids, r.ProviderMessageID)
 	}
 	slices.Sort(pids)
 	pids = slices.Compact(pids)
-	out := make(map[string]*webhookTarget, len(pids))
+	out := make(map[string][]*webhookTarget, len(pids))
 	for chunk := range slices.Chunk(pids, idChunk) {
 		var got []webhookTarget
 		// Locked, so that reports of one message stored at once (its event
@@ -152,9 +249,7 @@ func reportTargets(tx *gorm.DB, provider string, evs []sdk.StatusEvent) (map[str
 			return nil, fmt.Errorf("read the messages of %d reports: %w", len(chunk), err)
 		}
 		for i := range got {
-			if _, seen := out[got[i].ProviderMessageID]; !seen {
-				out[got[i].ProviderMessageID] = &got[i]
-			}
+			out[got[i].ProviderMessageID] = append(out[got[i].ProviderMessageID], &got[i])
 		}
 	}
 	return out, nil

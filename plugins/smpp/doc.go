@@ -36,6 +36,10 @@
 //	validity_period         how a message's validity goes into submit_sm:
 //	                        "relative" (default), "absolute" or "none" for
 //	                        SMSCs that refuse it (ESME_RINVEXPIRY)
+//	country                 ISO 3166-1 alpha-2 region ("RU") that numbers
+//	                        in national form in deliver_sm belong to
+//	duplicate_window        how long a deliver_sm with the same content is
+//	                        taken for a redelivery (default "10m", 1s..24h)
 //
 // Validity: a message's ValidUntil becomes submit_sm's validity_period, so
 // the operator's network stops retrying when the host reports the message
@@ -84,7 +88,17 @@
 // again). Receipt ids are normalised to the submit_sm_resp's base (hex or
 // decimal, no leading zeros, lower case) so they meet the provider id the
 // host stored; the host holds reports for ids it does not know yet, which
-// covers a receipt that beats its submit_sm_resp.
+// covers a receipt that beats its submit_sm_resp. SMSCs reuse ids (a
+// restart begins again at 1), so a receipt also carries its source_addr,
+// the message's recipient, for the host to tell apart the messages given
+// one id, and its event id is a hash of the PDU's content, which the host
+// takes for a repeat only within duplicate_window: a redelivery repeats the
+// PDU, a later message's receipt does not.
+//
+// Numbers in deliver_sm are written in E.164 where the plugin can tell:
+// TON 1 gets its "+", TON 0, 2 and 4 are read as national numbers of
+// country (when set), else as international when that makes a valid
+// number; short codes and alphanumeric addresses stay as they are.
 //
 // Multipart messages: the provider id is the first part's id; the plugin
 // keeps the other parts' ids and reports the message delivered when every
@@ -95,7 +109,8 @@
 // they arrive and reassembled in memory, so a restart mid-message loses the
 // earlier parts. deliver_sm carries no id for an inbound message, so its
 // event id is a hash of sender, recipient, text octets and (when present) the
-// user_message_reference TLV: a redelivery is recognised as a duplicate, but
-// so would be the same text sent twice by the same handset to the same number
-// if the host still remembers the first.
+// user_message_reference TLV, valid for duplicate_window: a redelivery within
+// it is recognised as a duplicate, and the same text sent again by the same
+// handset after it is a new message (within it, it is taken for a
+// redelivery: no SMPP field tells the two apart).
 package smpp

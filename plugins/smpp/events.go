@@ -21,14 +21,17 @@ type inboundPDU struct {
 	s   *session
 	seq uint32
 	dsm *pdu.DeliverSM
+	// body is the PDU after its header: what a redelivery repeats (its
+	// sequence number differs).
+	body []byte
 }
 
 // deliver is called by a session's reader. It never blocks the reader (which
 // also reads submit answers): when the host is behind, the SMSC is told to
 // deliver again later.
-func (p *Provider) deliver(s *session, seq uint32, dsm *pdu.DeliverSM) {
+func (p *Provider) deliver(s *session, seq uint32, dsm *pdu.DeliverSM, body []byte) {
 	select {
-	case p.inbound <- inboundPDU{s: s, seq: seq, dsm: dsm}:
+	case p.inbound <- inboundPDU{s: s, seq: seq, dsm: dsm, body: body}:
 	default:
 		s.respond(seq, statusRxTAppn)
 	}
@@ -67,7 +70,7 @@ func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 func (p *Provider) handleDeliver(ctx context.Context, emit sdk.EmitFunc, in inboundPDU) uint32 {
 	dsm := in.dsm
 	if dsm.EsmClass&0x3C == 0x04 {
-		return p.handleReceipt(ctx, emit, dsm)
+		return p.handleReceipt(ctx, emit, dsm, in.body)
 	}
 	return p.handleInbound(ctx, emit, dsm)
 }
@@ -80,7 +83,14 @@ func shortMessageBytes(dsm *pdu.DeliverSM) []byte {
 	return b
 }
 
-func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pdu.DeliverSM) uint32 {
+// handleReceipt emits a receipt. Its event id is a hash of the PDU, valid
+// for duplicate_window: SMSCs reuse message ids (a restart begins again at
+// 1), so an id and stat alone would make a later message's receipt look
+// like a repeat of an earlier one's, while a redelivery of the same PDU
+// (its answer was lost) repeats every octet. The receipt's source_addr, the
+// message's recipient, goes with it for the host to tell apart messages
+// that were given one id.
+func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pdu.DeliverSM, body []byte) uint32 {
 	r := parseReceipt(string(shortMessageBytes(dsm)), dsm.OptionalParameters)
 	if r.id == "" || r.stat == "" {
 		// Asking for it again would bring back the same unusable receipt.
@@ -92,7 +102,8 @@ func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 	if at.IsZero() {
 		at = time.Now().UTC()
 	}
-	ev := sdk.StatusEvent{ProviderMessageID: id, Status: statusOf(r.stat), ProviderStatus: r.stat, ErrorCode: r.errorCode, At: at}
+	ev := sdk.StatusEvent{ProviderMessageID: id, Status: statusOf(r.stat), ProviderStatus: r.stat, ErrorCode: r.errorCode, At: at,
+		Recipient: phoneNumber(dsm.SourceAddr, p.cfg.Country)}
 	g := p.groups.lookup(ctx, id, p.cfg.responseTimeout)
 	if g != nil {
 		merged, ready := g.record(id, ev)
@@ -101,7 +112,7 @@ func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 		}
 		ev = merged
 	}
-	err := emit(ctx, sdk.Event{ID: "dlr-" + ev.ProviderMessageID + "-" + strings.ToLower(ev.ProviderStatus), Status: &ev})
+	err := emit(ctx, sdk.Event{ID: "dlr-" + pduHash(body), Status: &ev, DuplicateWindow: p.cfg.duplicateWindow})
 	if err != nil {
 		p.logger.Warn("host did not store a delivery receipt; the SMSC will deliver it again", "provider_id", id, "error", err)
 		return statusRxTAppn
@@ -118,13 +129,7 @@ func (p *Provider) handleInbound(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 		coding = enc.DataCoding()
 	}
 	body := shortMessageBytes(dsm)
-	from, to := dsm.SourceAddr.Address(), dsm.DestAddr.Address()
-	if dsm.SourceAddr.Ton() == 1 && from != "" && !strings.HasPrefix(from, "+") {
-		from = "+" + from
-	}
-	if dsm.DestAddr.Ton() == 1 && to != "" && !strings.HasPrefix(to, "+") {
-		to = "+" + to
-	}
+	from, to := phoneNumber(dsm.SourceAddr, p.cfg.Country), phoneNumber(dsm.DestAddr, p.cfg.Country)
 	total, seq, ref, concat := concatInfo(dsm)
 	var chunks [][]byte
 	key := ""
@@ -150,7 +155,9 @@ func (p *Provider) handleInbound(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 	}
 	id := "mo-" + hex.EncodeToString(h.Sum(nil)[:12])
 	ev := sdk.InboundEvent{ProviderMessageID: id, From: from, To: to, Text: text.String(), At: time.Now().UTC()}
-	if err := emit(ctx, sdk.Event{ID: id, Inbound: &ev}); err != nil {
+	// The id is the content's: the same text from the same handset later
+	// is a new message, so it marks repeats only within duplicate_window.
+	if err := emit(ctx, sdk.Event{ID: id, Inbound: &ev, DuplicateWindow: p.cfg.duplicateWindow}); err != nil {
 		p.logger.Warn("host did not store an inbound message; the SMSC will deliver it again", "from", from, "error", err)
 		return statusRxTAppn
 	}
@@ -158,6 +165,12 @@ func (p *Provider) handleInbound(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 		p.mo.forget(key)
 	}
 	return statusOK
+}
+
+// pduHash identifies a PDU's content for duplicate detection.
+func pduHash(body []byte) string {
+	h := sha256.Sum256(body)
+	return hex.EncodeToString(h[:16])
 }
 
 // concatInfo reads a part's concatenation data from its UDH or SAR TLVs.

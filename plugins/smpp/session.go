@@ -83,6 +83,7 @@ type session struct {
 	kind     uint32 // bind command id
 	conn     net.Conn
 	out      chan []byte
+	bye      chan []byte // the last frame to write (see farewell)
 	window   chan struct{}
 	pacer    *pacer
 	dead     chan struct{}
@@ -163,6 +164,7 @@ func (p *Provider) dial(ctx context.Context, kind uint32, ceiling float64) (*ses
 		kind:    kind,
 		conn:    conn,
 		out:     make(chan []byte, cfg.Window+64),
+		bye:     make(chan []byte, 1),
 		window:  make(chan struct{}, cfg.Window),
 		pacer:   newPacer(ceiling),
 		dead:    make(chan struct{}),
@@ -258,34 +260,37 @@ func (s *session) send(b []byte) bool {
 
 // writeLoop writes queued frames, flushing once the queue is empty, so a
 // full window goes out in few syscalls while a lone submit is not delayed.
-// A nil frame (see farewell) flushes what came before it, then ends our
-// side of the connection.
+// A farewell frame ends it: written and flushed after what was already
+// written, with nothing after it, then our side of the connection is closed.
 func (s *session) writeLoop() {
 	w := bufio.NewWriterSize(s.conn, 64<<10)
 	for {
 		select {
 		case <-s.dead:
 			return
-		case b := <-s.out:
+		case b := <-s.bye:
 			_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.cfg.responseTimeout))
-			last := b == nil
 			_, _ = w.Write(b)
-			for !last {
-				select {
-				case b = <-s.out:
-					last = b == nil
-					_, _ = w.Write(b)
-					continue
-				default:
-				}
-				break
-			}
 			if err := w.Flush(); err != nil {
 				s.die(fmt.Errorf("write to SMSC: %w", err))
 				return
 			}
-			if last {
-				s.closeWrite()
+			s.closeWrite()
+			return
+		case b := <-s.out:
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.p.cfg.responseTimeout))
+			_, _ = w.Write(b)
+		more:
+			for {
+				select {
+				case b = <-s.out:
+					_, _ = w.Write(b)
+				default:
+					break more
+				}
+			}
+			if err := w.Flush(); err != nil {
+				s.die(fmt.Errorf("write to SMSC: %w", err))
 				return
 			}
 		}
@@ -296,12 +301,14 @@ func (s *session) writeLoop() {
 // before our side of the connection is closed, and the reader goes on until
 // the SMSC closes its side (bounded by response_timeout), so answers already
 // on their way are still read. Closing at once could lose b: an unbind_resp
-// queued 2 ms before the socket closed never reached the SMSC.
+// queued 2 ms before the socket closed never reached the SMSC. Submits not
+// yet written are not sent: the session's end puts them back in line.
 func (s *session) farewell(b []byte) {
 	s.draining.Store(true)
 	_ = s.conn.SetReadDeadline(time.Now().Add(s.p.cfg.responseTimeout))
-	if s.send(b) {
-		s.send(nil)
+	select {
+	case s.bye <- b:
+	default: // a farewell is under way already
 	}
 }
 
@@ -382,7 +389,7 @@ func (s *session) readLoop(r *bufio.Reader) {
 				s.send(header(cmdGenericNack, 0x02, h.seq))
 				continue
 			}
-			s.p.deliver(s, h.seq, dsm)
+			s.p.deliver(s, h.seq, dsm, frame[16:])
 		case cmdEnquireLink:
 			s.send(header(cmdEnquireLinkResp, statusOK, h.seq))
 		case cmdEnquireLinkResp:
@@ -510,6 +517,12 @@ func (s *session) submitLoop() {
 				s.p.putBack(pt)
 				return
 			}
+		}
+		if s.draining.Load() {
+			// Unbinding since the part was taken: it goes to another bind.
+			s.p.putBack(pt)
+			<-s.window
+			return
 		}
 		if !pt.claim() {
 			<-s.window

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Settings limits. Values outside them are configuration mistakes.
@@ -63,7 +65,13 @@ type settings struct {
 	DefaultSender     string `json:"default_sender"`
 	MaxBatchSize      int    `json:"max_batch_size"`
 	ValidityPeriod    string `json:"validity_period"`
+	// Country is the ISO 3166-1 alpha-2 region numbers in national form
+	// (TON 0 or 2) in deliver_sm belong to, such as "RU"; "" keeps them as
+	// the SMSC wrote them unless they read as international.
+	Country            string `json:"country"`
+	DuplicateWindowRaw string `json:"duplicate_window"`
 
+	duplicateWindow    time.Duration
 	enquireLink        time.Duration
 	responseTimeout    time.Duration
 	reconnectBackoff   time.Duration
@@ -89,6 +97,9 @@ func defaultSettings() settings {
 		ReceiptIDFormat:   idString,
 		MaxBatchSize:      100,
 		ValidityPeriod:    validityRelative,
+		// An SMSC delivers a deliver_sm again when its answer was lost:
+		// on the next bind, within seconds or minutes.
+		DuplicateWindowRaw: "10m",
 	}
 }
 
@@ -137,6 +148,8 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		check(s.ValidityPeriod == validityRelative || s.ValidityPeriod == validityAbsolute || s.ValidityPeriod == validityNone,
 			"validity_period", "%q is not %q, %q or %q (for SMSCs that refuse one)", s.ValidityPeriod, validityRelative, validityAbsolute, validityNone),
 		check(len(s.DefaultSender) <= 20, "default_sender", "is %d characters; SMPP allows at most 20", len(s.DefaultSender)),
+		check(s.Country == "" || phonenumbers.GetCountryCodeForRegion(s.Country) != 0, "country",
+			"%q is not an ISO 3166-1 alpha-2 region such as \"RU\"", s.Country),
 	} {
 		if err != nil {
 			return s, err
@@ -161,6 +174,7 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		{"reconnect_backoff", s.ReconnectRaw, &s.reconnectBackoff, time.Millisecond, 10 * time.Minute},
 		{"reconnect_backoff_max", s.ReconnectMaxRaw, &s.reconnectMax, time.Millisecond, time.Hour},
 		{"queue_timeout", s.QueueTimeoutRaw, &s.queueTimeout, 10 * time.Millisecond, time.Hour},
+		{"duplicate_window", s.DuplicateWindowRaw, &s.duplicateWindow, time.Second, 24 * time.Hour},
 	} {
 		if *d.out, err = time.ParseDuration(d.raw); err != nil {
 			return s, fmt.Errorf("setting %s: %q is not a duration such as \"30s\"", d.name, d.raw)

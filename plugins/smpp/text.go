@@ -59,7 +59,7 @@ type encodedText struct {
 func encodeText(text string, latin1 bool, whole bool) (encodedText, error) {
 	if costs, ok := gsm7Costs(text); ok {
 		parts, err := splitEncode(text, costs, gsm7Single, gsm7Part, whole, func(s string) ([]byte, error) {
-			return gsm7.Encode([]byte(s))
+			return gsm7Encoder.Encode([]byte(s))
 		})
 		return encodedText{coding: codingGSM7, parts: parts}, err
 	}
@@ -177,7 +177,7 @@ func decodeText(coding byte, b []byte) string {
 		}
 		return string([]rune(string(b)))
 	case coding == codingGSM7 || coding&0xF4 == 0xF0:
-		s, err := gsm7.Decode(b)
+		s, err := gsm7Decoder.Decode(b)
 		if err != nil {
 			return string(b)
 		}
@@ -185,3 +185,11 @@ func decodeText(coding byte, b []byte) string {
 	}
 	return string(b)
 }
+
+// gsm7Encoder and gsm7Decoder are made once, before any goroutine uses
+// them: the library builds its default tables lazily without a lock, so two
+// inbound messages decoded at once raced on them.
+var (
+	gsm7Encoder = gsm7.NewEncoder()
+	gsm7Decoder = gsm7.NewDecoder()
+)

@@ -268,13 +268,21 @@ func (s *Server) InjectMO(from, to, text string) error {
 	return nil
 }
 
+// address is how the simulator writes a handset or service number: "+"
+// and digits as international (TON 1).
 func address(a string) pdu.Address {
 	if strings.HasPrefix(a, "+") {
 		addr := pdu.NewAddressWithTonNpi(1, 1)
 		_ = addr.SetAddress(strings.TrimPrefix(a, "+"))
 		return addr
 	}
-	addr := pdu.NewAddressWithTonNpi(5, 0)
+	// Digits without "+" go as TON 0 ("unknown"), as many SMSCs write even
+	// full international numbers; anything else is alphanumeric.
+	ton, npi := byte(5), byte(0)
+	if a != "" && strings.Trim(a, "0123456789") == "" {
+		ton, npi = 0, 1
+	}
+	addr := pdu.NewAddressWithTonNpi(ton, npi)
 	_ = addr.SetAddress(a)
 	return addr
 }

@@ -599,9 +599,11 @@ func (c *conn) onBind(frame []byte, id, seq uint32) {
 	}
 	c.systemID, c.kind = req.SystemID, id
 	c.bound.Store(true)
+	c.write(header(id|0x80000000, 0, seq, append([]byte("smsctest"), 0)...))
+	// Counted once the answer is queued: a test that saw the bind may make
+	// the simulator send something, which must follow the bind_resp.
 	c.s.stats.binds.Add(1)
 	c.s.notify()
-	c.write(header(id|0x80000000, 0, seq, append([]byte("smsctest"), 0)...))
 	c.s.kick()
 }
 

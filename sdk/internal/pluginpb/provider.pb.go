@@ -1069,8 +1069,12 @@ type StatusEvent struct {
 	ProviderStatus    string                 `protobuf:"bytes,3,opt,name=provider_status,json=providerStatus,proto3" json:"provider_status,omitempty"`
 	ErrorCode         string                 `protobuf:"bytes,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
 	At                *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// recipient is the number the message went to, as the report gives it
+	// (an SMPP receipt's source_addr); the host uses it to tell apart
+	// messages whose provider reused an id.
+	Recipient     string `protobuf:"bytes,6,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusEvent) Reset() {
@@ -1136,6 +1140,13 @@ func (x *StatusEvent) GetAt() *timestamppb.Timestamp {
 		return x.At
 	}
 	return nil
+}
+
+func (x *StatusEvent) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
 }
 
 type InboundEvent struct {
@@ -1216,12 +1227,15 @@ func (x *InboundEvent) GetAt() *timestamppb.Timestamp {
 
 // Event is exactly one of status or inbound.
 type Event struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Status        *StatusEvent           `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	Inbound       *InboundEvent          `protobuf:"bytes,3,opt,name=inbound,proto3" json:"inbound,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status  *StatusEvent           `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Inbound *InboundEvent          `protobuf:"bytes,3,opt,name=inbound,proto3" json:"inbound,omitempty"`
+	// duplicate_window, when set, is how long the host treats the id as a
+	// repeat: ids made from an event's content recur legitimately later.
+	DuplicateWindow *durationpb.Duration `protobuf:"bytes,4,opt,name=duplicate_window,json=duplicateWindow,proto3" json:"duplicate_window,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -1271,6 +1285,13 @@ func (x *Event) GetStatus() *StatusEvent {
 func (x *Event) GetInbound() *InboundEvent {
 	if x != nil {
 		return x.Inbound
+	}
+	return nil
+}
+
+func (x *Event) GetDuplicateWindow() *durationpb.Duration {
+	if x != nil {
+		return x.DuplicateWindow
 	}
 	return nil
 }
@@ -1977,24 +1998,26 @@ const file_provider_proto_rawDesc = "" +
 	"\x10SenderIDsRequest\"Q\n" +
 	"\x11SenderIDsResponse\x12<\n" +
 	"\n" +
-	"sender_ids\x18\x01 \x03(\v2\x1d.smsrouter.plugin.v1.SenderIDR\tsenderIds\"\xc9\x01\n" +
+	"sender_ids\x18\x01 \x03(\v2\x1d.smsrouter.plugin.v1.SenderIDR\tsenderIds\"\xe7\x01\n" +
 	"\vStatusEvent\x12.\n" +
 	"\x13provider_message_id\x18\x01 \x01(\tR\x11providerMessageId\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12'\n" +
 	"\x0fprovider_status\x18\x03 \x01(\tR\x0eproviderStatus\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x04 \x01(\tR\terrorCode\x12*\n" +
-	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xa2\x01\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1c\n" +
+	"\trecipient\x18\x06 \x01(\tR\trecipient\"\xa2\x01\n" +
 	"\fInboundEvent\x12.\n" +
 	"\x13provider_message_id\x18\x01 \x01(\tR\x11providerMessageId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12*\n" +
-	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x8e\x01\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd4\x01\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
 	"\x06status\x18\x02 \x01(\v2 .smsrouter.plugin.v1.StatusEventR\x06status\x12;\n" +
-	"\ainbound\x18\x03 \x01(\v2!.smsrouter.plugin.v1.InboundEventR\ainbound\"%\n" +
+	"\ainbound\x18\x03 \x01(\v2!.smsrouter.plugin.v1.InboundEventR\ainbound\x12D\n" +
+	"\x10duplicate_window\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fduplicateWindow\"%\n" +
 	"\rOutboxRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\xfb\x01\n" +
 	"\rOutboxMessage\x12\x1d\n" +
@@ -2128,43 +2151,44 @@ var file_provider_proto_depIdxs = []int32{
 	36, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
 	19, // 9: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
 	20, // 10: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	36, // 11: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
-	23, // 12: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
-	19, // 13: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
-	21, // 14: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	34, // 15: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	35, // 16: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
-	21, // 17: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
-	31, // 18: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	29, // 19: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	29, // 20: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 21: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 22: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	8,  // 23: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	10, // 24: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	12, // 25: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	14, // 26: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	17, // 27: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	25, // 28: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	22, // 29: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
-	28, // 30: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	30, // 31: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	3,  // 32: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 33: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	9,  // 34: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	11, // 35: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	13, // 36: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	15, // 37: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	18, // 38: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	26, // 39: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	24, // 40: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
-	27, // 41: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	32, // 42: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	32, // [32:43] is the sub-list for method output_type
-	21, // [21:32] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	37, // 11: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
+	36, // 12: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
+	23, // 13: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
+	19, // 14: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
+	21, // 15: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
+	34, // 16: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	35, // 17: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	21, // 18: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
+	31, // 19: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
+	29, // 20: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	29, // 21: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 22: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 23: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	8,  // 24: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	10, // 25: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	12, // 26: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	14, // 27: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	17, // 28: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	25, // 29: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	22, // 30: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
+	28, // 31: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	30, // 32: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	3,  // 33: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 34: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	9,  // 35: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	11, // 36: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	13, // 37: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	15, // 38: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	18, // 39: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	26, // 40: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	24, // 41: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
+	27, // 42: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	32, // 43: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
