@@ -85,8 +85,10 @@ func TestPollerAsksAboutOverdueReports(t *testing.T) {
 			t.Fatalf("asked %v, want one query for %v", q, wantAsked)
 		}
 		m := h.msg(ids[0])
-		if m.Status != "delivered" || !sameTime(m.DeliveredAt, deliveredAt) {
-			t.Errorf("status %s delivered_at %v, want delivered at %v", m.Status, m.DeliveredAt, deliveredAt)
+		// The provider's time is kept beside; delivered_at is when the host
+		// learnt of it, never before sent_at.
+		if m.Status != "delivered" || !sameTime(m.ProviderStatusAt, deliveredAt) || m.DeliveredAt == nil || m.DeliveredAt.Before(*m.SentAt) {
+			t.Errorf("status %s delivered_at %v provider_status_at %v, want delivered, the provider's time %v", m.Status, m.DeliveredAt, m.ProviderStatusAt, deliveredAt)
 		}
 		for _, id := range ids[1:] {
 			if m := h.msg(id); m.Status != "sent" || !sameTime(m.PolledAt, polledAt) {
