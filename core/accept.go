@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -75,18 +74,20 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(plan.Candidates))
+	entries := make([]store.PlanEntry, len(plan.Candidates))
 	for i, c := range plan.Candidates {
-		names[i] = c.Provider
+		entries[i] = store.PlanEntry{Provider: c.Provider}
+		for _, code := range c.FailoverOn {
+			entries[i].FailoverOn = append(entries[i].FailoverOn, sdk.Refusal(code))
+		}
 	}
-	planJSON, _ := json.Marshal(names)
 	charge, err := planCharge(plan, facts.Segments)
 	if err != nil {
 		return nil, err
 	}
 	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
-		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: string(planJSON),
+		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: store.EncodePlan(entries),
 		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
 		CallbackURL: req.CallbackURL}, nil
 }

@@ -41,15 +41,18 @@ type Table struct {
 }
 
 type route struct {
-	name      string
-	def       bool
-	match     *rule
-	filter    *rule
-	strategy  string
-	cands     []int // indices into Table.providers
-	weights   []int // parallel to cands, weighted strategy only
-	countries map[string]bool
-	rr        atomic.Uint64
+	name     string
+	def      bool
+	match    *rule
+	filter   *rule
+	strategy string
+	cands    []int // indices into Table.providers
+	weights  []int // parallel to cands, weighted strategy only
+	// failoverOn, when hasFailoverOn, replaces the candidates' own lists.
+	failoverOn    []string
+	hasFailoverOn bool
+	countries     map[string]bool
+	rr            atomic.Uint64
 }
 
 type rule struct {
@@ -77,6 +80,7 @@ func (r *rule) runError(err error) error {
 
 type provider struct {
 	name, kind string
+	failoverOn []string
 	def        float64
 	hasDef     bool
 	countries  map[string]float64
@@ -237,7 +241,7 @@ func (t *Table) rate(currency string) (float64, bool) {
 }
 
 func (t *Table) provider(pc ProviderConfig) (*provider, hcl.Diagnostics) {
-	p := &provider{name: pc.Name, kind: pc.Kind}
+	p := &provider{name: pc.Name, kind: pc.Kind, failoverOn: pc.FailoverOn}
 	pr := pc.Pricing
 	rate, ok := t.rate(pr.Currency)
 	if !ok {
@@ -263,7 +267,7 @@ func (t *Table) provider(pc ProviderConfig) (*provider, hcl.Diagnostics) {
 
 func (t *Table) route(rc RouteConfig, providers []string) (*route, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	r := &route{name: rc.Name, def: rc.Default, strategy: rc.Strategy}
+	r := &route{name: rc.Name, def: rc.Default, strategy: rc.Strategy, failoverOn: rc.FailoverOn, hasFailoverOn: rc.HasFailoverOn}
 	switch {
 	case rc.Default && rc.Match.Source != "":
 		diags = append(diags, errorAt(rc.Match.Range, "Match on the default route",
@@ -545,3 +549,12 @@ func (t *Table) Currency() string { return t.currency }
 
 // Location is the time zone of the hour and weekday facts.
 func (t *Table) Location() *time.Location { return t.loc }
+
+// failoverOn is the refusal codes that send a message on from provider p
+// when route r offers it: the route's list when it sets one, else p's.
+func (r *route) failoverOnFor(p *provider) []string {
+	if r.hasFailoverOn {
+		return r.failoverOn
+	}
+	return p.failoverOn
+}

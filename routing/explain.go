@@ -82,6 +82,9 @@ type CandidateTrace struct {
 	HealthDetail string  `json:"health_detail,omitempty"`
 	SuccessRate  float64 `json:"success_rate"`
 	Latency      string  `json:"latency"`
+	// FailoverOn are the refusal codes that send a message on from this
+	// candidate to the next instead of failing it.
+	FailoverOn []string `json:"failover_on,omitempty"`
 	// Values are the variables the filter read.
 	Values map[string]any `json:"values,omitempty"`
 	// Error is the filter's run-time error, if any (the candidate is then
@@ -217,6 +220,9 @@ func candidateSummary(c CandidateTrace, currency string) string {
 		parts = append(parts, "unhealthy")
 	}
 	parts = append(parts, fmt.Sprintf("success %s", num(c.SuccessRate)), "latency "+c.Latency)
+	if len(c.FailoverOn) > 0 {
+		parts = append(parts, "fails over on "+strings.Join(c.FailoverOn, " "))
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -124,7 +124,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
 			}
 			if rt != nil {
-				rt.Candidates = append(rt.Candidates, candidateTrace(ce, healthDetail, r.filter, keep, err))
+				ct := candidateTrace(ce, healthDetail, r.filter, keep, err)
+				ct.FailoverOn = r.failoverOnFor(p)
+				rt.Candidates = append(rt.Candidates, ct)
 			}
 		}
 		if len(sc.kept) == 0 {
@@ -136,7 +138,8 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		t.order(r, sc.kept, f)
 		plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
 		for i, k := range sc.kept {
-			plan.Candidates[i] = Candidate{Provider: t.providers[k.p].name, Price: k.price, HasPrice: k.hasPrice}
+			p := t.providers[k.p]
+			plan.Candidates[i] = Candidate{Provider: p.name, Price: k.price, HasPrice: k.hasPrice, FailoverOn: r.failoverOnFor(p)}
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"

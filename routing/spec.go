@@ -59,6 +59,10 @@ type ProviderConfig struct {
 	// binary given by path; rules see it as provider_kind.
 	Kind    string
 	Pricing Pricing
+	// FailoverOn is the provider's default list of refusal codes
+	// (sdk.Refusal names) that send a message on to the route's next
+	// candidate instead of failing it; a route's own list replaces it.
+	FailoverOn []string
 }
 
 // Pricing is a provider's price list: the price of one segment, by the most
@@ -123,6 +127,11 @@ type RouteConfig struct {
 	Weights map[string]int
 	// Candidates are provider names, in the order they are listed.
 	Candidates []string
+	// FailoverOn, when set (even empty), replaces the candidates' own
+	// failover_on: the refusal codes that send a message on to the next
+	// candidate instead of failing it.
+	FailoverOn    []string
+	HasFailoverOn bool
 
 	// Range is the block's header ("route \"name\""), used to point errors at it.
 	Range hcl.Range
@@ -146,6 +155,9 @@ type Candidate struct {
 	// (and no default) for the destination, and Price is then 0.
 	Price    float64
 	HasPrice bool
+	// FailoverOn are the refusal codes that send the message on from this
+	// candidate to the next instead of failing it.
+	FailoverOn []string
 }
 
 // Plan is the ordered list of candidates for one message: the dispatcher

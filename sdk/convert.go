@@ -62,6 +62,7 @@ func resultsToPB(results []SendResult) []*pluginpb.SendResult {
 			Reason:            r.Reason,
 			RetryAfter:        durationToPB(r.RetryAfter),
 			Sender:            r.Sender,
+			Refusal:           string(r.Refusal),
 		}
 	}
 	return out
@@ -78,6 +79,7 @@ func resultsFromPB(results []*pluginpb.SendResult) []SendResult {
 			Reason:            r.GetReason(),
 			RetryAfter:        durationFromPB(r.GetRetryAfter()),
 			Sender:            r.GetSender(),
+			Refusal:           Refusal(r.GetRefusal()),
 		}
 	}
 	return out

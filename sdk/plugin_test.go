@@ -153,6 +153,8 @@ func TestSendResultsInOrder(t *testing.T) {
 			sdk.SendResult{Outcome: sdk.Temporary, Code: "429", Reason: "throttled", RetryAfter: 2 * time.Second}},
 		{"permanent", `{"outcome":3,"code":"0x0000000B","reason":"invalid destination address"}`,
 			sdk.SendResult{Outcome: sdk.Permanent, Code: "0x0000000B", Reason: "invalid destination address"}},
+		{"permanent with its refusal", `{"outcome":3,"code":"0x0000000A","reason":"invalid source address","refusal":"INVALID_SENDER"}`,
+			sdk.SendResult{Outcome: sdk.Permanent, Code: "0x0000000A", Reason: "invalid source address", Refusal: sdk.RefusalInvalidSender}},
 		{"sub-millisecond retry after survives", `{"outcome":2,"retry_after_ms":1}`,
 			sdk.SendResult{Outcome: sdk.Temporary, RetryAfter: time.Millisecond}},
 		{"unset outcome passes through for the host to reject", `{"outcome":0,"reason":"forgot"}`,

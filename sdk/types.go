@@ -107,6 +107,61 @@ type SendResult struct {
 	// sender the provider used (its configured default), so the host can
 	// show which sender the recipient saw. Empty when unknown.
 	Sender string
+	// Refusal says, for a Permanent result, why in words every plugin
+	// shares, where Code keeps the upstream's own; empty means
+	// RefusalRejected. Operators list refusals in failover_on to send such
+	// a message on to a route's next candidate instead of failing it.
+	Refusal Refusal
+}
+
+// Refusal classifies a provider's permanent refusal of a message. Plugins
+// map their upstream's codes onto these; routes and providers name them in
+// failover_on.
+type Refusal string
+
+// The refusals a plugin may give. A refusal that says something about the
+// message at this provider (a sender not registered with it, a destination
+// it does not serve) is worth failing over on; one that says the message is
+// wrong everywhere (INVALID_DESTINATION for a number that does not exist)
+// usually is not.
+const (
+	// RefusalRejected is any refusal without a more specific class.
+	RefusalRejected Refusal = "REJECTED"
+	// RefusalInvalidSender: the sender (alphanumeric ID, number) is not
+	// registered or not allowed at this provider, or none was given and
+	// the provider has no default.
+	RefusalInvalidSender Refusal = "INVALID_SENDER"
+	// RefusalInvalidDestination: the provider refuses the recipient's
+	// number (malformed, unknown, or a range it does not serve).
+	RefusalInvalidDestination Refusal = "INVALID_DESTINATION"
+	// RefusalInvalidMessage: the text, encoding or length cannot be sent
+	// through this provider.
+	RefusalInvalidMessage Refusal = "INVALID_MESSAGE"
+	// RefusalBlocked: the recipient opted out or is barred, or the
+	// content was filtered.
+	RefusalBlocked Refusal = "BLOCKED"
+	// RefusalUnauthorized: the provider refused our credentials or the
+	// account is suspended or out of credit.
+	RefusalUnauthorized Refusal = "UNAUTHORIZED"
+	// RefusalDuplicate: the provider has the message already (it refused
+	// it as a duplicate) or may have it (its answer was unreadable). Such a
+	// message is never failed over: another provider would send it twice.
+	RefusalDuplicate Refusal = "DUPLICATE"
+)
+
+// Refusals lists every Refusal, for validating configuration.
+func Refusals() []Refusal {
+	return []Refusal{RefusalRejected, RefusalInvalidSender, RefusalInvalidDestination, RefusalInvalidMessage,
+		RefusalBlocked, RefusalUnauthorized, RefusalDuplicate}
+}
+
+// RefusalOf is the refusal a result stands for: its Refusal, or
+// RefusalRejected when the plugin gave none.
+func (r SendResult) RefusalOf() Refusal {
+	if r.Refusal == "" {
+		return RefusalRejected
+	}
+	return r.Refusal
 }
 
 // Status is a message's normalised delivery status.

@@ -144,6 +144,10 @@ type Provider struct {
 	Pricing routing.Pricing
 	// Limits are the provider's sending limits from its limits block.
 	Limits Limits
+	// FailoverOn are the refusal codes (sdk.Refusal) that send a message
+	// on to its route's next candidate instead of failing it, unless the
+	// route sets its own.
+	FailoverOn []string
 	// Range is the block header's position in the file.
 	Range hcl.Range
 }
@@ -284,10 +288,11 @@ var (
 	}}
 	providerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"}, {Name: "poll_status_for"},
+		{Name: "failover_on"},
 	}, Blocks: []hcl.BlockHeaderSchema{{Type: "pricing"}, {Type: "limits"}}}
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "default"}, {Name: "candidates", Required: true}, {Name: "match"}, {Name: "filter"},
-		{Name: "strategy"}, {Name: "weights"},
+		{Name: "strategy"}, {Name: "weights"}, {Name: "failover_on"},
 	}}
 
 	// Names end up in URLs (/api/v1/providers/{name}/hooks), metrics and
@@ -368,7 +373,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 			// Known even when the block has errors, so routes naming it do
 			// not add a second, misleading "unknown provider" error.
 			p, ok := d.provider(b)
-			providerSpecs = append(providerSpecs, routing.ProviderConfig{Name: name, Kind: providerKind(p), Pricing: p.Pricing})
+			providerSpecs = append(providerSpecs, routing.ProviderConfig{Name: name, Kind: providerKind(p), Pricing: p.Pricing,
+				FailoverOn: p.FailoverOn})
 			if ok {
 				cfg.Providers = append(cfg.Providers, p)
 			}
@@ -667,6 +673,11 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		ok = false
 	}
 
+	if a := attrs["failover_on"]; a != nil {
+		codes, fok := d.failoverOn(a)
+		ok = fok && ok
+		p.FailoverOn = codes
+	}
 	if a := attrs["config"]; a != nil {
 		settings, sok := d.settings(a)
 		ok = sok && ok

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,9 +17,11 @@ import (
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits are a provider's sending limits. Zero means unlimited.
@@ -303,6 +306,11 @@ func (d *decoder) routeRules(attrs hcl.Attributes, rc *routing.RouteConfig) bool
 		ok = vok && ok
 		rc.Strategy = v
 	}
+	if a := attrs["failover_on"]; a != nil {
+		codes, fok := d.failoverOn(a)
+		ok = fok && ok
+		rc.FailoverOn, rc.HasFailoverOn = codes, true
+	}
 	if a := attrs["weights"]; a != nil {
 		rc.WeightsRange = a.Expr.Range()
 		v, vok := d.value(a.Expr, cty.Map(cty.Number))
@@ -395,4 +403,51 @@ func sortedKeys(m map[string]cty.Value) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// failoverOn decodes a failover_on list: refusal codes as plugins give them
+// (sdk.Refusals), each error pointing at the code's own position.
+func (d *decoder) failoverOn(a *hcl.Attribute) ([]string, bool) {
+	v, ok := d.value(a.Expr, cty.List(cty.String))
+	if !ok {
+		return nil, false
+	}
+	var ranges []hcl.Range
+	if tuple, isTuple := a.Expr.(*hclsyntax.TupleConsExpr); isTuple {
+		for _, e := range tuple.Exprs {
+			ranges = append(ranges, e.Range())
+		}
+	}
+	known := make([]string, 0, len(sdk.Refusals()))
+	for _, r := range sdk.Refusals() {
+		if r != sdk.RefusalDuplicate {
+			known = append(known, string(r))
+		}
+	}
+	codes := []string{}
+	for i, e := range v.AsValueSlice() {
+		at := a.Expr.Range()
+		if i < len(ranges) {
+			at = ranges[i]
+		}
+		code := ""
+		if !e.IsNull() {
+			code = e.AsString()
+		}
+		switch {
+		case code == string(sdk.RefusalDuplicate):
+			d.errorf(at, "Duplicate cannot fail over",
+				"%s means the provider has or may have the message already; another provider would send it a second time. failover_on takes: %s",
+				code, strings.Join(known, ", "))
+			ok = false
+		case !slices.Contains(known, code):
+			d.errorf(at, "Unknown outcome code",
+				"%q is not a refusal code plugins give; failover_on takes: %s (codes are upper case; see docs/routing.md, Failover on refusals)",
+				code, strings.Join(known, ", "))
+			ok = false
+		case !slices.Contains(codes, code):
+			codes = append(codes, code)
+		}
+	}
+	return codes, ok
 }

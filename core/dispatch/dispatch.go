@@ -281,7 +281,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	unhealthy := 0
 	for i := range msgs {
 		m := &msgs[i]
-		plan := m.Candidates()
+		plan := m.PlanEntries()
 		switch {
 		case !now.Before(m.ExpiresAt):
 			results = append(results, expiredResult(m, now))
@@ -292,7 +292,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 			name, why, ok := pickHealthy(m, plan, health)
 			if !ok {
 				unhealthy++
-				results = append(results, d.noneHealthy(m, plan, now, why))
+				results = append(results, d.noneHealthy(m, len(plan), now, why))
 				continue
 			}
 			if _, ok := groups[name]; !ok {
@@ -501,8 +501,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 				out[i].Sender = r.Sender // the provider's default sender, which the recipient saw
 			}
 		case r.Outcome == sdk.Permanent:
-			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusFailed,
-				Candidate: m.Candidate, Code: r.Code, Reason: r.Reason, At: now}
+			out[i] = d.refused(m, name, now, r)
 		default:
 			observe(false, took)
 			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, false)
@@ -517,16 +516,16 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, after time.Duration, code, reason string, unavailable bool) store.AttemptResult {
 	r := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusQueued,
 		Code: code, Reason: fmt.Sprintf("%s: %s", provider, reason), At: now}
-	plan := m.Candidates()
-	next := m.Candidate%max(len(plan), 1) + 1
+	plan := m.PlanEntries()
+	next := nextOpen(plan, m.Candidate%max(len(plan), 1)+1)
 	if d.o.Metrics != nil {
-		d.o.Metrics.Retried(provider, next < len(plan))
+		d.o.Metrics.Retried(provider, next >= 0)
 	}
-	if next < len(plan) {
+	if next >= 0 {
 		r.Candidate, r.RetryAt = next, now
 		return r
 	}
-	r.Candidate, r.RetryAt = 0, d.backoff(m, len(plan), now, after)
+	r.Candidate, r.RetryAt = max(nextOpen(plan, 0), 0), d.backoff(m, len(plan), now, after)
 	if unavailable {
 		// The guide's "pending": no provider could take it now; it will be retried.
 		r.Status = sdk.StatusPending
@@ -576,31 +575,85 @@ func (d *Dispatcher) healthOnce() func(name string) (bool, string) {
 // current candidate, or the first healthy one after it in the plan (the
 // message's candidate is moved there). ok is false when none from the
 // current one on can take it; why then lists what they reported.
-func pickHealthy(m *store.Message, plan []string, health func(string) (bool, string)) (name, why string, ok bool) {
+func pickHealthy(m *store.Message, plan []store.PlanEntry, health func(string) (bool, string)) (name, why string, ok bool) {
 	c := m.Candidate % len(plan)
-	if health == nil {
-		return plan[c], "", true
+	if health == nil && plan[c].Refused == "" {
+		return plan[c].Provider, "", true
 	}
 	var reasons []string
 	for i := c; i < len(plan); i++ {
-		up, detail := health(plan[i])
+		if plan[i].Refused != "" {
+			continue // it refused the message for good
+		}
+		up, detail := true, ""
+		if health != nil {
+			up, detail = health(plan[i].Provider)
+		}
 		if up {
 			m.Candidate = i
-			return plan[i], "", true
+			return plan[i].Provider, "", true
 		}
 		if detail == "" {
 			detail = "unhealthy"
 		}
-		reasons = append(reasons, plan[i]+": "+detail)
+		reasons = append(reasons, plan[i].Provider+": "+detail)
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "every remaining candidate refused the message")
 	}
 	return "", strings.Join(reasons, "; "), false
+}
+
+// nextOpen is the index of the first candidate from i on that has not
+// refused the message, or -1.
+func nextOpen(plan []store.PlanEntry, i int) int {
+	for ; i < len(plan); i++ {
+		if plan[i].Refused == "" {
+			return i
+		}
+	}
+	return -1
+}
+
+// refused records a provider's permanent refusal. A refusal its candidate
+// lists in failover_on sends the message on: to the plan's next candidate
+// at once, or, when only earlier ones are left (they failed temporarily),
+// back to the first of them after the plan's backoff. The refusing
+// candidate is marked in the plan and never asked again. Any other
+// refusal, or one with no candidate left, fails the message with the
+// provider's own code and reason.
+func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, res sdk.SendResult) store.AttemptResult {
+	failed := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusFailed,
+		Candidate: m.Candidate, Code: res.Code, Reason: res.Reason, At: now}
+	plan := m.PlanEntries()
+	c := m.Candidate % max(len(plan), 1)
+	refusal := res.RefusalOf()
+	if len(plan) == 0 || !plan[c].FailsOver(refusal) {
+		return failed
+	}
+	plan[c].Refused = refusal
+	r := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusQueued, Plan: store.EncodePlan(plan),
+		Code: res.Code, Reason: fmt.Sprintf("%s refused it (%s): %s", provider, refusal, res.Reason), At: now}
+	if next := nextOpen(plan, c+1); next >= 0 {
+		if d.o.Metrics != nil {
+			d.o.Metrics.Retried(provider, true)
+		}
+		r.Candidate, r.RetryAt = next, now
+		return r
+	}
+	if first := nextOpen(plan, 0); first >= 0 {
+		r.Candidate, r.RetryAt = first, d.backoff(m, len(plan), now, 0)
+		return r
+	}
+	failed.Plan = r.Plan
+	return failed
 }
 
 // noneHealthy is the result for a message none of whose remaining
 // candidates can take it now: pending (the guide's "no provider available,
 // will retry"), back at its first candidate after the plan's backoff.
 // Nothing was sent, so no provider's health or metrics hear of it.
-func (d *Dispatcher) noneHealthy(m *store.Message, plan []string, now time.Time, why string) store.AttemptResult {
+func (d *Dispatcher) noneHealthy(m *store.Message, n int, now time.Time, why string) store.AttemptResult {
 	return store.AttemptResult{MessageID: m.ID, Status: sdk.StatusPending, Code: "NO_HEALTHY_PROVIDER",
-		Reason: "no provider available, will retry: " + why, At: now, RetryAt: d.backoff(m, len(plan), now, 0)}
+		Reason: "no provider available, will retry: " + why, At: now, RetryAt: d.backoff(m, n, now, 0)}
 }

@@ -941,3 +941,100 @@ func TestPendingWhileNoCandidateIsHealthy(t *testing.T) {
 		}
 	})
 }
+
+func refuse(refusal sdk.Refusal, code, reason string) sendStep {
+	return each(func(_ string, m sdk.Message) sdk.SendResult {
+		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Permanent, Code: code, Reason: reason, Refusal: refusal}
+	})
+}
+
+// planned records a plan whose candidates fail over on the given refusals.
+func planned(entries ...store.PlanEntry) func(*store.Message) {
+	return func(m *store.Message) { m.Plan = store.EncodePlan(entries) }
+}
+
+// A permanent refusal whose code the candidate lists in failover_on sends
+// the message on to the next candidate, where it is delivered; the refusing
+// candidate is marked in the plan and never asked again. An unlisted code
+// still fails the message, and so does a listed one with no candidate left,
+// with the provider's own code and reason.
+func TestFailoverOnRefusal(t *testing.T) {
+	onSender := []sdk.Refusal{sdk.RefusalRejected, sdk.RefusalInvalidSender}
+	tests := []struct {
+		name    string
+		plan    []store.PlanEntry
+		steps   map[string][]sendStep
+		want    string // final status
+		at      string // provider of the final status
+		code    string
+		reason  string
+		history []string
+	}{
+		{name: "listed code goes to the next candidate",
+			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}, "b": {accept()}},
+			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
+		{name: "a plugin's refusal without a class is REJECTED",
+			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			steps: map[string][]sendStep{"a": {permanent("21999", "refused")}, "b": {accept()}},
+			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
+		{name: "unlisted code fails",
+			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidDestination, "0x0000000B", "no such number")}},
+			want:  "failed", at: "a", code: "0x0000000B", reason: "no such number", history: []string{"queued", "failed"}},
+		{name: "no failover_on fails as before",
+			plan:  []store.PlanEntry{{Provider: "a"}, {Provider: "b"}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
+			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
+		{name: "listed code with no candidate left fails with the original reason",
+			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
+			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
+		{name: "every candidate refuses: the last one's reason",
+			plan: []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b", FailoverOn: onSender}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
+				"b": {refuse(sdk.RefusalRejected, "21612", "cannot route")}},
+			want: "failed", at: "b", code: "21612", reason: "cannot route", history: []string{"queued", "queued", "failed"}},
+		{name: "a refusing candidate is not asked again after a backoff",
+			plan: []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
+				"b": {temporary("THROTTLED", "b is busy", 0), accept()}},
+			want: "sent", at: "b", history: []string{"queued", "queued", "queued", "sent"}},
+	}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				h := newHarness(t, s, dispatch.Options{MinRetry: time.Second})
+				id := h.queue(nil, 1, planned(tt.plan...))[0]
+				for name, steps := range tt.steps {
+					h.hub.on(name, steps...)
+				}
+				for range 5 {
+					m := h.msg(id)
+					if m.Status != "queued" {
+						break
+					}
+					h.clock.Set(m.NextAttemptAt)
+					h.dispatch()
+				}
+				m := h.msg(id)
+				if m.Status != tt.want || m.Provider != tt.at {
+					t.Fatalf("status %s at %q (error %q %q), want %s at %s", m.Status, m.Provider, m.ErrorCode, m.ErrorMessage, tt.want, tt.at)
+				}
+				if tt.want == "failed" && (m.ErrorCode != tt.code || m.ErrorMessage != tt.reason) {
+					t.Errorf("error %q %q, want the provider's own %q %q", m.ErrorCode, m.ErrorMessage, tt.code, tt.reason)
+				}
+				if got := h.history(id); !slices.Equal(got, tt.history) {
+					t.Errorf("history %q, want %q", got, tt.history)
+				}
+				// A Send nobody scripted fails the test: a refusing
+				// candidate asked again would be one.
+				if tt.want == "sent" {
+					if e := m.PlanEntries(); len(e) == 0 || e[0].Refused == "" {
+						t.Errorf("plan %s does not record a's refusal", m.Plan)
+					}
+				}
+			})
+		}
+	})
+}

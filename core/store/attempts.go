@@ -75,6 +75,7 @@ type outcomeKey struct {
 	reason    string
 	at        time.Time
 	retryAt   time.Time
+	plan      string
 }
 
 // updateOutcomes records tried results: sent with the provider's message
@@ -83,7 +84,7 @@ func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
 	groups := map[outcomeKey][]AttemptResult{}
 	var order []outcomeKey
 	for _, r := range results {
-		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt}
+		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan}
 		if r.Status == sdk.StatusSent {
 			k.code, k.reason, k.retryAt = "", "", time.Time{}
 		}
@@ -100,6 +101,9 @@ func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
 			}
 			up := map[string]any{"status": string(k.status), "lease_until": nil, "updated_at": k.at,
 				"candidate": k.candidate, "error_code": k.code, "error_message": k.reason}
+			if k.plan != "" {
+				up["plan"] = k.plan
+			}
 			var each []perMessage
 			switch {
 			case k.status == sdk.StatusSent:

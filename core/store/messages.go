@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,13 +93,6 @@ type Message struct {
 	// SendAt is when the application asked the message to be sent (the
 	// first NextAttemptAt); nil for "at once".
 	SendAt *time.Time
-}
-
-// Candidates decodes the message's plan.
-func (m *Message) Candidates() []string {
-	var names []string
-	_ = json.Unmarshal([]byte(m.Plan), &names)
-	return names
 }
 
 // StatusChange is one stored transition of a message, with the provider's raw
@@ -327,6 +319,9 @@ type AttemptResult struct {
 	// its status, candidate and error kept, the claim's attempt undone, and
 	// no status change stored.
 	Untried bool
+	// Plan, when set, replaces the message's recorded plan (EncodePlan): a
+	// candidate that refused the message is marked so.
+	Plan string
 }
 
 // RecordAttempts stores the outcome of dispatch attempts in one transaction

@@ -262,7 +262,7 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			continue
 		}
 		if !e164Pattern.MatchString(m.To) {
-			results[i].Outcome, results[i].Code = sdk.Permanent, "invalid_destination"
+			results[i].Outcome, results[i].Code, results[i].Refusal = sdk.Permanent, "invalid_destination", sdk.RefusalInvalidDestination
 			results[i].Reason = fmt.Sprintf("destination %q is not an E.164 number", m.To)
 			continue
 		}
@@ -493,6 +493,14 @@ func (s *sendState) sendDuplicate(ctx context.Context, u unit, status int, rawCo
 	}
 	log.Warn("aggregator refused a message as a duplicate of one sent recently; not resending", "status", status, "message_id", s.msgs[u.idx[0]].ID)
 	s.set(u, sdk.Permanent, rawCode, fmt.Sprintf("rejected as a duplicate (HTTP %d: %s): the aggregator already has the same text to this number from the last few minutes; not resent to avoid a second SMS", status, msg), 0)
+	s.refuse(u, sdk.RefusalDuplicate)
+}
+
+// refuse classifies the Permanent results of u's messages (see sdk.Refusal).
+func (s *sendState) refuse(u unit, r sdk.Refusal) {
+	for _, i := range u.idx {
+		s.results[i].Refusal = r
+	}
 }
 
 // mapAnswer assigns the ids of a successful answer to the unit's messages.
@@ -504,6 +512,7 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 		// took the messages, so resending risks doubles. Fail them loudly.
 		log.Error("aggregator accepted the send request but its answer cannot be read; messages failed, not resent", "status", a.status, "error", err, "answer", snippet(a.body))
 		s.set(u, sdk.Permanent, "malformed_answer", fmt.Sprintf("aggregator answered HTTP %d with an unreadable body (%v); it may have accepted the messages, which are not resent", a.status, err), 0)
+		s.refuse(u, sdk.RefusalDuplicate) // it may have them: no failover either
 		return
 	}
 	items := r.items.nodes(doc)
@@ -592,7 +601,7 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 			s.mu.Unlock()
 			if dup {
 				log.Error("aggregator gave one id to two messages; the second is failed so reports cannot be mixed up", "provider_message_id", id, "first", s.msgs[other].ID, "second", s.msgs[i].ID)
-				s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: "duplicate_id",
+				s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: "duplicate_id", Refusal: sdk.RefusalDuplicate,
 					Reason: fmt.Sprintf("aggregator returned id %q for this message and for %s; it may have been sent", id, s.msgs[other].ID)}
 				continue
 			}

@@ -222,12 +222,12 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 	cfg := p.cfg
 	res := sdk.SendResult{MessageID: m.ID}
 	if !e164Pattern.MatchString(m.To) {
-		res.Outcome, res.Code = sdk.Permanent, "INVALID_DESTINATION"
+		res.Outcome, res.Code, res.Refusal = sdk.Permanent, "INVALID_DESTINATION", sdk.RefusalInvalidDestination
 		res.Reason = fmt.Sprintf("invalid destination %q: not an E.164 number", m.To)
 		return res
 	}
 	if cfg.rejectNumbers[m.To] {
-		res.Outcome, res.Code, res.Reason = sdk.Permanent, "INVALID_DESTINATION", "invalid destination"
+		res.Outcome, res.Code, res.Reason, res.Refusal = sdk.Permanent, "INVALID_DESTINATION", "invalid destination", sdk.RefusalInvalidDestination
 		return res
 	}
 	f := fateOf(cfg.seed, m.ID, p.attempts[m.ID])
@@ -243,7 +243,7 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 		return res
 	case f.sendDraw < cfg.failureRatio+cfg.rejectRatio:
 		delete(p.attempts, m.ID)
-		res.Outcome, res.Code = sdk.Permanent, "REJECTED"
+		res.Outcome, res.Code, res.Refusal = sdk.Permanent, "REJECTED", sdk.RefusalRejected
 		res.Reason = "sandbox: simulated rejection by the provider"
 		return res
 	}

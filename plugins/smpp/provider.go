@@ -641,6 +641,18 @@ func throttleWait(n int) time.Duration {
 	return min(d, throttleBackoffMax)
 }
 
+// refusals classify the SMSC's permanent command_status values for
+// failover_on (see sdk.Refusal); others are sdk.RefusalRejected.
+var refusals = map[uint32]sdk.Refusal{
+	0x01: sdk.RefusalInvalidMessage,     // ESME_RINVMSGLEN
+	0x0A: sdk.RefusalInvalidSender,      // ESME_RINVSRCADR
+	0x48: sdk.RefusalInvalidSender,      // ESME_RINVSRCTON
+	0x49: sdk.RefusalInvalidSender,      // ESME_RINVSRCNPI
+	0x0B: sdk.RefusalInvalidDestination, // ESME_RINVDSTADR
+	0x50: sdk.RefusalInvalidDestination, // ESME_RINVDSTTON
+	0x51: sdk.RefusalInvalidDestination, // ESME_RINVDSTNPI
+}
+
 func describeStatus(status uint32) string {
 	st := data.CommandStatusType(status)
 	return fmt.Sprintf("SMSC answered %s (0x%08X): %s", st, status, st.Desc())
@@ -732,6 +744,7 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 		r, err := p.buildRequest(m, b)
 		if err != nil {
 			results[i].Outcome, results[i].Code, results[i].Reason = sdk.Permanent, "INVALID_MESSAGE", err.Error()
+			results[i].Refusal = sdk.RefusalInvalidMessage
 			continue
 		}
 		reqs[i] = r
@@ -833,6 +846,9 @@ func (p *Provider) result(r *request, why string) sdk.SendResult {
 		}
 		if res.Outcome == sdk.Temporary {
 			res.RetryAfter = time.Second
+		}
+		if res.Outcome == sdk.Permanent {
+			res.Refusal = refusals[failed.status]
 		}
 	case unanswered && throttles > 0:
 		// Every submit was answered; saying "no response" would send the

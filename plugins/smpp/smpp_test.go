@@ -128,14 +128,15 @@ func TestErrorMapping(t *testing.T) {
 		to      string
 		outcome sdk.Outcome
 		code    string
+		refusal sdk.Refusal // what failover_on matches
 	}{
-		{"+10005550000", sdk.Permanent, "0x0000000B"},
-		{"+10015550000", sdk.Permanent, "0x00000045"},
-		{"+10025550000", sdk.Temporary, "0x00000014"},
-		{"+10035550000", sdk.Temporary, "0x00000008"},
-		{"+10045550000", sdk.Permanent, "0x0000000A"},
-		{"+14155550000", sdk.Accepted, "0x00000000"},
-		{"not-a-number", sdk.Permanent, "INVALID_MESSAGE"},
+		{"+10005550000", sdk.Permanent, "0x0000000B", sdk.RefusalInvalidDestination},
+		{"+10015550000", sdk.Permanent, "0x00000045", ""},
+		{"+10025550000", sdk.Temporary, "0x00000014", ""},
+		{"+10035550000", sdk.Temporary, "0x00000008", ""},
+		{"+10045550000", sdk.Permanent, "0x0000000A", sdk.RefusalInvalidSender},
+		{"+14155550000", sdk.Accepted, "0x00000000", ""},
+		{"not-a-number", sdk.Permanent, "INVALID_MESSAGE", sdk.RefusalInvalidMessage},
 	}
 	var msgs []sdk.Message
 	for i, tc := range cases {
@@ -144,8 +145,8 @@ func TestErrorMapping(t *testing.T) {
 	res := send(t, p, msgs)
 	for i, tc := range cases {
 		r := res[i]
-		if r.Outcome != tc.outcome || r.Code != tc.code {
-			t.Errorf("%s: got %s %s (%s), want %s %s", tc.to, r.Outcome, r.Code, r.Reason, tc.outcome, tc.code)
+		if r.Outcome != tc.outcome || r.Code != tc.code || r.Refusal != tc.refusal {
+			t.Errorf("%s: got %s %s %q (%s), want %s %s %q", tc.to, r.Outcome, r.Code, r.Refusal, r.Reason, tc.outcome, tc.code, tc.refusal)
 		}
 		if r.Outcome != sdk.Accepted && r.Reason == "" {
 			t.Errorf("%s: %s without a reason", tc.to, r.Outcome)

@@ -227,6 +227,16 @@ var permanentCodes = map[int]string{
 	21660: "From number does not belong to the account",
 }
 
+// refusals classify permanentCodes for failover_on (see sdk.Refusal);
+// codes not listed are sdk.RefusalRejected.
+var refusals = map[int]sdk.Refusal{
+	21211: sdk.RefusalInvalidDestination, 21214: sdk.RefusalInvalidDestination, 21217: sdk.RefusalInvalidDestination,
+	21408: sdk.RefusalInvalidDestination, 21614: sdk.RefusalInvalidDestination,
+	21212: sdk.RefusalInvalidSender, 21606: sdk.RefusalInvalidSender, 21612: sdk.RefusalInvalidSender, 21660: sdk.RefusalInvalidSender,
+	21602: sdk.RefusalInvalidMessage, 21617: sdk.RefusalInvalidMessage,
+	21610: sdk.RefusalBlocked,
+}
+
 // temporaryCodes are Twilio error codes that a later try may get past.
 var temporaryCodes = map[int]string{
 	20429: "too many requests",
@@ -266,7 +276,7 @@ func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Clien
 		form.Set("MessagingServiceSid", cfg.messagingServiceSID)
 	}
 	if from == "" && cfg.messagingServiceSID == "" {
-		res.Outcome, res.Code = sdk.Permanent, "NO_SENDER"
+		res.Outcome, res.Code, res.Refusal = sdk.Permanent, "NO_SENDER", sdk.RefusalInvalidSender
 		res.Reason = "message has no sender and neither from nor messaging_service_sid is configured"
 		return res
 	}
@@ -320,7 +330,7 @@ func classifyError(status int, header http.Header, body []byte) func(sdk.SendRes
 		res.Code = code
 		switch {
 		case status == http.StatusUnauthorized || ae.Code == 20003:
-			res.Outcome = sdk.Permanent
+			res.Outcome, res.Refusal = sdk.Permanent, sdk.RefusalUnauthorized
 			res.Reason = fmt.Sprintf("upstream refused the credentials (HTTP %d): check account_sid and auth_token: %s", status, detail)
 		case status == http.StatusTooManyRequests || temporaryCodes[ae.Code] != "" || status >= 500:
 			res.Outcome = sdk.Temporary
@@ -331,7 +341,7 @@ func classifyError(status int, header http.Header, body []byte) func(sdk.SendRes
 			}
 			res.Reason = fmt.Sprintf("upstream answered HTTP %d, %s; retry later: %s", status, what, detail)
 		case permanentCodes[ae.Code] != "":
-			res.Outcome = sdk.Permanent
+			res.Outcome, res.Refusal = sdk.Permanent, refusals[ae.Code]
 			res.Reason = fmt.Sprintf("%s (error %d): %s", permanentCodes[ae.Code], ae.Code, detail)
 		default:
 			res.Outcome = sdk.Permanent

@@ -510,7 +510,10 @@ type SendResult struct {
 	RetryAfter        *durationpb.Duration   `protobuf:"bytes,6,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
 	// sender is the sender the message went out with when the provider chose
 	// it (its default sender); empty when the message's own was used.
-	Sender        string `protobuf:"bytes,7,opt,name=sender,proto3" json:"sender,omitempty"`
+	Sender string `protobuf:"bytes,7,opt,name=sender,proto3" json:"sender,omitempty"`
+	// refusal classifies a PERMANENT outcome in words shared by every plugin
+	// (sdk.Refusal); empty means REJECTED.
+	Refusal       string `protobuf:"bytes,8,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,6 +593,13 @@ func (x *SendResult) GetRetryAfter() *durationpb.Duration {
 func (x *SendResult) GetSender() string {
 	if x != nil {
 		return x.Sender
+	}
+	return ""
+}
+
+func (x *SendResult) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
 	}
 	return ""
 }
@@ -1966,7 +1976,7 @@ const file_provider_proto_rawDesc = "" +
 	"validUntil\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x02\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
@@ -1977,7 +1987,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12:\n" +
 	"\vretry_after\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12\x16\n" +
-	"\x06sender\x18\a \x01(\tR\x06sender\"G\n" +
+	"\x06sender\x18\a \x01(\tR\x06sender\x12\x18\n" +
+	"\arefusal\x18\b \x01(\tR\arefusal\"G\n" +
 	"\vSendRequest\x128\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1c.smsrouter.plugin.v1.MessageR\bmessages\"I\n" +
 	"\fSendResponse\x129\n" +

@@ -80,6 +80,7 @@ type wantResult struct {
 	Code              string `json:"code"`
 	Reason            string `json:"reason"`
 	RetryAfterMS      int    `json:"retry_after_ms"`
+	Refusal           string `json:"refusal"`
 }
 
 func (p *provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
@@ -111,6 +112,7 @@ func (p *provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			Code:              w.Code,
 			Reason:            w.Reason,
 			RetryAfter:        time.Duration(w.RetryAfterMS) * time.Millisecond,
+			Refusal:           sdk.Refusal(w.Refusal),
 		})
 	}
 	return results, nil
