@@ -52,8 +52,12 @@ func TestDefaultConfigParses(t *testing.T) {
 		t.Fatalf("providers = %+v", cfg.Providers)
 	}
 	plan, err := cfg.Table.Plan(context.Background(), routing.Facts{To: "+959123456789", Country: "MM"})
-	if err != nil || plan.Route != "default" || !reflect.DeepEqual(plan.Candidates, []routing.Candidate{{Provider: "sandbox"}}) {
+	if err != nil || plan.Route != "default" || !reflect.DeepEqual(plan.Candidates, []routing.Candidate{{Provider: "sandbox", HasPrice: true}}) {
 		t.Errorf("plan = %+v, %v", plan, err)
+	}
+	// What /api/v1/countries shows: the sandbox, free, everywhere.
+	if got := cfg.Table.Destinations(); !reflect.DeepEqual(got, []routing.Destination{{Provider: "sandbox", Price: 0}}) {
+		t.Errorf("destinations = %+v, want the sandbox at 0 for every country", got)
 	}
 	configureBuiltins(t, cfg)
 }

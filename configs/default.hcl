@@ -25,6 +25,12 @@ provider "sandbox" {
     sender_ids     = ["SANDBOX"]
     seed           = 1 # fixed, so simulated outcomes repeat run to run
   }
+  # The sandbox costs nothing: every country at 0 per segment, which
+  # GET /api/v1/countries shows as other_countries. Name countries (and
+  # "CC/Operator" pairs) to try per-destination prices and credit.
+  pricing {
+    default = 0
+  }
 }
 
 # Every message goes to the sandbox. Routes can match on country, operator,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -186,8 +185,7 @@ func (a *api) catalogue(operators bool) (list []countryJSON, other *countryJSON)
 			if other == nil {
 				other = &countryJSON{Price: d.Price, Currency: cur}
 			}
-			other.Price = math.Min(other.Price, d.Price)
-			other.Providers = append(other.Providers, d.Provider)
+			other.quote(d)
 			continue
 		}
 		k := d.Country + "/" + d.Operator
@@ -200,8 +198,7 @@ func (a *api) catalogue(operators bool) (list []countryJSON, other *countryJSON)
 			byKey[k] = e
 			keys = append(keys, k)
 		}
-		e.Price = math.Min(e.Price, d.Price)
-		e.Providers = append(e.Providers, d.Provider)
+		e.quote(d)
 	}
 	sort.Strings(keys)
 	list = make([]countryJSON, 0, len(keys))
@@ -209,6 +206,17 @@ func (a *api) catalogue(operators bool) (list []countryJSON, other *countryJSON)
 		list = append(list, *byKey[k])
 	}
 	return list, other
+}
+
+// quote keeps the cheapest price of a destination and only the providers
+// that charge it: a dearer provider does not charge the quoted price.
+func (e *countryJSON) quote(d routing.Destination) {
+	switch {
+	case d.Price < e.Price || len(e.Providers) == 0:
+		e.Price, e.Providers = d.Price, []string{d.Provider}
+	case d.Price == e.Price:
+		e.Providers = append(e.Providers, d.Provider)
+	}
 }
 
 func (a *api) countries(c *gin.Context) {
