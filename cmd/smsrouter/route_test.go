@@ -8,43 +8,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// productionCopy writes configs/production.example.hcl with its rate sheet
-// and a stand-in external plugin into dir. Plugin kinds this binary does not
-// build in yet are served by the sandbox in the copy; the example's rules do
-// not depend on provider kinds, so routing is unchanged.
+// productionCopy writes configs/production.example.hcl as shipped, with its
+// rate sheet, into dir.
 func productionCopy(t *testing.T, dir string) string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "configs", "production.example.hcl"))
-	if err != nil {
+	files := map[string]string{"production.hcl": "production.example.hcl", "rates/smpp-asia-1.csv": "rates/smpp-asia-1.csv"}
+	if err := os.MkdirAll(filepath.Join(dir, "rates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	text := regexp.MustCompile(`plugin = "(\w+)"`).ReplaceAllStringFunc(string(src), func(m string) string {
-		kind := strings.Trim(strings.TrimPrefix(m, "plugin = "), `"`)
-		if slices.Contains(builtinKinds(), kind) {
-			return m
-		}
-		t.Logf("plugin kind %q is not built in yet; the sandbox stands in for it", kind)
-		return `plugin = "sandbox"`
-	})
-	rates, err := os.ReadFile(filepath.Join("..", "..", "configs", "rates", "smpp-asia-1.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"bin", "rates"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+	for dst, src := range files {
+		b, err := os.ReadFile(filepath.Join("..", "..", "configs", src))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	files := map[string][]byte{"production.hcl": []byte(text), "rates/smpp-asia-1.csv": rates, "bin/acme-plugin": []byte("#!/bin/sh\n")}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
