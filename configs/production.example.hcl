@@ -187,6 +187,8 @@ provider "twilio-us" {
   pricing {
     countries = { US = 0.0079, CA = 0.0085 }
   }
+  # Asks Twilio about messages without a report 15 minutes on (the default for
+  # plugins that answer status queries; "off" never asks).
   poll_status_after = "15m"
 }
 

@@ -115,6 +115,13 @@ type Database struct {
 	DSN string
 }
 
+// DefaultPollStatusAfter is poll_status_after when a provider block does
+// not set it: a report that has not come a quarter of an hour after the
+// provider took the message is rarely still on its way (most come within
+// seconds to minutes), and asking later bounds how long a report lost with a
+// node stays missing.
+const DefaultPollStatusAfter = 15 * time.Minute
+
 // Provider is one provider block.
 type Provider struct {
 	// Name is the block label, e.g. provider "smpp-eu-1".
@@ -130,10 +137,12 @@ type Provider struct {
 	SHA256 string
 	// Settings is the config attribute as a JSON object; "{}" when absent.
 	Settings json.RawMessage
-	// PollStatusAfter, when set, makes the host ask the provider for the
-	// status of messages still without a final report this long after it
-	// accepted them (for upstreams without callbacks, and reports lost with
-	// a crashed plugin). Zero means never.
+	// PollStatusAfter makes the host ask the provider for the status of
+	// messages still without a final report this long after it accepted
+	// them (for upstreams without callbacks, and reports lost with a
+	// crashed plugin or a node that died). It applies only to providers
+	// whose plugin answers status queries. DefaultPollStatusAfter when the
+	// block does not set it; zero ("off") means never.
 	PollStatusAfter time.Duration
 	// PollStatusFor is how long after acceptance polling gives up and marks
 	// the message unknown; zero means the host's default (48h). Between
@@ -650,6 +659,9 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		}
 	}
 
+	if attrs["poll_status_after"] == nil {
+		p.PollStatusAfter = DefaultPollStatusAfter
+	}
 	for _, pd := range []struct {
 		name string
 		dst  *time.Duration
@@ -660,14 +672,20 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		}
 		if v, vok := d.str(a); !vok {
 			ok = false
+		} else if pd.name == "poll_status_after" && v == "off" {
+			*pd.dst = 0
 		} else if dur, err := time.ParseDuration(v); err != nil || dur < time.Second {
-			d.errorf(a.Expr.Range(), "Invalid "+pd.name, "want a duration of at least 1s such as \"30s\" or \"48h\", got %q", v)
+			want := "a duration of at least 1s"
+			if pd.name == "poll_status_after" {
+				want = `"off" or ` + want
+			}
+			d.errorf(a.Expr.Range(), "Invalid "+pd.name, "want %s such as \"30s\" or \"48h\", got %q", want, v)
 			ok = false
 		} else {
 			*pd.dst = dur
 		}
 	}
-	if p.PollStatusFor > 0 && p.PollStatusFor <= p.PollStatusAfter {
+	if p.PollStatusFor > 0 && p.PollStatusAfter > 0 && p.PollStatusFor <= p.PollStatusAfter {
 		d.errorf(attrs["poll_status_for"].Expr.Range(), "Invalid poll_status_for",
 			"polling would stop (after %s) before it starts (poll_status_after = %s)", p.PollStatusFor, p.PollStatusAfter)
 		ok = false

@@ -70,7 +70,7 @@ func TestGoodFiles(t *testing.T) {
 			file:      "minimal.hcl",
 			server:    config.Server{Listen: "127.0.0.1:3005", PublicURL: "http://127.0.0.1:3005", Role: config.RoleAll},
 			database:  config.Database{Driver: "sqlite", DSN: abs(t, "testdata/good/data/smsrouter.db")},
-			providers: []config.Provider{{Name: "sandbox", Plugin: "sandbox", Settings: json.RawMessage(`{}`)}},
+			providers: []config.Provider{{Name: "sandbox", Plugin: "sandbox", Settings: json.RawMessage(`{}`), PollStatusAfter: config.DefaultPollStatusAfter}},
 			plan:      []string{"sandbox"},
 		},
 		{
@@ -79,9 +79,9 @@ func TestGoodFiles(t *testing.T) {
 			database: config.Database{Driver: "sqlite", DSN: abs(t, "testdata/var/sms.db")},
 			providers: []config.Provider{
 				{Name: "smpp-eu-1", Plugin: "smpp", Settings: json.RawMessage(
-					`{"host":"127.0.0.1","password":"s3cret","port":2775,"tags":["eu","bulk"],"window":{"size":10,"timeout":"10s"}}`)},
+					`{"host":"127.0.0.1","password":"s3cret","port":2775,"tags":["eu","bulk"],"window":{"size":10,"timeout":"10s"}}`), PollStatusAfter: config.DefaultPollStatusAfter},
 				{Name: "ext_1", Path: abs(t, "testdata/bin/plugin"), SHA256: "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
-					Settings: json.RawMessage(`{}`)},
+					Settings: json.RawMessage(`{}`), PollStatusAfter: config.DefaultPollStatusAfter},
 			},
 			plan: []string{"smpp-eu-1", "ext_1"},
 		},
@@ -89,7 +89,7 @@ func TestGoodFiles(t *testing.T) {
 			file:      "postgres.hcl",
 			server:    config.Server{Listen: ":3005", PublicURL: "http://127.0.0.1:3005", Role: config.RoleAPI},
 			database:  config.Database{Driver: "postgres", DSN: "postgres://postgres@127.0.0.1:5432/sms"},
-			providers: []config.Provider{{Name: "a", Plugin: "sandbox", Settings: json.RawMessage(`{}`)}},
+			providers: []config.Provider{{Name: "a", Plugin: "sandbox", Settings: json.RawMessage(`{}`), PollStatusAfter: config.DefaultPollStatusAfter}},
 			plan:      []string{"a"},
 		},
 	}
@@ -246,9 +246,14 @@ route "default" {
 		after, pollFor time.Duration
 		wantErr        string
 	}{
-		{"none", ``, 0, 0, ""},
+		{"none: the default", ``, config.DefaultPollStatusAfter, 0, ""},
+		{"off", `poll_status_after = "off"`, 0, 0, ""},
+		{"off with a polling time", `poll_status_after = "off"` + "\n" + `poll_status_for = "1m"`, 0, time.Minute, ""},
+		{"shorter than the default", `poll_status_after = "30s"`, 30 * time.Second, 0, ""},
+		{"stops before the default starts", `poll_status_for = "10m"`, 0, 0,
+			`test.hcl:4:21: Invalid poll_status_for: polling would stop (after 10m0s) before it starts (poll_status_after = 15m0s)`},
 		{"both", `poll_status_after = "30s"` + "\n" + `poll_status_for = "48h"`, 30 * time.Second, 48 * time.Hour, ""},
-		{"too short", `poll_status_after = "10ms"`, 0, 0, `test.hcl:4:23: Invalid poll_status_after: want a duration of at least 1s`},
+		{"too short", `poll_status_after = "10ms"`, 0, 0, `test.hcl:4:23: Invalid poll_status_after: want "off" or a duration of at least 1s`},
 		{"not a duration", `poll_status_for = "forever"`, 0, 0, `test.hcl:4:21: Invalid poll_status_for`},
 		{"stops before it starts", `poll_status_after = "1h"` + "\n" + `poll_status_for = "30m"`, 0, 0,
 			`test.hcl:5:19: Invalid poll_status_for: polling would stop (after 30m0s) before it starts (poll_status_after = 1h0m0s)`},

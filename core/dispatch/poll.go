@@ -15,7 +15,7 @@ import (
 
 // ReportStore is what the status poller reads and writes.
 type ReportStore interface {
-	AwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int) ([]store.Message, error)
+	ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]store.Message, error)
 	MarkPolled(ctx context.Context, marks []store.PollMark, at time.Time) error
 	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
 }
@@ -40,7 +40,12 @@ type PollOptions struct {
 	// MaxBatchesPerRound bounds how many queries one round sends to one
 	// provider, so a backlog drains without starving the others (default 10).
 	MaxBatchesPerRound int
-	Now                func() time.Time
+	// Lease is how long the messages of one query stay claimed by this
+	// poller, so that pollers on other servers leave them alone; a poller
+	// that dies leaves claims that run out (default 2m, past the 30s a
+	// query may take).
+	Lease time.Duration
+	Now   func() time.Time
 }
 
 // DefaultGiveUpAfter is how long a message is polled when the provider's
@@ -70,6 +75,9 @@ func NewPoller(st ReportStore, p Providers, o PollOptions) *Poller {
 	}
 	if o.MaxBatchesPerRound <= 0 {
 		o.MaxBatchesPerRound = 10
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -142,7 +150,8 @@ func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration
 		return 0, nil
 	}
 	now := p.o.Now()
-	msgs, err := p.st.AwaitingReport(ctx, name, now.Add(-after), now, p.o.Batch)
+	// Claimed, so that a poller on another server asks about others.
+	msgs, err := p.st.ClaimAwaitingReport(ctx, name, now.Add(-after), now, p.o.Batch, p.o.Lease)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}

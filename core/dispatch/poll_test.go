@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,6 +242,59 @@ func TestPollerBacksOffThenGivesUp(t *testing.T) {
 		h.clock.Advance(time.Hour)
 		if got := poll(); len(got) != 0 {
 			t.Errorf("asked %v after giving up", got)
+		}
+	})
+}
+
+// Pollers on two servers sharing a database ask the provider about each
+// overdue message once between them, not once each.
+func TestPollersOnTwoServersAskOnce(t *testing.T) {
+	storetest.EachPair(t, store.Options{}, func(t *testing.T, a, b *store.Store) {
+		h := newHarness(t, a, dispatch.Options{})
+		ids := h.sendVia("a", 25)
+		// The first query waits for the other poller's, so that both have
+		// chosen their messages before either records its poll.
+		var calls sync.Mutex
+		n, both := 0, make(chan struct{})
+		h.hub.queriers["a"] = func([]string) ([]sdk.StatusEvent, error) {
+			calls.Lock()
+			n++
+			if n == 2 {
+				close(both)
+			}
+			first := n == 1
+			calls.Unlock()
+			if first {
+				select {
+				case <-both:
+				case <-time.After(10 * time.Second):
+					t.Error("the second poller never queried while the first one's query was open")
+				}
+			}
+			return nil, nil
+		}
+		h.clock.Advance(time.Hour)
+		var wg sync.WaitGroup
+		for _, s := range []*store.Store{a, b} {
+			p := dispatch.NewPoller(s, h.hub, dispatch.PollOptions{Logger: storetest.Logger(t), Now: h.clock.Now,
+				After: map[string]time.Duration{"a": time.Minute}, Batch: 5})
+			wg.Go(func() {
+				if err := p.PollOnce(context.Background()); err != nil {
+					t.Errorf("PollOnce: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		asked := map[string]int{}
+		for _, q := range h.queries() {
+			for _, pid := range q {
+				asked[pid]++
+			}
+		}
+		for _, id := range ids {
+			if n := asked[providerID("a", id)]; n != 1 {
+				t.Errorf("message %s asked about %d times by two pollers, want once", id, n)
+			}
 		}
 	})
 }

@@ -46,7 +46,10 @@ type Message struct {
 	// index entries even when the planner misjudges how many rows one
 	// provider has (as it does while a fresh table fills), where leading
 	// with the provider made it read every message of that provider.
-	Provider          string `gorm:"size:64;index:idx_messages_provider_ref,priority:2"`
+	//
+	// The status poller's claims read idx_messages_awaiting_report, which
+	// holds only messages still waiting for a final report.
+	Provider          string `gorm:"size:64;index:idx_messages_provider_ref,priority:2;index:idx_messages_awaiting_report,priority:1,where:status IN ('sent'\\,'unknown')"`
 	ProviderMessageID string `gorm:"size:128;index:idx_messages_provider_ref,priority:1"`
 	Attempts          int    `gorm:"not null;default:0"`
 	// NextAttemptAt and LeaseUntil make the messages table the dispatch queue:
@@ -71,7 +74,7 @@ type Message struct {
 	// the status last applied from its reports was reached, by its clock
 	// (an SMPP receipt's "done date" has minute precision and the SMSC's
 	// zone).
-	SentAt           *time.Time
+	SentAt           *time.Time `gorm:"index:idx_messages_awaiting_report,priority:2"`
 	DeliveredAt      *time.Time
 	FailedAt         *time.Time
 	ProviderStatusAt *time.Time
@@ -651,22 +654,6 @@ func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
 	out := make(map[string]int64, len(rows))
 	for _, r := range rows {
 		out[r.Status] = r.N
-	}
-	return out, nil
-}
-
-// AwaitingReport returns up to limit messages a provider accepted before
-// sentBefore that still wait for a final report and whose next poll is due
-// at now, oldest first.
-func (s *Store) AwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int) ([]Message, error) {
-	var out []Message
-	err := s.db.WithContext(ctx).
-		Where("provider = ? AND status IN ? AND sent_at < ?", provider,
-			[]string{string(sdk.StatusSent), string(sdk.StatusUnknown)}, sentBefore.UTC()).
-		Where("((poll_count = 0 AND next_poll_at IS NULL) OR next_poll_at <= ?)", now.UTC()).
-		Order("sent_at").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("messages of %s awaiting a report: %w", provider, err)
 	}
 	return out, nil
 }

@@ -660,64 +660,6 @@ func TestStoreEventsRejectsBadEventsAtomically(t *testing.T) {
 	})
 }
 
-func TestAwaitingReportAndMarkPolled(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		older := sentMessage(t, s, "a", "p1")
-		// Sent a minute later than older.
-		newer := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
-		claim(t, s, msgStart, 10, time.Minute)
-		record(t, s, store.AttemptResult{MessageID: newer, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", At: msgStart.Add(time.Minute)})
-		unknown := sentMessage(t, s, "a", "p3")
-		storeEvents(t, s, "a", statusEvent("e3", "p3", sdk.StatusUnknown, msgStart))
-		sentMessage(t, s, "a", "p4")
-		storeEvents(t, s, "a", statusEvent("e4", "p4", sdk.StatusDelivered, msgStart))
-		sentMessage(t, s, "b", "p5")
-
-		awaiting := func(sentBefore, now time.Time, limit int) []string {
-			t.Helper()
-			got, err := s.AwaitingReport(ctx, "a", sentBefore, now, limit)
-			if err != nil {
-				t.Fatalf("AwaitingReport: %v", err)
-			}
-			out := make([]string, len(got))
-			for i, m := range got {
-				out[i] = m.ID
-			}
-			return out
-		}
-		late := msgStart.Add(time.Hour)
-		if got, want := sorted(awaiting(late, late, 10)), sorted([]string{older, newer, unknown}); !slices.Equal(got, want) {
-			t.Errorf("AwaitingReport = %v, want the sent and unknown messages of a %v", got, want)
-		}
-		if got := awaiting(msgStart.Add(30*time.Second), late, 10); slices.Contains(got, newer) || len(got) != 2 {
-			t.Errorf("AwaitingReport(sent before +30s) = %v, want the two sent at the start", got)
-		}
-		if got := awaiting(late, late, 1); len(got) != 1 || got[0] == newer {
-			t.Errorf("AwaitingReport(limit 1) = %v, want one of the oldest", got)
-		}
-
-		polledAt := msgStart.Add(10 * time.Minute)
-		next := polledAt.Add(5 * time.Minute)
-		if err := s.MarkPolled(ctx, []store.PollMark{{MessageID: older, NextPollAt: &next}, {MessageID: unknown}}, polledAt); err != nil {
-			t.Fatalf("MarkPolled: %v", err)
-		}
-		if m := getMessage(t, s, older); !sameTime(m.PolledAt, polledAt) || !sameTime(m.NextPollAt, next) || m.PollCount != 1 {
-			t.Errorf("polled_at %v next %v count %d, want %v, %v, 1", m.PolledAt, m.NextPollAt, m.PollCount, polledAt, next)
-		}
-		if got := awaiting(late, next.Add(-time.Second), 10); !slices.Equal(got, []string{newer}) {
-			t.Errorf("AwaitingReport before the next poll = %v, want only the unpolled %s", got, newer)
-		}
-		// unknown was marked with no next poll: polling gave up on it.
-		if got := sorted(awaiting(late, late, 10)); !slices.Equal(got, sorted([]string{older, newer})) {
-			t.Errorf("AwaitingReport once due again = %v, want %s and %s (not the given-up %s)", got, older, newer, unknown)
-		}
-		if err := s.MarkPolled(ctx, nil, polledAt); err != nil {
-			t.Errorf("MarkPolled(nil) = %v", err)
-		}
-	})
-}
-
 func TestCountByStatus(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		insert(t, s, newMessages(3, []string{"a"}, msgStart.Add(time.Hour))...)

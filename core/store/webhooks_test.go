@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -380,31 +379,14 @@ func TestClaimWebhooksTwoStores(t *testing.T) {
 		const n = 200
 		enqueueAccountEvents(t, a, "acc_a", n)
 		now := time.Now()
-		var (
-			mu   sync.Mutex
-			seen = map[uint64]int{}
-			wg   sync.WaitGroup
-		)
-		for _, s := range []*store.Store{a, b, a, b} {
-			wg.Go(func() {
-				for {
-					got, err := s.ClaimWebhooks(context.Background(), now, 7, time.Minute, nil)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(got) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, d := range got {
-						seen[d.Seq]++
-					}
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+		seen := claimAll(t, []*store.Store{a, b, a, b}, func(s *store.Store) ([]uint64, error) {
+			got, err := s.ClaimWebhooks(context.Background(), now, 7, time.Minute, nil)
+			seqs := make([]uint64, len(got))
+			for i, d := range got {
+				seqs[i] = d.Seq
+			}
+			return seqs, err
+		})
 		if len(seen) != n {
 			t.Errorf("claimed %d distinct deliveries, want %d", len(seen), n)
 		}
