@@ -377,6 +377,7 @@ func capabilitiesFrom(md *pluginpb.MetadataResponse) Capabilities {
 		SenderIDs:   md.GetSenderIds(),
 		StatusQuery: md.GetStatusQuery(),
 		Outbox:      md.GetOutbox(),
+		SentQuery:   md.GetSentQuery(),
 	}
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1

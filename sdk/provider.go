@@ -113,6 +113,19 @@ type OutboxReader interface {
 	Outbox(ctx context.Context, limit int) ([]OutboxMessage, error)
 }
 
+// SentQuerier is implemented by providers whose upstream can find a message
+// by the host's message id (Message.ID, passed upstream as a client
+// reference): the status-query capability for messages whose Send answer
+// was lost with the plugin process. The host asks before it sends such
+// messages again, and records those the upstream knows as accepted instead
+// of sending them twice.
+type SentQuerier interface {
+	// QuerySent returns an Accepted result, with ProviderMessageID, for each
+	// of the given host message ids the upstream took, in any order; ids
+	// the upstream does not know are left out.
+	QuerySent(ctx context.Context, messageIDs []string) ([]SendResult, error)
+}
+
 // ErrUnsupported is returned by the host's view of a provider when a
 // capability the provider does not implement is called.
 var ErrUnsupported = errors.New("not supported by this provider")
@@ -133,6 +146,7 @@ func CapabilitiesOf(p Provider) Capabilities {
 	_, caps.SenderIDs = p.(SenderIDLister)
 	_, caps.StatusQuery = p.(StatusQuerier)
 	_, caps.Outbox = p.(OutboxReader)
+	_, caps.SentQuery = p.(SentQuerier)
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1
 	}

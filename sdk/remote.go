@@ -35,6 +35,7 @@ var (
 	_ BalanceReporter = (*remoteProvider)(nil)
 	_ SenderIDLister  = (*remoteProvider)(nil)
 	_ StatusQuerier   = (*remoteProvider)(nil)
+	_ SentQuerier     = (*remoteProvider)(nil)
 )
 
 // remoteError is an error the provider returned inside the plugin. Only its
@@ -125,13 +126,29 @@ func (r *remoteProvider) Send(ctx context.Context, msgs []Message) ([]SendResult
 	}
 	resp, err := r.rpc.Send(ctx, &pluginpb.SendRequest{Messages: messagesToPB(msgs)})
 	if err != nil {
-		return nil, r.classify(ctx, "send", err)
+		err = r.classify(ctx, "send", err)
+		if errors.Is(err, ErrUnavailable) {
+			// The request may have reached the plugin, and the provider.
+			err = fmt.Errorf("%w (%w: the provider may have taken the messages)", err, ErrOutcomeUnknown)
+		}
+		return nil, err
 	}
 	results := resultsFromPB(resp.GetResults())
 	if len(results) != len(msgs) {
 		return nil, fmt.Errorf("%s: send: plugin returned %d results for %d messages; the provider breaks the Send contract", r.name, len(results), len(msgs))
 	}
 	return results, nil
+}
+
+func (r *remoteProvider) QuerySent(ctx context.Context, messageIDs []string) ([]SendResult, error) {
+	if err := r.check("query sent", r.Capabilities().SentQuery); err != nil {
+		return nil, err
+	}
+	resp, err := r.rpc.QuerySent(ctx, &pluginpb.QuerySentRequest{MessageIds: messageIDs})
+	if err != nil {
+		return nil, r.classify(ctx, "query sent", err)
+	}
+	return resultsFromPB(resp.GetResults()), nil
 }
 
 func (r *remoteProvider) Close(ctx context.Context) error {

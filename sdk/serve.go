@@ -187,6 +187,7 @@ func (s *server) Metadata(context.Context, *pluginpb.MetadataRequest) (*pluginpb
 		SenderIds:    caps.SenderIDs,
 		StatusQuery:  caps.StatusQuery,
 		Outbox:       caps.Outbox,
+		SentQuery:    caps.SentQuery,
 	}, nil
 }
 
@@ -291,6 +292,18 @@ func (s *server) QueryStatus(ctx context.Context, req *pluginpb.QueryStatusReque
 		out[i] = statusEventToPB(st)
 	}
 	return &pluginpb.QueryStatusResponse{Statuses: out}, nil
+}
+
+func (s *server) QuerySent(ctx context.Context, req *pluginpb.QuerySentRequest) (*pluginpb.QuerySentResponse, error) {
+	sq, ok := s.p.(SentQuerier)
+	if !ok {
+		return nil, unimplemented("SentQuerier")
+	}
+	results, err := sq.QuerySent(ctx, req.GetMessageIds())
+	if err != nil {
+		return nil, providerStatus(err)
+	}
+	return &pluginpb.QuerySentResponse{Results: resultsToPB(results)}, nil
 }
 
 // startSource runs the provider's event source once per process, however

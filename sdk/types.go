@@ -308,6 +308,7 @@ type Capabilities struct {
 	SenderIDs   bool // implements SenderIDLister
 	StatusQuery bool // implements StatusQuerier
 	Outbox      bool // implements OutboxReader
+	SentQuery   bool // implements SentQuerier
 }
 
 // Config is what the host gives a provider before its first Send.

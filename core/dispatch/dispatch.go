@@ -322,17 +322,21 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		if err == nil && caps.MaxBatchSize > 0 {
 			size = caps.MaxBatchSize
 		}
-		send, release := d.limits.pace(name, groups[name], size, now, d.o.ThrottleWait)
+		group, resolved := d.resolveInDoubt(ctx, name, groups[name])
+		mu.Lock() // chunks of providers before this one are recording already
+		results = append(results, resolved...)
+		mu.Unlock()
+		send, release := d.limits.pace(name, group, size, now, d.o.ThrottleWait)
 		if len(release) > 0 {
 			d.log.Debug("provider at its tps limit, messages go back to the queue", "provider", name,
-				"sending", len(groups[name])-len(release), "released", len(release), "next_due", release[0].RetryAt)
+				"sending", len(group)-len(release), "released", len(release), "next_due", release[0].RetryAt)
 			mu.Lock() // chunks of providers before this one are recording already
 			results = append(results, release...)
 			mu.Unlock()
 		}
 		for _, chunk := range send {
 			wg.Go(func() {
-				rs := d.sendPaced(ctx, name, chunk, deadline, sem)
+				rs := d.sendPaced(ctx, name, caps, chunk, deadline, sem)
 				mu.Lock()
 				results = append(results, rs...)
 				mu.Unlock()
@@ -369,7 +373,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 // hold it), never earlier. A late chunk may meet the next one, so a
 // provider can briefly get more than a bucket's worth at once, but from
 // any instant on never more than the bucket plus tps per second since.
-func (d *Dispatcher) sendPaced(ctx context.Context, name string, c chunk, deadline time.Time, sem chan struct{}) []store.AttemptResult {
+func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabilities, c chunk, deadline time.Time, sem chan struct{}) []store.AttemptResult {
 	msgs := c.msgs
 	giveBack := func(due time.Duration, why string) []store.AttemptResult {
 		now := d.o.Now()
@@ -417,7 +421,7 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, c chunk, deadli
 	if len(live) == 0 {
 		return expired
 	}
-	return append(d.sendChunk(ctx, name, live), expired...)
+	return append(d.sendChunk(ctx, name, caps, live), expired...)
 }
 
 func expiredResult(m *store.Message, now time.Time) store.AttemptResult {
@@ -441,7 +445,7 @@ func (d *Dispatcher) leaseTooShort(msgs []*store.Message) bool {
 	return false
 }
 
-func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.Message) []store.AttemptResult {
+func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*store.Message) []store.AttemptResult {
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
@@ -462,6 +466,15 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, chunk []*store.
 		}
 	}
 	out := make([]store.AttemptResult, len(chunk))
+	if err != nil && lostAnswer(err, caps) {
+		d.log.Warn("the plugin died during Send; the provider is asked about the messages before they are sent again",
+			"provider", name, "messages", len(chunk), "error", err)
+		for i, m := range chunk {
+			out[i] = d.inDoubt(m, name, now, "the plugin died during Send; the provider is asked whether it took the message before it is sent again")
+			observe(false, 0)
+		}
+		return out
+	}
 	if err != nil {
 		unavailable := errors.Is(err, sdk.ErrUnavailable)
 		d.log.Warn("send failed, will try again", "provider", name, "messages", len(chunk), "unavailable", unavailable, "error", err)

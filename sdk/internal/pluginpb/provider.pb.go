@@ -190,6 +190,7 @@ type MetadataResponse struct {
 	SenderIds     bool                   `protobuf:"varint,8,opt,name=sender_ids,json=senderIds,proto3" json:"sender_ids,omitempty"`
 	StatusQuery   bool                   `protobuf:"varint,9,opt,name=status_query,json=statusQuery,proto3" json:"status_query,omitempty"`
 	Outbox        bool                   `protobuf:"varint,10,opt,name=outbox,proto3" json:"outbox,omitempty"`
+	SentQuery     bool                   `protobuf:"varint,11,opt,name=sent_query,json=sentQuery,proto3" json:"sent_query,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,6 +291,13 @@ func (x *MetadataResponse) GetStatusQuery() bool {
 func (x *MetadataResponse) GetOutbox() bool {
 	if x != nil {
 		return x.Outbox
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetSentQuery() bool {
+	if x != nil {
+		return x.SentQuery
 	}
 	return false
 }
@@ -1539,6 +1547,96 @@ func (x *QueryStatusRequest) GetProviderMessageIds() []string {
 	return nil
 }
 
+type QuerySentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MessageIds    []string               `protobuf:"bytes,1,rep,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuerySentRequest) Reset() {
+	*x = QuerySentRequest{}
+	mi := &file_provider_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuerySentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuerySentRequest) ProtoMessage() {}
+
+func (x *QuerySentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuerySentRequest.ProtoReflect.Descriptor instead.
+func (*QuerySentRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *QuerySentRequest) GetMessageIds() []string {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
+// QuerySentResponse has a result for each message the upstream knows, in
+// any order; the others are left out.
+type QuerySentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*SendResult          `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuerySentResponse) Reset() {
+	*x = QuerySentResponse{}
+	mi := &file_provider_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuerySentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuerySentResponse) ProtoMessage() {}
+
+func (x *QuerySentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuerySentResponse.ProtoReflect.Descriptor instead.
+func (*QuerySentResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *QuerySentResponse) GetResults() []*SendResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type QueryStatusResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Statuses      []*StatusEvent         `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
@@ -1548,7 +1646,7 @@ type QueryStatusResponse struct {
 
 func (x *QueryStatusResponse) Reset() {
 	*x = QueryStatusResponse{}
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1658,7 @@ func (x *QueryStatusResponse) String() string {
 func (*QueryStatusResponse) ProtoMessage() {}
 
 func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1671,7 @@ func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStatusResponse.ProtoReflect.Descriptor instead.
 func (*QueryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{25}
+	return file_provider_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *QueryStatusResponse) GetStatuses() []*StatusEvent {
@@ -1596,7 +1694,7 @@ type EventDelivery struct {
 
 func (x *EventDelivery) Reset() {
 	*x = EventDelivery{}
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1706,7 @@ func (x *EventDelivery) String() string {
 func (*EventDelivery) ProtoMessage() {}
 
 func (x *EventDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1719,7 @@ func (x *EventDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventDelivery.ProtoReflect.Descriptor instead.
 func (*EventDelivery) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{26}
+	return file_provider_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EventDelivery) GetDeliveryId() uint64 {
@@ -1648,7 +1746,7 @@ type EventAck struct {
 
 func (x *EventAck) Reset() {
 	*x = EventAck{}
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1758,7 @@ func (x *EventAck) String() string {
 func (*EventAck) ProtoMessage() {}
 
 func (x *EventAck) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1771,7 @@ func (x *EventAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAck.ProtoReflect.Descriptor instead.
 func (*EventAck) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{27}
+	return file_provider_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EventAck) GetDeliveryId() uint64 {
@@ -1692,7 +1790,7 @@ type HeaderValues struct {
 
 func (x *HeaderValues) Reset() {
 	*x = HeaderValues{}
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1802,7 @@ func (x *HeaderValues) String() string {
 func (*HeaderValues) ProtoMessage() {}
 
 func (x *HeaderValues) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1815,7 @@ func (x *HeaderValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderValues.ProtoReflect.Descriptor instead.
 func (*HeaderValues) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{28}
+	return file_provider_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeaderValues) GetValues() []string {
@@ -1741,7 +1839,7 @@ type HookRequest struct {
 
 func (x *HookRequest) Reset() {
 	*x = HookRequest{}
-	mi := &file_provider_proto_msgTypes[29]
+	mi := &file_provider_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +1851,7 @@ func (x *HookRequest) String() string {
 func (*HookRequest) ProtoMessage() {}
 
 func (x *HookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[29]
+	mi := &file_provider_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +1864,7 @@ func (x *HookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookRequest.ProtoReflect.Descriptor instead.
 func (*HookRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{29}
+	return file_provider_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HookRequest) GetMethod() string {
@@ -1821,7 +1919,7 @@ type HookHead struct {
 
 func (x *HookHead) Reset() {
 	*x = HookHead{}
-	mi := &file_provider_proto_msgTypes[30]
+	mi := &file_provider_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1931,7 @@ func (x *HookHead) String() string {
 func (*HookHead) ProtoMessage() {}
 
 func (x *HookHead) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[30]
+	mi := &file_provider_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1944,7 @@ func (x *HookHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookHead.ProtoReflect.Descriptor instead.
 func (*HookHead) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{30}
+	return file_provider_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HookHead) GetStatus() int32 {
@@ -1880,7 +1978,7 @@ type HookFrame struct {
 
 func (x *HookFrame) Reset() {
 	*x = HookFrame{}
-	mi := &file_provider_proto_msgTypes[31]
+	mi := &file_provider_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1990,7 @@ func (x *HookFrame) String() string {
 func (*HookFrame) ProtoMessage() {}
 
 func (x *HookFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[31]
+	mi := &file_provider_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +2003,7 @@ func (x *HookFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookFrame.ProtoReflect.Descriptor instead.
 func (*HookFrame) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{31}
+	return file_provider_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HookFrame) GetEvents() []*Event {
@@ -1944,7 +2042,7 @@ const file_provider_proto_rawDesc = "" +
 	"\rProviderError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12 \n" +
 	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\x11\n" +
-	"\x0fMetadataRequest\"\xa0\x02\n" +
+	"\x0fMetadataRequest\"\xbf\x02\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
@@ -1957,7 +2055,9 @@ const file_provider_proto_rawDesc = "" +
 	"sender_ids\x18\b \x01(\bR\tsenderIds\x12!\n" +
 	"\fstatus_query\x18\t \x01(\bR\vstatusQuery\x12\x16\n" +
 	"\x06outbox\x18\n" +
-	" \x01(\bR\x06outbox\"]\n" +
+	" \x01(\bR\x06outbox\x12\x1d\n" +
+	"\n" +
+	"sent_query\x18\v \x01(\bR\tsentQuery\"]\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bsettings\x18\x02 \x01(\fR\bsettings\x12\x19\n" +
@@ -2044,7 +2144,12 @@ const file_provider_proto_rawDesc = "" +
 	"\x0eOutboxResponse\x12>\n" +
 	"\bmessages\x18\x01 \x03(\v2\".smsrouter.plugin.v1.OutboxMessageR\bmessages\"F\n" +
 	"\x12QueryStatusRequest\x120\n" +
-	"\x14provider_message_ids\x18\x01 \x03(\tR\x12providerMessageIds\"S\n" +
+	"\x14provider_message_ids\x18\x01 \x03(\tR\x12providerMessageIds\"3\n" +
+	"\x10QuerySentRequest\x12\x1f\n" +
+	"\vmessage_ids\x18\x01 \x03(\tR\n" +
+	"messageIds\"N\n" +
+	"\x11QuerySentResponse\x129\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.smsrouter.plugin.v1.SendResultR\aresults\"S\n" +
 	"\x13QueryStatusResponse\x12<\n" +
 	"\bstatuses\x18\x01 \x03(\v2 .smsrouter.plugin.v1.StatusEventR\bstatuses\"b\n" +
 	"\rEventDelivery\x12\x1f\n" +
@@ -2082,7 +2187,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_TEMPORARY\x10\x02\x12\x15\n" +
-	"\x11OUTCOME_PERMANENT\x10\x032\xb3\a\n" +
+	"\x11OUTCOME_PERMANENT\x10\x032\x8f\b\n" +
 	"\bProvider\x12W\n" +
 	"\bMetadata\x12$.smsrouter.plugin.v1.MetadataRequest\x1a%.smsrouter.plugin.v1.MetadataResponse\x12Z\n" +
 	"\tConfigure\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a&.smsrouter.plugin.v1.ConfigureResponse\x12K\n" +
@@ -2092,7 +2197,8 @@ const file_provider_proto_rawDesc = "" +
 	"\aBalance\x12#.smsrouter.plugin.v1.BalanceRequest\x1a$.smsrouter.plugin.v1.BalanceResponse\x12Z\n" +
 	"\tSenderIDs\x12%.smsrouter.plugin.v1.SenderIDsRequest\x1a&.smsrouter.plugin.v1.SenderIDsResponse\x12`\n" +
 	"\vQueryStatus\x12'.smsrouter.plugin.v1.QueryStatusRequest\x1a(.smsrouter.plugin.v1.QueryStatusResponse\x12Q\n" +
-	"\x06Outbox\x12\".smsrouter.plugin.v1.OutboxRequest\x1a#.smsrouter.plugin.v1.OutboxResponse\x12O\n" +
+	"\x06Outbox\x12\".smsrouter.plugin.v1.OutboxRequest\x1a#.smsrouter.plugin.v1.OutboxResponse\x12Z\n" +
+	"\tQuerySent\x12%.smsrouter.plugin.v1.QuerySentRequest\x1a&.smsrouter.plugin.v1.QuerySentResponse\x12O\n" +
 	"\x06Events\x12\x1d.smsrouter.plugin.v1.EventAck\x1a\".smsrouter.plugin.v1.EventDelivery(\x010\x01\x12J\n" +
 	"\x04Hook\x12 .smsrouter.plugin.v1.HookRequest\x1a\x1e.smsrouter.plugin.v1.HookFrame0\x01B6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
 
@@ -2109,7 +2215,7 @@ func file_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_provider_proto_goTypes = []any{
 	(Outcome)(0),                  // 0: smsrouter.plugin.v1.Outcome
 	(*ProviderError)(nil),         // 1: smsrouter.plugin.v1.ProviderError
@@ -2137,69 +2243,74 @@ var file_provider_proto_goTypes = []any{
 	(*OutboxMessage)(nil),         // 23: smsrouter.plugin.v1.OutboxMessage
 	(*OutboxResponse)(nil),        // 24: smsrouter.plugin.v1.OutboxResponse
 	(*QueryStatusRequest)(nil),    // 25: smsrouter.plugin.v1.QueryStatusRequest
-	(*QueryStatusResponse)(nil),   // 26: smsrouter.plugin.v1.QueryStatusResponse
-	(*EventDelivery)(nil),         // 27: smsrouter.plugin.v1.EventDelivery
-	(*EventAck)(nil),              // 28: smsrouter.plugin.v1.EventAck
-	(*HeaderValues)(nil),          // 29: smsrouter.plugin.v1.HeaderValues
-	(*HookRequest)(nil),           // 30: smsrouter.plugin.v1.HookRequest
-	(*HookHead)(nil),              // 31: smsrouter.plugin.v1.HookHead
-	(*HookFrame)(nil),             // 32: smsrouter.plugin.v1.HookFrame
-	nil,                           // 33: smsrouter.plugin.v1.Message.MetadataEntry
-	nil,                           // 34: smsrouter.plugin.v1.HookRequest.HeaderEntry
-	nil,                           // 35: smsrouter.plugin.v1.HookHead.HeaderEntry
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
+	(*QuerySentRequest)(nil),      // 26: smsrouter.plugin.v1.QuerySentRequest
+	(*QuerySentResponse)(nil),     // 27: smsrouter.plugin.v1.QuerySentResponse
+	(*QueryStatusResponse)(nil),   // 28: smsrouter.plugin.v1.QueryStatusResponse
+	(*EventDelivery)(nil),         // 29: smsrouter.plugin.v1.EventDelivery
+	(*EventAck)(nil),              // 30: smsrouter.plugin.v1.EventAck
+	(*HeaderValues)(nil),          // 31: smsrouter.plugin.v1.HeaderValues
+	(*HookRequest)(nil),           // 32: smsrouter.plugin.v1.HookRequest
+	(*HookHead)(nil),              // 33: smsrouter.plugin.v1.HookHead
+	(*HookFrame)(nil),             // 34: smsrouter.plugin.v1.HookFrame
+	nil,                           // 35: smsrouter.plugin.v1.Message.MetadataEntry
+	nil,                           // 36: smsrouter.plugin.v1.HookRequest.HeaderEntry
+	nil,                           // 37: smsrouter.plugin.v1.HookHead.HeaderEntry
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
 }
 var file_provider_proto_depIdxs = []int32{
-	33, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
-	36, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
+	35, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
+	38, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
 	0,  // 2: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
-	37, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
+	39, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
 	6,  // 4: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
 	7,  // 5: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
 	16, // 6: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
-	36, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	36, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
+	38, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	38, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
 	19, // 9: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
 	20, // 10: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	37, // 11: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
-	36, // 12: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
+	39, // 11: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
+	38, // 12: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
 	23, // 13: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
-	19, // 14: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
-	21, // 15: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	34, // 16: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	35, // 17: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
-	21, // 18: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
-	31, // 19: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	29, // 20: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	29, // 21: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 22: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 23: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	8,  // 24: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	10, // 25: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	12, // 26: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	14, // 27: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	17, // 28: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	25, // 29: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	22, // 30: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
-	28, // 31: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	30, // 32: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	3,  // 33: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 34: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	9,  // 35: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	11, // 36: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	13, // 37: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	15, // 38: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	18, // 39: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	26, // 40: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	24, // 41: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
-	27, // 42: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	32, // 43: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	33, // [33:44] is the sub-list for method output_type
-	22, // [22:33] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	7,  // 14: smsrouter.plugin.v1.QuerySentResponse.results:type_name -> smsrouter.plugin.v1.SendResult
+	19, // 15: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
+	21, // 16: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
+	36, // 17: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	37, // 18: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	21, // 19: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
+	33, // 20: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
+	31, // 21: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	31, // 22: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 23: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 24: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	8,  // 25: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	10, // 26: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	12, // 27: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	14, // 28: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	17, // 29: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	25, // 30: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	22, // 31: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
+	26, // 32: smsrouter.plugin.v1.Provider.QuerySent:input_type -> smsrouter.plugin.v1.QuerySentRequest
+	30, // 33: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	32, // 34: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	3,  // 35: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 36: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	9,  // 37: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	11, // 38: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	13, // 39: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	15, // 40: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	18, // 41: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	28, // 42: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	24, // 43: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
+	27, // 44: smsrouter.plugin.v1.Provider.QuerySent:output_type -> smsrouter.plugin.v1.QuerySentResponse
+	29, // 45: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	34, // 46: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -2213,7 +2324,7 @@ func file_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	Provider_SenderIDs_FullMethodName   = "/smsrouter.plugin.v1.Provider/SenderIDs"
 	Provider_QueryStatus_FullMethodName = "/smsrouter.plugin.v1.Provider/QueryStatus"
 	Provider_Outbox_FullMethodName      = "/smsrouter.plugin.v1.Provider/Outbox"
+	Provider_QuerySent_FullMethodName   = "/smsrouter.plugin.v1.Provider/QuerySent"
 	Provider_Events_FullMethodName      = "/smsrouter.plugin.v1.Provider/Events"
 	Provider_Hook_FullMethodName        = "/smsrouter.plugin.v1.Provider/Hook"
 )
@@ -59,6 +60,9 @@ type ProviderClient interface {
 	// Outbox returns the latest messages a provider that sends nothing for
 	// real (the sandbox) took, newest first, for people testing against it.
 	Outbox(ctx context.Context, in *OutboxRequest, opts ...grpc.CallOption) (*OutboxResponse, error)
+	// QuerySent asks which of the given host message ids the upstream took,
+	// after a Send whose answer was lost (the plugin process died during it).
+	QuerySent(ctx context.Context, in *QuerySentRequest, opts ...grpc.CallOption) (*QuerySentResponse, error)
 	// Events carries the provider's events to the host. The plugin sends every
 	// event it has not yet seen acknowledged (again after a reconnect); the host
 	// acknowledges each delivery once the event is stored.
@@ -166,6 +170,16 @@ func (c *providerClient) Outbox(ctx context.Context, in *OutboxRequest, opts ...
 	return out, nil
 }
 
+func (c *providerClient) QuerySent(ctx context.Context, in *QuerySentRequest, opts ...grpc.CallOption) (*QuerySentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QuerySentResponse)
+	err := c.cc.Invoke(ctx, Provider_QuerySent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *providerClient) Events(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[EventAck, EventDelivery], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Provider_ServiceDesc.Streams[0], Provider_Events_FullMethodName, cOpts...)
@@ -215,6 +229,9 @@ type ProviderServer interface {
 	// Outbox returns the latest messages a provider that sends nothing for
 	// real (the sandbox) took, newest first, for people testing against it.
 	Outbox(context.Context, *OutboxRequest) (*OutboxResponse, error)
+	// QuerySent asks which of the given host message ids the upstream took,
+	// after a Send whose answer was lost (the plugin process died during it).
+	QuerySent(context.Context, *QuerySentRequest) (*QuerySentResponse, error)
 	// Events carries the provider's events to the host. The plugin sends every
 	// event it has not yet seen acknowledged (again after a reconnect); the host
 	// acknowledges each delivery once the event is stored.
@@ -258,6 +275,9 @@ func (UnimplementedProviderServer) QueryStatus(context.Context, *QueryStatusRequ
 }
 func (UnimplementedProviderServer) Outbox(context.Context, *OutboxRequest) (*OutboxResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Outbox not implemented")
+}
+func (UnimplementedProviderServer) QuerySent(context.Context, *QuerySentRequest) (*QuerySentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method QuerySent not implemented")
 }
 func (UnimplementedProviderServer) Events(grpc.BidiStreamingServer[EventAck, EventDelivery]) error {
 	return status.Error(codes.Unimplemented, "method Events not implemented")
@@ -448,6 +468,24 @@ func _Provider_Outbox_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Provider_QuerySent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuerySentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).QuerySent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_QuerySent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).QuerySent(ctx, req.(*QuerySentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Provider_Events_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(ProviderServer).Events(&grpc.GenericServerStream[EventAck, EventDelivery]{ServerStream: stream})
 }
@@ -508,6 +546,10 @@ var Provider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Outbox",
 			Handler:    _Provider_Outbox_Handler,
+		},
+		{
+			MethodName: "QuerySent",
+			Handler:    _Provider_QuerySent_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
