@@ -53,6 +53,9 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 	if !s.anyHealthy(m.Candidates()) {
 		return 0, ErrNoHealthyProvider
 	}
+	// The stored text never shows the code: the store keeps it masked,
+	// and the full text sealed only until the message is final.
+	m.Mask = []string{code}
 	var salt [16]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return 0, fmt.Errorf("generate OTP salt: %w", err)

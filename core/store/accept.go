@@ -172,7 +172,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 					}
 				}
 			}
-			if err := insertMessages(tx, msgs); err != nil {
+			if err := s.insertMessages(tx, msgs); err != nil {
 				return err
 			}
 			return s.writeCharges(tx, msgs, now)

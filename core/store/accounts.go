@@ -31,6 +31,10 @@ type Account struct {
 	// LowBalance is the account's own balance.low threshold; nil means
 	// the configured one.
 	LowBalance *money.Amount `gorm:"column:low_balance_micros" json:"low_balance,omitempty"`
+	// MessageBodies is what the account's messages keep of their text
+	// once final: a MessageBodies policy ("full" for accounts made before
+	// the setting existed).
+	MessageBodies string `gorm:"size:8;not null;default:'full'" json:"message_bodies"`
 }
 
 // CreateAccount stores a new account. Names are unique: a taken name gives
@@ -40,7 +44,8 @@ func (s *Store) CreateAccount(ctx context.Context, name string) (Account, error)
 	if name == "" {
 		return Account{}, errors.New("create account: the name is empty")
 	}
-	acc := Account{ID: NewID("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit}
+	acc := Account{ID: NewID("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit,
+		MessageBodies: string(BodiesFull)}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&acc).Error; err != nil {
 			return err

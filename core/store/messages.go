@@ -23,13 +23,28 @@ func init() {
 // Message is one SMS an application asked us to send, with where it stands in
 // its delivery.
 type Message struct {
-	ID        string `gorm:"primaryKey;size:40"`
+	// ID also keys idx_messages_sealed, which holds only the messages
+	// whose full text is kept sealed until they are final (see
+	// SealedText): the sweep that drops those texts reads no others.
+	ID        string `gorm:"primaryKey;size:40;index:idx_messages_sealed,where:sealed_text IS NOT NULL"`
 	AccountID string `gorm:"size:40;not null;index"`
 	// Recipient is the E.164 destination. The column is not called "to"
 	// because TO is an SQL keyword.
 	Recipient string `gorm:"size:20;not null"`
 	Sender    string `gorm:"size:32"`
-	Text      string `gorm:"not null"`
+	// Text is the text to send, in the clear, as callers give it and as
+	// ClaimDue returns it. The column holds what the message keeps for
+	// good (see MessageBodies): the text sealed with the server key, the
+	// masked text, or nothing; other reads return it as stored (see
+	// Store.MessageText).
+	Text string `gorm:"not null"`
+	// SealedText is the full text, sealed, kept until the message is
+	// never to be sent again when the column text keeps less; nil
+	// otherwise. Only the store sets it.
+	SealedText *string `gorm:"column:sealed_text"`
+	// Mask lists parts of Text (a one-time code) that the stored text
+	// never shows, whatever the account's policy. Not stored.
+	Mask []string `gorm:"-"`
 	Encoding  string `gorm:"size:8;not null"`
 	Segments  int    `gorm:"not null"`
 	Kind      string `gorm:"size:32;not null"`
@@ -191,11 +206,17 @@ func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
 }
 
 // insertMessages is InsertMessages inside the caller's transaction, for
-// callers that store other records with the messages.
-func insertMessages(tx *gorm.DB, msgs []*Message) error {
+// callers that store other records with the messages. Their texts are
+// stored sealed or masked (sealTexts); the messages keep their plaintext.
+func (s *Store) insertMessages(tx *gorm.DB, msgs []*Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	restore, err := s.sealTexts(tx, msgs)
+	if err != nil {
+		return err
+	}
+	defer restore()
 	for _, m := range msgs {
 		// UTC so that ClaimDue's comparisons order them right on SQLite.
 		m.NextAttemptAt, m.ExpiresAt = m.NextAttemptAt.UTC(), m.ExpiresAt.UTC()
@@ -272,7 +293,7 @@ RETURNING *`
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	return out, nil
+	return s.failUnreadable(ctx, out, s.revealTexts(out), now)
 }
 
 // NextDue returns when the earliest queued or pending message becomes due, or

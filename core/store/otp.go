@@ -89,7 +89,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 		if refused[0] != nil {
 			return refused[0]
 		}
-		if err := insertMessages(tx, []*Message{msg}); err != nil {
+		if err := s.insertMessages(tx, []*Message{msg}); err != nil {
 			return err
 		}
 		return s.writeCharges(tx, []*Message{msg}, now)

@@ -52,17 +52,21 @@ type Pruned struct {
 	WebhookAttempts int64
 	ProcessedEvents int64
 	HeldStatuses    int64
+	// SealedTexts counts the sealed full texts dropped from messages that
+	// keep less and are never to be sent again (see MessageBodies).
+	SealedTexts int64
 }
 
 // Total is the number of rows deleted.
 func (p Pruned) Total() int64 {
-	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents + p.HeldStatuses
+	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents + p.HeldStatuses + p.SealedTexts
 }
 
 // Prune deletes records nothing needs any more, so that no table grows
 // with traffic for ever: rate windows and OTP codes a day after they stop
 // counting, and finished webhook deliveries and processed event ids after
-// their retention. It deletes in chunks of short transactions; several
+// their retention. It also drops the sealed full text of finished
+// messages that keep less of it. It deletes in chunks of short transactions; several
 // servers may run it at once (on PostgreSQL they skip each other's rows).
 // Counts are of rows deleted before an error, if any.
 func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
@@ -114,6 +118,11 @@ func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
 	}
 	if p.HeldStatuses, err = s.deleteInChunks(ctx, "held_statuses", "created_at < ?", now.Add(-r.HeldStatuses)); err != nil {
 		return p, fmt.Errorf("prune held status reports: %w", err)
+	}
+	// One-time codes and texts of accounts that keep them masked or not
+	// at all: their only full copy goes once no provider needs it.
+	if p.SealedTexts, err = s.forgetSealedTexts(ctx); err != nil {
+		return p, fmt.Errorf("drop the full texts of finished messages: %w", err)
 	}
 	return p, nil
 }

@@ -20,6 +20,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
+
+	"github.com/smsrouter/smsrouter/core/seal"
 )
 
 // Drivers this package can open.
@@ -57,6 +59,12 @@ type Options struct {
 	// Billing is how accounts are charged; the zero value never refuses a
 	// send for credit.
 	Billing Billing
+	// Keys seal message texts and webhook secrets at rest (the newest
+	// seals, all open). Open refuses keys that lack one the database
+	// records as used, and seals webhook secrets stored in the clear. Nil
+	// stores new values in the clear and opens none: only for tools that
+	// touch neither (and tests).
+	Keys *seal.Ring
 }
 
 // Store is the handle to the database. It is safe for concurrent use.
@@ -67,6 +75,10 @@ type Store struct {
 	now    func() time.Time
 	// billing is fixed at Open: accept and refund paths read it unlocked.
 	billing Billing
+	// ring seals texts and webhook secrets (Options.Keys); nil for none.
+	ring *seal.Ring
+	// bodies caches accounts' message_bodies policies (id → bodiesEntry).
+	bodies sync.Map
 
 	// touched remembers when this process last wrote each key's LastUsedAt,
 	// so that concurrent requests with one key do not each issue a write.
@@ -161,7 +173,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing}
+	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing,
+		ring: opts.Keys}
 
 	sqlDB, err := db.DB()
 	if err == nil {
@@ -172,6 +185,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s database %s: %w", opts.Driver, describeDSN(opts.Driver, opts.DSN), redactErr(err, opts.DSN))
 	}
 	if err := s.Migrate(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.startSealing(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}

@@ -41,14 +41,16 @@ const (
 )
 
 // Webhook is an account's webhook configuration: where its events go and
-// the secret they are signed with. The secret is kept in the clear because
-// signing needs it; it is shown to the account once, when generated.
+// the secret they are signed with. Signing needs the secret itself, so it
+// cannot be hashed: the column holds it sealed with the server key (see
+// Options.Keys), and the store's methods return it in the clear. It is
+// shown to the account once, when generated.
 type Webhook struct {
 	AccountID string `gorm:"primaryKey;size:40"`
 	// URL receives the account's events; empty means only messages sent
 	// with their own callback_url produce webhooks.
 	URL       string    `gorm:"not null;default:''"`
-	Secret    string    `gorm:"size:128;not null"`
+	Secret    string    `gorm:"size:256;not null"`
 	CreatedAt time.Time `gorm:"not null"`
 	// SecretRotatedAt is when the current secret was generated.
 	SecretRotatedAt time.Time `gorm:"not null"`
@@ -375,6 +377,10 @@ func (s *Store) GetWebhook(ctx context.Context, accountID string) (Webhook, erro
 	if err := s.db.WithContext(ctx).Where("account_id = ?", accountID).Take(&w).Error; err != nil {
 		return Webhook{}, fmt.Errorf("webhook of account %s: %w", accountID, notFound(err))
 	}
+	var err error
+	if w.Secret, err = s.openSecret(accountID, w.Secret); err != nil {
+		return Webhook{}, err
+	}
 	return w, nil
 }
 
@@ -394,7 +400,7 @@ func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bo
 		switch {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			secret = NewWebhookSecret()
-			out = Webhook{AccountID: accountID, URL: url, Secret: secret, CreatedAt: now, SecretRotatedAt: now, UpdatedAt: now}
+			out = Webhook{AccountID: accountID, URL: url, Secret: s.sealSecret(accountID, secret), CreatedAt: now, SecretRotatedAt: now, UpdatedAt: now}
 			// A concurrent first set by another request wins; ours then
 			// fails on the primary key and the caller may retry.
 			return tx.Create(&out).Error
@@ -404,7 +410,7 @@ func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bo
 		up := map[string]any{"url": url, "updated_at": now}
 		if rotate {
 			secret = NewWebhookSecret()
-			up["secret"], up["secret_rotated_at"] = secret, now
+			up["secret"], up["secret_rotated_at"] = s.sealSecret(accountID, secret), now
 		}
 		if err := tx.Model(&Webhook{}).Where("account_id = ?", accountID).Updates(up).Error; err != nil {
 			return err
@@ -415,6 +421,9 @@ func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bo
 		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, ErrConflict)
 	}
 	if err != nil {
+		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
+	}
+	if out.Secret, err = s.openSecret(accountID, out.Secret); err != nil {
 		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
 	}
 	return out, secret, nil
@@ -625,6 +634,7 @@ func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]ClaimedWebho
 		h := byAccount[r.AccountID]
 		out[i] = ClaimedWebhook{WebhookDelivery: r, URL: deliveryURL(r, h.URL), Secret: h.Secret}
 	}
+	s.openClaimed(out)
 	return out, nil
 }
 

@@ -92,6 +92,9 @@ func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) err
 		return err
 	}
 	if len(m.handed) > 0 {
+		// Written with the secrets as stored (sealed): they are opened
+		// only as they leave the store.
+		s.openClaimed(m.handed)
 		h.h.Take(m.handed)
 	}
 	if f != nil && m.wrote.Load() {

@@ -21,6 +21,9 @@ func EachPair(t *testing.T, opts store.Options, fn func(t *testing.T, a, b *stor
 			if o.Logger == nil {
 				o.Logger = Logger(t)
 			}
+			if o.Keys == nil {
+				o.Keys = Keys(t) // one key for both, as servers sharing a database need
+			}
 			switch driver {
 			case store.DriverSQLite:
 				o.DSN = filepath.Join(t.TempDir(), "smsrouter.db")

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
 
+	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -65,6 +66,9 @@ func OpenWith(t testing.TB, opts store.Options) *store.Store {
 	if opts.Logger == nil {
 		opts.Logger = Logger(t)
 	}
+	if opts.Keys == nil {
+		opts.Keys = Keys(t)
+	}
 	switch opts.Driver {
 	case store.DriverSQLite:
 		opts.DSN = filepath.Join(t.TempDir(), "smsrouter.db")
@@ -74,6 +78,18 @@ func OpenWith(t testing.TB, opts store.Options) *store.Store {
 		t.Fatalf("storetest: unknown driver %q (want one of %v)", opts.Driver, Drivers())
 	}
 	return openDSN(t, opts)
+}
+
+// Keys returns a ring of one fresh key, as a server's secret key would be,
+// so that stores under test seal texts and webhook secrets.
+func Keys(t testing.TB) *seal.Ring {
+	t.Helper()
+	k, _ := seal.GenerateKey()
+	r, err := seal.NewRing(k)
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	return r
 }
 
 // PostgresDSN returns the DSN of a fresh PostgreSQL schema of the test's
