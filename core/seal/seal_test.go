@@ -55,7 +55,10 @@ func TestSealOpens(t *testing.T) {
 			}},
 		{name: "another record's value is refused", sealWith: byOld, openWith: byOld, text: "x",
 			sealRecord: "messages.text:msg_1", openRecord: "messages.text:msg_2",
-			wantErr: func(err error) bool { var te *seal.TamperedError; return errors.As(err, &te) && te.KeyID == oldKey.ID() }},
+			wantErr: func(err error) bool {
+				var te *seal.TamperedError
+				return errors.As(err, &te) && te.KeyID == oldKey.ID()
+			}},
 		{name: "a flipped byte is refused", sealWith: byOld, openWith: byOld, text: "Your code is 089431",
 			tamper: func(s string) string {
 				b := []byte(s)

@@ -44,12 +44,12 @@ type Message struct {
 	SealedText *string `gorm:"column:sealed_text"`
 	// Mask lists parts of Text (a one-time code) that the stored text
 	// never shows, whatever the account's policy. Not stored.
-	Mask []string `gorm:"-"`
-	Encoding  string `gorm:"size:8;not null"`
-	Segments  int    `gorm:"not null"`
-	Kind      string `gorm:"size:32;not null"`
-	Country   string `gorm:"size:2"`
-	Status    string `gorm:"size:16;not null"`
+	Mask     []string `gorm:"-"`
+	Encoding string   `gorm:"size:8;not null"`
+	Segments int      `gorm:"not null"`
+	Kind     string   `gorm:"size:32;not null"`
+	Country  string   `gorm:"size:2"`
+	Status   string   `gorm:"size:16;not null"`
 	// Route and Plan record the routing decision: the route that matched and
 	// the ordered candidate provider names (JSON array).
 	Route string `gorm:"size:64"`

@@ -226,9 +226,13 @@ type takeAll struct {
 	cs []store.ClaimedWebhook
 }
 
-func (h *takeAll) Room() int                     { return 1000 }
-func (h *takeAll) Holds(string, []uint64) bool   { return false }
-func (h *takeAll) Take(cs []store.ClaimedWebhook) { h.mu.Lock(); h.cs = append(h.cs, cs...); h.mu.Unlock() }
+func (h *takeAll) Room() int                   { return 1000 }
+func (h *takeAll) Holds(string, []uint64) bool { return false }
+func (h *takeAll) Take(cs []store.ClaimedWebhook) {
+	h.mu.Lock()
+	h.cs = append(h.cs, cs...)
+	h.mu.Unlock()
+}
 func (h *takeAll) taken() []store.ClaimedWebhook {
 	h.mu.Lock()
 	defer h.mu.Unlock()
