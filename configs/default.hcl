@@ -13,6 +13,9 @@ database {
   driver = "sqlite"
   path   = "./data/smsrouter.db"
 }
+# Message texts and webhook secrets are sealed with a secret key: without
+# SMSROUTER_SECRET_KEY or a secrets block, the first start creates
+# ./data/smsrouter.key (mode 0600) next to the database. Back it up with it.
 
 provider "sandbox" {
   plugin = "sandbox"

@@ -43,6 +43,16 @@ database {
   dsn = env("SMSROUTER_DATABASE_DSN")
 }
 
+# Message texts and webhook secrets are sealed at rest with a secret key
+# ("Secrets at rest" in docs/architecture.md). Give every server the same
+# keys in SMSROUTER_SECRET_KEY (base64, newest first, comma separated; make
+# one with `smsrouter secrets new-key`). Without it a server makes its own
+# key file (data/smsrouter.key next to this file), and a server with another
+# key refuses to start on this database. A key file instead:
+#   secrets {
+#     key_file = "/etc/smsrouter/smsrouter.key"
+#   }
+
 # Several servers may share this database; they share the sending. A server
 # that dies holds the messages it was sending until their lease runs out;
 # then another server sends them (again: see "Delivery guarantees" in

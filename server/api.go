@@ -46,6 +46,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	authed.GET("/balance", a.balance)
 	authed.GET("/ledger", a.ledger)
 	authed.POST("/admin/accounts/:id/credit", requireSystem, a.creditAccount)
+	authed.PATCH("/admin/accounts/:id", requireSystem, a.updateAccount)
 	authed.GET("/sender-ids", a.senderIDs)
 	authed.GET("/countries", a.countries)
 	authed.GET("/operators", a.operators)

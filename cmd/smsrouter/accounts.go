@@ -19,6 +19,7 @@ const accountsUsage = `want one of:
   smsrouter accounts credit ACCOUNT AMOUNT [--reason TEXT]   add credit (a negative AMOUNT takes it away)
   smsrouter accounts limit ACCOUNT AMOUNT|none                how far below zero the balance may go (0: prepaid; none: never refused)
   smsrouter accounts low-balance ACCOUNT AMOUNT|default       the balance.low threshold (default: the api block's low_balance)
+  smsrouter accounts bodies ACCOUNT full|masked|none          what messages keep of their text once final (full: sealed; masked: digits hidden; none)
 ACCOUNT is an account name or id (acc_...); every subcommand takes --config FILE`
 
 func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
@@ -28,7 +29,7 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 	var want int
 	switch sub {
 	case "list":
-	case "credit", "limit", "low-balance":
+	case "credit", "limit", "low-balance", "bodies":
 		want = 2
 	default:
 		return fmt.Errorf("unknown subcommand %q: %s", sub, accountsUsage)
@@ -43,7 +44,12 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 	// Check the amount before touching the database, so a typo changes
 	// nothing.
 	var amount *money.Amount
-	if want == 2 {
+	var bodies store.MessageBodies
+	if sub == "bodies" {
+		if bodies, err = store.ParseMessageBodies(pos[1]); err != nil {
+			return err
+		}
+	} else if want == 2 {
 		keyword := map[string]string{"limit": "none", "low-balance": "default"}[sub]
 		if keyword == "" || pos[1] != keyword {
 			a, err := money.Parse(pos[1])
@@ -72,10 +78,10 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tBALANCE\tCREDIT LIMIT\tLOW BALANCE\tCREATED")
+		fmt.Fprintln(tw, "ID\tNAME\tBALANCE\tCREDIT LIMIT\tLOW BALANCE\tBODIES\tCREATED")
 		for _, a := range accounts {
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\n", a.ID, a.Name, a.Balance, cur, orWord(a.CreditLimit, "none"),
-				orWord(a.LowBalance, "default"), a.CreatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Balance, cur, orWord(a.CreditLimit, "none"),
+				orWord(a.LowBalance, "default"), a.MessageBodies, a.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
 	}
@@ -104,6 +110,11 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): low-balance threshold %s\n", acc.Name, acc.ID, orWord(amount, "from the config"))
+	case "bodies":
+		if _, err := st.SetMessageBodies(ctx, acc.ID, bodies); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): message bodies %s for messages accepted from now on (servers apply it within a minute)\n", acc.Name, acc.ID, bodies)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ func TestCLIAccounts(t *testing.T) {
 		expect(t, 0, []string{"adjustment -0.5 USD, balance now 25 USD"}, nil)
 	cliRun(t, "accounts", "limit", "default", "0", "--config", cfg).expect(t, 0, []string{"credit limit 0"}, nil)
 	cliRun(t, "accounts", "low-balance", "default", "5", "--config", cfg).expect(t, 0, []string{"low-balance threshold 5"}, nil)
+	cliRun(t, "accounts", "bodies", "default", "masked", "--config", cfg).expect(t, 0, []string{"message bodies masked"}, nil)
 
 	list := cliRun(t, "accounts", "list", "--config", cfg)
 	list.expect(t, 0, []string{"BALANCE", "CREDIT LIMIT"}, nil)
@@ -25,9 +26,9 @@ func TestCLIAccounts(t *testing.T) {
 			row = f
 		}
 	}
-	// ID NAME BALANCE CURRENCY LIMIT LOW CREATED
-	if len(row) != 7 || row[2] != "25" || row[3] != "USD" || row[4] != "0" || row[5] != "5" {
-		t.Errorf("accounts list row = %q, want balance 25 USD, limit 0, low balance 5\n%s", row, list)
+	// ID NAME BALANCE CURRENCY LIMIT LOW BODIES CREATED
+	if len(row) != 8 || row[2] != "25" || row[3] != "USD" || row[4] != "0" || row[5] != "5" || row[6] != "masked" {
+		t.Errorf("accounts list row = %q, want balance 25 USD, limit 0, low balance 5, bodies masked\n%s", row, list)
 	}
 	cliRun(t, "accounts", "limit", "default", "none", "--config", cfg).expect(t, 0, []string{"credit limit none"}, nil)
 
@@ -43,6 +44,7 @@ func TestCLIAccounts(t *testing.T) {
 		{"missing amount", []string{"limit", "default"}, "1 arguments given, want 2"},
 		{"negative limit", []string{"limit", "default", "-1"}, "negative"},
 		{"unknown subcommand", []string{"close"}, `unknown subcommand "close"`},
+		{"unknown bodies policy", []string{"bodies", "default", "hashed"}, `is not one of "full"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cliRun(t, append(append([]string{"accounts"}, tt.args...), "--config", cfg)...).expect(t, 1, nil, []string{tt.inStderr})

@@ -17,6 +17,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
+
+	"github.com/smsrouter/smsrouter/core/seal"
 )
 
 // binary is smsrouter built once for the end-to-end tests, which run it as
@@ -314,12 +320,14 @@ func TestServeSendsThroughAPluginProcessAndSurvivesItsCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	h := startHost(t, writeConfig(t, t.TempDir()))
+	dir := t.TempDir()
+	h := startHost(t, writeConfig(t, dir))
 
 	first := h.send(t, "Hello from My SaaS App!")
 	if got := h.awaitFinal(t, []string{first}, 30*time.Second); got["delivered"] != 1 {
 		t.Fatalf("first message ended %v, want delivered", got)
 	}
+	checkSealedWithGeneratedKey(t, h, dir, first, "Hello from My SaaS App!")
 
 	p := h.provider(t)
 	if ppid, ok := parentOf(p.PID); !ok || ppid != h.cmd.Process.Pid || p.PID == h.cmd.Process.Pid {
@@ -368,4 +376,44 @@ func TestPluginDoesNotOutliveAKilledHost(t *testing.T) {
 	}
 	_ = h.cmd.Wait()
 	awaitGone(t, p.PID, "after its host was SIGKILLed")
+}
+
+// checkSealedWithGeneratedKey: with no key configured, serve made a
+// private key file next to the SQLite database, said so once without the
+// key, and the message's text is stored sealed.
+func checkSealedWithGeneratedKey(t *testing.T, h *hostProc, dir, id, text string) {
+	t.Helper()
+	path := filepath.Join(dir, "data", "smsrouter.key")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v, mode %v; want one made with mode 0600", path, err, fi)
+	}
+	keys, err := seal.ReadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	log := h.stderr.String()
+	if n := strings.Count(log, "generated one"); n != 1 || !strings.Contains(log, "key_id="+keys[0].ID()) {
+		t.Errorf("the log says %d times that a key was generated, want once with its id:\n%s", n, log)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && strings.Contains(log, line) {
+			t.Fatal("the log shows the secret key")
+		}
+	}
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "data", "smsrouter.db")+"?mode=ro"), &gorm.Config{Logger: gormlogger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	var stored string
+	if err := db.Raw("SELECT text FROM messages WHERE id = ?", id).Scan(&stored).Error; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stored, text) || !seal.IsSealed(stored) {
+		t.Errorf("the database holds %q for the message, want its text sealed", stored)
+	}
 }

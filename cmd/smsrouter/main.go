@@ -33,6 +33,10 @@ Usage:
                                                     credit limit: 0 = prepaid, none = never refused
   smsrouter accounts low-balance ACCOUNT AMOUNT|default [--config FILE]
                                                     the account's own balance.low threshold
+  smsrouter accounts bodies ACCOUNT full|masked|none [--config FILE]
+                                                    what the account's messages keep of their text once final
+  smsrouter secrets new-key                          print a fresh secret key (base64)
+  smsrouter secrets reseal [--config FILE]           seal everything with the newest key, so older keys can go
   smsrouter config validate [--config FILE]          check a config file
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
                                                     which route and providers a message gets, and why
@@ -96,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = keysCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "accounts" && len(args) > 1:
 		err = accountsCmd(ctx, args[1], args[2:], stdout, stderr)
+	case cmd == "secrets" && len(args) > 1:
+		err = secretsCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "route" && len(args) > 1 && args[1] == "explain":
 		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
@@ -124,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // commandGroups are the commands that take a subcommand; "GROUP --help"
 // asks for the usage.
-var commandGroups = map[string]bool{"keys": true, "accounts": true, "config": true, "route": true, "plugin": true}
+var commandGroups = map[string]bool{"keys": true, "accounts": true, "secrets": true, "config": true, "route": true, "plugin": true}
 
 func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 

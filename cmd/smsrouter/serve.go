@@ -45,7 +45,11 @@ func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*stor
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log, Billing: b})
+	keys, err := secretKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log, Billing: b, Keys: keys})
 }
 
 // billingOf turns the api block's credit settings into the store's.
@@ -98,6 +102,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if err := ensureKeyFile(cfg, log); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

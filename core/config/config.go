@@ -72,6 +72,9 @@ type Config struct {
 	Retention Retention
 	// Webhooks is the webhooks block: which addresses webhooks may go to.
 	Webhooks Webhooks
+	// Secrets is the secrets block: the keys that seal texts and webhook
+	// secrets at rest, or the key file holding them.
+	Secrets Secrets
 }
 
 // Server is the server block.
@@ -286,6 +289,7 @@ var (
 		{Type: "dispatch"},
 		{Type: "retention"},
 		{Type: "webhooks"},
+		{Type: "secrets"},
 	}}
 	serverSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "listen"}, {Name: "public_url"}, {Name: "role"},
@@ -345,7 +349,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks":
+		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks", "secrets":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -367,6 +371,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.retention(b, &cfg.Retention)
 			case "webhooks":
 				d.webhooks(b, &cfg.Webhooks)
+			case "secrets":
+				d.secrets(b, &cfg.Secrets)
 			default:
 				d.routing(b, &cfg.Routing)
 			}
@@ -399,6 +405,9 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	}
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen, cfg.Server.Transport.TLS != nil)
+	}
+	if cfg.Secrets.KeyFile == "" {
+		cfg.Secrets.KeyFile = d.defaultKeyFile(cfg.Database)
 	}
 	if cfg.Server.Role == RoleAPI && cfg.Database.Driver != DriverPostgres {
 		d.errorf(cfg.Server.RoleRange, "API role needs PostgreSQL",

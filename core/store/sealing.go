@@ -166,7 +166,8 @@ type Resealed struct {
 const resealChunk = 500
 
 // Reseal seals again with the newest key every stored value sealed with an
-// older one (or in the clear), so that the older keys can be retired; it
+// older one or stored in the clear (by versions before sealing), so that
+// the older keys can be retired; it
 // then forgets those keys in the database's record of keys in use. It
 // walks the messages table once in id order, in short transactions; new
 // values are sealed with the newest key meanwhile, provided every server
@@ -213,12 +214,17 @@ func (s *Store) resealMessages(ctx context.Context, rows []Message, newest strin
 		for _, m := range rows {
 			up := map[string]any{}
 			for col, v := range map[string]string{"text": m.Text, "sealed_text": deref(m.SealedText)} {
-				if !seal.IsSealed(v) || strings.HasPrefix(v, newest) {
+				if v == "" || strings.HasPrefix(v, newest) {
 					continue
 				}
-				plain, err := s.ring.Open(v, textRecord(m.ID))
-				if err != nil {
-					return fmt.Errorf("message %s: %w", m.ID, err)
+				// A text in the clear was written before sealing existed
+				// (or masked, which sealing hides further): sealed too.
+				plain := v
+				if seal.IsSealed(v) {
+					var err error
+					if plain, err = s.ring.Open(v, textRecord(m.ID)); err != nil {
+						return fmt.Errorf("message %s: %w", m.ID, err)
+					}
 				}
 				up[col] = s.ring.Seal(plain, textRecord(m.ID))
 			}

@@ -281,6 +281,11 @@ func TestUpgradeSealsClearWebhookSecrets(t *testing.T) {
 			}
 			secret := setWebhook(t, old, msgAccount, "https://app.example/hooks")
 			sentMessage(t, old, "a", "p0")
+			waiting := newMessages(1, []string{"a"}, msgStart.Add(time.Hour))[0]
+			insert(t, old, waiting)
+			if stored, _ := rawText(t, old, waiting.ID); stored != waiting.Text {
+				t.Fatalf("the old version's message holds %q, want its text in the clear", stored)
+			}
 			if driver == store.DriverPostgres {
 				if err := old.DB().Exec("ALTER TABLE webhooks ALTER COLUMN secret TYPE varchar(128)").Error; err != nil {
 					t.Fatal(err)
@@ -308,6 +313,18 @@ func TestUpgradeSealsClearWebhookSecrets(t *testing.T) {
 			body := []byte(claimed[0].Payload)
 			if webhook.Sign(claimed[0].Secret, 1700000000, body) != webhook.Sign(secret, 1700000000, body) {
 				t.Error("the signature changed with the upgrade")
+			}
+			// A text stored in the clear is still sent as it is, and
+			// Reseal seals it.
+			r, err := s.Reseal(ctx)
+			if err != nil || r.MessageTexts != 2 {
+				t.Fatalf("Reseal = %+v, %v; want both messages' texts sealed", r, err)
+			}
+			if stored, _ := rawText(t, s, waiting.ID); !seal.IsSealed(stored) {
+				t.Errorf("after Reseal the message holds %q, want it sealed", stored)
+			}
+			if got := claim(t, s, msgStart.Add(time.Hour), 10, time.Minute); len(got) != 1 || got[0].Text != waiting.Text {
+				t.Errorf("claimed %+v, want the waiting message with its text", got)
 			}
 			// Another account's secret set afterwards fits the column.
 			if _, _, err := s.SetWebhook(ctx, "acc_other", "https://other.example/hooks", false); err != nil {
