@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -196,17 +197,33 @@ func (e *apiEnv) call(t *testing.T, method, path, key, body string, hdr ...strin
 
 // sentCode reads the code out of the stored OTP message, as the phone
 // would.
+// sentCode returns the code of the account's newest OTP message as the
+// provider gets it (claimed as the dispatcher does), and checks that the
+// stored text shows it masked.
 func sentCode(t *testing.T, st *store.Store, acc string) string {
 	t.Helper()
 	msgs, _, err := st.ListMessages(context.Background(), acc, store.MessageFilter{Limit: 1})
 	if err != nil || len(msgs) == 0 || msgs[0].Kind != "otp" {
 		t.Fatalf("no OTP message stored: %v %v", msgs, err)
 	}
-	code := regexp.MustCompile(`\d{6}`).FindString(msgs[0].Text)
-	if msgs[0].Text != "Your verification code is "+code {
-		t.Fatalf("OTP text %q", msgs[0].Text)
+	if msgs[0].Text != "Your verification code is ******" {
+		t.Fatalf("stored OTP text %q, want the code masked", msgs[0].Text)
 	}
-	return code
+	claimed, err := st.ClaimDue(context.Background(), time.Now().Add(time.Second), 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range claimed {
+		if m.ID == msgs[0].ID {
+			code := regexp.MustCompile(`\d{6}`).FindString(m.Text)
+			if m.Text != "Your verification code is "+code {
+				t.Fatalf("OTP text for the provider %q", m.Text)
+			}
+			return code
+		}
+	}
+	t.Fatalf("the OTP message %s was not due", msgs[0].ID)
+	return ""
 }
 
 func TestOTPGuideContract(t *testing.T) {
