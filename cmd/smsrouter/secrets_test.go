@@ -33,10 +33,11 @@ func TestCLISecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	cliRun(t, "keys", "create", "--name", "ops", "--config", cfg).expect(t, 0, nil, nil)
 	cliRun(t, "secrets", "reseal", "--config", cfg).expect(t, 1, nil, []string{"no secret key"})
 
 	withKeys(oldText)
-	cliRun(t, "keys", "create", "--name", "ops", "--config", cfg).expect(t, 0, nil, nil)
+	cliRun(t, "accounts", "list", "--config", cfg).expect(t, 0, []string{"BODIES"}, nil)
 	withKeys(strings.TrimSpace(newKey.stdout))
 	cliRun(t, "accounts", "list", "--config", cfg).expect(t, 1, nil, []string{"which this server does not have", "SMSROUTER_SECRET_KEY"})
 	withKeys(strings.TrimSpace(newKey.stdout), oldText)
