@@ -103,10 +103,18 @@ func (s *Store) openSecret(accountID, stored string) (string, error) {
 	if s.ring == nil {
 		return "", fmt.Errorf("webhook secret of account %s: it is sealed and this server has no secret key", accountID)
 	}
+	// Every delivery leaving the store needs its secret: opened once per
+	// stored value, not per delivery (an account has one secret at a
+	// time, so the cache holds about one entry per account).
+	key := accountID + "\x00" + stored
+	if v, ok := s.secrets.Load(key); ok {
+		return v.(string), nil
+	}
 	v, err := s.ring.Open(stored, secretRecord(accountID))
 	if err != nil {
 		return "", fmt.Errorf("webhook secret of account %s: %w", accountID, err)
 	}
+	s.secrets.Store(key, v)
 	return v, nil
 }
 

@@ -79,6 +79,8 @@ type Store struct {
 	ring *seal.Ring
 	// bodies caches accounts' message_bodies policies (id → bodiesEntry).
 	bodies sync.Map
+	// secrets caches opened webhook secrets by account and sealed value.
+	secrets sync.Map
 
 	// touched remembers when this process last wrote each key's LastUsedAt,
 	// so that concurrent requests with one key do not each issue a write.
