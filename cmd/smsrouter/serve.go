@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -207,6 +208,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 		wg.Go(func() { _ = poller.Run(dctx) })
 	}
+	// Sending nodes share the providers' tps and concurrency limits
+	// through their heartbeats (docs/architecture.md, "Node roles").
+	sending := cfg.Server.Role != config.RoleAPI
+	var shared *dispatch.Dispatcher
+	if sending {
+		shared = disp
+	}
+	wg.Go(func() {
+		dispatch.Membership(dctx, st, shared, dispatch.MembershipOptions{NodeID: nodeID(), Sending: sending, Logger: log})
+	})
 	wg.Go(func() { reload.run(dctx) })
 	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
@@ -310,4 +321,18 @@ func (r reportsAfterRounds) StoreEvents(ctx context.Context, provider string, ev
 		}
 	}
 	return r.next.StoreEvents(ctx, provider, events)
+}
+
+// nodeID names this process among the servers sharing the database: the
+// host name and process id tell an operator which one it is, the random
+// part keeps a restarted process with a reused pid apart.
+func nodeID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	return id
 }

@@ -27,10 +27,11 @@ import (
 // Limits are a provider's sending limits. Zero means unlimited.
 type Limits struct {
 	// TPS caps segments (SMS parts, as SMPP links and aggregators count
-	// them) handed to the provider per second, per server process.
+	// them) handed to the provider per second, for every server sharing
+	// the database together (each takes its part; see dispatch.Membership).
 	TPS float64
-	// Concurrency caps simultaneous Send calls to the provider, per server
-	// process.
+	// Concurrency caps simultaneous Send calls to the provider, for every
+	// server together (each takes its part, at least one call).
 	Concurrency int
 }
 

@@ -117,6 +117,7 @@ type Dispatcher struct {
 	log    hclog.Logger
 	wake   chan struct{}
 	limits limiters
+	share  clusterShare
 }
 
 // New returns a Dispatcher over q and p.
@@ -176,15 +177,26 @@ func New(q Queue, p Providers, o Options) *Dispatcher {
 		}
 	}
 	d := &Dispatcher{q: q, p: p, o: o, log: o.Logger.Named("dispatch"), wake: make(chan struct{}, 1)}
+	d.share = clusterShare{configured: o.Limits, nodes: 1}
 	d.limits.set(o.Now(), o.Limits)
 	return d
 }
 
 // SetLimits replaces the providers' limits, e.g. after a config reload. A
 // provider's token bucket keeps its state across the change, so a reload
-// grants no extra burst.
+// grants no extra burst. The limits are the cluster's: with several
+// sending nodes (SetLiveNodes) this process takes its part of them.
 func (d *Dispatcher) SetLimits(l Limits) {
-	d.limits.set(d.o.Now(), l)
+	d.limits.set(d.o.Now(), d.share.setConfigured(l))
+}
+
+// SetLiveNodes tells the dispatcher how many sending nodes share the
+// providers' limits, this one included (see Membership).
+func (d *Dispatcher) SetLiveNodes(n int) {
+	if l, changed := d.share.setNodes(n); changed {
+		d.log.Info("providers' limits shared among sending nodes", "nodes", max(n, 1))
+		d.limits.set(d.o.Now(), l)
+	}
 }
 
 // Limits returns the providers' limits in force, by provider name; a
