@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,17 +23,14 @@ type inboundPDU struct {
 	s   *session
 	seq uint32
 	dsm *pdu.DeliverSM
-	// body is the PDU after its header: what a redelivery repeats (its
-	// sequence number differs).
-	body []byte
 }
 
 // deliver is called by a session's reader. It never blocks the reader (which
 // also reads submit answers): when the host is behind, the SMSC is told to
 // deliver again later.
-func (p *Provider) deliver(s *session, seq uint32, dsm *pdu.DeliverSM, body []byte) {
+func (p *Provider) deliver(s *session, seq uint32, dsm *pdu.DeliverSM) {
 	select {
-	case p.inbound <- inboundPDU{s: s, seq: seq, dsm: dsm, body: body}:
+	case p.inbound <- inboundPDU{s: s, seq: seq, dsm: dsm}:
 	default:
 		s.respond(seq, statusRxTAppn)
 	}
@@ -70,7 +69,7 @@ func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 func (p *Provider) handleDeliver(ctx context.Context, emit sdk.EmitFunc, in inboundPDU) uint32 {
 	dsm := in.dsm
 	if dsm.EsmClass&0x3C == 0x04 {
-		return p.handleReceipt(ctx, emit, dsm, in.body)
+		return p.handleReceipt(ctx, emit, dsm)
 	}
 	return p.handleInbound(ctx, emit, dsm)
 }
@@ -83,14 +82,14 @@ func shortMessageBytes(dsm *pdu.DeliverSM) []byte {
 	return b
 }
 
-// handleReceipt emits a receipt. Its event id is a hash of the PDU, valid
+// handleReceipt emits a receipt. Its event id is a hash of its content, valid
 // for duplicate_window: SMSCs reuse message ids (a restart begins again at
 // 1), so an id and stat alone would make a later message's receipt look
-// like a repeat of an earlier one's, while a redelivery of the same PDU
-// (its answer was lost) repeats every octet. The receipt's source_addr, the
+// like a repeat of an earlier one's, while a redelivery of the same receipt
+// (its answer was lost) repeats its content. The receipt's source_addr, the
 // message's recipient, goes with it for the host to tell apart messages
 // that were given one id.
-func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pdu.DeliverSM, body []byte) uint32 {
+func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pdu.DeliverSM) uint32 {
 	r := parseReceipt(string(shortMessageBytes(dsm)), dsm.OptionalParameters)
 	if r.id == "" || r.stat == "" {
 		// Asking for it again would bring back the same unusable receipt.
@@ -112,7 +111,7 @@ func (p *Provider) handleReceipt(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 		}
 		ev = merged
 	}
-	err := emit(ctx, sdk.Event{ID: "dlr-" + pduHash(body), Status: &ev, DuplicateWindow: p.cfg.duplicateWindow})
+	err := emit(ctx, sdk.Event{ID: "dlr-" + receiptHash(dsm), Status: &ev, DuplicateWindow: p.cfg.duplicateWindow})
 	if err != nil {
 		p.logger.Warn("host did not store a delivery receipt; the SMSC will deliver it again", "provider_id", id, "error", err)
 		return statusRxTAppn
@@ -167,10 +166,21 @@ func (p *Provider) handleInbound(ctx context.Context, emit sdk.EmitFunc, dsm *pd
 	return statusOK
 }
 
-// pduHash identifies a PDU's content for duplicate detection.
-func pduHash(body []byte) string {
-	h := sha256.Sum256(body)
-	return hex.EncodeToString(h[:16])
+// receiptHash identifies a receipt's content for duplicate detection: its
+// addresses, text and TLVs. The TLVs are read in tag order, since an SMSC
+// that encodes a redelivery anew may write them in another order (gosmpp,
+// for one, writes them in map order).
+func receiptHash(dsm *pdu.DeliverSM) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d/%d/%s|%d/%d/%s|%d|%d|", dsm.SourceAddr.Ton(), dsm.SourceAddr.Npi(), dsm.SourceAddr.Address(),
+		dsm.DestAddr.Ton(), dsm.DestAddr.Npi(), dsm.DestAddr.Address(), dsm.EsmClass, dsm.Message.Encoding().DataCoding())
+	h.Write(shortMessageBytes(dsm))
+	for _, tag := range slices.Sorted(maps.Keys(dsm.OptionalParameters)) {
+		f := dsm.OptionalParameters[tag]
+		_ = binary.Write(h, binary.BigEndian, [2]uint16{uint16(tag), uint16(len(f.Data))})
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // concatInfo reads a part's concatenation data from its UDH or SAR TLVs.

@@ -389,7 +389,7 @@ func (s *session) readLoop(r *bufio.Reader) {
 				s.send(header(cmdGenericNack, 0x02, h.seq))
 				continue
 			}
-			s.p.deliver(s, h.seq, dsm, frame[16:])
+			s.p.deliver(s, h.seq, dsm)
 		case cmdEnquireLink:
 			s.send(header(cmdEnquireLinkResp, statusOK, h.seq))
 		case cmdEnquireLinkResp:
