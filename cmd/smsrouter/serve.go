@@ -127,18 +127,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gate := dispatch.NewReportGate()
 	events := reportsAfterRounds{next: batcher, gate: gate}
 	host := pluginhost.New(pluginhost.Options{Logger: log, Events: events})
-	specs := make([]pluginhost.Spec, 0, len(cfg.Providers))
-	pollAfter, pollFor := map[string]time.Duration{}, map[string]time.Duration{}
-	for _, p := range cfg.Providers {
-		if p.PollStatusAfter > 0 {
-			pollAfter[p.Name] = p.PollStatusAfter
-		}
-		if p.PollStatusFor > 0 {
-			pollFor[p.Name] = p.PollStatusFor
-		}
-		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: p.Plugin, Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
-			HookURL: strings.TrimRight(publicURL, "/") + "/api/v1/providers/" + p.Name + "/hooks"})
-	}
+	specs, pollAfter, pollFor := providerSpecs(cfg.Providers, publicURL)
 	if err := host.Start(ctx, specs); err != nil {
 		ln.Close()
 		return fmt.Errorf("start providers: %w", err)
@@ -208,16 +197,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
 		wg.Go(func() { _ = poller.Run(dctx) })
 	}
-	// Sending nodes share the providers' tps and concurrency limits
-	// through their heartbeats (docs/architecture.md, "Node roles").
-	sending := cfg.Server.Role != config.RoleAPI
-	var shared *dispatch.Dispatcher
-	if sending {
-		shared = disp
-	}
-	wg.Go(func() {
-		dispatch.Membership(dctx, st, shared, dispatch.MembershipOptions{NodeID: nodeID(), Sending: sending, Logger: log})
-	})
+	wg.Go(func() { joinCluster(dctx, st, disp, cfg.Server.Role, log) })
 	wg.Go(func() { reload.run(dctx) })
 	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
 	serveErr := make(chan error, 1)
@@ -335,4 +315,32 @@ func nodeID() string {
 		id = id[len(id)-64:]
 	}
 	return id
+}
+
+// providerSpecs turns the configured providers into plugin specs, with the
+// status-poll timings of those that set them.
+func providerSpecs(providers []config.Provider, publicURL string) (specs []pluginhost.Spec, pollAfter, pollFor map[string]time.Duration) {
+	pollAfter, pollFor = map[string]time.Duration{}, map[string]time.Duration{}
+	for _, p := range providers {
+		if p.PollStatusAfter > 0 {
+			pollAfter[p.Name] = p.PollStatusAfter
+		}
+		if p.PollStatusFor > 0 {
+			pollFor[p.Name] = p.PollStatusFor
+		}
+		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: p.Plugin, Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
+			HookURL: strings.TrimRight(publicURL, "/") + "/api/v1/providers/" + p.Name + "/hooks"})
+	}
+	return specs, pollAfter, pollFor
+}
+
+// joinCluster keeps this node's heartbeat until ctx ends: sending nodes
+// share the providers' tps and concurrency limits through it
+// (docs/architecture.md, "Node roles"); API nodes are counted out.
+func joinCluster(ctx context.Context, st *store.Store, disp *dispatch.Dispatcher, role string, log hclog.Logger) {
+	sending := role != config.RoleAPI
+	if !sending {
+		disp = nil
+	}
+	dispatch.Membership(ctx, st, disp, dispatch.MembershipOptions{NodeID: nodeID(), Sending: sending, Logger: log})
 }
