@@ -101,32 +101,33 @@ func (b *receiptBook) write(r Receipt) error {
 
 // claim makes providerID the answer for messageID across every process
 // sharing the directory, unless one of them claimed it first; it returns
-// the id that won. The file is written under a temporary name and then
+// the id that won, and whether this call won (two processes accepting in
+// one millisecond make the same id). The file is written under a temporary name and then
 // hard-linked into place, which fails if the name exists: a reader never
 // sees a half-written claim, and exactly one process wins.
-func (b *receiptBook) claim(messageID, providerID string) (string, error) {
+func (b *receiptBook) claim(messageID, providerID string) (first string, won bool, err error) {
 	final := filepath.Join(b.dir, claimsDir, claimFileName(messageID))
 	if id, err := os.ReadFile(final); err == nil && len(id) > 0 {
-		return string(id), nil
+		return string(id), false, nil
 	}
 	b.tmpSeq++
 	tmp := filepath.Join(b.dir, claimsDir, fmt.Sprintf(".tmp-%d-%s-%d", b.pid, b.tag, b.tmpSeq))
 	if err := os.WriteFile(tmp, []byte(providerID), 0o644); err != nil {
-		return "", fmt.Errorf("claim message %s: %w", messageID, err)
+		return "", false, fmt.Errorf("claim message %s: %w", messageID, err)
 	}
 	defer os.Remove(tmp)
-	err := os.Link(tmp, final)
+	err = os.Link(tmp, final)
 	if err == nil {
-		return providerID, nil
+		return providerID, true, nil
 	}
 	if !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("claim message %s: %w", messageID, err)
+		return "", false, fmt.Errorf("claim message %s: %w", messageID, err)
 	}
 	id, err := os.ReadFile(final)
 	if err != nil {
-		return "", fmt.Errorf("read the earlier claim of message %s: %w", messageID, err)
+		return "", false, fmt.Errorf("read the earlier claim of message %s: %w", messageID, err)
 	}
-	return string(id), nil
+	return string(id), false, nil
 }
 
 func (b *receiptBook) close() error {

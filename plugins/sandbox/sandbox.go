@@ -262,12 +262,14 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 	}
 	providerID := providerIDFor(f, attempt, now, m.ID)
 	if p.receipts != nil && p.receipts.dedupe {
-		first, err := p.receipts.claim(m.ID, providerID)
+		first, won, err := p.receipts.claim(m.ID, providerID)
 		if err != nil {
 			return p.receiptFailed(m.ID, err)
 		}
-		if first != providerID {
-			// Another process accepted it first. Its report is scheduled
+		if !won {
+			// Another process accepted it first (possibly in the same
+			// millisecond, so with the same id: winning the claim, not the
+			// id, tells). Its report is scheduled
 			// here too, in case that process is gone; both emit the same
 			// event id, which the host stores once.
 			res.ProviderMessageID = first
