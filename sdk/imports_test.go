@@ -53,3 +53,30 @@ func TestImportsStayPluginSide(t *testing.T) {
 		})
 	}
 }
+
+// TestModuleRequiresNothingFromHost keeps sdk a module plugin authors can
+// require alone: its module graph must not contain the server module, or
+// every plugin would download and version-lock the whole host.
+func TestModuleRequiresNothingFromHost(t *testing.T) {
+	const host = "github.com/smsrouter/smsrouter"
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list modules with")
+	}
+	cmd := exec.CommandContext(t.Context(), goTool, "list", "-m", "-f", "{{.Path}}", "all")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v\n%s", err, stderr.String())
+	}
+	mods := strings.Fields(string(out))
+	if len(mods) == 0 || mods[0] != host+"/sdk" {
+		t.Fatalf("main module is %q, want %s/sdk: sdk/go.mod is missing or renamed", mods, host)
+	}
+	for _, m := range mods[1:] {
+		if m == host || strings.HasPrefix(m, host+"/") {
+			t.Errorf("the sdk module requires %s; it must depend on nothing from the host", m)
+		}
+	}
+}
