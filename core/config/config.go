@@ -162,6 +162,8 @@ type Provider struct {
 	FailoverOn []string
 	// Range is the block header's position in the file.
 	Range hcl.Range
+	// SettingRanges are the positions of the config block's settings.
+	SettingRanges SettingRanges
 }
 
 // Error lists every problem found in a configuration file, one per line as
@@ -628,7 +630,7 @@ func (d *decoder) database(b *hcl.Block, db *Database) {
 }
 
 func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
-	p := Provider{Name: b.Labels[0], Settings: json.RawMessage("{}"), Range: b.DefRange}
+	p := Provider{Name: b.Labels[0], Settings: json.RawMessage("{}"), Range: b.DefRange, SettingRanges: SettingRanges{Block: b.DefRange}}
 	content, diags := b.Body.Content(providerSchema)
 	d.diags = append(d.diags, diags...)
 	ok := !diags.HasErrors()
@@ -709,6 +711,7 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		settings, sok := d.settings(a)
 		ok = sok && ok
 		p.Settings = settings
+		p.SettingRanges = d.settingRanges(a)
 	}
 	ok = d.providerBlocks(content.Blocks, &p) && ok
 	return p, ok

@@ -117,7 +117,7 @@ func TestGoodFiles(t *testing.T) {
 				if p.Range.Filename != path || p.Range.Start.Line == 0 {
 					t.Errorf("provider %s range = %v", p.Name, p.Range)
 				}
-				p.Range = hcl.Range{}
+				p.Range, p.SettingRanges = hcl.Range{}, config.SettingRanges{}
 				got[i] = p
 			}
 			if !reflect.DeepEqual(got, tc.providers) {
