@@ -46,9 +46,13 @@ func (b *Builder) Build(t testing.TB, pkg string) string {
 	if err != nil {
 		t.Skip("no go command to build the plugin with")
 	}
+	key, err := buildKey(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if r, ok := b.built[pkg]; ok {
+	if r, ok := b.built[key]; ok {
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
@@ -60,8 +64,7 @@ func (b *Builder) Build(t testing.TB, pkg string) string {
 		}
 		b.built = map[string]build{}
 	}
-	name := strings.NewReplacer("/", "_", ".", "_").Replace(strings.Trim(pkg, "./"))
-	r := build{path: filepath.Join(b.dir, name)}
+	r := build{path: filepath.Join(b.dir, binaryName(pkg, len(b.built)))}
 	args := []string{"build", "-o", r.path}
 	if raceEnabled {
 		// A plugin built like its test finds races on its side of the
@@ -71,11 +74,39 @@ func (b *Builder) Build(t testing.TB, pkg string) string {
 	if out, err := exec.Command(goTool, append(args, pkg)...).CombinedOutput(); err != nil {
 		r.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
-	b.built[pkg] = r
+	b.built[key] = r
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	return r.path
+}
+
+// buildKey identifies the package pkg names: its import path, or for a
+// directory its absolute path, since "." in two tests' working directories
+// is two packages.
+func buildKey(pkg string) (string, error) {
+	if pkg != "." && pkg != ".." && !strings.HasPrefix(pkg, "./") && !strings.HasPrefix(pkg, "../") {
+		return pkg, nil
+	}
+	abs, err := filepath.Abs(pkg)
+	if err != nil {
+		return "", fmt.Errorf("building plugin %s: %w", pkg, err)
+	}
+	return abs, nil
+}
+
+// binaryName names the n-th binary built from pkg: the package's last path
+// element, for reading process lists and logs, and n, so that two packages
+// with the same last element ("./a/plugin", "./b/plugin") stay apart. A
+// package spelt as a directory with no name of its own (".", "./", "..")
+// is called "plugin": naming it after the empty string launched the build
+// directory itself.
+func binaryName(pkg string, n int) string {
+	base := filepath.Base(filepath.Clean(pkg))
+	if base == "." || base == ".." || base == string(filepath.Separator) {
+		base = "plugin"
+	}
+	return fmt.Sprintf("%s-%d", base, n)
 }
 
 // Close removes every binary the Builder made.
