@@ -13,10 +13,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-func init() {
-	RegisterModels(&IdempotencyRecord{}, &DuplicateClaim{})
-}
-
 // IdempotencyRecord is the answer given to a request sent with an
 // Idempotency-Key, replayed when the same key comes again.
 type IdempotencyRecord struct {

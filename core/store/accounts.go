@@ -12,10 +12,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/money"
 )
 
-func init() {
-	RegisterModels(&Account{})
-}
-
 // Account owns API keys and messages: one application or customer.
 type Account struct {
 	ID        string    `gorm:"primaryKey;size:40" json:"id"`

@@ -1,8 +1,8 @@
 // Package store keeps smsrouter's durable state (accounts, API keys, messages
 // and their events) in SQLite or PostgreSQL through gorm.
 //
-// Open connects and migrates every model registered with RegisterModels, so a
-// new table only needs a model and an init() in this package.
+// Open connects and migrates the schema listed in schema.go: the tables,
+// then the steps that bring a database of an earlier version up to date.
 //
 // Times are written in UTC. On SQLite they are stored as text, which compares
 // correctly only between values in the same zone: pass UTC times to queries

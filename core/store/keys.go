@@ -15,10 +15,6 @@ import (
 	"gorm.io/gorm"
 )
 
-func init() {
-	RegisterModels(&APIKey{})
-}
-
 // Permissions an API key can carry.
 const (
 	PermSendSMS    = "send_sms"

@@ -14,10 +14,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/money"
 )
 
-func init() {
-	RegisterModels(&LedgerEntry{})
-}
-
 // Kinds of ledger entries.
 const (
 	// EntryTopup adds credit bought or granted (including an account's

@@ -16,10 +16,6 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-func init() {
-	RegisterModels(&Message{}, &StatusChange{}, &ProcessedEvent{}, &HeldStatus{}, &InboundMessage{})
-}
-
 // Message is one SMS an application asked us to send, with where it stands in
 // its delivery.
 type Message struct {

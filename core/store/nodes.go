@@ -8,10 +8,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-func init() {
-	RegisterModels(&Node{})
-}
-
 // Node is one server process sharing the database, as last heard from.
 // Sending nodes (role "all") share the providers' tps and concurrency
 // limits: each takes its part of them, so the limits hold for the cluster.

@@ -9,10 +9,6 @@ import (
 	"gorm.io/gorm"
 )
 
-func init() {
-	RegisterModels(&OTPCode{})
-}
-
 // OTPCode is a one-time code sent to a phone. Only a salted hash of the
 // code is stored; rows are kept for an hour after they stop mattering so
 // that the per-number send limit can count them.

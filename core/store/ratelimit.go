@@ -12,10 +12,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-func init() {
-	RegisterModels(&RateWindow{})
-}
-
 // RateWindow counts the requests of one rate-limited subject (an API key, a
 // phone number) in its current fixed window. Keeping the count in the
 // database makes the limit hold across every server sharing it.

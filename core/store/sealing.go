@@ -14,10 +14,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/seal"
 )
 
-func init() {
-	RegisterModels(&SealingKey{})
-}
-
 // SealingKey records that values in this database were sealed with the
 // key of this id (never the key itself), so that a server given other keys
 // refuses to start instead of writing rows its peers cannot read, or

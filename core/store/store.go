@@ -116,26 +116,6 @@ type Store struct {
 	handoff atomic.Pointer[handoff]
 }
 
-var (
-	registryMu sync.Mutex
-	registry   []any
-)
-
-// RegisterModels adds gorm models to the set Migrate creates and updates.
-// Files of this package call it from init(); models are migrated in
-// dependency order, so registration order does not matter.
-func RegisterModels(models ...any) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	registry = append(registry, models...)
-}
-
-func registeredModels() []any {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	return append([]any(nil), registry...)
-}
-
 // Open connects to the database described by opts and migrates the schema.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	log := opts.Logger
@@ -265,50 +245,6 @@ func openPostgres(dsn string, maxOpen int, cfg *gorm.Config) (*gorm.DB, error) {
 	sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
-}
-
-// migrateLockID names the PostgreSQL advisory lock that serialises
-// migrations, so several servers starting together do not race to create
-// the same tables.
-const migrateLockID = 0x736d73726f757465 // "smsroute"
-
-// Migrate creates or updates the tables of all registered models.
-func (s *Store) Migrate(ctx context.Context) error {
-	models := registeredModels()
-	if len(models) == 0 {
-		return nil
-	}
-	db := s.db.WithContext(ctx)
-	var err error
-	if s.driver == DriverPostgres {
-		// PostgreSQL DDL is transactional: migrating inside the locked
-		// transaction means a failed migration leaves nothing half done.
-		err = db.Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockID).Error; err != nil {
-				return fmt.Errorf("take migration lock: %w", err)
-			}
-			if err := tx.AutoMigrate(models...); err != nil {
-				return err
-			}
-			if err := tuneQueueTable(tx); err != nil {
-				return err
-			}
-			if err := s.splitAdminKeys(tx); err != nil {
-				return err
-			}
-			return s.carryOverCredit(tx)
-		})
-	} else if err = db.AutoMigrate(models...); err == nil {
-		if err = tuneQueueTable(db); err == nil {
-			if err = s.splitAdminKeys(db); err == nil {
-				err = s.carryOverCredit(db)
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("migrate %s database: %w", s.driver, err)
-	}
-	return nil
 }
 
 // DB returns the gorm handle for queries this package does not offer.
@@ -449,31 +385,4 @@ func (l *gormLog) Trace(_ context.Context, begin time.Time, fc func() (string, i
 // ParamsFilter drops query parameters before gorm renders SQL for Trace.
 func (l *gormLog) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
 	return sql, nil
-}
-
-// tuneQueueTable drops the indexes of earlier versions (the queue index,
-// replaced by the partial idx_messages_queue; the provider id indexes that
-// led with the provider, replaced by ones that lead with the id; the
-// unused unique index on webhook event ids) and, on PostgreSQL, sets the messages
-// and webhook_deliveries tables up for their life as queues: every message is updated several times
-// within seconds, so free space in each page lets a claim's update stay on
-// its page without new index entries (a HOT update), and autovacuum comes
-// after 2% of the rows changed instead of 20%, before dead row versions
-// pile up in the queue's index.
-func tuneQueueTable(tx *gorm.DB) error {
-	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id", "idx_webhook_deliveries_event_id"} {
-		if err := tx.Exec("DROP INDEX IF EXISTS " + old).Error; err != nil {
-			return fmt.Errorf("drop the earlier index %s: %w", old, err)
-		}
-	}
-	if tx.Dialector.Name() != DriverPostgres {
-		return nil
-	}
-	for _, table := range []string{"messages", "webhook_deliveries"} {
-		if err := tx.Exec(`ALTER TABLE ` + table + ` SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02,
-		autovacuum_analyze_scale_factor = 0.02)`).Error; err != nil {
-			return fmt.Errorf("tune the %s table: %w", table, err)
-		}
-	}
-	return nil
 }

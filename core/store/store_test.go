@@ -23,17 +23,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// migrationProbe checks that models registered from outside the store's own
-// files are migrated by Open.
-type migrationProbe struct {
-	ID   string `gorm:"primaryKey;size:40"`
-	Note string
-}
-
-func init() {
-	store.RegisterModels(&migrationProbe{})
-}
-
 func TestOpenSQLiteCreatesMissingDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "not", "yet", "there", "smsrouter.db")
 	s, err := store.Open(context.Background(), store.Options{Driver: store.DriverSQLite, DSN: path})
@@ -125,22 +114,6 @@ func TestOpenPostgresErrorHidesPassword(t *testing.T) {
 	if _, err := store.Open(context.Background(), store.Options{Driver: store.DriverPostgres}); err == nil {
 		t.Error("Open(postgres) without DSN succeeded")
 	}
-}
-
-func TestMigrateRegisteredModels(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		if !s.DB().Migrator().HasTable(&migrationProbe{}) {
-			t.Fatal("a model registered with RegisterModels was not migrated by Open")
-		}
-		// Migrating an up-to-date schema is what every restart does.
-		if err := s.Migrate(ctx); err != nil {
-			t.Fatalf("second Migrate: %v", err)
-		}
-		if err := s.DB().Create(&migrationProbe{ID: "p1", Note: "x"}).Error; err != nil {
-			t.Fatalf("insert into migrated table: %v", err)
-		}
-	})
 }
 
 func TestQueryLogsOmitParameters(t *testing.T) {

@@ -19,10 +19,6 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-func init() {
-	RegisterModels(&Webhook{}, &WebhookDelivery{}, &WebhookAttempt{})
-}
-
 // Webhook event types.
 const (
 	EventMessageSent      = "message.sent"
