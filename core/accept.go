@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -195,7 +196,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *store.DuplicateError
 		var re *store.ReplayError
-		var ce *store.InsufficientCreditError
+		var ce *account.InsufficientCreditError
 		if errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ce) {
 			return err
 		}

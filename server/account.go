@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -65,7 +66,7 @@ func (a *api) balance(c *gin.Context) {
 		// the others keep the guide's answer.
 		out["credit_limit"] = *acc.CreditLimit
 	}
-	if apiKey(c).Has(store.PermSystemAdmin) && a.o.Providers != nil {
+	if apiKey(c).Has(account.PermSystemAdmin) && a.o.Providers != nil {
 		providers := []gin.H{}
 		for _, s := range a.o.Providers.Statuses() {
 			if s.Balance == nil {
@@ -251,7 +252,7 @@ func (a *api) listKeys(c *gin.Context) {
 		return
 	}
 	accountID := c.Query("account_id")
-	if key := apiKey(c); !key.Has(store.PermSystemAdmin) {
+	if key := apiKey(c); !key.Has(account.PermSystemAdmin) {
 		// An account admin lists its own account's keys, asked or not.
 		if accountID != "" && !key.Manages(accountID) {
 			forbidden(c, key.MayGrant(accountID, nil))
@@ -265,14 +266,14 @@ func (a *api) listKeys(c *gin.Context) {
 		return
 	}
 	if keys == nil {
-		keys = []store.APIKey{}
+		keys = []account.APIKey{}
 	}
 	c.JSON(http.StatusOK, gin.H{"keys": keys})
 }
 
 // forbidden answers 403 with the reason err gives.
 func forbidden(c *gin.Context, err error) {
-	fail(c, http.StatusForbidden, strings.TrimPrefix(err.Error(), store.ErrForbidden.Error()+": "))
+	fail(c, http.StatusForbidden, strings.TrimPrefix(err.Error(), account.ErrForbidden.Error()+": "))
 }
 
 func (a *api) createKey(c *gin.Context) {
@@ -295,15 +296,15 @@ func (a *api) createKey(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, "sms_per_minute must be 0 (the configured limit) or more")
 		return
 	}
-	perms, err := store.ParsePermissions(strings.Join(b.Permissions, ","))
+	perms, err := account.ParsePermissions(strings.Join(b.Permissions, ","))
 	if err != nil {
 		fail(c, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	if limit := a.o.API.SMSPerMinute; b.SMSPerMinute > limit && limit > 0 && !apiKey(c).Has(store.PermSystemAdmin) {
+	if limit := a.o.API.SMSPerMinute; b.SMSPerMinute > limit && limit > 0 && !apiKey(c).Has(account.PermSystemAdmin) {
 		// The configured limit is the operator's; an account admin may
 		// give its keys less, not more.
-		fail(c, http.StatusForbidden, fmt.Sprintf("sms_per_minute above the configured limit (%d) needs a %s key", limit, store.PermSystemAdmin))
+		fail(c, http.StatusForbidden, fmt.Sprintf("sms_per_minute above the configured limit (%d) needs a %s key", limit, account.PermSystemAdmin))
 		return
 	}
 	accountID, ok := a.keyAccount(c, b)
@@ -349,7 +350,7 @@ func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
 		return key.AccountID, true
 	}
 	ctx := c.Request.Context()
-	if !key.Has(store.PermSystemAdmin) {
+	if !key.Has(account.PermSystemAdmin) {
 		acc, err := a.o.Store.AccountByName(ctx, b.Account)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			a.coreError(c, err)

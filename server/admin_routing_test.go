@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -113,10 +114,10 @@ func setupRouting(t *testing.T) *routingEnv {
 		t.Fatal(err)
 	}
 	e.account = acc.ID
-	if e.admin, _, err = st.CreateAPIKey(context.Background(), acc.ID, "admin", []string{store.PermSystemAdmin}); err != nil {
+	if e.admin, _, err = st.CreateAPIKey(context.Background(), acc.ID, "admin", []string{account.PermSystemAdmin}); err != nil {
 		t.Fatal(err)
 	}
-	if e.sender, _, err = st.CreateAPIKey(context.Background(), acc.ID, "sender", []string{store.PermSendSMS}); err != nil {
+	if e.sender, _, err = st.CreateAPIKey(context.Background(), acc.ID, "sender", []string{account.PermSendSMS}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -165,7 +166,7 @@ func TestRouteExplainEndpoint(t *testing.T) {
 		t.Errorf("without admin permission: HTTP %d %v", code, out)
 	}
 	// Routing is the installation's: an account admin key is refused both.
-	tenant, _, err := e.store.CreateAPIKey(t.Context(), e.account, "tenant admin", []string{store.PermAccountAdmin})
+	tenant, _, err := e.store.CreateAPIKey(t.Context(), e.account, "tenant admin", []string{account.PermAccountAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}

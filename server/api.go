@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -37,12 +38,12 @@ const (
 
 func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	v1.GET("/openapi.json", a.openAPI)
-	authed.POST("/sms/bulk", require(store.PermSendSMS), a.limitSMS, a.bulk)
-	authed.DELETE("/sms/:message_id", require(store.PermSendSMS), a.cancel)
+	authed.POST("/sms/bulk", require(account.PermSendSMS), a.limitSMS, a.bulk)
+	authed.DELETE("/sms/:message_id", require(account.PermSendSMS), a.cancel)
 	authed.POST("/sms/status", a.statusBatch)
 	authed.GET("/sms/messages", a.listMessages)
-	authed.POST("/otp/send", require(store.PermSendOTP), a.otpSend)
-	authed.POST("/otp/verify", require(store.PermVerifyOTP), a.otpVerify)
+	authed.POST("/otp/send", require(account.PermSendOTP), a.otpSend)
+	authed.POST("/otp/verify", require(account.PermVerifyOTP), a.otpVerify)
 	authed.GET("/balance", a.balance)
 	authed.GET("/ledger", a.ledger)
 	authed.POST("/admin/accounts/:id/credit", requireSystem, a.creditAccount)
@@ -51,10 +52,10 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	authed.GET("/countries", a.countries)
 	authed.GET("/operators", a.operators)
 	// Account admins reach these for their own account; the handlers
-	// check which account (see store.APIKey.Manages).
-	authed.GET("/admin/keys", require(store.PermAccountAdmin), a.listKeys)
-	authed.POST("/admin/keys", require(store.PermAccountAdmin), a.createKey)
-	authed.DELETE("/admin/keys/:id", require(store.PermAccountAdmin), a.revokeKey)
+	// check which account (see account.APIKey.Manages).
+	authed.GET("/admin/keys", require(account.PermAccountAdmin), a.listKeys)
+	authed.POST("/admin/keys", require(account.PermAccountAdmin), a.createKey)
+	authed.DELETE("/admin/keys/:id", require(account.PermAccountAdmin), a.revokeKey)
 }
 
 // apiError answers the errors of limits and duplicates; false means err is
@@ -62,7 +63,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 func (a *api) apiError(c *gin.Context, err error) bool {
 	var de *store.DuplicateError
 	var rl *store.RateLimitError
-	var ce *store.InsufficientCreditError
+	var ce *account.InsufficientCreditError
 	switch {
 	case errors.As(err, &ce):
 		a.insufficientCredit(c, ce)
@@ -73,7 +74,7 @@ func (a *api) apiError(c *gin.Context, err error) bool {
 		tooMany(c, rl.RetryAfter, fmt.Sprintf("Rate limit exceeded. Maximum %d OTP per hour for this number", rl.Limit))
 	case errors.Is(err, core.ErrNoHealthyProvider):
 		fail(c, http.StatusServiceUnavailable, "Service unavailable: no provider can send this message now; try again shortly")
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, account.ErrBadCursor):
 		fail(c, http.StatusUnprocessableEntity, "cursor is not one this API returned; start again without it")
 	default:
 		return false

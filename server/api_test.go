@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -140,8 +141,8 @@ func newAPIAccepting(t *testing.T, allowed *egress.Policy, accepter core.Accepte
 		t.Fatal(err)
 	}
 	for name, perms := range map[string][]string{
-		"sms": {store.PermSendSMS}, "otp": {store.PermSendOTP, store.PermVerifyOTP}, "admin": {store.PermSystemAdmin},
-		"read": {store.PermReceiveSMS},
+		"sms": {account.PermSendSMS}, "otp": {account.PermSendOTP, account.PermVerifyOTP}, "admin": {account.PermSystemAdmin},
+		"read": {account.PermReceiveSMS},
 	} {
 		raw, key, err := st.CreateAPIKey(ctx, acc.ID, name, perms)
 		if err != nil {

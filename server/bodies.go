@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -28,7 +29,7 @@ func (a *api) updateAccount(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, `message_bodies is required: "full", "masked" or "none"`)
 		return
 	}
-	p, err := store.ParseMessageBodies(*b.MessageBodies)
+	p, err := account.ParseMessageBodies(*b.MessageBodies)
 	if err != nil {
 		fail(c, http.StatusUnprocessableEntity, err.Error())
 		return

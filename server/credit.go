@@ -9,13 +9,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // insufficientCredit answers a send the account cannot pay for with 402,
 // the amount needed and the balance, in the account's currency.
-func (a *api) insufficientCredit(c *gin.Context, e *store.InsufficientCreditError) {
+func (a *api) insufficientCredit(c *gin.Context, e *account.InsufficientCreditError) {
 	cur := a.currency()
 	what := "this message costs"
 	if e.Messages > 1 {
@@ -34,7 +35,7 @@ func (a *api) ledger(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "the ledger is not available on this server")
 		return
 	}
-	p := store.LedgerPage{Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	p := account.LedgerPage{Cursor: c.Query("cursor"), Limit: defaultPageSize}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
@@ -49,7 +50,7 @@ func (a *api) ledger(c *gin.Context) {
 		return
 	}
 	if entries == nil {
-		entries = []store.LedgerEntry{}
+		entries = []account.LedgerEntry{}
 	}
 	var cursor *string
 	if next != "" {

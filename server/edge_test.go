@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/server"
@@ -153,7 +154,7 @@ func (e *apiEnv) otherAccountKey(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, key, err := e.st.CreateAPIKey(ctx, acc.ID, name, []string{store.PermSendSMS})
+	raw, key, err := e.st.CreateAPIKey(ctx, acc.ID, name, []string{account.PermSendSMS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -17,8 +18,8 @@ import (
 // calling key's account: what message.received webhooks announce, for
 // applications that poll or missed a webhook.
 func (a *api) inboundRoutes(authed *gin.RouterGroup) {
-	authed.GET("/sms/inbound", require(store.PermReceiveSMS), a.listInbound)
-	authed.GET("/sms/inbound/:id", require(store.PermReceiveSMS), a.getInbound)
+	authed.GET("/sms/inbound", require(account.PermReceiveSMS), a.listInbound)
+	authed.GET("/sms/inbound/:id", require(account.PermReceiveSMS), a.getInbound)
 }
 
 // inboundJSON has the field names of the message.received webhook's data,

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -54,7 +55,7 @@ func TestKindAndTagsReachRouting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _, err := st.CreateAPIKey(t.Context(), acc.ID, "sender", []string{store.PermSendSMS})
+		raw, _, err := st.CreateAPIKey(t.Context(), acc.ID, "sender", []string{account.PermSendSMS})
 		if err != nil {
 			t.Fatal(err)
 		}

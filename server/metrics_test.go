@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/metrics"
@@ -91,7 +92,7 @@ func TestMetricsScrape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, _, err := st.CreateAPIKey(context.Background(), acc.ID, "test", []string{store.PermSendSMS})
+		key, _, err := st.CreateAPIKey(context.Background(), acc.ID, "test", []string{account.PermSendSMS})
 		if err != nil {
 			t.Fatal(err)
 		}

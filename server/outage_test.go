@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -20,13 +21,13 @@ import (
 
 // staticKeys authenticates one key without the database, so that a test
 // of a database outage reaches the handlers behind the key check.
-type staticKeys struct{ key store.APIKey }
+type staticKeys struct{ key account.APIKey }
 
 const outageKey = "api_live_outage"
 
-func (k staticKeys) Authenticate(_ context.Context, raw string) (store.APIKey, error) {
+func (k staticKeys) Authenticate(_ context.Context, raw string) (account.APIKey, error) {
 	if raw != outageKey {
-		return store.APIKey{}, store.ErrUnauthorized
+		return account.APIKey{}, account.ErrUnauthorized
 	}
 	return k.key, nil
 }
@@ -46,7 +47,7 @@ func outageAPI(t *testing.T, st *store.Store, accepter core.Accepter) *apiEnv {
 	}
 	svc := core.NewService(st, routing.NewRouter(cfg.Table, nil), nil, core.Options{Accepter: accepter})
 	ts := httptest.NewServer(server.New(server.Options{Messages: svc, Store: st, API: &config.API{},
-		Keys: staticKeys{store.APIKey{ID: "key_outage", AccountID: acc.ID, Permissions: store.PermSendSMS}}}))
+		Keys: staticKeys{account.APIKey{ID: "key_outage", AccountID: acc.ID, Permissions: account.PermSendSMS}}}))
 	t.Cleanup(ts.Close)
 	return &apiEnv{url: ts.URL, st: st, acc: acc.ID, keys: map[string]string{"sms": outageKey}}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -22,11 +23,11 @@ func TestAccountAdminStaysInItsAccount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, otherKey, err := st.CreateAPIKey(ctx, other.ID, "other app", []string{store.PermSendSMS})
+		_, otherKey, err := st.CreateAPIKey(ctx, other.ID, "other app", []string{account.PermSendSMS})
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _, err := st.CreateAPIKey(ctx, e.acc, "tenant admin", []string{store.PermAccountAdmin})
+		raw, _, err := st.CreateAPIKey(ctx, e.acc, "tenant admin", []string{account.PermAccountAdmin})
 		if err != nil {
 			t.Fatal(err)
 		}

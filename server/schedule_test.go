@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -216,7 +217,7 @@ func TestAdminProvidersShowLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "admin", []string{store.PermSystemAdmin})
+	raw, _, err := st.CreateAPIKey(ctx, acc.ID, "admin", []string{account.PermSystemAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
@@ -35,7 +36,7 @@ type Messages interface {
 
 // Keys authenticates API keys.
 type Keys interface {
-	Authenticate(ctx context.Context, raw string) (store.APIKey, error)
+	Authenticate(ctx context.Context, raw string) (account.APIKey, error)
 }
 
 // ProviderStates reports the state of every configured provider.
@@ -122,7 +123,7 @@ func New(o Options) http.Handler {
 	v1 := r.Group("/api/v1")
 	v1.Any("/providers/:name/hooks/*path", a.hook)
 	authed := v1.Group("", a.authenticate, checkInput)
-	authed.POST("/sms/send", require(store.PermSendSMS), a.limitSMS, a.send)
+	authed.POST("/sms/send", require(account.PermSendSMS), a.limitSMS, a.send)
 	authed.GET("/sms/status/:message_id", a.status)
 	authed.GET("/admin/providers", requireSystem, a.providers)
 	a.routeAdmin(authed)
@@ -177,7 +178,7 @@ func (a *api) authenticate(c *gin.Context) {
 	}
 	key, err := a.o.Keys.Authenticate(c.Request.Context(), strings.TrimSpace(raw))
 	if err != nil {
-		if errors.Is(err, store.ErrUnauthorized) {
+		if errors.Is(err, account.ErrUnauthorized) {
 			fail(c, http.StatusUnauthorized, "Unauthorized: invalid or revoked API key")
 			return
 		}
@@ -190,9 +191,9 @@ func (a *api) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-func apiKey(c *gin.Context) store.APIKey {
+func apiKey(c *gin.Context) account.APIKey {
 	k, _ := c.Get(keyContext)
-	key, _ := k.(store.APIKey)
+	key, _ := k.(account.APIKey)
 	return key
 }
 
@@ -209,9 +210,9 @@ func require(perm string) gin.HandlerFunc {
 // requireSystem guards what reaches beyond one account: other accounts,
 // providers, routing.
 func requireSystem(c *gin.Context) {
-	if !apiKey(c).Has(store.PermSystemAdmin) {
+	if !apiKey(c).Has(account.PermSystemAdmin) {
 		fail(c, http.StatusForbidden, fmt.Sprintf("this API key lacks the %s permission: %s acts on the whole installation, and an %s key manages only its own account's keys",
-			store.PermSystemAdmin, c.FullPath(), store.PermAccountAdmin))
+			account.PermSystemAdmin, c.FullPath(), account.PermAccountAdmin))
 		return
 	}
 	c.Next()

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
@@ -148,7 +149,7 @@ func setup(t *testing.T, st *store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := st.CreateAPIKey(context.Background(), acc.ID, "test", []string{store.PermSendSMS})
+	raw, _, err := st.CreateAPIKey(context.Background(), acc.ID, "test", []string{account.PermSendSMS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/webhook"
 )
@@ -16,9 +17,9 @@ import (
 // deliveries made for its messages. Settings need receive_sms (or admin):
 // they decide where the account's inbound messages and delivery reports go.
 func (a *api) webhookRoutes(authed *gin.RouterGroup) {
-	authed.GET("/webhook", require(store.PermReceiveSMS), a.getWebhook)
-	authed.PUT("/webhook", require(store.PermReceiveSMS), a.putWebhook)
-	authed.DELETE("/webhook", require(store.PermReceiveSMS), a.deleteWebhook)
+	authed.GET("/webhook", require(account.PermReceiveSMS), a.getWebhook)
+	authed.PUT("/webhook", require(account.PermReceiveSMS), a.putWebhook)
+	authed.DELETE("/webhook", require(account.PermReceiveSMS), a.deleteWebhook)
 	authed.GET("/sms/:message_id/webhooks", a.messageWebhooks)
 }
 
@@ -33,7 +34,7 @@ type webhookJSON struct {
 	Secret string `json:"secret,omitempty"`
 }
 
-func toWebhookJSON(w store.Webhook, secret string) webhookJSON {
+func toWebhookJSON(w account.Webhook, secret string) webhookJSON {
 	return webhookJSON{URL: w.URL, CreatedAt: w.CreatedAt.UTC(), SecretRotatedAt: w.SecretRotatedAt.UTC(),
 		UpdatedAt: w.UpdatedAt.UTC(), Secret: secret}
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 )
@@ -44,9 +45,9 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 	// Check the amount before touching the database, so a typo changes
 	// nothing.
 	var amount *money.Amount
-	var bodies store.MessageBodies
+	var bodies account.MessageBodies
 	if sub == "bodies" {
-		if bodies, err = store.ParseMessageBodies(pos[1]); err != nil {
+		if bodies, err = account.ParseMessageBodies(pos[1]); err != nil {
 			return err
 		}
 	} else if want == 2 {
@@ -127,7 +128,7 @@ func orWord(a *money.Amount, word string) string {
 }
 
 // findAccount takes an account id (acc_...) or name.
-func findAccount(ctx context.Context, st *store.Store, ref string) (store.Account, error) {
+func findAccount(ctx context.Context, st *store.Store, ref string) (account.Account, error) {
 	if strings.HasPrefix(ref, "acc_") {
 		if acc, err := st.AccountByID(ctx, ref); !errors.Is(err, store.ErrNotFound) {
 			return acc, err
@@ -135,7 +136,7 @@ func findAccount(ctx context.Context, st *store.Store, ref string) (store.Accoun
 	}
 	acc, err := st.AccountByName(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Account{}, fmt.Errorf("no account named %q ('smsrouter accounts list' shows them)", ref)
+		return account.Account{}, fmt.Errorf("no account named %q ('smsrouter accounts list' shows them)", ref)
 	}
 	return acc, err
 }

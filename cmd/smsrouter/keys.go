@@ -9,10 +9,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
-func defaultAccount(ctx context.Context, st *store.Store) (store.Account, error) {
+func defaultAccount(ctx context.Context, st *store.Store) (account.Account, error) {
 	acc, err := st.FirstAccount(ctx)
 	if errors.Is(err, store.ErrNotFound) {
 		return st.CreateAccount(ctx, "default")
@@ -27,7 +28,7 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 	switch sub {
 	case "create":
 		name = fs.String("name", "", "a name that says who uses the key, e.g. \"billing app\"")
-		permList = fs.String("perm", store.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, "+
+		permList = fs.String("perm", account.PermSendSMS, "comma-separated permissions: send_sms, receive_sms, send_otp, verify_otp, "+
 			"account_admin (manages its own account's keys; \"admin\" means the same), "+
 			"system_admin (every account, providers, routing, credit: the installation)")
 	case "revoke":
@@ -48,7 +49,7 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 			return errors.New("--name is required: say who will use the key")
 		}
 		var err error
-		if perms, err = store.ParsePermissions(*permList); err != nil {
+		if perms, err = account.ParsePermissions(*permList); err != nil {
 			return err
 		}
 	case "revoke":

@@ -21,6 +21,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/configs"
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/money"
@@ -233,8 +234,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // database make one key between them; only the one that made it prints it.
 func bootstrapKey(ctx context.Context, st *store.Store, stdout io.Writer) error {
 	// A system admin: whoever starts the server runs the installation.
-	raw, _, created, err := st.CreateFirstAPIKey(ctx, "first key", []string{store.PermSendSMS, store.PermReceiveSMS,
-		store.PermSendOTP, store.PermVerifyOTP, store.PermSystemAdmin})
+	raw, _, created, err := st.CreateFirstAPIKey(ctx, "first key", []string{account.PermSendSMS, account.PermReceiveSMS,
+		account.PermSendOTP, account.PermVerifyOTP, account.PermSystemAdmin})
 	if err != nil || !created {
 		return err
 	}

@@ -80,7 +80,7 @@ func (s *Store) Accept(ctx context.Context, a Acceptance) error {
 // AcceptMany stores several independent acceptances in one transaction,
 // so that concurrent requests share one commit. Each acceptance is still
 // all or nothing on its own: refused[i] is acceptance i's *DuplicateError,
-// *ReplayError or *InsufficientCreditError (nothing of it stored), or nil
+// *ReplayError or *account.InsufficientCreditError (nothing of it stored), or nil
 // (all of it stored). A non-nil err means the transaction failed and none
 // of them was stored.
 //

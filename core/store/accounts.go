@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 )
 
@@ -33,15 +34,21 @@ type Account struct {
 	MessageBodies string `gorm:"size:8;not null;default:'full'" json:"message_bodies"`
 }
 
+// domain is the account as callers see it.
+func (a Account) domain() account.Account {
+	return account.Account{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt, Balance: a.Balance, CreditLimit: a.CreditLimit,
+		LowBalance: a.LowBalance, MessageBodies: account.MessageBodies(a.MessageBodies)}
+}
+
 // CreateAccount stores a new account. Names are unique: a taken name gives
 // an error wrapping ErrConflict.
-func (s *Store) CreateAccount(ctx context.Context, name string) (Account, error) {
+func (s *Store) CreateAccount(ctx context.Context, name string) (account.Account, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return Account{}, errors.New("create account: the name is empty")
+		return account.Account{}, errors.New("create account: the name is empty")
 	}
 	acc := Account{ID: NewID("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit,
-		MessageBodies: string(BodiesFull)}
+		MessageBodies: string(account.BodiesFull)}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&acc).Error; err != nil {
 			return err
@@ -49,17 +56,17 @@ func (s *Store) CreateAccount(ctx context.Context, name string) (Account, error)
 		return s.openAccount(tx, &acc)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return Account{}, fmt.Errorf("create account %q: %w", name, ErrConflict)
+		return account.Account{}, fmt.Errorf("create account %q: %w", name, ErrConflict)
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("create account %q: %w", name, err)
+		return account.Account{}, fmt.Errorf("create account %q: %w", name, err)
 	}
-	return acc, nil
+	return acc.domain(), nil
 }
 
 // EnsureAccount returns the account with the given name, creating it if
 // there is none.
-func (s *Store) EnsureAccount(ctx context.Context, name string) (Account, error) {
+func (s *Store) EnsureAccount(ctx context.Context, name string) (account.Account, error) {
 	acc, err := s.AccountByName(ctx, name)
 	if !errors.Is(err, ErrNotFound) {
 		return acc, err
@@ -73,37 +80,37 @@ func (s *Store) EnsureAccount(ctx context.Context, name string) (Account, error)
 }
 
 // AccountByID returns the account with the given id, or ErrNotFound.
-func (s *Store) AccountByID(ctx context.Context, id string) (Account, error) {
+func (s *Store) AccountByID(ctx context.Context, id string) (account.Account, error) {
 	var acc Account
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&acc).Error; err != nil {
-		return Account{}, fmt.Errorf("account %s: %w", id, notFound(err))
+		return account.Account{}, fmt.Errorf("account %s: %w", id, notFound(err))
 	}
-	return acc, nil
+	return acc.domain(), nil
 }
 
 // AccountByName returns the account with the given name, or ErrNotFound.
-func (s *Store) AccountByName(ctx context.Context, name string) (Account, error) {
+func (s *Store) AccountByName(ctx context.Context, name string) (account.Account, error) {
 	var acc Account
 	if err := s.db.WithContext(ctx).Where("name = ?", strings.TrimSpace(name)).Take(&acc).Error; err != nil {
-		return Account{}, fmt.Errorf("account %q: %w", name, notFound(err))
+		return account.Account{}, fmt.Errorf("account %q: %w", name, notFound(err))
 	}
-	return acc, nil
+	return acc.domain(), nil
 }
 
 // FirstAccount returns the oldest account, or ErrNotFound when there is none.
-func (s *Store) FirstAccount(ctx context.Context) (Account, error) {
+func (s *Store) FirstAccount(ctx context.Context) (account.Account, error) {
 	var acc Account
 	if err := s.db.WithContext(ctx).Order("created_at, id").Take(&acc).Error; err != nil {
-		return Account{}, fmt.Errorf("first account: %w", notFound(err))
+		return account.Account{}, fmt.Errorf("first account: %w", notFound(err))
 	}
-	return acc, nil
+	return acc.domain(), nil
 }
 
 // ListAccounts returns all accounts, oldest first.
-func (s *Store) ListAccounts(ctx context.Context) ([]Account, error) {
+func (s *Store) ListAccounts(ctx context.Context) ([]account.Account, error) {
 	var out []Account
 	if err := s.db.WithContext(ctx).Order("created_at, id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
-	return out, nil
+	return domains(out, Account.domain), nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -244,7 +245,7 @@ func TestListMessagesPages(t *testing.T) {
 		if err != nil || len(failed) != 1 || failed[0].ID != all[3].ID {
 			t.Fatalf("status filter: %v, %v", failed, err)
 		}
-		if _, _, err := s.ListMessages(ctx, acc.ID, store.MessageFilter{Limit: 3, Cursor: "garbage!"}); !errors.Is(err, store.ErrBadCursor) {
+		if _, _, err := s.ListMessages(ctx, acc.ID, store.MessageFilter{Limit: 3, Cursor: "garbage!"}); !errors.Is(err, account.ErrBadCursor) {
 			t.Fatalf("bad cursor: %v", err)
 		}
 		got, err := s.GetMessages(ctx, acc.ID, []string{all[0].ID, all[7].ID, "msg_nope"})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/account"
 )
 
 // firstKeyLockID names the PostgreSQL advisory lock under which a server
@@ -26,7 +28,7 @@ const FirstAccountName = "default"
 // the check and the creation are one transaction, which takes SQLite's write
 // lock up front (IMMEDIATE) and on PostgreSQL an advisory lock first.
 func (s *Store) CreateFirstAPIKey(ctx context.Context, name string, perms []string) (raw string, key APIKey, created bool, err error) {
-	perms, err = normalizePermissions(perms)
+	perms, err = account.NormalizePermissions(perms)
 	if err != nil {
 		return "", APIKey{}, false, fmt.Errorf("create the first API key: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -21,7 +22,7 @@ func TestCreateFirstAPIKeyOnceAcrossServers(t *testing.T) {
 		for i := range callers {
 			s := []*store.Store{a, b}[i%2]
 			wg.Go(func() {
-				raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{store.PermSystemAdmin})
+				raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{account.PermSystemAdmin})
 				if err != nil {
 					t.Errorf("CreateFirstAPIKey: %v", err)
 					return
@@ -48,7 +49,7 @@ func TestCreateFirstAPIKeyOnceAcrossServers(t *testing.T) {
 		if err != nil || len(accs) != 1 || accs[0].Name != store.FirstAccountName || keys[0].AccountID != accs[0].ID {
 			t.Fatalf("accounts %+v, %v; want the one account %q holding the key", accs, err, store.FirstAccountName)
 		}
-		if k, err := a.Authenticate(ctx, made[0]); err != nil || !k.Has(store.PermSystemAdmin) {
+		if k, err := a.Authenticate(ctx, made[0]); err != nil || !k.Has(account.PermSystemAdmin) {
 			t.Errorf("Authenticate(first key) = %+v, %v", k, err)
 		}
 	})
@@ -58,14 +59,14 @@ func TestCreateFirstAPIKeyKeepsExistingKeysAndAccount(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		acc := mustAccount(t, s, "acme")
-		raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{store.PermSendSMS})
+		raw, _, created, err := s.CreateFirstAPIKey(ctx, "first key", []string{account.PermSendSMS})
 		if err != nil || !created {
 			t.Fatalf("CreateFirstAPIKey on a database with an account and no key = %v, %v; want a key", created, err)
 		}
 		if k, err := s.Authenticate(ctx, raw); err != nil || k.AccountID != acc.ID {
 			t.Errorf("first key %+v, %v; want it on the existing account %s", k, err, acc.ID)
 		}
-		raw, _, created, err = s.CreateFirstAPIKey(ctx, "again", []string{store.PermSendSMS})
+		raw, _, created, err = s.CreateFirstAPIKey(ctx, "again", []string{account.PermSendSMS})
 		if err != nil || created || raw != "" {
 			t.Errorf("CreateFirstAPIKey with a key present = %q, %v, %v; want nothing made", raw, created, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -17,7 +18,7 @@ func TestKeyChangesReachOtherServers(t *testing.T) {
 	storetest.EachPair(t, store.Options{}, func(t *testing.T, a, b *store.Store) {
 		ctx := context.Background()
 		acc := mustAccount(t, a, "acme")
-		raw, key, err := a.CreateAPIKey(ctx, acc.ID, "k", []string{store.PermSendSMS})
+		raw, key, err := a.CreateAPIKey(ctx, acc.ID, "k", []string{account.PermSendSMS})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,10 +45,10 @@ func TestKeyChangesReachOtherServers(t *testing.T) {
 		}
 		eventually(t, "the revocation reaches the other server", func() bool {
 			_, err := a.Authenticate(ctx, raw)
-			return errors.Is(err, store.ErrUnauthorized)
+			return errors.Is(err, account.ErrUnauthorized)
 		})
 		for range 20 {
-			if _, err := a.Authenticate(ctx, raw); !errors.Is(err, store.ErrUnauthorized) {
+			if _, err := a.Authenticate(ctx, raw); !errors.Is(err, account.ErrUnauthorized) {
 				t.Fatalf("after the revocation was seen: err = %v, want ErrUnauthorized", err)
 			}
 		}

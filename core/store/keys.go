@@ -13,31 +13,9 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/account"
 )
-
-// Permissions an API key can carry.
-const (
-	PermSendSMS    = "send_sms"
-	PermReceiveSMS = "receive_sms"
-	PermSendOTP    = "send_otp"
-	PermVerifyOTP  = "verify_otp"
-	// PermAccountAdmin manages its own account: its keys and settings, and
-	// every permission above on it. It reaches no other account.
-	PermAccountAdmin = "account_admin"
-	// PermSystemAdmin manages the installation: accounts and their credit,
-	// providers, routing, and keys on any account. It grants every other
-	// permission too.
-	PermSystemAdmin = "system_admin"
-)
-
-// legacyAdmin is the one admin permission of earlier versions, which
-// reached every account. Given as input it means PermAccountAdmin; stored
-// keys that still carry it are split by Migrate (see splitAdminKeys).
-const legacyAdmin = "admin"
-
-// ErrForbidden means a key is valid but may not do what was asked; the
-// wrapping error says why, for the caller to show.
-var ErrForbidden = errors.New("forbidden")
 
 // KeyPrefix starts every raw API key, so a leaked key is recognisable (by
 // secret scanners, in logs) as ours.
@@ -46,15 +24,6 @@ const KeyPrefix = "api_live_"
 // lastUsedEvery bounds how often LastUsedAt is written per key: recording
 // every request would turn each authenticated read into a write.
 const lastUsedEvery = time.Minute
-
-// ErrUnauthorized means an API key is unknown or revoked. Callers must not
-// tell the two apart in their answers.
-var ErrUnauthorized = errors.New("invalid or revoked API key")
-
-// AllPermissions lists the valid permissions.
-func AllPermissions() []string {
-	return []string{PermSendSMS, PermReceiveSMS, PermSendOTP, PermVerifyOTP, PermAccountAdmin, PermSystemAdmin}
-}
 
 // APIKey is a stored API key. The raw key is shown once at creation and
 // never stored: only its hash and a short prefix to recognise it by.
@@ -81,84 +50,10 @@ type APIKey struct {
 	SMSPerMinute int `gorm:"not null;default:0" json:"sms_per_minute,omitempty"`
 }
 
-// Has reports whether the key grants perm. PermSystemAdmin grants
-// everything; PermAccountAdmin everything but PermSystemAdmin (on its own
-// account: see Manages).
-func (k APIKey) Has(perm string) bool {
-	for _, p := range k.PermissionList() {
-		switch {
-		case p == perm, p == PermSystemAdmin:
-			return true
-		case (p == PermAccountAdmin || p == legacyAdmin) && perm != PermSystemAdmin:
-			// legacyAdmin is only seen on a key a node of an earlier version
-			// wrote after this one migrated; it gets the lesser power.
-			return true
-		}
-	}
-	return false
-}
-
-// Manages reports whether the key may manage the account's keys and
-// settings: a system admin manages every account, an account admin its own.
-func (k APIKey) Manages(accountID string) bool {
-	return k.Has(PermSystemAdmin) || (k.Has(PermAccountAdmin) && k.AccountID == accountID)
-}
-
-// MayGrant returns an error wrapping ErrForbidden when the key may not give
-// a key on accountID the permissions perms: an account admin hands out
-// permissions on its own account only, and never system_admin.
-func (k APIKey) MayGrant(accountID string, perms []string) error {
-	if !k.Manages(accountID) {
-		return fmt.Errorf("%w: an %s key manages the keys of its own account (%s) only; keys of other accounts need a %s key",
-			ErrForbidden, PermAccountAdmin, k.AccountID, PermSystemAdmin)
-	}
-	if slices.Contains(perms, PermSystemAdmin) && !k.Has(PermSystemAdmin) {
-		return fmt.Errorf("%w: only a %s key can create or revoke a key with %s", ErrForbidden, PermSystemAdmin, PermSystemAdmin)
-	}
-	return nil
-}
-
-// PermissionList returns the key's permissions as a list.
-func (k APIKey) PermissionList() []string {
-	if k.Permissions == "" {
-		return nil
-	}
-	return strings.Split(k.Permissions, ",")
-}
-
-// Revoked reports whether the key has been revoked.
-func (k APIKey) Revoked() bool { return k.RevokedAt != nil }
-
-// ParsePermissions splits a comma-separated permission list (as typed on a
-// command line) and validates it.
-func ParsePermissions(list string) ([]string, error) {
-	return normalizePermissions(strings.Split(list, ","))
-}
-
-func normalizePermissions(perms []string) ([]string, error) {
-	valid := AllPermissions()
-	var out []string
-	for _, p := range perms {
-		p = strings.ToLower(strings.TrimSpace(p))
-		if p == "" {
-			continue
-		}
-		if p == legacyAdmin {
-			// Scripts written for earlier versions keep working, with the
-			// power that is safe to assume: their own account.
-			p = PermAccountAdmin
-		}
-		if !slices.Contains(valid, p) {
-			return nil, fmt.Errorf("unknown permission %q (valid: %s)", p, strings.Join(valid, ", "))
-		}
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no permission given (valid: %s)", strings.Join(valid, ", "))
-	}
-	return out, nil
+// domain is the key as callers see it.
+func (k APIKey) domain() account.APIKey {
+	return account.APIKey{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, Permissions: k.Permissions,
+		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, SMSPerMinute: k.SMSPerMinute}
 }
 
 func hashKey(raw string) string {
@@ -168,19 +63,19 @@ func hashKey(raw string) string {
 
 // CreateAPIKey creates a key for the account and returns the raw key, which
 // exists nowhere else afterwards: show it once.
-func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms []string) (string, APIKey, error) {
-	perms, err := normalizePermissions(perms)
+func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms []string) (string, account.APIKey, error) {
+	perms, err := account.NormalizePermissions(perms)
 	if err != nil {
-		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
+		return "", account.APIKey{}, fmt.Errorf("create API key: %w", err)
 	}
 	if _, err := s.AccountByID(ctx, accountID); err != nil {
-		return "", APIKey{}, fmt.Errorf("create API key: %w", err)
+		return "", account.APIKey{}, fmt.Errorf("create API key: %w", err)
 	}
 	raw, key := newAPIKey(accountID, name, perms)
 	if err := s.db.WithContext(ctx).Create(&key).Error; err != nil {
-		return "", APIKey{}, fmt.Errorf("create API key for account %s: %w", accountID, err)
+		return "", account.APIKey{}, fmt.Errorf("create API key for account %s: %w", accountID, err)
 	}
-	return raw, key, nil
+	return raw, key.domain(), nil
 }
 
 // newAPIKey makes a key with normalised perms for accountID and returns it
@@ -201,11 +96,11 @@ func newAPIKey(accountID, name string, perms []string) (string, APIKey) {
 
 // Authenticate returns the live key whose raw value is raw, or
 // ErrUnauthorized. It records the key's last use at most once a minute.
-func (s *Store) Authenticate(ctx context.Context, raw string) (APIKey, error) {
+func (s *Store) Authenticate(ctx context.Context, raw string) (account.APIKey, error) {
 	// Anything that is not shaped like one of our keys cannot match; the
 	// length cap keeps hostile headers from costing hashing time.
 	if !strings.HasPrefix(raw, KeyPrefix) || len(raw) > 256 {
-		return APIKey{}, ErrUnauthorized
+		return account.APIKey{}, account.ErrUnauthorized
 	}
 	// Looking up by hash rather than comparing secrets means no comparison
 	// of attacker-chosen input with a stored secret ever happens, so
@@ -214,21 +109,21 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (APIKey, error) {
 	key, gen, ok := s.cachedKey(hash)
 	if ok {
 		s.touch(ctx, &key)
-		return key, nil
+		return key.domain(), nil
 	}
 	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&key).Error
 	if errors.Is(notFound(err), ErrNotFound) {
-		return APIKey{}, ErrUnauthorized
+		return account.APIKey{}, account.ErrUnauthorized
 	}
 	if err != nil {
-		return APIKey{}, fmt.Errorf("authenticate API key: %w", err)
+		return account.APIKey{}, fmt.Errorf("authenticate API key: %w", err)
 	}
 	if key.RevokedAt != nil {
-		return APIKey{}, ErrUnauthorized
+		return account.APIKey{}, account.ErrUnauthorized
 	}
 	s.touch(ctx, &key)
 	s.keepKey(hash, key, gen)
-	return key, nil
+	return key.domain(), nil
 }
 
 // touch records that key was just used, unless that was recorded less than
@@ -261,7 +156,7 @@ func (s *Store) touch(ctx context.Context, key *APIKey) {
 
 // ListAPIKeys returns the keys of an account, or of all accounts when
 // accountID is empty, oldest first, revoked ones included.
-func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, error) {
+func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]account.APIKey, error) {
 	q := s.db.WithContext(ctx).Order("created_at, id")
 	if accountID != "" {
 		q = q.Where("account_id = ?", accountID)
@@ -270,17 +165,17 @@ func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, er
 	if err := q.Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list API keys: %w", err)
 	}
-	return out, nil
+	return domains(out, APIKey.domain), nil
 }
 
 // APIKeyByID returns the key with the given id, revoked or not, or an error
 // wrapping ErrNotFound.
-func (s *Store) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
+func (s *Store) APIKeyByID(ctx context.Context, id string) (account.APIKey, error) {
 	var k APIKey
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&k).Error; err != nil {
-		return APIKey{}, fmt.Errorf("API key %s: %w", id, notFound(err))
+		return account.APIKey{}, fmt.Errorf("API key %s: %w", id, notFound(err))
 	}
-	return k, nil
+	return k.domain(), nil
 }
 
 // RevokeAPIKey revokes a key at once; revoking a revoked key does nothing.
@@ -324,7 +219,7 @@ func (s *Store) CountAPIKeys(ctx context.Context) (int64, error) {
 // runs at every migration and finds nothing once no key carries admin.
 func (s *Store) splitAdminKeys(db *gorm.DB) error {
 	var keys []APIKey
-	if err := db.Select("id", "account_id", "permissions").Where("permissions LIKE ?", "%"+legacyAdmin+"%").
+	if err := db.Select("id", "account_id", "permissions").Where("permissions LIKE ?", "%"+account.PermLegacyAdmin+"%").
 		Find(&keys).Error; err != nil {
 		return fmt.Errorf("find admin keys to split: %w", err)
 	}
@@ -334,16 +229,16 @@ func (s *Store) splitAdminKeys(db *gorm.DB) error {
 			return fmt.Errorf("find the first account: %w", err)
 		}
 	}
-	var system, account []string
+	var system, accountAdmins []string
 	for _, k := range keys {
-		perms := k.PermissionList()
-		i := slices.Index(perms, legacyAdmin)
+		perms := k.domain().PermissionList()
+		i := slices.Index(perms, account.PermLegacyAdmin)
 		if i < 0 {
 			continue // a name that merely contains "admin", e.g. account_admin
 		}
-		to := PermAccountAdmin
+		to := account.PermAccountAdmin
 		if k.AccountID == first.ID {
-			to = PermSystemAdmin
+			to = account.PermSystemAdmin
 		}
 		perms[i] = to
 		var kept []string
@@ -355,15 +250,15 @@ func (s *Store) splitAdminKeys(db *gorm.DB) error {
 		if err := db.Model(&APIKey{}).Where("id = ?", k.ID).Update("permissions", strings.Join(kept, ",")).Error; err != nil {
 			return fmt.Errorf("split admin key %s: %w", k.ID, err)
 		}
-		if to == PermSystemAdmin {
+		if to == account.PermSystemAdmin {
 			system = append(system, k.ID)
 		} else {
-			account = append(account, k.ID)
+			accountAdmins = append(accountAdmins, k.ID)
 		}
 	}
-	if len(system)+len(account) > 0 {
+	if len(system)+len(accountAdmins) > 0 {
 		s.log.Warn("the admin permission is split: admin keys of the first account are now system_admin, the others account_admin; check with `smsrouter keys list`",
-			"first_account", first.ID, "system_admin", strings.Join(system, ","), "account_admin", strings.Join(account, ","))
+			"first_account", first.ID, "system_admin", strings.Join(system, ","), "account_admin", strings.Join(accountAdmins, ","))
 	}
 	return nil
 }

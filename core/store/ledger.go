@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 )
 
@@ -77,28 +78,6 @@ type BalanceLowData struct {
 	Balance   money.Amount `json:"balance"`
 	Threshold money.Amount `json:"threshold"`
 	Currency  string       `json:"currency,omitempty"`
-}
-
-// InsufficientCreditError refuses an acceptance the account cannot pay
-// for; nothing of it is stored.
-type InsufficientCreditError struct {
-	AccountID string
-	// Messages is how many messages the acceptance holds, and Needed
-	// what they cost.
-	Messages int
-	Needed   money.Amount
-	// Balance is the account's balance when it was refused, and
-	// CreditLimit how far below zero the account may go.
-	Balance     money.Amount
-	CreditLimit money.Amount
-}
-
-func (e *InsufficientCreditError) Error() string {
-	s := fmt.Sprintf("insufficient credit: the messages cost %s and the account's balance is %s", e.Needed, e.Balance)
-	if e.CreditLimit > 0 {
-		s += fmt.Sprintf(" with a credit limit of %s", e.CreditLimit)
-	}
-	return s
 }
 
 // billedAccount is what charging reads of an account.
@@ -176,7 +155,7 @@ func acceptanceCosts(a *Acceptance) map[string]money.Amount {
 
 // chargeAcceptances decides which acceptances not yet refused the accounts
 // can pay for, in batch order, and refuses the others with an
-// *InsufficientCreditError; charged is false when nothing in the batch
+// *account.InsufficientCreditError; charged is false when nothing in the batch
 // costs anything. writeCharges then charges the accounts after the
 // messages are stored.
 //
@@ -228,7 +207,7 @@ func (s *Store) chargeAcceptances(tx *gorm.DB, as []Acceptance, refused []error,
 		for id, cost := range c {
 			a := accounts[id]
 			if a != nil && !a.affords(balance[id], cost) {
-				refused[i] = &InsufficientCreditError{AccountID: id, Messages: len(as[i].Messages), Needed: cost,
+				refused[i] = &account.InsufficientCreditError{AccountID: id, Messages: len(as[i].Messages), Needed: cost,
 					Balance: balance[id], CreditLimit: *a.CreditLimit}
 				ok = false
 				break
@@ -475,9 +454,9 @@ func (s *Store) RefundMessages(ctx context.Context, ids []string, reason string)
 // AddCredit adds amount (negative to take credit away) to the account's
 // balance with a ledger entry: a top-up when positive, an adjustment
 // when negative. It returns the entry.
-func (s *Store) AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (LedgerEntry, error) {
+func (s *Store) AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (account.LedgerEntry, error) {
 	if amount == 0 {
-		return LedgerEntry{}, errors.New("add credit: the amount is zero")
+		return account.LedgerEntry{}, errors.New("add credit: the amount is zero")
 	}
 	kind := EntryTopup
 	if amount < 0 {
@@ -501,9 +480,9 @@ func (s *Store) AddCredit(ctx context.Context, accountID string, amount money.Am
 		return s.noteLowBalance(tx, a, a.Balance, after, e.CreatedAt)
 	})
 	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("add %s credit to account %s: %w", amount, accountID, err)
+		return account.LedgerEntry{}, fmt.Errorf("add %s credit to account %s: %w", amount, accountID, err)
 	}
-	return e, nil
+	return e.domain(), nil
 }
 
 // SetCreditLimit sets how far below zero the account's balance may go:
@@ -541,17 +520,9 @@ func (s *Store) setAccountColumn(ctx context.Context, id, column string, v *mone
 	return nil
 }
 
-// LedgerPage selects a page of an account's ledger.
-type LedgerPage struct {
-	// Limit caps the page; at most 500.
-	Limit int
-	// Cursor continues after the page that returned it.
-	Cursor string
-}
-
 // Ledger returns a page of the account's ledger entries, newest first,
 // and the cursor of the next page ("" after the last).
-func (s *Store) Ledger(ctx context.Context, accountID string, p LedgerPage) ([]LedgerEntry, string, error) {
+func (s *Store) Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error) {
 	if p.Limit <= 0 || p.Limit > 500 {
 		return nil, "", fmt.Errorf("list ledger: limit %d is not within 1..500", p.Limit)
 	}
@@ -573,7 +544,7 @@ func (s *Store) Ledger(ctx context.Context, accountID string, p LedgerPage) ([]L
 		out = out[:p.Limit]
 		next = strconv.FormatUint(out[len(out)-1].ID, 10)
 	}
-	return out, next, nil
+	return domains(out, LedgerEntry.domain), next, nil
 }
 
 // LedgerSum is the sum of the account's ledger entries, which equals its

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -82,7 +83,7 @@ func TestChargesHoldUnderConcurrency(t *testing.T) {
 				for i := range tries / 8 {
 					m := pricedMessage(acc, fmt.Sprint("g", g, " i", i), price, c.now())
 					err := accepters[(g+i)%len(accepters)].Accept(ctx, dupAcceptance(acc, m, m.ID, c.now().Add(time.Minute)))
-					var ce *store.InsufficientCreditError
+					var ce *account.InsufficientCreditError
 					mu.Lock()
 					switch {
 					case err == nil:
@@ -113,7 +114,7 @@ func TestChargesHoldUnderConcurrency(t *testing.T) {
 				t.Errorf("message %s charged %s, want %s", m.ID, m.Charged, price)
 			}
 		}
-		entries, _, err := a.Ledger(ctx, acc, store.LedgerPage{Limit: 500})
+		entries, _, err := a.Ledger(ctx, acc, account.LedgerPage{Limit: 500})
 		if err != nil || len(entries) != affordable+1 {
 			t.Fatalf("ledger has %d entries (%v), want %d charges and the top-up", len(entries), err, affordable)
 		}
@@ -176,7 +177,7 @@ func TestRefusedForCreditIsAllOrNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ce *store.InsufficientCreditError
+		var ce *account.InsufficientCreditError
 		if refused[0] != nil || !errors.As(refused[1], &ce) || refused[2] != nil || refused[3] != nil {
 			t.Fatalf("refused = %v", refused)
 		}
@@ -246,7 +247,7 @@ func TestRefundOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkBooks(t, s, acc, amount(t, "9.98"))
-		entries, _, err := s.Ledger(ctx, acc, store.LedgerPage{Limit: 100})
+		entries, _, err := s.Ledger(ctx, acc, account.LedgerPage{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +376,7 @@ func TestLedgerPages(t *testing.T) {
 		var got []string
 		cursor := ""
 		for {
-			page, next, err := s.Ledger(ctx, acc, store.LedgerPage{Limit: 2, Cursor: cursor})
+			page, next, err := s.Ledger(ctx, acc, account.LedgerPage{Limit: 2, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -390,7 +391,7 @@ func TestLedgerPages(t *testing.T) {
 		if fmt.Sprint(got) != "[top-up 5 top-up 4 top-up 3 top-up 2 top-up 1]" {
 			t.Fatalf("pages = %v", got)
 		}
-		if _, _, err := s.Ledger(ctx, acc, store.LedgerPage{Limit: 2, Cursor: "x"}); !errors.Is(err, store.ErrBadCursor) {
+		if _, _, err := s.Ledger(ctx, acc, account.LedgerPage{Limit: 2, Cursor: "x"}); !errors.Is(err, account.ErrBadCursor) {
 			t.Fatalf("bad cursor: %v", err)
 		}
 		if _, err := s.AddCredit(ctx, "acc_missing", 1, ""); !errors.Is(err, store.ErrNotFound) {
@@ -460,7 +461,7 @@ func TestCreditLimitSetElsewhereHolds(t *testing.T) {
 			t.Fatal(err)
 		}
 		// -0.5 → -1 would pass a limit of 0.75 no more.
-		var ce *store.InsufficientCreditError
+		var ce *account.InsufficientCreditError
 		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{pricedMessage(acc, "2", p, c.now())}}); !errors.As(err, &ce) {
 			t.Fatalf("accept beyond a limit set elsewhere: %v", err)
 		}

@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsrouter/smsrouter/core/account"
 )
 
 // GetMessages returns those of ids that are the account's messages, in no
@@ -35,7 +36,7 @@ type MessageFilter struct {
 }
 
 // ErrBadCursor means a cursor was not one ListMessages returned.
-var ErrBadCursor = errors.New("invalid cursor")
+var ErrBadCursor = account.ErrBadCursor
 
 // ListMessages returns a page of the account's messages, newest first, and
 // the cursor of the next page ("" after the last). Paging by (created_at,

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/account"
 )
 
 // OTPCode is a one-time code sent to a phone. Only a salted hash of the
@@ -41,7 +43,7 @@ func (e *RateLimitError) Error() string {
 // CreateOTP stores a new code and the message carrying it in one
 // transaction, unless the account already sent limit codes to the number
 // within window (then a *RateLimitError) or cannot pay for the message
-// (then an *InsufficientCreditError). The number's pending code, if
+// (then an *account.InsufficientCreditError). The number's pending code, if
 // any, stops being valid: the newest code is the only one that verifies.
 func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
 	now := s.now()
@@ -94,7 +96,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 	if errors.As(err, &rl) {
 		return rl
 	}
-	var ce *InsufficientCreditError
+	var ce *account.InsufficientCreditError
 	if errors.As(err, &ce) {
 		return ce
 	}

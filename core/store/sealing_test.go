@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -47,20 +48,20 @@ func TestMessageTextsAtRest(t *testing.T) {
 	const text = "Your PIN is 4711, valid until 18:00"
 	for _, tc := range []struct {
 		name     string
-		policy   store.MessageBodies
+		policy   account.MessageBodies
 		kind     string
 		mask     []string
 		inFlight string // the text column while in flight; "sealed" for the sealed full text
 		final    string // the text MessageText gives once final
 	}{
-		{name: "full", policy: store.BodiesFull, kind: "sms", inFlight: "sealed", final: text},
-		{name: "masked", policy: store.BodiesMasked, kind: "sms", inFlight: "Your PIN is ****, valid until **:**", final: "Your PIN is ****, valid until **:**"},
-		{name: "none", policy: store.BodiesNone, kind: "sms", inFlight: "", final: ""},
-		{name: "a code under full", policy: store.BodiesFull, kind: "otp", mask: []string{"4711"},
+		{name: "full", policy: account.BodiesFull, kind: "sms", inFlight: "sealed", final: text},
+		{name: "masked", policy: account.BodiesMasked, kind: "sms", inFlight: "Your PIN is ****, valid until **:**", final: "Your PIN is ****, valid until **:**"},
+		{name: "none", policy: account.BodiesNone, kind: "sms", inFlight: "", final: ""},
+		{name: "a code under full", policy: account.BodiesFull, kind: "otp", mask: []string{"4711"},
 			inFlight: "Your PIN is ****, valid until 18:00", final: "Your PIN is ****, valid until 18:00"},
-		{name: "a code without a mask under full", policy: store.BodiesFull, kind: "otp",
+		{name: "a code without a mask under full", policy: account.BodiesFull, kind: "otp",
 			inFlight: "Your PIN is ****, valid until **:**", final: "Your PIN is ****, valid until **:**"},
-		{name: "a code under none", policy: store.BodiesNone, kind: "otp", mask: []string{"4711"}, inFlight: "", final: ""},
+		{name: "a code under none", policy: account.BodiesNone, kind: "otp", mask: []string{"4711"}, inFlight: "", final: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -69,8 +70,8 @@ func TestMessageTextsAtRest(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tc.policy != store.BodiesFull {
-					if a, err := s.SetMessageBodies(ctx, acc.ID, tc.policy); err != nil || a.MessageBodies != string(tc.policy) {
+				if tc.policy != account.BodiesFull {
+					if a, err := s.SetMessageBodies(ctx, acc.ID, tc.policy); err != nil || a.MessageBodies != tc.policy {
 						t.Fatalf("SetMessageBodies = %+v, %v", a, err)
 					}
 				}
@@ -150,7 +151,7 @@ func TestSetMessageBodiesRefusesUnknownPolicies(t *testing.T) {
 		if _, err := s.SetMessageBodies(ctx, acc.ID, "hashed"); err == nil || !strings.Contains(err.Error(), `"masked"`) {
 			t.Errorf("SetMessageBodies(hashed) = %v, want an error naming the choices", err)
 		}
-		if _, err := s.SetMessageBodies(ctx, "acc_missing", store.BodiesNone); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.SetMessageBodies(ctx, "acc_missing", account.BodiesNone); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("SetMessageBodies of an unknown account = %v, want ErrNotFound", err)
 		}
 	})

@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/seal"
 )
 
@@ -34,11 +35,13 @@ const (
 const DefaultSQLitePath = "./data/smsrouter.db"
 
 // Sentinel errors callers test with errors.Is.
+// The store answers with the domain's errors, so that its callers need not
+// import it to tell them apart.
 var (
 	// ErrNotFound means the requested record does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = account.ErrNotFound
 	// ErrConflict means a record with the same unique value already exists.
-	ErrConflict = errors.New("already exists")
+	ErrConflict = account.ErrConflict
 )
 
 // Options says which database to open.

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -161,7 +162,7 @@ func TestConcurrentUse(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				for range 5 {
-					if _, _, err := s.CreateAPIKey(ctx, acc.ID, "k", []string{store.PermSendSMS}); err != nil {
+					if _, _, err := s.CreateAPIKey(ctx, acc.ID, "k", []string{account.PermSendSMS}); err != nil {
 						errs <- err
 					}
 					if _, err := s.ListAPIKeys(ctx, acc.ID); err != nil {
@@ -182,7 +183,7 @@ func TestConcurrentUse(t *testing.T) {
 	})
 }
 
-func mustAccount(t *testing.T, s *store.Store, name string) store.Account {
+func mustAccount(t *testing.T, s *store.Store, name string) account.Account {
 	t.Helper()
 	acc, err := s.CreateAccount(context.Background(), name)
 	if err != nil {

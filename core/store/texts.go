@@ -10,34 +10,10 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/sdk"
 )
-
-// MessageBodies is what an account's messages keep of their text once no
-// provider needs it any more. Until then every text is kept sealed with the
-// server key (see Options.Keys), for the dispatcher to send.
-type MessageBodies string
-
-const (
-	// BodiesFull keeps the whole text, sealed. The default.
-	BodiesFull MessageBodies = "full"
-	// BodiesMasked keeps the text with every digit replaced by '*' (codes,
-	// amounts, account numbers), in the clear.
-	BodiesMasked MessageBodies = "masked"
-	// BodiesNone keeps no text.
-	BodiesNone MessageBodies = "none"
-)
-
-// ParseMessageBodies checks a policy name; the error lists the choices.
-func ParseMessageBodies(s string) (MessageBodies, error) {
-	switch p := MessageBodies(s); p {
-	case BodiesFull, BodiesMasked, BodiesNone:
-		return p, nil
-	}
-	return "", fmt.Errorf("message_bodies %q is not one of %q (keep the text, sealed), %q (keep it with digits masked) or %q (keep none)",
-		s, BodiesFull, BodiesMasked, BodiesNone)
-}
 
 // bodiesTTL is how long a store trusts the message_bodies policy it read
 // for an account: a change made on another node applies here after at
@@ -45,23 +21,23 @@ func ParseMessageBodies(s string) (MessageBodies, error) {
 const bodiesTTL = 30 * time.Second
 
 type bodiesEntry struct {
-	policy MessageBodies
+	policy account.MessageBodies
 	until  time.Time
 }
 
 // SetMessageBodies sets what the account's messages keep of their text
 // from now on; messages already final keep what they kept. ErrNotFound
 // when there is no such account.
-func (s *Store) SetMessageBodies(ctx context.Context, accountID string, p MessageBodies) (Account, error) {
-	if _, err := ParseMessageBodies(string(p)); err != nil {
-		return Account{}, err
+func (s *Store) SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error) {
+	if _, err := account.ParseMessageBodies(string(p)); err != nil {
+		return account.Account{}, err
 	}
 	res := s.db.WithContext(ctx).Model(&Account{}).Where("id = ?", accountID).Update("message_bodies", string(p))
 	if res.Error != nil {
-		return Account{}, fmt.Errorf("set message_bodies of account %s: %w", accountID, res.Error)
+		return account.Account{}, fmt.Errorf("set message_bodies of account %s: %w", accountID, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return Account{}, fmt.Errorf("set message_bodies of account %s: %w", accountID, ErrNotFound)
+		return account.Account{}, fmt.Errorf("set message_bodies of account %s: %w", accountID, ErrNotFound)
 	}
 	s.bodies.Delete(accountID)
 	return s.AccountByID(ctx, accountID)
@@ -69,9 +45,9 @@ func (s *Store) SetMessageBodies(ctx context.Context, accountID string, p Messag
 
 // bodiesOf returns the message_bodies policy of each of the messages'
 // accounts, reading those not known (or known for too long) in one query.
-func (s *Store) bodiesOf(tx *gorm.DB, msgs []*Message) (map[string]MessageBodies, error) {
+func (s *Store) bodiesOf(tx *gorm.DB, msgs []*Message) (map[string]account.MessageBodies, error) {
 	now := time.Now()
-	out := make(map[string]MessageBodies, 1)
+	out := make(map[string]account.MessageBodies, 1)
 	var read []string
 	for _, m := range msgs {
 		if _, ok := out[m.AccountID]; ok {
@@ -81,7 +57,7 @@ func (s *Store) bodiesOf(tx *gorm.DB, msgs []*Message) (map[string]MessageBodies
 			out[m.AccountID] = e.(bodiesEntry).policy
 			continue
 		}
-		out[m.AccountID] = BodiesFull
+		out[m.AccountID] = account.BodiesFull
 		read = append(read, m.AccountID)
 	}
 	if len(read) == 0 {
@@ -92,9 +68,9 @@ func (s *Store) bodiesOf(tx *gorm.DB, msgs []*Message) (map[string]MessageBodies
 		return nil, fmt.Errorf("read the message_bodies of %d accounts: %w", len(read), err)
 	}
 	for _, a := range rows {
-		p := MessageBodies(a.MessageBodies)
-		if _, err := ParseMessageBodies(a.MessageBodies); err != nil {
-			p = BodiesFull
+		p := account.MessageBodies(a.MessageBodies)
+		if _, err := account.ParseMessageBodies(a.MessageBodies); err != nil {
+			p = account.BodiesFull
 		}
 		out[a.ID] = p
 		s.bodies.Store(a.ID, bodiesEntry{policy: p, until: now.Add(bodiesTTL)})
@@ -140,9 +116,9 @@ func (s *Store) sealTexts(tx *gorm.DB, msgs []*Message) (restore func(), err err
 // full is true when that is the whole text. A one-time code never stays:
 // its Mask parts (or, without them, its digits) are masked whatever the
 // policy.
-func keptText(m *Message, p MessageBodies) (kept string, full bool) {
+func keptText(m *Message, p account.MessageBodies) (kept string, full bool) {
 	switch {
-	case p == BodiesNone:
+	case p == account.BodiesNone:
 		return "", false
 	case len(m.Mask) > 0:
 		kept = m.Text
@@ -151,11 +127,11 @@ func keptText(m *Message, p MessageBodies) (kept string, full bool) {
 				kept = strings.ReplaceAll(kept, part, strings.Repeat("*", len([]rune(part))))
 			}
 		}
-		if p == BodiesMasked {
+		if p == account.BodiesMasked {
 			kept = maskDigits(kept)
 		}
 		return kept, false
-	case p == BodiesMasked || m.Kind == KindOTP:
+	case p == account.BodiesMasked || m.Kind == KindOTP:
 		return maskDigits(m.Text), false
 	}
 	return "", true

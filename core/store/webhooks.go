@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -368,23 +369,23 @@ func NewWebhookSecret() string {
 }
 
 // GetWebhook returns the account's webhook configuration, or ErrNotFound.
-func (s *Store) GetWebhook(ctx context.Context, accountID string) (Webhook, error) {
+func (s *Store) GetWebhook(ctx context.Context, accountID string) (account.Webhook, error) {
 	var w Webhook
 	if err := s.db.WithContext(ctx).Where("account_id = ?", accountID).Take(&w).Error; err != nil {
-		return Webhook{}, fmt.Errorf("webhook of account %s: %w", accountID, notFound(err))
+		return account.Webhook{}, fmt.Errorf("webhook of account %s: %w", accountID, notFound(err))
 	}
 	var err error
 	if w.Secret, err = s.openSecret(accountID, w.Secret); err != nil {
-		return Webhook{}, err
+		return account.Webhook{}, err
 	}
-	return w, nil
+	return w.domain(), nil
 }
 
 // SetWebhook stores the account's webhook URL (empty: only per-message
 // callback URLs). A secret is generated when the account has none or when
 // rotate is set; the returned secret is then non-empty, and empty when the
 // old one was kept.
-func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bool) (Webhook, string, error) {
+func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error) {
 	var (
 		out    Webhook
 		secret string
@@ -414,15 +415,15 @@ func (s *Store) SetWebhook(ctx context.Context, accountID, url string, rotate bo
 		return tx.Where("account_id = ?", accountID).Take(&out).Error
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, ErrConflict)
+		return account.Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, ErrConflict)
 	}
 	if err != nil {
-		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
+		return account.Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
 	}
 	if out.Secret, err = s.openSecret(accountID, out.Secret); err != nil {
-		return Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
+		return account.Webhook{}, "", fmt.Errorf("set webhook of account %s: %w", accountID, err)
 	}
-	return out, secret, nil
+	return out.domain(), secret, nil
 }
 
 // DeleteWebhook removes the account's webhook URL and secret. Events still
