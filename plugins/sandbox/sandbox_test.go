@@ -73,11 +73,11 @@ func conformanceTarget(t *testing.T) providertest.Target {
 		bad = append(bad, json.RawMessage(b.settings))
 	}
 	return providertest.Target{
-		Name:         "sandbox",
-		Settings:     good,
-		BadSettings:  bad,
-		ExpectEvents: true,
-		EventTimeout: 5 * time.Second,
+		Name:          "sandbox",
+		Settings:      good,
+		BadSettings:   bad,
+		ExpectReports: true,
+		ReportTimeout: 5 * time.Second,
 	}
 }
 

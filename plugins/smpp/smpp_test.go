@@ -26,8 +26,8 @@ func conformanceTarget(srv *smsctest.Server) providertest.Target {
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","validity_period":"forever"}`),
 			json.RawMessage(`{"host":"127.0.0.1","system_id":"x","surprise":true}`),
 		},
-		ExpectEvents: true,
-		EventTimeout: 5 * time.Second,
+		ExpectReports: true,
+		ReportTimeout: 5 * time.Second,
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
 	"github.com/smsrouter/smsrouter/sdk"
-	"github.com/smsrouter/smsrouter/sdk/providertest"
 )
 
 // badSettings are configurations Configure must refuse, with the text the
@@ -64,36 +62,6 @@ func TestConfigureNeverEchoesTheToken(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("error %v", err)
 	}
-}
-
-func conformanceTarget(t *testing.T, f *twiliotest.Server) providertest.Target {
-	var bad []json.RawMessage
-	for _, b := range badSettings[:5] {
-		bad = append(bad, json.RawMessage(b.settings))
-	}
-	return providertest.Target{
-		Name:        "twilio",
-		Settings:    settingsFor(t, f, map[string]any{"max_batch_size": 10}),
-		BadSettings: bad,
-	}
-}
-
-func TestConformance(t *testing.T) {
-	// No StatusCallback in the kit's Config, so the fake reports nothing.
-	f := fake(t, twiliotest.Options{})
-	target := conformanceTarget(t, f)
-	target.New = func() sdk.Provider { return twilio.New() }
-	providertest.Run(t, target)
-}
-
-// TestConformanceBinary runs the provider behind the plugin boundary, as the
-// host does, through a plugin binary built from testdata.
-func TestConformanceBinary(t *testing.T) {
-	bin := pluginBinary(t)
-	f := fake(t, twiliotest.Options{})
-	target := conformanceTarget(t, f)
-	target.Command = func() *exec.Cmd { return exec.Command(bin) }
-	providertest.Run(t, target)
 }
 
 func TestSendRequestShape(t *testing.T) {

@@ -26,8 +26,8 @@ func TestExample(t *testing.T) {
 			json.RawMessage(`{"prefix":""}`),
 			json.RawMessage(`{"prefx":"ex-"}`),
 		},
-		ExpectEvents: true,
-		EventTimeout: 5 * time.Second,
+		ExpectReports: true,
+		ReportTimeout: 5 * time.Second,
 	})
 }
 
@@ -69,6 +69,9 @@ func (p *exampleProvider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.S
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.prefix == "" {
+		return nil, errors.New("example: Send before Configure")
+	}
 	results := make([]sdk.SendResult, len(msgs))
 	for i, m := range msgs {
 		p.next++

@@ -30,8 +30,8 @@ func TestKitCatchesBrokenProviders(t *testing.T) {
 		{"accepts-after-cancel", "SendCancelled/before", "want an error or Temporary results"},
 		{"empty-provider-id", "SendBatch", "Accepted without a ProviderMessageID"},
 		{"accepts-bad-settings", "BadSettings/0", "Configure accepted bad settings"},
-		{"drops-refused-events", "Events", "arrived for 9 of 10"},
-		{"leaks-goroutine", "Events", "goroutines still running after Close"},
+		{"drops-refused-events", "Reports", "arrived for 9 of 10"},
+		{"leaks-goroutine", "Reports", "goroutines still running after Close"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.flaw, func(t *testing.T) {
@@ -60,12 +60,12 @@ func TestBrokenProvider(t *testing.T) {
 		t.Skip("run by TestKitCatchesBrokenProviders")
 	}
 	providertest.Run(t, providertest.Target{
-		Name:         "broken",
-		New:          func() sdk.Provider { return &brokenProvider{exampleProvider: &exampleProvider{}, flaw: flaw} },
-		Settings:     json.RawMessage(`{"prefix":"b-"}`),
-		BadSettings:  []json.RawMessage{json.RawMessage(`{"prefix":""}`)},
-		ExpectEvents: true,
-		EventTimeout: time.Second,
+		Name:          "broken",
+		New:           func() sdk.Provider { return &brokenProvider{exampleProvider: &exampleProvider{}, flaw: flaw} },
+		Settings:      json.RawMessage(`{"prefix":"b-"}`),
+		BadSettings:   []json.RawMessage{json.RawMessage(`{"prefix":""}`)},
+		ExpectReports: true,
+		ReportTimeout: time.Second,
 	})
 }
 

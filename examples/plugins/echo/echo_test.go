@@ -30,8 +30,8 @@ func target() providertest.Target {
 			json.RawMessage(`{"delay":"-1s"}`),
 			json.RawMessage(`{"dealy":"10ms"}`),
 		},
-		ExpectEvents: true,
-		EventTimeout: 5 * time.Second,
+		ExpectReports: true,
+		ReportTimeout: 5 * time.Second,
 	}
 }
 
