@@ -1,0 +1,154 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// TestServeHookAnswers pins down what the provider's caller (the upstream
+// posting a delivery report) gets back in each way a hook can go, and
+// which emitted events are stored: docs/plugins.md promises this to
+// plugin authors.
+func TestServeHookAnswers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	report := sdk.Event{ID: "ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-1", Status: sdk.StatusDelivered}}
+	tests := []struct {
+		name       string
+		storeFails bool
+		handle     func(w sdk.HookResponseWriter) error
+		wantStatus int
+		wantBody   string // contained in the body
+		wantStored int
+		wantErr    bool // ServeHook's own error, which the server logs
+	}{
+		{"events then an answer", false, func(w sdk.HookResponseWriter) error {
+			w.Emit(report)
+			_, err := w.Write([]byte("ok"))
+			return err
+		}, http.StatusOK, "ok", 1, false},
+		{"nothing written", false, func(w sdk.HookResponseWriter) error {
+			w.Emit(report)
+			return nil
+		}, http.StatusOK, "", 1, false},
+		{"refused with a status", false, func(w sdk.HookResponseWriter) error {
+			w.WriteHeader(http.StatusForbidden)
+			return nil
+		}, http.StatusForbidden, "", 0, false},
+		{"handler error before answering", false, func(w sdk.HookResponseWriter) error {
+			w.Emit(report) // dropped with the error: the caller's retry brings it again
+			return errors.New("upstream sent no id")
+		}, http.StatusBadGateway, "could not handle the request: upstream sent no id", 0, true},
+		{"provider unavailable", false, func(w sdk.HookResponseWriter) error {
+			return fmt.Errorf("plugin gone: %w", sdk.ErrUnavailable)
+		}, http.StatusServiceUnavailable, "unavailable, try again", 0, true},
+		{"storing fails before the answer", true, func(w sdk.HookResponseWriter) error {
+			w.Emit(report)
+			_, err := w.Write([]byte("ok"))
+			return err // the write fails: nothing reached the caller
+		}, http.StatusServiceUnavailable, "unavailable, try again", 0, true},
+		{"storing fails after the answer started", true, func(w sdk.HookResponseWriter) error {
+			if _, err := w.Write([]byte("ok")); err != nil {
+				return err
+			}
+			w.Emit(report) // too late: the caller already has its 200
+			return nil
+		}, http.StatusOK, "ok", 0, true},
+		{"handler error after answering", false, func(w sdk.HookResponseWriter) error {
+			w.WriteHeader(http.StatusAccepted)
+			return errors.New("broke after the head")
+		}, http.StatusAccepted, "", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			events := &eventStore{fail: tc.storeFails}
+			host := startHookHost(t, tc.handle)
+			serveErr := make(chan error, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				req := &sdk.HookRequest{Method: r.Method, URL: r.URL.String(), Path: "/status", Header: r.Header}
+				serveErr <- core.ServeHook(r.Context(), host, events, "hooky", req, w)
+			}))
+			defer srv.Close()
+
+			resp, err := http.Post(srv.URL, "text/plain", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
+				t.Errorf("caller got HTTP %d %q, want %d containing %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+			}
+			if got := events.count(); got != tc.wantStored {
+				t.Errorf("%d events stored, want %d", got, tc.wantStored)
+			}
+			if err := <-serveErr; (err != nil) != tc.wantErr {
+				t.Errorf("ServeHook error = %v, want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// startHookHost runs a provider whose hook handler is handle, in process.
+func startHookHost(t *testing.T, handle func(w sdk.HookResponseWriter) error) *pluginhost.Host {
+	t.Helper()
+	h := pluginhost.New(pluginhost.Options{})
+	if err := h.Start(t.Context(), []pluginhost.Spec{{Name: "hooky", InProcess: &hookProvider{handle: handle}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// hookProvider is a provider that only answers hooks.
+type hookProvider struct {
+	handle func(w sdk.HookResponseWriter) error
+}
+
+func (p *hookProvider) Info() sdk.Info                              { return sdk.Info{Name: "hooky"} }
+func (p *hookProvider) Configure(context.Context, sdk.Config) error { return nil }
+func (p *hookProvider) Close(context.Context) error                 { return nil }
+func (p *hookProvider) Send(context.Context, []sdk.Message) ([]sdk.SendResult, error) {
+	return nil, errors.New("hooky sends nothing")
+}
+
+func (p *hookProvider) HandleHook(_ context.Context, _ *sdk.HookRequest, w sdk.HookResponseWriter) error {
+	return p.handle(w)
+}
+
+// eventStore stands in for the database: a failure to store on demand has
+// no real peer.
+type eventStore struct {
+	fail bool
+
+	mu     sync.Mutex
+	stored []sdk.Event
+}
+
+func (s *eventStore) StoreEvents(_ context.Context, _ string, events []sdk.Event) error {
+	if s.fail {
+		return errors.New("database is read-only")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored = append(s.stored, events...)
+	return nil
+}
+
+func (s *eventStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.stored)
+}
