@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/seal"
 )
 
@@ -117,7 +118,7 @@ func (s *Store) openSecret(accountID, stored string) (string, error) {
 // openClaimed opens the secrets of deliveries leaving the store. One that
 // cannot be opened is logged and left without a secret: the deliverer
 // then gives it up rather than send it unsigned.
-func (s *Store) openClaimed(cs []ClaimedWebhook) {
+func (s *Store) openClaimed(cs []outbox.Delivery) {
 	for i := range cs {
 		c := &cs[i]
 		v, err := s.openSecret(c.AccountID, c.Secret)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -224,20 +225,20 @@ func TestWebhookSecretSealedAtRest(t *testing.T) {
 // takeAll is a deliverer with room for everything.
 type takeAll struct {
 	mu sync.Mutex
-	cs []store.ClaimedWebhook
+	cs []outbox.Delivery
 }
 
 func (h *takeAll) Room() int                   { return 1000 }
 func (h *takeAll) Holds(string, []uint64) bool { return false }
-func (h *takeAll) Take(cs []store.ClaimedWebhook) {
+func (h *takeAll) Take(cs []outbox.Delivery) {
 	h.mu.Lock()
 	h.cs = append(h.cs, cs...)
 	h.mu.Unlock()
 }
-func (h *takeAll) taken() []store.ClaimedWebhook {
+func (h *takeAll) taken() []outbox.Delivery {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]store.ClaimedWebhook(nil), h.cs...)
+	return append([]outbox.Delivery(nil), h.cs...)
 }
 
 // reopen opens a second store on the database of dsn, as an upgraded or

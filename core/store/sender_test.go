@@ -32,7 +32,7 @@ func TestSentShowsTheSenderUsedAndNoErrorCode(t *testing.T) {
 			store.AttemptResult{MessageID: ids[2], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", Code: "200", At: at},
 		)
 		wantFrom := map[string]string{ids[0]: "SANDBOX", ids[1]: "MyShop", ids[2]: ""}
-		for _, d := range outbox(t, s) {
+		for _, d := range outboxRows(t, s) {
 			if strings.Contains(d.Payload, `"error_code"`) {
 				t.Errorf("message.sent of %s carries an error code: %s", d.MessageID, d.Payload)
 			}

@@ -6,33 +6,35 @@ import (
 	"slices"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // insertDeliveries writes outbox rows with one statement, leasing to the
-// transaction's handoff (see HandOffWebhooks) those it may take; the
-// others are left to claims, which the transaction wakes on commit. first
-// says each row is the first event of its message, so that no older one
-// needs looking for.
-func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook, first bool) error {
+// transaction's deliverer those outbox.Choose hands over; the others are
+// left to claims, which the transaction wakes on commit. first says each
+// row is the first event of its message, so that no older one needs
+// looking for.
+func insertDeliveries(tx *gorm.DB, cs []targetedDelivery, first bool) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	m := markOf(tx)
-	var handed []int
+	var picks []outbox.Pick
 	if m != nil && m.handoff != nil {
 		var err error
-		if handed, err = chooseHandoffs(tx, m, cs, first); err != nil {
+		if picks, err = chooseHandoffs(tx, m, cs, first); err != nil {
 			return err
 		}
 	}
-	if len(handed) < len(cs) {
+	if len(picks) < len(cs) {
 		markEnqueued(tx)
 	}
 	rows := make([]WebhookDelivery, len(cs))
 	for i := range cs {
 		rows[i] = cs[i].WebhookDelivery
 	}
-	if len(handed) == 0 {
+	if len(picks) == 0 {
 		return insertRows(tx, rows)
 	}
 	seqs := make(map[string]uint64, len(cs))
@@ -53,82 +55,40 @@ func insertDeliveries(tx *gorm.DB, cs []ClaimedWebhook, first bool) error {
 	if m.handedSeqs == nil {
 		m.handedSeqs = map[uint64]bool{}
 	}
-	for _, i := range handed {
-		c := cs[i]
+	for _, p := range picks {
+		c := &cs[p.Index]
 		if c.Seq = seqs[c.EventID]; c.Seq == 0 {
 			return fmt.Errorf("webhook event %s: the insert returned no seq", c.EventID)
 		}
-		m.handed = append(m.handed, c)
+		m.handed = append(m.handed, c.leased(c.URL, c.Secret, c.After))
 		m.handedSeqs[c.Seq] = true
 	}
 	return nil
 }
 
-// chooseHandoffs picks the deliveries of cs to lease to the handoff and
-// leases them (in cs, before they are inserted). A message's event is
-// handed over only if every older event of it still pending is held by
-// the handoff (or handed to it by this transaction); it then waits behind
-// them there. Events of one message are written by transactions that lock
-// its row first, so once this one holds the lock every older event is
-// committed and visible. Of several events of one message in cs only the
-// first may be handed over; those after it are claimed in order once it is
-// finished.
-func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []ClaimedWebhook, first bool) ([]int, error) {
-	seen := make(map[string]bool, len(cs))
-	var (
-		candidates []int
-		ids        []string
-	)
-	for i, c := range cs {
-		if c.MessageID == "" || seen[c.MessageID] {
-			continue
-		}
-		seen[c.MessageID] = true
-		if c.URL == "" || c.Secret == "" {
-			continue
-		}
-		candidates = append(candidates, i)
-		ids = append(ids, c.MessageID)
-	}
-	if len(candidates) == 0 {
-		return nil, nil
-	}
-	pending := map[string][]uint64{}
-	if !first {
-		var err error
-		if pending, err = pendingDeliveries(tx, ids); err != nil {
-			return nil, err
-		}
-	}
-	h := m.handoff
-	room := h.h.Room()
-	now := tx.NowFunc()
-	lease := now.Add(h.lease)
-	var out []int
-	for _, i := range candidates {
+// chooseHandoffs asks outbox.Choose which deliveries of cs go to the
+// transaction's deliverer and leases them (in cs, before they are
+// inserted).
+func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []targetedDelivery, first bool) ([]outbox.Pick, error) {
+	b := outbox.Batch{Len: len(cs), Handed: m.handedSeqs, Target: func(i int) (string, bool) {
 		c := &cs[i]
-		after := pending[c.MessageID]
-		if len(after) > 0 {
-			var others []uint64
-			for _, seq := range after {
-				if !m.handedSeqs[seq] {
-					others = append(others, seq)
-				}
-			}
-			if len(others) > 0 && !h.h.Holds(c.MessageID, others) {
-				continue
-			}
-		}
-		if room <= 0 {
-			break
-		}
-		room--
+		return c.MessageID, c.URL != "" && c.Secret != ""
+	}}
+	if !first {
+		b.Pending = func(ids []string) (map[string][]uint64, error) { return pendingDeliveries(tx, ids) }
+	}
+	picks, err := outbox.Choose(m.handoff.h, b)
+	if err != nil {
+		return nil, err
+	}
+	lease := tx.NowFunc().Add(m.handoff.lease)
+	for _, p := range picks {
+		c := &cs[p.Index]
 		c.LeaseUntil = &lease
 		c.Attempts = 1
-		c.After = after
-		out = append(out, i)
+		c.After = p.After
 	}
-	return out, nil
+	return picks, nil
 }
 
 // pendingDeliveries returns the seqs of the messages' pending deliveries.

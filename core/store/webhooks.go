@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -28,13 +29,11 @@ const (
 	EventMessageReceived  = "message.received"
 )
 
-// Webhook delivery states.
+// Webhook delivery states, as stored (see outbox.State).
 const (
-	WebhookPending   = "pending"
-	WebhookDelivered = "delivered"
-	// WebhookGaveUp means every attempt failed until the delivery's
-	// deadline passed.
-	WebhookGaveUp = "gave_up"
+	WebhookPending   = string(outbox.Pending)
+	WebhookDelivered = string(outbox.Delivered)
+	WebhookGaveUp    = string(outbox.GaveUp)
 )
 
 // Webhook is an account's webhook configuration: where its events go and
@@ -251,8 +250,8 @@ type webhookTarget struct {
 
 // delivery is a message's delivery with where it goes and how it is
 // signed, for handing it over as it is written.
-func (t *webhookTarget) delivery(d WebhookDelivery) ClaimedWebhook {
-	return ClaimedWebhook{WebhookDelivery: d, URL: deliveryURL(d, t.WebhookURL), Secret: t.WebhookSecret}
+func (t *webhookTarget) delivery(d WebhookDelivery) targetedDelivery {
+	return targetedDelivery{WebhookDelivery: d, URL: deliveryURL(d, t.WebhookURL), Secret: t.WebhookSecret}
 }
 
 // deliveryURL is where d goes: its message's callback_url, else the
@@ -300,7 +299,7 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 	for i := range targets {
 		byID[targets[i].ID] = &targets[i]
 	}
-	rows := make([]ClaimedWebhook, 0, len(targets))
+	rows := make([]targetedDelivery, 0, len(targets))
 	for _, ev := range events {
 		t := byID[ev.MessageID]
 		typ := EventTypeFor(ev.Status)
@@ -536,19 +535,24 @@ func (s *Store) storeInbound(tx *gorm.DB, provider string, in *sdk.InboundEvent)
 		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt)
 }
 
-// ClaimedWebhook is a delivery leased to a deliverer with where to send it
-// and the secret to sign it with. URL is empty when the account removed its
-// webhook (and the message has no callback_url); Secret is empty when the
-// account has no webhook configuration at all any more.
-type ClaimedWebhook struct {
+// targetedDelivery is a delivery row with where it goes and the secret
+// (as stored: sealed) to sign it with, as an insert writes it. URL is
+// empty when the account removed its webhook (and the message has no
+// callback_url); Secret is empty when the account has no webhook
+// configuration at all any more.
+type targetedDelivery struct {
 	WebhookDelivery
 	URL    string
 	Secret string
-	// After lists, for a delivery handed over as it was written, the
-	// older events of its message that were still pending then, all held
-	// by the same deliverer (WebhookHandoff.Holds): it must wait until
-	// each of them is delivered or given up.
+	// After lists, for a delivery handed over as it is written, the older
+	// events of its message still pending (outbox.Pick).
 	After []uint64
+}
+
+// leased is d as the deliverer it is leased to holds it.
+func (d *WebhookDelivery) leased(url, secret string, after []uint64) outbox.Delivery {
+	return outbox.Delivery{Seq: d.Seq, EventID: d.EventID, AccountID: d.AccountID, MessageID: d.MessageID, Type: d.Type,
+		Payload: d.Payload, Attempts: d.Attempts, CreatedAt: d.CreatedAt, URL: url, Secret: secret, After: after}
 }
 
 // ClaimWebhooks leases up to limit due webhook deliveries for lease, so that
@@ -556,7 +560,7 @@ type ClaimedWebhook struct {
 // counts the attempt. Only the oldest pending event of each message is due:
 // its successors wait until it is delivered or given up. Deliveries of the
 // accounts in skipAccounts are left alone (the caller is busy with them).
-func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]ClaimedWebhook, error) {
+func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]outbox.Delivery, error) {
 	lock := ""
 	if s.driver == DriverPostgres {
 		// As in ClaimDue: several servers claim disjoint batches.
@@ -603,7 +607,7 @@ RETURNING *`
 
 // withTargets adds to claimed deliveries where they go and the secret to
 // sign them with, oldest first.
-func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]ClaimedWebhook, error) {
+func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]outbox.Delivery, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -626,10 +630,11 @@ func (s *Store) withTargets(db *gorm.DB, rows []WebhookDelivery) ([]ClaimedWebho
 	// RETURNING gives rows in no particular order; deliverers start the
 	// oldest first.
 	slices.SortFunc(rows, func(a, b WebhookDelivery) int { return cmp.Compare(a.Seq, b.Seq) })
-	out := make([]ClaimedWebhook, len(rows))
-	for i, r := range rows {
+	out := make([]outbox.Delivery, len(rows))
+	for i := range rows {
+		r := &rows[i]
 		h := byAccount[r.AccountID]
-		out[i] = ClaimedWebhook{WebhookDelivery: r, URL: deliveryURL(r, h.URL), Secret: h.Secret}
+		out[i] = r.leased(deliveryURL(*r, h.URL), h.Secret, nil)
 	}
 	s.openClaimed(out)
 	return out, nil
@@ -649,43 +654,11 @@ func (s *Store) ReleaseWebhooks(ctx context.Context, seqs []uint64) error {
 	return nil
 }
 
-// WebhookResult is the outcome of one attempt at a claimed delivery.
-type WebhookResult struct {
-	Seq uint64
-	// MessageID is the delivery's message ("" for account events): once
-	// the delivery is finished, its message's next event may be sent.
-	MessageID string
-	// Attempts is the delivery's attempt count as claimed; a result whose
-	// claim was overtaken (the lease ran out and another deliverer claimed
-	// the delivery again) is still recorded as an attempt but does not
-	// change the delivery.
-	Attempts   int
-	At         time.Time
-	Duration   time.Duration
-	HTTPStatus int
-	Error      string
-	// State is the delivery's new state: delivered, pending (to be tried
-	// again at RetryAt) or gave_up.
-	State   string
-	RetryAt time.Time
-}
-
 // RecordWebhookResults stores attempts and their deliveries' new states in
 // one transaction and releases the leases.
-func (s *Store) RecordWebhookResults(ctx context.Context, results []WebhookResult) error {
+func (s *Store) RecordWebhookResults(ctx context.Context, results []outbox.Result) error {
 	_, err := s.RecordWebhookResultsClaimNext(ctx, results, time.Time{}, 0)
 	return err
-}
-
-// RecordedWebhooks is what RecordWebhookResultsClaimNext did besides
-// storing the attempts.
-type RecordedWebhooks struct {
-	// Next are the events the finished deliveries held back, claimed.
-	Next []ClaimedWebhook
-	// Overtaken are the seqs of results that changed nothing because
-	// their claim was overtaken: the lease ran out and another deliverer
-	// claimed the delivery again.
-	Overtaken map[uint64]bool
 }
 
 // RecordWebhookResultsClaimNext is RecordWebhookResults that also leases,
@@ -695,9 +668,9 @@ type RecordedWebhooks struct {
 // message's next event this way without a claim, which would read the
 // queue past every event still held back by one in flight. With lease 0
 // nothing is claimed.
-func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []WebhookResult, now time.Time, lease time.Duration) (RecordedWebhooks, error) {
+func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []outbox.Result, now time.Time, lease time.Duration) (outbox.Recorded, error) {
 	if len(results) == 0 {
-		return RecordedWebhooks{}, nil
+		return outbox.Recorded{}, nil
 	}
 	var (
 		next      []WebhookDelivery
@@ -716,28 +689,28 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 		}
 		overtaken = map[uint64]bool{}
 		attempts := make([]WebhookAttempt, 0, len(results))
-		attempt := func(r WebhookResult) WebhookAttempt {
+		attempt := func(r outbox.Result) WebhookAttempt {
 			return WebhookAttempt{DeliverySeq: r.Seq, At: r.At.UTC(), HTTPStatus: r.HTTPStatus,
 				Error: r.Error, DurationMS: r.Duration.Milliseconds()}
 		}
 		// Deliveries are the bulk of results: those with one answer are
 		// recorded by one statement per batch, the rest one by one.
-		delivered := map[int][]WebhookResult{}
+		delivered := map[int][]outbox.Result{}
 		for _, r := range results {
 			at := r.At.UTC()
-			if r.State == WebhookDelivered && r.Error == "" {
+			if r.State == outbox.Delivered && r.Error == "" {
 				delivered[r.HTTPStatus] = append(delivered[r.HTTPStatus], r)
 				continue
 			}
 			attempts = append(attempts, attempt(r))
-			up := map[string]any{"state": r.State, "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error,
+			up := map[string]any{"state": string(r.State), "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error,
 				"last_duration_ms": r.Duration.Milliseconds()}
 			switch r.State {
-			case WebhookDelivered:
+			case outbox.Delivered:
 				up["delivered_at"] = at
-			case WebhookGaveUp:
+			case outbox.GaveUp:
 				up["gave_up_at"] = at
-			case WebhookPending:
+			case outbox.Pending:
 				up["next_attempt_at"] = r.RetryAt.UTC()
 			default:
 				return fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
@@ -773,7 +746,7 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 		}
 		var finished []string
 		for _, r := range results {
-			if r.MessageID != "" && r.State != WebhookPending && !overtaken[r.Seq] {
+			if r.MessageID != "" && r.State.Finished() && !overtaken[r.Seq] {
 				finished = append(finished, r.MessageID)
 			}
 		}
@@ -782,9 +755,9 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []Web
 		return err
 	})
 	if err != nil {
-		return RecordedWebhooks{}, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
+		return outbox.Recorded{}, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
 	}
-	out := RecordedWebhooks{Overtaken: overtaken}
+	out := outbox.Recorded{Overtaken: overtaken}
 	out.Next, err = s.withTargets(s.db.WithContext(ctx), next)
 	if err != nil {
 		// Recorded all the same; the claimed events wait for their lease.
@@ -901,19 +874,19 @@ func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string
 
 type outboxKey struct{}
 
-// outbox collects the webhook rows of one transaction, for paths that apply
+// outboxRows collects the webhook rows of one transaction, for paths that apply
 // status changes one by one, so that the rows go in with one multi-row
 // insert instead of one statement each.
-type outbox struct{ rows []ClaimedWebhook }
+type outboxRows struct{ rows []targetedDelivery }
 
 // withOutbox returns tx collecting the rows addDelivery is given, and the
 // function that inserts them; it must be called before the transaction
 // commits. Inside a tx already collecting, both change nothing.
 func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
-	if _, ok := tx.Statement.Context.Value(outboxKey{}).(*outbox); ok {
+	if _, ok := tx.Statement.Context.Value(outboxKey{}).(*outboxRows); ok {
 		return tx, func() error { return nil }
 	}
-	ob := &outbox{}
+	ob := &outboxRows{}
 	ctx := context.WithValue(tx.Statement.Context, outboxKey{}, ob)
 	tx = tx.WithContext(ctx)
 	return tx, func() error {
@@ -931,12 +904,12 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 
 // addDelivery writes d into the outbox: into the collection of a tx from
 // withOutbox, else at once.
-func addDelivery(tx *gorm.DB, d ClaimedWebhook) error {
-	if ob, ok := tx.Statement.Context.Value(outboxKey{}).(*outbox); ok {
+func addDelivery(tx *gorm.DB, d targetedDelivery) error {
+	if ob, ok := tx.Statement.Context.Value(outboxKey{}).(*outboxRows); ok {
 		ob.rows = append(ob.rows, d)
 		return nil
 	}
-	return insertDeliveries(tx, []ClaimedWebhook{d}, false)
+	return insertDeliveries(tx, []targetedDelivery{d}, false)
 }
 
 // recordDelivered marks delivered webhooks that got the same HTTP status,
@@ -945,7 +918,7 @@ func addDelivery(tx *gorm.DB, d ClaimedWebhook) error {
 // moves. It returns the seqs it moved. On PostgreSQL the rows' values
 // travel as arrays joined by seq (see updateMessages: a CASE per row was
 // most of the statement's time).
-func recordDelivered(tx *gorm.DB, status int, rs []WebhookResult) (map[uint64]bool, error) {
+func recordDelivered(tx *gorm.DB, status int, rs []outbox.Result) (map[uint64]bool, error) {
 	applied := make(map[uint64]bool, len(rs))
 	for chunk := range slices.Chunk(rs, idChunk) {
 		seqs, attempts, ms := make([]int64, len(chunk)), make([]int64, len(chunk)), make([]int64, len(chunk))

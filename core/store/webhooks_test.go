@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -26,7 +27,7 @@ func setWebhook(t *testing.T, s *store.Store, accountID, url string) string {
 }
 
 // outbox returns every stored webhook delivery, in sending order.
-func outbox(t *testing.T, s *store.Store) []store.WebhookDelivery {
+func outboxRows(t *testing.T, s *store.Store) []store.WebhookDelivery {
 	t.Helper()
 	var out []store.WebhookDelivery
 	if err := s.DB().Order("seq").Find(&out).Error; err != nil {
@@ -39,7 +40,7 @@ func outbox(t *testing.T, s *store.Store) []store.WebhookDelivery {
 func outboxTypes(t *testing.T, s *store.Store) []string {
 	t.Helper()
 	var out []string
-	for _, d := range outbox(t, s) {
+	for _, d := range outboxRows(t, s) {
 		var ev struct {
 			Type string `json:"type"`
 			Data struct {
@@ -137,7 +138,7 @@ func TestWebhooksEnqueuedWithStatusChanges(t *testing.T) {
 		var rejected struct {
 			Data store.MessageEventData `json:"data"`
 		}
-		for _, d := range outbox(t, s) {
+		for _, d := range outboxRows(t, s) {
 			if d.MessageID == ids[1] {
 				if err := json.Unmarshal([]byte(d.Payload), &rejected); err != nil {
 					t.Fatal(err)
@@ -171,7 +172,7 @@ func TestWebhookForCallbackURLAndAccountEvents(t *testing.T) {
 		if got, want := outboxTypes(t, s), []string{ids[0] + " message.sent sent", ids[0] + " message.failed unknown"}; !slices.Equal(got, want) {
 			t.Errorf("outbox %q, want %q", got, want)
 		}
-		for _, d := range outbox(t, s) {
+		for _, d := range outboxRows(t, s) {
 			if d.CallbackURL != "https://app.example/per-message" {
 				t.Errorf("delivery %s goes to %q, want the message's callback_url", d.EventID, d.CallbackURL)
 			}
@@ -198,7 +199,7 @@ func TestWebhookForCallbackURLAndAccountEvents(t *testing.T) {
 		enqueue(msgAccount, true)
 		enqueue("acc_nobody", false)
 		enqueue(msgAccount, false)
-		all := outbox(t, s)
+		all := outboxRows(t, s)
 		if len(all) != 3 || all[2].Type != "balance.low" || all[2].MessageID != "" || !strings.Contains(all[2].Payload, `"balance":1.5`) {
 			t.Errorf("outbox after account events: %+v, want one balance.low", all[2:])
 		}
@@ -226,7 +227,7 @@ func TestInboundMessageWebhook(t *testing.T) {
 			sdk.Event{ID: "mo-3", Inbound: &sdk.InboundEvent{From: "+959111", To: "+15550199", Text: "hey", At: at}},
 		)
 		var got []string
-		for _, d := range outbox(t, s) {
+		for _, d := range outboxRows(t, s) {
 			var ev struct {
 				Data store.InboundEventData `json:"data"`
 			}
@@ -245,7 +246,7 @@ func TestInboundMessageWebhook(t *testing.T) {
 	})
 }
 
-func claimWebhooks(t *testing.T, s *store.Store, now time.Time, limit int, skip ...string) []store.ClaimedWebhook {
+func claimWebhooks(t *testing.T, s *store.Store, now time.Time, limit int, skip ...string) []outbox.Delivery {
 	t.Helper()
 	got, err := s.ClaimWebhooks(context.Background(), now, limit, time.Minute, skip)
 	if err != nil {
@@ -294,18 +295,18 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 			t.Fatalf("claim after the lease ran out: %+v, want message.sent again (attempt 2)", retry)
 		}
 		// The stale claim's result does not overwrite the newer one's.
-		err := s.RecordWebhookResults(ctx, []store.WebhookResult{
-			{Seq: got[0].Seq, Attempts: 1, At: later, HTTPStatus: 200, State: store.WebhookDelivered},
+		err := s.RecordWebhookResults(ctx, []outbox.Result{
+			{Seq: got[0].Seq, Attempts: 1, At: later, HTTPStatus: 200, State: outbox.Delivered},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := outbox(t, s)[0]; d.State != store.WebhookPending {
+		if d := outboxRows(t, s)[0]; d.State != store.WebhookPending {
 			t.Fatalf("a stale result moved the delivery to %s", d.State)
 		}
-		err = s.RecordWebhookResults(ctx, []store.WebhookResult{
+		err = s.RecordWebhookResults(ctx, []outbox.Result{
 			{Seq: retry[0].Seq, Attempts: 2, At: later, Duration: 30 * time.Millisecond, HTTPStatus: 503, Error: "HTTP 503",
-				State: store.WebhookPending, RetryAt: later.Add(time.Minute)},
+				State: outbox.Pending, RetryAt: later.Add(time.Minute)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -317,8 +318,8 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 		if len(third) != 1 || third[0].Seq != got[0].Seq {
 			t.Fatalf("claim when the retry is due: %+v", third)
 		}
-		if err := s.RecordWebhookResults(ctx, []store.WebhookResult{{Seq: third[0].Seq, Attempts: third[0].Attempts,
-			At: later.Add(time.Minute), HTTPStatus: 204, State: store.WebhookDelivered}}); err != nil {
+		if err := s.RecordWebhookResults(ctx, []outbox.Result{{Seq: third[0].Seq, Attempts: third[0].Attempts,
+			At: later.Add(time.Minute), HTTPStatus: 204, State: outbox.Delivered}}); err != nil {
 			t.Fatal(err)
 		}
 		next := claimWebhooks(t, s, later.Add(time.Minute), 10)
@@ -453,14 +454,14 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 func TestRecordWebhookResultsClaimNext(t *testing.T) {
 	cases := []struct {
 		name     string
-		state    string
+		state    outbox.State
 		claimAt  time.Duration // after now
 		wantNext bool
 	}{
-		{"delivered", store.WebhookDelivered, 0, true},
-		{"given up", store.WebhookGaveUp, 0, true},
-		{"to be retried", store.WebhookPending, 0, false},
-		{"next not due yet", store.WebhookDelivered, -time.Hour, false},
+		{"delivered", outbox.Delivered, 0, true},
+		{"given up", outbox.GaveUp, 0, true},
+		{"to be retried", outbox.Pending, 0, false},
+		{"next not due yet", outbox.Delivered, -time.Hour, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -474,12 +475,12 @@ func TestRecordWebhookResultsClaimNext(t *testing.T) {
 				if len(first) != 1 {
 					t.Fatalf("claimed %d, want message.sent alone", len(first))
 				}
-				r := store.WebhookResult{Seq: first[0].Seq, MessageID: first[0].MessageID, Attempts: 1, At: now,
+				r := outbox.Result{Seq: first[0].Seq, MessageID: first[0].MessageID, Attempts: 1, At: now,
 					HTTPStatus: 200, State: tc.state}
-				if tc.state == store.WebhookPending {
+				if tc.state == outbox.Pending {
 					r.HTTPStatus, r.Error, r.RetryAt = 500, "HTTP 500", now.Add(time.Minute)
 				}
-				rec, err := s.RecordWebhookResultsClaimNext(ctx, []store.WebhookResult{r}, now.Add(tc.claimAt), time.Minute)
+				rec, err := s.RecordWebhookResultsClaimNext(ctx, []outbox.Result{r}, now.Add(tc.claimAt), time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // OnWebhooksEnqueued sets f to be called after every transaction of this
@@ -24,22 +26,15 @@ func (s *Store) OnWebhooksEnqueued(f func()) {
 
 // WebhookHandoff is a deliverer in this process that takes webhook
 // deliveries as they are written: the transaction that writes an event
-// leases it to the deliverer in the same insert, and hands it over once it
-// commits. A delivery found by a claim costs a lease update and a claim
-// that reads past every event in flight (most of the database's webhook
-// work under load); a handed-over one costs neither.
+// leases it to the deliverer in the same insert (as outbox.Choose allows),
+// and hands it over once it commits. A delivery found by a claim costs a
+// lease update and a claim that reads past every event in flight (most of
+// the database's webhook work under load); a handed-over one costs neither.
 type WebhookHandoff interface {
-	// Room is how many more deliveries the deliverer would take now; the
-	// rest are written unleased, for claims.
-	Room() int
-	// Holds reports whether the deliverer holds every one of the
-	// message's events seqs (read as pending), or has just finished it: a
-	// newer event of the message may then be handed over too, and waits
-	// in the deliverer until they are finished.
-	Holds(messageID string, seqs []uint64) bool
+	outbox.Holder
 	// Take receives deliveries leased to the deliverer, after their
 	// transaction committed. It must not block.
-	Take([]ClaimedWebhook)
+	Take([]outbox.Delivery)
 }
 
 // HandOffWebhooks makes the store lease the deliveries it writes to h for
@@ -69,7 +64,7 @@ type enqueueMark struct {
 	handoff *handoff
 	// handed are the deliveries leased to the handoff, given to it after
 	// the commit; handedSeqs their seqs.
-	handed     []ClaimedWebhook
+	handed     []outbox.Delivery
 	handedSeqs map[uint64]bool
 }
 

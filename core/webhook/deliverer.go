@@ -20,14 +20,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/egress"
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // Queue is the durable outbox of webhook deliveries.
 type Queue interface {
-	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]store.ClaimedWebhook, error)
+	ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skipAccounts []string) ([]outbox.Delivery, error)
 	ReleaseWebhooks(ctx context.Context, seqs []uint64) error
-	RecordWebhookResultsClaimNext(ctx context.Context, results []store.WebhookResult, now time.Time, lease time.Duration) (store.RecordedWebhooks, error)
+	RecordWebhookResultsClaimNext(ctx context.Context, results []outbox.Result, now time.Time, lease time.Duration) (outbox.Recorded, error)
 	NextWebhookDue(ctx context.Context) (time.Time, bool, error)
 }
 
@@ -121,7 +121,7 @@ type Deliverer struct {
 	handed    chan struct{}
 	mu        sync.Mutex
 	running   bool
-	inbox     []store.ClaimedWebhook
+	inbox     []outbox.Delivery
 	held      int
 	byMessage map[string][]uint64
 	// settled remembers the deliveries Run recently recorded finished.
@@ -230,7 +230,7 @@ func (d *Deliverer) isSettled(seq uint64) bool {
 // Take receives deliveries leased to the deliverer as they were written;
 // Run starts them. Taken while Run is not running they wait for the next
 // Run, or for their lease to run out.
-func (d *Deliverer) Take(cs []store.ClaimedWebhook) {
+func (d *Deliverer) Take(cs []outbox.Delivery) {
 	d.mu.Lock()
 	d.inbox = append(d.inbox, cs...)
 	d.holdLocked(cs, 1)
@@ -242,7 +242,7 @@ func (d *Deliverer) Take(cs []store.ClaimedWebhook) {
 }
 
 // hold counts deliveries in (n 1) or out (n -1).
-func (d *Deliverer) hold(cs []store.ClaimedWebhook, n int) {
+func (d *Deliverer) hold(cs []outbox.Delivery, n int) {
 	if len(cs) == 0 {
 		return
 	}
@@ -251,7 +251,7 @@ func (d *Deliverer) hold(cs []store.ClaimedWebhook, n int) {
 	d.mu.Unlock()
 }
 
-func (d *Deliverer) holdLocked(cs []store.ClaimedWebhook, n int) {
+func (d *Deliverer) holdLocked(cs []outbox.Delivery, n int) {
 	for _, c := range cs {
 		d.held += n
 		if c.MessageID == "" {
@@ -275,7 +275,7 @@ func (d *Deliverer) holdLocked(cs []store.ClaimedWebhook, n int) {
 
 // setRunning marks the start and end of Run; at the end it returns what
 // waits in the inbox, to be given back.
-func (d *Deliverer) setRunning(on bool) []store.ClaimedWebhook {
+func (d *Deliverer) setRunning(on bool) []outbox.Delivery {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.running = on
@@ -288,7 +288,7 @@ func (d *Deliverer) setRunning(on bool) []store.ClaimedWebhook {
 }
 
 // takeInbox returns the deliveries handed over since the last call.
-func (d *Deliverer) takeInbox() []store.ClaimedWebhook {
+func (d *Deliverer) takeInbox() []outbox.Delivery {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	in := d.inbox
@@ -306,7 +306,7 @@ func (d *Deliverer) Wake() {
 
 // outcome is a finished attempt on its way back to Run.
 type outcome struct {
-	result  store.WebhookResult
+	result  outbox.Result
 	account string
 }
 
@@ -345,7 +345,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		// them again cost a claim and a release per request.
 		backlog    = map[string][]waiting{}
 		backlogged int
-		stale      []store.ClaimedWebhook // backlogged too long: given back before the lease runs out
+		stale      []outbox.Delivery // backlogged too long: given back before the lease runs out
 		// skipped are the accounts the last claims left alone because of
 		// their backlog; they need a claim when it runs dry.
 		skipped = map[string]bool{}
@@ -361,14 +361,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	canStart := func(account string) bool {
 		return perAccount[account] < d.o.PerAccount && inflight < d.o.Concurrency && unrecorded < maxUnrecorded && ctx.Err() == nil
 	}
-	start := func(c store.ClaimedWebhook) {
+	start := func(c outbox.Delivery) {
 		inflight++
 		perAccount[c.AccountID]++
 		requests.Go(func() { done <- outcome{result: d.attempt(ctx, c), account: c.AccountID} })
 	}
 	// unsettled is what of a handed-over delivery's older events is not
 	// finished yet.
-	unsettled := func(c store.ClaimedWebhook) []uint64 {
+	unsettled := func(c outbox.Delivery) []uint64 {
 		var out []uint64
 		for _, seq := range c.After {
 			if !d.isSettled(seq) {
@@ -379,7 +379,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	// drop gives deliveries back untried, with the events chained behind
 	// them: those must wait for them again.
-	drop := func(cs []store.ClaimedWebhook) {
+	drop := func(cs []outbox.Delivery) {
 		if len(cs) == 0 {
 			return
 		}
@@ -444,7 +444,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	// admit starts deliveries or backlogs them behind their account's
 	// backlog. Claimed ones (capped) beyond a full backlog are returned,
 	// to be given back; handed-over ones are capped by Room already.
-	admit := func(cs []store.ClaimedWebhook, capped bool) (giveBack []store.ClaimedWebhook) {
+	admit := func(cs []outbox.Delivery, capped bool) (giveBack []outbox.Delivery) {
 		now := d.o.Now()
 		for _, c := range cs {
 			switch {
@@ -484,11 +484,11 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	// older events Run neither holds nor saw finish was handed over while
 	// they were being recorded, maybe as failures to retry: it goes back,
 	// for a claim to take in order.
-	takeHanded := func(in []store.ClaimedWebhook) {
+	takeHanded := func(in []outbox.Delivery) {
 		// Events of one message come in the order they were written.
-		slices.SortFunc(in, func(a, b store.ClaimedWebhook) int { return cmp.Compare(a.Seq, b.Seq) })
+		slices.SortFunc(in, func(a, b outbox.Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
 		now := d.o.Now()
-		var direct, orphans []store.ClaimedWebhook
+		var direct, orphans []outbox.Delivery
 		for _, c := range in {
 			wait := unsettled(c)
 			switch {
@@ -509,16 +509,16 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	takeRecord := func(r recordDone) {
 		recording = false
 		unrecorded -= len(r.batch)
-		out := make([]store.ClaimedWebhook, len(r.batch))
+		out := make([]outbox.Delivery, len(r.batch))
 		var (
-			release []store.ClaimedWebhook
+			release []outbox.Delivery
 			moved   []string
 			ended   []uint64
 		)
 		for i, o := range r.batch {
 			res := o.result
-			out[i] = store.ClaimedWebhook{WebhookDelivery: store.WebhookDelivery{Seq: res.Seq, AccountID: o.account, MessageID: res.MessageID}}
-			ok := r.err == nil && res.State != store.WebhookPending && !r.rec.Overtaken[res.Seq]
+			out[i] = outbox.Delivery{Seq: res.Seq, AccountID: o.account, MessageID: res.MessageID}
+			ok := r.err == nil && res.State != outbox.Pending && !r.rec.Overtaken[res.Seq]
 			if ok {
 				ended = append(ended, res.Seq)
 			}
@@ -538,7 +538,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		d.settle(ended)
 		d.hold(out, -1)
 		fill()
-		var resume []store.ClaimedWebhook
+		var resume []outbox.Delivery
 		for _, m := range moved {
 			ch := chains[m]
 			for len(ch) > 0 && len(unsettled(ch[0].c)) == 0 {
@@ -674,7 +674,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	for o := range done {
 		collect(o)
 	}
-	var next []store.ClaimedWebhook
+	var next []outbox.Delivery
 	if recording {
 		next = (<-recorded).rec.Next
 	}
@@ -699,24 +699,24 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // the store did with them, and the error if it failed.
 type recordDone struct {
 	batch []outcome
-	rec   store.RecordedWebhooks
+	rec   outbox.Recorded
 	err   error
 }
 
 // claimDone is a finished claim, for Run.
 type claimDone struct {
-	claimed []store.ClaimedWebhook
+	claimed []outbox.Delivery
 	err     error
 	limit   int
 }
 
 // waiting is a delivery in the backlog or a chain, since when.
 type waiting struct {
-	c     store.ClaimedWebhook
+	c     outbox.Delivery
 	since time.Time
 }
 
-func seqsOf(cs []store.ClaimedWebhook) []uint64 {
+func seqsOf(cs []outbox.Delivery) []uint64 {
 	out := make([]uint64, len(cs))
 	for i, c := range cs {
 		out[i] = c.Seq
@@ -753,12 +753,12 @@ func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
 // result not stored is a delivery sent again once its lease runs out. It
 // also returns the next events of the finished deliveries' messages,
 // claimed with the record (none once the run is ending).
-func (d *Deliverer) record(ctx context.Context, batch []outcome) (store.RecordedWebhooks, error) {
+func (d *Deliverer) record(ctx context.Context, batch []outcome) (outbox.Recorded, error) {
 	lease := d.o.Lease
 	if ctx.Err() != nil {
 		lease = 0
 	}
-	results := make([]store.WebhookResult, len(batch))
+	results := make([]outbox.Result, len(batch))
 	for i, o := range batch {
 		results[i] = o.result
 	}
@@ -780,36 +780,36 @@ const emptyClaimPause = 20 * time.Millisecond
 const recordTimeout = 30 * time.Second
 
 // attempt makes one request for c and decides what becomes of it.
-func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.WebhookResult {
+func (d *Deliverer) attempt(ctx context.Context, c outbox.Delivery) outbox.Result {
 	start := d.o.Now()
 	status, reason, detail := d.post(ctx, c)
 	end := d.o.Now()
-	r := store.WebhookResult{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
+	r := outbox.Result{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
 	ok := reason == ""
 	switch {
 	case ok:
-		r.State = store.WebhookDelivered
+		r.State = outbox.Delivered
 	case ctx.Err() != nil:
 		// Stopping is not the receiver's fault: try again as soon as a
 		// deliverer runs.
-		r.State, r.RetryAt = store.WebhookPending, end
+		r.State, r.RetryAt = outbox.Pending, end
 	case c.URL == "" || c.Secret == "":
 		// The account removed its webhook: nobody to tell.
-		r.State = store.WebhookGaveUp
+		r.State = outbox.GaveUp
 	default:
 		deadline := c.CreatedAt.Add(d.o.MaxAge)
 		next := end.Add(d.o.Backoff(c.Attempts))
 		switch {
 		case !end.Before(deadline):
-			r.State = store.WebhookGaveUp
+			r.State = outbox.GaveUp
 		case next.After(deadline):
 			// One last try at the deadline rather than giving up early.
-			r.State, r.RetryAt = store.WebhookPending, deadline
+			r.State, r.RetryAt = outbox.Pending, deadline
 		default:
-			r.State, r.RetryAt = store.WebhookPending, next
+			r.State, r.RetryAt = outbox.Pending, next
 		}
 	}
-	if r.State == store.WebhookGaveUp {
+	if r.State == outbox.GaveUp {
 		d.log.Warn("webhook given up", "event", c.EventID, "type", c.Type, "account", c.AccountID,
 			"attempts", c.Attempts, "last_error", reason)
 	} else if !ok {
@@ -821,7 +821,7 @@ func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.W
 		d.log.Debug("webhook connection failed", "event", c.EventID, "account", c.AccountID, "host", hostOf(c.URL), "detail", detail)
 	}
 	if d.o.Observer != nil {
-		d.o.Observer.ObserveWebhook(c.Type, ok, r.State == store.WebhookGaveUp, r.Duration)
+		d.o.Observer.ObserveWebhook(c.Type, ok, r.State == outbox.GaveUp, r.Duration)
 	}
 	return r
 }
@@ -836,7 +836,7 @@ func (d *Deliverer) attempt(ctx context.Context, c store.ClaimedWebhook) store.W
 // reads the same, whether the connection was refused, reset or timed out,
 // so that webhooks cannot be used to tell open ports from closed ones;
 // only the policy's refusal is named, for the application to fix its URL.
-func (d *Deliverer) post(ctx context.Context, c store.ClaimedWebhook) (int, string, error) {
+func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, error) {
 	switch {
 	case c.Secret == "":
 		return 0, "the account has no webhook configured any more", nil

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
@@ -454,7 +455,7 @@ type claimCounter struct {
 	claimed int
 }
 
-func (q *claimCounter) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skip []string) ([]store.ClaimedWebhook, error) {
+func (q *claimCounter) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skip []string) ([]outbox.Delivery, error) {
 	cs, err := q.Store.ClaimWebhooks(ctx, now, limit, lease, skip)
 	q.mu.Lock()
 	q.claimed += len(cs)
