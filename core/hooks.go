@@ -123,4 +123,17 @@ func (h *hookWriter) Flush() error {
 	return nil
 }
 
-func (h *hookWriter) Emit(events ...sdk.Event) { h.pending = append(h.pending, events...) }
+// Emit keeps events to store before the response starts; after that the
+// caller may have its answer already, so a failure to store them could not
+// reach it and the emit is refused.
+func (h *hookWriter) Emit(events ...sdk.Event) error {
+	if h.wrote {
+		err := fmt.Errorf("provider %s emitted %d event(s): %w", h.provider, len(events), sdk.ErrResponseStarted)
+		if h.err == nil {
+			h.err = err
+		}
+		return err
+	}
+	h.pending = append(h.pending, events...)
+	return nil
+}

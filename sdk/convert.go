@@ -54,9 +54,14 @@ func messagesFromPB(msgs []*pluginpb.Message) []Message {
 func resultsToPB(results []SendResult) []*pluginpb.SendResult {
 	out := make([]*pluginpb.SendResult, len(results))
 	for i, r := range results {
+		outcome, class := pluginpb.Outcome(r.Outcome), ""
+		if c, ok := temporaryClass[r.Outcome]; ok {
+			outcome, class = pluginpb.Outcome_OUTCOME_TEMPORARY, c
+		}
 		out[i] = &pluginpb.SendResult{
 			MessageId:         r.MessageID,
-			Outcome:           pluginpb.Outcome(r.Outcome),
+			Outcome:           outcome,
+			TemporaryClass:    class,
 			ProviderMessageId: r.ProviderMessageID,
 			Code:              r.Code,
 			Reason:            r.Reason,
@@ -71,9 +76,13 @@ func resultsToPB(results []SendResult) []*pluginpb.SendResult {
 func resultsFromPB(results []*pluginpb.SendResult) []SendResult {
 	out := make([]SendResult, len(results))
 	for i, r := range results {
+		outcome := Outcome(r.GetOutcome())
+		if outcome == Temporary {
+			outcome = outcomeOfClass(r.GetTemporaryClass(), r.GetCode())
+		}
 		out[i] = SendResult{
 			MessageID:         r.GetMessageId(),
-			Outcome:           Outcome(r.GetOutcome()),
+			Outcome:           outcome,
 			ProviderMessageID: r.GetProviderMessageId(),
 			Code:              r.GetCode(),
 			Reason:            r.GetReason(),
@@ -190,6 +199,11 @@ func eventsFromPB(evs []*pluginpb.Event) ([]Event, error) {
 // validateEvent enforces the Event contract on both sides of the boundary: in
 // the plugin so an author learns of a mistake from emit's error, in the host
 // so a faulty plugin cannot store garbage.
+// Validate reports what makes ev unacceptable to the host: no ID, neither
+// or both of Status and Inbound, a status that is not a normalised one, a
+// negative DuplicateWindow.
+func (ev Event) Validate() error { return validateEvent(ev) }
+
 func validateEvent(ev Event) error {
 	if ev.ID == "" {
 		return errors.New("event has no ID: set a stable ID so the host can drop duplicates")

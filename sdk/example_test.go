@@ -25,14 +25,13 @@ func (p *shouty) Configure(ctx context.Context, cfg sdk.Config) error {
 	var s struct {
 		Prefix string `json:"prefix"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(cfg.Settings)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return fmt.Errorf("provider %s: settings: %w", cfg.Name, err)
+	if err := sdk.DecodeSettings(cfg.Settings, &s); err != nil {
+		return fmt.Errorf("provider %s: %w", cfg.Name, err)
 	}
 	if s.Prefix == "" {
-		return fmt.Errorf("provider %s: settings: prefix is required", cfg.Name)
+		return fmt.Errorf("provider %s: %w", cfg.Name, sdk.BadSetting("prefix", "required"))
 	}
+	cfg.Log().Debug("configured", "prefix", s.Prefix)
 	p.prefix = s.Prefix
 	return nil
 }
@@ -78,7 +77,7 @@ func Example() {
 	}
 	// Output:
 	// shouty 1.0.0: batch 50, health true, events false
-	// provider shouty-1: settings: json: unknown field "prefx"
+	// provider shouty-1: setting prefx: unknown setting; this provider takes prefix
 	// msg_1 accepted id="sh-msg_1" reason=""
 	// msg_2 permanent id="" reason="only +1 numbers"
 }

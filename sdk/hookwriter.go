@@ -47,9 +47,7 @@ func (w *hookWriter) writeHeaderLocked(status int) {
 	}
 	if status < 100 || status > 999 {
 		// net/http would panic on this at the host; fail the hook instead.
-		if w.misuse == nil {
-			w.misuse = fmt.Errorf("hook handler called WriteHeader with invalid status code %d", status)
-		}
+		_ = w.misused(fmt.Errorf("hook handler called WriteHeader with invalid status code %d", status))
 		status = http.StatusInternalServerError
 	}
 	w.head = &pluginpb.HookHead{Status: int32(status), Header: headerToPB(w.header.Clone())}
@@ -88,23 +86,31 @@ func (w *hookWriter) Flush() error {
 	return w.sendLocked(true)
 }
 
-func (w *hookWriter) Emit(events ...Event) {
+func (w *hookWriter) Emit(events ...Event) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.head != nil {
+		return w.misused(fmt.Errorf("hook handler emitted %d event(s): %w", len(events), ErrResponseStarted))
+	}
 	for _, ev := range events {
 		if err := validateEvent(ev); err != nil {
-			if w.misuse == nil {
-				w.misuse = fmt.Errorf("hook handler emitted an invalid event: %w", err)
-			}
-			return
+			return w.misused(fmt.Errorf("hook handler emitted an invalid event: %w", err))
 		}
+	}
+	for _, ev := range events {
 		w.events = append(w.events, eventToPB(ev))
 	}
-	// Before the head, events wait to travel with it; after it, the host
-	// should store them before any later body part, so send them now.
-	if w.headSent && w.errLocked() == nil {
-		_ = w.sendEventsLocked()
+	// The events travel with the head, which the host stores them before.
+	return nil
+}
+
+// misused records the first breach of the writer's contract, which fails
+// the hook even when the handler ignores the error, and returns err.
+func (w *hookWriter) misused(err error) error {
+	if w.misuse == nil {
+		w.misuse = err
 	}
+	return err
 }
 
 // sendLocked sends everything pending: events, the head if not yet sent,

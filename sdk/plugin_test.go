@@ -161,6 +161,14 @@ func TestSendResultsInOrder(t *testing.T) {
 			sdk.SendResult{Outcome: 0, Reason: "forgot"}},
 		{"unknown outcome passes through", `{"outcome":7}`,
 			sdk.SendResult{Outcome: 7}},
+		{"expired", `{"outcome":4,"code":"EXPIRED","reason":"validity passed in the queue"}`,
+			sdk.SendResult{Outcome: sdk.OutcomeExpired, Code: "EXPIRED", Reason: "validity passed in the queue"}},
+		{"unavailable", `{"outcome":5,"code":"503","reason":"upstream down"}`,
+			sdk.SendResult{Outcome: sdk.OutcomeUnavailable, Code: "503", Reason: "upstream down"}},
+		{"account error", `{"outcome":6,"code":"401","reason":"API key rejected","refusal":"UNAUTHORIZED"}`,
+			sdk.SendResult{Outcome: sdk.OutcomeAccountError, Code: "401", Reason: "API key rejected", Refusal: sdk.RefusalUnauthorized}},
+		{"an older plugin's temporary EXPIRED is expired", `{"outcome":2,"code":"EXPIRED"}`,
+			sdk.SendResult{Outcome: sdk.OutcomeExpired, Code: "EXPIRED"}},
 	}
 	msgs := make([]sdk.Message, len(tests))
 	for i, tt := range tests {
@@ -461,10 +469,12 @@ func TestHookStreamsChunksAsProduced(t *testing.T) {
 	if got := rec.nextWrite(t, ctx); got != "chunk-2" {
 		t.Fatalf("second chunk = %q, want chunk-2", got)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("HandleHook(/stream): %v", err)
+	// The handler's Emit after the response started was refused, and the
+	// hook fails even though the handler ignored that error.
+	if err := <-done; err == nil || !strings.Contains(err.Error(), sdk.ErrResponseStarted.Error()) {
+		t.Fatalf("HandleHook(/stream) = %v, want the refused emit: %v", err, sdk.ErrResponseStarted)
 	}
-	want := []string{"head:200", "write:chunk-1", "flush", "emit:stream-ev", "write:chunk-2", "flush"}
+	want := []string{"head:200", "write:chunk-1", "flush", "write:chunk-2", "flush"}
 	if !reflect.DeepEqual(rec.Ops(), want) {
 		t.Errorf("writer calls = %q, want %q", rec.Ops(), want)
 	}
@@ -698,10 +708,11 @@ func (r *recorder) Flush() error {
 	return nil
 }
 
-func (r *recorder) Emit(events ...sdk.Event) {
+func (r *recorder) Emit(events ...sdk.Event) error {
 	for _, ev := range events {
 		r.record("emit:" + ev.ID)
 	}
+	return nil
 }
 
 func (r *recorder) Ops() []string {

@@ -52,12 +52,12 @@ type EventSource interface {
 // HookHandler is implemented by providers whose upstream calls us over HTTP
 // (status callbacks, inbound messages, phones polling for work).
 type HookHandler interface {
-	// HandleHook answers one forwarded request. Events passed to w.Emit before
-	// the first Write or WriteHeader are stored by the host before any part of
-	// the response reaches the caller, so the caller's own retry covers a
-	// crash. A handler may keep writing and flushing to stream a response
-	// (server-sent events, long poll) until ctx is cancelled, which happens
-	// when the caller goes away.
+	// HandleHook answers one forwarded request. Events passed to w.Emit,
+	// which must come before the first WriteHeader, Write or Flush, are
+	// stored by the host before any part of the response reaches the
+	// caller, so the caller's own retry covers a crash. A handler may keep
+	// writing and flushing to stream a response (server-sent events, long
+	// poll) until ctx is cancelled, which happens when the caller goes away.
 	HandleHook(ctx context.Context, req *HookRequest, w HookResponseWriter) error
 }
 
@@ -73,11 +73,17 @@ type HookResponseWriter interface {
 	Write(p []byte) (int, error)
 	// Flush pushes what was written so far to the caller.
 	Flush() error
-	// Emit records events for the host to store. Events emitted before the
-	// response starts are stored before it starts; later ones before the next
-	// part of the body is written.
-	Emit(events ...Event)
+	// Emit records events for the host to store before the response starts.
+	// Once it started (WriteHeader, Write or Flush was called) the caller
+	// may already have its answer, so a failure to store could no longer
+	// reach it: Emit then returns an error wrapping ErrResponseStarted, and
+	// the hook fails. An invalid event (see Event) is refused the same way.
+	Emit(events ...Event) error
 }
+
+// ErrResponseStarted is wrapped by HookResponseWriter.Emit's error when the
+// handler emits after it started the response.
+var ErrResponseStarted = errors.New("hook response already started; emit events before the first WriteHeader, Write or Flush")
 
 // HealthChecker is implemented by providers that can tell whether their
 // upstream link works.

@@ -411,7 +411,9 @@ func (r *remoteProvider) HandleHook(ctx context.Context, req *HookRequest, w Hoo
 			if err != nil {
 				return fmt.Errorf("%s: hook: plugin emitted an invalid event: %w", r.name, err)
 			}
-			w.Emit(evs...)
+			if err := w.Emit(evs...); err != nil {
+				return fmt.Errorf("%s: hook: %w", r.name, err)
+			}
 		}
 		if head := f.GetHead(); head != nil {
 			if headSeen {

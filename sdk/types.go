@@ -52,9 +52,8 @@ type Message struct {
 	// passed; it records such a message expired itself. A provider that
 	// holds messages before submitting them (an internal queue or window)
 	// must not submit one whose ValidUntil passed meanwhile: answer it
-	// Temporary with Code "EXPIRED", and the host, which does not retry past
-	// the validity, records it expired. Do not answer Permanent, which
-	// records failed.
+	// Expired, and the host records it expired. Do not answer Permanent,
+	// which records failed.
 	ValidUntil time.Time
 }
 
@@ -71,6 +70,23 @@ const (
 	// Permanent means the provider will never take this message (invalid
 	// number, barred sender). The host fails it without retrying.
 	Permanent
+	// OutcomeExpired means the message's validity (Message.ValidUntil)
+	// passed before the provider could submit it. The host records it
+	// expired and never retries it. Build it with Expired.
+	OutcomeExpired
+	// OutcomeUnavailable means the provider cannot take any message now
+	// (upstream down, maintenance, connection lost): nothing is wrong with
+	// the message. The host sends it on to the route's next provider at
+	// once, and retries it later when none is left. Build it with
+	// Unavailable.
+	OutcomeUnavailable
+	// OutcomeAccountError means the upstream refused the provider's
+	// account: credentials rejected, account suspended or out of credit.
+	// Nothing is wrong with the message, but no message will go through
+	// until an operator acts, so the host fails it over like
+	// OutcomeUnavailable and also reports the provider unhealthy with the
+	// reason for a while (see docs/plugins.md). Build it with AccountError.
+	OutcomeAccountError
 )
 
 // String returns the outcome's lower-case name.
@@ -82,8 +98,21 @@ func (o Outcome) String() string {
 		return "temporary"
 	case Permanent:
 		return "permanent"
+	case OutcomeExpired:
+		return "expired"
+	case OutcomeUnavailable:
+		return "unavailable"
+	case OutcomeAccountError:
+		return "account_error"
 	}
 	return "invalid"
+}
+
+// Retried reports whether the host tries a message with this outcome again
+// (here or at another provider): Temporary, OutcomeUnavailable and
+// OutcomeAccountError.
+func (o Outcome) Retried() bool {
+	return o == Temporary || o == OutcomeUnavailable || o == OutcomeAccountError
 }
 
 // SendResult is the provider's answer for one message of a batch. Send returns
@@ -101,7 +130,7 @@ type SendResult struct {
 	// Reason is a human-readable explanation for Temporary and Permanent results.
 	Reason string
 	// RetryAfter, when set on a Temporary result, is how long the provider asked
-	// us to wait before trying again.
+	// us to wait before trying again (see RetryAfter and ParseRetryAfter).
 	RetryAfter time.Duration
 	// Sender, on an Accepted result for a message without From, is the
 	// sender the provider used (its configured default), so the host can
@@ -323,8 +352,19 @@ type Config struct {
 	// Providers that ask an upstream to call back (status callbacks) use it.
 	HookURL string
 	// Logger writes to the host's log, tagged with the provider name. It is
-	// never nil when the host or Serve calls Configure.
+	// never nil when the host or Serve calls Configure; use Log to read it
+	// without checking.
 	Logger hclog.Logger
+}
+
+// Log returns c.Logger, or a logger that discards everything when it is
+// nil (a test that builds a Config by hand), so a provider never needs a
+// fallback of its own.
+func (c Config) Log() hclog.Logger {
+	if c.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return c.Logger
 }
 
 // HookRequest is an HTTP request the host received for this provider under

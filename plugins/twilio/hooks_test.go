@@ -17,6 +17,7 @@ import (
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
 	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/sdk/hooktest"
 )
 
 const (
@@ -79,31 +80,31 @@ func TestHookFixtures(t *testing.T) {
 	p := hookProvider(t, nil)
 	for _, fx := range fixtures {
 		t.Run(fx.Name, func(t *testing.T) {
-			rec := newRecorder()
+			rec := hooktest.NewRecorder()
 			if err := p.HandleHook(t.Context(), signedRequest(t, fx.Path, fx.Body, hookToken), rec); err != nil {
 				t.Fatalf("HandleHook: %v", err)
 			}
-			if rec.status != fx.WantHTTP {
-				t.Errorf("HTTP %d (%s), want %d", rec.status, rec.body.String(), fx.WantHTTP)
+			if rec.Code != fx.WantHTTP {
+				t.Errorf("HTTP %d (%s), want %d", rec.Code, rec.Body.String(), fx.WantHTTP)
 			}
 			if fx.WantBody != "" {
-				if rec.body.String() != fx.WantBody || rec.header.Get("Content-Type") != "text/xml" {
-					t.Errorf("answer %q (%s), want %q as text/xml", rec.body.String(), rec.header.Get("Content-Type"), fx.WantBody)
+				if rec.Body.String() != fx.WantBody || rec.HeaderMap.Get("Content-Type") != "text/xml" {
+					t.Errorf("answer %q (%s), want %q as text/xml", rec.Body.String(), rec.HeaderMap.Get("Content-Type"), fx.WantBody)
 				}
 			}
-			if rec.emitted {
-				t.Error("an event was emitted after the answer started; the host could answer before storing it")
+			if rec.Err != nil {
+				t.Errorf("handler broke the hook writer's contract: %v", rec.Err)
 			}
 			if fx.WantEvent == nil {
-				if len(rec.events) != 0 {
-					t.Errorf("events %+v, want none", rec.events)
+				if len(rec.Events) != 0 {
+					t.Errorf("events %+v, want none", rec.Events)
 				}
 				return
 			}
-			if len(rec.events) != 1 {
-				t.Fatalf("events %+v, want one", rec.events)
+			if len(rec.Events) != 1 {
+				t.Fatalf("events %+v, want one", rec.Events)
 			}
-			ev, w := rec.events[0], fx.WantEvent
+			ev, w := rec.Events[0], fx.WantEvent
 			if ev.ID != w.ID {
 				t.Errorf("event id %q, want %q", ev.ID, w.ID)
 			}
@@ -167,19 +168,19 @@ func TestStatusMapping(t *testing.T) {
 			if tc.code != "" {
 				body.Set("ErrorCode", tc.code)
 			}
-			rec := newRecorder()
+			rec := hooktest.NewRecorder()
 			if err := p.HandleHook(t.Context(), signedRequest(t, "/status", body.Encode(), hookToken), rec); err != nil {
 				t.Fatal(err)
 			}
-			if rec.status != http.StatusOK || len(rec.events) != 1 || rec.events[0].Status == nil {
-				t.Fatalf("HTTP %d, events %+v", rec.status, rec.events)
+			if rec.Code != http.StatusOK || len(rec.Events) != 1 || rec.Events[0].Status == nil {
+				t.Fatalf("HTTP %d, events %+v", rec.Code, rec.Events)
 			}
-			st := rec.events[0].Status
+			st := rec.Events[0].Status
 			if st.Status != tc.want || st.ErrorCode != tc.code {
 				t.Errorf("%s (%s) mapped to %s with code %q, want %s", tc.status, tc.code, st.Status, st.ErrorCode, tc.want)
 			}
-			if want := "SM1/" + strings.ToLower(tc.status); rec.events[0].ID != want {
-				t.Errorf("event id %q, want %q", rec.events[0].ID, want)
+			if want := "SM1/" + strings.ToLower(tc.status); rec.Events[0].ID != want {
+				t.Errorf("event id %q, want %q", rec.Events[0].ID, want)
 			}
 		})
 	}
@@ -242,18 +243,18 @@ func TestHookAuthentication(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := hookProvider(t, tc.settings)
-			rec := newRecorder()
+			rec := hooktest.NewRecorder()
 			if err := p.HandleHook(t.Context(), tc.req(t), rec); err != nil {
 				t.Fatalf("HandleHook: %v", err)
 			}
-			if rec.status != tc.want {
-				t.Errorf("HTTP %d (%s), want %d", rec.status, strings.TrimSpace(rec.body.String()), tc.want)
+			if rec.Code != tc.want {
+				t.Errorf("HTTP %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), tc.want)
 			}
-			if tc.want != http.StatusOK && len(rec.events) != 0 {
-				t.Errorf("refused request emitted %+v", rec.events)
+			if tc.want != http.StatusOK && len(rec.Events) != 0 {
+				t.Errorf("refused request emitted %+v", rec.Events)
 			}
-			if tc.want == http.StatusOK && len(rec.events) != 1 {
-				t.Errorf("accepted request emitted %+v, want one event", rec.events)
+			if tc.want == http.StatusOK && len(rec.Events) != 1 {
+				t.Errorf("accepted request emitted %+v, want one event", rec.Events)
 			}
 		})
 	}
@@ -356,18 +357,18 @@ func TestRefusedCallbackLogKeepsSecretsOut(t *testing.T) {
 	if err := p.Configure(t.Context(), sdk.Config{Name: "tw", Settings: json.RawMessage(settings), HookURL: hookBase, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
+	rec := hooktest.NewRecorder()
 	req := &sdk.HookRequest{Method: http.MethodPost, URL: hookBase + "/status?secret=" + secret + "-almost", Path: "/status",
 		Body: []byte("MessageSid=SM1&MessageStatus=delivered"), Header: http.Header{}}
 	if err := p.HandleHook(t.Context(), req, rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.status != http.StatusForbidden {
-		t.Fatalf("HTTP %d, want 403", rec.status)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("HTTP %d, want 403", rec.Code)
 	}
 	for _, leak := range []string{secret, "the-auth-token"} {
-		if strings.Contains(logs.String(), leak) || strings.Contains(rec.body.String(), leak) {
-			t.Errorf("log or answer contains a secret:\n%s\n%s", logs.String(), rec.body.String())
+		if strings.Contains(logs.String(), leak) || strings.Contains(rec.Body.String(), leak) {
+			t.Errorf("log or answer contains a secret:\n%s\n%s", logs.String(), rec.Body.String())
 		}
 	}
 	if !strings.Contains(logs.String(), "refused a callback") {

@@ -1,7 +1,6 @@
 package twilio_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
 	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/sdk/hooktest"
 	"github.com/smsrouter/smsrouter/sdk/providertest"
 )
 
@@ -78,35 +78,6 @@ func configured(t *testing.T, settings json.RawMessage, hookURL string) *twilio.
 	return p
 }
 
-// recorder is a HookResponseWriter that keeps what the handler did.
-type recorder struct {
-	header  http.Header
-	status  int
-	body    bytes.Buffer
-	events  []sdk.Event
-	emitted bool // an Emit came after the answer started: the host would not have stored it first
-}
-
-func newRecorder() *recorder { return &recorder{header: http.Header{}} }
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-func (r *recorder) Write(p []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(p)
-}
-func (r *recorder) Flush() error { return nil }
-func (r *recorder) Emit(events ...sdk.Event) {
-	if r.status != 0 {
-		r.emitted = true
-	}
-	r.events = append(r.events, events...)
-}
-
 // hookHost serves a provider's hooks over real HTTP the way the host
 // forwards them, and keeps the events it would have stored.
 type hookHost struct {
@@ -127,22 +98,22 @@ func newHookHost(t *testing.T, p sdk.HookHandler) *hookHost {
 		}
 		req := &sdk.HookRequest{Method: r.Method, URL: "http://" + r.Host + r.URL.RequestURI(), Path: path,
 			Header: r.Header.Clone(), Body: body, RemoteAddr: r.RemoteAddr}
-		rec := newRecorder()
+		rec := hooktest.NewRecorder()
 		if err := p.HandleHook(r.Context(), req, rec); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		h.mu.Lock()
-		h.evs = append(h.evs, rec.events...)
+		h.evs = append(h.evs, rec.Events...)
 		h.mu.Unlock()
-		for k, v := range rec.header {
+		for k, v := range rec.HeaderMap {
 			w.Header()[k] = v
 		}
-		if rec.status == 0 {
-			rec.status = http.StatusOK
+		if rec.Code == 0 {
+			rec.Code = http.StatusOK
 		}
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body.Bytes())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
 	}))
 	t.Cleanup(h.srv.Close)
 	return h

@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
 	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/sdk/hooktest"
 )
 
 // badSettings are configurations Configure must refuse, with the text the
@@ -314,7 +315,7 @@ func TestNotConfiguredAndClosed(t *testing.T) {
 	if _, err := p.Send(t.Context(), nil); err == nil {
 		t.Error("Send before Configure succeeded")
 	}
-	rec := newRecorder()
+	rec := hooktest.NewRecorder()
 	if err := p.HandleHook(t.Context(), &sdk.HookRequest{Method: http.MethodPost, Path: "/status"}, rec); err == nil {
 		t.Error("HandleHook before Configure succeeded")
 	}

@@ -521,9 +521,15 @@ type SendResult struct {
 	Sender string `protobuf:"bytes,7,opt,name=sender,proto3" json:"sender,omitempty"`
 	// refusal classifies a PERMANENT outcome in words shared by every plugin
 	// (sdk.Refusal); empty means REJECTED.
-	Refusal       string `protobuf:"bytes,8,opt,name=refusal,proto3" json:"refusal,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Refusal string `protobuf:"bytes,8,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	// temporary_class narrows a TEMPORARY outcome: "EXPIRED" (validity passed
+	// before the provider could submit it), "UNAVAILABLE" (the provider cannot
+	// take messages now), "ACCOUNT" (credentials refused, account suspended or
+	// out of credit). Empty means plain TEMPORARY. The outcome itself stays
+	// TEMPORARY on the wire so a host that predates the field still retries.
+	TemporaryClass string `protobuf:"bytes,9,opt,name=temporary_class,json=temporaryClass,proto3" json:"temporary_class,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendResult) Reset() {
@@ -608,6 +614,13 @@ func (x *SendResult) GetSender() string {
 func (x *SendResult) GetRefusal() string {
 	if x != nil {
 		return x.Refusal
+	}
+	return ""
+}
+
+func (x *SendResult) GetTemporaryClass() string {
+	if x != nil {
+		return x.TemporaryClass
 	}
 	return ""
 }
@@ -2076,7 +2089,7 @@ const file_provider_proto_rawDesc = "" +
 	"validUntil\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd6\x02\n" +
 	"\n" +
 	"SendResult\x12\x1d\n" +
 	"\n" +
@@ -2088,7 +2101,8 @@ const file_provider_proto_rawDesc = "" +
 	"\vretry_after\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\n" +
 	"retryAfter\x12\x16\n" +
 	"\x06sender\x18\a \x01(\tR\x06sender\x12\x18\n" +
-	"\arefusal\x18\b \x01(\tR\arefusal\"G\n" +
+	"\arefusal\x18\b \x01(\tR\arefusal\x12'\n" +
+	"\x0ftemporary_class\x18\t \x01(\tR\x0etemporaryClass\"G\n" +
 	"\vSendRequest\x128\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1c.smsrouter.plugin.v1.MessageR\bmessages\"I\n" +
 	"\fSendResponse\x129\n" +

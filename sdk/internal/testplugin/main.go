@@ -169,7 +169,7 @@ func (p *provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 func (p *provider) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.HookResponseWriter) error {
 	switch req.Path {
 	case "/status":
-		w.Emit(sdk.Event{ID: "hook-ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "pm-9", Status: sdk.StatusFailed, At: At}})
+		_ = w.Emit(sdk.Event{ID: "hook-ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "pm-9", Status: sdk.StatusFailed, At: At}})
 		w.Header().Set("X-Test", "yes")
 		w.WriteHeader(http.StatusCreated)
 		_, err := w.Write([]byte("ok"))
@@ -192,11 +192,17 @@ func (p *provider) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.H
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		w.Emit(sdk.Event{ID: "stream-ev", Inbound: &sdk.InboundEvent{From: "+15550001", To: "+15550002", Text: "hi", At: At}})
 		if _, err := w.Write([]byte("chunk-2")); err != nil {
 			return err
 		}
-		return w.Flush()
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		// Too late: the caller has part of its answer already.
+		if err := w.Emit(sdk.Event{ID: "stream-ev", Inbound: &sdk.InboundEvent{From: "+15550001", To: "+15550002", Text: "hi", At: At}}); err == nil {
+			return errors.New("Emit after the response started was accepted")
+		}
+		return nil
 	case "/release":
 		select {
 		case p.release <- struct{}{}:
@@ -261,7 +267,7 @@ func (p *provider) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.H
 		p.mu.Unlock()
 		return json.NewEncoder(w).Encode(n)
 	case "/fail":
-		w.Emit(sdk.Event{ID: "fail-ev", Status: &sdk.StatusEvent{ProviderMessageID: "pm-7", Status: sdk.StatusDelivered}})
+		_ = w.Emit(sdk.Event{ID: "fail-ev", Status: &sdk.StatusEvent{ProviderMessageID: "pm-7", Status: sdk.StatusDelivered}})
 		return errors.New("signature mismatch: X-Signature does not match the body")
 	}
 	w.WriteHeader(http.StatusNotFound)
