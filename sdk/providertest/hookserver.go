@@ -200,12 +200,15 @@ func (h *hostWriter) Flush() error {
 	return nil
 }
 
-func (h *hostWriter) Emit(events ...sdk.Event) {
+func (h *hostWriter) Emit(events ...sdk.Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.status != 0 {
+		// Counted for the kit's check; the host refuses them.
 		h.late += len(events)
+		return fmt.Errorf("emitted %d event(s): %w", len(events), sdk.ErrResponseStarted)
 	}
 	h.events = append(h.events, events...)
 	h.pending = append(h.pending, events...)
+	return nil
 }
