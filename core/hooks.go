@@ -28,6 +28,9 @@ type EventStore interface {
 func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *sdk.HookRequest, w http.ResponseWriter) error {
 	hw := &hookWriter{ctx: ctx, provider: provider, events: events, w: w, header: http.Header{}}
 	err := host.HandleHook(ctx, provider, req, hw)
+	if err == nil && hw.err != nil {
+		err = hw.err // a refused late Emit, which the handler may have ignored
+	}
 	if err == nil {
 		if ferr := hw.storePending(); ferr != nil {
 			err = ferr
