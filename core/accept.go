@@ -157,7 +157,7 @@ type accountNames struct {
 	m  map[string]string
 }
 
-func (a *accountNames) get(ctx context.Context, st *store.Store, id string) (string, error) {
+func (a *accountNames) get(ctx context.Context, st AccountBook, id string) (string, error) {
 	a.mu.Lock()
 	name, ok := a.m[id]
 	a.mu.Unlock()

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
-	"github.com/smsrouter/smsrouter/core/webhook"
 )
 
 // checkCallback refuses a callback_url that is not an http(s) URL, that
@@ -24,7 +24,7 @@ func (s *Service) checkCallback(ctx context.Context, accountID, callback string)
 	if callback == "" {
 		return nil
 	}
-	if err := webhook.CheckURL(callback, s.egress); err != nil {
+	if err := egress.CheckURL(callback, s.egress); err != nil {
 		return &InputError{"callback_url " + err.Error()}
 	}
 	if _, err := s.store.GetWebhook(ctx, accountID); err != nil {

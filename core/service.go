@@ -46,7 +46,7 @@ type Waker interface{ Wake() }
 
 // Service is the domain entry point the HTTP API calls.
 type Service struct {
-	store    *store.Store
+	store    Stores
 	planner  Planner
 	waker    Waker
 	log      hclog.Logger
@@ -85,9 +85,9 @@ type Options struct {
 	Egress *egress.Policy
 }
 
-// NewService returns a Service over the store and the routing planner.
-// waker may be nil.
-func NewService(st *store.Store, planner Planner, waker Waker, o Options) *Service {
+// NewService returns a Service over the repositories (the store) and the
+// routing planner. waker may be nil.
+func NewService(st Stores, planner Planner, waker Waker, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -51,11 +50,11 @@ func (a *api) currency() string {
 }
 
 func (a *api) balance(c *gin.Context) {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "balance is not available on this server")
 		return
 	}
-	acc, err := a.o.Store.AccountByID(c.Request.Context(), apiKey(c).AccountID)
+	acc, err := a.o.Accounts.Account(c.Request.Context(), apiKey(c).AccountID)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -247,7 +246,7 @@ type createKeyBody struct {
 }
 
 func (a *api) listKeys(c *gin.Context) {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
@@ -260,7 +259,7 @@ func (a *api) listKeys(c *gin.Context) {
 		}
 		accountID = key.AccountID
 	}
-	keys, err := a.o.Store.ListAPIKeys(c.Request.Context(), accountID)
+	keys, err := a.o.Accounts.APIKeys(c.Request.Context(), accountID)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -281,7 +280,7 @@ func (a *api) createKey(c *gin.Context) {
 	if !decode(c, &b) {
 		return
 	}
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
@@ -315,20 +314,14 @@ func (a *api) createKey(c *gin.Context) {
 		forbidden(c, err)
 		return
 	}
-	raw, key, err := a.o.Store.CreateAPIKey(ctx, accountID, b.Name, perms)
-	if errors.Is(err, store.ErrNotFound) {
+	raw, key, err := a.o.Accounts.CreateAPIKey(ctx, accountID, b.Name, perms, b.SMSPerMinute)
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusUnprocessableEntity, "account_id names no account")
 		return
 	}
 	if err != nil {
 		a.coreError(c, err)
 		return
-	}
-	if b.SMSPerMinute > 0 {
-		if key, err = a.o.Store.SetAPIKeySMSPerMinute(ctx, key.ID, b.SMSPerMinute); err != nil {
-			a.coreError(c, err)
-			return
-		}
 	}
 	c.JSON(http.StatusCreated, gin.H{"key": raw, "api_key": key,
 		"note": "the key is shown only now; store it, it cannot be shown again"})
@@ -351,8 +344,8 @@ func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
 	}
 	ctx := c.Request.Context()
 	if !key.Has(account.PermSystemAdmin) {
-		acc, err := a.o.Store.AccountByName(ctx, b.Account)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		acc, err := a.o.Accounts.AccountByName(ctx, b.Account)
+		if err != nil && !errors.Is(err, account.ErrNotFound) {
 			a.coreError(c, err)
 			return "", false
 		}
@@ -363,7 +356,7 @@ func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
 		}
 		return acc.ID, true
 	}
-	acc, err := a.o.Store.EnsureAccount(ctx, b.Account)
+	acc, err := a.o.Accounts.EnsureAccount(ctx, b.Account)
 	if err != nil {
 		a.coreError(c, err)
 		return "", false
@@ -372,20 +365,20 @@ func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
 }
 
 func (a *api) revokeKey(c *gin.Context) {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
 	ctx := c.Request.Context()
-	target, err := a.o.Store.APIKeyByID(ctx, c.Param("id"))
+	target, err := a.o.Accounts.APIKey(ctx, c.Param("id"))
 	if err == nil {
 		if ferr := apiKey(c).MayGrant(target.AccountID, target.PermissionList()); ferr != nil {
 			forbidden(c, ferr)
 			return
 		}
-		err = a.o.Store.RevokeAPIKey(ctx, target.ID)
+		err = a.o.Accounts.RevokeAPIKey(ctx, target.ID)
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "API key not found")
 		return
 	}

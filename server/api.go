@@ -95,11 +95,11 @@ func (a *api) limitSMS(c *gin.Context) {
 	if key.SMSPerMinute > 0 {
 		limit = key.SMSPerMinute
 	}
-	if a.o.Store == nil || limit <= 0 {
+	if a.o.Accounts == nil || limit <= 0 {
 		c.Next()
 		return
 	}
-	ok, retry, err := a.o.Store.TakeRate(c.Request.Context(), "sms:"+key.ID, limit, time.Minute)
+	ok, retry, err := a.o.Accounts.TakeRate(c.Request.Context(), "sms:"+key.ID, limit, time.Minute)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -116,7 +116,7 @@ func (a *api) limitSMS(c *gin.Context) {
 // returns ok=false; a new key returns what core stores with the messages.
 func (a *api) idempotency(c *gin.Context, body []byte, answer func([]core.BulkResult) (int, any)) (*core.Idempotency, bool) {
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
-	if key == "" || a.o.Store == nil {
+	if key == "" || a.o.Accounts == nil {
 		return nil, true
 	}
 	if len(key) > maxIdemKeyLen {
@@ -125,12 +125,12 @@ func (a *api) idempotency(c *gin.Context, body []byte, answer func([]core.BulkRe
 	}
 	sum := sha256.Sum256([]byte(c.Request.Method + " " + c.FullPath() + "\n" + string(body)))
 	hash := hex.EncodeToString(sum[:])
-	rec, err := a.o.Store.IdempotencyRecordFor(c.Request.Context(), apiKey(c).AccountID, key)
+	rec, err := a.o.Accounts.IdempotencyRecord(c.Request.Context(), apiKey(c).AccountID, key)
 	switch {
 	case err == nil:
 		a.replay(c, rec, hash)
 		return nil, false
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, account.ErrNotFound):
 		a.coreError(c, err)
 		return nil, false
 	}

@@ -129,7 +129,7 @@ func newAPIAccepting(t *testing.T, allowed *egress.Policy, accepter core.Accepte
 	for _, st := range stores {
 		router := routing.NewRouter(cfg.Table, h)
 		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed, Accepter: accepter})
-		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, OTP: svc, Store: st, API: &cfg.API,
+		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, OTP: svc, Accounts: svc, API: &cfg.API,
 			Table: router.Table, Plugins: &senders{}, Egress: allowed}))
 		t.Cleanup(ts.Close)
 		out = append(out, &apiEnv{url: ts.URL, st: st, health: h, keys: map[string]string{}})
@@ -592,7 +592,8 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		t.Fatalf("the OpenAPI document does not parse as OpenAPI 3: %v", err)
 	}
 	st := storetest.Open(t, store.DriverSQLite)
-	engine, ok := server.New(server.Options{Keys: st, Store: st, Routes: routing.NewRouter(nil, nil),
+	svc := core.NewService(st, routing.NewRouter(nil, nil), nil, core.Options{})
+	engine, ok := server.New(server.Options{Keys: st, Accounts: svc, Routes: routing.NewRouter(nil, nil),
 		Reload: func(context.Context) error { return nil }}).(*gin.Engine)
 	if !ok {
 		t.Fatal("server.New no longer returns a *gin.Engine; adapt this test")

@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 type accountBody struct {
@@ -21,7 +20,7 @@ func (a *api) updateAccount(c *gin.Context) {
 	if !decode(c, &b) {
 		return
 	}
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "account settings are not available on this server")
 		return
 	}
@@ -34,8 +33,8 @@ func (a *api) updateAccount(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
-	acc, err := a.o.Store.SetMessageBodies(c.Request.Context(), c.Param("id"), p)
-	if errors.Is(err, store.ErrNotFound) {
+	acc, err := a.o.Accounts.SetMessageBodies(c.Request.Context(), c.Param("id"), p)
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "account not found: "+c.Param("id"))
 		return
 	}

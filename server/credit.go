@@ -11,7 +11,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // insufficientCredit answers a send the account cannot pay for with 402,
@@ -31,7 +30,7 @@ func (a *api) insufficientCredit(c *gin.Context, e *account.InsufficientCreditEr
 }
 
 func (a *api) ledger(c *gin.Context) {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "the ledger is not available on this server")
 		return
 	}
@@ -44,7 +43,7 @@ func (a *api) ledger(c *gin.Context) {
 		}
 		p.Limit = n
 	}
-	entries, next, err := a.o.Store.Ledger(c.Request.Context(), apiKey(c).AccountID, p)
+	entries, next, err := a.o.Accounts.Ledger(c.Request.Context(), apiKey(c).AccountID, p)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -71,7 +70,7 @@ func (a *api) creditAccount(c *gin.Context) {
 	if !decode(c, &b) {
 		return
 	}
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "account credit is not available on this server")
 		return
 	}
@@ -87,8 +86,8 @@ func (a *api) creditAccount(c *gin.Context) {
 	if reason == "" {
 		reason = "added through the admin API by key " + apiKey(c).ID
 	}
-	e, err := a.o.Store.AddCredit(c.Request.Context(), c.Param("id"), *b.Amount, reason)
-	if errors.Is(err, store.ErrNotFound) {
+	e, err := a.o.Accounts.AddCredit(c.Request.Context(), c.Param("id"), *b.Amount, reason)
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "account not found: "+c.Param("id"))
 		return
 	}

@@ -63,13 +63,13 @@ const readyTimeout = 2 * time.Second
 // the reason when it does not. /up stays the liveness check (the process
 // serves HTTP), as the integration guide uses it.
 func (a *api) ready(c *gin.Context) {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
-	if err := a.o.Store.Ping(ctx); err != nil {
+	if err := a.o.Accounts.Ready(ctx); err != nil {
 		a.log.Warn("readiness check: the database does not answer", "error", err)
 		c.Header("Retry-After", "5")
 		fail(c, http.StatusServiceUnavailable, "not ready: the database does not answer")

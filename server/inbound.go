@@ -41,7 +41,7 @@ func toInboundJSON(m store.InboundMessage) inboundJSON {
 
 // inboundAvailable answers 503 when the server runs without a store.
 func (a *api) inboundAvailable(c *gin.Context) bool {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "inbound messages are not available on this server")
 		return false
 	}
@@ -79,7 +79,7 @@ func (a *api) listInbound(c *gin.Context) {
 		fail(c, http.StatusUnprocessableEntity, "until must be later than since")
 		return
 	}
-	msgs, next, err := a.o.Store.ListInbound(c.Request.Context(), apiKey(c).AccountID, f)
+	msgs, next, err := a.o.Accounts.Inbound(c.Request.Context(), apiKey(c).AccountID, f)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -110,8 +110,8 @@ func (a *api) getInbound(c *gin.Context) {
 	if !a.inboundAvailable(c) {
 		return
 	}
-	m, err := a.o.Store.GetInbound(c.Request.Context(), apiKey(c).AccountID, c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
+	m, err := a.o.Accounts.InboundMessage(c.Request.Context(), apiKey(c).AccountID, c.Param("id"))
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "Inbound message not found")
 		return
 	}

@@ -46,7 +46,7 @@ func outageAPI(t *testing.T, st *store.Store, accepter core.Accepter) *apiEnv {
 		t.Fatal(err)
 	}
 	svc := core.NewService(st, routing.NewRouter(cfg.Table, nil), nil, core.Options{Accepter: accepter})
-	ts := httptest.NewServer(server.New(server.Options{Messages: svc, Store: st, API: &config.API{},
+	ts := httptest.NewServer(server.New(server.Options{Messages: svc, Accounts: svc, API: &config.API{},
 		Keys: staticKeys{account.APIKey{ID: "key_outage", AccountID: acc.ID, Permissions: account.PermSendSMS}}}))
 	t.Cleanup(ts.Close)
 	return &apiEnv{url: ts.URL, st: st, acc: acc.ID, keys: map[string]string{"sms": outageKey}}

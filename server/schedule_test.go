@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
+	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/server"
 )
 
@@ -221,7 +223,8 @@ func TestAdminProvidersShowLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(server.New(server.Options{Keys: st, Store: st,
+	svc := core.NewService(st, routing.NewRouter(nil, nil), nil, core.Options{})
+	ts := httptest.NewServer(server.New(server.Options{Keys: st, Accounts: svc,
 		Providers: fixedStates{{Name: "fast", Plugin: "sandbox", State: "running", Healthy: true}, {Name: "slow", Plugin: "sandbox"}},
 		ProviderLimits: func() map[string]config.Limits {
 			return map[string]config.Limits{"slow": {TPS: 2.5, Concurrency: 4}}

@@ -17,6 +17,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -37,6 +38,40 @@ type Messages interface {
 // Keys authenticates API keys.
 type Keys interface {
 	Authenticate(ctx context.Context, raw string) (account.APIKey, error)
+}
+
+// Accounts is the part of core the rate limits, idempotency keys and the
+// account, key, credit, webhook and inbound endpoints use; *core.Service is
+// one.
+type Accounts interface {
+	// Ready returns why the database does not answer, or nil.
+	Ready(ctx context.Context) error
+	// Unavailable reports whether err means the database could not be
+	// reached: the same request may succeed shortly.
+	Unavailable(err error) bool
+
+	TakeRate(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error)
+	IdempotencyRecord(ctx context.Context, accountID, key string) (store.IdempotencyRecord, error)
+
+	Account(ctx context.Context, id string) (account.Account, error)
+	AccountByName(ctx context.Context, name string) (account.Account, error)
+	EnsureAccount(ctx context.Context, name string) (account.Account, error)
+	SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error)
+	Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error)
+	AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (account.LedgerEntry, error)
+
+	APIKeys(ctx context.Context, accountID string) ([]account.APIKey, error)
+	APIKey(ctx context.Context, id string) (account.APIKey, error)
+	CreateAPIKey(ctx context.Context, accountID, name string, perms []string, smsPerMinute int) (string, account.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+
+	Webhook(ctx context.Context, accountID string) (account.Webhook, error)
+	SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error)
+	DeleteWebhook(ctx context.Context, accountID string) error
+	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]store.WebhookWithAttempts, error)
+
+	Inbound(ctx context.Context, accountID string, f store.InboundFilter) ([]store.InboundMessage, string, error)
+	InboundMessage(ctx context.Context, accountID, id string) (store.InboundMessage, error)
 }
 
 // ProviderStates reports the state of every configured provider.
@@ -69,9 +104,10 @@ type Options struct {
 	Reload func(ctx context.Context) error
 	// OTP sends and verifies one-time codes; nil answers /otp/* with 503.
 	OTP OTPs
-	// Store backs the rate limits, idempotency keys, account credit and
-	// admin key endpoints; nil switches the limits off.
-	Store *store.Store
+	// Accounts backs the rate limits, idempotency keys, account credit,
+	// admin key, webhook and inbound endpoints; nil switches the limits off
+	// and answers those endpoints with 503.
+	Accounts Accounts
 	// API holds the configured limits, senders and credit defaults; nil
 	// means the defaults.
 	API *config.API
@@ -336,7 +372,7 @@ func (a *api) coreError(c *gin.Context, err error) {
 	case a.apiError(c, err):
 	case errors.Is(err, context.Canceled):
 		c.Abort()
-	case store.Unavailable(err):
+	case a.o.Accounts != nil && a.o.Accounts.Unavailable(err):
 		a.unavailable(c, err)
 	default:
 		a.log.Error("request failed", "path", c.FullPath(), "error", err)

@@ -9,8 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
-	"github.com/smsrouter/smsrouter/core/webhook"
 )
 
 // webhookRoutes are the calling key's account's webhook settings and the
@@ -41,7 +41,7 @@ func toWebhookJSON(w account.Webhook, secret string) webhookJSON {
 
 // webhooksAvailable answers 503 when the server runs without a store.
 func (a *api) webhooksAvailable(c *gin.Context) bool {
-	if a.o.Store == nil {
+	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "webhooks are not available on this server")
 		return false
 	}
@@ -52,8 +52,8 @@ func (a *api) getWebhook(c *gin.Context) {
 	if !a.webhooksAvailable(c) {
 		return
 	}
-	w, err := a.o.Store.GetWebhook(c.Request.Context(), apiKey(c).AccountID)
-	if errors.Is(err, store.ErrNotFound) {
+	w, err := a.o.Accounts.Webhook(c.Request.Context(), apiKey(c).AccountID)
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "this account has no webhook; set one with PUT /api/v1/webhook")
 		return
 	}
@@ -85,13 +85,13 @@ func (a *api) putWebhook(c *gin.Context) {
 	}
 	url := strings.TrimSpace(*b.URL)
 	if url != "" {
-		if err := webhook.CheckURL(url, a.o.Egress); err != nil {
+		if err := egress.CheckURL(url, a.o.Egress); err != nil {
 			fail(c, http.StatusUnprocessableEntity, "url "+err.Error())
 			return
 		}
 	}
-	w, secret, err := a.o.Store.SetWebhook(c.Request.Context(), apiKey(c).AccountID, url, b.RotateSecret)
-	if errors.Is(err, store.ErrConflict) {
+	w, secret, err := a.o.Accounts.SetWebhook(c.Request.Context(), apiKey(c).AccountID, url, b.RotateSecret)
+	if errors.Is(err, account.ErrConflict) {
 		fail(c, http.StatusConflict, "the webhook was being created by another request at the same moment; read it with GET /api/v1/webhook")
 		return
 	}
@@ -107,8 +107,8 @@ func (a *api) deleteWebhook(c *gin.Context) {
 	if !a.webhooksAvailable(c) {
 		return
 	}
-	err := a.o.Store.DeleteWebhook(c.Request.Context(), apiKey(c).AccountID)
-	if errors.Is(err, store.ErrNotFound) {
+	err := a.o.Accounts.DeleteWebhook(c.Request.Context(), apiKey(c).AccountID)
+	if errors.Is(err, account.ErrNotFound) {
 		fail(c, http.StatusNotFound, "this account has no webhook")
 		return
 	}
@@ -145,18 +145,18 @@ func (a *api) messageWebhooks(c *gin.Context) {
 	ctx := c.Request.Context()
 	accountID := apiKey(c).AccountID
 	id := c.Param("message_id")
-	if _, err := a.o.Store.GetMessage(ctx, accountID, id); err != nil {
+	if _, err := a.o.Messages.Message(ctx, accountID, id); err != nil {
 		a.coreError(c, err)
 		return
 	}
-	hooks, err := a.o.Store.MessageWebhooks(ctx, accountID, id)
+	hooks, err := a.o.Accounts.MessageWebhooks(ctx, accountID, id)
 	if err != nil {
 		a.coreError(c, err)
 		return
 	}
 	accountURL := ""
 	if len(hooks) > 0 {
-		if w, err := a.o.Store.GetWebhook(ctx, accountID); err == nil {
+		if w, err := a.o.Accounts.Webhook(ctx, accountID); err == nil {
 			accountURL = w.URL
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/store"
 )
@@ -61,3 +62,6 @@ func sqliteExists(command, cfgPath, path string) error {
 	}
 	return fmt.Errorf("no database at %s (from --config %s): %q does not create one; check the database block of the config, or start the server once with it (smsrouter serve --config %s) to create the database", path, cfgPath, command, cfgPath)
 }
+
+// The store is every repository core uses.
+var _ core.Stores = (*store.Store)(nil)

@@ -159,10 +159,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	egressPolicy := webhookEgress(cfg.Webhooks, log)
 	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: mx.accepter(accepts),
 		Egress: egressPolicy})
-	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: st, Hooks: host, Events: events,
+	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: svc, Hooks: host, Events: events,
 		Providers: host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
 		PublicURL: publicURL, Routes: router, Reload: reload.Reload,
-		OTP: svc, Store: st, API: &cfg.API, Table: router.Table, Plugins: host,
+		OTP: svc, Accounts: svc, API: &cfg.API, Table: router.Table, Plugins: host,
 		Requests: mx.requests(), Metrics: mx.apiHandler(), Egress: egressPolicy})
 	// Timeouts, the per-client connection cap and TLS: see docs/api.md
 	// "Connections".

@@ -58,3 +58,7 @@ func Unavailable(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "sql: database is closed") || strings.Contains(msg, "conn closed")
 }
+
+// Unavailable is the package's Unavailable, for callers that know the
+// store only as an interface.
+func (s *Store) Unavailable(err error) bool { return Unavailable(err) }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/smsrouter/smsrouter/core/egress"
 )
 
 // Headers every webhook request carries.
@@ -49,3 +51,6 @@ func Verify(secret, signature, timestamp string, body []byte, tolerance time.Dur
 	}
 	return nil
 }
+
+// notPublic ends a refusal of an address a webhook URL resolved to.
+const notPublic = egress.NotPublic

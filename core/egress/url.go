@@ -1,11 +1,9 @@
-package webhook
+package egress
 
 import (
 	"errors"
 	"fmt"
 	"net/url"
-
-	"github.com/smsrouter/smsrouter/core/egress"
 )
 
 // CheckURL returns why raw cannot receive webhooks, or nil: it must be an
@@ -14,7 +12,7 @@ import (
 // (nil allows public addresses only). Only addresses written in the URL
 // and localhost names are known here; a host name is checked against the
 // addresses it resolves to each time a webhook is sent.
-func CheckURL(raw string, allowed *egress.Policy) error {
+func CheckURL(raw string, allowed *Policy) error {
 	if len(raw) > 2048 {
 		return fmt.Errorf("is %d characters long; the limit is 2048", len(raw))
 	}
@@ -31,18 +29,18 @@ func CheckURL(raw string, allowed *egress.Policy) error {
 	case u.Fragment != "":
 		return fmt.Errorf("%q must not have a #fragment", raw)
 	}
-	var refused *egress.RefusedError
+	var refused *RefusedError
 	if err := allowed.CheckHost(u.Hostname()); errors.As(err, &refused) {
 		where := refused.Addr.String()
 		if refused.Host != where {
 			where = fmt.Sprintf("%s (%s)", refused.Host, where)
 		}
-		return fmt.Errorf("must not point to %s, %s: %s", where, egress.Describe(refused.Addr), notPublic)
+		return fmt.Errorf("must not point to %s, %s: %s", where, Describe(refused.Addr), NotPublic)
 	}
 	return nil
 }
 
-// notPublic ends every refusal of an address, for the application's
+// NotPublic ends every refusal of an address, for the application's
 // developer, who cannot change the config, and for the operator, who can.
-const notPublic = "this server sends webhooks to public addresses only, unless its operator allows the network " +
+const NotPublic = "this server sends webhooks to public addresses only, unless its operator allows the network " +
 	"(webhooks { allowed_networks = [...] } in the server's config)"

@@ -1,0 +1,99 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/store"
+)
+
+// The repositories the service keeps its records in, each as small as one
+// use needs; the store is all of them (see Stores).
+
+// MessageBook reads and cancels the account's messages.
+type MessageBook interface {
+	GetMessage(ctx context.Context, accountID, id string) (store.Message, error)
+	GetMessages(ctx context.Context, accountID string, ids []string) ([]store.Message, error)
+	ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error)
+	CancelMessage(ctx context.Context, accountID, id string, now time.Time) (store.Message, error)
+}
+
+// OTPBook keeps one-time codes with the messages that carry them.
+type OTPBook interface {
+	CreateOTP(ctx context.Context, code *store.OTPCode, msg *store.Message, limit int, window time.Duration) error
+	VerifyOTP(ctx context.Context, accountID, phone string, maxAttempts int, match func(store.OTPCode) bool) (bool, error)
+}
+
+// AccountBook reads and changes accounts.
+type AccountBook interface {
+	AccountByID(ctx context.Context, id string) (account.Account, error)
+	AccountByName(ctx context.Context, name string) (account.Account, error)
+	EnsureAccount(ctx context.Context, name string) (account.Account, error)
+	SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error)
+}
+
+// KeyRing keeps API keys.
+type KeyRing interface {
+	Authenticate(ctx context.Context, raw string) (account.APIKey, error)
+	ListAPIKeys(ctx context.Context, accountID string) ([]account.APIKey, error)
+	APIKeyByID(ctx context.Context, id string) (account.APIKey, error)
+	CreateAPIKey(ctx context.Context, accountID, name string, perms []string) (string, account.APIKey, error)
+	SetAPIKeySMSPerMinute(ctx context.Context, id string, n int) (account.APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+}
+
+// Ledger keeps the accounts' credit.
+type Ledger interface {
+	Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error)
+	AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (account.LedgerEntry, error)
+}
+
+// WebhookBook keeps the accounts' webhook settings and what became of
+// the webhooks sent for their messages.
+type WebhookBook interface {
+	GetWebhook(ctx context.Context, accountID string) (account.Webhook, error)
+	SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error)
+	DeleteWebhook(ctx context.Context, accountID string) error
+	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]store.WebhookWithAttempts, error)
+}
+
+// InboundBook reads the messages handsets sent to the accounts' numbers.
+type InboundBook interface {
+	ListInbound(ctx context.Context, accountID string, f store.InboundFilter) ([]store.InboundMessage, string, error)
+	GetInbound(ctx context.Context, accountID, id string) (store.InboundMessage, error)
+}
+
+// RateCounter counts requests against limits shared by every server.
+type RateCounter interface {
+	TakeRate(ctx context.Context, bucket string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
+
+// IdempotencyBook finds the answers kept for Idempotency-Keys.
+type IdempotencyBook interface {
+	IdempotencyRecordFor(ctx context.Context, accountID, key string) (store.IdempotencyRecord, error)
+}
+
+// Database is the database behind the repositories.
+type Database interface {
+	Ping(ctx context.Context) error
+	// Unavailable reports whether err means the database could not be
+	// reached, rather than refusing what was asked of it.
+	Unavailable(err error) bool
+}
+
+// Stores is every repository the service uses; the store implements it.
+type Stores interface {
+	Accepter
+	MessageBook
+	OTPBook
+	AccountBook
+	KeyRing
+	Ledger
+	WebhookBook
+	InboundBook
+	RateCounter
+	IdempotencyBook
+	Database
+}
