@@ -12,11 +12,9 @@ import (
 //
 // The server's work is short-lived allocations (requests, rows, webhook
 // bodies) over a small live heap, so collections are frequent and each
-// one cheap to postpone. Measured end to end on 2 cores with PostgreSQL
-// (docs/performance.md, fourth round): smsrouter's CPU per message fell
-// from 0.47 to 0.37 ms and the most it carried with p99 accept-to-sent
-// under a second rose from about 1,900 to 2,130 messages a second, for a
-// peak resident size of 201 MB instead of 107 MB. Hosts short of memory
+// one cheap to postpone: end to end it cut smsrouter's CPU per message
+// and raised what it carries, for about twice the peak resident size
+// (figures in docs/performance.md, fourth round). Hosts short of memory
 // set GOGC (100 is Go's default) or GOMEMLIMIT, which the runtime honours
 // as always.
 const serveGCPercent = 400

@@ -52,11 +52,10 @@ type Options struct {
 	Parallel int
 	// Rounds is how many dispatch rounds (claim, send, record) run at
 	// once (default 1). With more, the next round claims and sends while
-	// one waits for its record to commit. Measured on 2 cores with the
-	// database on the same machine, 2 rounds took database time from
-	// accepting (single sends at 50 senders 1,400-1,600/s against
-	// 1,800-2,000/s with 1) and did not shorten accept-to-sent; a server
-	// with cores to spare and a remote database may gain from 2.
+	// one waits for its record to commit. On 2 cores with the database on
+	// the same machine, 2 rounds took database time from accepting and did
+	// not shorten accept-to-sent (docs/performance.md, third round); a
+	// server with cores to spare and a remote database may gain from 2.
 	Rounds int
 	// Now is the clock; tests replace it.
 	Now func() time.Time

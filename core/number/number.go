@@ -70,8 +70,9 @@ var std = NewParser(DefaultCacheSize)
 func Parse(raw string) (Number, error) { return std.Parse(raw) }
 
 // Parser parses numbers and remembers recent results, because parsing and
-// the carrier lookup cost about 20µs per number and the same recipients
-// recur. It is safe for concurrent use.
+// the carrier lookup dominate the cost of a routing decision
+// (docs/performance.md, Routing) and the same recipients recur. It is safe
+// for concurrent use.
 type Parser struct {
 	cache *cache
 }

@@ -29,9 +29,8 @@ type BatcherOptions struct {
 	// one batch gathers while the other commits. More batches side by side
 	// helped when every report was a commit of its own and round trips
 	// queued behind them; with reports and rate limits batched too, 2 beat
-	// 4 and 8 through HTTP at 50 senders on PostgreSQL (2,180–2,420/s
-	// against 1,950 and 1,890; docs/performance.md). SQLite has one writer:
-	// it always uses one.
+	// 4 and 8 through HTTP on PostgreSQL (docs/performance.md, second
+	// round). SQLite has one writer: it always uses one.
 	Workers int
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -132,7 +134,7 @@ func TestDedupeByMessageIDAcrossProcesses(t *testing.T) {
 func TestDedupeReportsAMessageAcceptedByAGoneProcess(t *testing.T) {
 	dir := t.TempDir()
 	a := sandbox.New()
-	if err := a.Configure(t.Context(), sdk.Config{Name: "sbx-test", Settings: []byte(receiptSettings(dir, true))}); err != nil {
+	if err := a.Configure(t.Context(), sdk.Config{Name: "sbx-test", Settings: []byte(receiptSettings(dir, true)), Logger: hclog.NewNullLogger()}); err != nil {
 		t.Fatal(err)
 	}
 	msg := messages("msg_gone_", 1)

@@ -30,10 +30,10 @@ const (
 	// Emit retry backoff, doubling from min to max while the host refuses.
 	minEmitBackoff = 20 * time.Millisecond
 	maxEmitBackoff = 2 * time.Second
-	// emitsInFlight bounds the reports emitted and not yet stored. With
-	// 256 the reports of a provider answering at once trailed its sends
-	// past 1,800 a second: an emit waits for the host's dispatch round and
-	// its commit, 100-150 ms under load.
+	// emitsInFlight bounds the reports emitted and not yet stored. An emit
+	// waits for the host's dispatch round and its commit, so under load a
+	// smaller bound made the reports of a provider answering at once trail
+	// its sends (docs/performance.md, fourth round).
 	emitsInFlight = 1024
 )
 
@@ -125,10 +125,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return fmt.Errorf("configure sandbox provider %q: %w", cfg.Name, err)
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = hclog.NewNullLogger()
-	}
+	logger := cfg.Logger // never nil: the host and sdk.Serve always set it
 	var book *receiptBook
 	if s.receiptsDir != "" {
 		if book, err = openReceiptBook(s.receiptsDir, s.dedupeByMessageID); err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/plugins/twilio"
@@ -72,7 +73,7 @@ func configured(t *testing.T, settings json.RawMessage, hookURL string) *twilio.
 			t.Errorf("Close: %v", err)
 		}
 	})
-	if err := p.Configure(t.Context(), sdk.Config{Name: "twilio-test", Settings: settings, HookURL: hookURL}); err != nil {
+	if err := p.Configure(t.Context(), sdk.Config{Name: "twilio-test", Settings: settings, HookURL: hookURL, Logger: hclog.NewNullLogger()}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	return p
