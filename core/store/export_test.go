@@ -1,9 +1,48 @@
 package store
 
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/money"
+)
+
+// Methods only this package's tests use.
+
 // KeyCacheLive reports whether verified API keys are being kept in memory
 // (this process hears key changes), so tests can wait for it.
 func (s *Store) KeyCacheLive() bool {
 	s.keys.mu.Lock()
 	defer s.keys.mu.Unlock()
 	return s.keys.live
+}
+
+// CountAPIKeys returns how many keys exist, revoked ones included.
+func (s *Store) CountAPIKeys(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&APIKey{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count API keys: %w", err)
+	}
+	return n, nil
+}
+
+// RefundMessages refunds the messages' charges in its own transaction;
+// messages refunded before, or never charged, are skipped.
+func (s *Store) RefundMessages(ctx context.Context, ids []string, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return refundMessages(tx, ids, reason, s.now())
+	})
+}
+
+// LedgerSum is the sum of the account's ledger entries, which equals its
+// balance; tests compare the two.
+func (s *Store) LedgerSum(ctx context.Context, accountID string) (money.Amount, error) {
+	var sum money.Amount
+	if err := s.db.WithContext(ctx).Raw("SELECT COALESCE(SUM(amount_micros), 0) FROM ledger_entries WHERE account_id = ?", accountID).
+		Scan(&sum).Error; err != nil {
+		return 0, fmt.Errorf("sum the ledger of account %s: %w", accountID, err)
+	}
+	return sum, nil
 }

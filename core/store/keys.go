@@ -200,16 +200,6 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 	return nil
 }
 
-// CountAPIKeys returns how many keys exist, revoked ones included; the
-// server uses it to decide whether to create a first key.
-func (s *Store) CountAPIKeys(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&APIKey{}).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count API keys: %w", err)
-	}
-	return n, nil
-}
-
 // splitAdminKeys gives the keys that still carry the admin permission of
 // earlier versions, which reached every account, their place in the split:
 // admin keys of the installation's first account (where the first key

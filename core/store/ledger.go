@@ -443,14 +443,6 @@ RETURNING id, account_id, charged_micros`, now, chunk).Scan(&got).Error; err != 
 	return insertLedger(tx, entries)
 }
 
-// RefundMessages refunds the messages' charges in its own transaction;
-// messages refunded before, or never charged, are skipped.
-func (s *Store) RefundMessages(ctx context.Context, ids []string, reason string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return refundMessages(tx, ids, reason, s.now())
-	})
-}
-
 // AddCredit adds amount (negative to take credit away) to the account's
 // balance with a ledger entry: a top-up when positive, an adjustment
 // when negative. It returns the entry.
@@ -545,17 +537,6 @@ func (s *Store) Ledger(ctx context.Context, accountID string, p account.LedgerPa
 		next = strconv.FormatUint(out[len(out)-1].ID, 10)
 	}
 	return domains(out, LedgerEntry.domain), next, nil
-}
-
-// LedgerSum is the sum of the account's ledger entries, which equals its
-// balance; tests and audits compare the two.
-func (s *Store) LedgerSum(ctx context.Context, accountID string) (money.Amount, error) {
-	var sum money.Amount
-	if err := s.db.WithContext(ctx).Raw("SELECT COALESCE(SUM(amount_micros), 0) FROM ledger_entries WHERE account_id = ?", accountID).
-		Scan(&sum).Error; err != nil {
-		return 0, fmt.Errorf("sum the ledger of account %s: %w", accountID, err)
-	}
-	return sum, nil
 }
 
 // openAccount writes a new account's opening credit.
