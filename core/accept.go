@@ -44,12 +44,11 @@ type Accepter interface {
 	Accept(ctx context.Context, a store.Acceptance) error
 }
 
-// AcceptedCounter is told of messages accepted without going through the
-// Accepter: an OTP's message is stored with its code, in one transaction of
-// its own. An Accepter that counts what it stores (the metrics' one)
-// implements it, so an OTP is counted like any other message.
+// AcceptedCounter is told of every message stored as accepted (by the
+// Accepter, or an OTP's with its code), after its transaction committed:
+// kind is the message's kind, segments its segment count.
 type AcceptedCounter interface {
-	CountAccepted(m *store.Message)
+	CountAccepted(kind string, segments int)
 }
 
 // prepare validates and routes one message and builds its row.
@@ -203,12 +202,19 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 		return fmt.Errorf("accept messages: %w", err)
 	}
 	for _, m := range msgs {
+		s.countAccepted(m)
 		s.log.Debug("message accepted", "message_id", m.ID, "country", m.Country, "route", m.Route, "candidates", m.Plan)
 	}
 	if s.waker != nil && len(msgs) > 0 {
 		s.waker.Wake()
 	}
 	return nil
+}
+
+func (s *Service) countAccepted(m *store.Message) {
+	if s.counter != nil {
+		s.counter.CountAccepted(m.Kind, m.Segments)
+	}
 }
 
 // fingerprint names a message's recipient and text without storing either

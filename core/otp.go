@@ -73,9 +73,7 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 		}
 		return 0, err
 	}
-	if s.counter != nil {
-		s.counter.CountAccepted(m)
-	}
+	s.countAccepted(m)
 	s.log.Debug("OTP accepted", "message_id", m.ID, "route", m.Route)
 	if s.waker != nil {
 		s.waker.Wake()

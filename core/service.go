@@ -57,7 +57,7 @@ type Service struct {
 	state    routing.StateSource
 	names    accountNames
 	accepter Accepter
-	counter  AcceptedCounter // nil when the accepter counts nothing
+	counter  AcceptedCounter // nil when nobody counts
 	// egress is where callback_url may point (nil: public addresses only).
 	egress *egress.Policy
 }
@@ -77,9 +77,10 @@ type Options struct {
 	// nil means all are.
 	State routing.StateSource
 	// Accepter stores accepted messages; nil means the store, one
-	// transaction per request. A *store.Batcher shares commits. An
-	// Accepter that is also an AcceptedCounter is told of OTP messages too.
+	// transaction per request. A *store.Batcher shares commits.
 	Accepter Accepter
+	// Counter, when set, is told of every message accepted (the metrics).
+	Counter AcceptedCounter
 	// Egress says which addresses a callback_url may point to; nil means
 	// public addresses only. The webhook deliverer should use the same.
 	Egress *egress.Policy
@@ -114,7 +115,7 @@ func NewService(st Stores, planner Planner, waker Waker, o Options) *Service {
 	if s.accepter == nil {
 		s.accepter = st
 	}
-	s.counter, _ = s.accepter.(AcceptedCounter)
+	s.counter = o.Counter
 	return s
 }
 

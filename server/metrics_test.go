@@ -79,7 +79,7 @@ func TestMetricsScrape(t *testing.T) {
 			MinRetry: 10 * time.Millisecond, Metrics: mx})
 		done := make(chan struct{})
 		go func() { defer close(done); _ = disp.Run(ctx) }()
-		svc := core.NewService(st, cfg.Table, disp, core.Options{Accepter: mx.CountAccepted(st)})
+		svc := core.NewService(st, cfg.Table, disp, core.Options{Counter: mx})
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, Hooks: host, Events: st,
 			Requests: mx, Metrics: mx.Handler("")}))
 		t.Cleanup(func() {

@@ -82,11 +82,11 @@ func (r runMetrics) dispatch() dispatch.Metrics {
 	return r.m
 }
 
-func (r runMetrics) accepter(a core.Accepter) core.Accepter {
+func (r runMetrics) accepted() core.AcceptedCounter {
 	if r.m == nil {
-		return a
+		return nil
 	}
-	return r.m.CountAccepted(a)
+	return r.m
 }
 
 func (r runMetrics) webhooks() webhook.Observer {

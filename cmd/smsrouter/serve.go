@@ -157,7 +157,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	accepts := store.NewBatcher(st, store.BatcherOptions{})
 	defer accepts.Close()
 	egressPolicy := webhookEgress(cfg.Webhooks, log)
-	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: mx.accepter(accepts),
+	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: accepts, Counter: mx.accepted(),
 		Egress: egressPolicy})
 	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: svc, Hooks: host, Events: events,
 		Providers: host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },

@@ -1,12 +1,10 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/webhook"
 )
 
@@ -25,37 +23,12 @@ func kindLabel(kind string) string {
 	return "other"
 }
 
-// Accepter stores acceptances; core.Accepter and *store.Store have it.
-type Accepter interface {
-	Accept(ctx context.Context, a store.Acceptance) error
-}
-
-// CountAccepted returns next with every acceptance it stores counted.
-func (m *Metrics) CountAccepted(next Accepter) Accepter {
-	return &countingAccepter{next: next, m: m}
-}
-
-type countingAccepter struct {
-	next Accepter
-	m    *Metrics
-}
-
-func (c *countingAccepter) Accept(ctx context.Context, a store.Acceptance) error {
-	if err := c.next.Accept(ctx, a); err != nil {
-		return err
-	}
-	for _, msg := range a.Messages {
-		c.CountAccepted(msg)
-	}
-	return nil
-}
-
-// CountAccepted counts one message stored without the Accepter (an OTP's,
-// stored with its code); see core.AcceptedCounter.
-func (c *countingAccepter) CountAccepted(msg *store.Message) {
-	kind := kindLabel(msg.Kind)
-	c.m.accepted.WithLabelValues(kind).Inc()
-	c.m.acceptedSegments.WithLabelValues(kind).Add(float64(max(msg.Segments, 1)))
+// CountAccepted counts one message stored as accepted; it makes Metrics a
+// core.AcceptedCounter.
+func (m *Metrics) CountAccepted(kind string, segments int) {
+	label := kindLabel(kind)
+	m.accepted.WithLabelValues(label).Inc()
+	m.acceptedSegments.WithLabelValues(label).Add(float64(max(segments, 1)))
 }
 
 // ObserveRequest counts one HTTP request. route must be the route's
