@@ -352,7 +352,11 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 			return clock
 		}
 		var backoffs []int
-		d := webhook.New(s, webhook.Options{Egress: loopback, Now: now, PollInterval: 10 * time.Millisecond,
+		// The lease outlasts every reading of the test: with the default
+		// (under a minute), a poll while a request was slow read its lease
+		// as run out, hours later, and claimed the delivery again, so that
+		// two attempts ran at once and backoffs came out of order.
+		d := webhook.New(s, webhook.Options{Egress: loopback, Now: now, PollInterval: 10 * time.Millisecond, Lease: 100_000 * time.Hour,
 			Backoff: func(n int) time.Duration {
 				mu.Lock()
 				backoffs = append(backoffs, n)
