@@ -526,6 +526,16 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 			}
 		case r.Outcome == sdk.Permanent:
 			out[i] = d.refused(m, name, now, r)
+		case r.Outcome == sdk.OutcomeExpired:
+			// The message's fault, not the provider's: no observation.
+			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusExpired, Candidate: m.Candidate,
+				Code: r.Code, Reason: fmt.Sprintf("%s: %s", name, r.Reason), At: now}
+		case r.Outcome == sdk.OutcomeUnavailable, r.Outcome == sdk.OutcomeAccountError:
+			// The provider's fault, not the message's: on to the next
+			// candidate, pending when none is left (the plugin host marks
+			// a provider whose account was refused unhealthy).
+			observe(false, took)
+			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, true)
 		default:
 			observe(false, took)
 			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, false)

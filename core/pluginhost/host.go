@@ -225,7 +225,34 @@ func (h *Host) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk
 		// trusted with this batch; treat it like a failed call.
 		return nil, fmt.Errorf("provider %s returned %d results for %d messages: %w", name, len(res), len(msgs), sdk.ErrUnavailable)
 	}
+	h.noteAccountError(name, res)
 	return res, nil
+}
+
+// noteAccountError reports the provider unhealthy when the upstream refused
+// its account (sdk.AccountError), so messages skip it instead of each
+// failing over from it in turn. The mark lasts one HealthInterval: a
+// provider's own health check may not notice a bad key, and the first send
+// after it passes finds out whether an operator fixed the account.
+func (h *Host) noteAccountError(name string, res []sdk.SendResult) {
+	for _, r := range res {
+		if r.Outcome != sdk.OutcomeAccountError {
+			continue
+		}
+		s, err := h.get(name)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		fresh := !time.Now().Before(s.accountUntil)
+		s.accountErr, s.accountUntil = r.Reason, time.Now().Add(h.opts.HealthInterval)
+		s.mu.Unlock()
+		if fresh {
+			s.log.Warn("the upstream refused the provider's account; messages skip the provider for a health interval",
+				"reason", r.Reason, "code", r.Code, "interval", h.opts.HealthInterval)
+		}
+		return
+	}
 }
 
 // HandleHook forwards an HTTP request to the named provider's hook handler.
@@ -298,6 +325,10 @@ type supervised struct {
 	restarts int
 	lastErr  string
 	health   sdk.Health
+	// accountErr is the reason of the last sdk.AccountError result; the
+	// provider counts as unhealthy until accountUntil.
+	accountErr   string
+	accountUntil time.Time
 	// balance survives restarts: the account's credit did not change
 	// because the plugin process did.
 	balance   *sdk.Balance
@@ -318,6 +349,9 @@ func (s *supervised) status() ProviderStatus {
 	defer s.mu.Unlock()
 	st := ProviderStatus{Name: s.spec.Name, Plugin: s.spec.pluginName(), State: s.state, PID: s.pid, Restarts: s.restarts,
 		LastError: s.lastErr, Healthy: s.state == StateRunning && s.health.OK, HealthDetail: s.health.Detail, Capabilities: s.caps}
+	if st.Healthy && time.Now().Before(s.accountUntil) {
+		st.Healthy, st.HealthDetail = false, "account refused by the upstream: "+s.accountErr
+	}
 	if s.balance != nil {
 		b, at := *s.balance, s.balanceAt
 		st.Balance, st.BalanceAt = &b, &at

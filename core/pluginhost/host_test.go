@@ -345,6 +345,26 @@ func TestShortResultListIsUnavailable(t *testing.T) {
 	}
 }
 
+// An upstream that refuses the provider's account makes the provider
+// unhealthy with the reason, so messages skip it until the account works.
+func TestAccountErrorMakesTheProviderUnhealthy(t *testing.T) {
+	p := newFakeProvider()
+	p.health = sdk.Health{OK: true}
+	p.result = func(m sdk.Message) sdk.SendResult { return sdk.AccountError(m.ID, "API key rejected (HTTP 401)") }
+	h := mustStart(t, pluginhost.Options{HealthInterval: time.Hour}, pluginhost.Spec{Name: "mem", InProcess: p})
+	if st, _ := h.Status("mem"); !st.Healthy {
+		t.Fatalf("before any send: %+v, want healthy", st)
+	}
+	res, err := h.Send(t.Context(), "mem", messages("msg_1"))
+	if err != nil || res[0].Outcome != sdk.OutcomeAccountError {
+		t.Fatalf("Send = %+v, %v; want the account error", res, err)
+	}
+	st, _ := h.Status("mem")
+	if st.Healthy || !strings.Contains(st.HealthDetail, "API key rejected (HTTP 401)") {
+		t.Errorf("after an account error: healthy %t, detail %q; want unhealthy with the reason", st.Healthy, st.HealthDetail)
+	}
+}
+
 func fileSum(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -361,6 +381,7 @@ type fakeProvider struct {
 	event        sdk.Event
 	configureErr error
 	dropResults  bool
+	result       func(sdk.Message) sdk.SendResult // nil: accept every message
 
 	configured chan sdk.Config
 	closed     chan struct{}
@@ -384,6 +405,10 @@ func (p *fakeProvider) Configure(_ context.Context, cfg sdk.Config) error {
 func (p *fakeProvider) Send(_ context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
 	out := make([]sdk.SendResult, 0, len(msgs))
 	for _, m := range msgs {
+		if p.result != nil {
+			out = append(out, p.result(m))
+			continue
+		}
 		out = append(out, sdk.SendResult{MessageID: m.ID, Outcome: sdk.Accepted, ProviderMessageID: "fake-" + m.ID})
 	}
 	if p.dropResults {
