@@ -264,9 +264,7 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			continue
 		}
 		if !m.ValidUntil.IsZero() && time.Until(m.ValidUntil) < time.Second {
-			// Temporary, so the host records it expired (see sdk.Message.ValidUntil).
-			results[i].Outcome, results[i].Code = sdk.Temporary, "EXPIRED"
-			results[i].Reason = "validity period passed before the message could be sent"
+			results[i] = sdk.Expired(m.ID, "validity period passed before the message could be sent")
 			continue
 		}
 		phones[i] = formatPhone(m.To, c.s.phoneFormat)

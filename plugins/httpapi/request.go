@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 const (
@@ -221,17 +223,8 @@ func describeTransport(err error, timeout time.Duration) error {
 
 // parseRetryAfter reads seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
+	d, _ := sdk.ParseRetryAfter(v, now)
+	return min(d, maxRetryAfter)
 }
 
 // classify says what a non-2xx status means; configured entries win over the

@@ -120,8 +120,8 @@ func TestSecondAggregatorByConfigOnly(t *testing.T) {
 	if res[1].Outcome != sdk.Permanent || res[1].Code != "E21" || !strings.Contains(res[1].Reason, "blocked") {
 		t.Errorf("blocked number: %+v, want Permanent E21", res[1])
 	}
-	if res[3].Outcome != sdk.Temporary || res[3].Code != "EXPIRED" {
-		t.Errorf("message past its validity: %+v, want Temporary EXPIRED", res[3])
+	if res[3].Outcome != sdk.OutcomeExpired || res[3].Code != "EXPIRED" {
+		t.Errorf("message past its validity: %+v, want expired (EXPIRED)", res[3])
 	}
 	upstream.mu.Lock()
 	ttls := maps.Clone(upstream.ttls)

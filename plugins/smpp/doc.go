@@ -51,7 +51,7 @@
 // clock; "absolute" writes ValidUntil in UTC ("YYMMDDhhmmsst00+") for SMSCs
 // that only take that form. A message with less than a second of validity
 // left, at Send or when a part is due, is not submitted: it is answered
-// Temporary with code EXPIRED, and the host records it expired. A multipart
+// sdk.Expired (code EXPIRED), and the host records it expired. A multipart
 // message whose later part runs out after its first was submitted is
 // answered the same way; the network expires the parts it has.
 //

@@ -737,8 +737,7 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			continue
 		}
 		if _, ok := validityPeriod(p.cfg.ValidityPeriod, m.ValidUntil, p.now()); !ok {
-			results[i].Outcome, results[i].Code = sdk.Temporary, codeExpired
-			results[i].Reason = "validity period passed before the message could be submitted"
+			results[i] = sdk.Expired(m.ID, "validity period passed before the message could be submitted")
 			continue
 		}
 		r, err := p.buildRequest(m, b)

@@ -73,12 +73,11 @@ func validityOffset(sm *pdu.SubmitSM) int {
 }
 
 // expire answers a part whose message's validity passed before it could
-// be submitted. It is Temporary, not Permanent: the host does not try a
-// message past its validity, so it records it expired rather than failed
-// (see sdk.Message.ValidUntil).
+// be submitted: the host records it expired, not failed (see
+// sdk.Message.ValidUntil).
 func (p *Provider) expire(pt *part) {
 	pt.mu.Lock()
 	pt.code = codeExpired
 	pt.mu.Unlock()
-	p.settle(pt, 0, sdk.Temporary, "", "validity period passed before the message could be submitted")
+	p.settle(pt, 0, sdk.OutcomeExpired, "", "validity period passed before the message could be submitted")
 }

@@ -75,7 +75,7 @@ func TestValidityPeriodReachesSMSC(t *testing.T) {
 }
 
 // A message whose validity has passed is never submitted; it is answered
-// Temporary with code EXPIRED so the host records it expired, whether it had
+// sdk.Expired (code EXPIRED) so the host records it expired, whether it had
 // passed when Send was called or while it waited to be submitted.
 func TestExpiredMessageIsNotSubmitted(t *testing.T) {
 	cases := []struct {
@@ -100,8 +100,8 @@ func TestExpiredMessageIsNotSubmitted(t *testing.T) {
 			srv := startSMSC(t, smsctest.Config{})
 			p := newProviderAt(t, srv, nil, tc.clock)
 			res := send(t, p, []sdk.Message{{ID: "msg_late", To: "+14155550100", Text: "too late", Encoding: sdk.EncodingGSM7, Segments: 1, ValidUntil: tc.until}})
-			if r := res[0]; r.Outcome != sdk.Temporary || r.Code != "EXPIRED" || r.ProviderMessageID != "" {
-				t.Errorf("result %+v, want Temporary with code EXPIRED", r)
+			if r := res[0]; r.Outcome != sdk.OutcomeExpired || r.Code != "EXPIRED" || r.ProviderMessageID != "" {
+				t.Errorf("result %+v, want expired with code EXPIRED", r)
 			}
 			if st := srv.Stats(); st.Submits != 0 {
 				t.Errorf("the SMSC got %d submits, want none", st.Submits)

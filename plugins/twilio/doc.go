@@ -31,7 +31,7 @@
 // trying when the host reports the message expired. A message without a
 // validity is sent with validity_period, or with none (Twilio's default,
 // 10 h) when that is unset. A message with less than a second left when its
-// request is due is not sent: it is answered Temporary with code EXPIRED,
+// request is due is not sent: it is answered sdk.Expired (code EXPIRED),
 // and the host records it expired.
 //
 // Hooks, under the provider's hook URL:

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Signature computes the X-Twilio-Signature of a form POST to fullURL: the
@@ -19,6 +21,14 @@ import (
 // Repeated names contribute every value, values in order; query parameters
 // are not appended again, they are already in the URL.
 func Signature(authToken, fullURL string, params url.Values) string {
+	mac := hmac.New(sha1.New, []byte(authToken))
+	mac.Write([]byte(signedText(fullURL, params)))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// signedText is what Twilio signs: the URL, then each parameter's name and
+// value in name order.
+func signedText(fullURL string, params url.Values) string {
 	names := make([]string, 0, len(params))
 	for k := range params {
 		names = append(names, k)
@@ -34,9 +44,7 @@ func Signature(authToken, fullURL string, params url.Values) string {
 			b.WriteString(v)
 		}
 	}
-	mac := hmac.New(sha1.New, []byte(authToken))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return b.String()
 }
 
 // VerifySignature reports whether signature is the X-Twilio-Signature of a
@@ -64,8 +72,8 @@ func VerifySignature(authToken, fullURL string, body []byte, signature string) b
 	}
 	ok := false
 	for _, candidate := range urlVariants(u, fullURL) {
-		// Compare every variant so timing does not tell which one matched.
-		if subtle.ConstantTimeCompare([]byte(Signature(authToken, candidate, params)), []byte(signature)) == 1 {
+		// Check every variant so timing does not tell which one matched.
+		if sdk.VerifyHMAC(sha1.New, []byte(authToken), []byte(signedText(candidate, params)), signature) {
 			ok = true
 		}
 	}

@@ -257,9 +257,7 @@ func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Clien
 	// wait for a free request slot.
 	validity, ok := validitySeconds(cfg.validityPeriod, m.ValidUntil, time.Now())
 	if !ok {
-		res.Outcome, res.Code = sdk.Temporary, "EXPIRED"
-		res.Reason = "validity period passed before the request was made"
-		return res
+		return sdk.Expired(m.ID, "validity period passed before the request was made")
 	}
 	form := url.Values{"To": {m.To}, "Body": {m.Text}}
 	from := m.From
@@ -327,7 +325,7 @@ func classifyError(status int, header http.Header, body []byte) func(sdk.SendRes
 		res.Code = code
 		switch {
 		case status == http.StatusUnauthorized || ae.Code == 20003:
-			res.Outcome, res.Refusal = sdk.Permanent, sdk.RefusalUnauthorized
+			res.Outcome, res.Refusal = sdk.OutcomeAccountError, sdk.RefusalUnauthorized
 			res.Reason = fmt.Sprintf("upstream refused the credentials (HTTP %d): check account_sid and auth_token: %s", status, detail)
 		case status == http.StatusTooManyRequests || temporaryCodes[ae.Code] != "" || status >= 500:
 			res.Outcome = sdk.Temporary
@@ -348,17 +346,10 @@ func classifyError(status int, header http.Header, body []byte) func(sdk.SendRes
 	}
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date.
+// retryAfter reads Retry-After, capped, or the default wait without one.
 func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return defaultRetryAfter
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return min(time.Duration(n)*time.Second, maxRetryAfter)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(time.Until(t), 0), maxRetryAfter)
+	if d, ok := sdk.ParseRetryAfter(h.Get("Retry-After"), time.Now()); ok {
+		return min(d, maxRetryAfter)
 	}
 	return defaultRetryAfter
 }

@@ -124,7 +124,7 @@ func TestSendErrorClassification(t *testing.T) {
 		{name: "sender queue full", answer: &twiliotest.Answer{HTTPStatus: 400, Code: 21611, Message: "queue full"}, want: sdk.Temporary, code: "21611", reason: "queue is full", retryAfter: time.Second},
 		{name: "server error", answer: &twiliotest.Answer{HTTPStatus: 503, RawBody: "<html>down</html>", RetryAfter: "2"}, want: sdk.Temporary, code: "503", reason: "down", retryAfter: 2 * time.Second},
 		{name: "bad gateway empty", answer: &twiliotest.Answer{HTTPStatus: 502, RawBody: " "}, want: sdk.Temporary, code: "502", reason: "empty body"},
-		{name: "credentials", answer: &twiliotest.Answer{HTTPStatus: 401, Code: 20003, Message: "Authenticate"}, want: sdk.Permanent, code: "20003", reason: "credentials", unhealthy: true},
+		{name: "credentials", answer: &twiliotest.Answer{HTTPStatus: 401, Code: 20003, Message: "Authenticate"}, want: sdk.OutcomeAccountError, code: "20003", reason: "credentials", unhealthy: true},
 		{name: "created without sid", answer: &twiliotest.Answer{HTTPStatus: 201, RawBody: `{"status":"queued"}`}, want: sdk.Temporary, code: "201", reason: "without a message sid"},
 		{name: "created not json", answer: &twiliotest.Answer{HTTPStatus: 201, RawBody: `<Response/>`}, want: sdk.Temporary, code: "201", reason: "may duplicate"},
 		{name: "no sender", noSender: true, want: sdk.Permanent, code: "NO_SENDER", reason: "no sender"},

@@ -63,7 +63,7 @@ func TestValidityPeriodSent(t *testing.T) {
 }
 
 // A message with less than a second of validity left is not sent: it is
-// answered Temporary with code EXPIRED, and the host records it expired.
+// answered sdk.Expired, and the host records it expired.
 func TestExpiredMessageIsNotSent(t *testing.T) {
 	f := fake(t, twiliotest.Options{})
 	p := configured(t, settingsFor(t, f, nil), "")
@@ -71,8 +71,8 @@ func TestExpiredMessageIsNotSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := res[0]; r.Outcome != sdk.Temporary || r.Code != "EXPIRED" {
-		t.Errorf("result %+v, want Temporary with code EXPIRED", r)
+	if r := res[0]; r.Outcome != sdk.OutcomeExpired || r.Code != "EXPIRED" {
+		t.Errorf("result %+v, want expired with code EXPIRED", r)
 	}
 	if n := len(f.Messages()); n != 0 {
 		t.Errorf("fake got %d messages, want none", n)
