@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // ReportGate lets delivery reports wait for the dispatch rounds that were
@@ -98,4 +100,29 @@ func (g *ReportGate) AwaitRounds(ctx context.Context, provider string) {
 			return
 		}
 	}
+}
+
+// EventStore stores providers' events.
+type EventStore interface {
+	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+}
+
+// Guard returns next with the gate in front: a group of events with a
+// status report in it waits for the rounds sending to its provider
+// (AwaitRounds) before it is stored; inbound messages alone do not wait.
+func (g *ReportGate) Guard(next EventStore) EventStore { return guarded{next: next, gate: g} }
+
+type guarded struct {
+	next EventStore
+	gate *ReportGate
+}
+
+func (g guarded) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+	for _, ev := range events {
+		if ev.Status != nil {
+			g.gate.AwaitRounds(ctx, provider)
+			break
+		}
+	}
+	return g.next.StoreEvents(ctx, provider, events)
 }

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // A report waits for the round in flight to its provider, not for rounds
@@ -43,4 +45,60 @@ func TestReportGate(t *testing.T) {
 		cancel()
 		g.AwaitRounds(cctx, "a")
 	})
+}
+
+// eventsSeen is an EventStore that notes what reached it and whether the
+// gate's round had ended by then.
+type eventsSeen struct {
+	roundOver *atomic.Bool
+	calls     atomic.Int32
+	early     atomic.Bool
+}
+
+func (e *eventsSeen) StoreEvents(context.Context, string, []sdk.Event) error {
+	e.calls.Add(1)
+	if !e.roundOver.Load() {
+		e.early.Store(true)
+	}
+	return nil
+}
+
+// Guard holds status reports until the round to their provider recorded,
+// and lets inbound messages through at once.
+func TestReportGateGuard(t *testing.T) {
+	ctx := context.Background()
+	status := sdk.Event{Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered}}
+	inbound := sdk.Event{Inbound: &sdk.InboundEvent{From: "+1555", To: "+1556", Text: "hi"}}
+	for _, tc := range []struct {
+		name      string
+		events    []sdk.Event
+		wantEarly bool
+	}{
+		{name: "a report waits for the round", events: []sdk.Event{inbound, status}},
+		{name: "inbound messages alone do not wait", events: []sdk.Event{inbound}, wantEarly: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewReportGate()
+			var over atomic.Bool
+			next := &eventsSeen{roundOver: &over}
+			leave := g.enter("a")
+			done := make(chan error, 1)
+			go func() { done <- g.Guard(next).StoreEvents(ctx, "a", tc.events) }()
+			if tc.wantEarly {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			over.Store(true)
+			leave()
+			if !tc.wantEarly {
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if next.calls.Load() != 1 || next.early.Load() != tc.wantEarly {
+				t.Fatalf("stored %d times, before the round ended %v; want once, %v", next.calls.Load(), next.early.Load(), tc.wantEarly)
+			}
+		})
+	}
 }
