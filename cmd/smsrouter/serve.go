@@ -24,12 +24,13 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/providerstats"
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 	"github.com/smsrouter/smsrouter/server"
 )
 
@@ -103,109 +104,222 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	if err := ensureKeyFile(cfg, log); err != nil {
+	n := &node{cfg: cfg, cfgPath: *cfgPath, log: log}
+	defer n.close()
+	if err := n.start(ctx, *pprofAddr, stdout); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, log)
+	return n.serve(ctx)
+}
+
+// node is a running server: what serveCmd wires together, and the order
+// it is taken apart in.
+type node struct {
+	cfg     *config.Config
+	cfgPath string
+	log     hclog.Logger
+	// closers run in reverse order by close.
+	closers []func()
+
+	st        *store.Store
+	ln        net.Listener
+	publicURL string
+	gate      *dispatch.ReportGate
+	events    dispatch.EventStore
+	host      *pluginhost.Host
+	specs     []pluginhost.Spec
+	pollAfter map[string]time.Duration
+	pollFor   map[string]time.Duration
+	mx        runMetrics
+	disp      *dispatch.Dispatcher
+	router    *routing.Router
+	reload    *reloader
+	accepts   *store.Batcher
+	egress    *egress.Policy
+	svc       *core.Service
+	srv       *server.HTTP
+	// workers run until stopWorkers.
+	workers     sync.WaitGroup
+	stopWorkers context.CancelFunc
+}
+
+// onClose adds f to what close runs, before everything added earlier.
+func (n *node) onClose(f func()) { n.closers = append(n.closers, f) }
+
+// close takes apart what start built, newest first.
+func (n *node) close() {
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		n.closers[i]()
+	}
+	n.closers = nil
+}
+
+// start builds the server in order; on an error, close takes apart what
+// was built.
+func (n *node) start(ctx context.Context, pprofAddr string, stdout io.Writer) error {
+	steps := []func() error{
+		func() error { return n.openStore(ctx) },
+		n.listen,
+		func() error { return n.startPlugins(ctx) },
+		// The first key is shown only once, so it is made once nothing
+		// else can fail: printed by a run that then stopped with an
+		// error, it would scroll by unnoticed and never be shown again.
+		func() error { return bootstrapKey(ctx, n.st, stdout) },
+		n.buildCore,
+		n.buildHTTP,
+		func() error { return n.serveDiagnostics(pprofAddr) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	n.startWorkers()
+	return nil
+}
+
+// openStore opens the database, with the server key made first if it is
+// to be generated.
+func (n *node) openStore(ctx context.Context) error {
+	if err := ensureKeyFile(n.cfg, n.log); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, n.cfg, n.log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	n.st = st
+	n.onClose(func() { st.Close() })
+	return nil
+}
 
-	// Listen before launching plugins so a taken port fails fast and the
-	// hook URL we hand plugins is the one we really serve.
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+// listen takes the address before plugins start, so that a taken port
+// fails fast and the hook URL plugins are given is the one served.
+func (n *node) listen() error {
+	ln, err := net.Listen("tcp", n.cfg.Server.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another smsrouter running? choose another address with --listen)", cfg.Server.Listen, err)
+		return fmt.Errorf("listen on %s: %w (is another smsrouter running? choose another address with --listen)", n.cfg.Server.Listen, err)
 	}
-	publicURL := resolvePublicURL(cfg.Server.PublicURL, ln.Addr().String())
+	n.ln = ln
+	// Serve closes it; closing it again is harmless.
+	n.onClose(func() { ln.Close() })
+	n.publicURL = resolvePublicURL(n.cfg.Server.PublicURL, ln.Addr().String())
+	return nil
+}
 
-	// Reports from every provider share commits; closed after the plugins
-	// have stopped (deferred before host.Stop, so it runs after it).
-	batcher := store.NewEventBatcher(st, store.BatcherOptions{})
-	defer batcher.Close()
-	gate := dispatch.NewReportGate()
-	events := reportsAfterRounds{next: batcher, gate: gate}
-	host := pluginhost.New(pluginhost.Options{Logger: log, Events: events})
-	specs, pollAfter, pollFor := providerSpecs(cfg.Providers, publicURL)
-	if err := host.Start(ctx, specs); err != nil {
-		ln.Close()
+// startPlugins starts the provider plugins, their events stored in shared
+// commits, status reports after the dispatch rounds sending to their
+// provider (dispatch.ReportGate).
+func (n *node) startPlugins(ctx context.Context) error {
+	batcher := store.NewEventBatcher(n.st, store.BatcherOptions{})
+	// Closed after the plugins have stopped.
+	n.onClose(batcher.Close)
+	n.gate = dispatch.NewReportGate()
+	n.events = n.gate.Guard(batcher)
+	n.host = pluginhost.New(pluginhost.Options{Logger: n.log, Events: n.events})
+	n.specs, n.pollAfter, n.pollFor = providerSpecs(n.cfg.Providers, n.publicURL)
+	if err := n.host.Start(ctx, n.specs); err != nil {
 		return fmt.Errorf("start providers: %w", err)
 	}
-	defer host.Stop()
-	// The first key is shown only once, so it is made once nothing else can
-	// fail: printed by a run that then stopped with an error, it would
-	// scroll by unnoticed and never be shown again.
-	if err := bootstrapKey(ctx, st, stdout); err != nil {
-		ln.Close()
-		return err
-	}
+	n.onClose(n.host.Stop)
+	return nil
+}
 
+// buildCore wires routing, dispatch and the service the API calls.
+func (n *node) buildCore() error {
+	cfg, log := n.cfg, n.log
 	stats := providerstats.New(nil)
-	live := core.LiveState{Host: host, Stats: stats}
-	mx := newMetrics(cfg.Server.Metrics, st, host, log)
-	disp := dispatch.New(st, mx.providers(host), dispatch.Options{Logger: log, Observer: stats, Metrics: mx.dispatch(), Gate: gate,
+	live := core.LiveState{Host: n.host, Stats: stats}
+	n.mx = newMetrics(cfg.Server.Metrics, n.st, n.host, log)
+	n.disp = dispatch.New(n.st, n.mx.providers(n.host), dispatch.Options{Logger: log, Observer: stats, Metrics: n.mx.dispatch(), Gate: n.gate,
 		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers), Health: live})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
 	// reload endpoint swap it (see reload.go).
-	router := routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
-	reload := newReloader(*cfgPath, cfg, router, log)
-	reload.setLimits = disp.SetLimits
-	reload.setInboundOwners = st.SetInboundOwners
+	n.router = routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
+	n.reload = newReloader(n.cfgPath, cfg, n.router, log)
+	n.reload.setLimits = n.disp.SetLimits
+	n.reload.setInboundOwners = n.st.SetInboundOwners
 	// Concurrent sends share commits; see docs/performance.md.
-	accepts := store.NewBatcher(st, store.BatcherOptions{})
-	defer accepts.Close()
-	egressPolicy := webhookEgress(cfg.Webhooks, log)
-	svc := core.NewService(st, router, disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: accepts, Counter: mx.accepted(),
-		Egress: egressPolicy})
-	handler := server.New(server.Options{Logger: log, Messages: svc, Keys: svc, Hooks: host, Events: events,
-		Providers: host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
-		PublicURL: publicURL, Routes: router, Reload: reload.Reload,
-		OTP: svc, Accounts: svc, API: &cfg.API, Table: router.Table, Plugins: host,
-		Requests: mx.requests(), Metrics: mx.apiHandler(), Egress: egressPolicy})
+	n.accepts = store.NewBatcher(n.st, store.BatcherOptions{})
+	n.onClose(n.accepts.Close)
+	n.egress = webhookEgress(cfg.Webhooks, log)
+	n.svc = core.NewService(n.st, n.router, n.disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: n.accepts,
+		Counter: n.mx.accepted(), Egress: n.egress})
+	return nil
+}
+
+// buildHTTP makes the API's HTTP server.
+func (n *node) buildHTTP() error {
+	cfg := n.cfg
+	disp, router := n.disp, n.router
+	handler := server.New(server.Options{Logger: n.log, Messages: n.svc, Keys: n.svc, Hooks: n.host, Events: n.events,
+		Providers: n.host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
+		PublicURL: n.publicURL, Routes: router, Reload: n.reload.Reload,
+		OTP: n.svc, Accounts: n.svc, API: &cfg.API, Table: router.Table, Plugins: n.host,
+		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress})
 	// Timeouts, the per-client connection cap and TLS: see docs/api.md
 	// "Connections".
-	srv, err := server.NewHTTP(handler, cfg.Server.Transport, log)
+	srv, err := server.NewHTTP(handler, cfg.Server.Transport, n.log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	reload.reloadTLS = srv.ReloadTLS
+	n.srv = srv
+	n.reload.reloadTLS = srv.ReloadTLS
+	return nil
+}
 
-	if *pprofAddr != "" {
-		stopProfiles, err := serveProfiles(*pprofAddr, log)
+// serveDiagnostics serves Go's profiles when asked for, and the metrics on
+// their own address when configured so.
+func (n *node) serveDiagnostics(pprofAddr string) error {
+	if pprofAddr != "" {
+		stopProfiles, err := serveProfiles(pprofAddr, n.log)
 		if err != nil {
-			ln.Close()
 			return err
 		}
-		defer stopProfiles()
+		n.onClose(stopProfiles)
 	}
-	stopMetrics, err := mx.serveOwn(log)
+	stopMetrics, err := n.mx.serveOwn(n.log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	defer stopMetrics()
-	dctx, dcancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	hooks := newWebhooks(st, cfg.API, egressPolicy, log, mx.webhooks())
+	n.onClose(stopMetrics)
+	return nil
+}
+
+// startWorkers starts what runs beside the API until shutdown: on sending
+// nodes the dispatcher, the webhook deliverer and the status poller; on
+// every node the cluster heartbeat, config reloads and forgetting.
+func (n *node) startWorkers() {
+	cfg, log, st := n.cfg, n.log, n.st
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopWorkers = cancel
+	hooks := newWebhooks(st, cfg.API, n.egress, log, n.mx.webhooks())
 	if cfg.Server.Role != config.RoleAPI {
 		// An API node leaves these to the nodes of role "all": its CPU
 		// goes to requests, and their queues are in the shared database.
-		wg.Go(func() { _ = disp.Run(dctx) })
-		wg.Go(func() { _ = hooks.Run(dctx) })
-		poller := dispatch.NewPoller(st, host, dispatch.PollOptions{Logger: log, After: pollAfter, GiveUpAfter: pollFor})
-		wg.Go(func() { _ = poller.Run(dctx) })
+		n.workers.Go(func() { _ = n.disp.Run(ctx) })
+		n.workers.Go(func() { _ = hooks.Run(ctx) })
+		poller := dispatch.NewPoller(st, n.host, dispatch.PollOptions{Logger: log, After: n.pollAfter, GiveUpAfter: n.pollFor})
+		n.workers.Go(func() { _ = poller.Run(ctx) })
 	}
-	wg.Go(func() { joinCluster(dctx, st, disp, cfg.Server.Role, log) })
-	wg.Go(func() { reload.run(dctx) })
-	wg.Go(func() { forgetExpired(dctx, st, cfg.Retention, log) })
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("smsrouter serving", "listen", ln.Addr().String(), "scheme", srv.Scheme(), "providers", len(specs), "database", cfg.Database.Driver, "role", cfg.Server.Role,
-		"gogc", gcInForce())
+	n.workers.Go(func() { joinCluster(ctx, st, n.disp, cfg.Server.Role, log) })
+	n.workers.Go(func() { n.reload.run(ctx) })
+	n.workers.Go(func() {
+		retention.Run(ctx, st, retention.Options{Logger: log,
+			Retention: store.Retention{Webhooks: cfg.Retention.Webhooks, ProcessedEvents: cfg.Retention.EventIDs}})
+	})
+}
 
+// serve answers requests until ctx ends or the HTTP server fails, then
+// shuts down in order: HTTP drained, what the handlers queued stored, the
+// workers stopped; close then stops the plugins and the store.
+func (n *node) serve(ctx context.Context) error {
+	log := n.log
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- n.srv.Serve(n.ln) }()
+	log.Info("smsrouter serving", "listen", n.ln.Addr().String(), "scheme", n.srv.Scheme(), "providers", len(n.specs),
+		"database", n.cfg.Database.Driver, "role", n.cfg.Server.Role, "gogc", gcInForce())
+	var err error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: draining HTTP, then the dispatcher, then plugins")
@@ -214,14 +328,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if serr := srv.Shutdown(shutCtx); serr != nil {
+	if serr := n.srv.Shutdown(shutCtx); serr != nil {
 		log.Warn("HTTP shutdown", "error", serr)
 	}
 	// After the handlers: what they queued is stored before the store closes.
-	accepts.Close()
-	dcancel()
-	wg.Wait()
-	host.Stop()
+	n.accepts.Close()
+	n.stopWorkers()
+	n.workers.Wait()
+	n.host.Stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -255,53 +369,6 @@ func resolvePublicURL(configured, bound string) string {
 		u.Host = bound
 	}
 	return strings.TrimRight(u.String(), "/")
-}
-
-// forgetExpired deletes, every ten minutes, what only costs space: expired
-// idempotency records and duplicate claims, spent rate windows and OTP
-// codes, and finished webhook deliveries and provider event ids past their
-// retention. Every server runs it; the store's deletes skip each other.
-func forgetExpired(ctx context.Context, st *store.Store, r config.Retention, log hclog.Logger) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := st.ForgetExpired(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("forgetting expired idempotency records failed", "error", err)
-		}
-		p, err := st.Prune(ctx, store.Retention{Webhooks: r.Webhooks, ProcessedEvents: r.EventIDs})
-		if err != nil && ctx.Err() == nil {
-			log.Warn("pruning old records failed; the next run tries again", "error", err)
-		}
-		if p.Total() > 0 {
-			log.Debug("pruned old records", "rate_windows", p.RateWindows, "otp_codes", p.OTPCodes,
-				"webhooks", p.Webhooks, "webhook_attempts", p.WebhookAttempts, "event_ids", p.ProcessedEvents, "held_reports", p.HeldStatuses)
-		}
-	}
-}
-
-// reportsAfterRounds stores provider events; status reports first wait for
-// the dispatch rounds sending to their provider to record the answers (see
-// dispatch.ReportGate).
-type reportsAfterRounds struct {
-	next interface {
-		StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
-	}
-	gate *dispatch.ReportGate
-}
-
-func (r reportsAfterRounds) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
-	for _, ev := range events {
-		if ev.Status != nil {
-			r.gate.AwaitRounds(ctx, provider)
-			break
-		}
-	}
-	return r.next.StoreEvents(ctx, provider, events)
 }
 
 // nodeID names this process among the servers sharing the database: the
