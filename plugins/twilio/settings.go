@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits for settings; values outside them are configuration mistakes.
@@ -53,18 +54,18 @@ type settings struct {
 
 // rawSettings mirrors the JSON document; pointers tell "absent" from zero.
 type rawSettings struct {
-	AccountSID          *string `json:"account_sid"`
-	AuthToken           *string `json:"auth_token"`
-	SecondaryAuthToken  *string `json:"secondary_auth_token"`
-	BaseURL             *string `json:"base_url"`
-	From                *string `json:"from"`
-	MessagingServiceSID *string `json:"messaging_service_sid"`
-	ValidityPeriod      *string `json:"validity_period"`
-	RequestTimeout      *string `json:"request_timeout"`
-	MaxBatchSize        *int    `json:"max_batch_size"`
-	MaxConcurrency      *int    `json:"max_concurrency"`
-	HookAuth            *string `json:"hook_auth"`
-	HookSecret          *string `json:"hook_secret"`
+	AccountSID          *string       `json:"account_sid"`
+	AuthToken           *string       `json:"auth_token"`
+	SecondaryAuthToken  *string       `json:"secondary_auth_token"`
+	BaseURL             *string       `json:"base_url"`
+	From                *string       `json:"from"`
+	MessagingServiceSID *string       `json:"messaging_service_sid"`
+	ValidityPeriod      *sdk.Duration `json:"validity_period"`
+	RequestTimeout      *sdk.Duration `json:"request_timeout"`
+	MaxBatchSize        *int          `json:"max_batch_size"`
+	MaxConcurrency      *int          `json:"max_concurrency"`
+	HookAuth            *string       `json:"hook_auth"`
+	HookSecret          *string       `json:"hook_secret"`
 }
 
 // parseSettings decodes and checks the settings document. Every error names
@@ -83,13 +84,8 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		return s, errors.New("settings: account_sid and auth_token are required")
 	}
 	var raw rawSettings
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return s, fmt.Errorf("decode settings: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return s, errors.New("decode settings: unexpected data after the settings object")
+	if err := sdk.DecodeSettings(trimmed, &raw); err != nil {
+		return s, err
 	}
 
 	if raw.AccountSID == nil || strings.TrimSpace(*raw.AccountSID) == "" {
@@ -126,16 +122,17 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 	if raw.MessagingServiceSID != nil {
 		s.messagingServiceSID = strings.TrimSpace(*raw.MessagingServiceSID)
 	}
-	var err error
 	if raw.ValidityPeriod != nil {
-		if s.validityPeriod, err = parseDuration("validity_period", *raw.ValidityPeriod, minValidityPeriod, maxValidityPeriod); err != nil {
+		if err := sdk.InRange("validity_period", *raw.ValidityPeriod, sdk.Duration(minValidityPeriod), sdk.Duration(maxValidityPeriod)); err != nil {
 			return s, err
 		}
+		s.validityPeriod = raw.ValidityPeriod.D()
 	}
 	if raw.RequestTimeout != nil {
-		if s.requestTimeout, err = parseDuration("request_timeout", *raw.RequestTimeout, minRequestTimeout, maxRequestTimeout); err != nil {
+		if err := sdk.InRange("request_timeout", *raw.RequestTimeout, sdk.Duration(minRequestTimeout), sdk.Duration(maxRequestTimeout)); err != nil {
 			return s, err
 		}
+		s.requestTimeout = raw.RequestTimeout.D()
 	}
 	if raw.MaxBatchSize != nil {
 		if *raw.MaxBatchSize < 1 || *raw.MaxBatchSize > maxBatchLimit {
@@ -167,15 +164,4 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		return s, fmt.Errorf("setting hook_secret: only used with hook_auth = %q, but hook_auth is %q", hookAuthSharedSecret, s.hookAuth)
 	}
 	return s, nil
-}
-
-func parseDuration(field, v string, lo, hi time.Duration) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("setting %s: %q is not a duration such as \"10s\": %w", field, v, err)
-	}
-	if d < lo || d > hi {
-		return 0, fmt.Errorf("setting %s: %s is out of range, want %s to %s", field, d, lo, hi)
-	}
-	return d, nil
 }

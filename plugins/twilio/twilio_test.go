@@ -22,7 +22,7 @@ var badSettings = []struct {
 	name, settings, field string
 }{
 	{"empty", ``, "account_sid and auth_token"},
-	{"unknown key", `{"account_sid":"AC1","auth_token":"t","token":"x"}`, `"token"`},
+	{"unknown key", `{"account_sid":"AC1","auth_token":"t","token":"x"}`, "setting token: unknown setting"},
 	{"no account", `{"auth_token":"t"}`, "account_sid"},
 	{"account with slash", `{"account_sid":"AC1/../x","auth_token":"t"}`, "account_sid"},
 	{"no token", `{"account_sid":"AC1"}`, "auth_token"},

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -23,7 +21,13 @@ const maxDelay = time.Hour
 
 // settings is the provider block's config: {"delay":"100ms"}.
 type settings struct {
-	Delay string `json:"delay"`
+	Delay sdk.Duration `json:"delay"`
+}
+
+// Validate runs inside sdk.DecodeSettings, so configuration checks catch a
+// bad delay without starting the plugin.
+func (s *settings) Validate() error {
+	return sdk.InRange("delay", s.Delay, 0, sdk.Duration(maxDelay))
 }
 
 // report is a delivery report waiting for its time.
@@ -57,27 +61,14 @@ func (p *provider) Info() sdk.Info {
 }
 
 func (p *provider) Configure(ctx context.Context, cfg sdk.Config) error {
-	s := settings{Delay: "100ms"}
-	if len(bytes.TrimSpace(cfg.Settings)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(cfg.Settings))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			return fmt.Errorf("echo provider %q settings: %w", cfg.Name, err)
-		}
-	}
-	d, err := time.ParseDuration(s.Delay)
-	if err != nil {
-		return fmt.Errorf("echo provider %q setting delay: %q is not a duration such as \"100ms\"", cfg.Name, s.Delay)
-	}
-	if d < 0 || d > maxDelay {
-		return fmt.Errorf("echo provider %q setting delay: %s is out of range, want 0s to %s", cfg.Name, d, maxDelay)
+	s := settings{Delay: sdk.Duration(100 * time.Millisecond)}
+	if err := sdk.DecodeSettings(cfg.Settings, &s); err != nil {
+		return fmt.Errorf("echo provider %q: %w", cfg.Name, err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.delay, p.ready = d, true
-	if cfg.Logger != nil {
-		cfg.Logger.Info("echo provider configured", "delay", d.String())
-	}
+	p.delay, p.ready = s.Delay.D(), true
+	cfg.Log().Info("echo provider configured", "delay", s.Delay.String())
 	return nil
 }
 
