@@ -640,7 +640,7 @@ func TestBalanceRefusesNonDecimalAmount(t *testing.T) {
 func TestConfigureRejectsBadSettings(t *testing.T) {
 	base := `"preset":"aggregator002","base_url":"https://api.example.com","auth":{"token":"t"}`
 	tests := []struct{ name, settings, want string }{
-		{"unknown key", `{` + base + `,"timeot":"1s"}`, `"timeot"`},
+		{"unknown key", `{` + base + `,"timeot":"1s"}`, "setting timeot: unknown setting"},
 		{"unknown preset", `{"preset":"acme"}`, "setting preset"},
 		{"preset not a string", `{"preset":5}`, "setting preset"},
 		{"no send operation", `{"base_url":"https://x.example"}`, "operations.send"},

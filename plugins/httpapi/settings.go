@@ -64,13 +64,13 @@ type rawSettings struct {
 	Preset        string                   `json:"preset"`
 	BaseURL       string                   `json:"base_url"`
 	Auth          rawAuth                  `json:"auth"`
-	Timeout       string                   `json:"timeout"`
+	Timeout       *sdk.Duration            `json:"timeout"`
 	MaxBatchSize  int                      `json:"max_batch_size"`
 	Concurrency   int                      `json:"concurrency"`
 	PhoneFormat   string                   `json:"phone_format"`
 	DefaultSender string                   `json:"default_sender"`
-	CacheRefresh  string                   `json:"cache_refresh"`
-	MaxThrottle   string                   `json:"max_throttle_wait"`
+	CacheRefresh  *sdk.Duration            `json:"cache_refresh"`
+	MaxThrottle   *sdk.Duration            `json:"max_throttle_wait"`
 	Currency      string                   `json:"currency"`
 	StatusMap     map[string]string        `json:"status_map"`
 	HTTPStatus    map[string]string        `json:"http_status"`
@@ -197,10 +197,8 @@ func parseSettings(doc json.RawMessage) (*settings, error) {
 		return nil, fmt.Errorf("encode merged settings: %w", err)
 	}
 	var raw rawSettings
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("decode settings: %w", err)
+	if err := sdk.DecodeSettings(b, &raw); err != nil {
+		return nil, err
 	}
 	return compile(&raw)
 }
@@ -296,20 +294,23 @@ func compile(raw *rawSettings) (*settings, error) {
 		base = u
 	}
 	var err error
-	if raw.Timeout != "" {
-		if s.timeout, err = parseDuration("timeout", raw.Timeout, 100*time.Millisecond, 5*time.Minute); err != nil {
+	for _, d := range []struct {
+		field  string
+		raw    *sdk.Duration
+		lo, hi time.Duration
+		to     *time.Duration
+	}{
+		{"timeout", raw.Timeout, 100 * time.Millisecond, 5 * time.Minute, &s.timeout},
+		{"cache_refresh", raw.CacheRefresh, time.Second, 24 * time.Hour, &s.cacheRefresh},
+		{"max_throttle_wait", raw.MaxThrottle, time.Second, maxRetryAfter, &s.maxThrottleWait},
+	} {
+		if d.raw == nil {
+			continue
+		}
+		if err := sdk.InRange(d.field, *d.raw, sdk.Duration(d.lo), sdk.Duration(d.hi)); err != nil {
 			return nil, err
 		}
-	}
-	if raw.CacheRefresh != "" {
-		if s.cacheRefresh, err = parseDuration("cache_refresh", raw.CacheRefresh, time.Second, 24*time.Hour); err != nil {
-			return nil, err
-		}
-	}
-	if raw.MaxThrottle != "" {
-		if s.maxThrottleWait, err = parseDuration("max_throttle_wait", raw.MaxThrottle, time.Second, maxRetryAfter); err != nil {
-			return nil, err
-		}
+		*d.to = d.raw.D()
 	}
 	if raw.MaxBatchSize != 0 {
 		if raw.MaxBatchSize < 1 || raw.MaxBatchSize > maxBatchLimit {
@@ -662,17 +663,6 @@ func probe(op *operation, s *settings) error {
 		}
 	}
 	return nil
-}
-
-func parseDuration(field, v string, lo, hi time.Duration) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("setting %s: %q is not a duration such as \"10s\": %w", field, v, err)
-	}
-	if d < lo || d > hi {
-		return 0, fmt.Errorf("setting %s: %s is out of range, want %s to %s", field, d, lo, hi)
-	}
-	return d, nil
 }
 
 // redactURL drops credentials and the query (which often carries an API key)
