@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -87,7 +88,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	}
 	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
-		Status: string(sdk.StatusQueued), Route: plan.Route, Plan: store.EncodePlan(entries),
+		Status: message.Queued, Route: plan.Route, Plan: store.EncodePlan(entries),
 		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
 		CallbackURL: req.CallbackURL}, nil
 }
@@ -193,7 +194,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 			StatusCode: code, Body: string(body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	}
 	if err := s.accepter.Accept(ctx, a); err != nil {
-		var de *store.DuplicateError
+		var de *message.DuplicateError
 		var re *store.ReplayError
 		var ce *account.InsufficientCreditError
 		if errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ce) {
@@ -233,7 +234,7 @@ func fingerprint(m *store.Message) string {
 type BulkResult struct {
 	To        string
 	MessageID string
-	Status    string
+	Status    message.Status
 	Error     string
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -47,7 +48,7 @@ func TestCounterToldOfStoredMessagesOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = svc.Send(ctx, acc.ID, core.SendRequest{To: "+959123456789", Message: long, Kind: "marketing"})
-		var dup *store.DuplicateError
+		var dup *message.DuplicateError
 		if !errors.As(err, &dup) {
 			t.Fatalf("repeat within the duplicate window: error %v, want a duplicate", err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -66,7 +67,7 @@ func TestOTPCodeNeverStoredInClear(t *testing.T) {
 			t.Errorf("stored text %q, want the code masked", raw.Text)
 		}
 
-		if err := st.RecordAttempts(ctx, []store.AttemptResult{{MessageID: m.ID, Provider: "sandbox", Status: sdk.StatusSent,
+		if err := st.RecordAttempts(ctx, []message.Attempt{{MessageID: m.ID, Provider: "sandbox", Status: message.Sent,
 			ProviderMessageID: "sb-1", At: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}

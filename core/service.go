@@ -178,7 +178,7 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 // Send validates, routes and stores a message; it is then queued for the
 // dispatcher. Errors the caller must fix are *InputError or
 // *routing.NoRouteError; a repeat within the duplicate window is a
-// *store.DuplicateError, a reused idempotency key a *store.ReplayError.
+// *message.DuplicateError, a reused idempotency key a *store.ReplayError.
 func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
 	m, err := s.prepare(ctx, accountID, req)
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (
 
 // Cancel ends one of the account's messages that no provider has accepted
 // yet; see store.CancelMessage. It returns ErrNotFound for an id the
-// account does not have and a *store.NotCancellableError for a message
+// account does not have and a *message.NotCancellableError for a message
 // already accepted, final or being sent right now.
 func (s *Service) Cancel(ctx context.Context, accountID, id string) (store.Message, error) {
 	m, err := s.store.CancelMessage(ctx, accountID, id, s.now())

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +17,8 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // OTPs sends and verifies one-time codes; *core.Service is one.
@@ -61,7 +60,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 // apiError answers the errors of limits and duplicates; false means err is
 // none of them.
 func (a *api) apiError(c *gin.Context, err error) bool {
-	var de *store.DuplicateError
+	var de *message.DuplicateError
 	var rl *store.RateLimitError
 	var ce *account.InsufficientCreditError
 	switch {
@@ -175,10 +174,10 @@ type bulkBody struct {
 }
 
 type bulkResult struct {
-	To        string `json:"to"`
-	MessageID string `json:"message_id,omitempty"`
-	Status    string `json:"status"`
-	Error     string `json:"error,omitempty"`
+	To        string         `json:"to"`
+	MessageID string         `json:"message_id,omitempty"`
+	Status    message.Status `json:"status"`
+	Error     string         `json:"error,omitempty"`
 }
 
 func bulkAnswer(results []core.BulkResult) gin.H {
@@ -269,14 +268,10 @@ func messageJSON(m store.Message) gin.H {
 		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt), "provider_status_at": utc(m.ProviderStatusAt)}
 }
 
-// statuses are the values of a message's status, as the list filter names
-// them.
-var statuses = []sdk.Status{sdk.StatusQueued, sdk.StatusPending, sdk.StatusSent, sdk.StatusDelivered, sdk.StatusFailed,
-	sdk.StatusExpired, sdk.StatusRejected, sdk.StatusUndeliverable, sdk.StatusUnknown}
-
 func (a *api) listMessages(c *gin.Context) {
 	f := store.MessageFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: defaultPageSize}
-	if f.Status != "" && !slices.Contains(statuses, sdk.Status(f.Status)) {
+	if f.Status != "" && !message.Status(f.Status).Valid() {
+		statuses := message.Statuses()
 		names := make([]string, len(statuses))
 		for i, s := range statuses {
 			names[i] = string(s)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // scheduling is the part of a send or bulk body that says when to send and
@@ -55,7 +55,7 @@ func (s scheduling) schedule(c *gin.Context, req *core.SendRequest) bool {
 // cancel ends a message no provider has accepted yet.
 func (a *api) cancel(c *gin.Context) {
 	m, err := a.o.Messages.Cancel(c.Request.Context(), apiKey(c).AccountID, c.Param("message_id"))
-	var nc *store.NotCancellableError
+	var nc *message.NotCancellableError
 	switch {
 	case errors.As(err, &nc):
 		code := "not_cancellable"

@@ -11,6 +11,7 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -168,7 +169,7 @@ func TestCancel(t *testing.T) {
 			t.Errorf("cancel while sending: HTTP %d %s, want 409 sending", a.code, a.raw)
 		}
 		// Accepted by a provider.
-		if err := st.RecordAttempts(ctx, []store.AttemptResult{{MessageID: busy, Provider: "fast", Status: "sent", ProviderMessageID: "p-1", At: time.Now()}}); err != nil {
+		if err := st.RecordAttempts(ctx, []message.Attempt{{MessageID: busy, Provider: "fast", Status: "sent", ProviderMessageID: "p-1", At: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		a = e.call(t, "DELETE", "/api/v1/sms/"+busy, "sms", "")

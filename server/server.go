@@ -17,6 +17,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -318,17 +319,17 @@ func (a *api) send(c *gin.Context) {
 	c.JSON(http.StatusAccepted, sendAnswer(m.ID, m.Status))
 }
 
-func sendAnswer(id, status string) gin.H {
+func sendAnswer(id string, status message.Status) gin.H {
 	return gin.H{"success": true, "message_id": id, "status": status}
 }
 
 type statusBody struct {
-	MessageID    string     `json:"message_id"`
-	Status       string     `json:"status"`
-	SentAt       *time.Time `json:"sent_at"`
-	DeliveredAt  *time.Time `json:"delivered_at"`
-	FailedAt     *time.Time `json:"failed_at"`
-	ErrorMessage *string    `json:"error_message"`
+	MessageID    string         `json:"message_id"`
+	Status       message.Status `json:"status"`
+	SentAt       *time.Time     `json:"sent_at"`
+	DeliveredAt  *time.Time     `json:"delivered_at"`
+	FailedAt     *time.Time     `json:"failed_at"`
+	ErrorMessage *string        `json:"error_message"`
 	// SendAt is the scheduled send time, when the message was scheduled.
 	SendAt *time.Time `json:"send_at,omitempty"`
 	// ProviderStatusAt is when the provider says the status in its last

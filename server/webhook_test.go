@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func TestWebhookSettings(t *testing.T) {
@@ -109,9 +109,9 @@ func TestSendWithCallbackURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var results []store.AttemptResult
+		var results []message.Attempt
 		for _, m := range claimed {
-			results = append(results, store.AttemptResult{MessageID: m.ID, Provider: "fast", Status: sdk.StatusSent,
+			results = append(results, message.Attempt{MessageID: m.ID, Provider: "fast", Status: message.Sent,
 				ProviderMessageID: "p-" + m.ID, At: time.Now()})
 		}
 		if err := st.RecordAttempts(ctx, results); err != nil {

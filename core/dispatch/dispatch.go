@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -18,7 +19,7 @@ import (
 // Queue is the durable store of messages waiting to be sent.
 type Queue interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Message, error)
-	RecordAttempts(ctx context.Context, results []store.AttemptResult) error
+	RecordAttempts(ctx context.Context, results []message.Attempt) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
 }
 
@@ -285,7 +286,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
-	results := make([]store.AttemptResult, 0, len(msgs))
+	results := make([]message.Attempt, 0, len(msgs))
 	groups := map[string][]*store.Message{}
 	var order []string
 	health := d.healthOnce()
@@ -297,7 +298,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		case !now.Before(m.ExpiresAt):
 			results = append(results, expiredResult(m, now))
 		case len(plan) == 0:
-			results = append(results, store.AttemptResult{MessageID: m.ID, Status: sdk.StatusFailed,
+			results = append(results, message.Attempt{MessageID: m.ID, Status: message.Failed,
 				Code: "NO_CANDIDATE", Reason: "the routing plan names no provider", At: now})
 		default:
 			name, why, ok := pickHealthy(m, plan, health)
@@ -384,12 +385,12 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 // hold it), never earlier. A late chunk may meet the next one, so a
 // provider can briefly get more than a bucket's worth at once, but from
 // any instant on never more than the bucket plus tps per second since.
-func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabilities, c chunk, deadline time.Time, sem chan struct{}) []store.AttemptResult {
+func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabilities, c chunk, deadline time.Time, sem chan struct{}) []message.Attempt {
 	msgs := c.msgs
-	giveBack := func(due time.Duration, why string) []store.AttemptResult {
+	giveBack := func(due time.Duration, why string) []message.Attempt {
 		now := d.o.Now()
 		d.log.Debug(why+", messages go back to the queue", "provider", name, "messages", len(msgs))
-		out := make([]store.AttemptResult, len(msgs))
+		out := make([]message.Attempt, len(msgs))
 		for i, m := range msgs {
 			out[i] = released(m, now, now.Add(due))
 		}
@@ -421,7 +422,7 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabi
 	// sdk.Message.ValidUntil).
 	now := d.o.Now()
 	live := make([]*store.Message, 0, len(msgs))
-	var expired []store.AttemptResult
+	var expired []message.Attempt
 	for _, m := range msgs {
 		if now.Before(m.ExpiresAt) {
 			live = append(live, m)
@@ -435,8 +436,8 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabi
 	return append(d.sendChunk(ctx, name, caps, live), expired...)
 }
 
-func expiredResult(m *store.Message, now time.Time) store.AttemptResult {
-	return store.AttemptResult{MessageID: m.ID, Status: sdk.StatusExpired, Candidate: m.Candidate,
+func expiredResult(m *store.Message, now time.Time) message.Attempt {
+	return message.Attempt{MessageID: m.ID, Status: message.Expired, Candidate: m.Candidate,
 		Code: "EXPIRED", Reason: "validity period ran out before any provider accepted the message", At: now}
 }
 
@@ -456,7 +457,7 @@ func (d *Dispatcher) leaseTooShort(msgs []*store.Message) bool {
 	return false
 }
 
-func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*store.Message) []store.AttemptResult {
+func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*store.Message) []message.Attempt {
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
@@ -476,7 +477,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 			d.o.Observer.Observe(name, ok, latency)
 		}
 	}
-	out := make([]store.AttemptResult, len(chunk))
+	out := make([]message.Attempt, len(chunk))
 	if err != nil && lostAnswer(err, caps) {
 		d.log.Warn("the plugin died during Send; the provider is asked about the messages before they are sent again",
 			"provider", name, "messages", len(chunk), "error", err)
@@ -519,7 +520,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 			if d.o.Metrics != nil {
 				d.o.Metrics.Sent(name, m, now)
 			}
-			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusSent,
+			out[i] = message.Attempt{MessageID: m.ID, Provider: name, Status: message.Sent,
 				ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
 			if m.Sender == "" {
 				out[i].Sender = r.Sender // the provider's default sender, which the recipient saw
@@ -528,7 +529,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 			out[i] = d.refused(m, name, now, r)
 		case r.Outcome == sdk.OutcomeExpired:
 			// The message's fault, not the provider's: no observation.
-			out[i] = store.AttemptResult{MessageID: m.ID, Provider: name, Status: sdk.StatusExpired, Candidate: m.Candidate,
+			out[i] = message.Attempt{MessageID: m.ID, Provider: name, Status: message.Expired, Candidate: m.Candidate,
 				Code: r.Code, Reason: fmt.Sprintf("%s: %s", name, r.Reason), At: now}
 		case r.Outcome == sdk.OutcomeUnavailable, r.Outcome == sdk.OutcomeAccountError:
 			// The provider's fault, not the message's: on to the next
@@ -547,8 +548,8 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 // retry plans the next attempt after a temporary failure at a provider: the
 // next candidate at once, or, when the plan is exhausted, its first
 // candidate again after a backoff.
-func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, after time.Duration, code, reason string, unavailable bool) store.AttemptResult {
-	r := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusQueued,
+func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, after time.Duration, code, reason string, unavailable bool) message.Attempt {
+	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued,
 		Code: code, Reason: fmt.Sprintf("%s: %s", provider, reason), At: now}
 	plan := m.PlanEntries()
 	next := nextOpen(plan, m.Candidate%max(len(plan), 1)+1)
@@ -562,7 +563,7 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 	r.Candidate, r.RetryAt = max(nextOpen(plan, 0), 0), d.backoff(m, len(plan), now, after)
 	if unavailable {
 		// The guide's "pending": no provider could take it now; it will be retried.
-		r.Status = sdk.StatusPending
+		r.Status = message.Pending
 	}
 	return r
 }
@@ -656,8 +657,8 @@ func nextOpen(plan []store.PlanEntry, i int) int {
 // candidate is marked in the plan and never asked again. Any other
 // refusal, or one with no candidate left, fails the message with the
 // provider's own code and reason.
-func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, res sdk.SendResult) store.AttemptResult {
-	failed := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusFailed,
+func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, res sdk.SendResult) message.Attempt {
+	failed := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Failed,
 		Candidate: m.Candidate, Code: res.Code, Reason: res.Reason, At: now}
 	plan := m.PlanEntries()
 	c := m.Candidate % max(len(plan), 1)
@@ -666,7 +667,7 @@ func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, r
 		return failed
 	}
 	plan[c].Refused = refusal
-	r := store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusQueued, Plan: store.EncodePlan(plan),
+	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued, Plan: store.EncodePlan(plan),
 		Code: res.Code, Reason: fmt.Sprintf("%s refused it (%s): %s", provider, refusal, res.Reason), At: now}
 	if next := nextOpen(plan, c+1); next >= 0 {
 		if d.o.Metrics != nil {
@@ -687,7 +688,7 @@ func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, r
 // candidates can take it now: pending (the guide's "no provider available,
 // will retry"), back at its first candidate after the plan's backoff.
 // Nothing was sent, so no provider's health or metrics hear of it.
-func (d *Dispatcher) noneHealthy(m *store.Message, n int, now time.Time, why string) store.AttemptResult {
-	return store.AttemptResult{MessageID: m.ID, Status: sdk.StatusPending, Code: "NO_HEALTHY_PROVIDER",
+func (d *Dispatcher) noneHealthy(m *store.Message, n int, now time.Time, why string) message.Attempt {
+	return message.Attempt{MessageID: m.ID, Status: message.Pending, Code: "NO_HEALTHY_PROVIDER",
 		Reason: "no provider available, will retry: " + why, At: now, RetryAt: d.backoff(m, n, now, 0)}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -245,7 +246,7 @@ func (h *harness) queue(plan []string, n int, edit ...func(*store.Message)) []st
 	for i := range msgs {
 		m := &store.Message{ID: store.NewID("msg_"), AccountID: account, Recipient: "+959123456789", Sender: "Shop",
 			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Country: "MM",
-			Status: string(sdk.StatusQueued), Route: "test", Plan: string(p),
+			Status: message.Queued, Route: "test", Plan: string(p),
 			NextAttemptAt: now, ExpiresAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now}
 		for _, f := range edit {
 			f(m)
@@ -285,7 +286,7 @@ func (h *harness) history(id string) []string {
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
-		out[i] = c.Status
+		out[i] = string(c.Status)
 		if !c.Applied {
 			out[i] += " (not applied)"
 		}
@@ -1018,7 +1019,7 @@ func TestFailoverOnRefusal(t *testing.T) {
 					h.dispatch()
 				}
 				m := h.msg(id)
-				if m.Status != tt.want || m.Provider != tt.at {
+				if string(m.Status) != tt.want || m.Provider != tt.at {
 					t.Fatalf("status %s at %q (error %q %q), want %s at %s", m.Status, m.Provider, m.ErrorCode, m.ErrorMessage, tt.want, tt.at)
 				}
 				if tt.want == "failed" && (m.ErrorCode != tt.code || m.ErrorMessage != tt.reason) {

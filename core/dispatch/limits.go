@@ -9,8 +9,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits are the sending limits of each provider by name, as the
@@ -138,7 +138,7 @@ type chunk struct {
 // segments: it goes alone, see below): a call sent at its turn then never
 // gives the provider more than the bucket allows at that instant. The limiter's lock is held, so
 // one round's reservations are contiguous.
-func (l *limiters) pace(name string, group []*store.Message, size int, now time.Time, wait time.Duration) (send []chunk, release []store.AttemptResult) {
+func (l *limiters) pace(name string, group []*store.Message, size int, now time.Time, wait time.Duration) (send []chunk, release []message.Attempt) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.by[name]
@@ -217,11 +217,11 @@ func (l *limiters) pace(name string, group []*store.Message, size int, now time.
 // again at due (or at its expiry, so that it expires on time). Our own
 // limits are no failure of the message: it keeps its status, candidate and
 // attempt count.
-func released(m *store.Message, now, due time.Time) store.AttemptResult {
+func released(m *store.Message, now, due time.Time) message.Attempt {
 	if due.After(m.ExpiresAt) {
 		due = m.ExpiresAt
 	}
-	return store.AttemptResult{MessageID: m.ID, Status: sdk.Status(m.Status), Candidate: m.Candidate, RetryAt: due,
+	return message.Attempt{MessageID: m.ID, Status: m.Status, Candidate: m.Candidate, RetryAt: due,
 		At: now, Untried: true}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -22,9 +23,9 @@ func TestTypedOutcomes(t *testing.T) {
 		name   string
 		plan   []string
 		a      sendStep
-		b      sendStep // nil: b is not asked
-		status string   // after the rounds
-		reason string   // in the message's error
+		b      sendStep       // nil: b is not asked
+		status message.Status // after the rounds
+		reason string         // in the message's error
 		dueLo  time.Duration
 		dueHi  time.Duration
 	}{

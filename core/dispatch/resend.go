@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,12 +21,12 @@ const CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
 // pending, due again after the shortest backoff: the next attempt asks the
 // provider whether it took the message before sending it again. Failing
 // over now could deliver it through two providers.
-func (d *Dispatcher) inDoubt(m *store.Message, provider string, now time.Time, reason string) store.AttemptResult {
+func (d *Dispatcher) inDoubt(m *store.Message, provider string, now time.Time, reason string) message.Attempt {
 	due := now.Add(d.o.MinRetry)
 	if due.After(m.ExpiresAt) {
 		due = m.ExpiresAt
 	}
-	return store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusPending, Candidate: m.Candidate,
+	return message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Pending, Candidate: m.Candidate,
 		Code: CodeOutcomeUnknown, Reason: fmt.Sprintf("%s: %s", provider, reason), RetryAt: due, At: now}
 }
 
@@ -34,7 +35,7 @@ func (d *Dispatcher) inDoubt(m *store.Message, provider string, now time.Time, r
 // recorded sent with its id and not sent again; the others are returned to
 // be sent. While the provider cannot be asked (its plugin is restarting)
 // they stay in doubt.
-func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group []*store.Message) (send []*store.Message, done []store.AttemptResult) {
+func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group []*store.Message) (send []*store.Message, done []message.Attempt) {
 	var doubt []*store.Message
 	for _, m := range group {
 		if m.ErrorCode == CodeOutcomeUnknown {
@@ -47,7 +48,7 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 		return group, nil
 	}
 	now := d.o.Now()
-	keep := func(why string) ([]*store.Message, []store.AttemptResult) {
+	keep := func(why string) ([]*store.Message, []message.Attempt) {
 		d.log.Warn("cannot ask the provider about messages whose send went unanswered; asking again later",
 			"provider", provider, "messages", len(doubt), "reason", why)
 		for _, m := range doubt {
@@ -90,7 +91,7 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 		if d.o.Metrics != nil {
 			d.o.Metrics.Sent(provider, m, now)
 		}
-		done = append(done, store.AttemptResult{MessageID: m.ID, Provider: provider, Status: sdk.StatusSent,
+		done = append(done, message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Sent,
 			ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now})
 	}
 	d.log.Info("asked the provider about messages whose send went unanswered", "provider", provider,

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // A plugin SIGKILLed after its provider took a message and before the host
@@ -75,7 +75,7 @@ func queueOne(t *testing.T, st *store.Store) string {
 	t.Helper()
 	now := time.Now()
 	m := &store.Message{ID: store.NewID("msg_"), AccountID: "acc_resend", Recipient: "+959123456789", Text: "hello",
-		Encoding: "gsm7", Segments: 1, Kind: "sms", Status: string(sdk.StatusQueued), Route: "test", Plan: `["a"]`,
+		Encoding: "gsm7", Segments: 1, Kind: "sms", Status: message.Queued, Route: "test", Plan: `["a"]`,
 		NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 	if err := st.InsertMessages(context.Background(), []*store.Message{m}); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func awaitSent(t *testing.T, st *store.Store, d *dispatch.Dispatcher, id string)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Status == string(sdk.StatusSent) {
+		if m.Status == message.Sent {
 			return m
 		}
 		if time.Now().After(deadline) {

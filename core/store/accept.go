@@ -11,6 +11,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // IdempotencyRecord is the answer given to a request sent with an
@@ -36,15 +38,6 @@ type DuplicateClaim struct {
 	Until       int64  `gorm:"not null;index"`
 }
 
-// DuplicateError means a message was refused as a repeat of MessageID.
-type DuplicateError struct {
-	MessageID string
-}
-
-func (e *DuplicateError) Error() string {
-	return "the same message to the same recipient was accepted moments ago as " + e.MessageID
-}
-
 // ReplayError means the Idempotency-Key was used before; Record is the
 // answer stored then.
 type ReplayError struct {
@@ -59,7 +52,7 @@ type Acceptance struct {
 	Messages []*Message
 	// Duplicates are fingerprints of messages (one per message, or none)
 	// claimed until DuplicateUntil; an unexpired earlier claim refuses the
-	// whole acceptance with a *DuplicateError.
+	// whole acceptance with a *message.DuplicateError.
 	Duplicates     []DuplicateClaim
 	DuplicateUntil time.Time
 	// Idempotency, when set, is stored; a record already stored for the key
@@ -79,7 +72,7 @@ func (s *Store) Accept(ctx context.Context, a Acceptance) error {
 
 // AcceptMany stores several independent acceptances in one transaction,
 // so that concurrent requests share one commit. Each acceptance is still
-// all or nothing on its own: refused[i] is acceptance i's *DuplicateError,
+// all or nothing on its own: refused[i] is acceptance i's *message.DuplicateError,
 // *ReplayError or *account.InsufficientCreditError (nothing of it stored), or nil
 // (all of it stored). A non-nil err means the transaction failed and none
 // of them was stored.
@@ -137,7 +130,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 					}
 				}
 				err := claim(tx, a, now)
-				var de *DuplicateError
+				var de *message.DuplicateError
 				var re *ReplayError
 				switch {
 				case errors.As(err, &de) || errors.As(err, &re):
@@ -208,7 +201,7 @@ func claimDuplicates(tx *gorm.DB, as []Acceptance, idx []int, refused []error, n
 		if j, ok := first[k]; ok {
 			// A repeat within the batch: refused in favour of the first,
 			// or of whoever holds the claim if the first is refused too.
-			refused[i] = &DuplicateError{MessageID: as[j].Duplicates[0].MessageID}
+			refused[i] = &message.DuplicateError{MessageID: as[j].Duplicates[0].MessageID}
 			continue
 		}
 		first[k] = i
@@ -281,21 +274,21 @@ WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
 		if err := tx.Where("account_id = ? AND fingerprint = ?", r.d.AccountID, r.d.Fingerprint).Take(&prev).Error; err != nil {
 			return fmt.Errorf("read duplicate claim: %w", err)
 		}
-		refused[r.i] = &DuplicateError{MessageID: prev.MessageID}
+		refused[r.i] = &message.DuplicateError{MessageID: prev.MessageID}
 		holders[k] = prev.MessageID
 	}
 	// Repeats within the batch of a refused first name the real holder.
 	for _, i := range idx {
 		d := as[i].Duplicates[0]
 		if h, ok := holders[[2]string{d.AccountID, d.Fingerprint}]; ok && first[[2]string{d.AccountID, d.Fingerprint}] != i {
-			refused[i] = &DuplicateError{MessageID: h}
+			refused[i] = &message.DuplicateError{MessageID: h}
 		}
 	}
 	return nil
 }
 
 // claim writes an acceptance's idempotency record and duplicate claims, or
-// returns the *ReplayError or *DuplicateError that refuses it.
+// returns the *ReplayError or *message.DuplicateError that refuses it.
 func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
 	if rec := a.Idempotency; rec != nil {
 		rec.CreatedAt = now
@@ -332,7 +325,7 @@ func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
 			if err := tx.Where("account_id = ? AND fingerprint = ?", d.AccountID, d.Fingerprint).Take(&prev).Error; err != nil {
 				return fmt.Errorf("read duplicate claim: %w", err)
 			}
-			return &DuplicateError{MessageID: prev.MessageID}
+			return &message.DuplicateError{MessageID: prev.MessageID}
 		}
 	}
 	return nil

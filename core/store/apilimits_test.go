@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -91,10 +92,10 @@ func TestAcceptDuplicatesAndReplays(t *testing.T) {
 			t.Fatal(err)
 		}
 		m2 := testMessage(acc.ID, "+959123456789", "hi", c.now())
-		var de *store.DuplicateError
+		var de *message.DuplicateError
 		err := b.Accept(ctx, store.Acceptance{Messages: []*store.Message{m2}, Duplicates: claim(m2), DuplicateUntil: c.now().Add(2 * time.Minute)})
 		if !errors.As(err, &de) || de.MessageID != m1.ID {
-			t.Fatalf("repeat within the window: %v, want a DuplicateError naming %s", err, m1.ID)
+			t.Fatalf("repeat within the window: %v, want a message.DuplicateError naming %s", err, m1.ID)
 		}
 		if _, err := b.GetMessage(ctx, acc.ID, m2.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the refused message was stored: %v", err)

@@ -8,7 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // Recording a dispatch round used to cost two statements per message; these
@@ -19,11 +19,11 @@ import (
 // id, well under both drivers' limits).
 const idChunk = 500
 
-var unsentStatuses = []string{string(sdk.StatusQueued), string(sdk.StatusPending)}
+var unsentStatuses = []string{string(message.Queued), string(message.Pending)}
 
 // openMessages returns which of the results' messages are still queued or
 // pending, locking them on PostgreSQL.
-func openMessages(tx *gorm.DB, results []AttemptResult) (map[string]bool, error) {
+func openMessages(tx *gorm.DB, results []message.Attempt) (map[string]bool, error) {
 	ids := make([]string, 0, len(results))
 	for _, r := range results {
 		ids = append(ids, r.MessageID)
@@ -47,7 +47,7 @@ func openMessages(tx *gorm.DB, results []AttemptResult) (map[string]bool, error)
 
 // releaseUntried puts messages our own limits held back into the queue
 // again, due at their RetryAt, with the claim's attempt undone.
-func releaseUntried(tx *gorm.DB, results []AttemptResult) error {
+func releaseUntried(tx *gorm.DB, results []message.Attempt) error {
 	groups := map[[2]time.Time][]string{}
 	for _, r := range results {
 		k := [2]time.Time{r.RetryAt, r.At}
@@ -68,7 +68,7 @@ func releaseUntried(tx *gorm.DB, results []AttemptResult) error {
 // outcomeKey is what results updated by one statement share; what differs
 // between them (the provider's message id) is set with a CASE.
 type outcomeKey struct {
-	status    sdk.Status
+	status    message.Status
 	provider  string
 	candidate int
 	code      string
@@ -80,12 +80,12 @@ type outcomeKey struct {
 
 // updateOutcomes records tried results: sent with the provider's message
 // id, final with the provider's code, or due again at RetryAt.
-func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
-	groups := map[outcomeKey][]AttemptResult{}
+func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
+	groups := map[outcomeKey][]message.Attempt{}
 	var order []outcomeKey
 	for _, r := range results {
 		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan}
-		if r.Status == sdk.StatusSent {
+		if r.Status == message.Sent {
 			k.code, k.reason, k.retryAt = "", "", time.Time{}
 		}
 		if _, ok := groups[k]; !ok {
@@ -106,7 +106,7 @@ func updateOutcomes(tx *gorm.DB, results []AttemptResult) error {
 			}
 			var each []perMessage
 			switch {
-			case k.status == sdk.StatusSent:
+			case k.status == message.Sent:
 				pids := make([]string, len(chunk))
 				for i, r := range chunk {
 					pids[i] = r.ProviderMessageID
@@ -133,7 +133,7 @@ const maxSender = 32
 
 // recordSenders gives sent messages without a sender of their own the one
 // their provider reported using, before their message.sent is written.
-func recordSenders(tx *gorm.DB, accepted []AttemptResult) error {
+func recordSenders(tx *gorm.DB, accepted []message.Attempt) error {
 	var ids, senders []string
 	for _, r := range accepted {
 		if r.Sender != "" && len(r.Sender) <= maxSender && utf8.ValidString(r.Sender) {
@@ -151,7 +151,7 @@ func recordSenders(tx *gorm.DB, accepted []AttemptResult) error {
 }
 
 // heldFor returns the held reports of accepted messages, oldest first.
-func heldFor(tx *gorm.DB, accepted []AttemptResult) ([]HeldStatus, error) {
+func heldFor(tx *gorm.DB, accepted []message.Attempt) ([]HeldStatus, error) {
 	var out []HeldStatus
 	for chunk := range slices.Chunk(accepted, idChunk) {
 		args := make([]any, 0, 2*len(chunk))
@@ -185,12 +185,12 @@ func applyHeld(tx *gorm.DB, held []HeldStatus, now time.Time) error {
 		if _, ok := byProvider[h.Provider]; !ok {
 			providers = append(providers, h.Provider)
 		}
-		ev := sdk.StatusEvent{ProviderMessageID: h.ProviderMessageID, Recipient: h.Recipient,
-			Status: sdk.Status(h.Status), ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode}
+		ev := message.Report{ProviderMessageID: h.ProviderMessageID, Recipient: h.Recipient,
+			Status: h.Status, ProviderStatus: h.ProviderStatus, ErrorCode: h.ErrorCode}
 		if h.ProviderAt != nil {
 			ev.At = *h.ProviderAt
 		}
-		byProvider[h.Provider] = append(byProvider[h.Provider], report{StatusEvent: ev, learnt: h.At, heldID: h.ID})
+		byProvider[h.Provider] = append(byProvider[h.Provider], report{Report: ev, learnt: h.At, heldID: h.ID})
 	}
 	ids := make([]uint64, 0, len(held))
 	for _, p := range providers {

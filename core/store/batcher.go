@@ -63,7 +63,7 @@ func NewBatcher(st *Store, o BatcherOptions) *Batcher {
 }
 
 // Accept stores the acceptance in the next batch and returns its own
-// result: nil, a *DuplicateError, a *ReplayError, or the error that kept
+// result: nil, a *message.DuplicateError, a *ReplayError, or the error that kept
 // it from being stored. After Close it stores the
 // acceptance on its own.
 func (b *Batcher) Accept(ctx context.Context, a Acceptance) error {

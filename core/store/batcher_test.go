@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -54,7 +55,7 @@ func TestAcceptManyIsolatesRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var de *store.DuplicateError
+		var de *message.DuplicateError
 		var re *store.ReplayError
 		checks := []struct {
 			name string
@@ -121,10 +122,10 @@ func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			var de *store.DuplicateError
+			var de *message.DuplicateError
 			if i%10 == 3 {
 				if !errors.As(err, &de) || de.MessageID != held.ID {
-					t.Errorf("caller %d (a repeat): %v, want a DuplicateError naming %s", i, err, held.ID)
+					t.Errorf("caller %d (a repeat): %v, want a message.DuplicateError naming %s", i, err, held.ID)
 				}
 			} else if err != nil {
 				t.Errorf("caller %d: %v", i, err)
@@ -165,7 +166,7 @@ func TestBatcherCommitFailureReachesOnlyItsCaller(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			var de *store.DuplicateError
+			var de *message.DuplicateError
 			if i == 2 {
 				if err == nil || errors.As(err, &de) {
 					t.Errorf("caller %d (the reused id): %v, want the insert's error", i, err)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func TestCancelMessage(t *testing.T) {
@@ -25,7 +25,7 @@ func TestCancelMessage(t *testing.T) {
 	}{
 		{name: "queued", account: msgAccount},
 		{name: "pending", account: msgAccount, prepare: func(t *testing.T, s *store.Store, id string) {
-			record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusPending, RetryAt: msgStart.Add(time.Hour), At: msgStart})
+			record(t, s, message.Attempt{MessageID: id, Provider: "a", Status: message.Pending, RetryAt: msgStart.Add(time.Hour), At: msgStart})
 		}},
 		{name: "scheduled", account: msgAccount, prepare: func(t *testing.T, s *store.Store, id string) {
 			setNextAttempt(t, s, id, msgStart.Add(24*time.Hour))
@@ -38,7 +38,7 @@ func TestCancelMessage(t *testing.T) {
 		}},
 		{name: "sent", account: msgAccount, wantErr: "final", prepare: func(t *testing.T, s *store.Store, id string) {
 			claimOne(t, s, msgStart, time.Hour, id)
-			record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: msgStart})
+			record(t, s, message.Attempt{MessageID: id, Provider: "a", Status: message.Sent, ProviderMessageID: "p1", At: msgStart})
 		}},
 		{name: "cancelled before", account: msgAccount, wantErr: "final", prepare: func(t *testing.T, s *store.Store, id string) {
 			if _, err := s.CancelMessage(ctx, msgAccount, id, msgStart); err != nil {
@@ -56,7 +56,7 @@ func TestCancelMessage(t *testing.T) {
 				}
 				before, _ := s.GetMessage(ctx, msgAccount, id)
 				m, err := s.CancelMessage(ctx, tc.account, id, now)
-				var nc *store.NotCancellableError
+				var nc *message.NotCancellableError
 				switch tc.wantErr {
 				case "":
 					if err != nil {
@@ -76,7 +76,7 @@ func TestCancelMessage(t *testing.T) {
 					}
 				default:
 					if !errors.As(err, &nc) || nc.Sending != (tc.wantErr == "sending") || nc.Status != before.Status {
-						t.Fatalf("CancelMessage = %v, want a NotCancellableError (sending %v, status %s)", err, tc.wantErr == "sending", before.Status)
+						t.Fatalf("CancelMessage = %v, want a message.NotCancellableError (sending %v, status %s)", err, tc.wantErr == "sending", before.Status)
 					}
 				}
 				if after, _ := s.GetMessage(ctx, msgAccount, id); after.Status != before.Status || after.ErrorCode != before.ErrorCode {
@@ -116,7 +116,7 @@ func TestCancelRacesClaim(t *testing.T) {
 			// From the end, so that the two meet in the middle.
 			for _, id := range slices.Backward(ids) {
 				_, err := b.CancelMessage(ctx, msgAccount, id, msgStart)
-				var nc *store.NotCancellableError
+				var nc *message.NotCancellableError
 				switch {
 				case err == nil:
 					cancelled = append(cancelled, id)

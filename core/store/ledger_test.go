@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -228,10 +229,10 @@ func TestRefundOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkBooks(t, s, acc, amount(t, "9.94"))
-		results := []store.AttemptResult{
-			{MessageID: failed.ID, Provider: "sandbox", Status: sdk.StatusRejected, Code: "bad_number", Reason: "no such number", At: now},
-			{MessageID: expired.ID, Status: sdk.StatusExpired, At: now},
-			{MessageID: sent.ID, Provider: "sandbox", Status: sdk.StatusSent, ProviderMessageID: "p-1", At: now},
+		results := []message.Attempt{
+			{MessageID: failed.ID, Provider: "sandbox", Status: message.Rejected, Code: "bad_number", Reason: "no such number", At: now},
+			{MessageID: expired.ID, Status: message.Expired, At: now},
+			{MessageID: sent.ID, Provider: "sandbox", Status: message.Sent, ProviderMessageID: "p-1", At: now},
 		}
 		for range 2 { // the second time finds them final and changes nothing
 			if err := s.RecordAttempts(ctx, results); err != nil {

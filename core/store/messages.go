@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -40,12 +41,12 @@ type Message struct {
 	SealedText *string `gorm:"column:sealed_text"`
 	// Mask lists parts of Text (a one-time code) that the stored text
 	// never shows, whatever the account's policy. Not stored.
-	Mask     []string `gorm:"-"`
-	Encoding string   `gorm:"size:8;not null"`
-	Segments int      `gorm:"not null"`
-	Kind     string   `gorm:"size:32;not null"`
-	Country  string   `gorm:"size:2"`
-	Status   string   `gorm:"size:16;not null"`
+	Mask     []string       `gorm:"-"`
+	Encoding string         `gorm:"size:8;not null"`
+	Segments int            `gorm:"not null"`
+	Kind     string         `gorm:"size:32;not null"`
+	Country  string         `gorm:"size:2"`
+	Status   message.Status `gorm:"size:16;not null"`
 	// Route and Plan record the routing decision: the route that matched and
 	// the ordered candidate provider names (JSON array).
 	Route string `gorm:"size:64"`
@@ -112,14 +113,14 @@ type Message struct {
 // StatusChange is one stored transition of a message, with the provider's raw
 // words for it, kept for operators and for the status history API.
 type StatusChange struct {
-	ID             uint64 `gorm:"primaryKey;autoIncrement"`
-	MessageID      string `gorm:"size:40;not null;index"`
-	Status         string `gorm:"size:16;not null"`
-	Provider       string `gorm:"size:64"`
-	ProviderStatus string `gorm:"size:64"`
-	ErrorCode      string `gorm:"size:64"`
-	Reason         string `gorm:""`
-	Applied        bool   `gorm:"not null"` // false for late reports that could not move the message
+	ID             uint64         `gorm:"primaryKey;autoIncrement"`
+	MessageID      string         `gorm:"size:40;not null;index"`
+	Status         message.Status `gorm:"size:16;not null"`
+	Provider       string         `gorm:"size:64"`
+	ProviderStatus string         `gorm:"size:64"`
+	ErrorCode      string         `gorm:"size:64"`
+	Reason         string         `gorm:""`
+	Applied        bool           `gorm:"not null"` // false for late reports that could not move the message
 	// At is when smsrouter learnt of the change; ProviderAt, for a report,
 	// when the provider says it happened, by its own clock.
 	At         time.Time `gorm:"not null"`
@@ -155,10 +156,10 @@ type HeldStatus struct {
 	ProviderMessageID string `gorm:"size:128;not null;index:idx_held_provider_ref,priority:1"`
 	// Recipient is the report's recipient in digits (without "+"), or "":
 	// only a message to that number takes the report.
-	Recipient      string `gorm:"size:32;not null;default:''"`
-	Status         string `gorm:"size:16;not null"`
-	ProviderStatus string `gorm:"size:64"`
-	ErrorCode      string `gorm:"size:64"`
+	Recipient      string         `gorm:"size:32;not null;default:''"`
+	Status         message.Status `gorm:"size:16;not null"`
+	ProviderStatus string         `gorm:"size:64"`
+	ErrorCode      string         `gorm:"size:64"`
 	// At is when smsrouter learnt of the report, ProviderAt when the
 	// provider says it happened.
 	At         time.Time
@@ -258,10 +259,10 @@ func (s *Store) StatusHistory(ctx context.Context, messageID string) ([]StatusCh
 	if err != nil {
 		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
 	}
-	if len(out) > 0 && out[0].Status == string(sdk.StatusQueued) && out[0].Provider == "" && out[0].At.Equal(m.CreatedAt) {
+	if len(out) > 0 && out[0].Status == message.Queued && out[0].Provider == "" && out[0].At.Equal(m.CreatedAt) {
 		return out, nil // the stored creation row of an older database
 	}
-	queued := StatusChange{MessageID: m.ID, Status: string(sdk.StatusQueued), Applied: true, At: m.CreatedAt, CreatedAt: m.CreatedAt}
+	queued := StatusChange{MessageID: m.ID, Status: message.Queued, Applied: true, At: m.CreatedAt, CreatedAt: m.CreatedAt}
 	return append([]StatusChange{queued}, out...), nil
 }
 
@@ -316,45 +317,17 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return due, true, nil
 }
 
-// AttemptResult is what became of one claimed message.
-type AttemptResult struct {
-	MessageID string
-	Provider  string
-	// Status is the message's new status: sent (accepted), queued or pending
-	// (to be tried again at Retry), or a final status.
-	Status            sdk.Status
-	ProviderMessageID string
-	Candidate         int
-	RetryAt           time.Time
-	Code              string
-	Reason            string
-	At                time.Time
-	// Sender, on a sent result, is the sender the provider used for a
-	// message that had none (its default); it becomes the message's sender
-	// so applications see who the recipient saw. Ignored for a message
-	// with a sender of its own.
-	Sender string
-	// Untried means no provider was asked: the dispatcher's own limits
-	// held the message back. It goes back to the queue due at RetryAt with
-	// its status, candidate and error kept, the claim's attempt undone, and
-	// no status change stored.
-	Untried bool
-	// Plan, when set, replaces the message's recorded plan (EncodePlan): a
-	// candidate that refused the message is marked so.
-	Plan string
-}
-
 // RecordAttempts stores the outcome of dispatch attempts in one transaction
 // and releases their leases. Reports held for an accepted message's provider
 // id are applied at once.
-func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) error {
+func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) error {
 	if len(results) == 0 {
 		return nil
 	}
 	err := s.transaction(ctx, func(tx *gorm.DB) error {
 		changes := make([]StatusChange, 0, len(results))
 		events := make([]messageEvent, 0, len(results))
-		var accepted []AttemptResult
+		var accepted []message.Attempt
 		var unsent []string
 		// One read decides which messages an outcome may still move (a
 		// message cancelled or finished meanwhile keeps its state), locked
@@ -363,7 +336,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 		if err != nil {
 			return err
 		}
-		var untried, tried []AttemptResult
+		var untried, tried []message.Attempt
 		for _, r := range results {
 			r.At, r.RetryAt = r.At.UTC(), r.RetryAt.UTC()
 			if !open[r.MessageID] {
@@ -375,16 +348,16 @@ func (s *Store) RecordAttempts(ctx context.Context, results []AttemptResult) err
 				continue
 			}
 			tried = append(tried, r)
-			if r.Status == sdk.StatusSent {
+			if r.Status == message.Sent {
 				accepted = append(accepted, r)
-			} else if r.Status.Final() && r.Status != sdk.StatusDelivered {
+			} else if r.Status.Failure() {
 				// Final without a provider's acceptance: nothing was sent.
 				unsent = append(unsent, r.MessageID)
 			}
-			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: string(r.Status), Provider: r.Provider,
+			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: r.Status, Provider: r.Provider,
 				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
 			ev := messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At}
-			if r.Status == sdk.StatusSent {
+			if r.Status == message.Sent {
 				ev.ErrorCode = "" // a provider's acceptance code ("OK", "200") is no error
 			}
 			events = append(events, ev)
@@ -463,10 +436,11 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 	if err != nil {
 		return err
 	}
-	var statuses []sdk.StatusEvent
+	var statuses []message.Report
 	for _, ev := range fresh {
-		if ev.Status != nil {
-			statuses = append(statuses, *ev.Status)
+		if st := ev.Status; st != nil {
+			statuses = append(statuses, message.Report{ProviderMessageID: st.ProviderMessageID, Status: message.Status(st.Status),
+				ProviderStatus: st.ProviderStatus, ErrorCode: st.ErrorCode, At: st.At, Recipient: st.Recipient})
 			continue
 		}
 		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
@@ -628,34 +602,6 @@ func forUpdateSkipLocked(tx *gorm.DB) *gorm.DB {
 		return tx
 	}
 	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
-}
-
-// statusRank orders statuses so that a message only moves forward.
-func statusRank(s sdk.Status) int {
-	switch s {
-	case sdk.StatusQueued, sdk.StatusPending:
-		return 0
-	case sdk.StatusSent:
-		return 1
-	case sdk.StatusUnknown:
-		return 2
-	}
-	return 3
-}
-
-func failureText(ev sdk.StatusEvent) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "provider reported %s", ev.Status)
-	if ev.ProviderStatus != "" {
-		fmt.Fprintf(&b, " (%s", ev.ProviderStatus)
-		if ev.ErrorCode != "" {
-			fmt.Fprintf(&b, ", error %s", ev.ErrorCode)
-		}
-		b.WriteString(")")
-	} else if ev.ErrorCode != "" {
-		fmt.Fprintf(&b, " (error %s)", ev.ErrorCode)
-	}
-	return b.String()
 }
 
 // CountByStatus returns how many of the account's messages are in each

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -26,7 +27,7 @@ func newMessages(n int, plan []string, due time.Time) []*store.Message {
 	out := make([]*store.Message, n)
 	for i := range out {
 		out[i] = &store.Message{ID: store.NewID("msg_"), AccountID: msgAccount, Recipient: "+959123456789",
-			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Status: string(sdk.StatusQueued),
+			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Status: message.Queued,
 			Plan: string(p), NextAttemptAt: due, ExpiresAt: due.Add(24 * time.Hour), CreatedAt: due, UpdatedAt: due}
 	}
 	return out
@@ -87,7 +88,7 @@ func history(t *testing.T, s *store.Store, id string) []string {
 	}
 	out := make([]string, len(changes))
 	for i, c := range changes {
-		out[i] = c.Status
+		out[i] = string(c.Status)
 		if !c.Applied {
 			out[i] += " (not applied)"
 		}
@@ -95,7 +96,7 @@ func history(t *testing.T, s *store.Store, id string) []string {
 	return out
 }
 
-func record(t *testing.T, s *store.Store, results ...store.AttemptResult) {
+func record(t *testing.T, s *store.Store, results ...message.Attempt) {
 	t.Helper()
 	if err := s.RecordAttempts(context.Background(), results); err != nil {
 		t.Fatalf("RecordAttempts: %v", err)
@@ -110,7 +111,7 @@ func sentMessage(t *testing.T, s *store.Store, provider, providerMessageID strin
 	if got := claim(t, s, msgStart, 10, time.Minute); len(got) != 1 {
 		t.Fatalf("claimed %d messages, want 1", len(got))
 	}
-	record(t, s, store.AttemptResult{MessageID: id, Provider: provider, Status: sdk.StatusSent,
+	record(t, s, message.Attempt{MessageID: id, Provider: provider, Status: message.Sent,
 		ProviderMessageID: providerMessageID, At: msgStart})
 	return id
 }
@@ -174,7 +175,7 @@ func TestClaimDueLease(t *testing.T) {
 		due := insert(t, s, newMessages(2, []string{"a"}, msgStart)...)
 		later := insert(t, s, newMessages(1, []string{"a"}, msgStart.Add(time.Hour))...)
 		done := newMessages(1, []string{"a"}, msgStart)[0]
-		done.Status = string(sdk.StatusSent)
+		done.Status = message.Sent
 		insert(t, s, done)
 
 		first := claim(t, s, msgStart, 10, lease)
@@ -208,15 +209,15 @@ func TestClaimDueLease(t *testing.T) {
 
 		// Recording releases the lease; a retry is due at its RetryAt.
 		retryAt := after.Add(time.Minute)
-		record(t, s, store.AttemptResult{MessageID: due[0], Provider: "a", Status: sdk.StatusQueued, RetryAt: retryAt, At: after},
-			store.AttemptResult{MessageID: due[1], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: after})
+		record(t, s, message.Attempt{MessageID: due[0], Provider: "a", Status: message.Queued, RetryAt: retryAt, At: after},
+			message.Attempt{MessageID: due[1], Provider: "a", Status: message.Sent, ProviderMessageID: "p1", At: after})
 		if got := claim(t, s, retryAt.Add(-time.Second), 10, lease); len(got) != 0 {
 			t.Fatalf("claim before the retry time got %v", ids(got))
 		}
 		if got := ids(claim(t, s, retryAt, 10, lease)); !slices.Equal(got, []string{due[0]}) {
 			t.Fatalf("claim at the retry time got %v, want [%s]", got, due[0])
 		}
-		record(t, s, store.AttemptResult{MessageID: due[0], Provider: "a", Status: sdk.StatusFailed, At: retryAt})
+		record(t, s, message.Attempt{MessageID: due[0], Provider: "a", Status: message.Failed, At: retryAt})
 		if got := ids(claim(t, s, msgStart.Add(time.Hour), 10, lease)); !slices.Equal(got, []string{later[0]}) {
 			t.Fatalf("claim an hour later got %v, want only the later message %s", got, later[0])
 		}
@@ -277,14 +278,14 @@ func TestClaimDueWithLocalClock(t *testing.T) {
 				t.Fatalf("stored in %v, clock in %v: leased message claimed again", tt.stored, tt.clock)
 			}
 			retryAt := now.Add(time.Hour)
-			record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusQueued, RetryAt: retryAt, At: now})
+			record(t, s, message.Attempt{MessageID: id, Provider: "a", Status: message.Queued, RetryAt: retryAt, At: now})
 			if early := claim(t, s, retryAt.Add(-time.Minute).In(tt.stored), 10, time.Minute); len(early) != 0 {
 				t.Fatalf("stored in %v, clock in %v: message retrying at %v claimed a minute early", tt.stored, tt.clock, retryAt)
 			}
 			if due := claim(t, s, retryAt.In(tt.stored), 10, time.Minute); len(due) != 1 {
 				t.Fatalf("stored in %v, clock in %v: message retrying at %v not claimed then", tt.stored, tt.clock, retryAt)
 			}
-			record(t, s, store.AttemptResult{MessageID: id, Status: sdk.StatusFailed, At: retryAt})
+			record(t, s, message.Attempt{MessageID: id, Status: message.Failed, At: retryAt})
 		}
 	})
 }
@@ -354,7 +355,7 @@ func TestNextDue(t *testing.T) {
 		if at, ok, err := s.NextDue(ctx); err != nil || !ok || !at.Equal(msgStart.Add(11*time.Minute)) {
 			t.Fatalf("NextDue with a leased message = %v, %v, %v; want the lease's end %v", at, ok, err, msgStart.Add(11*time.Minute))
 		}
-		record(t, s, store.AttemptResult{MessageID: first, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: msgStart})
+		record(t, s, message.Attempt{MessageID: first, Provider: "a", Status: message.Sent, ProviderMessageID: "p1", At: msgStart})
 		if at, ok, err := s.NextDue(ctx); err != nil || !ok || !at.Equal(msgStart.Add(time.Hour)) {
 			t.Fatalf("NextDue after the first was sent = %v, %v, %v; want %v", at, ok, err, msgStart.Add(time.Hour))
 		}
@@ -365,11 +366,11 @@ func TestRecordAttemptsKeepsFinishedMessages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		tests := []struct {
 			name   string
-			result store.AttemptResult
+			result message.Attempt
 		}{
-			{"late acceptance", store.AttemptResult{Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "late-1"}},
-			{"late retry", store.AttemptResult{Provider: "a", Status: sdk.StatusPending, RetryAt: msgStart.Add(time.Minute)}},
-			{"late failure", store.AttemptResult{Provider: "a", Status: sdk.StatusFailed, Code: "X"}},
+			{"late acceptance", message.Attempt{Provider: "a", Status: message.Sent, ProviderMessageID: "late-1"}},
+			{"late retry", message.Attempt{Provider: "a", Status: message.Pending, RetryAt: msgStart.Add(time.Minute)}},
+			{"late failure", message.Attempt{Provider: "a", Status: message.Failed, Code: "X"}},
 		}
 		for _, tt := range tests {
 			id := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
@@ -516,7 +517,7 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 					storeEvents(t, s, provider, ev)
 				}
 				m := getMessage(t, s, id)
-				if m.Status != tt.status {
+				if string(m.Status) != tt.status {
 					t.Errorf("status %s, want %s", m.Status, tt.status)
 				}
 				if tt.check != nil {
@@ -565,7 +566,7 @@ func TestHeldReportAppliedWhenAttemptRecorded(t *testing.T) {
 			t.Fatalf("held report touched the message before it was sent: status %s delivered_at %v", m.Status, m.DeliveredAt)
 		}
 
-		record(t, s, store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusSent,
+		record(t, s, message.Attempt{MessageID: id, Provider: "a", Status: message.Sent,
 			ProviderMessageID: "p-early", At: msgStart.Add(5 * time.Second)})
 		m := getMessage(t, s, id)
 		// Learnt before the submit answer, but never delivered before sent.
@@ -588,7 +589,7 @@ func TestHeldReportAppliedWhenAttemptRecorded(t *testing.T) {
 		// gives the same id (ids recycle) does not inherit it.
 		id2 := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
 		claim(t, s, msgStart, 10, time.Minute)
-		record(t, s, store.AttemptResult{MessageID: id2, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p-early", At: msgStart})
+		record(t, s, message.Attempt{MessageID: id2, Provider: "a", Status: message.Sent, ProviderMessageID: "p-early", At: msgStart})
 		if m := getMessage(t, s, id2); m.Status != "sent" {
 			t.Errorf("second message with a recycled provider id is %s, want sent", m.Status)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // MessageCount is how many messages are in one status at one provider.
@@ -60,7 +60,7 @@ func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]QueueDepth, e
 FROM messages WHERE status IN ? GROUP BY status`
 	var out []QueueDepth
 	err := s.db.WithContext(ctx).Raw(q, now, now, now, now, now,
-		[]string{string(sdk.StatusQueued), string(sdk.StatusPending)}).Scan(&out).Error
+		[]string{string(message.Queued), string(message.Pending)}).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("count queued messages: %w", err)
 	}
@@ -74,7 +74,7 @@ func (s *Store) OldestDue(ctx context.Context, now time.Time) (time.Time, bool, 
 	var m Message
 	err := s.db.WithContext(ctx).Select("next_attempt_at").
 		Where("status IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
-			[]string{string(sdk.StatusQueued), string(sdk.StatusPending)}, now, now).
+			[]string{string(message.Queued), string(message.Pending)}, now, now).
 		Order("next_attempt_at").Limit(1).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return time.Time{}, false, nil

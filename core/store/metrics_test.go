@@ -9,9 +9,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func TestMetricsQueries(t *testing.T) {
@@ -24,7 +24,7 @@ func TestMetricsQueries(t *testing.T) {
 		due := newMessages(3, []string{"a", "b"}, now.Add(-time.Minute))
 		later := newMessages(2, []string{"a"}, now.Add(time.Hour))
 		pending := newMessages(1, []string{"b"}, now.Add(-2*time.Minute))
-		pending[0].Status = string(sdk.StatusPending)
+		pending[0].Status = message.Pending
 		insert(t, s, slices.Concat(pending, due, later)...)
 
 		// The pending one (oldest) and one queued are claimed; the queued
@@ -35,11 +35,11 @@ func TestMetricsQueries(t *testing.T) {
 		}
 		var sent string
 		for _, m := range claimed {
-			if m.Status == string(sdk.StatusQueued) {
+			if m.Status == message.Queued {
 				sent = m.ID
 			}
 		}
-		err := s.RecordAttempts(ctx, []store.AttemptResult{{MessageID: sent, Provider: "a", Status: sdk.StatusSent,
+		err := s.RecordAttempts(ctx, []message.Attempt{{MessageID: sent, Provider: "a", Status: message.Sent,
 			ProviderMessageID: "p-1", At: now}})
 		if err != nil {
 			t.Fatal(err)

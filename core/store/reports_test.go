@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -20,7 +21,7 @@ func sentTo(t *testing.T, s *store.Store, provider, providerMessageID, recipient
 	if got := claim(t, s, at, 10, time.Minute); len(got) != 1 {
 		t.Fatalf("claimed %d messages, want 1", len(got))
 	}
-	record(t, s, store.AttemptResult{MessageID: id, Provider: provider, Status: sdk.StatusSent, ProviderMessageID: providerMessageID, At: at})
+	record(t, s, message.Attempt{MessageID: id, Provider: provider, Status: message.Sent, ProviderMessageID: providerMessageID, At: at})
 	return id
 }
 

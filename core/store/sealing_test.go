@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -101,7 +102,7 @@ func TestMessageTextsAtRest(t *testing.T) {
 				if len(got) != 1 || got[0].Text != text {
 					t.Fatalf("claimed %+v; want the message with its full text for the provider", got)
 				}
-				record(t, s, store.AttemptResult{MessageID: m.ID, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p-" + tc.name, At: msgStart})
+				record(t, s, message.Attempt{MessageID: m.ID, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + tc.name, At: msgStart})
 				storeEvents(t, s, "a", statusEvent("dlr-"+tc.name, "p-"+tc.name, sdk.StatusDelivered, msgStart))
 				p, err := s.Prune(ctx, store.Retention{})
 				if err != nil {
@@ -173,7 +174,7 @@ func TestUnreadableTextFailsItsMessage(t *testing.T) {
 			t.Fatalf("claimed %+v, want only the readable message", got)
 		}
 		m := getMessage(t, s, msgs[0].ID)
-		if m.Status != string(sdk.StatusFailed) || m.ErrorCode != store.UnreadableTextCode || !strings.Contains(m.ErrorMessage, "does not authenticate") {
+		if m.Status != message.Failed || m.ErrorCode != store.UnreadableTextCode || !strings.Contains(m.ErrorMessage, "does not authenticate") {
 			t.Errorf("the damaged message is %s %s %q, want failed %s with the reason", m.Status, m.ErrorCode, m.ErrorMessage, store.UnreadableTextCode)
 		}
 	})

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // TestSentShowsTheSenderUsedAndNoErrorCode is the regression test for
@@ -27,9 +27,9 @@ func TestSentShowsTheSenderUsedAndNoErrorCode(t *testing.T) {
 		claim(t, s, msgStart, 10, time.Minute)
 		at := msgStart.Add(time.Second)
 		record(t, s,
-			store.AttemptResult{MessageID: ids[0], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p0", Code: "OK", Sender: "SANDBOX", At: at},
-			store.AttemptResult{MessageID: ids[1], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", Code: "OK", Sender: "SANDBOX", At: at},
-			store.AttemptResult{MessageID: ids[2], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", Code: "200", At: at},
+			message.Attempt{MessageID: ids[0], Provider: "a", Status: message.Sent, ProviderMessageID: "p0", Code: "OK", Sender: "SANDBOX", At: at},
+			message.Attempt{MessageID: ids[1], Provider: "a", Status: message.Sent, ProviderMessageID: "p1", Code: "OK", Sender: "SANDBOX", At: at},
+			message.Attempt{MessageID: ids[2], Provider: "a", Status: message.Sent, ProviderMessageID: "p2", Code: "200", At: at},
 		)
 		wantFrom := map[string]string{ids[0]: "SANDBOX", ids[1]: "MyShop", ids[2]: ""}
 		for _, d := range outboxRows(t, s) {

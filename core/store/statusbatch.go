@@ -9,22 +9,22 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // report is a status report with when smsrouter learnt of it, and the
 // held_statuses row it was kept in, if any.
 type report struct {
-	sdk.StatusEvent
+	message.Report
 	learnt time.Time
 	heldID uint64
 }
 
 // freshReports are reports learnt of at now.
-func freshReports(evs []sdk.StatusEvent, now time.Time) []report {
+func freshReports(evs []message.Report, now time.Time) []report {
 	out := make([]report, len(evs))
 	for i, ev := range evs {
-		out[i] = report{StatusEvent: ev, learnt: now}
+		out[i] = report{Report: ev, learnt: now}
 	}
 	return out
 }
@@ -51,7 +51,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 	}
 	type update struct {
 		m          *webhookTarget
-		status     sdk.Status
+		status     message.Status
 		at         time.Time
 		providerAt *time.Time
 		code       string
@@ -63,8 +63,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 		final     = map[string]*update{} // by message id: the last applied change
 	)
 	for _, r := range reps {
-		ev := r.StatusEvent
-		at := r.learnt.UTC()
+		ev := r.Report
 		var providerAt *time.Time
 		if !ev.At.IsZero() {
 			pa := ev.At.UTC()
@@ -76,26 +75,22 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 			continue
 		}
 		m := &t.Message
-		if m.SentAt != nil && at.Before(*m.SentAt) {
-			// Learnt before its submit answer was recorded (a held
-			// report): the message's times still follow one another.
-			at = m.SentAt.UTC()
-		}
-		applied := statusRank(ev.Status) > statusRank(sdk.Status(m.Status))
-		change := StatusChange{MessageID: m.ID, Status: string(ev.Status), Provider: provider, ProviderStatus: ev.ProviderStatus,
+		at := message.ReportedAt(r.learnt, m.SentAt).UTC()
+		applied := m.Status.MovesTo(ev.Status)
+		change := StatusChange{MessageID: m.ID, Status: ev.Status, Provider: provider, ProviderStatus: ev.ProviderStatus,
 			ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
 		if applied {
 			// The message in memory moves too, so the next report of the
 			// same message in this batch is judged against it.
-			m.Status = string(ev.Status)
+			m.Status = ev.Status
 			switch {
-			case ev.Status == sdk.StatusDelivered:
+			case ev.Status == message.Delivered:
 				m.DeliveredAt = &at
 			case ev.Status.Final():
 				m.FailedAt = &at
-				m.ErrorCode, m.ErrorMessage = ev.ErrorCode, failureText(ev)
+				m.ErrorCode, m.ErrorMessage = ev.ErrorCode, ev.FailureText()
 				change.Reason = m.ErrorMessage
-			case ev.Status == sdk.StatusSent && m.SentAt == nil:
+			case ev.Status == message.Sent && m.SentAt == nil:
 				m.SentAt = &at
 			}
 			m.ProviderStatusAt = providerAt
@@ -116,7 +111,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 
 	// One update per new status, each message's own times and codes
 	// given per message (see updateMessages).
-	byStatus := map[sdk.Status][]*update{}
+	byStatus := map[message.Status][]*update{}
 	for _, u := range final {
 		byStatus[u.status] = append(byStatus[u.status], u)
 	}
@@ -131,7 +126,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 			}
 			each := []perMessage{{column: "provider_status_at", values: providerAts}}
 			switch {
-			case st == sdk.StatusDelivered:
+			case st == message.Delivered:
 				each = append(each, perMessage{column: "delivered_at", values: ats})
 			case st.Final():
 				codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
@@ -140,7 +135,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 				}
 				each = append(each, perMessage{column: "failed_at", values: ats}, perMessage{column: "error_code", values: codes},
 					perMessage{column: "error_message", values: reasons})
-			case st == sdk.StatusSent:
+			case st == message.Sent:
 				// Only messages without a sent time get one: COALESCE keeps
 				// the time their submit was answered.
 				each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
@@ -171,7 +166,7 @@ func holdReports(tx *gorm.DB, provider string, reps []report) error {
 			providerAt = &pa
 		}
 		held[i] = HeldStatus{Provider: provider, ProviderMessageID: r.ProviderMessageID, Recipient: digits(r.Recipient),
-			Status: string(r.Status), ProviderStatus: r.ProviderStatus, ErrorCode: r.ErrorCode, At: r.learnt.UTC(), ProviderAt: providerAt}
+			Status: r.Status, ProviderStatus: r.ProviderStatus, ErrorCode: r.ErrorCode, At: r.learnt.UTC(), ProviderAt: providerAt}
 	}
 	if err := insertRows(tx, held); err != nil {
 		return fmt.Errorf("hold %d reports: %w", len(held), err)
@@ -201,7 +196,7 @@ func pickTarget(cands []*webhookTarget, recipient string) *webhookTarget {
 
 // betterTarget reports whether a is a likelier subject of a report than b.
 func betterTarget(a, b *webhookTarget) bool {
-	aWaits, bWaits := !sdk.Status(a.Status).Final(), !sdk.Status(b.Status).Final()
+	aWaits, bWaits := !a.Status.Final(), !b.Status.Final()
 	if aWaits != bWaits {
 		return aWaits
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -33,7 +34,7 @@ func TestClaimAwaitingReportAndMarkPolled(t *testing.T) {
 		// Sent a minute later than older.
 		newer := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
 		claim(t, s, msgStart, 10, time.Minute)
-		record(t, s, store.AttemptResult{MessageID: newer, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", At: msgStart.Add(time.Minute)})
+		record(t, s, message.Attempt{MessageID: newer, Provider: "a", Status: message.Sent, ProviderMessageID: "p2", At: msgStart.Add(time.Minute)})
 		unknown := sentMessage(t, s, "a", "p3")
 		storeEvents(t, s, "a", statusEvent("e3", "p3", sdk.StatusUnknown, msgStart))
 		sentMessage(t, s, "a", "p4")

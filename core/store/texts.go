@@ -11,8 +11,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/seal"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // bodiesTTL is how long a store trusts the message_bodies policy it read
@@ -190,7 +190,7 @@ func (s *Store) failUnreadable(ctx context.Context, msgs []Message, bad map[stri
 	if len(bad) == 0 {
 		return msgs, nil
 	}
-	results := make([]AttemptResult, 0, len(bad))
+	results := make([]message.Attempt, 0, len(bad))
 	kept := msgs[:0]
 	for _, m := range msgs {
 		err, ok := bad[m.ID]
@@ -199,7 +199,7 @@ func (s *Store) failUnreadable(ctx context.Context, msgs []Message, bad map[stri
 			continue
 		}
 		s.log.Error("a message's text cannot be decrypted; failing it", "message_id", m.ID, "error", err)
-		results = append(results, AttemptResult{MessageID: m.ID, Status: sdk.StatusFailed, Candidate: m.Candidate,
+		results = append(results, message.Attempt{MessageID: m.ID, Status: message.Failed, Candidate: m.Candidate,
 			Code: UnreadableTextCode, Reason: "the stored text cannot be decrypted: " + err.Error(), At: now})
 	}
 	if err := s.RecordAttempts(ctx, results); err != nil {
@@ -231,8 +231,8 @@ func (s *Store) MessageText(m Message) (string, error) {
 
 // noLongerSent lists the statuses after which a message is never sent
 // again: its full text has served its purpose.
-var noLongerSent = []string{string(sdk.StatusDelivered), string(sdk.StatusFailed), string(sdk.StatusExpired),
-	string(sdk.StatusRejected), string(sdk.StatusUndeliverable), string(sdk.StatusUnknown)}
+var noLongerSent = []string{string(message.Delivered), string(message.Failed), string(message.Expired),
+	string(message.Rejected), string(message.Undeliverable), string(message.Unknown)}
 
 // forgetSealedTexts drops the sealed full text of messages that keep less
 // (one-time codes, accounts with masked or none) once they are never to be

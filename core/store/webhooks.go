@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -155,13 +156,13 @@ type InboundEventData struct {
 // or "" for statuses applications are not told about (queued, pending).
 // unknown counts as a failure to report: the provider stopped telling us,
 // and a later delivered report still sends message.delivered.
-func EventTypeFor(status sdk.Status) string {
+func EventTypeFor(status message.Status) string {
 	switch status {
-	case sdk.StatusSent:
+	case message.Sent:
 		return EventMessageSent
-	case sdk.StatusDelivered:
+	case message.Delivered:
 		return EventMessageDelivered
-	case sdk.StatusFailed, sdk.StatusExpired, sdk.StatusRejected, sdk.StatusUndeliverable, sdk.StatusUnknown:
+	case message.Failed, message.Expired, message.Rejected, message.Undeliverable, message.Unknown:
 		return EventMessageFailed
 	}
 	return ""
@@ -225,7 +226,7 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 // messageEvent is a message's status change to tell its application about.
 type messageEvent struct {
 	MessageID      string
-	Status         sdk.Status
+	Status         message.Status
 	ProviderStatus string
 	ErrorCode      string
 	Reason         string
@@ -329,11 +330,11 @@ func messageEventData(m *Message, ev messageEvent) MessageEventData {
 	// event applied from a held report may be read before its own columns
 	// are: fill in the time of this very event.
 	switch {
-	case ev.Status == sdk.StatusSent && d.SentAt == nil:
+	case ev.Status == message.Sent && d.SentAt == nil:
 		d.SentAt = &at
-	case ev.Status == sdk.StatusDelivered && d.DeliveredAt == nil:
+	case ev.Status == message.Delivered && d.DeliveredAt == nil:
 		d.DeliveredAt = &at
-	case ev.Status.Final() && ev.Status != sdk.StatusDelivered && d.FailedAt == nil:
+	case ev.Status.Failure() && d.FailedAt == nil:
 		d.FailedAt = &at
 	}
 	return d

@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -113,11 +114,11 @@ func TestWebhooksEnqueuedWithStatusChanges(t *testing.T) {
 		storeEvents(t, s, "a", sdk.Event{ID: "early", Status: &sdk.StatusEvent{ProviderMessageID: "p2",
 			Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", At: at}})
 		record(t, s,
-			store.AttemptResult{MessageID: ids[0], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p0", At: at},
-			store.AttemptResult{MessageID: ids[1], Provider: "a", Status: sdk.StatusRejected, Code: "BAD_NUMBER", Reason: "no such number", At: at},
-			store.AttemptResult{MessageID: ids[2], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p2", At: at},
-			store.AttemptResult{MessageID: ids[3], Provider: "a", Status: sdk.StatusPending, RetryAt: at.Add(time.Minute), At: at},
-			store.AttemptResult{MessageID: ids[4], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p4", At: at},
+			message.Attempt{MessageID: ids[0], Provider: "a", Status: message.Sent, ProviderMessageID: "p0", At: at},
+			message.Attempt{MessageID: ids[1], Provider: "a", Status: message.Rejected, Code: "BAD_NUMBER", Reason: "no such number", At: at},
+			message.Attempt{MessageID: ids[2], Provider: "a", Status: message.Sent, ProviderMessageID: "p2", At: at},
+			message.Attempt{MessageID: ids[3], Provider: "a", Status: message.Pending, RetryAt: at.Add(time.Minute), At: at},
+			message.Attempt{MessageID: ids[4], Provider: "a", Status: message.Sent, ProviderMessageID: "p4", At: at},
 		)
 		storeEvents(t, s, "a",
 			statusEvent("d0", "p0", sdk.StatusDelivered, at.Add(time.Second)),
@@ -165,8 +166,8 @@ func TestWebhookForCallbackURLAndAccountEvents(t *testing.T) {
 		ids := insert(t, s, msgs...)
 		claim(t, s, msgStart, 10, time.Minute)
 		record(t, s,
-			store.AttemptResult{MessageID: ids[0], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p0", At: msgStart},
-			store.AttemptResult{MessageID: ids[1], Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p1", At: msgStart},
+			message.Attempt{MessageID: ids[0], Provider: "a", Status: message.Sent, ProviderMessageID: "p0", At: msgStart},
+			message.Attempt{MessageID: ids[1], Provider: "a", Status: message.Sent, ProviderMessageID: "p1", At: msgStart},
 		)
 		storeEvents(t, s, "a", statusEvent("u", "p0", sdk.StatusUnknown, msgStart.Add(time.Hour)))
 		if got, want := outboxTypes(t, s), []string{ids[0] + " message.sent sent", ids[0] + " message.failed unknown"}; !slices.Equal(got, want) {
@@ -429,10 +430,10 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 					if _, err := s.ClaimDue(ctx, msgStart, batch, time.Minute); err != nil {
 						b.Fatal(err)
 					}
-					results := make([]store.AttemptResult, batch)
+					results := make([]message.Attempt, batch)
 					events := make([]sdk.Event, batch)
 					for i, m := range msgs {
-						results[i] = store.AttemptResult{MessageID: m.ID, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: m.ID, At: msgStart}
+						results[i] = message.Attempt{MessageID: m.ID, Provider: "a", Status: message.Sent, ProviderMessageID: m.ID, At: msgStart}
 						events[i] = statusEvent("dlr-"+m.ID, m.ID, sdk.StatusDelivered, msgStart)
 					}
 					b.StartTimer()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -36,7 +37,7 @@ func TestOnWebhooksEnqueued(t *testing.T) {
 			if _, err := s.ClaimDue(ctx, now.Add(time.Second), 10, time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.RecordAttempts(ctx, []store.AttemptResult{{MessageID: m.ID, Provider: "a", Status: sdk.StatusSent,
+			if err := s.RecordAttempts(ctx, []message.Attempt{{MessageID: m.ID, Provider: "a", Status: message.Sent,
 				ProviderMessageID: "p-" + m.ID, At: now}}); err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -132,10 +133,10 @@ func sendMessages(t *testing.T, s *store.Store, account string, n int) []string 
 	if err != nil || len(claimed) != n {
 		t.Fatalf("claimed %d of %d messages: %v", len(claimed), n, err)
 	}
-	results := make([]store.AttemptResult, n)
+	results := make([]message.Attempt, n)
 	events := make([]sdk.Event, n)
 	for i, id := range ids {
-		results[i] = store.AttemptResult{MessageID: id, Provider: "a", Status: sdk.StatusSent, ProviderMessageID: "p-" + id, At: now}
+		results[i] = message.Attempt{MessageID: id, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + id, At: now}
 		events[i] = sdk.Event{ID: "dlr-" + id, Status: &sdk.StatusEvent{ProviderMessageID: "p-" + id, Status: sdk.StatusDelivered, At: now}}
 	}
 	if err := s.RecordAttempts(ctx, results); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 	"github.com/fiorix/go-smpp/smpp/smpptest"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
@@ -187,7 +188,7 @@ func sendThroughStore(t *testing.T, st *store.Store, p *smpp.Provider, to string
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	m := &store.Message{ID: store.NewID("msg_"), AccountID: "acc_interop", Recipient: to, Text: "hello", Encoding: "gsm7",
-		Segments: 1, Kind: "sms", Status: string(sdk.StatusQueued), Plan: `["fiorix"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)}
+		Segments: 1, Kind: "sms", Status: message.Queued, Plan: `["fiorix"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := st.InsertMessages(t.Context(), []*store.Message{m}); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func sendThroughStore(t *testing.T, st *store.Store, p *smpp.Provider, to string
 	if res.Outcome != sdk.Accepted {
 		t.Fatalf("send to %s: %+v", to, res)
 	}
-	if err := st.RecordAttempts(t.Context(), []store.AttemptResult{{MessageID: m.ID, Provider: "fiorix", Status: sdk.StatusSent,
+	if err := st.RecordAttempts(t.Context(), []message.Attempt{{MessageID: m.ID, Provider: "fiorix", Status: message.Sent,
 		ProviderMessageID: res.ProviderMessageID, At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
