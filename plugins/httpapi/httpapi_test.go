@@ -114,6 +114,7 @@ func conformanceTarget(t *testing.T, preset string) providertest.Target {
 			json.RawMessage(`{"preset":"aggregator002","base_url":"http://127.0.0.1:1","auth":{"type":"bearer"}}`),
 			json.RawMessage(`{"operations":{}}`),
 		},
+		ExpectReports: true,
 	}
 }
 

@@ -124,6 +124,8 @@ func handleHook(ctx context.Context, t tb, hh sdk.HookHandler, req *sdk.HookRequ
 	})
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
+	// The host stores what is still pending once the handler returns.
+	defer hw.storeLocked()
 	switch {
 	case panicked:
 		hw.writeHeaderLocked(http.StatusInternalServerError)

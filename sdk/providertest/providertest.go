@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,15 +24,16 @@ const (
 	// defaultReportTimeout is how long accepted messages may take to get
 	// delivery reports when Target.ReportTimeout is zero.
 	defaultReportTimeout = 10 * time.Second
-	// promptTimeout is how long a call that must return promptly (a cancelled
-	// Send, Events after its context ends) may take.
-	promptTimeout = 5 * time.Second
 	// callTimeout bounds every other call so a hanging provider fails the
 	// test instead of hanging it.
 	callTimeout = 30 * time.Second
 	// startTimeout bounds the launch of a plugin binary.
 	startTimeout = 30 * time.Second
 )
+
+// promptTimeout is how long a call that must return promptly (a cancelled
+// Send, Events after its context ends) may take. The self-check shortens it.
+var promptTimeout = 5 * time.Second
 
 // Target describes the provider under test. Set exactly one of New and Command.
 type Target struct {
@@ -50,9 +52,11 @@ type Target struct {
 	Settings json.RawMessage
 	// BadSettings are configurations Configure must reject.
 	BadSettings []json.RawMessage
-	// Messages returns n valid messages. Nil means messages to +14155550100,
-	// +14155550101, ... with ids msg_providertest_0000, ..., valid for an
-	// hour.
+	// Messages returns n valid messages with ids never returned before
+	// (as the host's are), so an upstream that refuses a repeated id does
+	// not refuse the next check's messages. Nil means messages to
+	// +14155550100, +14155550101, ... with ids msg_providertest_000001, ...,
+	// valid for an hour.
 	Messages func(n int) []sdk.Message
 
 	// Upstream, for a provider that calls an HTTP API, lets the kit play
@@ -137,13 +141,17 @@ func newKit(target Target) (*kit, error) {
 	return &kit{Target: target}, nil
 }
 
+// messageSeq numbers the default messages across checks.
+var messageSeq atomic.Int64
+
 func defaultMessages(n int) []sdk.Message {
 	msgs := make([]sdk.Message, n)
 	for i := range msgs {
+		seq := messageSeq.Add(1)
 		msgs[i] = sdk.Message{
-			ID:       fmt.Sprintf("msg_providertest_%04d", i),
+			ID:       fmt.Sprintf("msg_providertest_%06d", seq),
 			To:       fmt.Sprintf("+1415555%04d", 100+i),
-			Text:     fmt.Sprintf("providertest message %d", i),
+			Text:     fmt.Sprintf("providertest message %d", seq),
 			Encoding: sdk.EncodingGSM7,
 			Segments: 1,
 			Kind:     "sms",

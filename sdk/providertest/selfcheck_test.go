@@ -1,116 +1,117 @@
-package providertest_test
+package providertest
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsrouter/smsrouter/sdk"
-	"github.com/smsrouter/smsrouter/sdk/providertest"
+	"github.com/smsrouter/smsrouter/sdk/providertest/internal/flawed"
 )
 
-// brokenEnv selects the flaw TestBrokenProvider runs the kit against. The
-// kit reports through *testing.T, so a failing run is observed from outside:
-// TestKitCatchesBrokenProviders runs this test binary again with it set.
-const brokenEnv = "PROVIDERTEST_BROKEN"
-
-func TestKitCatchesBrokenProviders(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the test binary once per flaw")
-	}
-	tests := []struct {
-		flaw, failedTest, message string
-	}{
-		{"short-results", "SendBatch", "returned 9 results"},
-		{"accepts-after-cancel", "SendCancelled/before", "want an error or Temporary results"},
-		{"empty-provider-id", "SendBatch", "Accepted without a ProviderMessageID"},
-		{"accepts-bad-settings", "BadSettings/0", "Configure accepted bad settings"},
-		{"drops-refused-events", "Reports", "arrived for 9 of 10"},
-		{"leaks-goroutine", "Reports", "goroutines still running after Close"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.flaw, func(t *testing.T) {
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenProvider$", "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), brokenEnv+"="+tc.flaw)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("the kit passed a provider that %s (err %v):\n%s", tc.flaw, err, out)
-			}
-			if want := "--- FAIL: TestBrokenProvider/" + tc.failedTest + " "; !strings.Contains(string(out), want) {
-				t.Errorf("output lacks %q:\n%s", want, out)
-			}
-			if !strings.Contains(string(out), tc.message) {
-				t.Errorf("output lacks %q:\n%s", tc.message, out)
-			}
-		})
+// httpTarget runs the flawed HTTP provider with the kit's fake upstream,
+// signed delivery reports and a recorded hook.
+func httpTarget(flaw flawed.Flaw) Target {
+	body := []byte(`{"id":"up-1","status":"delivered"}`)
+	return Target{
+		Name:        "flawed-http",
+		New:         func() sdk.Provider { return flawed.NewHTTP(flaw) },
+		BadSettings: []json.RawMessage{json.RawMessage(`{"url":"ftp://x"}`)},
+		Upstream: &Upstream{
+			Settings: flawed.Settings,
+			Answer: func(w http.ResponseWriter, r *http.Request, reply Reply) {
+				flawed.Answer(w, r, reply.Status, reply.ID, reply.Reason)
+			},
+			Report: func(hookURL, id string) (*http.Request, error) {
+				body := fmt.Appendf(nil, `{"id":%q,"status":"delivered"}`, id)
+				req, err := http.NewRequest(http.MethodPost, hookURL+"/status", bytes.NewReader(body))
+				if err == nil {
+					req.Header.Set("X-Signature", flawed.Sign(body))
+				}
+				return req, err
+			},
+		},
+		Hooks: []HookCase{{
+			Name: "delivered",
+			Request: sdk.HookRequest{Method: http.MethodPost, URL: "https://hooks.example/status", Path: "/status", Body: body,
+				Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {flawed.Sign(body)}}},
+			Events: []sdk.Event{{ID: "up-1/delivered", Status: &sdk.StatusEvent{ProviderMessageID: "up-1", Status: sdk.StatusDelivered}}},
+		}},
+		ExpectReports: true,
+		ReportTimeout: 2 * time.Second,
 	}
 }
 
-// TestBrokenProvider runs only when TestKitCatchesBrokenProviders asks; it
-// is expected to fail.
-func TestBrokenProvider(t *testing.T) {
-	flaw := os.Getenv(brokenEnv)
-	if flaw == "" {
-		t.Skip("run by TestKitCatchesBrokenProviders")
-	}
-	providertest.Run(t, providertest.Target{
-		Name:          "broken",
-		New:           func() sdk.Provider { return &brokenProvider{exampleProvider: &exampleProvider{}, flaw: flaw} },
-		Settings:      json.RawMessage(`{"prefix":"b-"}`),
+func queueTarget(flaw flawed.Flaw) Target {
+	return Target{
+		Name:          "flawed-queue",
+		New:           func() sdk.Provider { return flawed.NewQueue(flaw) },
+		Settings:      json.RawMessage(`{"prefix":"q"}`),
 		BadSettings:   []json.RawMessage{json.RawMessage(`{"prefix":""}`)},
 		ExpectReports: true,
-		ReportTimeout: time.Second,
-	})
+		ReportTimeout: 2 * time.Second,
+	}
 }
 
-// brokenProvider is the example provider with one flaw.
-type brokenProvider struct {
-	*exampleProvider
-	flaw string
+// caught says where the kit must report each flaw, and in what words.
+var caught = map[flawed.Flaw]struct{ subtest, text string }{
+	flawed.DropsResult:            {"SendBatch", "want exactly one per message"},
+	flawed.WrongMessageID:         {"SendBatch", `has MessageID "msg_someone_else"`},
+	flawed.NoProviderID:           {"SendBatch", "Accepted without a ProviderMessageID"},
+	flawed.LeaksGoroutine:         {"Configure", "goroutines still running after Close"},
+	flawed.BalanceWithoutCurrency: {"Configure", "has no currency"},
+	flawed.ThrottleAsPermanent:    {"Upstream/Throttled", "want Temporary"},
+	flawed.IgnoresRetryAfter:      {"Upstream/Throttled", "Retry-After"},
+	flawed.UnsignedHooks:          {"Hooks/delivered", "must verify the caller's signature"},
+	flawed.EmitsLate:              {"Hooks/delivered", "emitted after the response started"},
+	flawed.PanicsInHook:           {"Hooks/delivered", "panicked"},
+	flawed.IgnoresContext:         {"Upstream/Slow", "NewRequestWithContext"},
+	flawed.SendsUnconfigured:      {"SendBeforeConfigure", "Send before Configure accepted"},
+	flawed.AcceptsBadSettings:     {"BadSettings/0", "Configure accepted bad settings"},
+	flawed.AcceptsAfterCancel:     {"SendCancelled/before", "want an error or Temporary results"},
+	flawed.DropsRefusedEvents:     {"Reports", "never offered again"},
 }
 
-func (p *brokenProvider) Configure(ctx context.Context, cfg sdk.Config) error {
-	err := p.exampleProvider.Configure(ctx, cfg)
-	if p.flaw == "accepts-bad-settings" {
-		return nil
-	}
-	return err
-}
-
-func (p *brokenProvider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
-	res, err := p.exampleProvider.Send(context.WithoutCancel(ctx), msgs)
-	if err != nil {
-		return nil, err
-	}
-	switch p.flaw {
-	case "accepts-after-cancel":
-		return res, nil
-	case "short-results":
-		res = res[:len(res)-1]
-	case "empty-provider-id":
-		res[0].ProviderMessageID = ""
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		return nil, cerr
-	}
-	return res, nil
-}
-
-func (p *brokenProvider) Events(ctx context.Context, emit sdk.EmitFunc) error {
-	switch p.flaw {
-	case "leaks-goroutine":
-		go func() { select {} }()
-	case "drops-refused-events":
-		return p.exampleProvider.Events(ctx, func(ctx context.Context, ev sdk.Event) error {
-			_ = emit(ctx, ev) // forgets the event whatever the host answered
-			return nil
+// TestKitCatchesFlaws runs the kit against providers with one mistake
+// each: it must report every one, where and as the table says, and pass
+// the same providers without a flaw.
+func TestKitCatchesFlaws(t *testing.T) {
+	defer flawed.StopLeaks()
+	defer func(d time.Duration) { promptTimeout = d }(promptTimeout)
+	promptTimeout = 2 * time.Second
+	for _, kind := range []struct {
+		name   string
+		target func(flawed.Flaw) Target
+		flaws  []flawed.Flaw
+	}{
+		{"http", httpTarget, flawed.HTTPFlaws()},
+		{"queue", queueTarget, flawed.QueueFlaws()},
+	} {
+		t.Run(kind.name+"/correct", func(t *testing.T) {
+			if r := record("correct", func(t tb) { run(t, kind.target(flawed.None)) }); r.Failed() {
+				lines, _ := r.log.snapshot()
+				t.Errorf("the kit failed a correct provider:\n%s", strings.Join(lines, "\n"))
+			}
 		})
+		for _, flaw := range kind.flaws {
+			t.Run(kind.name+"/"+string(flaw), func(t *testing.T) {
+				want, ok := caught[flaw]
+				if !ok {
+					t.Fatalf("no expectation for flaw %s", flaw)
+				}
+				r := record("flawed", func(t tb) { run(t, kind.target(flaw)) })
+				lines, failures := r.log.snapshot()
+				switch {
+				case !r.Failed():
+					t.Errorf("the kit passed a provider with flaw %s:\n%s", flaw, strings.Join(lines, "\n"))
+				case !r.failedIn(want.subtest, want.text):
+					t.Errorf("the kit failed flaw %s, but not in %s with %q; its failures:\n%s", flaw, want.subtest, want.text, strings.Join(failures, "\n"))
+				}
+			})
+		}
 	}
-	return p.exampleProvider.Events(ctx, emit)
 }
