@@ -20,7 +20,7 @@ func httpTarget(flaw flawed.Flaw) Target {
 	return Target{
 		Name:        "flawed-http",
 		New:         func() sdk.Provider { return flawed.NewHTTP(flaw) },
-		BadSettings: []json.RawMessage{json.RawMessage(`{"url":"ftp://x"}`)},
+		BadSettings: []json.RawMessage{json.RawMessage(`{"base_url":"ftp://x","secret":"s"}`)},
 		Upstream: &Upstream{
 			Settings: flawed.Settings,
 			Answer: func(w http.ResponseWriter, r *http.Request, reply Reply) {
@@ -30,7 +30,7 @@ func httpTarget(flaw flawed.Flaw) Target {
 				body := fmt.Appendf(nil, `{"id":%q,"status":"delivered"}`, id)
 				req, err := http.NewRequest(http.MethodPost, hookURL+"/status", bytes.NewReader(body))
 				if err == nil {
-					req.Header.Set("X-Signature", flawed.Sign(body))
+					req.Header.Set("X-Signature", flawed.Sign(flawed.Secret, body))
 				}
 				return req, err
 			},
@@ -38,7 +38,7 @@ func httpTarget(flaw flawed.Flaw) Target {
 		Hooks: []HookCase{{
 			Name: "delivered",
 			Request: sdk.HookRequest{Method: http.MethodPost, URL: "https://hooks.example/status", Path: "/status", Body: body,
-				Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {flawed.Sign(body)}}},
+				Header: http.Header{"Content-Type": {"application/json"}, "X-Signature": {flawed.Sign(flawed.Secret, body)}}},
 			Events: []sdk.Event{{ID: "up-1/delivered", Status: &sdk.StatusEvent{ProviderMessageID: "up-1", Status: sdk.StatusDelivered}}},
 		}},
 		ExpectReports: true,

@@ -18,18 +18,20 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-// Secret is what the upstream signs callbacks with, in the X-Signature
-// header: hex HMAC-SHA256 of the body.
+// Secret is what Settings has the upstream sign callbacks with.
 const Secret = "flawed-secret"
 
-// HTTP is an HTTP JSON provider: POST {url}/messages answers {"id":...},
-// GET {url}/balance answers {"amount":...,"currency":...}, and the upstream
-// posts signed delivery reports {"id":...,"status":...} to {hook}/status.
+// HTTP is an HTTP JSON provider: POST {base_url}/messages answers
+// {"id":...}, GET {base_url}/balance answers {"balance":"12.50","currency":...},
+// and the upstream posts delivery reports {"id":...,"status":...} to
+// {hook}/status, signed in the X-Signature header (hex HMAC-SHA256 of the
+// body with the secret setting).
 type HTTP struct {
 	flaw Flaw
 
 	mu     sync.Mutex
 	url    string
+	secret string
 	client *http.Client
 }
 
@@ -38,7 +40,7 @@ func NewHTTP(flaw Flaw) *HTTP { return &HTTP{flaw: flaw} }
 
 // Settings are the provider's settings for the upstream at url.
 func Settings(url string) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"url":%q}`, url))
+	return json.RawMessage(fmt.Sprintf(`{"base_url":%q,"secret":%q}`, url, Secret))
 }
 
 // Answer writes the upstream's answer in its API.
@@ -48,16 +50,14 @@ func Answer(w http.ResponseWriter, r *http.Request, status int, id, reason strin
 	switch {
 	case status != http.StatusOK:
 		fmt.Fprintf(w, `{"error":%q}`, reason)
-	case r.URL.Path == "/balance":
-		fmt.Fprint(w, `{"amount":12.5,"currency":"EUR"}`)
 	default:
-		fmt.Fprintf(w, `{"id":%q}`, id)
+		fmt.Fprintf(w, `{"id":%q,"balance":"12.50","currency":"EUR"}`, id)
 	}
 }
 
-// Sign is the X-Signature of body.
-func Sign(body []byte) string {
-	mac := hmac.New(sha256.New, []byte(Secret))
+// Sign is the X-Signature of body under secret.
+func Sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	return hex.EncodeToString(mac.Sum(nil))
 }
@@ -68,13 +68,18 @@ func (p *HTTP) Info() sdk.Info {
 
 func (p *HTTP) Configure(ctx context.Context, cfg sdk.Config) error {
 	var s struct {
-		URL string `json:"url"`
+		URL    string `json:"base_url"`
+		Secret string `json:"secret"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(cfg.Settings))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(&s)
-	if err == nil && !strings.HasPrefix(s.URL, "http") {
-		err = errors.New("url: must be an http URL")
+	switch {
+	case err != nil:
+	case !strings.HasPrefix(s.URL, "http"):
+		err = errors.New("base_url: must be an http URL")
+	case s.Secret == "":
+		err = errors.New("secret: must not be empty")
 	}
 	if err != nil && p.flaw != AcceptsBadSettings {
 		return fmt.Errorf("flawed settings: %w", err)
@@ -84,7 +89,7 @@ func (p *HTTP) Configure(ctx context.Context, cfg sdk.Config) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.url, p.client = s.URL, &http.Client{}
+	p.url, p.secret, p.client = s.URL, s.Secret, &http.Client{}
 	return nil
 }
 
@@ -192,12 +197,18 @@ func (p *HTTP) Balance(ctx context.Context) (sdk.Balance, error) {
 	if resp.StatusCode != http.StatusOK {
 		return sdk.Balance{}, fmt.Errorf("balance: HTTP %d", resp.StatusCode)
 	}
-	var b sdk.Balance
-	err = json.NewDecoder(resp.Body).Decode(&b)
+	var b struct{ Balance, Currency string }
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		return sdk.Balance{}, fmt.Errorf("balance: %w", err)
+	}
+	amount, err := strconv.ParseFloat(b.Balance, 64)
+	if err != nil || (b.Currency == "" && p.flaw != BalanceWithoutCurrency) {
+		return sdk.Balance{}, fmt.Errorf("balance: answer lacks a numeric balance and a currency")
+	}
 	if p.flaw == BalanceWithoutCurrency {
 		b.Currency = ""
 	}
-	return b, err
+	return sdk.Balance{Amount: amount, Currency: b.Currency}, nil
 }
 
 // HandleHook takes signed delivery reports at /status.
@@ -210,7 +221,10 @@ func (p *HTTP) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.HookR
 	if p.flaw == PanicsInHook {
 		sig = req.Header["X-Signature"][0] // index out of range when the header is missing
 	}
-	if p.flaw != UnsignedHooks && !hmac.Equal([]byte(sig), []byte(Sign(req.Body))) {
+	p.mu.Lock()
+	secret := p.secret
+	p.mu.Unlock()
+	if p.flaw != UnsignedHooks && !hmac.Equal([]byte(sig), []byte(Sign(secret, req.Body))) {
 		w.WriteHeader(http.StatusForbidden)
 		return nil
 	}
