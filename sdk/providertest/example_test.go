@@ -31,4 +31,3 @@ func TestExample(t *testing.T) {
 func TestExampleUpstream(t *testing.T) {
 	providertest.Run(t, upstreamTarget())
 }
-
