@@ -103,7 +103,7 @@ func checkResults(t tb, msgs []sdk.Message, results []sdk.SendResult) []string {
 			}
 			seen[r.ProviderMessageID] = r.MessageID
 			accepted = append(accepted, r.ProviderMessageID)
-		case sdk.Temporary, sdk.Permanent:
+		case sdk.Temporary, sdk.Permanent, sdk.OutcomeExpired, sdk.OutcomeUnavailable, sdk.OutcomeAccountError:
 			if strings.TrimSpace(r.Reason) == "" {
 				t.Errorf("result %d (%s) is %s without a Reason", i, r.MessageID, r.Outcome)
 			}
@@ -226,7 +226,7 @@ func (k *kit) testSendCancelled(t tb) {
 			t.Fatalf("Send with a cancelled context returned %d results for %d messages and no error", len(r.results), len(msgs))
 		}
 		for i, res := range r.results {
-			if res.Outcome != sdk.Temporary {
+			if !retriedNow(res.Outcome) {
 				t.Errorf("Send with a cancelled context answered message %d (%s) %s; want an error or Temporary results", i, res.MessageID, res.Outcome)
 			}
 		}
@@ -245,4 +245,10 @@ func (k *kit) testSendCancelled(t tb) {
 			t.Fatalf("Send did not return within %s after its context was cancelled", promptTimeout)
 		}
 	})
+}
+
+// retriedNow reports whether o is an answer for a message that was not
+// sent but may be at once: Temporary or OutcomeUnavailable.
+func retriedNow(o sdk.Outcome) bool {
+	return o == sdk.Temporary || o == sdk.OutcomeUnavailable
 }
