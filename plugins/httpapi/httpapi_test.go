@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -103,19 +104,79 @@ func msgs(text string, to ...string) []sdk.Message {
 	return out
 }
 
+// badConformanceSettings are settings the kit checks Configure refuses.
+var badConformanceSettings = []json.RawMessage{
+	json.RawMessage(`{"preset":"nope"}`),
+	json.RawMessage(`{"preset":"aggregator002","base_url":"ftp://x","auth":{"token":"t"}}`),
+	json.RawMessage(`{"preset":"aggregator002","base_url":"http://127.0.0.1:1","auth":{"type":"bearer"}}`),
+	json.RawMessage(`{"operations":{}}`),
+}
+
+// conformanceTarget runs the kit against the preset talking to the fake
+// aggregator, delivery reports read by status queries.
 func conformanceTarget(t *testing.T, preset string) providertest.Target {
 	srv := fake(t, aggregatortest.Options{})
 	return providertest.Target{
-		Name:     "httpapi",
-		Settings: settingsFor(t, preset, srv.URL, ""),
-		BadSettings: []json.RawMessage{
-			json.RawMessage(`{"preset":"nope"}`),
-			json.RawMessage(`{"preset":"aggregator002","base_url":"ftp://x","auth":{"token":"t"}}`),
-			json.RawMessage(`{"preset":"aggregator002","base_url":"http://127.0.0.1:1","auth":{"type":"bearer"}}`),
-			json.RawMessage(`{"operations":{}}`),
-		},
+		Name:          "httpapi",
+		Settings:      settingsFor(t, preset, srv.URL, ""),
+		BadSettings:   badConformanceSettings,
 		ExpectReports: true,
 	}
+}
+
+// upstreamTarget runs the kit with its own fake upstream speaking the
+// aggregator002 API, so it checks what each kind of answer becomes.
+func upstreamTarget(t *testing.T) providertest.Target {
+	return providertest.Target{
+		Name: "httpapi",
+		Upstream: &providertest.Upstream{
+			Settings: func(url string) json.RawMessage { return settingsFor(t, "aggregator002", url, "") },
+			Answer:   answerAsAggregator,
+		},
+		BadSettings:   badConformanceSettings,
+		ExpectReports: true,
+	}
+}
+
+// answerAsAggregator writes the kit's scripted answer in the aggregator002
+// API: ids for the phones of a send (the first one the kit's), DELIVRD for
+// every id it gave, a balance, a sender.
+func answerAsAggregator(w http.ResponseWriter, r *http.Request, reply providertest.Reply) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(reply.Status)
+	if reply.Status != http.StatusOK {
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": reply.Status, "message": reply.Reason}})
+		return
+	}
+	var req struct {
+		Phone []string `json:"phone"`
+		IDs   []string `json:"id_sms"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	info := map[string]any{}
+	switch r.URL.Path {
+	case "/api/sms/send":
+		for i, phone := range req.Phone {
+			id := reply.ID
+			if i > 0 {
+				id = fmt.Sprintf("%s-%d", reply.ID, i)
+			}
+			info[id] = phone
+		}
+	case "/api/sms/status":
+		for _, id := range req.IDs {
+			if reply.Known(id) {
+				info[id] = "DELIVRD"
+			}
+		}
+	case "/api/balance":
+		info = map[string]any{"money": "100.5", "currency": "UAH"}
+	}
+	var doc any = map[string]any{"info": info}
+	if r.URL.Path == "/api/alpha-names" {
+		doc = map[string]any{"info": []string{"SMSROUTER"}}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"success_request": doc})
 }
 
 func TestConformance(t *testing.T) {
@@ -126,13 +187,18 @@ func TestConformance(t *testing.T) {
 			providertest.Run(t, target)
 		})
 	}
+	t.Run("upstream", func(t *testing.T) {
+		target := upstreamTarget(t)
+		target.New = func() sdk.Provider { return httpapi.New() }
+		providertest.Run(t, target)
+	})
 }
 
 // TestConformanceBinary runs the provider behind the plugin boundary, as
 // the host does, through a plugin binary built from testdata.
 func TestConformanceBinary(t *testing.T) {
 	bin := pluginBinary(t)
-	target := conformanceTarget(t, "aggregator002")
+	target := upstreamTarget(t)
 	target.Command = func() *exec.Cmd { return exec.Command(bin) }
 	providertest.Run(t, target)
 }

@@ -20,8 +20,7 @@ func outcomeCases() []outcomeCase {
 		{"Accepted", scriptAccept, checkAccepted},
 		{"Refused", script{status: http.StatusBadRequest}, checkRefused},
 		{"Throttled", script{status: http.StatusTooManyRequests, retryAfter: "7"}, checkThrottled(7*time.Second, time.Second)},
-		{"ThrottledUntil", script{status: http.StatusTooManyRequests,
-			retryAfter: time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)}, checkThrottled(2*time.Minute, 5*time.Second)},
+		{"ThrottledUntil", script{status: http.StatusTooManyRequests, retryAt: 40 * time.Second}, checkThrottled(40*time.Second, 3*time.Second)},
 		{"Unavailable", script{status: http.StatusServiceUnavailable}, checkUnavailable},
 	}
 }

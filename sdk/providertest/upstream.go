@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,13 +56,18 @@ type Reply struct {
 	// RetryAfter is the wait a 429 answer asks for; the kit has set the
 	// Retry-After header to it.
 	RetryAfter time.Duration
+	// Known reports whether the fake gave id in an earlier 200 answer. An
+	// API that is asked about messages (a status query) answers the ids it
+	// does not know as it does for those.
+	Known func(id string) bool
 }
 
 // script is how the fake answers every request until told otherwise.
 type script struct {
 	status     int
-	retryAfter string // Retry-After header value, or ""
-	hang       bool   // hold each request until it is cancelled
+	retryAfter string        // Retry-After header value, or ""
+	retryAt    time.Duration // or: Retry-After as the HTTP date this long after the answer
+	hang       bool          // hold each request until it is cancelled
 }
 
 var scriptAccept = script{status: http.StatusOK}
@@ -98,12 +104,13 @@ func (f *fakeUpstream) set(s script) {
 	f.script = s
 }
 
-// handedOut reports whether id was given in a 200 answer.
+// handedOut reports whether id was given in a 200 answer, or derived from
+// one (an id for a further message of the same request, "up-000001-2").
 func (f *fakeUpstream) handedOut(id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, got := range f.ids {
-		if got == id {
+		if got == id || strings.HasPrefix(id, got+"-") {
 			return true
 		}
 	}
@@ -114,7 +121,7 @@ func (f *fakeUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	s := f.script
 	f.n++
-	reply := Reply{Status: s.status, Reason: fmt.Sprintf("providertest: scripted HTTP %d", s.status)}
+	reply := Reply{Status: s.status, Reason: fmt.Sprintf("providertest: scripted HTTP %d", s.status), Known: f.handedOut}
 	if s.status == http.StatusOK {
 		reply.ID = fmt.Sprintf("up-%06d", f.n)
 		f.ids = append(f.ids, reply.ID)
@@ -123,6 +130,9 @@ func (f *fakeUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	if s.hang {
 		f.hold(r)
 		return
+	}
+	if s.retryAt > 0 {
+		s.retryAfter = time.Now().Add(s.retryAt).UTC().Format(http.TimeFormat)
 	}
 	if s.retryAfter != "" {
 		w.Header().Set("Retry-After", s.retryAfter)
