@@ -77,7 +77,7 @@ func Example() {
 	}
 	// Output:
 	// shouty 1.0.0: batch 50, health true, events false
-	// provider shouty-1: setting prefx: unknown setting; this provider takes prefix
+	// provider shouty-1: setting prefx: unknown setting (the top-level settings are prefix)
 	// msg_1 accepted id="sh-msg_1" reason=""
 	// msg_2 permanent id="" reason="only +1 numbers"
 }

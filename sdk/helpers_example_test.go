@@ -43,7 +43,7 @@ func ExampleDecodeSettings() {
 	}
 	// Output:
 	// {BaseURL:https://api.example.com APIKey:[redacted] Timeout:20s}
-	// setting timout: unknown setting; this provider takes base_url, api_key, timeout
+	// setting timout: unknown setting (the top-level settings are base_url, api_key, timeout)
 	// setting timeout: 20 is not a duration such as "15s" or "2m30s"
 	// setting api_key: required; pass it from the environment with env("...")
 }

@@ -42,7 +42,7 @@ func TestDecodeSettings(t *testing.T) {
 	}{
 		{"all given", `{"url":"https://x","timeout":"15s","batch":3,"key":"k","retry":{"max":"1m"}}`, "", ""},
 		{"defaults kept", `{"url":"https://x"}`, "", ""},
-		{"misspelt name", `{"url":"https://x","timout":"15s"}`, "timout", "this provider takes url, timeout, batch, key, retry"},
+		{"misspelt name", `{"url":"https://x","timout":"15s"}`, "timout", "the top-level settings are url, timeout, batch, key, retry"},
 		{"duration as number", `{"url":"https://x","timeout":15}`, "timeout", `15 is not a duration such as "15s"`},
 		{"bad duration", `{"url":"https://x","timeout":"15 s"}`, "timeout", `"15 s" is not a duration`},
 		{"nested bad duration", `{"url":"https://x","retry":{"max":"soon"}}`, "retry.max", `"soon" is not a duration`},

@@ -156,7 +156,9 @@ func unknownSetting(v any) error {
 		}
 		names = append(names, name)
 	}
-	return fmt.Errorf("unknown setting; this provider takes %s", strings.Join(names, ", "))
+	// encoding/json names the key but not the object it is in, so the list
+	// is of the top level, said as such.
+	return fmt.Errorf("unknown setting (the top-level settings are %s)", strings.Join(names, ", "))
 }
 
 // Duration is a time.Duration that settings give as a string such as "15s"

@@ -39,7 +39,7 @@ func pluginBinary(t *testing.T) string {
 var badSettings = []struct {
 	name, settings, field string
 }{
-	{"unknown key", `{"latency":"1s"}`, `"latency"`},
+	{"unknown key", `{"latency":"1s"}`, "setting latency: unknown setting"},
 	{"latency not a duration", `{"accept_latency":"soon"}`, "accept_latency"},
 	{"latency negative", `{"accept_latency":"-1s"}`, "accept_latency"},
 	{"latency too long", `{"accept_latency":"2h"}`, "accept_latency"},
@@ -50,7 +50,7 @@ var badSettings = []struct {
 	{"delivery ratio above 1", `{"delivery_ratio":2}`, "delivery_ratio"},
 	{"dlr delay negative", `{"dlr_delay":"-5ms"}`, "dlr_delay"},
 	{"currency lower case", `{"balance":{"amount":1,"currency":"usd"}}`, "balance.currency"},
-	{"balance unknown key", `{"balance":{"amount":1,"curency":"USD"}}`, `"curency"`},
+	{"balance unknown key", `{"balance":{"amount":1,"curency":"USD"}}`, "setting curency: unknown setting"},
 	{"sender empty", `{"sender_ids":[""]}`, "sender_ids[0]"},
 	{"sender too long", `{"sender_ids":["OK","ThisNameIsTooLong"]}`, "sender_ids[1]"},
 	{"sender bad number", `{"sender_ids":["+12ab"]}`, "sender_ids[0]"},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"path/filepath"
 	"regexp"
@@ -72,19 +71,19 @@ func defaultSettings() settings {
 
 // rawSettings mirrors the JSON document; pointers tell "absent" from zero.
 type rawSettings struct {
-	AcceptLatency *string     `json:"accept_latency"`
-	FailureRatio  *float64    `json:"failure_ratio"`
-	RejectRatio   *float64    `json:"reject_ratio"`
-	DeliveryRatio *float64    `json:"delivery_ratio"`
-	DLRDelay      *string     `json:"dlr_delay"`
-	Balance       *rawBalance `json:"balance"`
-	SenderIDs     []string    `json:"sender_ids"`
-	Seed          *int64      `json:"seed"`
-	MaxBatchSize  *int        `json:"max_batch_size"`
-	RejectNumbers []string    `json:"reject_numbers"`
-	ReceiptsDir   *string     `json:"receipts_dir"`
-	Dedupe        *bool       `json:"dedupe_by_message_id"`
-	OutboxSize    *int        `json:"outbox_size"`
+	AcceptLatency *sdk.Duration `json:"accept_latency"`
+	FailureRatio  *float64      `json:"failure_ratio"`
+	RejectRatio   *float64      `json:"reject_ratio"`
+	DeliveryRatio *float64      `json:"delivery_ratio"`
+	DLRDelay      *sdk.Duration `json:"dlr_delay"`
+	Balance       *rawBalance   `json:"balance"`
+	SenderIDs     []string      `json:"sender_ids"`
+	Seed          *int64        `json:"seed"`
+	MaxBatchSize  *int          `json:"max_batch_size"`
+	RejectNumbers []string      `json:"reject_numbers"`
+	ReceiptsDir   *string       `json:"receipts_dir"`
+	Dedupe        *bool         `json:"dedupe_by_message_id"`
+	OutboxSize    *int          `json:"outbox_size"`
 }
 
 type rawBalance struct {
@@ -101,25 +100,21 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		return s, nil
 	}
 	var raw rawSettings
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return s, fmt.Errorf("decode settings: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return s, errors.New("decode settings: unexpected data after the settings object")
+	if err := sdk.DecodeSettings(trimmed, &raw); err != nil {
+		return s, err
 	}
 
-	var err error
 	if raw.AcceptLatency != nil {
-		if s.acceptLatency, err = parseDuration("accept_latency", *raw.AcceptLatency, maxAcceptLatency); err != nil {
+		if err := sdk.InRange("accept_latency", *raw.AcceptLatency, 0, sdk.Duration(maxAcceptLatency)); err != nil {
 			return s, err
 		}
+		s.acceptLatency = raw.AcceptLatency.D()
 	}
 	if raw.DLRDelay != nil {
-		if s.dlrDelay, err = parseDuration("dlr_delay", *raw.DLRDelay, maxDLRDelay); err != nil {
+		if err := sdk.InRange("dlr_delay", *raw.DLRDelay, 0, sdk.Duration(maxDLRDelay)); err != nil {
 			return s, err
 		}
+		s.dlrDelay = raw.DLRDelay.D()
 	}
 	for _, r := range []struct {
 		name string
@@ -201,17 +196,6 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 		s.outboxSize = *raw.OutboxSize
 	}
 	return s, nil
-}
-
-func parseDuration(field, v string, limit time.Duration) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("setting %s: %q is not a duration such as \"20ms\": %w", field, v, err)
-	}
-	if d < 0 || d > limit {
-		return 0, fmt.Errorf("setting %s: %s is out of range, want 0s to %s", field, d, limit)
-	}
-	return d, nil
 }
 
 // parseSenderID infers the kind the way handsets show senders: up to six

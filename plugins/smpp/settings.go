@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Settings limits. Values outside them are configuration mistakes.
@@ -116,13 +117,8 @@ func parseSettings(doc json.RawMessage) (settings, error) {
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return s, errors.New("settings: host and system_id are required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("decode settings: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return s, errors.New("decode settings: unexpected data after the settings object")
+	if err := sdk.DecodeSettings(trimmed, &s); err != nil {
+		return s, err
 	}
 	check := func(ok bool, field, format string, args ...any) error {
 		if ok {
