@@ -25,10 +25,10 @@ const webhookPollInterval = 200 * time.Millisecond
 func newWebhooks(st *store.Store, api config.API, allowed *egress.Policy, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
 	st.SetInboundOwners(inboundOwners(api, log))
 	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs, Egress: allowed})
-	st.OnWebhooksEnqueued(d.Wake)
 	// Events this process writes go straight to its deliverer while it
-	// runs (a node of role api runs none: Room is then 0).
-	st.HandOffWebhooks(d, d.Lease())
+	// runs (a node of role api runs none: Room is then 0), and it is woken
+	// for those it could not take.
+	st.HandOffWebhooks(d)
 	return d
 }
 

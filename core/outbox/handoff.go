@@ -1,5 +1,20 @@
 package outbox
 
+import "time"
+
+// Handoff is the deliverer in this process as event transactions see it:
+// asked before they write deliveries which it takes (Choose), and told
+// once they commit what they did.
+type Handoff interface {
+	Holder
+	// Lease is how long the deliveries handed over are leased to it.
+	Lease() time.Duration
+	// Receive gets what a committed transaction did with the deliveries
+	// it wrote: those it handed over, and whether it left others for
+	// claims. It must not block.
+	Receive(Handed)
+}
+
 // Holder is the deliverer in this process, as an event transaction asks
 // about it before it writes deliveries.
 type Holder interface {

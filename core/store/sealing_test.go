@@ -197,9 +197,9 @@ func TestWebhookSecretSealedAtRest(t *testing.T) {
 			t.Errorf("GetWebhook secret %q, %v; want the one shown", w.Secret, err)
 		}
 		h := &takeAll{}
-		s.HandOffWebhooks(h, time.Minute)
+		s.HandOffWebhooks(h)
 		sentMessage(t, s, "a", "p0")
-		s.HandOffWebhooks(nil, 0)
+		s.HandOffWebhooks(nil)
 		storeEvents(t, s, "a", statusEvent("d0", "p0", sdk.StatusDelivered, msgStart))
 		got := h.taken()
 		if len(got) != 1 || got[0].Secret != secret {
@@ -231,9 +231,10 @@ type takeAll struct {
 
 func (h *takeAll) Room() int                   { return 1000 }
 func (h *takeAll) Holds(string, []uint64) bool { return false }
-func (h *takeAll) Take(cs []outbox.Delivery) {
+func (h *takeAll) Lease() time.Duration        { return time.Minute }
+func (h *takeAll) Receive(r outbox.Handed) {
 	h.mu.Lock()
-	h.cs = append(h.cs, cs...)
+	h.cs = append(h.cs, r.Deliveries...)
 	h.mu.Unlock()
 }
 func (h *takeAll) taken() []outbox.Delivery {

@@ -111,9 +111,6 @@ type Store struct {
 	// a hint, see chargeAcceptances.
 	limited sync.Map
 
-	// onWebhooks is called after a commit that enqueued webhooks
-	// (OnWebhooksEnqueued); nil when nobody listens.
-	onWebhooks atomic.Pointer[func()]
 	// handoff takes deliveries as they are written (HandOffWebhooks); nil
 	// when no deliverer runs in this process.
 	handoff atomic.Pointer[handoff]

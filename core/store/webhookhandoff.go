@@ -81,7 +81,7 @@ func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []targetedDelivery, first bo
 	if err != nil {
 		return nil, err
 	}
-	lease := tx.NowFunc().Add(m.handoff.lease)
+	lease := tx.NowFunc().Add(m.lease)
 	for _, p := range picks {
 		c := &cs[p.Index]
 		c.LeaseUntil = &lease

@@ -7,26 +7,31 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-// OnWebhooksEnqueued is called after the commits that wrote webhook
-// deliveries, and only those: when it runs, the deliveries are visible.
-func TestOnWebhooksEnqueued(t *testing.T) {
+// The handoff is told of deliveries left for claims after the commits that
+// wrote them, and only those: when it is, the deliveries are visible.
+func TestHandoffToldOfDeliveriesLeftForClaims(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		acc := mustAccount(t, s, "acme")
 		var calls, visible atomic.Int64
-		s.OnWebhooksEnqueued(func() {
+		s.HandOffWebhooks(&noRoom{received: func(h outbox.Handed) {
+			if !h.LeftForClaims || len(h.Deliveries) != 0 {
+				t.Errorf("received %+v, want deliveries left for claims and none handed over", h)
+			}
 			calls.Add(1)
 			var n int64
 			if err := s.DB().Model(&store.WebhookDelivery{}).Count(&n).Error; err != nil {
 				t.Error(err)
 			}
 			visible.Store(n)
-		})
+		}})
+		defer s.HandOffWebhooks(nil)
 		now := time.Now().UTC()
 		msgs := []*store.Message{testMessage(acc.ID, "+959123456789", "a", now), testMessage(acc.ID, "+959123456780", "b", now)}
 		if err := s.InsertMessages(ctx, msgs); err != nil {
@@ -102,3 +107,11 @@ func TestOnWebhooksEnqueued(t *testing.T) {
 		}
 	})
 }
+
+// noRoom is a deliverer that takes nothing by hand-over.
+type noRoom struct{ received func(outbox.Handed) }
+
+func (*noRoom) Room() int                   { return 0 }
+func (*noRoom) Holds(string, []uint64) bool { return false }
+func (*noRoom) Lease() time.Duration        { return time.Minute }
+func (h *noRoom) Receive(r outbox.Handed)   { h.received(r) }

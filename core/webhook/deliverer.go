@@ -104,8 +104,8 @@ func DefaultBackoff(n int) time.Duration {
 // It finds deliveries two ways. Claims lease due ones from the outbox:
 // those another process wrote, retries, and leases that ran out. And the
 // store hands it the deliveries this process writes, leased to it in the
-// insert (store.WebhookHandoff: Room, Holds, Take), which spares a claim
-// and a lease update per event.
+// insert (outbox.Handoff: Room, Holds, Receive), which spares a claim and
+// a lease update per event.
 type Deliverer struct {
 	q    Queue
 	o    Options
@@ -226,10 +226,22 @@ func (d *Deliverer) isSettled(seq uint64) bool {
 	return d.settled.has(seq)
 }
 
-// Take receives deliveries leased to the deliverer as they were written;
-// Run starts them. Taken while Run is not running they wait for the next
-// Run, or for their lease to run out.
-func (d *Deliverer) Take(cs []outbox.Delivery) {
+// Receive takes what a committed event transaction did (the store's
+// outbox.Handoff): the deliveries it leased to the deliverer, which Run
+// starts, and, when it left others for claims, a wake-up to claim them at
+// once. Taken while Run is not running, deliveries wait for the next Run,
+// or for their lease to run out.
+func (d *Deliverer) Receive(h outbox.Handed) {
+	if len(h.Deliveries) > 0 {
+		d.take(h.Deliveries)
+	}
+	if h.LeftForClaims {
+		d.Wake()
+	}
+}
+
+// take queues deliveries handed over for Run.
+func (d *Deliverer) take(cs []outbox.Delivery) {
 	d.mu.Lock()
 	d.inbox = append(d.inbox, cs...)
 	d.holdLocked(cs, 1)
@@ -315,7 +327,7 @@ func (d *Deliverer) resetHeld() {
 }
 
 // Lease is how long the deliverer's claims hold deliveries, and how long
-// the store should lease those it hands over (store.HandOffWebhooks).
+// those handed over to it are leased for (outbox.Handoff).
 func (d *Deliverer) Lease() time.Duration { return d.o.Lease }
 
 // giveBack releases claimed deliveries untried.

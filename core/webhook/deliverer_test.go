@@ -500,10 +500,8 @@ func TestHandedOverEventsArriveOnceInOrder(t *testing.T) {
 				// claims, by design.
 				d := webhook.New(q, webhook.Options{Egress: loopback, Concurrency: 8, PerAccount: 4, BatchSize: 100,
 					PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return time.Millisecond }})
-				s.HandOffWebhooks(d, d.Lease())
-				s.OnWebhooksEnqueued(d.Wake)
-				defer s.HandOffWebhooks(nil, 0)
-				defer s.OnWebhooksEnqueued(nil)
+				s.HandOffWebhooks(d)
+				defer s.HandOffWebhooks(nil)
 				stop := run(t, d)
 				waitFor(t, "the deliverer to take hand-overs", func() bool { return d.Room() > 0 })
 
