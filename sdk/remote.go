@@ -133,11 +133,9 @@ func (r *remoteProvider) Send(ctx context.Context, msgs []Message) ([]SendResult
 		}
 		return nil, err
 	}
-	results := resultsFromPB(resp.GetResults())
-	if len(results) != len(msgs) {
-		return nil, fmt.Errorf("%s: send: plugin returned %d results for %d messages; the provider breaks the Send contract", r.name, len(results), len(msgs))
-	}
-	return results, nil
+	// The host checks the results against the messages (one per message,
+	// in order) where it uses them.
+	return resultsFromPB(resp.GetResults()), nil
 }
 
 func (r *remoteProvider) QuerySent(ctx context.Context, messageIDs []string) ([]SendResult, error) {

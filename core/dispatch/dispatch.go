@@ -496,25 +496,11 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 		}
 		return out
 	}
-	if len(res) != len(chunk) {
-		// Results can no longer be matched to messages by position, so none
-		// of them can be trusted as an acceptance.
-		d.log.Warn("provider broke the one-result-per-message contract, will try again", "provider", name,
-			"messages", len(chunk), "results", len(res))
-		for i, m := range chunk {
-			observe(false, took)
-			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
-				fmt.Sprintf("provider returned %d results for %d messages", len(res), len(chunk)), false)
-		}
-		return out
-	}
+	// The plugin host gives one result per message, in order, or an error
+	// (it holds plugins to that rule).
 	for i, m := range chunk {
 		r := res[i]
 		switch {
-		case r.MessageID != "" && r.MessageID != m.ID:
-			observe(false, took)
-			out[i] = d.retry(m, name, now, 0, "BAD_RESULT",
-				fmt.Sprintf("provider answered for message %s in place of %s", r.MessageID, m.ID), false)
 		case r.Outcome == sdk.Accepted:
 			observe(true, took)
 			if d.o.Metrics != nil {

@@ -220,13 +220,34 @@ func (h *Host) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: send: %w", name, err)
 	}
-	if len(res) != len(msgs) {
-		// A plugin that breaks the one-result-per-message rule cannot be
-		// trusted with this batch; treat it like a failed call.
-		return nil, fmt.Errorf("provider %s returned %d results for %d messages: %w", name, len(res), len(msgs), sdk.ErrUnavailable)
+	if err := checkResults(msgs, res); err != nil {
+		return nil, fmt.Errorf("provider %s broke the one-result-per-message rule: %w", name, err)
 	}
 	h.noteAccountError(name, res)
 	return res, nil
+}
+
+// errBrokenResults marks a Send whose results cannot be matched to its
+// messages.
+var errBrokenResults = fmt.Errorf("%w (%w: its results cannot be matched to the messages, and the provider may have taken some of them)",
+	sdk.ErrUnavailable, sdk.ErrOutcomeUnknown)
+
+// checkResults holds a plugin to the Send contract: one result per message,
+// in the messages' order, each naming its message or none. This is the one
+// place the host checks it; its callers match results to messages by
+// position. A batch that breaks it is treated like a call the plugin died
+// in: none of its results is trusted, and the provider may have taken some
+// of the messages.
+func checkResults(msgs []sdk.Message, res []sdk.SendResult) error {
+	if len(res) != len(msgs) {
+		return fmt.Errorf("it returned %d results for %d messages: %w", len(res), len(msgs), errBrokenResults)
+	}
+	for i, r := range res {
+		if r.MessageID != "" && r.MessageID != msgs[i].ID {
+			return fmt.Errorf("it answered for message %s in place of %s: %w", r.MessageID, msgs[i].ID, errBrokenResults)
+		}
+	}
+	return nil
 }
 
 // noteAccountError reports the provider unhealthy when the upstream refused

@@ -334,15 +334,56 @@ func TestInProcessProviderRefusingItsConfig(t *testing.T) {
 	}
 }
 
-// A plugin that breaks the one-result-per-message rule must not have its
-// batch taken as sent.
-func TestShortResultListIsUnavailable(t *testing.T) {
-	p := newFakeProvider()
-	p.dropResults = true
-	h := mustStart(t, pluginhost.Options{}, pluginhost.Spec{Name: "mem", InProcess: p})
-	if _, err := h.Send(t.Context(), "mem", messages("msg_1", "msg_2")); !errors.Is(err, sdk.ErrUnavailable) {
-		t.Errorf("Send with a short result list: %v, want sdk.ErrUnavailable", err)
+// A plugin that breaks the one-result-per-message rule (one result per
+// message, in the messages' order) must not have any of its batch taken as
+// sent: the results cannot be matched to the messages, and the provider may
+// have taken some of them. The host checks the rule here, once, for every
+// caller.
+func TestBrokenResultListIsUnavailableWithUnknownOutcome(t *testing.T) {
+	tests := []struct {
+		name    string
+		rewrite func([]sdk.SendResult) []sdk.SendResult
+		want    string
+	}{
+		{"too few results", func(r []sdk.SendResult) []sdk.SendResult { return r[:1] },
+			"returned 1 results for 2 messages"},
+		{"no results", func([]sdk.SendResult) []sdk.SendResult { return nil },
+			"returned 0 results for 2 messages"},
+		{"too many results", func(r []sdk.SendResult) []sdk.SendResult { return append(r, r[0]) },
+			"returned 3 results for 2 messages"},
+		{"a result for another message", func(r []sdk.SendResult) []sdk.SendResult {
+			r[1].MessageID = "msg_someoneelse"
+			return r
+		}, "answered for message msg_someoneelse in place of msg_2"},
+		{"results out of order", func(r []sdk.SendResult) []sdk.SendResult {
+			r[0], r[1] = r[1], r[0]
+			return r
+		}, "answered for message msg_2 in place of msg_1"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newFakeProvider()
+			p.breakResults = tt.rewrite
+			h := mustStart(t, pluginhost.Options{}, pluginhost.Spec{Name: "mem", InProcess: p})
+			res, err := h.Send(t.Context(), "mem", messages("msg_1", "msg_2"))
+			if res != nil || !errors.Is(err, sdk.ErrUnavailable) || !errors.Is(err, sdk.ErrOutcomeUnknown) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Send = %v, %v; want no results and an error wrapping sdk.ErrUnavailable and sdk.ErrOutcomeUnknown saying %q", res, err, tt.want)
+			}
+		})
+	}
+	t.Run("results without the message id", func(t *testing.T) {
+		p := newFakeProvider()
+		p.breakResults = func(r []sdk.SendResult) []sdk.SendResult {
+			for i := range r {
+				r[i].MessageID = ""
+			}
+			return r
+		}
+		h := mustStart(t, pluginhost.Options{}, pluginhost.Spec{Name: "mem", InProcess: p})
+		if res, err := h.Send(t.Context(), "mem", messages("msg_1", "msg_2")); err != nil || len(res) != 2 {
+			t.Errorf("Send = %v, %v; want two results: an empty message id matches by position", res, err)
+		}
+	})
 }
 
 // An upstream that refuses the provider's account makes the provider
@@ -380,7 +421,8 @@ type fakeProvider struct {
 	health       sdk.Health
 	event        sdk.Event
 	configureErr error
-	dropResults  bool
+	// breakResults, when set, rewrites the results Send returns.
+	breakResults func([]sdk.SendResult) []sdk.SendResult
 	result       func(sdk.Message) sdk.SendResult // nil: accept every message
 
 	configured chan sdk.Config
@@ -411,8 +453,8 @@ func (p *fakeProvider) Send(_ context.Context, msgs []sdk.Message) ([]sdk.SendRe
 		}
 		out = append(out, sdk.SendResult{MessageID: m.ID, Outcome: sdk.Accepted, ProviderMessageID: "fake-" + m.ID})
 	}
-	if p.dropResults {
-		out = out[:len(out)-1]
+	if p.breakResults != nil {
+		out = p.breakResults(out)
 	}
 	return out, nil
 }
