@@ -459,10 +459,13 @@ func (s *sendState) sendUnit(ctx context.Context, u unit) error {
 		s.sendDuplicate(ctx, u, a.status, rawCode, msg, log)
 	default:
 		if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
+			// Nothing is wrong with the messages: the host sends them
+			// elsewhere and reports this provider unhealthy.
 			log.Error("aggregator refused our credentials; check auth in the provider config", "status", a.status, "error", msg)
-		} else {
-			log.Warn("aggregator refused the send request", "status", a.status, "error", msg)
+			s.set(u, sdk.OutcomeAccountError, rawCode, fmt.Sprintf("aggregator refused our credentials (HTTP %d), check auth in the provider config: %s", a.status, msg), 0)
+			return nil
 		}
+		log.Warn("aggregator refused the send request", "status", a.status, "error", msg)
 		s.set(u, sdk.Permanent, rawCode, fmt.Sprintf("aggregator refused the request (HTTP %d): %s", a.status, msg), 0)
 	}
 	return nil

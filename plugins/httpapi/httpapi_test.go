@@ -283,10 +283,10 @@ func TestSend(t *testing.T) {
 			requests: 1,
 		},
 		{
-			name:      "401 is permanent",
+			name:      "401 is an account error",
 			overrides: `{"auth":{"token":"wrong"}}`,
 			msgs:      msgs("hello", "+380989361131"),
-			want:      []string{"permanent/401"},
+			want:      []string{"account_error/401"},
 			requests:  1,
 		},
 		{

@@ -234,9 +234,8 @@ func (p *Provider) decideLocked(m sdk.Message, now time.Time, scheduled *bool) s
 			clear(p.attempts)
 		}
 		p.attempts[m.ID]++
-		res.Outcome, res.Code = sdk.Temporary, "THROTTLED"
-		res.Reason = "sandbox: simulated throttling, retry later"
-		res.RetryAfter = throttleRetryAfter
+		res = sdk.RetryAfter(m.ID, throttleRetryAfter, "sandbox: simulated throttling, retry later")
+		res.Code = "THROTTLED"
 		return res
 	case f.sendDraw < cfg.failureRatio+cfg.rejectRatio:
 		delete(p.attempts, m.ID)
@@ -312,8 +311,10 @@ func (p *Provider) receipted(res sdk.SendResult, now time.Time, repeat bool) sdk
 
 func (p *Provider) receiptFailed(messageID string, err error) sdk.SendResult {
 	p.logger.Error("sandbox could not record an acceptance; answering temporary failure", "message_id", messageID, "error", err)
-	return sdk.SendResult{MessageID: messageID, Outcome: sdk.Temporary, Code: "RECEIPTS_UNAVAILABLE",
-		Reason: "sandbox: could not write the receipt: " + err.Error(), RetryAfter: throttleRetryAfter}
+	// The sandbox itself cannot take messages now, whatever they are.
+	res := sdk.Unavailable(messageID, "sandbox: could not write the receipt: "+err.Error())
+	res.Code, res.RetryAfter = "RECEIPTS_UNAVAILABLE", throttleRetryAfter
+	return res
 }
 
 // Events emits each accepted message's delivery report once its dlr_delay

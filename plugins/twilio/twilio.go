@@ -329,6 +329,9 @@ func classifyError(status int, header http.Header, body []byte) func(sdk.SendRes
 			res.Reason = fmt.Sprintf("upstream refused the credentials (HTTP %d): check account_sid and auth_token: %s", status, detail)
 		case status == http.StatusTooManyRequests || temporaryCodes[ae.Code] != "" || status >= 500:
 			res.Outcome = sdk.Temporary
+			if status >= 500 && temporaryCodes[ae.Code] == "" {
+				res.Outcome = sdk.OutcomeUnavailable // the upstream, not the message
+			}
 			res.RetryAfter = retryAfter(header)
 			what := temporaryCodes[ae.Code]
 			if what == "" {

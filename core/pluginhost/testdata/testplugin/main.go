@@ -7,9 +7,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -52,10 +50,8 @@ func (p *provider) Info() sdk.Info {
 
 func (p *provider) Configure(_ context.Context, cfg sdk.Config) error {
 	var s settings
-	dec := json.NewDecoder(bytes.NewReader(cfg.Settings))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return fmt.Errorf("testplugin settings: %w", err)
+	if err := sdk.DecodeSettings(cfg.Settings, &s); err != nil {
+		return fmt.Errorf("testplugin: %w", err)
 	}
 	if s.Reject != "" {
 		return errors.New(s.Reject)
