@@ -2,6 +2,7 @@ package providertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -126,6 +127,9 @@ func handleHook(ctx context.Context, t tb, hh sdk.HookHandler, req *sdk.HookRequ
 	defer hw.mu.Unlock()
 	// The host stores what is still pending once the handler returns.
 	defer hw.storeLocked()
+	if errors.Is(err, sdk.ErrUnavailable) {
+		t.Errorf("HandleHook(%s %s): %v; the plugin process is gone (did the handler panic?)", req.Method, req.Path, err)
+	}
 	switch {
 	case panicked:
 		hw.writeHeaderLocked(http.StatusInternalServerError)

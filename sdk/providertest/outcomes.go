@@ -98,23 +98,39 @@ func checkUnavailable(t tb, _ *fakeUpstream, r sendResult) {
 	}
 }
 
-// checkFailingUpstream checks that health and balance say so when the
-// upstream fails, instead of reporting a working link or a zero balance.
+// checkFailingUpstream checks that the other capabilities say so when the
+// upstream fails, instead of a working link, a zero balance, no senders or
+// no news about messages.
 func checkFailingUpstream(t tb, in *instance) {
 	in.upstream.set(script{status: http.StatusServiceUnavailable})
 	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
 	defer cancel()
-	if in.caps.Balance {
-		guard(t, "Balance", func() {
-			if b, err := in.p.(sdk.BalanceReporter).Balance(ctx); err == nil {
-				t.Errorf("Balance with the upstream answering 503 returned %+v; want an error", b)
-			}
-		})
-	}
+	const failing = "with the upstream answering 503"
 	if in.caps.Health {
 		guard(t, "Health", func() {
 			if h, err := in.p.(sdk.HealthChecker).Health(ctx); err == nil && h.OK {
-				t.Errorf("Health with the upstream answering 503 reports OK (%s); want not OK", h.Detail)
+				t.Errorf("Health %s reports OK (%s); want not OK", failing, h.Detail)
+			}
+		})
+	}
+	if in.caps.Balance {
+		guard(t, "Balance", func() {
+			if b, err := in.p.(sdk.BalanceReporter).Balance(ctx); err == nil {
+				t.Errorf("Balance %s returned %+v; want an error", failing, b)
+			}
+		})
+	}
+	if in.caps.SenderIDs {
+		guard(t, "SenderIDs", func() {
+			if ids, err := in.p.(sdk.SenderIDLister).SenderIDs(ctx); err == nil {
+				t.Errorf("SenderIDs %s returned %+v; want an error, not a list the host takes for the account's", failing, ids)
+			}
+		})
+	}
+	if in.caps.StatusQuery {
+		guard(t, "QueryStatus", func() {
+			if evs, err := in.p.(sdk.StatusQuerier).QueryStatus(ctx, []string{"up-000001"}); err == nil {
+				t.Errorf("QueryStatus %s returned %+v; want an error, not an answer that the upstream knows nothing", failing, evs)
 			}
 		})
 	}

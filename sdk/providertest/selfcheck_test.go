@@ -74,6 +74,7 @@ var caught = map[flawed.Flaw]struct{ subtest, text string }{
 	flawed.AcceptsBadSettings:     {"BadSettings/0", "Configure accepted bad settings"},
 	flawed.AcceptsAfterCancel:     {"SendCancelled/before", "want an error or Temporary results"},
 	flawed.DropsRefusedEvents:     {"Reports", "never offered again"},
+	flawed.ZeroBalanceOnFailure:   {"Upstream/Failing", "Balance with the upstream answering 503"},
 }
 
 // TestKitCatchesFlaws runs the kit against providers with one mistake
