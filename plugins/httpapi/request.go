@@ -130,7 +130,7 @@ func (e *exchangeError) Unwrap() error { return e.err }
 
 // buildRequest renders the operation's request for data.
 func (c *client) buildRequest(ctx context.Context, op *operation, data templateData) (*http.Request, error) {
-	data.Auth = authData{Token: c.s.auth.Token, Username: c.s.auth.Username, Password: c.s.auth.Password}
+	data.Auth = authData{Token: c.s.auth.Token.Reveal(), Username: c.s.auth.Username, Password: c.s.auth.Password.Reveal()}
 	data.Vars = c.s.vars
 	var body io.Reader
 	if op.body != nil {
@@ -150,7 +150,7 @@ func (c *client) buildRequest(ctx context.Context, op *operation, data templateD
 		q.Set(p.name, b.String())
 	}
 	if c.s.auth.Type == "query" {
-		q.Set(c.s.auth.Param, c.s.auth.Token)
+		q.Set(c.s.auth.Param, c.s.auth.Token.Reveal())
 	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, op.method, u.String(), body)
@@ -171,11 +171,11 @@ func (c *client) buildRequest(ctx context.Context, op *operation, data templateD
 	}
 	switch a := c.s.auth; a.Type {
 	case "bearer":
-		req.Header.Set("Authorization", "Bearer "+a.Token)
+		req.Header.Set("Authorization", "Bearer "+a.Token.Reveal())
 	case "header":
-		req.Header.Set(a.Header, a.Prefix+a.Token)
+		req.Header.Set(a.Header, a.Prefix+a.Token.Reveal())
 	case "basic":
-		req.SetBasicAuth(a.Username, a.Password)
+		req.SetBasicAuth(a.Username, a.Password.Reveal())
 	}
 	return req, nil
 }

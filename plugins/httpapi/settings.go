@@ -80,13 +80,13 @@ type rawSettings struct {
 }
 
 type rawAuth struct {
-	Type     string `json:"type"`
-	Token    string `json:"token"`
-	Header   string `json:"header"`
-	Prefix   string `json:"prefix"`
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Param    string `json:"param"`
+	Type     string     `json:"type"`
+	Token    sdk.Secret `json:"token"`
+	Header   string     `json:"header"`
+	Prefix   string     `json:"prefix"`
+	Username string     `json:"username"`
+	Password sdk.Secret `json:"password"`
+	Param    string     `json:"param"`
 }
 
 type rawErrors struct {

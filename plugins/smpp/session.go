@@ -126,7 +126,7 @@ func (p *Provider) dial(ctx context.Context, kind uint32, ceiling float64) (*ses
 		_ = tc.SetNoDelay(true)
 	}
 	req := pdu.NewBindRequest(bindingType(kind))
-	req.SystemID, req.Password, req.SystemType = cfg.SystemID, cfg.Password, cfg.SystemType
+	req.SystemID, req.Password, req.SystemType = cfg.SystemID, cfg.Password.Reveal(), cfg.SystemType
 	req.SetSequenceNumber(1)
 	buf := pdu.NewBuffer(make([]byte, 0, 64))
 	req.Marshal(buf)

@@ -42,30 +42,30 @@ const (
 
 // settings is the validated form of the provider block's config.
 type settings struct {
-	Host              string `json:"host"`
-	Port              int    `json:"port"`
-	TLS               bool   `json:"tls"`
-	TLSSkipVerify     bool   `json:"tls_skip_verify"`
-	SystemID          string `json:"system_id"`
-	Password          string `json:"password"`
-	SystemType        string `json:"system_type"`
-	BindMode          string `json:"bind_mode"`
-	Binds             int    `json:"binds"`
-	Window            int    `json:"window"`
-	TPS               int    `json:"tps"`
-	EnquireLinkRaw    string `json:"enquire_link"`
-	ResponseTimeRaw   string `json:"response_timeout"`
-	ReconnectRaw      string `json:"reconnect_backoff"`
-	ReconnectMaxRaw   string `json:"reconnect_backoff_max"`
-	QueueTimeoutRaw   string `json:"queue_timeout"`
-	DefaultDataCoding string `json:"default_data_coding"`
-	LongMessage       string `json:"long_message"`
-	RegisteredDeliv   *int   `json:"registered_delivery"`
-	RespIDFormat      string `json:"resp_id_format"`
-	ReceiptIDFormat   string `json:"receipt_id_format"`
-	DefaultSender     string `json:"default_sender"`
-	MaxBatchSize      int    `json:"max_batch_size"`
-	ValidityPeriod    string `json:"validity_period"`
+	Host              string     `json:"host"`
+	Port              int        `json:"port"`
+	TLS               bool       `json:"tls"`
+	TLSSkipVerify     bool       `json:"tls_skip_verify"`
+	SystemID          string     `json:"system_id"`
+	Password          sdk.Secret `json:"password"`
+	SystemType        string     `json:"system_type"`
+	BindMode          string     `json:"bind_mode"`
+	Binds             int        `json:"binds"`
+	Window            int        `json:"window"`
+	TPS               int        `json:"tps"`
+	EnquireLinkRaw    string     `json:"enquire_link"`
+	ResponseTimeRaw   string     `json:"response_timeout"`
+	ReconnectRaw      string     `json:"reconnect_backoff"`
+	ReconnectMaxRaw   string     `json:"reconnect_backoff_max"`
+	QueueTimeoutRaw   string     `json:"queue_timeout"`
+	DefaultDataCoding string     `json:"default_data_coding"`
+	LongMessage       string     `json:"long_message"`
+	RegisteredDeliv   *int       `json:"registered_delivery"`
+	RespIDFormat      string     `json:"resp_id_format"`
+	ReceiptIDFormat   string     `json:"receipt_id_format"`
+	DefaultSender     string     `json:"default_sender"`
+	MaxBatchSize      int        `json:"max_batch_size"`
+	ValidityPeriod    string     `json:"validity_period"`
 	// Country is the ISO 3166-1 alpha-2 region numbers in national form
 	// (TON 0 or 2) in deliver_sm belong to, such as "RU"; "" keeps them as
 	// the SMSC wrote them unless they read as international.

@@ -75,8 +75,8 @@ func authenticate(cfg settings, req *sdk.HookRequest) string {
 	if sig == "" {
 		return "missing X-Twilio-Signature"
 	}
-	ok := VerifySignature(cfg.authToken, req.URL, req.Body, sig)
-	if cfg.secondaryAuthToken != "" && VerifySignature(cfg.secondaryAuthToken, req.URL, req.Body, sig) {
+	ok := VerifySignature(cfg.authToken.Reveal(), req.URL, req.Body, sig)
+	if cfg.secondaryAuthToken != "" && VerifySignature(cfg.secondaryAuthToken.Reveal(), req.URL, req.Body, sig) {
 		ok = true
 	}
 	if !ok {
@@ -98,7 +98,7 @@ func checkSharedSecret(cfg settings, req *sdk.HookRequest) string {
 	if header == "" && secret == "" && token == "" {
 		return "missing hook secret (X-Hook-Secret header, secret query parameter, or the token query parameter of the StatusCallback URL smsrouter handed out)"
 	}
-	ok := equal(header, cfg.hookSecret) | equal(secret, cfg.hookSecret) | equal(token, cfg.callbackToken)
+	ok := equal(header, cfg.hookSecret.Reveal()) | equal(secret, cfg.hookSecret.Reveal()) | equal(token, cfg.callbackToken.Reveal())
 	if ok != 1 {
 		return "wrong hook secret or callback token"
 	}

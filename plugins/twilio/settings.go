@@ -36,8 +36,8 @@ const (
 // settings is the validated form of the provider block's config.
 type settings struct {
 	accountSID          string
-	authToken           string
-	secondaryAuthToken  string
+	authToken           sdk.Secret
+	secondaryAuthToken  sdk.Secret
 	baseURL             string // without a trailing slash
 	from                string
 	messagingServiceSID string
@@ -46,17 +46,17 @@ type settings struct {
 	maxBatchSize        int
 	maxConcurrency      int
 	hookAuth            string
-	hookSecret          string
+	hookSecret          sdk.Secret
 	// callbackToken is CallbackToken(hookSecret, provider name), set by
 	// Configure with hook_auth = "shared_secret".
-	callbackToken string
+	callbackToken sdk.Secret
 }
 
 // rawSettings mirrors the JSON document; pointers tell "absent" from zero.
 type rawSettings struct {
 	AccountSID          *string       `json:"account_sid"`
-	AuthToken           *string       `json:"auth_token"`
-	SecondaryAuthToken  *string       `json:"secondary_auth_token"`
+	AuthToken           *sdk.Secret   `json:"auth_token"`
+	SecondaryAuthToken  *sdk.Secret   `json:"secondary_auth_token"`
 	BaseURL             *string       `json:"base_url"`
 	From                *string       `json:"from"`
 	MessagingServiceSID *string       `json:"messaging_service_sid"`
@@ -65,7 +65,7 @@ type rawSettings struct {
 	MaxBatchSize        *int          `json:"max_batch_size"`
 	MaxConcurrency      *int          `json:"max_concurrency"`
 	HookAuth            *string       `json:"hook_auth"`
-	HookSecret          *string       `json:"hook_secret"`
+	HookSecret          *sdk.Secret   `json:"hook_secret"`
 }
 
 // parseSettings decodes and checks the settings document. Every error names

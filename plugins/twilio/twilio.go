@@ -96,7 +96,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 		return errClosed
 	}
 	if s.hookAuth == hookAuthSharedSecret {
-		s.callbackToken = CallbackToken(s.hookSecret, cfg.Name)
+		s.callbackToken = sdk.Secret(CallbackToken(s.hookSecret.Reveal(), cfg.Name))
 	}
 	p.cfg = s
 	p.configured = true
@@ -248,7 +248,7 @@ func statusCallback(cfg settings, hookURL string) string {
 	if cfg.hookAuth != hookAuthSharedSecret {
 		return hookURL + pathStatus
 	}
-	return hookURL + pathStatus + "?" + url.Values{"token": {cfg.callbackToken}}.Encode()
+	return hookURL + pathStatus + "?" + url.Values{"token": {cfg.callbackToken.Reveal()}}.Encode()
 }
 
 func (p *Provider) sendOne(ctx context.Context, cfg settings, client *http.Client, hookURL string, logger hclog.Logger, m sdk.Message) sdk.SendResult {
@@ -393,7 +393,7 @@ func (p *Provider) do(ctx context.Context, cfg settings, client *http.Client, me
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("build request %s %s: %w", method, u, err)
 	}
-	req.SetBasicAuth(cfg.accountSID, cfg.authToken)
+	req.SetBasicAuth(cfg.accountSID, cfg.authToken.Reveal())
 	req.Header.Set("Accept", "application/json")
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
