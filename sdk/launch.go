@@ -378,6 +378,8 @@ func capabilitiesFrom(md *pluginpb.MetadataResponse) Capabilities {
 		StatusQuery: md.GetStatusQuery(),
 		Outbox:      md.GetOutbox(),
 		SentQuery:   md.GetSentQuery(),
+
+		SettingsValidation: md.GetSettingsValidation(),
 	}
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1

@@ -77,6 +77,8 @@ func TestMetadataAndCapabilities(t *testing.T) {
 		Balance:     false,
 		SenderIDs:   true,
 		StatusQuery: true,
+
+		SettingsValidation: true,
 	}
 	if got := sdk.CapabilitiesOf(p.Provider()); got != want {
 		t.Errorf("CapabilitiesOf = %+v, want %+v", got, want)

@@ -153,6 +153,7 @@ func CapabilitiesOf(p Provider) Capabilities {
 	_, caps.StatusQuery = p.(StatusQuerier)
 	_, caps.Outbox = p.(OutboxReader)
 	_, caps.SentQuery = p.(SentQuerier)
+	_, caps.SettingsValidation = p.(SettingsValidator)
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1
 	}

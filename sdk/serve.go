@@ -188,6 +188,8 @@ func (s *server) Metadata(context.Context, *pluginpb.MetadataRequest) (*pluginpb
 		StatusQuery:  caps.StatusQuery,
 		Outbox:       caps.Outbox,
 		SentQuery:    caps.SentQuery,
+
+		SettingsValidation: caps.SettingsValidation,
 	}, nil
 }
 

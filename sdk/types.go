@@ -338,6 +338,8 @@ type Capabilities struct {
 	StatusQuery bool // implements StatusQuerier
 	Outbox      bool // implements OutboxReader
 	SentQuery   bool // implements SentQuerier
+
+	SettingsValidation bool // implements SettingsValidator
 }
 
 // Config is what the host gives a provider before its first Send.

@@ -179,20 +179,22 @@ func (*MetadataRequest) Descriptor() ([]byte, []int) {
 }
 
 type MetadataResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	MaxBatchSize  int32                  `protobuf:"varint,3,opt,name=max_batch_size,json=maxBatchSize,proto3" json:"max_batch_size,omitempty"`
-	Events        bool                   `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
-	Hooks         bool                   `protobuf:"varint,5,opt,name=hooks,proto3" json:"hooks,omitempty"`
-	Health        bool                   `protobuf:"varint,6,opt,name=health,proto3" json:"health,omitempty"`
-	Balance       bool                   `protobuf:"varint,7,opt,name=balance,proto3" json:"balance,omitempty"`
-	SenderIds     bool                   `protobuf:"varint,8,opt,name=sender_ids,json=senderIds,proto3" json:"sender_ids,omitempty"`
-	StatusQuery   bool                   `protobuf:"varint,9,opt,name=status_query,json=statusQuery,proto3" json:"status_query,omitempty"`
-	Outbox        bool                   `protobuf:"varint,10,opt,name=outbox,proto3" json:"outbox,omitempty"`
-	SentQuery     bool                   `protobuf:"varint,11,opt,name=sent_query,json=sentQuery,proto3" json:"sent_query,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version      string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	MaxBatchSize int32                  `protobuf:"varint,3,opt,name=max_batch_size,json=maxBatchSize,proto3" json:"max_batch_size,omitempty"`
+	Events       bool                   `protobuf:"varint,4,opt,name=events,proto3" json:"events,omitempty"`
+	Hooks        bool                   `protobuf:"varint,5,opt,name=hooks,proto3" json:"hooks,omitempty"`
+	Health       bool                   `protobuf:"varint,6,opt,name=health,proto3" json:"health,omitempty"`
+	Balance      bool                   `protobuf:"varint,7,opt,name=balance,proto3" json:"balance,omitempty"`
+	SenderIds    bool                   `protobuf:"varint,8,opt,name=sender_ids,json=senderIds,proto3" json:"sender_ids,omitempty"`
+	StatusQuery  bool                   `protobuf:"varint,9,opt,name=status_query,json=statusQuery,proto3" json:"status_query,omitempty"`
+	Outbox       bool                   `protobuf:"varint,10,opt,name=outbox,proto3" json:"outbox,omitempty"`
+	SentQuery    bool                   `protobuf:"varint,11,opt,name=sent_query,json=sentQuery,proto3" json:"sent_query,omitempty"`
+	// settings_validation is set when ValidateSettings checks settings.
+	SettingsValidation bool `protobuf:"varint,12,opt,name=settings_validation,json=settingsValidation,proto3" json:"settings_validation,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *MetadataResponse) Reset() {
@@ -302,6 +304,13 @@ func (x *MetadataResponse) GetSentQuery() bool {
 	return false
 }
 
+func (x *MetadataResponse) GetSettingsValidation() bool {
+	if x != nil {
+		return x.SettingsValidation
+	}
+	return false
+}
+
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -399,6 +408,107 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_provider_proto_rawDescGZIP(), []int{4}
 }
 
+// SettingProblem is one thing wrong with the settings.
+type SettingProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// setting is the path of the setting the problem is about, its keys
+	// joined by "." ("auth.token"); empty when the problem is about the
+	// settings as a whole.
+	Setting       string `protobuf:"bytes,1,opt,name=setting,proto3" json:"setting,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingProblem) Reset() {
+	*x = SettingProblem{}
+	mi := &file_provider_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingProblem) ProtoMessage() {}
+
+func (x *SettingProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingProblem.ProtoReflect.Descriptor instead.
+func (*SettingProblem) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SettingProblem) GetSetting() string {
+	if x != nil {
+		return x.Setting
+	}
+	return ""
+}
+
+func (x *SettingProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// ValidateSettingsResponse lists every problem found; none means valid.
+type ValidateSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Problems      []*SettingProblem      `protobuf:"bytes,1,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSettingsResponse) Reset() {
+	*x = ValidateSettingsResponse{}
+	mi := &file_provider_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSettingsResponse) ProtoMessage() {}
+
+func (x *ValidateSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSettingsResponse.ProtoReflect.Descriptor instead.
+func (*ValidateSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ValidateSettingsResponse) GetProblems() []*SettingProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
 type Message struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -417,7 +527,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_provider_proto_msgTypes[5]
+	mi := &file_provider_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -429,7 +539,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[5]
+	mi := &file_provider_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -442,7 +552,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{5}
+	return file_provider_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Message) GetId() string {
@@ -534,7 +644,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_provider_proto_msgTypes[6]
+	mi := &file_provider_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +656,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[6]
+	mi := &file_provider_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +669,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{6}
+	return file_provider_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SendResult) GetMessageId() string {
@@ -634,7 +744,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_provider_proto_msgTypes[7]
+	mi := &file_provider_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +756,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[7]
+	mi := &file_provider_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +769,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{7}
+	return file_provider_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SendRequest) GetMessages() []*Message {
@@ -678,7 +788,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_provider_proto_msgTypes[8]
+	mi := &file_provider_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +800,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[8]
+	mi := &file_provider_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +813,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{8}
+	return file_provider_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SendResponse) GetResults() []*SendResult {
@@ -721,7 +831,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_provider_proto_msgTypes[9]
+	mi := &file_provider_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +843,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[9]
+	mi := &file_provider_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +856,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{9}
+	return file_provider_proto_rawDescGZIP(), []int{11}
 }
 
 type CloseResponse struct {
@@ -757,7 +867,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_provider_proto_msgTypes[10]
+	mi := &file_provider_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +879,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[10]
+	mi := &file_provider_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +892,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{10}
+	return file_provider_proto_rawDescGZIP(), []int{12}
 }
 
 type HealthRequest struct {
@@ -793,7 +903,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_provider_proto_msgTypes[11]
+	mi := &file_provider_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +915,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[11]
+	mi := &file_provider_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +928,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{11}
+	return file_provider_proto_rawDescGZIP(), []int{13}
 }
 
 type HealthResponse struct {
@@ -831,7 +941,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_provider_proto_msgTypes[12]
+	mi := &file_provider_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +953,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[12]
+	mi := &file_provider_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +966,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{12}
+	return file_provider_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HealthResponse) GetOk() bool {
@@ -881,7 +991,7 @@ type BalanceRequest struct {
 
 func (x *BalanceRequest) Reset() {
 	*x = BalanceRequest{}
-	mi := &file_provider_proto_msgTypes[13]
+	mi := &file_provider_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1003,7 @@ func (x *BalanceRequest) String() string {
 func (*BalanceRequest) ProtoMessage() {}
 
 func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[13]
+	mi := &file_provider_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1016,7 @@ func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceRequest.ProtoReflect.Descriptor instead.
 func (*BalanceRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{13}
+	return file_provider_proto_rawDescGZIP(), []int{15}
 }
 
 type BalanceResponse struct {
@@ -919,7 +1029,7 @@ type BalanceResponse struct {
 
 func (x *BalanceResponse) Reset() {
 	*x = BalanceResponse{}
-	mi := &file_provider_proto_msgTypes[14]
+	mi := &file_provider_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1041,7 @@ func (x *BalanceResponse) String() string {
 func (*BalanceResponse) ProtoMessage() {}
 
 func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[14]
+	mi := &file_provider_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1054,7 @@ func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceResponse.ProtoReflect.Descriptor instead.
 func (*BalanceResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{14}
+	return file_provider_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BalanceResponse) GetAmount() float64 {
@@ -971,7 +1081,7 @@ type SenderID struct {
 
 func (x *SenderID) Reset() {
 	*x = SenderID{}
-	mi := &file_provider_proto_msgTypes[15]
+	mi := &file_provider_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1093,7 @@ func (x *SenderID) String() string {
 func (*SenderID) ProtoMessage() {}
 
 func (x *SenderID) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[15]
+	mi := &file_provider_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1106,7 @@ func (x *SenderID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderID.ProtoReflect.Descriptor instead.
 func (*SenderID) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{15}
+	return file_provider_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SenderID) GetValue() string {
@@ -1021,7 +1131,7 @@ type SenderIDsRequest struct {
 
 func (x *SenderIDsRequest) Reset() {
 	*x = SenderIDsRequest{}
-	mi := &file_provider_proto_msgTypes[16]
+	mi := &file_provider_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1143,7 @@ func (x *SenderIDsRequest) String() string {
 func (*SenderIDsRequest) ProtoMessage() {}
 
 func (x *SenderIDsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[16]
+	mi := &file_provider_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1156,7 @@ func (x *SenderIDsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderIDsRequest.ProtoReflect.Descriptor instead.
 func (*SenderIDsRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{16}
+	return file_provider_proto_rawDescGZIP(), []int{18}
 }
 
 type SenderIDsResponse struct {
@@ -1058,7 +1168,7 @@ type SenderIDsResponse struct {
 
 func (x *SenderIDsResponse) Reset() {
 	*x = SenderIDsResponse{}
-	mi := &file_provider_proto_msgTypes[17]
+	mi := &file_provider_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1180,7 @@ func (x *SenderIDsResponse) String() string {
 func (*SenderIDsResponse) ProtoMessage() {}
 
 func (x *SenderIDsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[17]
+	mi := &file_provider_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1193,7 @@ func (x *SenderIDsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderIDsResponse.ProtoReflect.Descriptor instead.
 func (*SenderIDsResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{17}
+	return file_provider_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SenderIDsResponse) GetSenderIds() []*SenderID {
@@ -1110,7 +1220,7 @@ type StatusEvent struct {
 
 func (x *StatusEvent) Reset() {
 	*x = StatusEvent{}
-	mi := &file_provider_proto_msgTypes[18]
+	mi := &file_provider_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1232,7 @@ func (x *StatusEvent) String() string {
 func (*StatusEvent) ProtoMessage() {}
 
 func (x *StatusEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[18]
+	mi := &file_provider_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1245,7 @@ func (x *StatusEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusEvent.ProtoReflect.Descriptor instead.
 func (*StatusEvent) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{18}
+	return file_provider_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StatusEvent) GetProviderMessageId() string {
@@ -1193,7 +1303,7 @@ type InboundEvent struct {
 
 func (x *InboundEvent) Reset() {
 	*x = InboundEvent{}
-	mi := &file_provider_proto_msgTypes[19]
+	mi := &file_provider_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1315,7 @@ func (x *InboundEvent) String() string {
 func (*InboundEvent) ProtoMessage() {}
 
 func (x *InboundEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[19]
+	mi := &file_provider_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1328,7 @@ func (x *InboundEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InboundEvent.ProtoReflect.Descriptor instead.
 func (*InboundEvent) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{19}
+	return file_provider_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *InboundEvent) GetProviderMessageId() string {
@@ -1271,7 +1381,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_provider_proto_msgTypes[20]
+	mi := &file_provider_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1393,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[20]
+	mi := &file_provider_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1406,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{20}
+	return file_provider_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Event) GetId() string {
@@ -1337,7 +1447,7 @@ type OutboxRequest struct {
 
 func (x *OutboxRequest) Reset() {
 	*x = OutboxRequest{}
-	mi := &file_provider_proto_msgTypes[21]
+	mi := &file_provider_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1459,7 @@ func (x *OutboxRequest) String() string {
 func (*OutboxRequest) ProtoMessage() {}
 
 func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[21]
+	mi := &file_provider_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1472,7 @@ func (x *OutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxRequest.ProtoReflect.Descriptor instead.
 func (*OutboxRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{21}
+	return file_provider_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *OutboxRequest) GetLimit() int32 {
@@ -1388,7 +1498,7 @@ type OutboxMessage struct {
 
 func (x *OutboxMessage) Reset() {
 	*x = OutboxMessage{}
-	mi := &file_provider_proto_msgTypes[22]
+	mi := &file_provider_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1510,7 @@ func (x *OutboxMessage) String() string {
 func (*OutboxMessage) ProtoMessage() {}
 
 func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[22]
+	mi := &file_provider_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1523,7 @@ func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
 func (*OutboxMessage) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{22}
+	return file_provider_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *OutboxMessage) GetMessageId() string {
@@ -1481,7 +1591,7 @@ type OutboxResponse struct {
 
 func (x *OutboxResponse) Reset() {
 	*x = OutboxResponse{}
-	mi := &file_provider_proto_msgTypes[23]
+	mi := &file_provider_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1603,7 @@ func (x *OutboxResponse) String() string {
 func (*OutboxResponse) ProtoMessage() {}
 
 func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[23]
+	mi := &file_provider_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1616,7 @@ func (x *OutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxResponse.ProtoReflect.Descriptor instead.
 func (*OutboxResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{23}
+	return file_provider_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *OutboxResponse) GetMessages() []*OutboxMessage {
@@ -1525,7 +1635,7 @@ type QueryStatusRequest struct {
 
 func (x *QueryStatusRequest) Reset() {
 	*x = QueryStatusRequest{}
-	mi := &file_provider_proto_msgTypes[24]
+	mi := &file_provider_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1647,7 @@ func (x *QueryStatusRequest) String() string {
 func (*QueryStatusRequest) ProtoMessage() {}
 
 func (x *QueryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[24]
+	mi := &file_provider_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1660,7 @@ func (x *QueryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStatusRequest.ProtoReflect.Descriptor instead.
 func (*QueryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{24}
+	return file_provider_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *QueryStatusRequest) GetProviderMessageIds() []string {
@@ -1569,7 +1679,7 @@ type QuerySentRequest struct {
 
 func (x *QuerySentRequest) Reset() {
 	*x = QuerySentRequest{}
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1691,7 @@ func (x *QuerySentRequest) String() string {
 func (*QuerySentRequest) ProtoMessage() {}
 
 func (x *QuerySentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[25]
+	mi := &file_provider_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1704,7 @@ func (x *QuerySentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuerySentRequest.ProtoReflect.Descriptor instead.
 func (*QuerySentRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{25}
+	return file_provider_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *QuerySentRequest) GetMessageIds() []string {
@@ -1615,7 +1725,7 @@ type QuerySentResponse struct {
 
 func (x *QuerySentResponse) Reset() {
 	*x = QuerySentResponse{}
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1737,7 @@ func (x *QuerySentResponse) String() string {
 func (*QuerySentResponse) ProtoMessage() {}
 
 func (x *QuerySentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[26]
+	mi := &file_provider_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1750,7 @@ func (x *QuerySentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuerySentResponse.ProtoReflect.Descriptor instead.
 func (*QuerySentResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{26}
+	return file_provider_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *QuerySentResponse) GetResults() []*SendResult {
@@ -1659,7 +1769,7 @@ type QueryStatusResponse struct {
 
 func (x *QueryStatusResponse) Reset() {
 	*x = QueryStatusResponse{}
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1781,7 @@ func (x *QueryStatusResponse) String() string {
 func (*QueryStatusResponse) ProtoMessage() {}
 
 func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[27]
+	mi := &file_provider_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1794,7 @@ func (x *QueryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryStatusResponse.ProtoReflect.Descriptor instead.
 func (*QueryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{27}
+	return file_provider_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *QueryStatusResponse) GetStatuses() []*StatusEvent {
@@ -1707,7 +1817,7 @@ type EventDelivery struct {
 
 func (x *EventDelivery) Reset() {
 	*x = EventDelivery{}
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1829,7 @@ func (x *EventDelivery) String() string {
 func (*EventDelivery) ProtoMessage() {}
 
 func (x *EventDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[28]
+	mi := &file_provider_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1842,7 @@ func (x *EventDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventDelivery.ProtoReflect.Descriptor instead.
 func (*EventDelivery) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{28}
+	return file_provider_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EventDelivery) GetDeliveryId() uint64 {
@@ -1759,7 +1869,7 @@ type EventAck struct {
 
 func (x *EventAck) Reset() {
 	*x = EventAck{}
-	mi := &file_provider_proto_msgTypes[29]
+	mi := &file_provider_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +1881,7 @@ func (x *EventAck) String() string {
 func (*EventAck) ProtoMessage() {}
 
 func (x *EventAck) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[29]
+	mi := &file_provider_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +1894,7 @@ func (x *EventAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventAck.ProtoReflect.Descriptor instead.
 func (*EventAck) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{29}
+	return file_provider_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EventAck) GetDeliveryId() uint64 {
@@ -1803,7 +1913,7 @@ type HeaderValues struct {
 
 func (x *HeaderValues) Reset() {
 	*x = HeaderValues{}
-	mi := &file_provider_proto_msgTypes[30]
+	mi := &file_provider_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1925,7 @@ func (x *HeaderValues) String() string {
 func (*HeaderValues) ProtoMessage() {}
 
 func (x *HeaderValues) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[30]
+	mi := &file_provider_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1938,7 @@ func (x *HeaderValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderValues.ProtoReflect.Descriptor instead.
 func (*HeaderValues) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{30}
+	return file_provider_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HeaderValues) GetValues() []string {
@@ -1852,7 +1962,7 @@ type HookRequest struct {
 
 func (x *HookRequest) Reset() {
 	*x = HookRequest{}
-	mi := &file_provider_proto_msgTypes[31]
+	mi := &file_provider_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1974,7 @@ func (x *HookRequest) String() string {
 func (*HookRequest) ProtoMessage() {}
 
 func (x *HookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[31]
+	mi := &file_provider_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1987,7 @@ func (x *HookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookRequest.ProtoReflect.Descriptor instead.
 func (*HookRequest) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{31}
+	return file_provider_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HookRequest) GetMethod() string {
@@ -1932,7 +2042,7 @@ type HookHead struct {
 
 func (x *HookHead) Reset() {
 	*x = HookHead{}
-	mi := &file_provider_proto_msgTypes[32]
+	mi := &file_provider_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2054,7 @@ func (x *HookHead) String() string {
 func (*HookHead) ProtoMessage() {}
 
 func (x *HookHead) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[32]
+	mi := &file_provider_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2067,7 @@ func (x *HookHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookHead.ProtoReflect.Descriptor instead.
 func (*HookHead) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{32}
+	return file_provider_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HookHead) GetStatus() int32 {
@@ -1991,7 +2101,7 @@ type HookFrame struct {
 
 func (x *HookFrame) Reset() {
 	*x = HookFrame{}
-	mi := &file_provider_proto_msgTypes[33]
+	mi := &file_provider_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2113,7 @@ func (x *HookFrame) String() string {
 func (*HookFrame) ProtoMessage() {}
 
 func (x *HookFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_provider_proto_msgTypes[33]
+	mi := &file_provider_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2126,7 @@ func (x *HookFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HookFrame.ProtoReflect.Descriptor instead.
 func (*HookFrame) Descriptor() ([]byte, []int) {
-	return file_provider_proto_rawDescGZIP(), []int{33}
+	return file_provider_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HookFrame) GetEvents() []*Event {
@@ -2055,7 +2165,7 @@ const file_provider_proto_rawDesc = "" +
 	"\rProviderError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12 \n" +
 	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\x11\n" +
-	"\x0fMetadataRequest\"\xbf\x02\n" +
+	"\x0fMetadataRequest\"\xf0\x02\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
@@ -2070,12 +2180,18 @@ const file_provider_proto_rawDesc = "" +
 	"\x06outbox\x18\n" +
 	" \x01(\bR\x06outbox\x12\x1d\n" +
 	"\n" +
-	"sent_query\x18\v \x01(\bR\tsentQuery\"]\n" +
+	"sent_query\x18\v \x01(\bR\tsentQuery\x12/\n" +
+	"\x13settings_validation\x18\f \x01(\bR\x12settingsValidation\"]\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bsettings\x18\x02 \x01(\fR\bsettings\x12\x19\n" +
 	"\bhook_url\x18\x03 \x01(\tR\ahookUrl\"\x13\n" +
-	"\x11ConfigureResponse\"\xdf\x02\n" +
+	"\x11ConfigureResponse\"D\n" +
+	"\x0eSettingProblem\x12\x18\n" +
+	"\asetting\x18\x01 \x01(\tR\asetting\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"[\n" +
+	"\x18ValidateSettingsResponse\x12?\n" +
+	"\bproblems\x18\x01 \x03(\v2#.smsrouter.plugin.v1.SettingProblemR\bproblems\"\xdf\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x12\n" +
@@ -2201,7 +2317,7 @@ const file_provider_proto_rawDesc = "" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_TEMPORARY\x10\x02\x12\x15\n" +
-	"\x11OUTCOME_PERMANENT\x10\x032\x8f\b\n" +
+	"\x11OUTCOME_PERMANENT\x10\x032\xf9\b\n" +
 	"\bProvider\x12W\n" +
 	"\bMetadata\x12$.smsrouter.plugin.v1.MetadataRequest\x1a%.smsrouter.plugin.v1.MetadataResponse\x12Z\n" +
 	"\tConfigure\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a&.smsrouter.plugin.v1.ConfigureResponse\x12K\n" +
@@ -2214,7 +2330,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x06Outbox\x12\".smsrouter.plugin.v1.OutboxRequest\x1a#.smsrouter.plugin.v1.OutboxResponse\x12Z\n" +
 	"\tQuerySent\x12%.smsrouter.plugin.v1.QuerySentRequest\x1a&.smsrouter.plugin.v1.QuerySentResponse\x12O\n" +
 	"\x06Events\x12\x1d.smsrouter.plugin.v1.EventAck\x1a\".smsrouter.plugin.v1.EventDelivery(\x010\x01\x12J\n" +
-	"\x04Hook\x12 .smsrouter.plugin.v1.HookRequest\x1a\x1e.smsrouter.plugin.v1.HookFrame0\x01B6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
+	"\x04Hook\x12 .smsrouter.plugin.v1.HookRequest\x1a\x1e.smsrouter.plugin.v1.HookFrame0\x01\x12h\n" +
+	"\x10ValidateSettings\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a-.smsrouter.plugin.v1.ValidateSettingsResponseB6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
 
 var (
 	file_provider_proto_rawDescOnce sync.Once
@@ -2229,102 +2346,107 @@ func file_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_provider_proto_goTypes = []any{
-	(Outcome)(0),                  // 0: smsrouter.plugin.v1.Outcome
-	(*ProviderError)(nil),         // 1: smsrouter.plugin.v1.ProviderError
-	(*MetadataRequest)(nil),       // 2: smsrouter.plugin.v1.MetadataRequest
-	(*MetadataResponse)(nil),      // 3: smsrouter.plugin.v1.MetadataResponse
-	(*ConfigureRequest)(nil),      // 4: smsrouter.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 5: smsrouter.plugin.v1.ConfigureResponse
-	(*Message)(nil),               // 6: smsrouter.plugin.v1.Message
-	(*SendResult)(nil),            // 7: smsrouter.plugin.v1.SendResult
-	(*SendRequest)(nil),           // 8: smsrouter.plugin.v1.SendRequest
-	(*SendResponse)(nil),          // 9: smsrouter.plugin.v1.SendResponse
-	(*CloseRequest)(nil),          // 10: smsrouter.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),         // 11: smsrouter.plugin.v1.CloseResponse
-	(*HealthRequest)(nil),         // 12: smsrouter.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),        // 13: smsrouter.plugin.v1.HealthResponse
-	(*BalanceRequest)(nil),        // 14: smsrouter.plugin.v1.BalanceRequest
-	(*BalanceResponse)(nil),       // 15: smsrouter.plugin.v1.BalanceResponse
-	(*SenderID)(nil),              // 16: smsrouter.plugin.v1.SenderID
-	(*SenderIDsRequest)(nil),      // 17: smsrouter.plugin.v1.SenderIDsRequest
-	(*SenderIDsResponse)(nil),     // 18: smsrouter.plugin.v1.SenderIDsResponse
-	(*StatusEvent)(nil),           // 19: smsrouter.plugin.v1.StatusEvent
-	(*InboundEvent)(nil),          // 20: smsrouter.plugin.v1.InboundEvent
-	(*Event)(nil),                 // 21: smsrouter.plugin.v1.Event
-	(*OutboxRequest)(nil),         // 22: smsrouter.plugin.v1.OutboxRequest
-	(*OutboxMessage)(nil),         // 23: smsrouter.plugin.v1.OutboxMessage
-	(*OutboxResponse)(nil),        // 24: smsrouter.plugin.v1.OutboxResponse
-	(*QueryStatusRequest)(nil),    // 25: smsrouter.plugin.v1.QueryStatusRequest
-	(*QuerySentRequest)(nil),      // 26: smsrouter.plugin.v1.QuerySentRequest
-	(*QuerySentResponse)(nil),     // 27: smsrouter.plugin.v1.QuerySentResponse
-	(*QueryStatusResponse)(nil),   // 28: smsrouter.plugin.v1.QueryStatusResponse
-	(*EventDelivery)(nil),         // 29: smsrouter.plugin.v1.EventDelivery
-	(*EventAck)(nil),              // 30: smsrouter.plugin.v1.EventAck
-	(*HeaderValues)(nil),          // 31: smsrouter.plugin.v1.HeaderValues
-	(*HookRequest)(nil),           // 32: smsrouter.plugin.v1.HookRequest
-	(*HookHead)(nil),              // 33: smsrouter.plugin.v1.HookHead
-	(*HookFrame)(nil),             // 34: smsrouter.plugin.v1.HookFrame
-	nil,                           // 35: smsrouter.plugin.v1.Message.MetadataEntry
-	nil,                           // 36: smsrouter.plugin.v1.HookRequest.HeaderEntry
-	nil,                           // 37: smsrouter.plugin.v1.HookHead.HeaderEntry
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 39: google.protobuf.Duration
+	(Outcome)(0),                     // 0: smsrouter.plugin.v1.Outcome
+	(*ProviderError)(nil),            // 1: smsrouter.plugin.v1.ProviderError
+	(*MetadataRequest)(nil),          // 2: smsrouter.plugin.v1.MetadataRequest
+	(*MetadataResponse)(nil),         // 3: smsrouter.plugin.v1.MetadataResponse
+	(*ConfigureRequest)(nil),         // 4: smsrouter.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),        // 5: smsrouter.plugin.v1.ConfigureResponse
+	(*SettingProblem)(nil),           // 6: smsrouter.plugin.v1.SettingProblem
+	(*ValidateSettingsResponse)(nil), // 7: smsrouter.plugin.v1.ValidateSettingsResponse
+	(*Message)(nil),                  // 8: smsrouter.plugin.v1.Message
+	(*SendResult)(nil),               // 9: smsrouter.plugin.v1.SendResult
+	(*SendRequest)(nil),              // 10: smsrouter.plugin.v1.SendRequest
+	(*SendResponse)(nil),             // 11: smsrouter.plugin.v1.SendResponse
+	(*CloseRequest)(nil),             // 12: smsrouter.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),            // 13: smsrouter.plugin.v1.CloseResponse
+	(*HealthRequest)(nil),            // 14: smsrouter.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),           // 15: smsrouter.plugin.v1.HealthResponse
+	(*BalanceRequest)(nil),           // 16: smsrouter.plugin.v1.BalanceRequest
+	(*BalanceResponse)(nil),          // 17: smsrouter.plugin.v1.BalanceResponse
+	(*SenderID)(nil),                 // 18: smsrouter.plugin.v1.SenderID
+	(*SenderIDsRequest)(nil),         // 19: smsrouter.plugin.v1.SenderIDsRequest
+	(*SenderIDsResponse)(nil),        // 20: smsrouter.plugin.v1.SenderIDsResponse
+	(*StatusEvent)(nil),              // 21: smsrouter.plugin.v1.StatusEvent
+	(*InboundEvent)(nil),             // 22: smsrouter.plugin.v1.InboundEvent
+	(*Event)(nil),                    // 23: smsrouter.plugin.v1.Event
+	(*OutboxRequest)(nil),            // 24: smsrouter.plugin.v1.OutboxRequest
+	(*OutboxMessage)(nil),            // 25: smsrouter.plugin.v1.OutboxMessage
+	(*OutboxResponse)(nil),           // 26: smsrouter.plugin.v1.OutboxResponse
+	(*QueryStatusRequest)(nil),       // 27: smsrouter.plugin.v1.QueryStatusRequest
+	(*QuerySentRequest)(nil),         // 28: smsrouter.plugin.v1.QuerySentRequest
+	(*QuerySentResponse)(nil),        // 29: smsrouter.plugin.v1.QuerySentResponse
+	(*QueryStatusResponse)(nil),      // 30: smsrouter.plugin.v1.QueryStatusResponse
+	(*EventDelivery)(nil),            // 31: smsrouter.plugin.v1.EventDelivery
+	(*EventAck)(nil),                 // 32: smsrouter.plugin.v1.EventAck
+	(*HeaderValues)(nil),             // 33: smsrouter.plugin.v1.HeaderValues
+	(*HookRequest)(nil),              // 34: smsrouter.plugin.v1.HookRequest
+	(*HookHead)(nil),                 // 35: smsrouter.plugin.v1.HookHead
+	(*HookFrame)(nil),                // 36: smsrouter.plugin.v1.HookFrame
+	nil,                              // 37: smsrouter.plugin.v1.Message.MetadataEntry
+	nil,                              // 38: smsrouter.plugin.v1.HookRequest.HeaderEntry
+	nil,                              // 39: smsrouter.plugin.v1.HookHead.HeaderEntry
+	(*timestamppb.Timestamp)(nil),    // 40: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 41: google.protobuf.Duration
 }
 var file_provider_proto_depIdxs = []int32{
-	35, // 0: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
-	38, // 1: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
-	0,  // 2: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
-	39, // 3: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
-	6,  // 4: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
-	7,  // 5: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
-	16, // 6: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
-	38, // 7: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	38, // 8: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
-	19, // 9: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
-	20, // 10: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	39, // 11: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
-	38, // 12: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
-	23, // 13: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
-	7,  // 14: smsrouter.plugin.v1.QuerySentResponse.results:type_name -> smsrouter.plugin.v1.SendResult
-	19, // 15: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
-	21, // 16: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	36, // 17: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	37, // 18: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
-	21, // 19: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
-	33, // 20: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	31, // 21: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	31, // 22: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 23: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 24: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	8,  // 25: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	10, // 26: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	12, // 27: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	14, // 28: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	17, // 29: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	25, // 30: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	22, // 31: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
-	26, // 32: smsrouter.plugin.v1.Provider.QuerySent:input_type -> smsrouter.plugin.v1.QuerySentRequest
-	30, // 33: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	32, // 34: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	3,  // 35: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 36: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	9,  // 37: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	11, // 38: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	13, // 39: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	15, // 40: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	18, // 41: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	28, // 42: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	24, // 43: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
-	27, // 44: smsrouter.plugin.v1.Provider.QuerySent:output_type -> smsrouter.plugin.v1.QuerySentResponse
-	29, // 45: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	34, // 46: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	6,  // 0: smsrouter.plugin.v1.ValidateSettingsResponse.problems:type_name -> smsrouter.plugin.v1.SettingProblem
+	37, // 1: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
+	40, // 2: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
+	0,  // 3: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
+	41, // 4: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
+	8,  // 5: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
+	9,  // 6: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
+	18, // 7: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
+	40, // 8: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	40, // 9: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
+	21, // 10: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
+	22, // 11: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
+	41, // 12: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
+	40, // 13: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
+	25, // 14: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
+	9,  // 15: smsrouter.plugin.v1.QuerySentResponse.results:type_name -> smsrouter.plugin.v1.SendResult
+	21, // 16: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
+	23, // 17: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
+	38, // 18: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	39, // 19: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	23, // 20: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
+	35, // 21: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
+	33, // 22: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	33, // 23: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 24: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 25: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	10, // 26: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	12, // 27: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	14, // 28: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	16, // 29: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	19, // 30: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	27, // 31: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	24, // 32: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
+	28, // 33: smsrouter.plugin.v1.Provider.QuerySent:input_type -> smsrouter.plugin.v1.QuerySentRequest
+	32, // 34: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	34, // 35: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	4,  // 36: smsrouter.plugin.v1.Provider.ValidateSettings:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	3,  // 37: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 38: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	11, // 39: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	13, // 40: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	15, // 41: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	17, // 42: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	20, // 43: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	30, // 44: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	26, // 45: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
+	29, // 46: smsrouter.plugin.v1.Provider.QuerySent:output_type -> smsrouter.plugin.v1.QuerySentResponse
+	31, // 47: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	36, // 48: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	7,  // 49: smsrouter.plugin.v1.Provider.ValidateSettings:output_type -> smsrouter.plugin.v1.ValidateSettingsResponse
+	37, // [37:50] is the sub-list for method output_type
+	24, // [24:37] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -2338,7 +2460,7 @@ func file_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,18 +29,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Provider_Metadata_FullMethodName    = "/smsrouter.plugin.v1.Provider/Metadata"
-	Provider_Configure_FullMethodName   = "/smsrouter.plugin.v1.Provider/Configure"
-	Provider_Send_FullMethodName        = "/smsrouter.plugin.v1.Provider/Send"
-	Provider_Close_FullMethodName       = "/smsrouter.plugin.v1.Provider/Close"
-	Provider_Health_FullMethodName      = "/smsrouter.plugin.v1.Provider/Health"
-	Provider_Balance_FullMethodName     = "/smsrouter.plugin.v1.Provider/Balance"
-	Provider_SenderIDs_FullMethodName   = "/smsrouter.plugin.v1.Provider/SenderIDs"
-	Provider_QueryStatus_FullMethodName = "/smsrouter.plugin.v1.Provider/QueryStatus"
-	Provider_Outbox_FullMethodName      = "/smsrouter.plugin.v1.Provider/Outbox"
-	Provider_QuerySent_FullMethodName   = "/smsrouter.plugin.v1.Provider/QuerySent"
-	Provider_Events_FullMethodName      = "/smsrouter.plugin.v1.Provider/Events"
-	Provider_Hook_FullMethodName        = "/smsrouter.plugin.v1.Provider/Hook"
+	Provider_Metadata_FullMethodName         = "/smsrouter.plugin.v1.Provider/Metadata"
+	Provider_Configure_FullMethodName        = "/smsrouter.plugin.v1.Provider/Configure"
+	Provider_Send_FullMethodName             = "/smsrouter.plugin.v1.Provider/Send"
+	Provider_Close_FullMethodName            = "/smsrouter.plugin.v1.Provider/Close"
+	Provider_Health_FullMethodName           = "/smsrouter.plugin.v1.Provider/Health"
+	Provider_Balance_FullMethodName          = "/smsrouter.plugin.v1.Provider/Balance"
+	Provider_SenderIDs_FullMethodName        = "/smsrouter.plugin.v1.Provider/SenderIDs"
+	Provider_QueryStatus_FullMethodName      = "/smsrouter.plugin.v1.Provider/QueryStatus"
+	Provider_Outbox_FullMethodName           = "/smsrouter.plugin.v1.Provider/Outbox"
+	Provider_QuerySent_FullMethodName        = "/smsrouter.plugin.v1.Provider/QuerySent"
+	Provider_Events_FullMethodName           = "/smsrouter.plugin.v1.Provider/Events"
+	Provider_Hook_FullMethodName             = "/smsrouter.plugin.v1.Provider/Hook"
+	Provider_ValidateSettings_FullMethodName = "/smsrouter.plugin.v1.Provider/ValidateSettings"
 )
 
 // ProviderClient is the client API for Provider service.
@@ -70,6 +71,10 @@ type ProviderClient interface {
 	// Hook forwards one HTTP request to the provider. The plugin answers with a
 	// head frame, then body chunks; any frame may carry events.
 	Hook(ctx context.Context, in *HookRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[HookFrame], error)
+	// ValidateSettings checks settings as Configure would, without connecting
+	// anywhere or keeping them: what `smsrouter config validate` asks each
+	// configured plugin. A problem is an answer, not an error.
+	ValidateSettings(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error)
 }
 
 type providerClient struct {
@@ -212,6 +217,16 @@ func (c *providerClient) Hook(ctx context.Context, in *HookRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Provider_HookClient = grpc.ServerStreamingClient[HookFrame]
 
+func (c *providerClient) ValidateSettings(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateSettingsResponse)
+	err := c.cc.Invoke(ctx, Provider_ValidateSettings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProviderServer is the server API for Provider service.
 // All implementations must embed UnimplementedProviderServer
 // for forward compatibility.
@@ -239,6 +254,10 @@ type ProviderServer interface {
 	// Hook forwards one HTTP request to the provider. The plugin answers with a
 	// head frame, then body chunks; any frame may carry events.
 	Hook(*HookRequest, grpc.ServerStreamingServer[HookFrame]) error
+	// ValidateSettings checks settings as Configure would, without connecting
+	// anywhere or keeping them: what `smsrouter config validate` asks each
+	// configured plugin. A problem is an answer, not an error.
+	ValidateSettings(context.Context, *ConfigureRequest) (*ValidateSettingsResponse, error)
 	mustEmbedUnimplementedProviderServer()
 }
 
@@ -284,6 +303,9 @@ func (UnimplementedProviderServer) Events(grpc.BidiStreamingServer[EventAck, Eve
 }
 func (UnimplementedProviderServer) Hook(*HookRequest, grpc.ServerStreamingServer[HookFrame]) error {
 	return status.Error(codes.Unimplemented, "method Hook not implemented")
+}
+func (UnimplementedProviderServer) ValidateSettings(context.Context, *ConfigureRequest) (*ValidateSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateSettings not implemented")
 }
 func (UnimplementedProviderServer) mustEmbedUnimplementedProviderServer() {}
 func (UnimplementedProviderServer) testEmbeddedByValue()                  {}
@@ -504,6 +526,24 @@ func _Provider_Hook_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Provider_HookServer = grpc.ServerStreamingServer[HookFrame]
 
+func _Provider_ValidateSettings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).ValidateSettings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_ValidateSettings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).ValidateSettings(ctx, req.(*ConfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Provider_ServiceDesc is the grpc.ServiceDesc for Provider service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -550,6 +590,10 @@ var Provider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QuerySent",
 			Handler:    _Provider_QuerySent_Handler,
+		},
+		{
+			MethodName: "ValidateSettings",
+			Handler:    _Provider_ValidateSettings_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -73,6 +73,25 @@ func (p *provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	return nil
 }
 
+// ValidateSettings reports the problems the settings list under
+// "problems", so a test decides what comes back.
+func (p *provider) ValidateSettings(_ context.Context, cfg sdk.Config) error {
+	var s struct {
+		Problems []struct {
+			Setting string `json:"setting"`
+			Message string `json:"message"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal(cfg.Settings, &s); err != nil {
+		return err
+	}
+	var errs []error
+	for _, pr := range s.Problems {
+		errs = append(errs, fmt.Errorf("checking: %w", &sdk.SettingsError{Field: pr.Setting, Err: errors.New(pr.Message)}))
+	}
+	return errors.Join(errs...)
+}
+
 // wantResult is what a message's text asks Send to answer.
 type wantResult struct {
 	Outcome           int    `json:"outcome"`
