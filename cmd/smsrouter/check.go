@@ -14,23 +14,6 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-func configValidateCmd(args []string, stdout io.Writer) error {
-	fs := newFlags("config validate")
-	cfgPath := fs.String("config", "", "config file to check (default: the embedded default)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgPath == "" && fs.NArg() == 1 {
-		*cfgPath = fs.Arg(0)
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: OK (%d providers, %d routes, database %s)\n", cfg.Filename, len(cfg.Providers), len(cfg.Routes), cfg.Database.Driver)
-	return nil
-}
-
 // pluginCheckCmd launches a plugin binary the way the host does and reports
 // each step, so a plugin author sees exactly which one fails.
 func pluginCheckCmd(ctx context.Context, args []string, stdout io.Writer) error {

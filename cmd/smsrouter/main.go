@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cmd == "route" && len(args) > 1 && args[1] == "explain":
 		err = routeExplainCmd(ctx, args[2:], stdout)
 	case cmd == "config" && len(args) > 1 && args[1] == "validate":
-		err = configValidateCmd(args[2:], stdout)
+		err = configValidateCmd(ctx, args[2:], stdout)
 	case cmd == "outbox":
 		err = outboxCmd(ctx, args[1:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":

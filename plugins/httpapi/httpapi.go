@@ -98,7 +98,7 @@ func (p *Provider) Info() sdk.Info {
 // Capabilities reports the optional operations the configuration describes:
 // a provider without a status URL does not claim to answer status queries.
 func (p *Provider) Capabilities() sdk.Capabilities {
-	caps := sdk.Capabilities{Info: p.Info()}
+	caps := sdk.Capabilities{Info: p.Info(), SettingsValidation: true}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.c != nil {
