@@ -37,13 +37,16 @@ Usage:
                                                     what the account's messages keep of their text once final
   smsrouter secrets new-key                          print a fresh secret key (base64)
   smsrouter secrets reseal [--config FILE]           seal everything with the newest key, so older keys can go
-  smsrouter config validate [--config FILE]          check a config file
+  smsrouter config validate [--config FILE]          check a config file, and have each provider's plugin
+                                                    check its settings (without connecting)
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
                                                     which route and providers a message gets, and why
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)
-  smsrouter plugin check BINARY                      check a plugin binary
+  smsrouter plugin check [--settings FILE|JSON] [--name NAME] [--hook-url URL] BINARY | --builtin KIND
+                                                    start a plugin as the host does; with settings configure it
+                                                    and ask the upstream for health and balance
   smsrouter plugin serve KIND                        (internal) run a built-in plugin
 
 Without --config the embedded default is used: SQLite under ./data (of the current

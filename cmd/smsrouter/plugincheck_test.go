@@ -1,0 +1,57 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smsrouter/smsrouter/plugins/twilio/twiliotest"
+)
+
+// TestPluginCheckCallsTheUpstream checks that plugin check configures the
+// plugin and asks the upstream for health and balance, so that wrong
+// credentials fail the check (it used to say "plugin OK" with a wrong key).
+func TestPluginCheckCallsTheUpstream(t *testing.T) {
+	api := twiliotest.NewServer(twiliotest.Options{Balance: "12.50", Currency: "EUR"})
+	t.Cleanup(api.Close)
+	settings := func(token string) string {
+		b, err := json.Marshal(map[string]string{"account_sid": api.AccountSID(), "auth_token": token, "base_url": api.URL, "from": "+14155550100"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	file := filepath.Join(t.TempDir(), "twilio.json")
+	if err := os.WriteFile(file, []byte(settings(api.AuthToken())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		settings  string
+		code      int
+		inStdout  []string
+		inStderr  []string
+		notStdout []string
+	}{
+		{"right key", settings(api.AuthToken()), 0,
+			[]string{"configure     ok", "health        ok", "balance       ok 12.5 EUR", "plugin OK"}, nil, nil},
+		{"right key from a file", file, 0, []string{"configure     ok", "balance       ok 12.5 EUR", "plugin OK"}, nil, nil},
+		{"wrong key", settings("not-the-token"), 1,
+			[]string{"configure     ok", "health        FAIL", "balance       FAIL"},
+			[]string{"upstream refused the credentials", "balance: twilio balance: upstream answered HTTP 401"}, []string{"plugin OK"}},
+		{"misspelt setting", `{"acount_sid":"AC1"}`, 1, []string{"configure     FAIL"}, []string{"acount_sid"}, []string{"plugin OK", "balance       "}},
+		{"settings file missing", filepath.Join(t.TempDir(), "nope.json"), 1, nil, []string{"--settings: open "}, []string{"checking"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := cliRun(t, "plugin", "check", "--builtin", "twilio", "--settings", tc.settings)
+			res.expect(t, tc.code, tc.inStdout, tc.inStderr)
+			for _, s := range tc.notStdout {
+				if strings.Contains(res.stdout, s) {
+					t.Errorf("stdout has %q:\n%s", s, res)
+				}
+			}
+		})
+	}
+}
