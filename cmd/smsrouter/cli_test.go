@@ -361,9 +361,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"no command", nil, 2, nil, []string{"Usage:", "smsrouter serve"}},
 		{"keys without subcommand", []string{"keys"}, 2, nil, []string{"Usage:"}},
 		{"config without subcommand", []string{"config"}, 2, nil, []string{"Usage:"}},
-		{"help", []string{"help"}, 0, []string{"Usage:", "smsrouter plugin check BINARY"}, nil},
+		{"help", []string{"help"}, 0, []string{"Usage:", "smsrouter plugin check [--settings FILE|JSON]"}, nil},
 		// --help after a command group is help, not an unknown command.
-		{"plugin --help", []string{"plugin", "--help"}, 0, []string{"Usage:", "smsrouter plugin check BINARY"}, nil},
+		{"plugin --help", []string{"plugin", "--help"}, 0, []string{"Usage:", "smsrouter plugin check [--settings FILE|JSON]"}, nil},
 		{"keys -h", []string{"keys", "-h"}, 0, []string{"Usage:", "smsrouter keys create"}, nil},
 		{"accounts help", []string{"accounts", "help"}, 0, []string{"Usage:", "smsrouter accounts list"}, nil},
 		{"config --help", []string{"config", "--help"}, 0, []string{"Usage:", "smsrouter config validate"}, nil},
