@@ -22,6 +22,7 @@ func outcomeCases() []outcomeCase {
 		{"Throttled", script{status: http.StatusTooManyRequests, retryAfter: "7"}, checkThrottled(7*time.Second, time.Second)},
 		{"ThrottledUntil", script{status: http.StatusTooManyRequests, retryAt: 40 * time.Second}, checkThrottled(40*time.Second, 3*time.Second)},
 		{"Unavailable", script{status: http.StatusServiceUnavailable}, checkUnavailable},
+		{"CredentialsRefused", script{status: http.StatusUnauthorized}, checkAccountError},
 	}
 }
 
@@ -95,6 +96,15 @@ func checkThrottled(want, slack time.Duration) func(tb, *fakeUpstream, sendResul
 func checkUnavailable(t tb, _ *fakeUpstream, r sendResult) {
 	if r.err == nil && !retriedNow(r.results[0].Outcome) {
 		t.Errorf("the upstream was unavailable (HTTP 503), but the result is %s; want Temporary or sdk.Unavailable (or Send failing as a whole)", r.results[0].Outcome)
+	}
+}
+
+func checkAccountError(t tb, _ *fakeUpstream, r sendResult) {
+	switch {
+	case r.err != nil:
+		t.Errorf("the upstream refused the credentials (HTTP 401), but Send failed as a whole: %v; answer sdk.AccountError, so the host fails over and reports the provider unhealthy", r.err)
+	case r.results[0].Outcome != sdk.OutcomeAccountError:
+		t.Errorf("the upstream refused the credentials (HTTP 401), but the result is %s; want sdk.AccountError: the message is fine, the account is not", r.results[0].Outcome)
 	}
 }
 

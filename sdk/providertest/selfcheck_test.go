@@ -75,6 +75,7 @@ var caught = map[flawed.Flaw]struct{ subtest, text string }{
 	flawed.AcceptsAfterCancel:     {"SendCancelled/before", "want an error or Temporary results"},
 	flawed.DropsRefusedEvents:     {"Reports", "never offered again"},
 	flawed.ZeroBalanceOnFailure:   {"Upstream/Failing", "Balance with the upstream answering 503"},
+	flawed.AccountAsPermanent:     {"Upstream/CredentialsRefused", "want sdk.AccountError"},
 }
 
 // TestKitCatchesFlaws runs the kit against providers with one mistake

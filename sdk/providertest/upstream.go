@@ -45,7 +45,8 @@ type Upstream struct {
 // Reply is what the kit's fake upstream answers one request.
 type Reply struct {
 	// Status is the HTTP status to answer with: 200 (taken), 400 (refused
-	// for good), 429 (throttled), or 503 (unavailable).
+	// for good), 401 (credentials refused), 429 (throttled), or 503
+	// (unavailable).
 	Status int
 	// ID is the upstream's id for the message a 200 answer takes; the
 	// provider must return it as SendResult.ProviderMessageID. An API that

@@ -22,13 +22,14 @@ const (
 	AcceptsAfterCancel     Flaw = "accepts-after-cancel"     // Send with a cancelled ctx accepts
 	DropsRefusedEvents     Flaw = "drops-refused-events"     // an event the host failed to store is never emitted again
 	ZeroBalanceOnFailure   Flaw = "zero-balance-on-failure"  // a failing upstream's balance is 0, not an error
+	AccountAsPermanent     Flaw = "account-as-permanent"     // refused credentials fail the message
 )
 
 // HTTPFlaws are the flaws of the HTTP provider (NewHTTP).
 func HTTPFlaws() []Flaw {
 	return []Flaw{DropsResult, WrongMessageID, NoProviderID, LeaksGoroutine, BalanceWithoutCurrency,
 		ThrottleAsPermanent, IgnoresRetryAfter, UnsignedHooks, EmitsLate, PanicsInHook, IgnoresContext,
-		SendsUnconfigured, AcceptsBadSettings, AcceptsAfterCancel, ZeroBalanceOnFailure}
+		SendsUnconfigured, AcceptsBadSettings, AcceptsAfterCancel, ZeroBalanceOnFailure, AccountAsPermanent}
 }
 
 // QueueFlaws are the flaws of the event-source provider (NewQueue).

@@ -172,6 +172,8 @@ func (p *HTTP) classify(res sdk.SendResult, resp *http.Response, id, reason stri
 		if p.flaw == IgnoresRetryAfter {
 			res.RetryAfter = 0
 		}
+	case resp.StatusCode == http.StatusUnauthorized && p.flaw != AccountAsPermanent:
+		res.Outcome = sdk.OutcomeAccountError
 	case resp.StatusCode >= 500:
 		res.Outcome = sdk.Temporary
 	default:
