@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,10 +20,13 @@ type EventStore interface {
 	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
 }
 
-// ServeHook forwards one hook request to a provider and writes its answer to
-// w. Events the plugin emits are stored before the response they came with
-// starts, so a provider whose request we answered never has to send the
-// report again, and one we could not store gets a 503 and retries.
+// ServeHook forwards one hook request to a provider and relays its answer
+// to w. Events the plugin emits are stored before the response they came
+// with starts, so a provider whose request we answered never has to send
+// the report again, and one we could not store is told to retry.
+//
+// When no answer was written, the error is a *HookError saying why, for
+// the caller to answer; any other error came after the answer started.
 func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *sdk.HookRequest, w http.ResponseWriter) error {
 	hw := &hookWriter{ctx: ctx, provider: provider, events: events, w: w, header: http.Header{}}
 	err := host.HandleHook(ctx, provider, req, hw)
@@ -35,25 +37,55 @@ func ServeHook(ctx context.Context, host HookHost, events EventStore, provider s
 		if ferr := hw.storePending(); ferr != nil {
 			err = ferr
 		} else if !hw.wrote {
+			// The plugin wrote nothing: HTTP's default answer.
 			hw.WriteHeader(http.StatusOK)
 			err = hw.err
 		}
 	}
 	if err != nil && !hw.wrote {
-		status, msg := http.StatusBadGateway, fmt.Sprintf("provider %s could not handle the request: %v", provider, err)
-		switch {
-		case errors.Is(err, pluginhost.ErrUnknownProvider):
-			status, msg = http.StatusNotFound, fmt.Sprintf("no provider named %q", provider)
-		case errors.Is(err, sdk.ErrUnsupported):
-			status, msg = http.StatusNotFound, fmt.Sprintf("provider %s does not take HTTP hooks", provider)
-		case errors.Is(err, sdk.ErrUnavailable), errors.Is(err, errStore):
-			status, msg = http.StatusServiceUnavailable, fmt.Sprintf("provider %s is unavailable, try again: %v", provider, err)
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		return &HookError{Provider: provider, Failure: hookFailure(err), Err: err}
 	}
 	return err
+}
+
+// HookFailure says why a hook request got no answer from its provider.
+type HookFailure int
+
+const (
+	// HookFailed: the provider could not handle the request.
+	HookFailed HookFailure = iota
+	// HookUnknownProvider: no provider has the name.
+	HookUnknownProvider
+	// HookUnsupported: the provider takes no hooks.
+	HookUnsupported
+	// HookUnavailable: the provider, or the storage of its events, is
+	// unavailable for now; the sender should retry.
+	HookUnavailable
+)
+
+// HookError is a hook request nothing was answered to.
+type HookError struct {
+	Provider string
+	Failure  HookFailure
+	Err      error
+}
+
+func (e *HookError) Error() string {
+	return fmt.Sprintf("provider %s could not answer a hook: %v", e.Provider, e.Err)
+}
+
+func (e *HookError) Unwrap() error { return e.Err }
+
+func hookFailure(err error) HookFailure {
+	switch {
+	case errors.Is(err, pluginhost.ErrUnknownProvider):
+		return HookUnknownProvider
+	case errors.Is(err, sdk.ErrUnsupported):
+		return HookUnsupported
+	case errors.Is(err, sdk.ErrUnavailable), errors.Is(err, errStore):
+		return HookUnavailable
+	}
+	return HookFailed
 }
 
 var errStore = errors.New("storing provider events failed")

@@ -21,7 +21,8 @@ import (
 // TestServeHookAnswers pins down what the provider's caller (the upstream
 // posting a delivery report) gets back in each way a hook can go, and
 // which emitted events are stored: docs/plugins.md promises this to
-// plugin authors.
+// plugin authors. A hook nobody answered comes back as a *core.HookError
+// saying why; the server's answer to it is pinned down in package server.
 func TestServeHookAnswers(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	report := sdk.Event{ID: "ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-1", Status: sdk.StatusDelivered}}
@@ -29,47 +30,49 @@ func TestServeHookAnswers(t *testing.T) {
 		name       string
 		storeFails bool
 		handle     func(w sdk.HookResponseWriter) error
-		wantStatus int
+		wantStatus int    // 0: nothing answered, a *HookError
 		wantBody   string // contained in the body
 		wantStored int
 		wantErr    bool // ServeHook's own error, which the server logs
+		// wantFailure is why nothing was answered, when wantStatus is 0.
+		wantFailure core.HookFailure
 	}{
 		{"events then an answer", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			_, err := w.Write([]byte("ok"))
 			return err
-		}, http.StatusOK, "ok", 1, false},
+		}, http.StatusOK, "ok", 1, false, 0},
 		{"nothing written", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			return nil
-		}, http.StatusOK, "", 1, false},
+		}, http.StatusOK, "", 1, false, 0},
 		{"refused with a status", false, func(w sdk.HookResponseWriter) error {
 			w.WriteHeader(http.StatusForbidden)
 			return nil
-		}, http.StatusForbidden, "", 0, false},
+		}, http.StatusForbidden, "", 0, false, 0},
 		{"handler error before answering", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report) // dropped with the error: the caller's retry brings it again
 			return errors.New("upstream sent no id")
-		}, http.StatusBadGateway, "could not handle the request: upstream sent no id", 0, true},
+		}, 0, "", 0, true, core.HookFailed},
 		{"provider unavailable", false, func(w sdk.HookResponseWriter) error {
 			return fmt.Errorf("plugin gone: %w", sdk.ErrUnavailable)
-		}, http.StatusServiceUnavailable, "unavailable, try again", 0, true},
+		}, 0, "", 0, true, core.HookUnavailable},
 		{"storing fails before the answer", true, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			_, err := w.Write([]byte("ok"))
 			return err // the write fails: nothing reached the caller
-		}, http.StatusServiceUnavailable, "unavailable, try again", 0, true},
+		}, 0, "", 0, true, core.HookUnavailable},
 		{"events emitted after the answer started", false, func(w sdk.HookResponseWriter) error {
 			if _, err := w.Write([]byte("ok")); err != nil {
 				return err
 			}
 			_ = w.Emit(report) // refused: the caller already has its 200
 			return nil
-		}, http.StatusOK, "ok", 0, true},
+		}, http.StatusOK, "ok", 0, true, 0},
 		{"handler error after answering", false, func(w sdk.HookResponseWriter) error {
 			w.WriteHeader(http.StatusAccepted)
 			return errors.New("broke after the head")
-		}, http.StatusAccepted, "", 0, true},
+		}, http.StatusAccepted, "", 0, true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,13 +91,22 @@ func TestServeHookAnswers(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
+			err = <-serveErr
+			var he *core.HookError
+			switch {
+			case tc.wantStatus == 0:
+				if !errors.As(err, &he) || he.Failure != tc.wantFailure || len(body) != 0 {
+					t.Errorf("ServeHook = %v with %q written, want a *HookError of failure %d and nothing written", err, body, tc.wantFailure)
+				}
+			case errors.As(err, &he):
+				t.Errorf("ServeHook = %v after answering, want no *HookError", err)
+			case resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody):
 				t.Errorf("caller got HTTP %d %q, want %d containing %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
 			}
 			if got := events.count(); got != tc.wantStored {
 				t.Errorf("%d events stored, want %d", got, tc.wantStored)
 			}
-			if err := <-serveErr; (err != nil) != tc.wantErr {
+			if (err != nil) != tc.wantErr {
 				t.Errorf("ServeHook error = %v, want an error: %v", err, tc.wantErr)
 			}
 		})

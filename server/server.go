@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -390,11 +391,34 @@ func (a *api) hook(c *gin.Context) {
 	req := &sdk.HookRequest{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
 		Header: c.Request.Header.Clone(), Body: body, RemoteAddr: c.Request.RemoteAddr}
 	name := c.Param("name")
-	if err := core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer); err != nil &&
-		!errors.Is(err, context.Canceled) {
+	err = core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer)
+	var he *core.HookError
+	if errors.As(err, &he) {
+		hookError(c.Writer, he)
+		err = he.Err
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Warn("provider hook failed", "provider", name, "path", req.Path, "error", err)
 	}
 	c.Abort()
+}
+
+// hookError answers a hook request its provider did not answer.
+func hookError(w http.ResponseWriter, e *core.HookError) {
+	status, msg := http.StatusBadGateway, fmt.Sprintf("provider %s could not handle the request: %v", e.Provider, e.Err)
+	switch e.Failure {
+	case core.HookUnknownProvider:
+		status, msg = http.StatusNotFound, fmt.Sprintf("no provider named %q", e.Provider)
+	case core.HookUnsupported:
+		status, msg = http.StatusNotFound, fmt.Sprintf("provider %s does not take HTTP hooks", e.Provider)
+	case core.HookUnavailable:
+		status, msg = http.StatusServiceUnavailable, fmt.Sprintf("provider %s is unavailable, try again: %v", e.Provider, e.Err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	// An encoder, not gin's renderer: hook answers have always ended with
+	// a newline.
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // originalURL rebuilds the URL the provider called, which signature schemes

@@ -302,6 +302,12 @@ func TestHookEventsAreStoredBeforeTheAnswer(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), c.want) {
 				t.Errorf("%s: HTTP %d %s, want 404 with %q", c.path, resp.StatusCode, b, c.want)
 			}
+			// The answer's shape is the API's: a JSON object ending in a
+			// newline, whoever decides the status.
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || !strings.HasPrefix(string(b), `{"error":"`) ||
+				!strings.HasSuffix(string(b), "\"}\n") {
+				t.Errorf("%s: Content-Type %q, body %q; want a JSON error object and a newline", c.path, ct, b)
+			}
 		}
 	})
 }
