@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
@@ -22,21 +21,6 @@ import (
 
 // MaxBulkRecipients caps one bulk request.
 const MaxBulkRecipients = 1000
-
-// DefaultIdempotencyTTL is how long an Idempotency-Key's answer is kept.
-const DefaultIdempotencyTTL = 24 * time.Hour
-
-// Idempotency makes a send replay-safe: the answer is stored with the
-// messages, in the same transaction, and a later request with the same key
-// gets it back instead of sending again.
-type Idempotency struct {
-	Key string
-	// RequestHash identifies the request, so the key reused for another
-	// request can be refused.
-	RequestHash string
-	// Response renders the answer from the results (one per recipient).
-	Response func(results []BulkResult) (status int, body []byte)
-}
 
 // Accepter stores acceptances, all or nothing each; *store.Store does it
 // with a transaction per call, *store.Batcher shares one commit among
@@ -189,15 +173,18 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 		}
 	}
 	if idem != nil && len(msgs) > 0 {
-		code, body := idem.Response(results)
+		answer := idem.Answer(results)
 		a.Idempotency = &store.IdempotencyRecord{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
-			StatusCode: code, Body: string(body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
+			StatusCode: answer.Code, Body: string(answer.Body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	}
 	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *message.DuplicateError
 		var re *store.ReplayError
 		var ce *account.InsufficientCreditError
-		if errors.As(err, &de) || errors.As(err, &re) || errors.As(err, &ce) {
+		if errors.As(err, &re) {
+			return &ReplayError{Check: judgeReplay(re.Record, idem.RequestHash)}
+		}
+		if errors.As(err, &de) || errors.As(err, &ce) {
 			return err
 		}
 		return fmt.Errorf("accept messages: %w", err)

@@ -125,8 +125,3 @@ func (s *Service) Inbound(ctx context.Context, accountID string, f store.Inbound
 func (s *Service) InboundMessage(ctx context.Context, accountID, id string) (store.InboundMessage, error) {
 	return s.store.GetInbound(ctx, accountID, id)
 }
-
-// IdempotencyRecord returns the live answer kept for the account's key.
-func (s *Service) IdempotencyRecord(ctx context.Context, accountID, key string) (store.IdempotencyRecord, error) {
-	return s.store.IdempotencyRecordFor(ctx, accountID, key)
-}

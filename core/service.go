@@ -178,7 +178,7 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 // Send validates, routes and stores a message; it is then queued for the
 // dispatcher. Errors the caller must fix are *InputError or
 // *routing.NoRouteError; a repeat within the duplicate window is a
-// *message.DuplicateError, a reused idempotency key a *store.ReplayError.
+// *message.DuplicateError, a reused idempotency key a *ReplayError.
 func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
 	m, err := s.prepare(ctx, accountID, req)
 	if err != nil {

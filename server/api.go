@@ -111,7 +111,7 @@ func (a *api) limitSMS(c *gin.Context) {
 }
 
 // idempotency reads the Idempotency-Key header. A key seen before answers
-// the request here (the stored answer, or 409 for a different request) and
+// the request here (the kept answer, or 409 for a different request) and
 // returns ok=false; a new key returns what core stores with the messages.
 func (a *api) idempotency(c *gin.Context, body []byte, answer func([]core.BulkResult) (int, any)) (*core.Idempotency, bool) {
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
@@ -124,41 +124,41 @@ func (a *api) idempotency(c *gin.Context, body []byte, answer func([]core.BulkRe
 	}
 	sum := sha256.Sum256([]byte(c.Request.Method + " " + c.FullPath() + "\n" + string(body)))
 	hash := hex.EncodeToString(sum[:])
-	rec, err := a.o.Accounts.IdempotencyRecord(c.Request.Context(), apiKey(c).AccountID, key)
-	switch {
-	case err == nil:
-		a.replay(c, rec, hash)
-		return nil, false
-	case !errors.Is(err, account.ErrNotFound):
+	check, err := a.o.Accounts.CheckIdempotency(c.Request.Context(), apiKey(c).AccountID, key, hash)
+	if err != nil {
 		a.coreError(c, err)
 		return nil, false
 	}
-	return &core.Idempotency{Key: key, RequestHash: hash, Response: func(r []core.BulkResult) (int, []byte) {
+	if check.Outcome != core.IdempotencyFresh {
+		replay(c, check)
+		return nil, false
+	}
+	return &core.Idempotency{Key: key, RequestHash: hash, Answer: func(r []core.BulkResult) core.Answer {
 		code, v := answer(r)
 		b, _ := json.Marshal(v)
-		return code, b
+		return core.Answer{Code: code, Body: b}
 	}}, true
 }
 
-// replay answers with a stored response, or 409 when the key came with a
-// different request.
-func (a *api) replay(c *gin.Context, rec store.IdempotencyRecord, hash string) {
-	if rec.RequestHash != hash {
+// replay answers a request whose Idempotency-Key came before: with the
+// kept answer, or 409 when the key came with a different request.
+func replay(c *gin.Context, check core.IdempotencyCheck) {
+	if check.Outcome == core.IdempotencyConflict {
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": "Idempotency-Key was already used with a different request; use a new key for a new request",
 			"code": "idempotency_key_reused"})
 		return
 	}
 	c.Header("Idempotent-Replayed", "true")
-	c.Data(rec.StatusCode, "application/json; charset=utf-8", []byte(rec.Body))
+	c.Data(check.Answer.Code, "application/json; charset=utf-8", check.Answer.Body)
 	c.Abort()
 }
 
 // acceptError answers a core error from an idempotent send: a concurrent
 // request with the same key won the race, so its answer is the answer.
-func (a *api) acceptError(c *gin.Context, err error, idem *core.Idempotency) {
-	var re *store.ReplayError
-	if errors.As(err, &re) && idem != nil {
-		a.replay(c, re.Record, idem.RequestHash)
+func (a *api) acceptError(c *gin.Context, err error) {
+	var re *core.ReplayError
+	if errors.As(err, &re) {
+		replay(c, re.Check)
 		return
 	}
 	a.coreError(c, err)
@@ -209,7 +209,7 @@ func (a *api) bulk(c *gin.Context) {
 	req.Idempotency = idem
 	results, err := a.o.Messages.SendBulk(c.Request.Context(), apiKey(c).AccountID, b.To, req)
 	if err != nil {
-		a.acceptError(c, err, idem)
+		a.acceptError(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, bulkAnswer(results))

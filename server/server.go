@@ -53,7 +53,7 @@ type Accounts interface {
 	Unavailable(err error) bool
 
 	TakeRate(ctx context.Context, bucket string, limit int, window time.Duration) (bool, time.Duration, error)
-	IdempotencyRecord(ctx context.Context, accountID, key string) (store.IdempotencyRecord, error)
+	CheckIdempotency(ctx context.Context, accountID, key, requestHash string) (core.IdempotencyCheck, error)
 
 	Account(ctx context.Context, id string) (account.Account, error)
 	AccountByName(ctx context.Context, name string) (account.Account, error)
@@ -314,7 +314,7 @@ func (a *api) send(c *gin.Context) {
 	m, err := a.o.Messages.Send(c.Request.Context(), apiKey(c).AccountID, core.SendRequest{To: b.To, Message: b.Message, From: b.From, Idempotency: idem,
 		SendAt: sched.SendAt, Validity: sched.Validity, CallbackURL: b.CallbackURL, Kind: b.Kind, Tags: b.Tags})
 	if err != nil {
-		a.acceptError(c, err, idem)
+		a.acceptError(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, sendAnswer(m.ID, m.Status))
