@@ -5,8 +5,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/money"
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // What the API does with accounts, their keys, credit, webhooks and
@@ -111,17 +112,17 @@ func (s *Service) DeleteWebhook(ctx context.Context, accountID string) error {
 
 // MessageWebhooks returns the webhooks sent for one of the account's
 // messages, in the order they are sent, each with its attempts.
-func (s *Service) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]store.WebhookWithAttempts, error) {
+func (s *Service) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]outbox.Logged, error) {
 	return s.store.MessageWebhooks(ctx, accountID, messageID)
 }
 
 // Inbound returns a page of the account's inbound messages, newest first,
 // and the cursor of the next page.
-func (s *Service) Inbound(ctx context.Context, accountID string, f store.InboundFilter) ([]store.InboundMessage, string, error) {
+func (s *Service) Inbound(ctx context.Context, accountID string, f inbound.Filter) ([]inbound.Message, string, error) {
 	return s.store.ListInbound(ctx, accountID, f)
 }
 
 // InboundMessage returns one of the account's inbound messages.
-func (s *Service) InboundMessage(ctx context.Context, accountID, id string) (store.InboundMessage, error) {
+func (s *Service) InboundMessage(ctx context.Context, accountID, id string) (inbound.Message, error) {
 	return s.store.GetInbound(ctx, accountID, id)
 }

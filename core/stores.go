@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -56,13 +58,13 @@ type WebhookBook interface {
 	GetWebhook(ctx context.Context, accountID string) (account.Webhook, error)
 	SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error)
 	DeleteWebhook(ctx context.Context, accountID string) error
-	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]store.WebhookWithAttempts, error)
+	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]outbox.Logged, error)
 }
 
 // InboundBook reads the messages handsets sent to the accounts' numbers.
 type InboundBook interface {
-	ListInbound(ctx context.Context, accountID string, f store.InboundFilter) ([]store.InboundMessage, string, error)
-	GetInbound(ctx context.Context, accountID, id string) (store.InboundMessage, error)
+	ListInbound(ctx context.Context, accountID string, f inbound.Filter) ([]inbound.Message, string, error)
+	GetInbound(ctx context.Context, accountID, id string) (inbound.Message, error)
 }
 
 // RateCounter counts requests against limits shared by every server.

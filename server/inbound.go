@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/inbound"
 )
 
 // inboundRoutes read the inbound messages (handset → our number) of the
@@ -34,7 +34,7 @@ type inboundJSON struct {
 	ReceivedAt        time.Time `json:"received_at"`
 }
 
-func toInboundJSON(m store.InboundMessage) inboundJSON {
+func toInboundJSON(m inbound.Message) inboundJSON {
 	return inboundJSON{ID: m.ID, From: m.Sender, To: m.Recipient, Text: m.Text, Provider: m.Provider,
 		ProviderMessageID: m.ProviderMessageID, ReceivedAt: m.ReceivedAt.UTC()}
 }
@@ -52,7 +52,7 @@ func (a *api) listInbound(c *gin.Context) {
 	if !a.inboundAvailable(c) {
 		return
 	}
-	f := store.InboundFilter{Cursor: c.Query("cursor"), Limit: defaultPageSize,
+	f := inbound.Filter{Cursor: c.Query("cursor"), Limit: defaultPageSize,
 		From: phoneQuery(c, "from"), To: phoneQuery(c, "to")}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -18,8 +18,10 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -70,10 +72,10 @@ type Accounts interface {
 	Webhook(ctx context.Context, accountID string) (account.Webhook, error)
 	SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error)
 	DeleteWebhook(ctx context.Context, accountID string) error
-	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]store.WebhookWithAttempts, error)
+	MessageWebhooks(ctx context.Context, accountID, messageID string) ([]outbox.Logged, error)
 
-	Inbound(ctx context.Context, accountID string, f store.InboundFilter) ([]store.InboundMessage, string, error)
-	InboundMessage(ctx context.Context, accountID, id string) (store.InboundMessage, error)
+	Inbound(ctx context.Context, accountID string, f inbound.Filter) ([]inbound.Message, string, error)
+	InboundMessage(ctx context.Context, accountID, id string) (inbound.Message, error)
 }
 
 // ProviderStates reports the state of every configured provider.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/egress"
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // webhookRoutes are the calling key's account's webhook settings and the
@@ -162,14 +162,14 @@ func (a *api) messageWebhooks(c *gin.Context) {
 	}
 	out := make([]webhookDeliveryJSON, len(hooks))
 	for i, h := range hooks {
-		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: h.State, CreatedAt: h.CreatedAt.UTC(),
+		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: string(h.State), CreatedAt: h.CreatedAt.UTC(),
 			DeliveredAt: utc(h.DeliveredAt), GaveUpAt: utc(h.GaveUpAt), Attempts: make([]webhookAttemptJSON, len(h.AttemptLog))}
 		if url := h.CallbackURL; url != "" {
 			d.URL = &url
 		} else if accountURL != "" {
 			d.URL = &accountURL
 		}
-		if h.State == store.WebhookPending {
+		if h.State == outbox.Pending {
 			next := h.NextAttemptAt.UTC()
 			d.NextAttempt = &next
 		}

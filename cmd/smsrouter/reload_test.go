@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -76,7 +76,7 @@ route "default" {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, _, err := st.ListInbound(ctx, acc.ID, store.InboundFilter{Limit: 10})
+			got, _, err := st.ListInbound(ctx, acc.ID, inbound.Filter{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,31 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
-)
 
-// InboundFilter selects inbound messages to list.
-type InboundFilter struct {
-	// Since keeps messages received at or after it; zero keeps all.
-	Since time.Time
-	// Until keeps messages received before it; zero keeps all.
-	Until time.Time
-	// From and To keep messages from that sender and to that number, as
-	// the provider reported them (E.164 for phone numbers); "" keeps all.
-	From, To string
-	// Limit caps the page; at most 500.
-	Limit int
-	// Cursor continues after the page that returned it.
-	Cursor string
-}
+	"github.com/smsrouter/smsrouter/core/inbound"
+)
 
 // ListInbound returns a page of the inbound messages that belong to the
 // account, newest first, and the cursor of the next page ("" after the
 // last). Pages follow (received_at, id) like ListMessages, so messages
 // arriving while a client pages do not shift the pages it has yet to read.
-func (s *Store) ListInbound(ctx context.Context, accountID string, f InboundFilter) ([]InboundMessage, string, error) {
+func (s *Store) ListInbound(ctx context.Context, accountID string, f inbound.Filter) ([]inbound.Message, string, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		return nil, "", fmt.Errorf("list inbound messages: limit %d is not within 1..500", f.Limit)
 	}
@@ -62,19 +48,19 @@ func (s *Store) ListInbound(ctx context.Context, accountID string, f InboundFilt
 		last := out[len(out)-1]
 		next = encodeCursor(last.ReceivedAt, last.ID)
 	}
-	return out, next, nil
+	return domains(out, InboundMessage.domain), next, nil
 }
 
 // GetInbound returns the account's inbound message with the given id, or
 // ErrNotFound (also for another account's message).
-func (s *Store) GetInbound(ctx context.Context, accountID, id string) (InboundMessage, error) {
+func (s *Store) GetInbound(ctx context.Context, accountID, id string) (inbound.Message, error) {
 	var m InboundMessage
 	err := s.db.WithContext(ctx).Where("id = ? AND account_id = ?", id, accountID).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return InboundMessage{}, ErrNotFound
+		return inbound.Message{}, ErrNotFound
 	}
 	if err != nil {
-		return InboundMessage{}, fmt.Errorf("get inbound message %s: %w", id, err)
+		return inbound.Message{}, fmt.Errorf("get inbound message %s: %w", id, err)
 	}
-	return m, nil
+	return m.domain(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -88,7 +89,7 @@ func TestEventBatchIsolatesAFailingMember(t *testing.T) {
 			t.Errorf("member %d: error %v", i, err)
 		}
 	}
-	msgs, _, err := s.ListInbound(context.Background(), "", store.InboundFilter{Limit: 50})
+	msgs, _, err := s.ListInbound(context.Background(), "", inbound.Filter{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

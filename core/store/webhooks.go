@@ -824,23 +824,16 @@ func (s *Store) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
 	return d.NextAttemptAt, true, nil
 }
 
-// WebhookWithAttempts is a delivery and every attempt made for it, oldest
-// first.
-type WebhookWithAttempts struct {
-	WebhookDelivery
-	AttemptLog []WebhookAttempt
-}
-
 // MessageWebhooks returns the account's webhook deliveries for a message,
 // in the order they are sent, each with its attempts.
-func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]WebhookWithAttempts, error) {
+func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]outbox.Logged, error) {
 	db := s.db.WithContext(ctx)
 	var ds []WebhookDelivery
 	if err := db.Where("account_id = ? AND message_id = ?", accountID, messageID).Order("seq").Find(&ds).Error; err != nil {
 		return nil, fmt.Errorf("webhooks of message %s: %w", messageID, err)
 	}
 	if len(ds) == 0 {
-		return []WebhookWithAttempts{}, nil
+		return []outbox.Logged{}, nil
 	}
 	seqs := make([]uint64, len(ds))
 	for i, d := range ds {
@@ -850,24 +843,23 @@ func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string
 	if err := db.Where("delivery_seq IN ?", seqs).Order("id").Find(&as).Error; err != nil {
 		return nil, fmt.Errorf("webhook attempts of message %s: %w", messageID, err)
 	}
-	out := make([]WebhookWithAttempts, len(ds))
+	out := make([]outbox.Logged, len(ds))
 	idx := make(map[uint64]int, len(ds))
 	for i, d := range ds {
-		out[i] = WebhookWithAttempts{WebhookDelivery: d, AttemptLog: []WebhookAttempt{}}
+		out[i] = d.logged()
 		idx[d.Seq] = i
 	}
 	for _, a := range as {
 		i := idx[a.DeliverySeq]
-		out[i].AttemptLog = append(out[i].AttemptLog, a)
+		out[i].AttemptLog = append(out[i].AttemptLog, a.domain())
 	}
-	for i := range out {
-		d := &out[i]
+	for i, d := range ds {
 		// The delivering attempt is kept in the delivery itself; deliveries
 		// recorded before that have a row for it, as for every attempt.
-		if d.State != WebhookDelivered || d.DeliveredAt == nil || len(d.AttemptLog) >= d.Attempts {
+		if d.State != WebhookDelivered || d.DeliveredAt == nil || len(out[i].AttemptLog) >= d.Attempts {
 			continue
 		}
-		d.AttemptLog = append(d.AttemptLog, WebhookAttempt{DeliverySeq: d.Seq, At: *d.DeliveredAt, HTTPStatus: d.LastStatus,
+		out[i].AttemptLog = append(out[i].AttemptLog, outbox.Attempt{At: *d.DeliveredAt, HTTPStatus: d.LastStatus,
 			DurationMS: d.LastDurationMS})
 	}
 	return out, nil

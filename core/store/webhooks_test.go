@@ -338,7 +338,7 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hooks) != 2 || hooks[0].State != store.WebhookDelivered || len(hooks[0].AttemptLog) != 3 ||
+		if len(hooks) != 2 || hooks[0].State != outbox.Delivered || len(hooks[0].AttemptLog) != 3 ||
 			hooks[0].AttemptLog[1].HTTPStatus != 503 || hooks[0].AttemptLog[1].DurationMS != 30 || hooks[0].AttemptLog[1].Error != "HTTP 503" {
 			t.Errorf("MessageWebhooks = %+v, want message.sent delivered after three recorded attempts", hooks)
 		} else if last := hooks[0].AttemptLog[2]; last.HTTPStatus != 204 || last.Error != "" || !last.At.Equal(*hooks[0].DeliveredAt) {

@@ -375,7 +375,7 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hooks) != 2 || hooks[0].State != store.WebhookGaveUp || hooks[0].GaveUpAt == nil || hooks[0].LastStatus != 503 {
+		if len(hooks) != 2 || hooks[0].State != outbox.GaveUp || hooks[0].GaveUpAt == nil || hooks[0].LastStatus != 503 {
 			t.Fatalf("deliveries %+v, want message.sent given up after 503s", hooks)
 		}
 		if n := len(hooks[0].AttemptLog); n < 2 || n > 30 {

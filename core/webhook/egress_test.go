@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
@@ -31,14 +32,14 @@ func (r resolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, 
 
 // firstAttempt runs a deliverer over s until the account's first event
 // has an attempt recorded, and returns the event's delivery.
-func firstAttempt(t *testing.T, s *store.Store, account string, o webhook.Options) store.WebhookWithAttempts {
+func firstAttempt(t *testing.T, s *store.Store, account string, o webhook.Options) outbox.Logged {
 	t.Helper()
 	ids := sendMessages(t, s, account, 1)
 	o.PollInterval = 10 * time.Millisecond
 	o.Backoff = func(int) time.Duration { return time.Hour }
 	stop := run(t, webhook.New(s, o))
 	defer stop()
-	var first store.WebhookWithAttempts
+	var first outbox.Logged
 	waitFor(t, "the first attempt of "+account+" to be recorded", func() bool {
 		hooks, err := s.MessageWebhooks(context.Background(), account, ids[0])
 		if err != nil {
@@ -91,7 +92,7 @@ func TestDeliveryKeepsToEgressPolicy(t *testing.T) {
 				got := firstAttempt(t, s, account, webhook.Options{Egress: tt.policy})
 				a := got.AttemptLog[0]
 				if tt.delivered {
-					if got.State != store.WebhookDelivered || requests.Load() == before {
+					if got.State != outbox.Delivered || requests.Load() == before {
 						t.Errorf("delivery %s, receiver saw %d requests; want delivered", got.State, requests.Load()-before)
 					}
 					return
@@ -99,7 +100,7 @@ func TestDeliveryKeepsToEgressPolicy(t *testing.T) {
 				if n := requests.Load() - before; n != 0 {
 					t.Errorf("the receiver saw %d requests, want none", n)
 				}
-				if got.State != store.WebhookPending || a.HTTPStatus != 0 || !strings.HasPrefix(a.Error, "refused: the URL's host resolves to no address webhooks may go to") {
+				if got.State != outbox.Pending || a.HTTPStatus != 0 || !strings.HasPrefix(a.Error, "refused: the URL's host resolves to no address webhooks may go to") {
 					t.Errorf("delivery %s, attempt %+v; want a pending retry after a refusal by the policy", got.State, a)
 				}
 			})
