@@ -278,11 +278,31 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 }
 
 // Messages returns those of ids that are the account's messages.
-func (s *Service) Messages(ctx context.Context, accountID string, ids []string) ([]store.Message, error) {
-	return s.store.GetMessages(ctx, accountID, ids)
+func (s *Service) Messages(ctx context.Context, accountID string, ids []string) ([]message.View, error) {
+	msgs, err := s.store.GetMessages(ctx, accountID, ids)
+	return views(msgs), err
 }
 
 // ListMessages returns a page of the account's messages, newest first.
-func (s *Service) ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error) {
-	return s.store.ListMessages(ctx, accountID, f)
+func (s *Service) ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error) {
+	msgs, next, err := s.store.ListMessages(ctx, accountID, store.MessageFilter{Status: string(f.Status), Since: f.Since, Limit: f.Limit, Cursor: f.Cursor})
+	return views(msgs), next, err
+}
+
+// view is a stored message as its account sees it.
+func view(m *store.Message) message.View {
+	return message.View{ID: m.ID, Recipient: m.Recipient, Sender: m.Sender, Segments: m.Segments, Status: m.Status,
+		ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage, CreatedAt: m.CreatedAt, SendAt: m.SendAt, ExpiresAt: m.ExpiresAt,
+		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, FailedAt: m.FailedAt, ProviderStatusAt: m.ProviderStatusAt}
+}
+
+func views(msgs []store.Message) []message.View {
+	if msgs == nil {
+		return nil
+	}
+	out := make([]message.View, len(msgs))
+	for i := range msgs {
+		out[i] = view(&msgs[i])
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -36,7 +37,7 @@ func (s *Service) OTPTTL() time.Duration { return s.otp.TTL }
 // SendOTP sends a fresh code to phone and returns how long it stays valid.
 // The number's earlier pending code stops being valid. Errors: *InputError
 // (bad number), *routing.NoRouteError, ErrNoHealthyProvider, and
-// *store.RateLimitError when the number had its codes for the hour.
+// *account.RateLimitError when the number had its codes for the hour.
 func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Duration, error) {
 	num, err := number.Parse(phone)
 	if err != nil {
@@ -67,7 +68,7 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 	// pointless.
 	m.ExpiresAt = rec.ExpiresAt
 	if err := s.store.CreateOTP(ctx, rec, m, s.api.OTPPerHour, OTPWindow); err != nil {
-		var rl *store.RateLimitError
+		var rl *account.RateLimitError
 		if errors.As(err, &rl) {
 			return 0, rl
 		}

@@ -10,8 +10,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -179,29 +181,29 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 // dispatcher. Errors the caller must fix are *InputError or
 // *routing.NoRouteError; a repeat within the duplicate window is a
 // *message.DuplicateError, a reused idempotency key a *ReplayError.
-func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (store.Message, error) {
+func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (message.View, error) {
 	m, err := s.prepare(ctx, accountID, req)
 	if err != nil {
-		return store.Message{}, err
+		return message.View{}, err
 	}
 	res := []BulkResult{{To: req.To, MessageID: m.ID, Status: m.Status}}
 	if err := s.accept(ctx, []*store.Message{m}, res, req.Idempotency, true); err != nil {
-		return store.Message{}, err
+		return message.View{}, err
 	}
-	return *m, nil
+	return view(m), nil
 }
 
 // Cancel ends one of the account's messages that no provider has accepted
 // yet; see store.CancelMessage. It returns ErrNotFound for an id the
 // account does not have and a *message.NotCancellableError for a message
 // already accepted, final or being sent right now.
-func (s *Service) Cancel(ctx context.Context, accountID, id string) (store.Message, error) {
+func (s *Service) Cancel(ctx context.Context, accountID, id string) (message.View, error) {
 	m, err := s.store.CancelMessage(ctx, accountID, id, s.now())
 	if err != nil {
-		return store.Message{}, err
+		return message.View{}, err
 	}
 	s.log.Debug("message cancelled", "message_id", id)
-	return m, nil
+	return view(&m), nil
 }
 
 // schedule checks a request's send_at and validity and returns when the
@@ -249,10 +251,13 @@ func span(d time.Duration) string {
 }
 
 // Message returns one of the account's messages.
-func (s *Service) Message(ctx context.Context, accountID, id string) (store.Message, error) {
+func (s *Service) Message(ctx context.Context, accountID, id string) (message.View, error) {
 	m, err := s.store.GetMessage(ctx, accountID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Message{}, ErrNotFound
+	if errors.Is(err, account.ErrNotFound) {
+		return message.View{}, ErrNotFound
 	}
-	return m, err
+	if err != nil {
+		return message.View{}, err
+	}
+	return view(&m), nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // OTPs sends and verifies one-time codes; *core.Service is one.
@@ -61,7 +60,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 // none of them.
 func (a *api) apiError(c *gin.Context, err error) bool {
 	var de *message.DuplicateError
-	var rl *store.RateLimitError
+	var rl *account.RateLimitError
 	var ce *account.InsufficientCreditError
 	switch {
 	case errors.As(err, &ce):
@@ -237,7 +236,7 @@ func (a *api) statusBatch(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	byID := make(map[string]store.Message, len(msgs))
+	byID := make(map[string]message.View, len(msgs))
 	for _, m := range msgs {
 		byID[m.ID] = m
 	}
@@ -253,7 +252,7 @@ func (a *api) statusBatch(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"messages": out})
 }
 
-func messageJSON(m store.Message) gin.H {
+func messageJSON(m message.View) gin.H {
 	var errMsg *string
 	if m.ErrorMessage != "" {
 		errMsg = &m.ErrorMessage
@@ -269,8 +268,8 @@ func messageJSON(m store.Message) gin.H {
 }
 
 func (a *api) listMessages(c *gin.Context) {
-	f := store.MessageFilter{Status: c.Query("status"), Cursor: c.Query("cursor"), Limit: defaultPageSize}
-	if f.Status != "" && !message.Status(f.Status).Valid() {
+	f := message.Filter{Status: message.Status(c.Query("status")), Cursor: c.Query("cursor"), Limit: defaultPageSize}
+	if f.Status != "" && !f.Status.Valid() {
 		statuses := message.Statuses()
 		names := make([]string, len(statuses))
 		for i, s := range statuses {

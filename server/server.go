@@ -23,20 +23,19 @@ import (
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Messages is the part of core the message endpoints use.
 type Messages interface {
-	Send(ctx context.Context, accountID string, req core.SendRequest) (store.Message, error)
-	Message(ctx context.Context, accountID, id string) (store.Message, error)
+	Send(ctx context.Context, accountID string, req core.SendRequest) (message.View, error)
+	Message(ctx context.Context, accountID, id string) (message.View, error)
 	SendBulk(ctx context.Context, accountID string, to []string, req core.SendRequest) ([]core.BulkResult, error)
-	Messages(ctx context.Context, accountID string, ids []string) ([]store.Message, error)
-	ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error)
+	Messages(ctx context.Context, accountID string, ids []string) ([]message.View, error)
+	ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
 	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
-	Cancel(ctx context.Context, accountID, id string) (store.Message, error)
+	Cancel(ctx context.Context, accountID, id string) (message.View, error)
 }
 
 // Keys authenticates API keys.

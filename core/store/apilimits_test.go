@@ -156,7 +156,7 @@ func TestOTPCodes(t *testing.T) {
 		}
 		// The codes are at +0, +10 and +20 minutes; back to +1.
 		c.add(-29 * time.Minute)
-		var rl *store.RateLimitError
+		var rl *account.RateLimitError
 		if err := create(b, "four"); !errors.As(err, &rl) || rl.RetryAfter != 59*time.Minute {
 			t.Fatalf("fourth code within the hour: %v, want a RateLimitError retrying in 59m", err)
 		}

@@ -28,21 +28,9 @@ type OTPCode struct {
 	UsedAt    *time.Time
 }
 
-// RateLimitError means a limit was reached; RetryAfter says when the
-// request can succeed again.
-type RateLimitError struct {
-	Limit      int
-	Window     time.Duration
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("rate limit of %d per %s reached; retry in %s", e.Limit, e.Window, e.RetryAfter.Round(time.Second))
-}
-
 // CreateOTP stores a new code and the message carrying it in one
 // transaction, unless the account already sent limit codes to the number
-// within window (then a *RateLimitError) or cannot pay for the message
+// within window (then a *account.RateLimitError) or cannot pay for the message
 // (then an *account.InsufficientCreditError). The number's pending code, if
 // any, stops being valid: the newest code is the only one that verifies.
 func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
@@ -64,7 +52,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 				return fmt.Errorf("count recent codes: %w", err)
 			}
 			if len(recent) >= limit {
-				return &RateLimitError{Limit: limit, Window: window, RetryAfter: recent[len(recent)-limit].Add(window).Sub(now)}
+				return &account.RateLimitError{Limit: limit, Window: window, RetryAfter: recent[len(recent)-limit].Add(window).Sub(now)}
 			}
 		}
 		if err := scope.Session(&gorm.Session{}).Where("created_at <= ? AND expires_at <= ?", now.Add(-window), now).
@@ -92,7 +80,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 		}
 		return s.writeCharges(tx, []*Message{msg}, now)
 	})
-	var rl *RateLimitError
+	var rl *account.RateLimitError
 	if errors.As(err, &rl) {
 		return rl
 	}

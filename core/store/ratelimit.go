@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/smsrouter/smsrouter/core/account"
 )
 
 // RateWindow counts the requests of one rate-limited subject (an API key, a
@@ -56,7 +58,7 @@ func (s *Store) TakeRate(ctx context.Context, bucket string, limit int, window t
 		s.rates.start()
 	})
 	err = s.rates.do(ctx, rateTake{bucket: bucket, limit: limit, window: window})
-	var limited *RateLimitError
+	var limited *account.RateLimitError
 	switch {
 	case err == nil:
 		return true, 0, nil
@@ -74,7 +76,7 @@ type rateTake struct {
 }
 
 // takeRates counts takes, in order, in one transaction: results[i] is nil
-// for a counted take and a *RateLimitError for a refused one. Takes of one
+// for a counted take and a *account.RateLimitError for a refused one. Takes of one
 // bucket are decided together: one row lock and one update per bucket.
 func (s *Store) takeRates(ctx context.Context, takes []rateTake) (results []error, err error) {
 	now := s.now()
@@ -121,7 +123,7 @@ func (s *Store) takeRates(ctx context.Context, takes []rateTake) (results []erro
 			taken := 0
 			for _, i := range idx {
 				if count+taken >= takes[i].limit {
-					results[i] = &RateLimitError{Limit: takes[i].limit, Window: takes[i].window,
+					results[i] = &account.RateLimitError{Limit: takes[i].limit, Window: takes[i].window,
 						RetryAfter: time.UnixMilli(start + ms).Sub(now)}
 					continue
 				}
