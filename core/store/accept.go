@@ -94,7 +94,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 		n += len(a.Messages)
 	}
 	try := func(lock bool) error {
-		return s.transaction(ctx, func(tx *gorm.DB) error {
+		return s.transaction(ctx, func(tx *eventTx) error {
 			clear(refused)
 			// The common acceptance (one message, at most one duplicate claim,
 			// no idempotency key) is claimed with one statement for the whole
@@ -107,7 +107,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 					isSimple[i] = true
 				}
 			}
-			if err := claimDuplicates(tx, as, simple, refused, now); err != nil {
+			if err := claimDuplicates(tx.DB, as, simple, refused, now); err != nil {
 				return err
 			}
 			msgs := make([]*Message, 0, n)
@@ -129,7 +129,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 						return fmt.Errorf("savepoint: %w", err)
 					}
 				}
-				err := claim(tx, a, now)
+				err := claim(tx.DB, a, now)
 				var de *message.DuplicateError
 				var re *ReplayError
 				switch {
@@ -161,7 +161,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 					}
 				}
 			}
-			if err := s.insertMessages(tx, msgs); err != nil {
+			if err := s.insertMessages(tx.DB, msgs); err != nil {
 				return err
 			}
 			return s.writeCharges(tx, msgs, now)

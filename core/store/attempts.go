@@ -175,7 +175,7 @@ func heldFor(tx *gorm.DB, accepted []message.Attempt) ([]HeldStatus, error) {
 // exception, with a provider that reports at once, so this runs for most
 // of a round. A report no message takes (its recipient is another's) stays
 // held until one does or it is pruned.
-func applyHeld(tx *gorm.DB, held []HeldStatus, now time.Time) error {
+func applyHeld(tx *eventTx, held []HeldStatus, now time.Time) error {
 	if len(held) == 0 {
 		return nil
 	}

@@ -29,7 +29,7 @@ const cancelledReason = "cancelled by the application before any provider accept
 func (s *Store) CancelMessage(ctx context.Context, accountID, id string, now time.Time) (Message, error) {
 	now = now.UTC() // ClaimDue's comparisons need one zone; see there
 	var out Message
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *eventTx) error {
 		res := tx.Model(&Message{}).
 			Where("id = ? AND account_id = ? AND status IN ? AND (lease_until IS NULL OR lease_until < ?)",
 				id, accountID, []string{string(message.Queued), string(message.Pending)}, now).
@@ -57,7 +57,7 @@ func (s *Store) CancelMessage(ctx context.Context, accountID, id string, now tim
 			Reason: cancelledReason, At: now}}); err != nil {
 			return err
 		}
-		if err := refundMessages(tx, []string{id}, RefundUnsent, now); err != nil {
+		if err := refundMessages(tx.DB, []string{id}, RefundUnsent, now); err != nil {
 			return err
 		}
 		return tx.Where("id = ?", id).Take(&out).Error

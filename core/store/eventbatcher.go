@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"gorm.io/gorm"
-
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -99,9 +97,9 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 	slices.SortStableFunc(all, func(a, b item) int {
 		return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(messageKey(a.ev), messageKey(b.ev)))
 	})
-	err = s.transaction(ctx, func(tx *gorm.DB) error {
+	err = s.transaction(ctx, func(tx *eventTx) error {
 		// The batch's webhooks go into the outbox in one insert.
-		tx, flushOutbox := withOutbox(tx)
+		flushOutbox := tx.collect()
 		// One call per provider (all is sorted by provider), so that its
 		// reports are applied with a few statements for all of them.
 		for start := 0; start < len(all); {

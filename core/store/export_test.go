@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -45,4 +46,10 @@ func (s *Store) LedgerSum(ctx context.Context, accountID string) (money.Amount, 
 		return 0, fmt.Errorf("sum the ledger of account %s: %w", accountID, err)
 	}
 	return sum, nil
+}
+
+// EnqueueWebhook writes an event for the account into the webhook outbox
+// inside tx, as the store's own transactions do, for claims only.
+func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data any, at time.Time) error {
+	return enqueueWebhook(&eventTx{DB: tx, out: &txOutbox{}}, accountID, messageID, eventType, data, at)
 }

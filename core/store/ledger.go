@@ -169,7 +169,7 @@ func acceptanceCosts(a *Acceptance) map[string]money.Amount {
 // concurrent batch took the credit, or a limit was set meanwhile); the
 // caller then decides the batch again with lock, which reads every
 // account for update.
-func (s *Store) chargeAcceptances(tx *gorm.DB, as []Acceptance, refused []error, lock bool) (charged bool, err error) {
+func (s *Store) chargeAcceptances(tx *eventTx, as []Acceptance, refused []error, lock bool) (charged bool, err error) {
 	costs := make([]map[string]money.Amount, len(as))
 	var ids, read []string
 	for i := range as {
@@ -189,7 +189,7 @@ func (s *Store) chargeAcceptances(tx *gorm.DB, as []Acceptance, refused []error,
 	}
 	accounts := map[string]*billedAccount{}
 	if len(read) > 0 {
-		if accounts, err = s.readAccounts(tx, read, lock); err != nil {
+		if accounts, err = s.readAccounts(tx.DB, read, lock); err != nil {
 			return false, err
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Store) chargeAcceptances(tx *gorm.DB, as []Acceptance, refused []error,
 			balance[id] -= cost
 		}
 	}
-	if err := releaseClaims(tx, as, short); err != nil {
+	if err := releaseClaims(tx.DB, as, short); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -275,7 +275,7 @@ func releaseClaims(tx *gorm.DB, as []Acceptance, idx []int) error {
 // one order), then one ledger entry per charged message in one statement.
 // The update only applies within the account's credit limit; an update
 // that does not is errCreditRace.
-func (s *Store) writeCharges(tx *gorm.DB, msgs []*Message, now time.Time) error {
+func (s *Store) writeCharges(tx *eventTx, msgs []*Message, now time.Time) error {
 	total := map[string]money.Amount{}
 	for _, m := range msgs {
 		total[m.AccountID] += m.Charged
@@ -326,7 +326,7 @@ RETURNING id, balance_micros, credit_limit_micros, low_balance_micros`, total[id
 		entries = append(entries, LedgerEntry{AccountID: m.AccountID, Amount: -m.Charged, BalanceAfter: balance[m.AccountID],
 			Kind: EntryCharge, MessageID: m.ID, CreatedAt: now})
 	}
-	return insertLedger(tx, entries)
+	return insertLedger(tx.DB, entries)
 }
 
 // ledgerRows caps the rows of one ledger insert (7 parameters each, well
@@ -359,13 +359,13 @@ func insertLedger(tx *gorm.DB, entries []LedgerEntry) error {
 // above the account's threshold to below it. Only downward moves cross
 // it, so an account hears about it once per crossing: again only after a
 // top-up or refund took it back up.
-func (s *Store) noteLowBalance(tx *gorm.DB, a *billedAccount, before, after money.Amount, now time.Time) error {
+func (s *Store) noteLowBalance(tx *eventTx, a *billedAccount, before, after money.Amount, now time.Time) error {
 	t, ok := s.threshold(a)
 	if !ok || before < t || after >= t {
 		return nil
 	}
 	data := BalanceLowData{AccountID: a.ID, Balance: after, Threshold: t, Currency: s.billing.Currency}
-	if err := EnqueueWebhook(tx, a.ID, "", EventBalanceLow, data, now); err != nil {
+	if err := enqueueWebhook(tx, a.ID, "", EventBalanceLow, data, now); err != nil {
 		return fmt.Errorf("note low balance of account %s: %w", a.ID, err)
 	}
 	s.log.Info("account balance fell below its threshold", "account_id", a.ID, "balance", after.String(), "threshold", t.String())
@@ -455,8 +455,8 @@ func (s *Store) AddCredit(ctx context.Context, accountID string, amount money.Am
 		kind = EntryAdjustment
 	}
 	var e LedgerEntry
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
-		accounts, err := s.readAccounts(tx, []string{accountID}, true)
+	err := s.transaction(ctx, func(tx *eventTx) error {
+		accounts, err := s.readAccounts(tx.DB, []string{accountID}, true)
 		if err != nil {
 			return err
 		}

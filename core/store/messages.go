@@ -324,7 +324,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 	if len(results) == 0 {
 		return nil
 	}
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *eventTx) error {
 		changes := make([]StatusChange, 0, len(results))
 		events := make([]messageEvent, 0, len(results))
 		var accepted []message.Attempt
@@ -332,7 +332,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 		// One read decides which messages an outcome may still move (a
 		// message cancelled or finished meanwhile keeps its state), locked
 		// on PostgreSQL so that nothing changes them before the updates.
-		open, err := openMessages(tx, results)
+		open, err := openMessages(tx.DB, results)
 		if err != nil {
 			return err
 		}
@@ -362,21 +362,21 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 			}
 			events = append(events, ev)
 		}
-		if err := releaseUntried(tx, untried); err != nil {
+		if err := releaseUntried(tx.DB, untried); err != nil {
 			return err
 		}
-		if err := updateOutcomes(tx, tried); err != nil {
+		if err := updateOutcomes(tx.DB, tried); err != nil {
 			return err
 		}
-		if err := recordSenders(tx, accepted); err != nil {
+		if err := recordSenders(tx.DB, accepted); err != nil {
 			return err
 		}
 		if len(changes) > 0 {
-			if err := insertRows(tx, changes); err != nil {
+			if err := insertRows(tx.DB, changes); err != nil {
 				return err
 			}
 		}
-		if err := refundMessages(tx, unsent, RefundUnsent, s.now()); err != nil {
+		if err := refundMessages(tx.DB, unsent, RefundUnsent, s.now()); err != nil {
 			return err
 		}
 		// Before the held reports below, so that message.sent comes before
@@ -384,13 +384,13 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 		if err := enqueueMessageEvents(tx, events); err != nil {
 			return err
 		}
-		held, err := heldFor(tx, accepted)
+		held, err := heldFor(tx.DB, accepted)
 		if err != nil {
 			return err
 		}
 		// Their webhooks go into the outbox with one insert, after the
 		// message.sent events above.
-		tx, flushOutbox := withOutbox(tx)
+		flushOutbox := tx.collect()
 		if err := applyHeld(tx, held, s.now()); err != nil {
 			return err
 		}
@@ -409,7 +409,7 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 	if len(events) == 0 {
 		return nil
 	}
-	err := s.transaction(ctx, func(tx *gorm.DB) error { return s.storeEvents(tx, provider, events) })
+	err := s.transaction(ctx, func(tx *eventTx) error { return s.storeEvents(tx, provider, events) })
 	if err != nil {
 		return fmt.Errorf("store %d events: %w", len(events), err)
 	}
@@ -417,8 +417,8 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 }
 
 // storeEvents is StoreEvents inside the caller's transaction.
-func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) error {
-	tx, flushOutbox := withOutbox(tx)
+func (s *Store) storeEvents(tx *eventTx, provider string, events []sdk.Event) error {
+	flushOutbox := tx.collect()
 	for _, ev := range events {
 		switch {
 		case ev.ID == "":
@@ -432,7 +432,7 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 		}
 	}
 	now := s.now()
-	fresh, err := markProcessed(tx, provider, events, now)
+	fresh, err := markProcessed(tx.DB, provider, events, now)
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ func (s *Store) storeEvents(tx *gorm.DB, provider string, events []sdk.Event) er
 	if err != nil {
 		return err
 	}
-	if err := holdReports(tx, provider, unmatched); err != nil {
+	if err := holdReports(tx.DB, provider, unmatched); err != nil {
 		return err
 	}
 	return flushOutbox()
@@ -558,12 +558,12 @@ func tuples(n int, tuple string) string {
 // none stays held for good.
 func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 	applied := 0
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *eventTx) error {
 		var held []HeldStatus
 		// Servers sweeping at once take different reports (SKIP LOCKED), so
 		// none is applied twice.
 		// A report naming its recipient waits for a message to that number.
-		if err := forUpdateSkipLocked(tx).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id" +
+		if err := forUpdateSkipLocked(tx.DB).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id" +
 			" AND (held_statuses.recipient = '' OR m.recipient = '+' || held_statuses.recipient))").
 			Order("id").Limit(limit).Find(&held).Error; err != nil {
 			return err
@@ -571,7 +571,7 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 		// All of them with a few statements per provider, as RecordAttempts
 		// does; one by one, the sweep was a tenth of the server's CPU at
 		// a few hundred messages a second.
-		tx, flushOutbox := withOutbox(tx)
+		flushOutbox := tx.collect()
 		if err := applyHeld(tx, held, s.now()); err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ type OTPCode struct {
 func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
 	now := s.now()
 	code.CreatedAt = now
-	err := s.transaction(ctx, func(tx *gorm.DB) error {
+	err := s.transaction(ctx, func(tx *eventTx) error {
 		if s.driver == DriverPostgres {
 			// Counting then inserting is only exact when concurrent sends to
 			// the number take turns; SQLite's write lock already does that.
@@ -75,7 +75,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 		if refused[0] != nil {
 			return refused[0]
 		}
-		if err := s.insertMessages(tx, []*Message{msg}); err != nil {
+		if err := s.insertMessages(tx.DB, []*Message{msg}); err != nil {
 			return err
 		}
 		return s.writeCharges(tx, []*Message{msg}, now)

@@ -40,12 +40,12 @@ func freshReports(evs []message.Report, now time.Time) []report {
 // sent, delivered and failed follow one another; the provider's own time
 // for a report is kept beside it (StatusChange.ProviderAt,
 // Message.ProviderStatusAt).
-func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) ([]report, error) {
+func applyStatuses(tx *eventTx, provider string, reps []report, now time.Time) ([]report, error) {
 	if len(reps) == 0 {
 		return nil, nil
 	}
 	now = now.UTC()
-	targets, err := reportTargets(tx, provider, reps)
+	targets, err := reportTargets(tx.DB, provider, reps)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 			m.ProviderStatusAt = providerAt
 			final[m.ID] = &update{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
 			if typ := EventTypeFor(ev.Status); typ != "" && (t.WebhookURL != "" || m.CallbackURL != "") {
-				d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
+				d, err := newDelivery(tx.DB, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
 					Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
 				if err != nil {
 					return nil, err
@@ -140,13 +140,13 @@ func applyStatuses(tx *gorm.DB, provider string, reps []report, now time.Time) (
 				// the time their submit was answered.
 				each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
 			}
-			if err := updateMessages(tx, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
+			if err := updateMessages(tx.DB, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
 				return nil, fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
 			}
 		}
 	}
 	if len(changes) > 0 {
-		if err := insertRows(tx, changes); err != nil {
+		if err := insertRows(tx.DB, changes); err != nil {
 			return nil, fmt.Errorf("store %d status changes: %w", len(changes), err)
 		}
 	}

@@ -15,30 +15,30 @@ import (
 // left to claims, which the transaction wakes on commit. first says each
 // row is the first event of its message, so that no older one needs
 // looking for.
-func insertDeliveries(tx *gorm.DB, cs []targetedDelivery, first bool) error {
+func insertDeliveries(tx *eventTx, cs []targetedDelivery, first bool) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	m := markOf(tx)
+	m := tx.out
 	var picks []outbox.Pick
-	if m != nil && m.handoff != nil {
+	if m.handoff != nil {
 		var err error
-		if picks, err = chooseHandoffs(tx, m, cs, first); err != nil {
+		if picks, err = chooseHandoffs(tx, cs, first); err != nil {
 			return err
 		}
 	}
 	if len(picks) < len(cs) {
-		markEnqueued(tx)
+		m.leftForClaims = true
 	}
 	rows := make([]WebhookDelivery, len(cs))
 	for i := range cs {
 		rows[i] = cs[i].WebhookDelivery
 	}
 	if len(picks) == 0 {
-		return insertRows(tx, rows)
+		return insertRows(tx.DB, rows)
 	}
 	seqs := make(map[string]uint64, len(cs))
-	err := insertRowsReturning(tx, rows, "seq, event_id", func(r *sql.Rows) error {
+	err := insertRowsReturning(tx.DB, rows, "seq, event_id", func(r *sql.Rows) error {
 		var (
 			seq uint64
 			id  string
@@ -69,15 +69,16 @@ func insertDeliveries(tx *gorm.DB, cs []targetedDelivery, first bool) error {
 // chooseHandoffs asks outbox.Choose which deliveries of cs go to the
 // transaction's deliverer and leases them (in cs, before they are
 // inserted).
-func chooseHandoffs(tx *gorm.DB, m *enqueueMark, cs []targetedDelivery, first bool) ([]outbox.Pick, error) {
+func chooseHandoffs(tx *eventTx, cs []targetedDelivery, first bool) ([]outbox.Pick, error) {
+	m := tx.out
 	b := outbox.Batch{Len: len(cs), Handed: m.handedSeqs, Target: func(i int) (string, bool) {
 		c := &cs[i]
 		return c.MessageID, c.URL != "" && c.Secret != ""
 	}}
 	if !first {
-		b.Pending = func(ids []string) (map[string][]uint64, error) { return pendingDeliveries(tx, ids) }
+		b.Pending = func(ids []string) (map[string][]uint64, error) { return pendingDeliveries(tx.DB, ids) }
 	}
-	picks, err := outbox.Choose(m.handoff.h, b)
+	picks, err := outbox.Choose(m.handoff, b)
 	if err != nil {
 		return nil, err
 	}

@@ -168,13 +168,13 @@ func EventTypeFor(status message.Status) string {
 	return ""
 }
 
-// EnqueueWebhook writes an event for the account into the webhook outbox
+// enqueueWebhook writes an event for the account into the webhook outbox
 // inside tx, the transaction that makes the event true, so the event is
 // sent if and only if that transaction commits. messageID is empty for
 // account events (e.g. balance.low). Nothing is written when the account has
 // no webhook URL (and the message no callback_url), so accounts without
 // webhooks pay one indexed read.
-func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data any, at time.Time) error {
+func enqueueWebhook(tx *eventTx, accountID, messageID, eventType string, data any, at time.Time) error {
 	var hook Webhook
 	err := tx.Where("account_id = ?", accountID).Take(&hook).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -195,11 +195,11 @@ func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data an
 	if hook.URL == "" && callback == "" {
 		return nil
 	}
-	d, err := newDelivery(tx, accountID, messageID, eventType, callback, data, at)
+	d, err := newDelivery(tx.DB, accountID, messageID, eventType, callback, data, at)
 	if err != nil {
 		return err
 	}
-	markEnqueued(tx)
+	tx.out.leftForClaims = true
 	if err := tx.Create(&d).Error; err != nil {
 		return fmt.Errorf("enqueue %s webhook for account %s: %w", eventType, accountID, err)
 	}
@@ -271,7 +271,7 @@ func deliveryURL(d WebhookDelivery, accountURL string) string {
 // messages out of queued or pending, statuses no event is sent for and that
 // no message returns to, so each event is its message's first: none older
 // can be pending, and none is looked for when handing it over.
-func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
+func enqueueMessageEvents(tx *eventTx, events []messageEvent) error {
 	ids := make([]string, 0, len(events))
 	for _, ev := range events {
 		if EventTypeFor(ev.Status) != "" {
@@ -308,7 +308,7 @@ func enqueueMessageEvents(tx *gorm.DB, events []messageEvent) error {
 			continue
 		}
 		m := &t.Message
-		d, err := newDelivery(tx, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, ev), ev.At)
+		d, err := newDelivery(tx.DB, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, ev), ev.At)
 		if err != nil {
 			return err
 		}
@@ -515,12 +515,12 @@ func (s *Store) inboundAccount(tx *gorm.DB, recipient string) (string, error) {
 
 // storeInbound keeps an inbound message inside tx and enqueues its
 // message.received webhook.
-func (s *Store) storeInbound(tx *gorm.DB, provider string, in *sdk.InboundEvent) error {
+func (s *Store) storeInbound(tx *eventTx, provider string, in *sdk.InboundEvent) error {
 	at := in.At
 	if at.IsZero() {
 		at = time.Now()
 	}
-	accountID, err := s.inboundAccount(tx, in.To)
+	accountID, err := s.inboundAccount(tx.DB, in.To)
 	if err != nil {
 		return err
 	}
@@ -532,7 +532,7 @@ func (s *Store) storeInbound(tx *gorm.DB, provider string, in *sdk.InboundEvent)
 	if accountID == "" {
 		return nil
 	}
-	return EnqueueWebhook(tx, accountID, "", EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
+	return enqueueWebhook(tx, accountID, "", EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
 		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt)
 }
 
@@ -575,6 +575,10 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lea
 		args = append(args, skipAccounts)
 	}
 	args = append(args, limit)
+	// Message order (see package outbox) is written into the query, for
+	// speed: the NOT EXISTS keeps a claim from leasing an event whose
+	// older one is pending, which filtering afterwards could only undo
+	// with a release per row.
 	q := `UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
 WHERE seq IN (SELECT d.seq FROM webhook_deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
@@ -865,29 +869,23 @@ func (s *Store) MessageWebhooks(ctx context.Context, accountID, messageID string
 	return out, nil
 }
 
-type outboxKey struct{}
-
-// outboxRows collects the webhook rows of one transaction, for paths that apply
-// status changes one by one, so that the rows go in with one multi-row
-// insert instead of one statement each.
-type outboxRows struct{ rows []targetedDelivery }
-
-// withOutbox returns tx collecting the rows addDelivery is given, and the
+// collect makes the webhook rows addDelivery is given from now on wait,
+// for paths that apply status changes one by one, so that the rows go in
+// with one multi-row insert instead of one statement each. It returns the
 // function that inserts them; it must be called before the transaction
 // commits. Inside a tx already collecting, both change nothing.
-func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
-	if _, ok := tx.Statement.Context.Value(outboxKey{}).(*outboxRows); ok {
-		return tx, func() error { return nil }
+func (tx *eventTx) collect() (flush func() error) {
+	if tx.out.collecting {
+		return func() error { return nil }
 	}
-	ob := &outboxRows{}
-	ctx := context.WithValue(tx.Statement.Context, outboxKey{}, ob)
-	tx = tx.WithContext(ctx)
-	return tx, func() error {
-		if len(ob.rows) == 0 {
+	tx.out.collecting = true
+	return func() error {
+		tx.out.collecting = false
+		rows := tx.out.rows
+		tx.out.rows = nil
+		if len(rows) == 0 {
 			return nil
 		}
-		rows := ob.rows
-		ob.rows = nil
 		if err := insertDeliveries(tx, rows, false); err != nil {
 			return fmt.Errorf("enqueue %d webhooks: %w", len(rows), err)
 		}
@@ -895,11 +893,11 @@ func withOutbox(tx *gorm.DB) (*gorm.DB, func() error) {
 	}
 }
 
-// addDelivery writes d into the outbox: into the collection of a tx from
-// withOutbox, else at once.
-func addDelivery(tx *gorm.DB, d targetedDelivery) error {
-	if ob, ok := tx.Statement.Context.Value(outboxKey{}).(*outboxRows); ok {
-		ob.rows = append(ob.rows, d)
+// addDelivery writes d into the outbox: into the rows collected, else at
+// once.
+func addDelivery(tx *eventTx, d targetedDelivery) error {
+	if tx.out.collecting {
+		tx.out.rows = append(tx.out.rows, d)
 		return nil
 	}
 	return insertDeliveries(tx, []targetedDelivery{d}, false)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -31,66 +30,65 @@ func (s *Store) HandOffWebhooks(h outbox.Handoff) {
 
 type handoff struct{ h outbox.Handoff }
 
-// enqueueMark records what a transaction did with webhook deliveries; it
-// travels in the transaction's context, so the paths that write them need
-// no extra parameter.
-type enqueueMark struct {
-	// wrote: deliveries were written for claims (not handed over).
-	wrote atomic.Bool
-	// handoff is the store's, fixed for the transaction, and lease how
-	// long what it hands over is leased for.
-	handoff *handoff
+// eventTx is a transaction that may write webhook deliveries: the
+// database handle, and what the transaction does with the deliveries it
+// writes, passed along explicitly to the paths that write them.
+type eventTx struct {
+	*gorm.DB
+	out *txOutbox
+}
+
+// txOutbox is what one transaction did with webhook deliveries.
+type txOutbox struct {
+	// leftForClaims: deliveries were written for claims (not handed over).
+	leftForClaims bool
+	// handoff is the store's, fixed for the transaction (nil for none),
+	// and lease how long what it hands over is leased for.
+	handoff outbox.Handoff
 	lease   time.Duration
 	// handed are the deliveries leased to the handoff, given to it after
 	// the commit; handedSeqs their seqs.
 	handed     []outbox.Delivery
 	handedSeqs map[uint64]bool
+	// collecting says rows go to rows, inserted together by the flush
+	// that collect returned.
+	collecting bool
+	rows       []targetedDelivery
 }
 
-type enqueueMarkKey struct{}
-
 // transaction runs fn in a transaction, as gorm's Transaction does, and
-// once it has committed tells the handoff what fn did with the webhook
+// once it has committed gives the handoff what fn did with the webhook
 // deliveries it wrote. Transactions that may write webhooks use it: told
 // before the commit, a deliverer would look before the rows are visible.
-func (s *Store) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	h := s.handoff.Load()
-	if h == nil {
-		return s.db.WithContext(ctx).Transaction(fn)
+func (s *Store) transaction(ctx context.Context, fn func(tx *eventTx) error) error {
+	var h outbox.Handoff
+	if p := s.handoff.Load(); p != nil {
+		h = p.h
 	}
 	handed, err := s.eventTransaction(ctx, h, fn)
 	if err != nil {
 		return err
 	}
-	if len(handed.Deliveries) > 0 || handed.LeftForClaims {
-		h.h.Receive(handed)
+	if h != nil && (len(handed.Deliveries) > 0 || handed.LeftForClaims) {
+		h.Receive(handed)
 	}
 	return nil
 }
 
-// eventTransaction runs fn in a transaction that hands deliveries to h as
-// it writes them, and returns what it handed over once committed.
-func (s *Store) eventTransaction(ctx context.Context, h *handoff, fn func(tx *gorm.DB) error) (outbox.Handed, error) {
-	m := &enqueueMark{handoff: h, lease: h.h.Lease()}
-	if err := s.db.WithContext(context.WithValue(ctx, enqueueMarkKey{}, m)).Transaction(fn); err != nil {
+// eventTransaction runs fn in a transaction that hands deliveries to h (nil
+// for none) as it writes them, and returns, once committed, what it did
+// with them.
+func (s *Store) eventTransaction(ctx context.Context, h outbox.Handoff, fn func(tx *eventTx) error) (outbox.Handed, error) {
+	out := &txOutbox{handoff: h}
+	if h != nil {
+		out.lease = h.Lease()
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&eventTx{DB: tx, out: out}) })
+	if err != nil {
 		return outbox.Handed{}, err
 	}
 	// Written with the secrets as stored (sealed): they are opened only
 	// as they leave the store.
-	s.openClaimed(m.handed)
-	return outbox.Handed{Deliveries: m.handed, LeftForClaims: m.wrote.Load()}, nil
-}
-
-// markEnqueued notes in tx's context that its transaction writes a webhook
-// delivery for claims.
-func markEnqueued(tx *gorm.DB) {
-	if m, ok := tx.Statement.Context.Value(enqueueMarkKey{}).(*enqueueMark); ok {
-		m.wrote.Store(true)
-	}
-}
-
-// markOf returns the mark of tx's transaction, nil outside of one.
-func markOf(tx *gorm.DB) *enqueueMark {
-	m, _ := tx.Statement.Context.Value(enqueueMarkKey{}).(*enqueueMark)
-	return m
+	s.openClaimed(out.handed)
+	return outbox.Handed{Deliveries: out.handed, LeftForClaims: out.leftForClaims}, nil
 }
