@@ -12,8 +12,8 @@ func Expired(messageID, reason string) SendResult {
 // RetryAfter is the result for a message the upstream could not take now
 // and asked to be sent again no sooner than after d (an HTTP 429 or 503 with
 // Retry-After, an SMPP throttling error). The host sends the message on to
-// the route's next provider at once; when none is left, it starts the route
-// again no sooner than d. Set Code to the upstream's own code.
+// the route's next provider at once, and comes back to this one no sooner
+// than d. Set Code to the upstream's own code.
 func RetryAfter(messageID string, d time.Duration, reason string) SendResult {
 	return SendResult{MessageID: messageID, Outcome: Temporary, RetryAfter: max(d, 0), Reason: reason}
 }

@@ -538,20 +538,45 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued,
 		Code: code, Reason: fmt.Sprintf("%s: %s", provider, reason), At: now}
 	plan := m.PlanEntries()
-	next := nextOpen(plan, m.Candidate%max(len(plan), 1)+1)
+	c := m.Candidate % max(len(plan), 1)
+	if after > 0 && len(plan) > 0 {
+		// The provider's Retry-After holds for it alone: others may be
+		// tried at once, it no sooner than asked, in this round or later.
+		plan[c].NotBefore = now.Add(after)
+		r.Plan = store.EncodePlan(plan)
+	}
+	next := nextOpen(plan, c+1)
 	if d.o.Metrics != nil {
 		d.o.Metrics.Retried(provider, next >= 0)
 	}
 	if next >= 0 {
-		r.Candidate, r.RetryAt = next, now
+		r.Candidate, r.RetryAt = next, notBefore(plan[next], now, m.ExpiresAt)
 		return r
 	}
-	r.Candidate, r.RetryAt = max(nextOpen(plan, 0), 0), d.backoff(m, len(plan), now, after)
+	first := max(nextOpen(plan, 0), 0)
+	r.Candidate, r.RetryAt = first, d.backoff(m, len(plan), now, after)
+	if first < len(plan) {
+		r.RetryAt = notBefore(plan[first], r.RetryAt, m.ExpiresAt)
+	}
 	if unavailable {
 		// The guide's "pending": no provider could take it now; it will be retried.
 		r.Status = message.Pending
 	}
 	return r
+}
+
+// notBefore is at, or later when candidate e asked to be tried no sooner,
+// never past the message's expiry (the try that finds it expired).
+func notBefore(e store.PlanEntry, at, expires time.Time) time.Time {
+	switch {
+	case !e.NotBefore.After(at):
+		return at
+	case e.NotBefore.After(expires) && expires.After(at):
+		return expires
+	case e.NotBefore.After(expires):
+		return at
+	}
+	return e.NotBefore
 }
 
 // backoff is when a message whose plan of n candidates is exhausted starts

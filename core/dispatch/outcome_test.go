@@ -46,6 +46,10 @@ func TestTypedOutcomes(t *testing.T) {
 		{name: "retry after is waited out", plan: []string{"a"},
 			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.RetryAfter(m.ID, 5*time.Minute, "throttled") }),
 			status: "queued", reason: "throttled", dueLo: 5 * time.Minute, dueHi: 5 * time.Minute},
+		{name: "retry after holds for its provider through a failover", plan: []string{"a", "b"},
+			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.RetryAfter(m.ID, 5*time.Minute, "throttled") }),
+			b:      temporary("BUSY", "b is busy", 0),
+			status: "queued", reason: "b is busy", dueLo: 5 * time.Minute, dueHi: 5 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

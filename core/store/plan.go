@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -17,6 +18,9 @@ type PlanEntry struct {
 	// Refused is how this candidate refused the message; it is not asked
 	// again.
 	Refused sdk.Refusal `json:"refused,omitempty"`
+	// NotBefore is when this candidate asked to be tried again no sooner
+	// than (sdk.RetryAfter); zero when it did not.
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // FailsOver reports whether the entry's refusal r sends the message on.
@@ -24,12 +28,12 @@ func (e PlanEntry) FailsOver(r sdk.Refusal) bool { return slices.Contains(e.Fail
 
 // EncodePlan is the plan column's text for entries: a JSON array with a
 // provider's name for a plain candidate and an object for one with
-// failover_on or a refusal, so that a plan without either reads as it
+// failover_on, a refusal or a retry time, so that a plan without either reads as it
 // always did (["a","b"]).
 func EncodePlan(entries []PlanEntry) string {
 	out := make([]any, len(entries))
 	for i, e := range entries {
-		if len(e.FailoverOn) == 0 && e.Refused == "" {
+		if len(e.FailoverOn) == 0 && e.Refused == "" && e.NotBefore.IsZero() {
 			out[i] = e.Provider
 		} else {
 			out[i] = e
