@@ -216,6 +216,9 @@ func (n *node) startPlugins(ctx context.Context) error {
 	n.onClose(batcher.Close)
 	n.gate = dispatch.NewReportGate()
 	n.events = n.gate.Guard(batcher)
+	// Before the first event: which account owns inbound messages to
+	// which number (the api block's account_sender_ids).
+	n.st.SetInboundOwners(inboundOwners(n.cfg.API, n.log))
 	n.host = pluginhost.New(pluginhost.Options{Logger: n.log, Events: n.events})
 	n.specs, n.pollAfter, n.pollFor = providerSpecs(n.cfg.Providers, n.publicURL)
 	if err := n.host.Start(ctx, n.specs); err != nil {
@@ -293,7 +296,7 @@ func (n *node) startWorkers() {
 	cfg, log, st := n.cfg, n.log, n.st
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopWorkers = cancel
-	hooks := newWebhooks(st, cfg.API, n.egress, log, n.mx.webhooks())
+	hooks := newWebhooks(st, n.egress, log, n.mx.webhooks())
 	if cfg.Server.Role != config.RoleAPI {
 		// An API node leaves these to the nodes of role "all": its CPU
 		// goes to requests, and their queues are in the shared database.

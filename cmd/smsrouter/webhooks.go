@@ -18,12 +18,9 @@ import (
 // own deliverer was busy or gone, and leases that ran out.
 const webhookPollInterval = 200 * time.Millisecond
 
-// newWebhooks tells the store which account owns inbound messages to which
-// number (the api block's account_sender_ids) and returns the deliverer of
-// the applications' webhooks, handed the events the store writes and woken
-// for those it could not take.
-func newWebhooks(st *store.Store, api config.API, allowed *egress.Policy, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
-	st.SetInboundOwners(inboundOwners(api, log))
+// newWebhooks returns the deliverer of the applications' webhooks, handed
+// the events the store writes and woken for those it could not take.
+func newWebhooks(st *store.Store, allowed *egress.Policy, log hclog.Logger, obs webhook.Observer) *webhook.Deliverer {
 	d := webhook.New(st, webhook.Options{Logger: log, PollInterval: webhookPollInterval, Observer: obs, Egress: allowed})
 	// Events this process writes go straight to its deliverer while it
 	// runs (a node of role api runs none: Room is then 0), and it is woken
