@@ -1,7 +1,9 @@
 package core
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
@@ -38,16 +40,6 @@ func (s *Service) Account(ctx context.Context, id string) (account.Account, erro
 	return s.store.AccountByID(ctx, id)
 }
 
-// AccountByName returns the account with the given name.
-func (s *Service) AccountByName(ctx context.Context, name string) (account.Account, error) {
-	return s.store.AccountByName(ctx, name)
-}
-
-// EnsureAccount returns the account with the given name, created if new.
-func (s *Service) EnsureAccount(ctx context.Context, name string) (account.Account, error) {
-	return s.store.EnsureAccount(ctx, name)
-}
-
 // SetMessageBodies sets what the account's messages keep of their text
 // once final.
 func (s *Service) SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error) {
@@ -66,32 +58,88 @@ func (s *Service) AddCredit(ctx context.Context, accountID string, amount money.
 	return s.store.AddCredit(ctx, accountID, amount, reason)
 }
 
-// APIKeys returns the keys of an account, or of all accounts when
-// accountID is empty, oldest first.
-func (s *Service) APIKeys(ctx context.Context, accountID string) ([]account.APIKey, error) {
+// APIKeys returns the keys caller may list, oldest first: a system
+// admin's choice of account (every account when accountID is empty), an
+// account admin's own account's, asked or not. An account admin asking for
+// another account gets an error wrapping account.ErrForbidden.
+func (s *Service) APIKeys(ctx context.Context, caller account.APIKey, accountID string) ([]account.APIKey, error) {
+	if !caller.Has(account.PermSystemAdmin) {
+		if accountID != "" && !caller.Manages(accountID) {
+			return nil, caller.MayGrant(accountID, nil)
+		}
+		accountID = caller.AccountID
+	}
 	return s.store.ListAPIKeys(ctx, accountID)
 }
 
-// APIKey returns the key with the given id, revoked or not.
-func (s *Service) APIKey(ctx context.Context, id string) (account.APIKey, error) {
-	return s.store.APIKeyByID(ctx, id)
+// NewAPIKey is a key a caller asks for.
+type NewAPIKey struct {
+	// AccountID or AccountName (at most one) name the account; neither
+	// means the caller's own. A system admin's AccountName is created
+	// when new.
+	AccountID   string
+	AccountName string
+	Name        string
+	Permissions []string
+	// SMSPerMinute, when positive, is the key's own send rate limit.
+	SMSPerMinute int
 }
 
-// CreateAPIKey creates a key for the account with perms and, when
-// smsPerMinute is positive, its own send rate limit. It returns the raw
-// key, which exists nowhere else afterwards.
-func (s *Service) CreateAPIKey(ctx context.Context, accountID, name string, perms []string, smsPerMinute int) (string, account.APIKey, error) {
-	raw, key, err := s.store.CreateAPIKey(ctx, accountID, name, perms)
-	if err != nil || smsPerMinute <= 0 {
+// CreateAPIKey creates the key caller asks for and returns the raw key,
+// which exists nowhere else afterwards. A key the caller may not give
+// gets an error wrapping account.ErrForbidden (the same whether a named
+// account exists or not); an AccountID naming no account one wrapping
+// account.ErrNotFound.
+func (s *Service) CreateAPIKey(ctx context.Context, caller account.APIKey, k NewAPIKey) (string, account.APIKey, error) {
+	accountID, err := s.keyAccount(ctx, caller, k)
+	if err != nil {
+		return "", account.APIKey{}, err
+	}
+	if err := caller.MayGrant(accountID, k.Permissions); err != nil {
+		return "", account.APIKey{}, err
+	}
+	raw, key, err := s.store.CreateAPIKey(ctx, accountID, k.Name, k.Permissions)
+	if err != nil || k.SMSPerMinute <= 0 {
 		return raw, key, err
 	}
-	key, err = s.store.SetAPIKeySMSPerMinute(ctx, key.ID, smsPerMinute)
+	key, err = s.store.SetAPIKeySMSPerMinute(ctx, key.ID, k.SMSPerMinute)
 	return raw, key, err
 }
 
-// RevokeAPIKey revokes a key at once.
-func (s *Service) RevokeAPIKey(ctx context.Context, id string) error {
-	return s.store.RevokeAPIKey(ctx, id)
+// keyAccount picks the account a new key is for. An account admin naming
+// another account is refused before anything is created.
+func (s *Service) keyAccount(ctx context.Context, caller account.APIKey, k NewAPIKey) (string, error) {
+	switch {
+	case k.AccountID != "":
+		return k.AccountID, nil
+	case k.AccountName == "":
+		return caller.AccountID, nil
+	case caller.Has(account.PermSystemAdmin):
+		acc, err := s.store.EnsureAccount(ctx, k.AccountName)
+		return acc.ID, err
+	}
+	acc, err := s.store.AccountByName(ctx, k.AccountName)
+	if err != nil && !errors.Is(err, account.ErrNotFound) {
+		return "", err
+	}
+	if err != nil || acc.ID != caller.AccountID {
+		return "", caller.MayGrant("", nil)
+	}
+	return acc.ID, nil
+}
+
+// RevokeAPIKey revokes a key at once, if caller may: an error wraps
+// account.ErrForbidden when not, account.ErrNotFound when there is no
+// such key.
+func (s *Service) RevokeAPIKey(ctx context.Context, caller account.APIKey, id string) error {
+	target, err := s.store.APIKeyByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := caller.MayGrant(target.AccountID, target.PermissionList()); err != nil {
+		return err
+	}
+	return s.store.RevokeAPIKey(ctx, target.ID)
 }
 
 // Webhook returns the account's webhook settings.
@@ -111,9 +159,26 @@ func (s *Service) DeleteWebhook(ctx context.Context, accountID string) error {
 }
 
 // MessageWebhooks returns the webhooks sent for one of the account's
-// messages, in the order they are sent, each with its attempts.
+// messages, in the order they are sent, each with its attempts and the URL
+// it goes to; ErrNotFound when the account has no such message.
 func (s *Service) MessageWebhooks(ctx context.Context, accountID, messageID string) ([]outbox.Logged, error) {
-	return s.store.MessageWebhooks(ctx, accountID, messageID)
+	if _, err := s.Message(ctx, accountID, messageID); err != nil {
+		return nil, err
+	}
+	hooks, err := s.store.MessageWebhooks(ctx, accountID, messageID)
+	if err != nil || len(hooks) == 0 {
+		return hooks, err
+	}
+	// A delivery without a callback URL goes to the account's URL as it
+	// is when the delivery is sent: the one set now.
+	accountURL := ""
+	if w, err := s.store.GetWebhook(ctx, accountID); err == nil {
+		accountURL = w.URL
+	}
+	for i := range hooks {
+		hooks[i].URL = cmp.Or(hooks[i].CallbackURL, accountURL)
+	}
+	return hooks, nil
 }
 
 // Inbound returns a page of the account's inbound messages, newest first,

@@ -142,32 +142,18 @@ func (a *api) messageWebhooks(c *gin.Context) {
 	if !a.webhooksAvailable(c) {
 		return
 	}
-	ctx := c.Request.Context()
-	accountID := apiKey(c).AccountID
 	id := c.Param("message_id")
-	if _, err := a.o.Messages.Message(ctx, accountID, id); err != nil {
-		a.coreError(c, err)
-		return
-	}
-	hooks, err := a.o.Accounts.MessageWebhooks(ctx, accountID, id)
+	hooks, err := a.o.Accounts.MessageWebhooks(c.Request.Context(), apiKey(c).AccountID, id)
 	if err != nil {
 		a.coreError(c, err)
 		return
-	}
-	accountURL := ""
-	if len(hooks) > 0 {
-		if w, err := a.o.Accounts.Webhook(ctx, accountID); err == nil {
-			accountURL = w.URL
-		}
 	}
 	out := make([]webhookDeliveryJSON, len(hooks))
 	for i, h := range hooks {
 		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: string(h.State), CreatedAt: h.CreatedAt.UTC(),
 			DeliveredAt: utc(h.DeliveredAt), GaveUpAt: utc(h.GaveUpAt), Attempts: make([]webhookAttemptJSON, len(h.AttemptLog))}
-		if url := h.CallbackURL; url != "" {
+		if url := h.URL; url != "" {
 			d.URL = &url
-		} else if accountURL != "" {
-			d.URL = &accountURL
 		}
 		if h.State == outbox.Pending {
 			next := h.NextAttemptAt.UTC()

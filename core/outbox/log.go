@@ -10,7 +10,11 @@ type Logged struct {
 	// CallbackURL is the message's own callback_url; empty means the
 	// account's URL.
 	CallbackURL string
-	State       State
+	// URL is where the delivery goes: CallbackURL, else the account's
+	// webhook URL; empty when there is none. The store leaves it empty;
+	// core fills it in.
+	URL   string
+	State State
 	// Attempts counts the attempts made, the delivering one included.
 	Attempts int
 	// NextAttemptAt is when a pending delivery is tried next.
