@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -250,16 +251,11 @@ func (a *api) listKeys(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
-	accountID := c.Query("account_id")
-	if key := apiKey(c); !key.Has(account.PermSystemAdmin) {
-		// An account admin lists its own account's keys, asked or not.
-		if accountID != "" && !key.Manages(accountID) {
-			forbidden(c, key.MayGrant(accountID, nil))
-			return
-		}
-		accountID = key.AccountID
+	keys, err := a.o.Accounts.APIKeys(c.Request.Context(), apiKey(c), c.Query("account_id"))
+	if errors.Is(err, account.ErrForbidden) {
+		forbidden(c, err)
+		return
 	}
-	keys, err := a.o.Accounts.APIKeys(c.Request.Context(), accountID)
 	if err != nil {
 		a.coreError(c, err)
 		return
@@ -306,20 +302,20 @@ func (a *api) createKey(c *gin.Context) {
 		fail(c, http.StatusForbidden, fmt.Sprintf("sms_per_minute above the configured limit (%d) needs a %s key", limit, account.PermSystemAdmin))
 		return
 	}
-	accountID, ok := a.keyAccount(c, b)
-	if !ok {
+	if b.AccountID != "" && b.Account != "" {
+		fail(c, http.StatusUnprocessableEntity, "give account_id or account (a name), not both")
 		return
 	}
-	if err := apiKey(c).MayGrant(accountID, perms); err != nil {
+	raw, key, err := a.o.Accounts.CreateAPIKey(ctx, apiKey(c), core.NewAPIKey{AccountID: b.AccountID, AccountName: b.Account,
+		Name: b.Name, Permissions: perms, SMSPerMinute: b.SMSPerMinute})
+	switch {
+	case errors.Is(err, account.ErrForbidden):
 		forbidden(c, err)
 		return
-	}
-	raw, key, err := a.o.Accounts.CreateAPIKey(ctx, accountID, b.Name, perms, b.SMSPerMinute)
-	if errors.Is(err, account.ErrNotFound) {
+	case errors.Is(err, account.ErrNotFound):
 		fail(c, http.StatusUnprocessableEntity, "account_id names no account")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		a.coreError(c, err)
 		return
 	}
@@ -327,64 +323,20 @@ func (a *api) createKey(c *gin.Context) {
 		"note": "the key is shown only now; store it, it cannot be shown again"})
 }
 
-// keyAccount picks the account a new key is for: account_id, account (a
-// name; a system admin creates it when new), or the calling key's own. An
-// account admin naming another account is refused before anything is
-// created.
-func (a *api) keyAccount(c *gin.Context, b createKeyBody) (string, bool) {
-	key := apiKey(c)
-	switch {
-	case b.AccountID != "" && b.Account != "":
-		fail(c, http.StatusUnprocessableEntity, "give account_id or account (a name), not both")
-		return "", false
-	case b.AccountID != "":
-		return b.AccountID, true
-	case b.Account == "":
-		return key.AccountID, true
-	}
-	ctx := c.Request.Context()
-	if !key.Has(account.PermSystemAdmin) {
-		acc, err := a.o.Accounts.AccountByName(ctx, b.Account)
-		if err != nil && !errors.Is(err, account.ErrNotFound) {
-			a.coreError(c, err)
-			return "", false
-		}
-		if err != nil || acc.ID != key.AccountID {
-			// The same answer whether the account exists or not.
-			forbidden(c, key.MayGrant("", nil))
-			return "", false
-		}
-		return acc.ID, true
-	}
-	acc, err := a.o.Accounts.EnsureAccount(ctx, b.Account)
-	if err != nil {
-		a.coreError(c, err)
-		return "", false
-	}
-	return acc.ID, true
-}
-
 func (a *api) revokeKey(c *gin.Context) {
 	if a.o.Accounts == nil {
 		fail(c, http.StatusServiceUnavailable, "key management is not available on this server")
 		return
 	}
-	ctx := c.Request.Context()
-	target, err := a.o.Accounts.APIKey(ctx, c.Param("id"))
-	if err == nil {
-		if ferr := apiKey(c).MayGrant(target.AccountID, target.PermissionList()); ferr != nil {
-			forbidden(c, ferr)
-			return
-		}
-		err = a.o.Accounts.RevokeAPIKey(ctx, target.ID)
-	}
-	if errors.Is(err, account.ErrNotFound) {
+	err := a.o.Accounts.RevokeAPIKey(c.Request.Context(), apiKey(c), c.Param("id"))
+	switch {
+	case errors.Is(err, account.ErrForbidden):
+		forbidden(c, err)
+	case errors.Is(err, account.ErrNotFound):
 		fail(c, http.StatusNotFound, "API key not found")
-		return
-	}
-	if err != nil {
+	case err != nil:
 		a.coreError(c, err)
-		return
+	default:
+		c.JSON(http.StatusOK, gin.H{"success": true})
 	}
-	c.JSON(http.StatusOK, gin.H{"success": true})
 }

@@ -564,6 +564,7 @@ func TestAdminKeys(t *testing.T) {
 			{`{"name":"x","permissions":["fly"]}`, `unknown permission "fly"`},
 			{`{"name":"x","permissions":[]}`, "no permission given"},
 			{`{"name":"x","permissions":["admin"],"account_id":"acc_nope"}`, "names no account"},
+			{`{"name":"x","permissions":["send_sms"],"account_id":"acc_nope","account":"acme"}`, "not both"},
 		} {
 			if a := e.call(t, "POST", "/api/v1/admin/keys", "admin", c.body); a.code != 422 || !strings.Contains(fmt.Sprint(a.body["error"]), c.err) {
 				t.Errorf("create %s: HTTP %d %s, want 422 with %q", c.body, a.code, a.raw, c.err)

@@ -57,16 +57,13 @@ type Accounts interface {
 	CheckIdempotency(ctx context.Context, accountID, key, requestHash string) (core.IdempotencyCheck, error)
 
 	Account(ctx context.Context, id string) (account.Account, error)
-	AccountByName(ctx context.Context, name string) (account.Account, error)
-	EnsureAccount(ctx context.Context, name string) (account.Account, error)
 	SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error)
 	Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error)
 	AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (account.LedgerEntry, error)
 
-	APIKeys(ctx context.Context, accountID string) ([]account.APIKey, error)
-	APIKey(ctx context.Context, id string) (account.APIKey, error)
-	CreateAPIKey(ctx context.Context, accountID, name string, perms []string, smsPerMinute int) (string, account.APIKey, error)
-	RevokeAPIKey(ctx context.Context, id string) error
+	APIKeys(ctx context.Context, caller account.APIKey, accountID string) ([]account.APIKey, error)
+	CreateAPIKey(ctx context.Context, caller account.APIKey, k core.NewAPIKey) (string, account.APIKey, error)
+	RevokeAPIKey(ctx context.Context, caller account.APIKey, id string) error
 
 	Webhook(ctx context.Context, accountID string) (account.Webhook, error)
 	SetWebhook(ctx context.Context, accountID, url string, rotate bool) (account.Webhook, string, error)
