@@ -116,7 +116,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return fmt.Errorf("configure httpapi provider %q: %w", cfg.Name, err)
 	}
-	logger := cfg.Logger // never nil: the host and sdk.Serve always set it
+	logger := cfg.Log()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(s.concurrency, 2)
 	tr.ResponseHeaderTimeout = s.timeout

@@ -125,7 +125,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return fmt.Errorf("configure sandbox provider %q: %w", cfg.Name, err)
 	}
-	logger := cfg.Logger // never nil: the host and sdk.Serve always set it
+	logger := cfg.Log()
 	var book *receiptBook
 	if s.receiptsDir != "" {
 		if book, err = openReceiptBook(s.receiptsDir, s.dedupeByMessageID); err != nil {

@@ -159,9 +159,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if !p.configured.CompareAndSwap(false, true) {
 		return fmt.Errorf("configure smpp provider %q: already configured", cfg.Name)
 	}
-	if cfg.Logger != nil {
-		p.logger = cfg.Logger
-	}
+	p.logger = cfg.Log()
 	p.cfg, p.name = s, cfg.Name
 	p.norm = idNormaliser{resp: s.RespIDFormat, receipt: s.ReceiptIDFormat}
 	p.maxBatch.Store(int64(s.MaxBatchSize))

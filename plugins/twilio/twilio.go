@@ -89,7 +89,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return fmt.Errorf("configure twilio provider %q: %w", cfg.Name, err)
 	}
-	logger := cfg.Logger // never nil: the host and sdk.Serve always set it
+	logger := cfg.Log()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
