@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestImportsStayPluginSide keeps what a plugin author compiles small: the
-// sdk and its conformance kit must not pull in the host (anything of this
-// module outside sdk/) nor gin, gorm or expr, not even transitively.
+// TestImportsStayPluginSide keeps what a plugin author compiles small: no
+// package of the sdk module (the sdk, its conformance kit, hooktest, ...)
+// may pull in the host (anything of this repository outside sdk/) nor gin,
+// gorm or expr, not even transitively.
 func TestImportsStayPluginSide(t *testing.T) {
 	const module = "github.com/smsrouter/smsrouter"
 	goTool, err := exec.LookPath("go")
@@ -23,7 +24,7 @@ func TestImportsStayPluginSide(t *testing.T) {
 		"github.com/expr-lang/expr",
 		"github.com/antonmedv/expr",
 	}
-	for _, pkg := range []string{module + "/sdk", module + "/sdk/providertest"} {
+	for _, pkg := range sdkPackages(t, goTool, module+"/sdk/...") {
 		t.Run(strings.TrimPrefix(pkg, module+"/"), func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), goTool, "list", "-deps", "-f", "{{.ImportPath}}", pkg)
 			var stderr bytes.Buffer
@@ -52,6 +53,24 @@ func TestImportsStayPluginSide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sdkPackages lists the packages pattern matches, so a package added to
+// the sdk is checked without anyone remembering to list it.
+func sdkPackages(t *testing.T, goTool, pattern string) []string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), goTool, "list", pattern)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", pattern, err, stderr.String())
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) < 2 {
+		t.Fatalf("go list %s found %v; want the sdk and its kit at least", pattern, pkgs)
+	}
+	return pkgs
 }
 
 // TestModuleRequiresNothingFromHost keeps sdk a module plugin authors can
