@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -83,6 +85,9 @@ func TestSecretNeverPrints(t *testing.T) {
 	js, _ := json.Marshal(s)
 	var log strings.Builder
 	slog.New(slog.NewTextHandler(&log, nil)).Info("settings", "key", s.Key)
+	for _, jsonFormat := range []bool{false, true} {
+		hclog.New(&hclog.LoggerOptions{Output: &log, JSONFormat: jsonFormat}).Info("settings", "key", s.Key, "all", s)
+	}
 	for _, out := range []string{
 		fmt.Sprint(s.Key), fmt.Sprintf("%v %+v %#v %s %q %x %X %10s", s, s, s, s.Key, s.Key, s.Key, s.Key, s.Key),
 		s.Key.String(), s.Key.GoString(), string(js), log.String(),
@@ -90,6 +95,9 @@ func TestSecretNeverPrints(t *testing.T) {
 		if strings.Contains(out, key) || strings.Contains(out, hex.EncodeToString([]byte(key))) {
 			t.Errorf("secret printed: %s", out)
 		}
+	}
+	if n := strings.Count(log.String(), "[redacted]"); n < 5 {
+		t.Errorf("the logs show [redacted] %d times, want at least 5:\n%s", n, log.String())
 	}
 	if s.Key.Reveal() != key {
 		t.Errorf("Reveal = %q", s.Key.Reveal())
