@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/egress"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // checkCallback refuses a callback_url that is not an http(s) URL, that
@@ -28,7 +28,7 @@ func (s *Service) checkCallback(ctx context.Context, accountID, callback string)
 		return &InputError{"callback_url " + err.Error()}
 	}
 	if _, err := s.store.GetWebhook(ctx, accountID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, account.ErrNotFound) {
 			return &InputError{"callback_url needs the account's webhook signing secret, and the account has none " +
 				"(never set, or removed with DELETE /api/v1/webhook): call PUT /api/v1/webhook first " +
 				"(its url may be empty if only per-message callbacks are wanted)"}

@@ -36,7 +36,7 @@ type InputError struct{ Msg string }
 func (e *InputError) Error() string { return e.Msg }
 
 // ErrNotFound is returned for a message id the account does not have.
-var ErrNotFound = store.ErrNotFound
+var ErrNotFound = account.ErrNotFound
 
 // Planner chooses the ordered candidate providers for a message.
 type Planner interface {
