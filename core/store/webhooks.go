@@ -692,71 +692,14 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []out
 				return err
 			}
 		}
-		overtaken = map[uint64]bool{}
-		attempts := make([]WebhookAttempt, 0, len(results))
-		attempt := func(r outbox.Result) WebhookAttempt {
-			return WebhookAttempt{DeliverySeq: r.Seq, At: r.At.UTC(), HTTPStatus: r.HTTPStatus,
-				Error: r.Error, DurationMS: r.Duration.Milliseconds()}
-		}
-		// Deliveries are the bulk of results: those with one answer are
-		// recorded by one statement per batch, the rest one by one.
-		delivered := map[int][]outbox.Result{}
-		for _, r := range results {
-			at := r.At.UTC()
-			if r.State == outbox.Delivered && r.Error == "" {
-				delivered[r.HTTPStatus] = append(delivered[r.HTTPStatus], r)
-				continue
-			}
-			attempts = append(attempts, attempt(r))
-			up := map[string]any{"state": string(r.State), "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error,
-				"last_duration_ms": r.Duration.Milliseconds()}
-			switch r.State {
-			case outbox.Delivered:
-				up["delivered_at"] = at
-			case outbox.GaveUp:
-				up["gave_up_at"] = at
-			case outbox.Pending:
-				up["next_attempt_at"] = r.RetryAt.UTC()
-			default:
-				return fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
-			}
-			res := tx.Model(&WebhookDelivery{}).Where("seq = ? AND attempts = ? AND state = ?", r.Seq, r.Attempts, WebhookPending).
-				Updates(up)
-			if res.Error != nil {
-				return fmt.Errorf("webhook %d: %w", r.Seq, res.Error)
-			}
-			if res.RowsAffected == 0 {
-				overtaken[r.Seq] = true
-			}
-		}
-		for status, rs := range delivered {
-			applied, err := recordDelivered(tx, status, rs)
-			if err != nil {
-				return err
-			}
-			// A delivery whose claim was overtaken (its lease ran out and
-			// it was claimed again) keeps its state; the attempt is logged.
-			for _, r := range rs {
-				if !applied[r.Seq] {
-					attempts = append(attempts, attempt(r))
-					overtaken[r.Seq] = true
-				}
-			}
-		}
-		if err := insertRows(tx, attempts); err != nil {
+		var err error
+		if overtaken, err = recordResults(tx, results); err != nil {
 			return err
 		}
 		if lease <= 0 {
 			return nil
 		}
-		var finished []string
-		for _, r := range results {
-			if r.MessageID != "" && r.State.Finished() && !overtaken[r.Seq] {
-				finished = append(finished, r.MessageID)
-			}
-		}
-		var err error
-		next, err = claimNextEvents(tx, finished, now.UTC(), lease)
+		next, err = claimNextEvents(tx, finishedMessages(results, overtaken), now.UTC(), lease)
 		return err
 	})
 	if err != nil {
@@ -769,6 +712,90 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []out
 		return out, fmt.Errorf("claim the webhooks %d recorded ones held back: %w", len(next), err)
 	}
 	return out, nil
+}
+
+// recordResults stores the attempts and their deliveries' new states, and
+// returns the seqs of the results that changed nothing because their claim
+// was overtaken (the lease ran out and the delivery was claimed again): a
+// delivery keeps its state then, and the attempt is logged.
+func recordResults(tx *gorm.DB, results []outbox.Result) (overtaken map[uint64]bool, err error) {
+	overtaken = map[uint64]bool{}
+	attempts := make([]WebhookAttempt, 0, len(results))
+	// Deliveries are the bulk of results: those with one answer are
+	// recorded by one statement per batch, the rest one by one.
+	delivered := map[int][]outbox.Result{}
+	for _, r := range results {
+		if r.State == outbox.Delivered && r.Error == "" {
+			delivered[r.HTTPStatus] = append(delivered[r.HTTPStatus], r)
+			continue
+		}
+		attempts = append(attempts, attemptOf(r))
+		moved, err := recordResult(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if !moved {
+			overtaken[r.Seq] = true
+		}
+	}
+	for status, rs := range delivered {
+		applied, err := recordDelivered(tx, status, rs)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if !applied[r.Seq] {
+				attempts = append(attempts, attemptOf(r))
+				overtaken[r.Seq] = true
+			}
+		}
+	}
+	if err := insertRows(tx, attempts); err != nil {
+		return nil, err
+	}
+	return overtaken, nil
+}
+
+// recordResult stores a result other than a plain delivery, and reports
+// whether it moved the delivery (false: its claim was overtaken).
+func recordResult(tx *gorm.DB, r outbox.Result) (bool, error) {
+	at := r.At.UTC()
+	up := map[string]any{"state": string(r.State), "lease_until": nil, "last_status": r.HTTPStatus, "last_error": r.Error,
+		"last_duration_ms": r.Duration.Milliseconds()}
+	switch r.State {
+	case outbox.Delivered:
+		up["delivered_at"] = at
+	case outbox.GaveUp:
+		up["gave_up_at"] = at
+	case outbox.Pending:
+		up["next_attempt_at"] = r.RetryAt.UTC()
+	default:
+		return false, fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
+	}
+	res := tx.Model(&WebhookDelivery{}).Where("seq = ? AND attempts = ? AND state = ?", r.Seq, r.Attempts, WebhookPending).
+		Updates(up)
+	if res.Error != nil {
+		return false, fmt.Errorf("webhook %d: %w", r.Seq, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// attemptOf is the attempt row of a result.
+func attemptOf(r outbox.Result) WebhookAttempt {
+	return WebhookAttempt{DeliverySeq: r.Seq, At: r.At.UTC(), HTTPStatus: r.HTTPStatus,
+		Error: r.Error, DurationMS: r.Duration.Milliseconds()}
+}
+
+// finishedMessages are the messages of the results that finished their
+// delivery: their next events may go.
+func finishedMessages(results []outbox.Result, overtaken map[uint64]bool) []string {
+	var out []string
+	for _, r := range results {
+		if r.MessageID != "" && r.State.Finished() && !overtaken[r.Seq] {
+			out = append(out, r.MessageID)
+		}
+	}
+	return out
 }
 
 // claimNextEvents leases the first pending event of each message, where
