@@ -47,6 +47,9 @@ Usage:
   smsrouter plugin check [--settings FILE|JSON] [--name NAME] [--hook-url URL] BINARY | --builtin KIND
                                                     start a plugin as the host does; with settings configure it
                                                     and ask the upstream for health and balance
+  smsrouter plugin new NAME [--hooks] [--events] [--balance] [--module PATH] [--dir DIR] [--sdk DIR]
+                                                    write a provider plugin module to start from: it builds and
+                                                    passes the conformance kit as written
   smsrouter plugin serve KIND                        (internal) run a built-in plugin
 
 Without --config the embedded default is used: SQLite under ./data (of the current
@@ -113,6 +116,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = outboxCmd(ctx, args[1:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
 		err = pluginCheckCmd(ctx, args[2:], stdout)
+	case cmd == "plugin" && len(args) > 1 && args[1] == "new":
+		err = pluginNewCmd(args[2:], stdout)
 	default:
 		fmt.Fprintf(stderr, "smsrouter: unknown command %q\n\n%s", strings.Join(args, " "), usage)
 		return 2
