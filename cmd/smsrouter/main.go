@@ -44,9 +44,10 @@ Usage:
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)
-  smsrouter plugin check [--settings FILE|JSON] [--name NAME] [--hook-url URL] BINARY | --builtin KIND
-                                                    start a plugin as the host does; with settings configure it
-                                                    and ask the upstream for health and balance
+  smsrouter plugin check [--settings FILE|JSON] [--name NAME] [--hook-url URL] [--hook FILE] BINARY | --builtin KIND
+                                                    start a plugin as the host does; with settings configure it,
+                                                    ask the upstream for health and balance, and post the HTTP
+                                                    request in the --hook file to its hook
   smsrouter plugin new NAME [--hooks] [--events] [--balance] [--module PATH] [--dir DIR] [--sdk DIR]
                                                     write a provider plugin module to start from: it builds and
                                                     passes the conformance kit as written

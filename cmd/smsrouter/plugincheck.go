@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/sdk/hooktest"
 )
 
 // Bounds of each step of plugin check: a plugin slower than this is the
@@ -40,6 +44,7 @@ func pluginCheckCmd(ctx context.Context, args []string, stdout io.Writer) error 
 	builtinKind := fs.String("builtin", "", "check a built-in plugin kind of this binary instead of a BINARY")
 	name := fs.String("name", "check", "the provider name Configure gets")
 	hookURL := fs.String("hook-url", "", "the hook URL Configure gets (default: one under http://127.0.0.1)")
+	hookFile := fs.String("hook", "", "a file with an HTTP request as the upstream sends it to the hook URL (path relative to it), to post to the plugin after configuring it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +53,16 @@ func pluginCheckCmd(ctx context.Context, args []string, stdout io.Writer) error 
 		return err
 	}
 	settings, err := readSettings(*settingsArg)
+	if err != nil {
+		return err
+	}
+	if *hookFile != "" && settings == nil {
+		return errors.New("--hook needs --settings: the plugin must be configured to take a hook")
+	}
+	if *hookURL == "" {
+		*hookURL = "http://127.0.0.1/api/v1/providers/" + *name + "/hooks"
+	}
+	hook, err := readHook(*hookFile, *hookURL)
 	if err != nil {
 		return err
 	}
@@ -60,14 +75,11 @@ func pluginCheckCmd(ctx context.Context, args []string, stdout io.Writer) error 
 	defer pl.Kill()
 	p := pl.Provider()
 	c.metadata(p)
-	if settings != nil {
-		url := *hookURL
-		if url == "" {
-			url = "http://127.0.0.1/api/v1/providers/" + *name + "/hooks"
-		}
-		if c.configure(ctx, p, sdk.Config{Name: *name, Settings: settings, HookURL: url}) {
-			c.health(ctx, p)
-			c.balance(ctx, p)
+	if settings != nil && c.configure(ctx, p, sdk.Config{Name: *name, Settings: settings, HookURL: *hookURL}) {
+		c.health(ctx, p)
+		c.balance(ctx, p)
+		if hook != nil {
+			c.hook(ctx, p, hook)
 		}
 	}
 	if err := errors.Join(c.problems...); err != nil {
@@ -183,4 +195,64 @@ func (c *pluginCheck) balance(ctx context.Context, p sdk.Provider) {
 		err = fmt.Errorf("balance %v without a currency", b.Amount)
 	}
 	c.step("balance", err, "ok %v %s", b.Amount, b.Currency)
+}
+
+// readHook reads --hook: an HTTP request as it reaches the hook URL (a
+// request line with the path after the hook URL, headers, a blank line,
+// the body), turned into what the host hands HandleHook.
+func readHook(file, hookURL string) (*sdk.HookRequest, error) {
+	if file == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--hook: %w", err)
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("--hook %s: not an HTTP request such as \"POST /status HTTP/1.1\" with headers and a body: %w", file, err)
+	}
+	defer req.Body.Close()
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, fmt.Errorf("--hook %s: body: %w", file, err)
+	}
+	return &sdk.HookRequest{Method: req.Method, URL: strings.TrimRight(hookURL, "/") + req.URL.RequestURI(), Path: req.URL.Path,
+		Header: req.Header, Body: body, RemoteAddr: "127.0.0.1:0"}, nil
+}
+
+// hook posts the test hook and reports the answer and the events; an
+// answer of 400 or more fails the check, since the request is meant to be
+// one the plugin takes (a refused signature shows a secret set wrong).
+func (c *pluginCheck) hook(ctx context.Context, p sdk.Provider, req *sdk.HookRequest) {
+	hh, ok := p.(sdk.HookHandler)
+	if !ok || !sdk.CapabilitiesOf(p).Hooks {
+		c.step("hook", errors.New("the plugin takes no hooks"), "")
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, checkCallTimeout)
+	defer cancel()
+	rec := hooktest.NewRecorder()
+	err := hh.HandleHook(hctx, req, rec)
+	switch {
+	case err != nil:
+	case rec.Err != nil:
+		err = rec.Err
+	case rec.Code >= 400:
+		err = fmt.Errorf("%s %s answered HTTP %d: %s", req.Method, req.Path, rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	c.step("hook", err, "ok: %s %s answered HTTP %d, %d event(s)", req.Method, req.Path, max(rec.Code, http.StatusOK), len(rec.Events))
+	for _, ev := range rec.Events {
+		fmt.Fprintf(c.out, "                %s\n", describeEvent(ev))
+	}
+}
+
+func describeEvent(ev sdk.Event) string {
+	switch {
+	case ev.Status != nil:
+		return fmt.Sprintf("status %s: %s (%s)", ev.Status.ProviderMessageID, ev.Status.Status, ev.Status.ProviderStatus)
+	case ev.Inbound != nil:
+		return fmt.Sprintf("inbound %s from %s to %s", ev.Inbound.ProviderMessageID, ev.Inbound.From, ev.Inbound.To)
+	}
+	return "event " + ev.ID
 }

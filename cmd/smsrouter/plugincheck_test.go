@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,4 +56,44 @@ func TestPluginCheckCallsTheUpstream(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPluginCheckPostsAHook checks that plugin check hands a recorded
+// request to the plugin's hook and reports the answer and the events, and
+// that a request the plugin refuses (a forged signature) fails the check.
+func TestPluginCheckPostsAHook(t *testing.T) {
+	api := twiliotest.NewServer(twiliotest.Options{})
+	t.Cleanup(api.Close)
+	const hookURL = "https://sms.example.com/api/v1/providers/tw/hooks"
+	settings, err := json.Marshal(map[string]string{"account_sid": api.AccountSID(), "auth_token": api.AuthToken(), "base_url": api.URL, "from": "+14155550100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "AccountSid": {api.AccountSID()}}
+	hookFile := func(signature string) string {
+		body := form.Encode()
+		raw := fmt.Sprintf("POST /status HTTP/1.1\r\nHost: sms.example.com\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", signature, len(body), body)
+		path := filepath.Join(t.TempDir(), "hook.http")
+		if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name     string
+		file     string
+		code     int
+		inStdout []string
+		inStderr []string
+	}{
+		{"signed", hookFile(twiliotest.Sign(api.AuthToken(), hookURL+"/status", form)), 0,
+			[]string{"hook          ok: POST /status answered HTTP", "1 event(s)", "status SM1: delivered (delivered)", "plugin OK"}, nil},
+		{"forged", hookFile("bm90IGEgc2lnbmF0dXJl"), 1, []string{"hook          FAIL"}, []string{"hook: POST /status answered HTTP 403"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := cliRun(t, "plugin", "check", "--builtin", "twilio", "--settings", string(settings), "--hook-url", hookURL, "--hook", tc.file)
+			res.expect(t, tc.code, tc.inStdout, tc.inStderr)
+		})
+	}
+	cliRun(t, "plugin", "check", "--builtin", "twilio", "--hook", hookFile("x")).expect(t, 1, nil, []string{"--hook needs --settings"})
 }
