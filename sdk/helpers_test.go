@@ -27,6 +27,14 @@ type testSettings struct {
 	Retry   struct {
 		Max sdk.Duration `json:"max"`
 	} `json:"retry"`
+	Routes []struct {
+		Prefix string `json:"prefix"`
+	} `json:"routes"`
+	region // its settings are top-level ones, as encoding/json promotes them
+}
+
+type region struct {
+	Region string `json:"region"`
 }
 
 func (s *testSettings) Validate() error {
@@ -45,6 +53,9 @@ func TestDecodeSettings(t *testing.T) {
 		{"all given", `{"url":"https://x","timeout":"15s","batch":3,"key":"k","retry":{"max":"1m"}}`, "", ""},
 		{"defaults kept", `{"url":"https://x"}`, "", ""},
 		{"misspelt name", `{"url":"https://x","timout":"15s"}`, "timout", "the top-level settings are url, timeout, batch, key, retry"},
+		{"misspelt nested name", `{"url":"https://x","retry":{"mx":"1m"}}`, "retry.mx", "unknown setting (the settings in retry are max)"},
+		{"misspelt name in a list", `{"url":"https://x","routes":[{"prefix":"+1"},{"prefx":"+44"}]}`, "routes.1.prefx", "the settings in routes.1 are prefix"},
+		{"embedded settings are top-level", `{"url":"https://x","region":"eu","regon":"eu"}`, "regon", "the top-level settings are url, timeout, batch, key, retry, routes, region"},
 		{"duration as number", `{"url":"https://x","timeout":15}`, "timeout", `15 is not a duration such as "15s"`},
 		{"bad duration", `{"url":"https://x","timeout":"15 s"}`, "timeout", `"15 s" is not a duration`},
 		{"nested bad duration", `{"url":"https://x","retry":{"max":"soon"}}`, "retry.max", `"soon" is not a duration`},

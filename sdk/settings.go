@@ -40,7 +40,7 @@ func DecodeSettings(settings json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return settingsError(err, v)
+		return settingsError(err, trimmed, v)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &SettingsError{Err: errors.New("unexpected data after the settings object")}
@@ -85,7 +85,7 @@ func InRange[T cmp.Ordered](field string, v, lo, hi T) error {
 }
 
 // settingsError turns encoding/json's errors into ones that name the setting.
-func settingsError(err error, v any) error {
+func settingsError(err error, data []byte, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
@@ -95,7 +95,7 @@ func settingsError(err error, v any) error {
 		return &SettingsError{Err: fmt.Errorf("not valid JSON at byte %d: %w", syntaxErr.Offset, err)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return &SettingsError{Field: name, Err: unknownSetting(v)}
+		return unknownSetting(data, reflect.TypeOf(v), name)
 	}
 	var se *SettingsError
 	if errors.As(err, &se) {
@@ -136,29 +136,121 @@ func kindName(t reflect.Type) string {
 	return t.String()
 }
 
-// unknownSetting lists the settings v takes, so a typo's fix is in the error.
-func unknownSetting(v any) error {
-	t := reflect.TypeOf(v)
-	for t != nil && t.Kind() == reflect.Pointer {
+// unknownSetting names the unknown key encoding/json reported by its path
+// ("auth.usr") and lists the settings of the object it is in, so a typo's fix
+// is in the error. encoding/json gives only the key, so the key is looked up
+// in data against the settings type t.
+func unknownSetting(data []byte, t reflect.Type, name string) error {
+	path, fields, ok := findUnknown(data, t, name)
+	if !ok {
+		return &SettingsError{Field: name, Err: errors.New("unknown setting")}
+	}
+	where := "the top-level settings are"
+	if parent, _, nested := cutLast(path); nested {
+		where = "the settings in " + parent + " are"
+	}
+	return &SettingsError{Field: path, Err: fmt.Errorf("unknown setting (%s %s)", where, strings.Join(fields, ", "))}
+}
+
+// findUnknown returns the path of key name where data has it but t has no
+// field for it, and the names t's object there takes.
+func findUnknown(data []byte, t reflect.Type, name string) (path string, names []string, ok bool) {
+	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t.Kind() != reflect.Struct {
-		return errors.New("unknown setting")
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return "", nil, false
+		}
+		fields := settingFields(t)
+		for key, val := range obj {
+			f, known := lookupSetting(fields, key)
+			if !known && key == name {
+				return key, fieldNames(fields), true
+			}
+			if p, n, found := findUnknown(val, f.Type, name); known && found {
+				return key + "." + p, n, true
+			}
+		}
+	case reflect.Slice, reflect.Array, reflect.Map:
+		var elems map[string]json.RawMessage
+		var list []json.RawMessage
+		if json.Unmarshal(data, &list) == nil {
+			elems = make(map[string]json.RawMessage, len(list))
+			for i, e := range list {
+				elems[strconv.Itoa(i)] = e
+			}
+		} else if json.Unmarshal(data, &elems) != nil {
+			return "", nil, false
+		}
+		for key, e := range elems {
+			if p, n, found := findUnknown(e, t.Elem(), name); found {
+				return key + "." + p, n, true
+			}
+		}
 	}
-	var names []string
+	return "", nil, false
+}
+
+// setting is one field of a settings struct under the name operators write.
+type setting struct {
+	name string
+	reflect.StructField
+}
+
+// settingFields lists the settings a struct takes, in order, with the
+// fields of embedded structs promoted as encoding/json promotes them.
+func settingFields(t reflect.Type) []setting {
+	var out []setting
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch {
-		case name == "-" || !f.IsExported():
+		case name == "-" || (!f.IsExported() && !f.Anonymous):
+			continue
+		case name == "" && f.Anonymous && f.Type.Kind() == reflect.Struct:
+			out = append(out, settingFields(f.Type)...)
 			continue
 		case name == "":
 			name = f.Name
 		}
-		names = append(names, name)
+		out = append(out, setting{name: name, StructField: f})
 	}
-	// encoding/json names the key but not the object it is in, so the list
-	// is of the top level, said as such.
-	return fmt.Errorf("unknown setting (the top-level settings are %s)", strings.Join(names, ", "))
+	return out
+}
+
+// lookupSetting finds key's field the way encoding/json does: exact name
+// first, then ignoring case.
+func lookupSetting(fields []setting, key string) (setting, bool) {
+	for _, f := range fields {
+		if f.name == key {
+			return f, true
+		}
+	}
+	for _, f := range fields {
+		if strings.EqualFold(f.name, key) {
+			return f, true
+		}
+	}
+	return setting{}, false
+}
+
+func fieldNames(fields []setting) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return names
+}
+
+// cutLast splits "a.b.c" into "a.b" and "c".
+func cutLast(path string) (parent, last string, nested bool) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", path, false
+	}
+	return path[:i], path[i+1:], true
 }
 
 // Duration is a time.Duration that settings give as a string such as "15s"

@@ -50,7 +50,7 @@ var badSettings = []struct {
 	{"delivery ratio above 1", `{"delivery_ratio":2}`, "delivery_ratio"},
 	{"dlr delay negative", `{"dlr_delay":"-5ms"}`, "dlr_delay"},
 	{"currency lower case", `{"balance":{"amount":1,"currency":"usd"}}`, "balance.currency"},
-	{"balance unknown key", `{"balance":{"amount":1,"curency":"USD"}}`, "setting curency: unknown setting"},
+	{"balance unknown key", `{"balance":{"amount":1,"curency":"USD"}}`, "setting balance.curency: unknown setting (the settings in balance are amount, currency)"},
 	{"sender empty", `{"sender_ids":[""]}`, "sender_ids[0]"},
 	{"sender too long", `{"sender_ids":["OK","ThisNameIsTooLong"]}`, "sender_ids[1]"},
 	{"sender bad number", `{"sender_ids":["+12ab"]}`, "sender_ids[0]"},
