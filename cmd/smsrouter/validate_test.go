@@ -27,33 +27,43 @@ func TestConfigValidateAsksPlugins(t *testing.T) {
 	}
 }
 
-// TestConfigValidateNotChecked checks that an external plugin that cannot
-// check settings leaves them unchecked, says so, and fails nothing.
-func TestConfigValidateNotChecked(t *testing.T) {
+// TestConfigValidateExternalPlugins checks external plugins: one that
+// checks settings (the callback example) has a misspelt setting reported at
+// its line; one that cannot (echo) is reported "not checked" and fails
+// nothing.
+func TestConfigValidateExternalPlugins(t *testing.T) {
 	dir := t.TempDir()
-	echo := filepath.Join(dir, "echo")
-	if out, err := exec.Command("go", "build", "-o", echo, "../../examples/plugins/echo").CombinedOutput(); err != nil {
-		t.Fatalf("build echo plugin: %v\n%s", err, out)
+	for _, example := range []string{"echo", "callback"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, example), "../../examples/plugins/"+example).CombinedOutput(); err != nil {
+			t.Fatalf("build %s plugin: %v\n%s", example, err, out)
+		}
 	}
-	cfg := filepath.Join(dir, "smsrouter.hcl")
-	src := fmt.Sprintf(`database {
-  driver = "sqlite"
-  path   = "./never-created.db"
-}
-
-provider "echo-1" {
-  path   = %q
-  config = { delay = "5ms", anything = "goes" }
-}
-
-route "default" {
-  default    = true
-  candidates = ["echo-1"]
-}
-`, echo)
-	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name, provider string
+		code           int
+		inStdout       []string
+		inStderr       []string
+	}{
+		{"not checked", `path = "./echo"
+  config = { delay = "5ms", anything = "goes" }`, 0,
+			[]string{`provider "p1": settings not checked: plugin echo 0.1.0`, ": OK (1 providers"}, nil},
+		{"checked and valid", `path = "./callback"
+  config = { base_url = "https://api.example.com", api_key = "k", webhook_secret = "s" }`, 0,
+			[]string{": OK (1 providers"}, nil},
+		{"misspelt setting", `path = "./callback"
+  config = {
+    base_url       = "https://api.example.com"
+    api_key        = "k"
+    webhok_secret  = "s"
+  }`, 1, nil, []string{"smsrouter.hcl:11:5: Invalid provider setting", `provider "p1" (`, "setting webhok_secret: unknown setting"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := filepath.Join(dir, "smsrouter.hcl")
+			src := fmt.Sprintf("database {\n  driver = \"sqlite\"\n  path   = \"./never-created.db\"\n}\n\nprovider \"p1\" {\n  %s\n}\n\nroute \"default\" {\n  default    = true\n  candidates = [\"p1\"]\n}\n", tc.provider)
+			if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cliRun(t, "config", "validate", "--config", cfg).expect(t, tc.code, tc.inStdout, tc.inStderr)
+		})
 	}
-	cliRun(t, "config", "validate", "--config", cfg).expect(t, 0,
-		[]string{`provider "echo-1": settings not checked: plugin echo 0.1.0`, ": OK (1 providers"}, nil)
 }
