@@ -71,7 +71,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 		return nil, err
 	}
 	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
-		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: facts.Kind, Country: facts.Country,
+		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
 		Status: message.Queued, Route: plan.Route, Plan: store.EncodePlan(entries),
 		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
 		CallbackURL: req.CallbackURL}, nil
@@ -201,7 +201,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 
 func (s *Service) countAccepted(m *store.Message) {
 	if s.counter != nil {
-		s.counter.CountAccepted(m.Kind, m.Segments)
+		s.counter.CountAccepted(string(m.Kind), m.Segments)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -47,7 +48,7 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 	if err != nil {
 		return 0, fmt.Errorf("generate OTP: %w", err)
 	}
-	m, err := s.prepare(ctx, accountID, SendRequest{To: num.E164, Message: strings.ReplaceAll(s.otp.Template, "{code}", code), Kind: "otp"})
+	m, err := s.prepare(ctx, accountID, SendRequest{To: num.E164, Message: strings.ReplaceAll(s.otp.Template, "{code}", code), Kind: message.KindOTP})
 	if err != nil {
 		return 0, err
 	}

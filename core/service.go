@@ -126,7 +126,7 @@ type SendRequest struct {
 	To      string
 	Message string
 	From    string
-	Kind    string
+	Kind    message.Kind
 	// Tags are free-form labels routing rules can read as tags.
 	Tags map[string]string
 	// Idempotency, when set, makes the send replay-safe.
@@ -169,12 +169,12 @@ func Facts(accountID string, req SendRequest) (routing.Facts, error) {
 	}
 	kind := req.Kind
 	if kind == "" {
-		kind = KindSMS
+		kind = message.KindSMS
 	}
 	enc, segs := segment.Count(req.Message)
 	return routing.Facts{To: num.E164, Country: num.Country, CallingCode: num.CallingCode, Operator: num.Operator,
 		NumberType: num.Type, Sender: req.From, Text: req.Message, Length: utf8.RuneCountInString(req.Message),
-		Segments: segs, Encoding: enc, Kind: kind, Account: accountID, Tags: req.Tags}, nil
+		Segments: segs, Encoding: enc, Kind: string(kind), Account: accountID, Tags: req.Tags}, nil
 }
 
 // Send validates, routes and stores a message; it is then queued for the

@@ -7,20 +7,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Kinds of message an application may name; routing rules read the kind
-// as `kind`. A closed list, so that a typo ("marketting") is refused
-// instead of silently missing the rules written for the kind.
-const (
-	KindSMS           = "sms" // the default
-	KindOTP           = "otp"
-	KindTransactional = "transactional"
-	KindMarketing     = "marketing"
+	"github.com/smsrouter/smsrouter/core/message"
 )
-
-// Kinds lists the kinds in the order the API names them.
-var Kinds = []string{KindSMS, KindOTP, KindTransactional, KindMarketing}
 
 // Bounds of a message's tags, which routing rules read as tags.NAME.
 const (
@@ -70,12 +59,17 @@ func checkText(req SendRequest) error {
 	return nil
 }
 
-// checkKind refuses a kind outside Kinds; "" is the default, sms.
-func checkKind(kind string) error {
-	if kind == "" || slices.Contains(Kinds, kind) {
+// checkKind refuses a kind outside message.Kinds; "" is the default, sms.
+func checkKind(kind message.Kind) error {
+	if kind == "" || kind.Valid() {
 		return nil
 	}
-	return &InputError{fmt.Sprintf("kind %q is not a kind of message; use one of %s (or leave it out for %s)", kind, strings.Join(Kinds, ", "), KindSMS)}
+	kinds := message.Kinds()
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return &InputError{fmt.Sprintf("kind %q is not a kind of message; use one of %s (or leave it out for %s)", kind, strings.Join(names, ", "), message.KindSMS)}
 }
 
 // checkTags bounds the tags: how many, their names' length and letters

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -80,22 +81,9 @@ func (a *api) balance(c *gin.Context) {
 }
 
 type senderJSON struct {
-	Value  string `json:"value"`
-	Kind   string `json:"kind"`
-	Source string `json:"source"`
-}
-
-func senderKind(v string) string {
-	digits := strings.TrimPrefix(v, "+")
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return "alphanumeric"
-		}
-	}
-	if strings.HasPrefix(v, "+") || len(digits) > 8 {
-		return "number"
-	}
-	return "shortcode"
+	Value  string             `json:"value"`
+	Kind   message.SenderKind `json:"kind"`
+	Source string             `json:"source"`
 }
 
 func (a *api) senderIDs(c *gin.Context) {
@@ -107,14 +95,14 @@ func (a *api) senderIDs(c *gin.Context) {
 	}
 	out := []senderJSON{}
 	for _, v := range allowed {
-		out = append(out, senderJSON{Value: v, Kind: senderKind(v), Source: "config"})
+		out = append(out, senderJSON{Value: v, Kind: message.SenderKindOf(v), Source: "config"})
 	}
 	if a.o.Plugins != nil {
 		for _, name := range a.o.Plugins.Names() {
 			for _, s := range a.providerSenders(ctx, name) {
-				kind := s.Kind
+				kind := message.SenderKind(s.Kind)
 				if kind == "" {
-					kind = senderKind(s.Value)
+					kind = message.SenderKindOf(s.Value)
 				}
 				out = append(out, senderJSON{Value: s.Value, Kind: kind, Source: "provider:" + name})
 			}

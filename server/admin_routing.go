@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -32,7 +33,7 @@ type explainBody struct {
 	// Text is accepted as another name for message, as the CLI calls it.
 	Text      string            `json:"text"`
 	From      string            `json:"from"`
-	Kind      string            `json:"kind"`
+	Kind      message.Kind      `json:"kind"`
 	Account   string            `json:"account"`
 	Tags      map[string]string `json:"tags"`
 	MessageID string            `json:"message_id"`

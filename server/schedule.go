@@ -27,7 +27,7 @@ type scheduling struct {
 // labels are what a send or bulk body says about the message for routing
 // rules to read: its kind and the application's tags. Core checks them.
 type labels struct {
-	Kind string            `json:"kind"`
+	Kind message.Kind      `json:"kind"`
 	Tags map[string]string `json:"tags"`
 }
 

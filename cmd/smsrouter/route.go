@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -69,7 +70,7 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 	if len(tags) > 0 {
 		tagMap = tags
 	}
-	f, err := core.Facts(*account, core.SendRequest{To: *to, Message: *text, From: *from, Kind: *kind, Tags: tagMap})
+	f, err := core.Facts(*account, core.SendRequest{To: *to, Message: *text, From: *from, Kind: message.Kind(*kind), Tags: tagMap})
 	if err != nil {
 		return err
 	}

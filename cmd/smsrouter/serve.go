@@ -399,7 +399,7 @@ func providerSpecs(providers []config.Provider, publicURL string) (specs []plugi
 		if p.PollStatusFor > 0 {
 			pollFor[p.Name] = p.PollStatusFor
 		}
-		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: p.Plugin, Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
+		specs = append(specs, pluginhost.Spec{Name: p.Name, Kind: pluginhost.PluginKind(p.Plugin), Path: p.Path, SHA256: p.SHA256, Settings: p.Settings,
 			HookURL: strings.TrimRight(publicURL, "/") + "/api/v1/providers/" + p.Name + "/hooks"})
 	}
 	return specs, pollAfter, pollFor

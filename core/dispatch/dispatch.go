@@ -461,7 +461,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
-			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: m.Kind, ValidUntil: m.ExpiresAt.UTC()}
+			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: string(m.Kind), ValidUntil: m.ExpiresAt.UTC()}
 	}
 	// A send in flight is finished, not abandoned, when the dispatcher
 	// stops: cancelling it would leave the provider's answer unknown and

@@ -27,13 +27,19 @@ type EventStore interface {
 	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
 }
 
+// PluginKind names a built-in plugin: which provider implementation
+// ("smpp", "twilio", "sandbox") a configured provider runs, the `plugin`
+// of a provider block and routing's `provider_kind`. Not to be confused
+// with a message's kind (message.Kind).
+type PluginKind string
+
 // Spec says how to run one configured provider.
 type Spec struct {
 	// Name is the configured provider name ("smpp-eu-1").
 	Name string
 	// Kind is the built-in plugin kind ("sandbox"); the host runs its own
 	// executable as "plugin serve <Kind>".
-	Kind string
+	Kind PluginKind
 	// Path is an external plugin binary, used instead of Kind when set.
 	Path string
 	// SHA256, when set, pins Path: a binary with another digest is refused.
@@ -329,7 +335,7 @@ func (s Spec) pluginName() string {
 	case s.Path != "":
 		return s.Path
 	}
-	return s.Kind
+	return string(s.Kind)
 }
 
 // supervised is one provider and the plugin process currently serving it.
@@ -647,7 +653,7 @@ func (s *supervised) command() (*exec.Cmd, error) {
 			return nil, fmt.Errorf("find own executable for built-in plugin %q: %w", s.spec.Kind, err)
 		}
 	}
-	return exec.Command(exe, "plugin", "serve", s.spec.Kind), nil
+	return exec.Command(exe, "plugin", "serve", string(s.spec.Kind)), nil
 }
 
 func fileSHA256(path string) (string, error) {

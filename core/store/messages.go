@@ -44,7 +44,7 @@ type Message struct {
 	Mask     []string       `gorm:"-"`
 	Encoding string         `gorm:"size:8;not null"`
 	Segments int            `gorm:"not null"`
-	Kind     string         `gorm:"size:32;not null"`
+	Kind     message.Kind   `gorm:"size:32;not null"`
 	Country  string         `gorm:"size:2"`
 	Status   message.Status `gorm:"size:16;not null"`
 	// Route and Plan record the routing decision: the route that matched and

@@ -51,7 +51,7 @@ func TestMessageTextsAtRest(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		policy   account.MessageBodies
-		kind     string
+		kind     message.Kind
 		mask     []string
 		inFlight string // the text column while in flight; "sealed" for the sealed full text
 		final    string // the text MessageText gives once final

@@ -131,14 +131,11 @@ func keptText(m *Message, p account.MessageBodies) (kept string, full bool) {
 			kept = maskDigits(kept)
 		}
 		return kept, false
-	case p == account.BodiesMasked || m.Kind == KindOTP:
+	case p == account.BodiesMasked || m.Kind == message.KindOTP:
 		return maskDigits(m.Text), false
 	}
 	return "", true
 }
-
-// KindOTP is the kind of messages carrying a one-time code.
-const KindOTP = "otp"
 
 func maskDigits(s string) string {
 	return strings.Map(func(r rune) rune {
