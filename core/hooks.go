@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -17,7 +18,7 @@ type HookHost interface {
 
 // EventStore stores provider events durably.
 type EventStore interface {
-	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+	StoreEvents(ctx context.Context, provider string, events []message.Event) error
 }
 
 // ServeHook forwards one hook request to a provider and relays its answer
@@ -107,7 +108,7 @@ func (h *hookWriter) storePending() error {
 	if len(h.pending) == 0 {
 		return nil
 	}
-	if err := h.events.StoreEvents(h.ctx, h.provider, h.pending); err != nil {
+	if err := h.events.StoreEvents(h.ctx, h.provider, pluginhost.Events(h.pending)); err != nil {
 		h.err = fmt.Errorf("%w: %v", errStore, err)
 		return h.err
 	}

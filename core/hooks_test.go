@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -146,10 +147,10 @@ type eventStore struct {
 	fail bool
 
 	mu     sync.Mutex
-	stored []sdk.Event
+	stored []message.Event
 }
 
-func (s *eventStore) StoreEvents(_ context.Context, _ string, events []sdk.Event) error {
+func (s *eventStore) StoreEvents(_ context.Context, _ string, events []message.Event) error {
 	if s.fail {
 		return errors.New("database is read-only")
 	}

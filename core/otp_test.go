@@ -12,7 +12,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // rawText is a message's text columns as the database holds them.
@@ -71,8 +70,8 @@ func TestOTPCodeNeverStoredInClear(t *testing.T) {
 			ProviderMessageID: "sb-1", At: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.StoreEvents(ctx, "sandbox", []sdk.Event{{ID: "dlr-1", Status: &sdk.StatusEvent{ProviderMessageID: "sb-1",
-			Status: sdk.StatusDelivered, At: time.Now()}}}); err != nil {
+		if err := st.StoreEvents(ctx, "sandbox", []message.Event{{ID: "dlr-1", Report: &message.Report{ProviderMessageID: "sb-1",
+			Status: message.Delivered, At: time.Now()}}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Prune(ctx, store.Retention{}); err != nil {

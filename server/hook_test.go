@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 	"github.com/smsrouter/smsrouter/server"
@@ -79,7 +80,7 @@ func (p *failingHooks) HandleHook(_ context.Context, _ *sdk.HookRequest, w sdk.H
 // has no real peer.
 type refusingEvents struct{ fail bool }
 
-func (e refusingEvents) StoreEvents(context.Context, string, []sdk.Event) error {
+func (e refusingEvents) StoreEvents(context.Context, string, []message.Event) error {
 	if e.fail {
 		return errors.New("database is read-only")
 	}

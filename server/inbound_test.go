@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // inboundPage lists the ids of a page of GET /sms/inbound and its cursor.
@@ -54,10 +55,10 @@ func TestInboundAPI(t *testing.T) {
 			{"+959100000001", "+14155550100", 4 * time.Minute},
 			{"+959100000009", "+14155550199", 5 * time.Minute}, // other's
 		}
-		var events []sdk.Event
+		var events []message.Event
 		for i, m := range ins {
-			events = append(events, sdk.Event{ID: fmt.Sprintf("mo-%d", i), Inbound: &sdk.InboundEvent{
-				ProviderMessageID: fmt.Sprintf("p-%d", i), From: m.from, To: m.to, Text: fmt.Sprintf("text %d", i), At: base.Add(m.at)}})
+			events = append(events, message.Event{ID: fmt.Sprintf("mo-%d", i), Inbound: &inbound.Message{
+				ProviderMessageID: fmt.Sprintf("p-%d", i), Sender: m.from, Recipient: m.to, Text: fmt.Sprintf("text %d", i), ReceivedAt: base.Add(m.at)}})
 		}
 		if err := st.StoreEvents(ctx, "fast", events); err != nil {
 			t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // A reload hands the store the inbound numbers' owners of the new api
@@ -66,9 +66,9 @@ route "default" {
 	// account it was stored for.
 	ownerOf := func(id string) string {
 		t.Helper()
-		ev := sdk.Event{ID: id, Inbound: &sdk.InboundEvent{ProviderMessageID: id, From: "+14155550199", To: "+14155550100",
-			Text: "YES", At: time.Now()}}
-		if err := st.StoreEvents(ctx, "sandbox", []sdk.Event{ev}); err != nil {
+		ev := message.Event{ID: id, Inbound: &inbound.Message{ProviderMessageID: id, Sender: "+14155550199", Recipient: "+14155550100",
+			Text: "YES", ReceivedAt: time.Now()}}
+		if err := st.StoreEvents(ctx, "sandbox", []message.Event{ev}); err != nil {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"first", "acme", "globex"} {

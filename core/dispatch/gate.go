@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // ReportGate lets delivery reports wait for the dispatch rounds that were
@@ -104,7 +104,7 @@ func (g *ReportGate) AwaitRounds(ctx context.Context, provider string) {
 
 // EventStore stores providers' events.
 type EventStore interface {
-	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+	StoreEvents(ctx context.Context, provider string, events []message.Event) error
 }
 
 // Guard returns next with the gate in front: a group of events with a
@@ -117,9 +117,9 @@ type guarded struct {
 	gate *ReportGate
 }
 
-func (g guarded) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+func (g guarded) StoreEvents(ctx context.Context, provider string, events []message.Event) error {
 	for _, ev := range events {
-		if ev.Status != nil {
+		if ev.Report != nil {
 			g.gate.AwaitRounds(ctx, provider)
 			break
 		}

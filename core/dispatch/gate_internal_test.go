@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // A report waits for the round in flight to its provider, not for rounds
@@ -55,7 +56,7 @@ type eventsSeen struct {
 	early     atomic.Bool
 }
 
-func (e *eventsSeen) StoreEvents(context.Context, string, []sdk.Event) error {
+func (e *eventsSeen) StoreEvents(context.Context, string, []message.Event) error {
 	e.calls.Add(1)
 	if !e.roundOver.Load() {
 		e.early.Store(true)
@@ -67,15 +68,15 @@ func (e *eventsSeen) StoreEvents(context.Context, string, []sdk.Event) error {
 // and lets inbound messages through at once.
 func TestReportGateGuard(t *testing.T) {
 	ctx := context.Background()
-	status := sdk.Event{Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered}}
-	inbound := sdk.Event{Inbound: &sdk.InboundEvent{From: "+1555", To: "+1556", Text: "hi"}}
+	status := message.Event{Report: &message.Report{ProviderMessageID: "p1", Status: message.Delivered}}
+	mo := message.Event{Inbound: &inbound.Message{Sender: "+1555", Recipient: "+1556", Text: "hi"}}
 	for _, tc := range []struct {
 		name      string
-		events    []sdk.Event
+		events    []message.Event
 		wantEarly bool
 	}{
-		{name: "a report waits for the round", events: []sdk.Event{inbound, status}},
-		{name: "inbound messages alone do not wait", events: []sdk.Event{inbound}, wantEarly: true},
+		{name: "a report waits for the round", events: []message.Event{mo, status}},
+		{name: "inbound messages alone do not wait", events: []message.Event{mo}, wantEarly: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewReportGate()

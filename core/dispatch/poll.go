@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -17,7 +19,7 @@ import (
 type ReportStore interface {
 	ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]store.Message, error)
 	MarkPolled(ctx context.Context, marks []store.PollMark, at time.Time) error
-	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+	StoreEvents(ctx context.Context, provider string, events []message.Event) error
 }
 
 // PollOptions tune a Poller.
@@ -160,14 +162,14 @@ func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration
 		giveUp = DefaultGiveUpAfter
 	}
 	var ask []string
-	var events []sdk.Event
+	var events []message.Event
 	marks := make([]store.PollMark, 0, len(msgs))
 	for _, m := range msgs {
 		if m.SentAt != nil && now.Sub(*m.SentAt) >= giveUp {
 			// No report came and the provider will not say: record that we
 			// lost track, which a later definite report may still replace.
-			events = append(events, sdk.Event{ID: "poll/" + m.ProviderMessageID + "/gave-up", Status: &sdk.StatusEvent{
-				ProviderMessageID: m.ProviderMessageID, Status: sdk.StatusUnknown, ProviderStatus: "NO_REPORT", At: now}})
+			events = append(events, message.Event{ID: "poll/" + m.ProviderMessageID + "/gave-up", Report: &message.Report{
+				ProviderMessageID: m.ProviderMessageID, Status: message.Unknown, ProviderStatus: "NO_REPORT", At: now}})
 			marks = append(marks, store.PollMark{MessageID: m.ID})
 			continue
 		}
@@ -186,10 +188,11 @@ func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration
 			return 0, fmt.Errorf("query status of %d messages: %w", len(ask), err)
 		}
 		for _, r := range reports {
-			if r.Status == sdk.StatusSent || r.Status == sdk.StatusQueued || !r.Status.Valid() {
+			rep := pluginhost.Report(r)
+			if !message.Sent.MovesTo(rep.Status) {
 				continue // nothing new
 			}
-			events = append(events, sdk.Event{ID: "poll/" + r.ProviderMessageID + "/" + string(r.Status), Status: &r})
+			events = append(events, message.Event{ID: "poll/" + rep.ProviderMessageID + "/" + string(rep.Status), Report: &rep})
 		}
 	}
 	if err := p.st.StoreEvents(ctx, name, events); err != nil {

@@ -18,13 +18,14 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // EventStore durably stores the events a provider reports. The host
 // acknowledges an event to its plugin only after StoreEvents returned nil.
 type EventStore interface {
-	StoreEvents(ctx context.Context, provider string, events []sdk.Event) error
+	StoreEvents(ctx context.Context, provider string, events []message.Event) error
 }
 
 // PluginKind names a built-in plugin: which provider implementation
@@ -523,7 +524,7 @@ func (s *supervised) pumpEvents(ctx context.Context, es sdk.EventSource) {
 		if store == nil {
 			return errors.New("host has no event store")
 		}
-		return store.StoreEvents(ctx, s.spec.Name, []sdk.Event{ev})
+		return store.StoreEvents(ctx, s.spec.Name, event(ev))
 	}
 	for {
 		err := es.Events(ctx, emit)

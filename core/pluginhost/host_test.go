@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -270,7 +271,7 @@ func TestPluginEventsReachTheStoreAndAreRedelivered(t *testing.T) {
 	wantID := res[0].ProviderMessageID + ":delivered"
 	// The host waits a second before reopening a stream that failed.
 	ev := store.awaitEvent(t, wantID, 20*time.Second)
-	if ev.Status == nil || ev.Status.Status != sdk.StatusDelivered || ev.Status.ProviderMessageID != res[0].ProviderMessageID {
+	if ev.Report == nil || ev.Report.Status != message.Delivered || ev.Report.ProviderMessageID != res[0].ProviderMessageID {
 		t.Errorf("stored event = %+v, want a delivered report for %s", ev, res[0].ProviderMessageID)
 	}
 	if refused := store.refusedIDs(); len(refused) != 1 || refused[0] != wantID {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/goleak"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -236,7 +237,7 @@ func messages(ids ...string) []sdk.Message {
 // eventStore records what the host stores and can refuse the first calls,
 // like a database that is briefly unavailable.
 type eventStore struct {
-	stored chan sdk.Event
+	stored chan message.Event
 
 	mu       sync.Mutex
 	failNext int
@@ -244,10 +245,10 @@ type eventStore struct {
 }
 
 func newEventStore(failFirst int) *eventStore {
-	return &eventStore{stored: make(chan sdk.Event, 64), failNext: failFirst}
+	return &eventStore{stored: make(chan message.Event, 64), failNext: failFirst}
 }
 
-func (s *eventStore) StoreEvents(_ context.Context, provider string, events []sdk.Event) error {
+func (s *eventStore) StoreEvents(_ context.Context, provider string, events []message.Event) error {
 	s.mu.Lock()
 	if s.failNext > 0 {
 		s.failNext--
@@ -275,7 +276,7 @@ func (s *eventStore) refusedIDs() []string {
 }
 
 // awaitEvent waits for the store to receive the event with the given id.
-func (s *eventStore) awaitEvent(t *testing.T, id string, timeout time.Duration) sdk.Event {
+func (s *eventStore) awaitEvent(t *testing.T, id string, timeout time.Duration) message.Event {
 	t.Helper()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Two reports of one delivery under different event ids (the event stream
@@ -26,8 +26,8 @@ func TestConcurrentReportsOfOneMessageApplyOnce(t *testing.T) {
 		for k, s := range []*store.Store{a, b} {
 			wg.Go(func() {
 				for i := range n {
-					ev := statusEvent(fmt.Sprintf("source-%d/pm-%d", k, i), fmt.Sprintf("pm-%d", i), sdk.StatusDelivered, msgStart)
-					if err := s.StoreEvents(context.Background(), "p", []sdk.Event{ev}); err != nil {
+					ev := statusEvent(fmt.Sprintf("source-%d/pm-%d", k, i), fmt.Sprintf("pm-%d", i), message.Delivered, msgStart)
+					if err := s.StoreEvents(context.Background(), "p", []message.Event{ev}); err != nil {
 						t.Errorf("StoreEvents: %v", err)
 					}
 				}
@@ -56,7 +56,7 @@ func TestConcurrentHeldSweepsApplyEachReportOnce(t *testing.T) {
 			if err := a.DB().Model(&store.Message{}).Where("id = ?", ids[i]).Update("provider_message_id", "other").Error; err != nil {
 				t.Fatal(err)
 			}
-			storeEvents(t, a, "p", statusEvent("e/"+pm, pm, sdk.StatusDelivered, msgStart))
+			storeEvents(t, a, "p", statusEvent("e/"+pm, pm, message.Delivered, msgStart))
 			if err := a.DB().Model(&store.Message{}).Where("id = ?", ids[i]).Update("provider_message_id", pm).Error; err != nil {
 				t.Fatal(err)
 			}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // maxBatchEvents stops gathering events once a batch holds this many.
@@ -15,7 +15,7 @@ const maxBatchEvents = 2000
 // ProviderEvents are events one provider reported together.
 type ProviderEvents struct {
 	Provider string
-	Events   []sdk.Event
+	Events   []message.Event
 }
 
 // EventBatcher stores provider events that arrive concurrently (every
@@ -57,7 +57,7 @@ func NewEventBatcher(st *Store, o BatcherOptions) *EventBatcher {
 // StoreEvents stores the events in the next batch and returns once they are
 // committed, or with the error that kept them from it. It has the signature
 // of Store.StoreEvents, so either serves the plugin host.
-func (b *EventBatcher) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+func (b *EventBatcher) StoreEvents(ctx context.Context, provider string, events []message.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -86,7 +86,7 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 	// Events of one message keep their order (a stable sort).
 	type item struct {
 		provider string
-		ev       sdk.Event
+		ev       message.Event
 	}
 	var all []item
 	for _, g := range groups {
@@ -104,7 +104,7 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 		// reports are applied with a few statements for all of them.
 		for start := 0; start < len(all); {
 			end := start
-			evs := make([]sdk.Event, 0, len(all)-start)
+			evs := make([]message.Event, 0, len(all)-start)
 			for end < len(all) && all[end].provider == all[start].provider {
 				evs = append(evs, all[end].ev)
 				end++
@@ -129,9 +129,9 @@ func (s *Store) StoreEventsMany(ctx context.Context, groups []ProviderEvents) (r
 	return results, nil
 }
 
-func messageKey(ev sdk.Event) string {
-	if ev.Status != nil {
-		return ev.Status.ProviderMessageID
+func messageKey(ev message.Event) string {
+	if ev.Report != nil {
+		return ev.Report.ProviderMessageID
 	}
 	return ""
 }

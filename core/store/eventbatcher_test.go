@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // TestEventBatcherStoresConcurrentReports: reports of many callers at once
@@ -31,12 +31,12 @@ func TestEventBatcherStoresConcurrentReports(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				errs[i] = b.StoreEvents(context.Background(), "sbx",
-					[]sdk.Event{statusEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("p%d", i), sdk.StatusDelivered, msgStart.Add(time.Minute))})
+					[]message.Event{statusEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("p%d", i), message.Delivered, msgStart.Add(time.Minute))})
 			})
 		}
 		wg.Go(func() {
 			errs[n] = b.StoreEvents(context.Background(), "sbx",
-				[]sdk.Event{{ID: "bad", Status: &sdk.StatusEvent{ProviderMessageID: "p0", Status: "teleported"}}})
+				[]message.Event{{ID: "bad", Report: &message.Report{ProviderMessageID: "p0", Status: "teleported"}}})
 		})
 		wg.Wait()
 		for i, err := range errs[:n] {
@@ -62,8 +62,8 @@ func TestEventBatcherAfterClose(t *testing.T) {
 		id := sentMessage(t, s, "sbx", "p1")
 		b := store.NewEventBatcher(s, store.BatcherOptions{})
 		b.Close()
-		storeEvt := statusEvent("e1", "p1", sdk.StatusDelivered, msgStart.Add(time.Minute))
-		if err := b.StoreEvents(context.Background(), "sbx", []sdk.Event{storeEvt}); err != nil {
+		storeEvt := statusEvent("e1", "p1", message.Delivered, msgStart.Add(time.Minute))
+		if err := b.StoreEvents(context.Background(), "sbx", []message.Event{storeEvt}); err != nil {
 			t.Fatalf("StoreEvents after Close: %v", err)
 		}
 		if m := getMessage(t, s, id); m.Status != "delivered" {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // TestBatchIsolatesTextPostgresRefuses: a member whose text PostgreSQL
@@ -80,8 +80,8 @@ func TestEventBatchIsolatesAFailingMember(t *testing.T) {
 		if i == bad {
 			text = "nul \x00"
 		}
-		ev := sdk.Event{ID: fmt.Sprint("mo-", i), Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: text, At: time.Now()}}
-		wg.Go(func() { errs[i] = b.StoreEvents(ctx, "sandbox", []sdk.Event{ev}) })
+		ev := message.Event{ID: fmt.Sprint("mo-", i), Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: text, ReceivedAt: time.Now()}}
+		wg.Go(func() { errs[i] = b.StoreEvents(ctx, "sandbox", []message.Event{ev}) })
 	}
 	wg.Wait()
 	for i, err := range errs {

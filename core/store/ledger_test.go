@@ -13,7 +13,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func amount(t *testing.T, s string) money.Amount {
@@ -239,8 +238,8 @@ func TestRefundOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.StoreEvents(ctx, "sandbox", []sdk.Event{{ID: "ev-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-1",
-			Status: sdk.StatusUndeliverable, At: now}}}); err != nil {
+		if err := s.StoreEvents(ctx, "sandbox", []message.Event{{ID: "ev-1", Report: &message.Report{ProviderMessageID: "p-1",
+			Status: message.Undeliverable, At: now}}}); err != nil {
 			t.Fatal(err)
 		}
 		// Whatever path calls it again, a refund happens once.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Message is one SMS an application asked us to send, with where it stands in
@@ -405,7 +404,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 // StoreEvents durably stores events a provider reported: status events move
 // their message forward (never back), inbound messages are kept. Events whose
 // id was stored before are skipped, so re-emitting is harmless.
-func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.Event) error {
+func (s *Store) StoreEvents(ctx context.Context, provider string, events []message.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -417,15 +416,15 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []sdk.E
 }
 
 // storeEvents is StoreEvents inside the caller's transaction.
-func (s *Store) storeEvents(tx *eventTx, provider string, events []sdk.Event) error {
+func (s *Store) storeEvents(tx *eventTx, provider string, events []message.Event) error {
 	flushOutbox := tx.collect()
 	for _, ev := range events {
 		switch {
 		case ev.ID == "":
 			return fmt.Errorf("event without id from provider %s", provider)
-		case ev.Status != nil:
-			if !ev.Status.Status.Valid() {
-				return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Status.Status)
+		case ev.Report != nil:
+			if !ev.Report.Status.Valid() {
+				return fmt.Errorf("event %s from provider %s: invalid status %q", ev.ID, provider, ev.Report.Status)
 			}
 		case ev.Inbound == nil:
 			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
@@ -438,9 +437,8 @@ func (s *Store) storeEvents(tx *eventTx, provider string, events []sdk.Event) er
 	}
 	var statuses []message.Report
 	for _, ev := range fresh {
-		if st := ev.Status; st != nil {
-			statuses = append(statuses, message.Report{ProviderMessageID: st.ProviderMessageID, Status: message.Status(st.Status),
-				ProviderStatus: st.ProviderStatus, ErrorCode: st.ErrorCode, At: st.At, Recipient: st.Recipient})
+		if ev.Report != nil {
+			statuses = append(statuses, *ev.Report)
 			continue
 		}
 		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
@@ -461,10 +459,10 @@ func (s *Store) storeEvents(tx *eventTx, provider string, events []sdk.Event) er
 // whose id was not recorded before (the first of repeats within events):
 // one statement for all of them. An id recorded with a duplicate window
 // that has passed is recorded anew and its event counts as new.
-func markProcessed(tx *gorm.DB, provider string, events []sdk.Event, now time.Time) ([]sdk.Event, error) {
+func markProcessed(tx *gorm.DB, provider string, events []message.Event, now time.Time) ([]message.Event, error) {
 	seen := make(map[string]bool, len(events))
 	var rows []ProcessedEvent
-	var firsts []sdk.Event
+	var firsts []message.Event
 	for _, ev := range events {
 		if seen[ev.ID] {
 			continue

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 const msgAccount = "acc_messagestest"
@@ -116,15 +116,15 @@ func sentMessage(t *testing.T, s *store.Store, provider, providerMessageID strin
 	return id
 }
 
-func storeEvents(t *testing.T, s *store.Store, provider string, events ...sdk.Event) {
+func storeEvents(t *testing.T, s *store.Store, provider string, events ...message.Event) {
 	t.Helper()
 	if err := s.StoreEvents(context.Background(), provider, events); err != nil {
 		t.Fatalf("StoreEvents: %v", err)
 	}
 }
 
-func statusEvent(id, providerMessageID string, st sdk.Status, at time.Time) sdk.Event {
-	return sdk.Event{ID: id, Status: &sdk.StatusEvent{ProviderMessageID: providerMessageID, Status: st, At: at}}
+func statusEvent(id, providerMessageID string, st message.Status, at time.Time) message.Event {
+	return message.Event{ID: id, Report: &message.Report{ProviderMessageID: providerMessageID, Status: st, At: at}}
 }
 
 func TestInsertAndGetMessage(t *testing.T) {
@@ -404,14 +404,14 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 	at := func(m int) time.Time { return msgStart.Add(time.Duration(m) * time.Minute) }
 	tests := []struct {
 		name    string
-		events  []sdk.Event // each stored in its own call, in order
+		events  []message.Event // each stored in its own call, in order
 		status  string
 		check   func(t *testing.T, m store.Message)
 		history []string // after queued, sent
 	}{
 		{
 			name:   "sent to delivered",
-			events: []sdk.Event{statusEvent("e1", "p1", sdk.StatusDelivered, at(2))},
+			events: []message.Event{statusEvent("e1", "p1", message.Delivered, at(2))},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
 				if !sameTime(m.DeliveredAt, learnt) || m.FailedAt != nil || !sameTime(m.SentAt, msgStart) || !sameTime(m.ProviderStatusAt, at(2)) {
@@ -423,9 +423,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "a late sent does not move a delivered message back",
-			events: []sdk.Event{
-				statusEvent("e1", "p1", sdk.StatusDelivered, at(2)),
-				statusEvent("e2", "p1", sdk.StatusSent, at(1)),
+			events: []message.Event{
+				statusEvent("e1", "p1", message.Delivered, at(2)),
+				statusEvent("e2", "p1", message.Sent, at(1)),
 			},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
@@ -437,7 +437,7 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "undeliverable keeps the provider's words",
-			events: []sdk.Event{{ID: "e1", Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusUndeliverable,
+			events: []message.Event{{ID: "e1", Report: &message.Report{ProviderMessageID: "p1", Status: message.Undeliverable,
 				ProviderStatus: "UNDELIV", ErrorCode: "011", At: at(3)}}},
 			status: "undeliverable",
 			check: func(t *testing.T, m store.Message) {
@@ -453,9 +453,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "unknown is upgraded to delivered",
-			events: []sdk.Event{
-				statusEvent("e1", "p1", sdk.StatusUnknown, at(1)),
-				statusEvent("e2", "p1", sdk.StatusDelivered, at(5)),
+			events: []message.Event{
+				statusEvent("e1", "p1", message.Unknown, at(1)),
+				statusEvent("e2", "p1", message.Delivered, at(5)),
 			},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
@@ -467,9 +467,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "a final status is not replaced by another",
-			events: []sdk.Event{
-				statusEvent("e1", "p1", sdk.StatusDelivered, at(1)),
-				statusEvent("e2", "p1", sdk.StatusUndeliverable, at(2)),
+			events: []message.Event{
+				statusEvent("e1", "p1", message.Delivered, at(1)),
+				statusEvent("e2", "p1", message.Undeliverable, at(2)),
 			},
 			status: "delivered",
 			check: func(t *testing.T, m store.Message) {
@@ -481,9 +481,9 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "a duplicate event id changes nothing",
-			events: []sdk.Event{
-				statusEvent("e1", "p1", sdk.StatusUnknown, at(1)),
-				statusEvent("e1", "p1", sdk.StatusDelivered, at(2)),
+			events: []message.Event{
+				statusEvent("e1", "p1", message.Unknown, at(1)),
+				statusEvent("e1", "p1", message.Delivered, at(2)),
 			},
 			status: "unknown",
 			check: func(t *testing.T, m store.Message) {
@@ -495,8 +495,8 @@ func TestStoreEventsMoveStatusForward(t *testing.T) {
 		},
 		{
 			name: "another provider's report does not touch the message",
-			events: []sdk.Event{
-				{ID: "other", Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered, At: at(1)}},
+			events: []message.Event{
+				{ID: "other", Report: &message.Report{ProviderMessageID: "p1", Status: message.Delivered, At: at(1)}},
 			},
 			status:  "sent",
 			history: []string{},
@@ -536,9 +536,9 @@ func TestStoreEventsBatchInOneCall(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		id := sentMessage(t, s, "a", "p1")
 		storeEvents(t, s, "a",
-			statusEvent("e1", "p1", sdk.StatusUnknown, msgStart.Add(time.Minute)),
-			statusEvent("e1", "p1", sdk.StatusFailed, msgStart.Add(time.Minute)), // same id: skipped
-			statusEvent("e2", "p1", sdk.StatusDelivered, msgStart.Add(2*time.Minute)))
+			statusEvent("e1", "p1", message.Unknown, msgStart.Add(time.Minute)),
+			statusEvent("e1", "p1", message.Failed, msgStart.Add(time.Minute)), // same id: skipped
+			statusEvent("e2", "p1", message.Delivered, msgStart.Add(2*time.Minute)))
 		if m := getMessage(t, s, id); m.Status != "delivered" {
 			t.Errorf("status %s, want delivered", m.Status)
 		}
@@ -558,10 +558,10 @@ func TestHeldReportAppliedWhenAttemptRecorded(t *testing.T) {
 		id := insert(t, s, newMessages(1, []string{"a"}, msgStart)...)[0]
 		claim(t, s, msgStart, 10, time.Minute)
 		deliveredAt := msgStart.Add(3 * time.Second)
-		storeEvents(t, s, "a", sdk.Event{ID: "dr-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-early",
-			Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", At: deliveredAt}})
+		storeEvents(t, s, "a", message.Event{ID: "dr-1", Report: &message.Report{ProviderMessageID: "p-early",
+			Status: message.Delivered, ProviderStatus: "DELIVRD", At: deliveredAt}})
 		// The same provider id at another provider is another message.
-		storeEvents(t, s, "b", statusEvent("dr-1", "p-early", sdk.StatusUndeliverable, deliveredAt))
+		storeEvents(t, s, "b", statusEvent("dr-1", "p-early", message.Undeliverable, deliveredAt))
 		if m := getMessage(t, s, id); m.Status != "queued" || m.DeliveredAt != nil {
 			t.Fatalf("held report touched the message before it was sent: status %s delivered_at %v", m.Status, m.DeliveredAt)
 		}
@@ -600,8 +600,8 @@ func TestStoreInboundEvent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		at := msgStart.Add(time.Minute)
 		storeEvents(t, s, "modem-1",
-			sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{ProviderMessageID: "7", From: "+959111111111", To: "+959222222222", Text: "STOP", At: at}},
-			sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959111111111", Text: "STOP"}}, // re-emitted
+			message.Event{ID: "mo-1", Inbound: &inbound.Message{ProviderMessageID: "7", Sender: "+959111111111", Recipient: "+959222222222", Text: "STOP", ReceivedAt: at}},
+			message.Event{ID: "mo-1", Inbound: &inbound.Message{Sender: "+959111111111", Text: "STOP"}}, // re-emitted
 		)
 		var got []store.InboundMessage
 		if err := s.DB().Find(&got).Error; err != nil {
@@ -624,11 +624,11 @@ func TestStoreInboundEvent(t *testing.T) {
 func TestStoreEventsRejectsBadEventsAtomically(t *testing.T) {
 	tests := []struct {
 		name string
-		bad  sdk.Event
+		bad  message.Event
 		want string
 	}{
-		{"neither status nor inbound", sdk.Event{ID: "e-bad"}, "neither a status nor an inbound message"},
-		{"no id", sdk.Event{Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusDelivered}}, "without id"},
+		{"neither status nor inbound", message.Event{ID: "e-bad"}, "neither a status nor an inbound message"},
+		{"no id", message.Event{Report: &message.Report{ProviderMessageID: "p1", Status: message.Delivered}}, "without id"},
 		{"invalid status", statusEvent("e-bad", "p1", "DELIVRD", msgStart), "invalid status"},
 	}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -636,9 +636,9 @@ func TestStoreEventsRejectsBadEventsAtomically(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				a := fmt.Sprintf("a%d", i)
 				id := sentMessage(t, s, a, "p1")
-				good := statusEvent("e-good", "p1", sdk.StatusDelivered, msgStart.Add(time.Minute))
-				inbound := sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959111111111", Text: "hi", At: msgStart}}
-				err := s.StoreEvents(context.Background(), a, []sdk.Event{good, inbound, tt.bad})
+				good := statusEvent("e-good", "p1", message.Delivered, msgStart.Add(time.Minute))
+				mo := message.Event{ID: "mo-1", Inbound: &inbound.Message{Sender: "+959111111111", Text: "hi", ReceivedAt: msgStart}}
+				err := s.StoreEvents(context.Background(), a, []message.Event{good, mo, tt.bad})
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("StoreEvents with a bad event: err = %v, want one saying %q", err, tt.want)
 				}
@@ -652,7 +652,7 @@ func TestStoreEventsRejectsBadEventsAtomically(t *testing.T) {
 				if h, want := history(t, s, id), []string{"queued", "sent"}; !slices.Equal(h, want) {
 					t.Errorf("history %q, want %q", h, want)
 				}
-				storeEvents(t, s, a, good, inbound)
+				storeEvents(t, s, a, good, mo)
 				if m := getMessage(t, s, id); m.Status != "delivered" {
 					t.Errorf("status %s after the good events were stored again, want delivered", m.Status)
 				}
@@ -666,7 +666,7 @@ func TestCountByStatus(t *testing.T) {
 		insert(t, s, newMessages(3, []string{"a"}, msgStart.Add(time.Hour))...)
 		sentMessage(t, s, "a", "p1")
 		sentMessage(t, s, "a", "p2")
-		storeEvents(t, s, "a", statusEvent("e", "p2", sdk.StatusDelivered, msgStart))
+		storeEvents(t, s, "a", statusEvent("e", "p2", message.Delivered, msgStart))
 		got, err := s.CountByStatus(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -690,7 +690,7 @@ func TestApplyHeldStatusesAfterARace(t *testing.T) {
 		if err := s.DB().Model(&store.Message{}).Where("id = ?", id).Update("provider_message_id", "other").Error; err != nil {
 			t.Fatal(err)
 		}
-		storeEvents(t, s, "a", statusEvent("e1", "p1", sdk.StatusDelivered, msgStart))
+		storeEvents(t, s, "a", statusEvent("e1", "p1", message.Delivered, msgStart))
 		// ... and the submit answer's record committed after looking for it.
 		if err := s.DB().Model(&store.Message{}).Where("id = ?", id).Update("provider_message_id", "p1").Error; err != nil {
 			t.Fatal(err)

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // sentTo stores a message to recipient that provider accepted at at under
@@ -25,8 +25,8 @@ func sentTo(t *testing.T, s *store.Store, provider, providerMessageID, recipient
 	return id
 }
 
-func receipt(id, providerMessageID, recipient string, st sdk.Status) sdk.Event {
-	return sdk.Event{ID: id, Status: &sdk.StatusEvent{ProviderMessageID: providerMessageID, Recipient: recipient, Status: st, At: msgStart}}
+func receipt(id, providerMessageID, recipient string, st message.Status) message.Event {
+	return message.Event{ID: id, Report: &message.Report{ProviderMessageID: providerMessageID, Recipient: recipient, Status: st, At: msgStart}}
 }
 
 // TestReceiptsForReusedProviderIDs: an SMSC that restarts its ids at 1
@@ -38,8 +38,8 @@ func TestReceiptsForReusedProviderIDs(t *testing.T) {
 		old := sentTo(t, s, "smsc", "1", "+959111111111", msgStart)
 		// The SMSC restarted: the next message gets id 1 again.
 		restarted := sentTo(t, s, "smsc", "1", "+959222222222", msgStart.Add(time.Minute))
-		storeEvents(t, s, "smsc", receipt("r1", "1", "959222222222", sdk.StatusDelivered))
-		storeEvents(t, s, "smsc", receipt("r2", "1", "+959111111111", sdk.StatusUndeliverable))
+		storeEvents(t, s, "smsc", receipt("r1", "1", "959222222222", message.Delivered))
+		storeEvents(t, s, "smsc", receipt("r2", "1", "+959111111111", message.Undeliverable))
 		if m := getMessage(t, s, restarted); m.Status != "delivered" {
 			t.Errorf("message after the restart is %s, want delivered", m.Status)
 		}
@@ -50,8 +50,8 @@ func TestReceiptsForReusedProviderIDs(t *testing.T) {
 		// Without a recipient: the newest message still awaiting a report.
 		a := sentTo(t, s, "smsc", "2", "+959333333333", msgStart)
 		b := sentTo(t, s, "smsc", "2", "+959333333333", msgStart.Add(time.Minute))
-		storeEvents(t, s, "smsc", receipt("r3", "2", "", sdk.StatusDelivered))
-		storeEvents(t, s, "smsc", receipt("r4", "2", "", sdk.StatusExpired))
+		storeEvents(t, s, "smsc", receipt("r3", "2", "", message.Delivered))
+		storeEvents(t, s, "smsc", receipt("r4", "2", "", message.Expired))
 		if ma, mb := getMessage(t, s, a), getMessage(t, s, b); mb.Status != "delivered" || ma.Status != "expired" {
 			t.Errorf("older %s, newer %s; want the first report on the newer (delivered), the second on the older (expired)", ma.Status, mb.Status)
 		}
@@ -59,7 +59,7 @@ func TestReceiptsForReusedProviderIDs(t *testing.T) {
 		// A receipt whose recipient matches no message with its id waits
 		// for that message (it beat its submit answer) and does not touch
 		// the others.
-		storeEvents(t, s, "smsc", receipt("r5", "1", "959444444444", sdk.StatusDelivered))
+		storeEvents(t, s, "smsc", receipt("r5", "1", "959444444444", message.Delivered))
 		late := sentTo(t, s, "smsc", "1", "+959444444444", msgStart.Add(2*time.Minute))
 		if m := getMessage(t, s, late); m.Status != "delivered" {
 			t.Errorf("message whose receipt came first is %s, want delivered", m.Status)
@@ -80,8 +80,8 @@ func TestDuplicateWindow(t *testing.T) {
 	c := newClock()
 	storetest.EachWith(t, c.opts(), func(t *testing.T, s *store.Store) {
 		c.reset()
-		yes := sdk.Event{ID: "mo-abc", DuplicateWindow: 10 * time.Minute,
-			Inbound: &sdk.InboundEvent{From: "+959111111111", To: "+959222222222", Text: "YES"}}
+		yes := message.Event{ID: "mo-abc", DuplicateWindow: 10 * time.Minute,
+			Inbound: &inbound.Message{Sender: "+959111111111", Recipient: "+959222222222", Text: "YES"}}
 		storeEvents(t, s, "smsc", yes)
 		c.add(5 * time.Minute)
 		storeEvents(t, s, "smsc", yes) // redelivered: dropped
@@ -99,7 +99,7 @@ func TestDuplicateWindow(t *testing.T) {
 			t.Errorf("%d inbound messages after a redelivery of the second, want 2", n)
 		}
 		// Without a window an id counts for the retention, as before.
-		stop := sdk.Event{ID: "tw-SM1", Inbound: &sdk.InboundEvent{From: "+959111111111", To: "+959222222222", Text: "STOP"}}
+		stop := message.Event{ID: "tw-SM1", Inbound: &inbound.Message{Sender: "+959111111111", Recipient: "+959222222222", Text: "STOP"}}
 		storeEvents(t, s, "twilio", stop)
 		c.add(24 * time.Hour)
 		storeEvents(t, s, "twilio", stop)
@@ -120,7 +120,7 @@ func TestReportTimesAreWhenLearnt(t *testing.T) {
 		id := sentTo(t, s, "smsc", "9", "+959111111111", sentAt)
 		c.add(3 * time.Second)
 		providerAt := sentAt.Add(-12 * 24 * time.Hour).Truncate(time.Minute)
-		storeEvents(t, s, "smsc", sdk.Event{ID: "r", Status: &sdk.StatusEvent{ProviderMessageID: "9", Status: sdk.StatusDelivered, At: providerAt}})
+		storeEvents(t, s, "smsc", message.Event{ID: "r", Report: &message.Report{ProviderMessageID: "9", Status: message.Delivered, At: providerAt}})
 		m := getMessage(t, s, id)
 		if !sameTime(m.DeliveredAt, c.now()) || !sameTime(m.ProviderStatusAt, providerAt) {
 			t.Errorf("delivered_at %v provider_status_at %v; want %v (when learnt) and %v (the provider's)", m.DeliveredAt, m.ProviderStatusAt, c.now(), providerAt)
@@ -143,9 +143,9 @@ func TestHeldReportsArePruned(t *testing.T) {
 	c := newClock()
 	storetest.EachWith(t, c.opts(), func(t *testing.T, s *store.Store) {
 		c.reset()
-		storeEvents(t, s, "smsc", receipt("part2-again", "ffff", "959111111111", sdk.StatusDelivered))
+		storeEvents(t, s, "smsc", receipt("part2-again", "ffff", "959111111111", message.Delivered))
 		c.add(50 * time.Minute)
-		storeEvents(t, s, "smsc", receipt("recent", "eeee", "", sdk.StatusDelivered))
+		storeEvents(t, s, "smsc", receipt("recent", "eeee", "", message.Delivered))
 		c.add(20 * time.Minute)
 		p, err := s.Prune(context.Background(), store.Retention{})
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // rawColumns reads one row's columns with raw SQL, as a database dump
@@ -103,7 +102,7 @@ func TestMessageTextsAtRest(t *testing.T) {
 					t.Fatalf("claimed %+v; want the message with its full text for the provider", got)
 				}
 				record(t, s, message.Attempt{MessageID: m.ID, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + tc.name, At: msgStart})
-				storeEvents(t, s, "a", statusEvent("dlr-"+tc.name, "p-"+tc.name, sdk.StatusDelivered, msgStart))
+				storeEvents(t, s, "a", statusEvent("dlr-"+tc.name, "p-"+tc.name, message.Delivered, msgStart))
 				p, err := s.Prune(ctx, store.Retention{})
 				if err != nil {
 					t.Fatal(err)
@@ -200,7 +199,7 @@ func TestWebhookSecretSealedAtRest(t *testing.T) {
 		s.HandOffWebhooks(h)
 		sentMessage(t, s, "a", "p0")
 		s.HandOffWebhooks(nil)
-		storeEvents(t, s, "a", statusEvent("d0", "p0", sdk.StatusDelivered, msgStart))
+		storeEvents(t, s, "a", statusEvent("d0", "p0", message.Delivered, msgStart))
 		got := h.taken()
 		if len(got) != 1 || got[0].Secret != secret {
 			t.Fatalf("handed over %+v, want message.sent with the secret shown", got)

@@ -11,7 +11,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func claimAwaiting(t *testing.T, s *store.Store, sentBefore, now time.Time, limit int) []string {
@@ -36,9 +35,9 @@ func TestClaimAwaitingReportAndMarkPolled(t *testing.T) {
 		claim(t, s, msgStart, 10, time.Minute)
 		record(t, s, message.Attempt{MessageID: newer, Provider: "a", Status: message.Sent, ProviderMessageID: "p2", At: msgStart.Add(time.Minute)})
 		unknown := sentMessage(t, s, "a", "p3")
-		storeEvents(t, s, "a", statusEvent("e3", "p3", sdk.StatusUnknown, msgStart))
+		storeEvents(t, s, "a", statusEvent("e3", "p3", message.Unknown, msgStart))
 		sentMessage(t, s, "a", "p4")
-		storeEvents(t, s, "a", statusEvent("e4", "p4", sdk.StatusDelivered, msgStart))
+		storeEvents(t, s, "a", statusEvent("e4", "p4", message.Delivered, msgStart))
 		sentMessage(t, s, "b", "p5")
 
 		late := msgStart.Add(time.Hour)

@@ -17,9 +17,9 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Webhook event types.
@@ -515,17 +515,17 @@ func (s *Store) inboundAccount(tx *gorm.DB, recipient string) (string, error) {
 
 // storeInbound keeps an inbound message inside tx and enqueues its
 // message.received webhook.
-func (s *Store) storeInbound(tx *eventTx, provider string, in *sdk.InboundEvent) error {
-	at := in.At
+func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) error {
+	at := in.ReceivedAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	accountID, err := s.inboundAccount(tx.DB, in.To)
+	accountID, err := s.inboundAccount(tx.DB, in.Recipient)
 	if err != nil {
 		return err
 	}
 	msg := InboundMessage{ID: NewID("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
-		Sender: in.From, Recipient: in.To, Text: in.Text, ReceivedAt: at.UTC()}
+		Sender: in.Sender, Recipient: in.Recipient, Text: in.Text, ReceivedAt: at.UTC()}
 	if err := tx.Create(&msg).Error; err != nil {
 		return err
 	}

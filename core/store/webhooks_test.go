@@ -11,11 +11,11 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func setWebhook(t *testing.T, s *store.Store, accountID, url string) string {
@@ -111,8 +111,8 @@ func TestWebhooksEnqueuedWithStatusChanges(t *testing.T) {
 		at := msgStart.Add(time.Second)
 		// A report held before its submit answer: message.sent must still
 		// come before message.delivered.
-		storeEvents(t, s, "a", sdk.Event{ID: "early", Status: &sdk.StatusEvent{ProviderMessageID: "p2",
-			Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", At: at}})
+		storeEvents(t, s, "a", message.Event{ID: "early", Report: &message.Report{ProviderMessageID: "p2",
+			Status: message.Delivered, ProviderStatus: "DELIVRD", At: at}})
 		record(t, s,
 			message.Attempt{MessageID: ids[0], Provider: "a", Status: message.Sent, ProviderMessageID: "p0", At: at},
 			message.Attempt{MessageID: ids[1], Provider: "a", Status: message.Rejected, Code: "BAD_NUMBER", Reason: "no such number", At: at},
@@ -121,9 +121,9 @@ func TestWebhooksEnqueuedWithStatusChanges(t *testing.T) {
 			message.Attempt{MessageID: ids[4], Provider: "a", Status: message.Sent, ProviderMessageID: "p4", At: at},
 		)
 		storeEvents(t, s, "a",
-			statusEvent("d0", "p0", sdk.StatusDelivered, at.Add(time.Second)),
-			statusEvent("d0-again", "p0", sdk.StatusUndeliverable, at.Add(2*time.Second)), // too late: no event
-			statusEvent("d4", "p4", sdk.StatusDelivered, at.Add(time.Second)),
+			statusEvent("d0", "p0", message.Delivered, at.Add(time.Second)),
+			statusEvent("d0-again", "p0", message.Undeliverable, at.Add(2*time.Second)), // too late: no event
+			statusEvent("d4", "p4", message.Delivered, at.Add(time.Second)),
 		)
 
 		want := []string{
@@ -169,7 +169,7 @@ func TestWebhookForCallbackURLAndAccountEvents(t *testing.T) {
 			message.Attempt{MessageID: ids[0], Provider: "a", Status: message.Sent, ProviderMessageID: "p0", At: msgStart},
 			message.Attempt{MessageID: ids[1], Provider: "a", Status: message.Sent, ProviderMessageID: "p1", At: msgStart},
 		)
-		storeEvents(t, s, "a", statusEvent("u", "p0", sdk.StatusUnknown, msgStart.Add(time.Hour)))
+		storeEvents(t, s, "a", statusEvent("u", "p0", message.Unknown, msgStart.Add(time.Hour)))
 		if got, want := outboxTypes(t, s), []string{ids[0] + " message.sent sent", ids[0] + " message.failed unknown"}; !slices.Equal(got, want) {
 			t.Errorf("outbox %q, want %q", got, want)
 		}
@@ -223,9 +223,9 @@ func TestInboundMessageWebhook(t *testing.T) {
 		s.SetInboundOwners(map[string]string{"+1 555 0100": "shop", "+15550199": "gone"})
 		at := msgStart.Add(time.Minute)
 		storeEvents(t, s, "modem",
-			sdk.Event{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959111", To: "15550100", Text: "STOP", At: at}},
-			sdk.Event{ID: "mo-2", Inbound: &sdk.InboundEvent{From: "+959111", To: "+15550101", Text: "hi", At: at}},
-			sdk.Event{ID: "mo-3", Inbound: &sdk.InboundEvent{From: "+959111", To: "+15550199", Text: "hey", At: at}},
+			message.Event{ID: "mo-1", Inbound: &inbound.Message{Sender: "+959111", Recipient: "15550100", Text: "STOP", ReceivedAt: at}},
+			message.Event{ID: "mo-2", Inbound: &inbound.Message{Sender: "+959111", Recipient: "+15550101", Text: "hi", ReceivedAt: at}},
+			message.Event{ID: "mo-3", Inbound: &inbound.Message{Sender: "+959111", Recipient: "+15550199", Text: "hey", ReceivedAt: at}},
 		)
 		var got []string
 		for _, d := range outboxRows(t, s) {
@@ -278,7 +278,7 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 		ctx := context.Background()
 		secret := setWebhook(t, s, msgAccount, "https://app.example/hooks")
 		id := sentMessage(t, s, "a", "p0")
-		storeEvents(t, s, "a", statusEvent("d0", "p0", sdk.StatusDelivered, msgStart))
+		storeEvents(t, s, "a", statusEvent("d0", "p0", message.Delivered, msgStart))
 		now := time.Now()
 
 		got := claimWebhooks(t, s, now, 10)
@@ -431,10 +431,10 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 						b.Fatal(err)
 					}
 					results := make([]message.Attempt, batch)
-					events := make([]sdk.Event, batch)
+					events := make([]message.Event, batch)
 					for i, m := range msgs {
 						results[i] = message.Attempt{MessageID: m.ID, Provider: "a", Status: message.Sent, ProviderMessageID: m.ID, At: msgStart}
-						events[i] = statusEvent("dlr-"+m.ID, m.ID, sdk.StatusDelivered, msgStart)
+						events[i] = statusEvent("dlr-"+m.ID, m.ID, message.Delivered, msgStart)
 					}
 					b.StartTimer()
 					if err := s.RecordAttempts(ctx, results); err != nil {
@@ -470,7 +470,7 @@ func TestRecordWebhookResultsClaimNext(t *testing.T) {
 				ctx := context.Background()
 				secret := setWebhook(t, s, msgAccount, "https://app.example/hooks")
 				sentMessage(t, s, "a", "p0")
-				storeEvents(t, s, "a", statusEvent("d0", "p0", sdk.StatusDelivered, msgStart))
+				storeEvents(t, s, "a", statusEvent("d0", "p0", message.Delivered, msgStart))
 				now := time.Now()
 				first := claimWebhooks(t, s, now, 10)
 				if len(first) != 1 {

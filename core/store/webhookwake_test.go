@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // The handoff is told of deliveries left for claims after the commits that
@@ -49,7 +49,7 @@ func TestHandoffToldOfDeliveriesLeftForClaims(t *testing.T) {
 		}
 		// No webhook configured: nothing enqueued, nobody told.
 		sent(msgs[0])
-		if err := s.StoreEvents(ctx, "a", []sdk.Event{{ID: "mo-1", Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: "hi"}}}); err != nil {
+		if err := s.StoreEvents(ctx, "a", []message.Event{{ID: "mo-1", Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: "hi"}}}); err != nil {
 			t.Fatal(err)
 		}
 		if n := calls.Load(); n != 0 {
@@ -65,20 +65,20 @@ func TestHandoffToldOfDeliveriesLeftForClaims(t *testing.T) {
 		}{
 			{"RecordAttempts", func() { sent(msgs[1]) }},
 			{"StoreEvents, a status", func() {
-				if err := s.StoreEvents(ctx, "a", []sdk.Event{{ID: "dlr-1", Status: &sdk.StatusEvent{ProviderMessageID: "p-" + msgs[0].ID,
-					Status: sdk.StatusDelivered, At: now}}}); err != nil {
+				if err := s.StoreEvents(ctx, "a", []message.Event{{ID: "dlr-1", Report: &message.Report{ProviderMessageID: "p-" + msgs[0].ID,
+					Status: message.Delivered, At: now}}}); err != nil {
 					t.Fatal(err)
 				}
 			}},
 			{"StoreEvents, an inbound message", func() {
-				if err := s.StoreEvents(ctx, "a", []sdk.Event{{ID: "mo-2", Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: "hi"}}}); err != nil {
+				if err := s.StoreEvents(ctx, "a", []message.Event{{ID: "mo-2", Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: "hi"}}}); err != nil {
 					t.Fatal(err)
 				}
 			}},
 			{"StoreEventsMany", func() {
 				res, err := s.StoreEventsMany(ctx, []store.ProviderEvents{
-					{Provider: "a", Events: []sdk.Event{{ID: "mo-3", Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: "x"}}}},
-					{Provider: "a", Events: []sdk.Event{{ID: "mo-4", Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: "y"}}}},
+					{Provider: "a", Events: []message.Event{{ID: "mo-3", Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: "x"}}}},
+					{Provider: "a", Events: []message.Event{{ID: "mo-4", Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: "y"}}}},
 				})
 				if err != nil || res[0] != nil || res[1] != nil {
 					t.Fatalf("StoreEventsMany = %v, %v", res, err)
@@ -99,7 +99,7 @@ func TestHandoffToldOfDeliveriesLeftForClaims(t *testing.T) {
 			}
 		}
 		// A repeated event writes nothing.
-		if err := s.StoreEvents(ctx, "a", []sdk.Event{{ID: "mo-2", Inbound: &sdk.InboundEvent{From: "+959123456789", To: "+14155550100", Text: "hi"}}}); err != nil {
+		if err := s.StoreEvents(ctx, "a", []message.Event{{ID: "mo-2", Inbound: &inbound.Message{Sender: "+959123456789", Recipient: "+14155550100", Text: "hi"}}}); err != nil {
 			t.Fatal(err)
 		}
 		if n := calls.Load(); n != int64(len(steps)) {

@@ -23,7 +23,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func TestMain(m *testing.M) {
@@ -134,10 +133,10 @@ func sendMessages(t *testing.T, s *store.Store, account string, n int) []string 
 		t.Fatalf("claimed %d of %d messages: %v", len(claimed), n, err)
 	}
 	results := make([]message.Attempt, n)
-	events := make([]sdk.Event, n)
+	events := make([]message.Event, n)
 	for i, id := range ids {
 		results[i] = message.Attempt{MessageID: id, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + id, At: now}
-		events[i] = sdk.Event{ID: "dlr-" + id, Status: &sdk.StatusEvent{ProviderMessageID: "p-" + id, Status: sdk.StatusDelivered, At: now}}
+		events[i] = message.Event{ID: "dlr-" + id, Report: &message.Report{ProviderMessageID: "p-" + id, Status: message.Delivered, At: now}}
 	}
 	if err := s.RecordAttempts(ctx, results); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/smpptest"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
@@ -141,7 +142,7 @@ func TestFiorixReceiptsAfterIDRestart(t *testing.T) {
 		go func() {
 			defer close(done)
 			_ = p.Events(ctx, func(ctx context.Context, ev sdk.Event) error {
-				if err := st.StoreEvents(ctx, "fiorix", []sdk.Event{ev}); err != nil {
+				if err := st.StoreEvents(ctx, "fiorix", pluginhost.Events([]sdk.Event{ev})); err != nil {
 					return err
 				}
 				stored <- ev
