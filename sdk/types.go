@@ -199,7 +199,13 @@ type Status string
 // The normalised statuses. Status only moves forward:
 // queued → sent → one of the final statuses.
 const (
-	StatusQueued        Status = "queued"
+	// StatusQueued reports that the upstream holds the message and has
+	// not sent it on yet (an SMSC's SCHEDULED, Twilio's "queued"); the
+	// host already counts the message as sent, so it moves nothing.
+	StatusQueued Status = "queued"
+	// Deprecated: StatusPending is the host's own state (a message waiting
+	// for another attempt), never a provider's report; no plugin needs it.
+	// It stays so that existing plugins keep compiling.
 	StatusPending       Status = "pending"
 	StatusSent          Status = "sent"
 	StatusDelivered     Status = "delivered"
