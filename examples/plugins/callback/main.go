@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -120,8 +121,7 @@ func (p *provider) Balance(ctx context.Context) (sdk.Balance, error) {
 	return b, nil
 }
 
-// statuses maps the API's report statuses to the host's.
-var statuses = map[string]sdk.Status{"delivered": sdk.StatusDelivered, "undelivered": sdk.StatusUndeliverable, "failed": sdk.StatusFailed}
+var statuses = map[string]sdk.Status{"delivered": sdk.StatusDelivered, "undelivered": sdk.StatusUndeliverable, "failed": sdk.StatusFailed} // other words: unknown, never failed
 
 // HandleHook takes the API's delivery reports, posted to HookURL + "/status".
 func (p *provider) HandleHook(_ context.Context, req *sdk.HookRequest, w sdk.HookResponseWriter) error {
@@ -135,10 +135,10 @@ func (p *provider) HandleHook(_ context.Context, req *sdk.HookRequest, w sdk.Hoo
 		w.WriteHeader(http.StatusNotFound)
 	case !sdk.VerifyHMAC(sha256.New, []byte(s.WebhookSecret.Reveal()), req.Body, req.Header.Get("X-Signature")):
 		w.WriteHeader(http.StatusUnauthorized)
-	case json.Unmarshal(req.Body, &r) != nil || r.ID == "" || statuses[r.Status] == "":
+	case json.Unmarshal(req.Body, &r) != nil || r.ID == "":
 		w.WriteHeader(http.StatusBadRequest)
 	default: // emit before answering: the event is stored before the API hears 204
-		ev := sdk.StatusEvent{ProviderMessageID: r.ID, Status: statuses[r.Status], ProviderStatus: r.Status, ErrorCode: r.Error}
+		ev := sdk.StatusEvent{ProviderMessageID: r.ID, Status: cmp.Or(statuses[r.Status], sdk.StatusUnknown), ProviderStatus: r.Status, ErrorCode: r.Error}
 		if err := w.Emit(sdk.Event{ID: r.ID + "/" + r.Status, Status: &ev}); err != nil {
 			return err
 		}
