@@ -179,10 +179,11 @@ func (p *Provider) throttleWait() (time.Duration, int) {
 }
 
 // throttleHit records a 429 answering a request sent under generation gen.
-func (p *Provider) throttleHit(c *client, gen int, retryAfter time.Duration) time.Duration {
+func (p *Provider) throttleHit(c *client, gen int, retryAfter string) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.throttle.hit(p.now(), gen, retryAfter, c.s.maxThrottleWait)
+	now := p.now()
+	return p.throttle.hit(now, gen, parseRetryAfter(retryAfter, now), c.s.maxThrottleWait)
 }
 
 // throttleOK records a success answering a request sent under generation gen.

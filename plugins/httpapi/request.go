@@ -108,7 +108,10 @@ var templateFuncs = template.FuncMap{
 type answer struct {
 	status     int
 	body       []byte
-	retryAfter time.Duration // from Retry-After, zero if absent
+	// retryAfter is the Retry-After header as sent: it is read against the
+	// provider's clock when the throttle records the answer, so an HTTP
+	// date means the same wait whatever time passed in between.
+	retryAfter string
 }
 
 // exchangeError is a failed exchange; attempted says whether the request
@@ -200,7 +203,7 @@ func (c *client) do(ctx context.Context, op *operation, data templateData) (*ans
 	if len(body) > maxAnswer {
 		return nil, &exchangeError{op: op.name, attempted: true, err: fmt.Errorf("answer (HTTP %d) is larger than %d bytes", resp.StatusCode, maxAnswer)}
 	}
-	return &answer{status: resp.StatusCode, body: body, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}, nil
+	return &answer{status: resp.StatusCode, body: body, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // notSent reports whether err happened before the request could reach the
