@@ -106,8 +106,8 @@ var templateFuncs = template.FuncMap{
 
 // answer is a completed HTTP exchange.
 type answer struct {
-	status     int
-	body       []byte
+	status int
+	body   []byte
 	// retryAfter is the Retry-After header as sent: it is read against the
 	// provider's clock when the throttle records the answer, so an HTTP
 	// date means the same wait whatever time passed in between.
