@@ -185,6 +185,7 @@ func TestCheckTimestamp(t *testing.T) {
 		{"1700000301", true, false}, // from the future
 		{"2023-11-14T22:13:20Z", false, false},
 		{"yesterday", false, true},
+		{"1700000000000", false, true}, // milliseconds: refused as unreadable, not as years away
 	}
 	for _, tt := range tests {
 		err := sdk.CheckTimestamp(tt.ts, now, 5*time.Minute)

@@ -56,12 +56,18 @@ var ErrStaleTimestamp = errors.New("timestamp outside the accepted window")
 
 // CheckTimestamp checks a signed callback's timestamp, given in Unix
 // seconds (or RFC 3339), against now: it must lie within tolerance either
-// side, so a captured request cannot be replayed later. Verify the
-// signature over the timestamp too, or the check proves nothing.
+// side, so a captured request cannot be replayed later. A number too large
+// for seconds (milliseconds) is refused with an error that says so. Verify
+// the signature over the timestamp too, or the check proves nothing.
 func CheckTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 	ts = strings.TrimSpace(ts)
 	var at time.Time
 	if n, err := strconv.ParseInt(ts, 10, 64); err == nil {
+		// Seconds reach 10^12 only in the year 33658; a number this large
+		// is milliseconds (or finer), which many upstreams send.
+		if n >= 1e12 || n <= -1e12 {
+			return fmt.Errorf("timestamp %q is too large for Unix seconds; if the upstream sends milliseconds, divide by 1000 first", ts)
+		}
 		at = time.Unix(n, 0)
 	} else if t, err := time.Parse(time.RFC3339, ts); err == nil {
 		at = t
