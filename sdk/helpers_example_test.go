@@ -109,11 +109,10 @@ func ExampleExpired() {
 	}
 	results := []sdk.SendResult{
 		sdk.Expired(msgs[0].ID, "validity passed while queued for a window"),
-		sdk.RetryAfter(msgs[1].ID, 30*time.Second, "throttled by the upstream"),
+		sdk.RetryAfter(msgs[1].ID, 30*time.Second, "throttled by the upstream").WithCode("429"), // the upstream's own code, for operators
 		sdk.Unavailable(msgs[2].ID, "upstream answered 503"),
 		sdk.AccountError(msgs[3].ID, "API key rejected (HTTP 401)"),
 	}
-	results[1].Code = "429" // the upstream's own code, for operators
 	for _, r := range results {
 		fmt.Printf("%s %s retried=%t code=%q retry_after=%s\n", r.MessageID, r.Outcome, r.Outcome.Retried(), r.Code, r.RetryAfter)
 	}

@@ -36,6 +36,16 @@ func AccountError(messageID, reason string) SendResult {
 	return SendResult{MessageID: messageID, Outcome: OutcomeAccountError, Refusal: RefusalUnauthorized, Reason: reason}
 }
 
+// WithCode returns r with Code set to the upstream's own code ("429",
+// "0x00000058", "21211"), which operators read beside the reason. It
+// chains onto the constructors, so a result is one expression:
+//
+//	sdk.RetryAfter(m.ID, wait, "throttled by the upstream").WithCode("429")
+func (r SendResult) WithCode(code string) SendResult {
+	r.Code = code
+	return r
+}
+
 // temporaryClass is how the outcomes a TEMPORARY result narrows to travel
 // on the wire (pluginpb.SendResult.temporary_class): a host that predates
 // them still sees TEMPORARY and retries.

@@ -78,11 +78,11 @@ func (p *provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 			results[i] = sdk.SendResult{MessageID: m.ID, Outcome: sdk.Accepted, ProviderMessageID: answer.ID}
 		case resp.StatusCode == http.StatusTooManyRequests:
 			wait, _ := sdk.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-			results[i] = sdk.RetryAfter(m.ID, wait, answer.Error)
+			results[i] = sdk.RetryAfter(m.ID, min(wait, 10*time.Minute), answer.Error).WithCode("429")
 		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-			results[i] = sdk.AccountError(m.ID, answer.Error)
+			results[i] = sdk.AccountError(m.ID, answer.Error).WithCode(fmt.Sprint(resp.StatusCode))
 		case resp.StatusCode >= 500:
-			results[i] = sdk.Unavailable(m.ID, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, answer.Error))
+			results[i] = sdk.Unavailable(m.ID, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, answer.Error)).WithCode(fmt.Sprint(resp.StatusCode))
 		default:
 			results[i] = sdk.SendResult{MessageID: m.ID, Outcome: sdk.Permanent, Code: fmt.Sprint(resp.StatusCode), Reason: answer.Error}
 		}
