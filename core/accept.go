@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
@@ -54,7 +55,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 		return nil, err
 	}
 	// The id exists before routing so a weighted split is stable per message.
-	facts.MessageID = store.NewID("msg_")
+	facts.MessageID = recordid.New("msg_")
 	plan, err := s.planner.Plan(ctx, facts)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
@@ -88,7 +89,7 @@ func BenchmarkPipeline(b *testing.B) {
 				msgs := make([]*store.Message, n)
 				now := time.Now().UTC()
 				for j := range msgs {
-					msgs[j] = &store.Message{ID: store.NewID("msg_"), AccountID: e.acc, Recipient: "+959123456789", Text: fmt.Sprint(i + j),
+					msgs[j] = &store.Message{ID: recordid.New("msg_"), AccountID: e.acc, Recipient: "+959123456789", Text: fmt.Sprint(i + j),
 						Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["sandbox"]`, NextAttemptAt: now,
 						ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 				}

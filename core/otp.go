@@ -15,6 +15,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/number"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 )
@@ -62,7 +63,7 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 	if _, err := rand.Read(salt[:]); err != nil {
 		return 0, fmt.Errorf("generate OTP salt: %w", err)
 	}
-	rec := &store.OTPCode{ID: store.NewID("otp_"), AccountID: accountID, Phone: num.E164, MessageID: m.ID,
+	rec := &store.OTPCode{ID: recordid.New("otp_"), AccountID: accountID, Phone: num.E164, MessageID: m.ID,
 		Salt: hex.EncodeToString(salt[:]), ExpiresAt: s.now().UTC().Add(s.otp.TTL)}
 	rec.Hash = otpHash(rec.Salt, rec.Phone, code)
 	// The message lives no longer than its code: delivering it later is

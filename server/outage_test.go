@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/routing"
@@ -106,7 +107,7 @@ func TestSendCutMidTransaction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			app := store.NewID("outage_")
+			app := recordid.New("outage_")
 			q := u.Query()
 			q.Set("application_name", app)
 			u.RawQuery = q.Encode()

@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/routing"
@@ -200,7 +201,7 @@ func foreignMessage(t *testing.T, st *store.Store) string {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	m := &store.Message{ID: store.NewID("msg_"), AccountID: acc.ID, Recipient: "+959123456789", Text: "theirs", Encoding: "gsm7",
+	m := &store.Message{ID: recordid.New("msg_"), AccountID: acc.ID, Recipient: "+959123456789", Text: "theirs", Encoding: "gsm7",
 		Segments: 1, Kind: "sms", Status: "queued", Plan: `["fast"]`, NextAttemptAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour),
 		CreatedAt: now, UpdatedAt: now}
 	if err := st.InsertMessages(context.Background(), []*store.Message{m}); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
@@ -266,7 +267,7 @@ func TestHookEventsAreStoredBeforeTheAnswer(t *testing.T) {
 		// Route to hooky by sending directly through a message it accepted:
 		// the default route goes to sandbox, so store a hooky message by hand.
 		now := time.Now().UTC()
-		msg := &store.Message{ID: store.NewID("msg_"), AccountID: mustAccount(t, e), Recipient: "+959123456789", Text: "x",
+		msg := &store.Message{ID: recordid.New("msg_"), AccountID: mustAccount(t, e), Recipient: "+959123456789", Text: "x",
 			Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["hooky"]`, NextAttemptAt: now,
 			ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 		if err := st.InsertMessages(context.Background(), []*store.Message{msg}); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -244,7 +245,7 @@ func (h *harness) queue(plan []string, n int, edit ...func(*store.Message)) []st
 	msgs := make([]*store.Message, n)
 	ids := make([]string, n)
 	for i := range msgs {
-		m := &store.Message{ID: store.NewID("msg_"), AccountID: account, Recipient: "+959123456789", Sender: "Shop",
+		m := &store.Message{ID: recordid.New("msg_"), AccountID: account, Recipient: "+959123456789", Sender: "Shop",
 			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Country: "MM",
 			Status: message.Queued, Route: "test", Plan: string(p),
 			NextAttemptAt: now, ExpiresAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now}
@@ -676,7 +677,7 @@ func TestRunRecordsInFlightBatchOnStop(t *testing.T) {
 		hub := newHub(t)
 		d := dispatch.New(s, hub, dispatch.Options{Logger: storetest.Logger(t), PollInterval: 50 * time.Millisecond})
 		now := time.Now().UTC()
-		id := store.NewID("msg_")
+		id := recordid.New("msg_")
 		err := s.InsertMessages(context.Background(), []*store.Message{{ID: id, AccountID: account, Recipient: "+959123456789",
 			Text: "hi", Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`,
 			NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}})
@@ -774,7 +775,7 @@ func TestOverlappingRoundsSendEachMessageOnce(t *testing.T) {
 		now := time.Now().UTC()
 		msgs := make([]*store.Message, total)
 		for i := range msgs {
-			msgs[i] = &store.Message{ID: store.NewID("msg_"), AccountID: account, Recipient: "+959123456789",
+			msgs[i] = &store.Message{ID: recordid.New("msg_"), AccountID: account, Recipient: "+959123456789",
 				Text: "hi", Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`,
 				NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
 		}

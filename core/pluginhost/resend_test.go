@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -74,7 +75,7 @@ func TestKilledDuringSendAsksBeforeResending(t *testing.T) {
 func queueOne(t *testing.T, st *store.Store) string {
 	t.Helper()
 	now := time.Now()
-	m := &store.Message{ID: store.NewID("msg_"), AccountID: "acc_resend", Recipient: "+959123456789", Text: "hello",
+	m := &store.Message{ID: recordid.New("msg_"), AccountID: "acc_resend", Recipient: "+959123456789", Text: "hello",
 		Encoding: "gsm7", Segments: 1, Kind: "sms", Status: message.Queued, Route: "test", Plan: `["a"]`,
 		NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 	if err := st.InsertMessages(context.Background(), []*store.Message{m}); err != nil {

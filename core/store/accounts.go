@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/recordid"
 )
 
 // Account owns API keys and messages: one application or customer.
@@ -47,7 +48,7 @@ func (s *Store) CreateAccount(ctx context.Context, name string) (account.Account
 	if name == "" {
 		return account.Account{}, errors.New("create account: the name is empty")
 	}
-	acc := Account{ID: NewID("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit,
+	acc := Account{ID: recordid.New("acc_"), Name: name, CreatedAt: s.now(), Balance: s.billing.OpeningCredit, CreditLimit: s.billing.CreditLimit,
 		MessageBodies: string(account.BodiesFull)}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&acc).Error; err != nil {

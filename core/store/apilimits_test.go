@@ -10,6 +10,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -75,7 +76,7 @@ func TestTakeRateHoldsAcrossStores(t *testing.T) {
 }
 
 func testMessage(acc, to, text string, now time.Time) *store.Message {
-	return &store.Message{ID: store.NewID("msg_"), AccountID: acc, Recipient: to, Text: text, Encoding: "gsm7", Segments: 1,
+	return &store.Message{ID: recordid.New("msg_"), AccountID: acc, Recipient: to, Text: text, Encoding: "gsm7", Segments: 1,
 		Kind: "sms", Status: "queued", Plan: `["sandbox"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 }
 
@@ -136,7 +137,7 @@ func TestOTPCodes(t *testing.T) {
 		ctx := ctxT(t)
 		acc := mustAccount(t, a, "acme")
 		create := func(s *store.Store, hash string) error {
-			code := &store.OTPCode{ID: store.NewID("otp_"), AccountID: acc.ID, Phone: "+959123456789", Salt: "s", Hash: hash,
+			code := &store.OTPCode{ID: recordid.New("otp_"), AccountID: acc.ID, Phone: "+959123456789", Salt: "s", Hash: hash,
 				ExpiresAt: c.now().Add(5 * time.Minute)}
 			m := testMessage(acc.ID, "+959123456789", "code", c.now())
 			code.MessageID = m.ID

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/recordid"
 )
 
 // firstKeyLockID names the PostgreSQL advisory lock under which a server
@@ -67,7 +68,7 @@ func (s *Store) firstAccount(tx *gorm.DB) (Account, error) {
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return acc, err
 	}
-	acc = Account{ID: NewID("acc_"), Name: FirstAccountName, CreatedAt: s.now(), Balance: s.billing.OpeningCredit,
+	acc = Account{ID: recordid.New("acc_"), Name: FirstAccountName, CreatedAt: s.now(), Balance: s.billing.OpeningCredit,
 		CreditLimit: s.billing.CreditLimit}
 	if err := tx.Create(&acc).Error; err != nil {
 		return Account{}, fmt.Errorf("create account %q: %w", FirstAccountName, err)

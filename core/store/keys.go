@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/recordid"
 )
 
 // KeyPrefix starts every raw API key, so a leaked key is recognisable (by
@@ -85,7 +86,7 @@ func newAPIKey(accountID, name string, perms []string) (string, APIKey) {
 	_, _ = rand.Read(secret[:]) // never fails; see NewID
 	raw := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
 	return raw, APIKey{
-		ID:          NewID("key_"),
+		ID:          recordid.New("key_"),
 		AccountID:   accountID,
 		Name:        strings.TrimSpace(name),
 		Prefix:      raw[:12],

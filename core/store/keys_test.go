@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -205,7 +206,7 @@ func TestCreateAPIKeyValidation(t *testing.T) {
 		}
 		// The foreign key itself, not only CreateAPIKey's check, keeps keys
 		// tied to real accounts.
-		orphan := store.APIKey{ID: store.NewID("key_"), AccountID: "acc_missing", Prefix: "x", Hash: sha("x"), Permissions: account.PermSendSMS}
+		orphan := store.APIKey{ID: recordid.New("key_"), AccountID: "acc_missing", Prefix: "x", Hash: sha("x"), Permissions: account.PermSendSMS}
 		if err := s.DB().Create(&orphan).Error; !errors.Is(err, gorm.ErrForeignKeyViolated) {
 			t.Errorf("inserting a key of an unknown account: err = %v, want a foreign key violation", err)
 		}

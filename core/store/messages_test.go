@@ -12,6 +12,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -26,7 +27,7 @@ func newMessages(n int, plan []string, due time.Time) []*store.Message {
 	p, _ := json.Marshal(plan)
 	out := make([]*store.Message, n)
 	for i := range out {
-		out[i] = &store.Message{ID: store.NewID("msg_"), AccountID: msgAccount, Recipient: "+959123456789",
+		out[i] = &store.Message{ID: recordid.New("msg_"), AccountID: msgAccount, Recipient: "+959123456789",
 			Text: fmt.Sprintf("hello %d", i), Encoding: "gsm7", Segments: 1, Kind: "sms", Status: message.Queued,
 			Plan: string(p), NextAttemptAt: due, ExpiresAt: due.Add(24 * time.Hour), CreatedAt: due, UpdatedAt: due}
 	}

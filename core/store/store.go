@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -268,16 +266,6 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close %s database: %w", s.driver, err)
 	}
 	return nil
-}
-
-// NewID returns prefix followed by 24 lowercase hex digits (96 random bits),
-// e.g. NewID("msg_").
-func NewID(prefix string) string {
-	var b [12]byte
-	// crypto/rand.Read never fails on supported platforms (it panics
-	// rather than returning short).
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
 }
 
 // notFound turns gorm's not-found into ErrNotFound.

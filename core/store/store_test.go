@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -142,7 +143,7 @@ func TestNewID(t *testing.T) {
 	re := regexp.MustCompile(`^msg_[0-9a-f]{24}$`)
 	seen := map[string]bool{}
 	for range 1000 {
-		id := store.NewID("msg_")
+		id := recordid.New("msg_")
 		if !re.MatchString(id) {
 			t.Fatalf("NewID = %q, want msg_ and 24 hex digits", id)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
+	"github.com/smsrouter/smsrouter/core/recordid"
 )
 
 // Webhook event types.
@@ -211,7 +212,7 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 		at = time.Now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
-	id := NewID("evt_")
+	id := recordid.New("evt_")
 	body, err := json.Marshal(WebhookEvent{ID: id, Type: eventType, CreatedAt: at, Data: data})
 	if err != nil {
 		return WebhookDelivery{}, fmt.Errorf("encode %s webhook: %w", eventType, err)
@@ -524,7 +525,7 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if err != nil {
 		return err
 	}
-	msg := InboundMessage{ID: NewID("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
+	msg := InboundMessage{ID: recordid.New("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
 		Sender: in.Sender, Recipient: in.Recipient, Text: in.Text, ReceivedAt: at.UTC()}
 	if err := tx.Create(&msg).Error; err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
@@ -120,7 +121,7 @@ func sendMessages(t *testing.T, s *store.Store, account string, n int) []string 
 	msgs := make([]*store.Message, n)
 	ids := make([]string, n)
 	for i := range msgs {
-		msgs[i] = &store.Message{ID: store.NewID("msg_"), AccountID: account, Recipient: "+959123456789", Text: "hi",
+		msgs[i] = &store.Message{ID: recordid.New("msg_"), AccountID: account, Recipient: "+959123456789", Text: "hi",
 			Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`, NextAttemptAt: now,
 			ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 		ids[i] = msgs[i].ID

@@ -23,6 +23,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
@@ -188,7 +189,7 @@ func TestFiorixReceiptsAfterIDRestart(t *testing.T) {
 func sendThroughStore(t *testing.T, st *store.Store, p *smpp.Provider, to string) string {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	m := &store.Message{ID: store.NewID("msg_"), AccountID: "acc_interop", Recipient: to, Text: "hello", Encoding: "gsm7",
+	m := &store.Message{ID: recordid.New("msg_"), AccountID: "acc_interop", Recipient: to, Text: "hello", Encoding: "gsm7",
 		Segments: 1, Kind: "sms", Status: message.Queued, Plan: `["fiorix"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := st.InsertMessages(t.Context(), []*store.Message{m}); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
 
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 )
@@ -113,7 +114,7 @@ func postgresSchema(t testing.TB) string {
 		}
 		t.Skip(msg)
 	}
-	schema := strings.Replace(store.NewID("test_"), "test_", "smsrouter_test_", 1)
+	schema := strings.Replace(recordid.New("test_"), "test_", "smsrouter_test_", 1)
 	admin, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: gormlogger.Discard})
 	if err != nil {
 		t.Fatalf("storetest: connect to PostgreSQL from %s: %v", EnvPostgresDSN, err)
