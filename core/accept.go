@@ -60,9 +60,9 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]store.PlanEntry, len(plan.Candidates))
+	entries := make([]message.PlanEntry, len(plan.Candidates))
 	for i, c := range plan.Candidates {
-		entries[i] = store.PlanEntry{Provider: c.Provider}
+		entries[i] = message.PlanEntry{Provider: c.Provider}
 		for _, code := range c.FailoverOn {
 			entries[i].FailoverOn = append(entries[i].FailoverOn, sdk.Refusal(code))
 		}
@@ -73,7 +73,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	}
 	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
-		Status: message.Queued, Route: plan.Route, Plan: store.EncodePlan(entries),
+		Status: message.Queued, Route: plan.Route, Plan: message.EncodePlan(entries),
 		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
 		CallbackURL: req.CallbackURL}, nil
 }

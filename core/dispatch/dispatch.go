@@ -543,7 +543,7 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 		// The provider's Retry-After holds for it alone: others may be
 		// tried at once, it no sooner than asked, in this round or later.
 		plan[c].NotBefore = now.Add(after)
-		r.Plan = store.EncodePlan(plan)
+		r.Plan = message.EncodePlan(plan)
 	}
 	next := nextOpen(plan, c+1)
 	if d.o.Metrics != nil {
@@ -567,7 +567,7 @@ func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, aft
 
 // notBefore is at, or later when candidate e asked to be tried no sooner,
 // never past the message's expiry (the try that finds it expired).
-func notBefore(e store.PlanEntry, at, expires time.Time) time.Time {
+func notBefore(e message.PlanEntry, at, expires time.Time) time.Time {
 	switch {
 	case !e.NotBefore.After(at):
 		return at
@@ -621,7 +621,7 @@ func (d *Dispatcher) healthOnce() func(name string) (bool, string) {
 // current candidate, or the first healthy one after it in the plan (the
 // message's candidate is moved there). ok is false when none from the
 // current one on can take it; why then lists what they reported.
-func pickHealthy(m *store.Message, plan []store.PlanEntry, health func(string) (bool, string)) (name, why string, ok bool) {
+func pickHealthy(m *store.Message, plan []message.PlanEntry, health func(string) (bool, string)) (name, why string, ok bool) {
 	c := m.Candidate % len(plan)
 	if health == nil && plan[c].Refused == "" {
 		return plan[c].Provider, "", true
@@ -652,7 +652,7 @@ func pickHealthy(m *store.Message, plan []store.PlanEntry, health func(string) (
 
 // nextOpen is the index of the first candidate from i on that has not
 // refused the message, or -1.
-func nextOpen(plan []store.PlanEntry, i int) int {
+func nextOpen(plan []message.PlanEntry, i int) int {
 	for ; i < len(plan); i++ {
 		if plan[i].Refused == "" {
 			return i
@@ -678,7 +678,7 @@ func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, r
 		return failed
 	}
 	plan[c].Refused = refusal
-	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued, Plan: store.EncodePlan(plan),
+	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued, Plan: message.EncodePlan(plan),
 		Code: res.Code, Reason: fmt.Sprintf("%s refused it (%s): %s", provider, refusal, res.Reason), At: now}
 	if next := nextOpen(plan, c+1); next >= 0 {
 		if d.o.Metrics != nil {

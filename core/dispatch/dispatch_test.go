@@ -910,8 +910,8 @@ func refuse(refusal sdk.Refusal, code, reason string) sendStep {
 }
 
 // planned records a plan whose candidates fail over on the given refusals.
-func planned(entries ...store.PlanEntry) func(*store.Message) {
-	return func(m *store.Message) { m.Plan = store.EncodePlan(entries) }
+func planned(entries ...message.PlanEntry) func(*store.Message) {
+	return func(m *store.Message) { m.Plan = message.EncodePlan(entries) }
 }
 
 // A permanent refusal whose code the candidate lists in failover_on sends
@@ -923,7 +923,7 @@ func TestFailoverOnRefusal(t *testing.T) {
 	onSender := []sdk.Refusal{sdk.RefusalRejected, sdk.RefusalInvalidSender}
 	tests := []struct {
 		name    string
-		plan    []store.PlanEntry
+		plan    []message.PlanEntry
 		steps   map[string][]sendStep
 		want    string // final status
 		at      string // provider of the final status
@@ -932,32 +932,32 @@ func TestFailoverOnRefusal(t *testing.T) {
 		history []string
 	}{
 		{name: "listed code goes to the next candidate",
-			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}, "b": {accept()}},
 			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
 		{name: "a plugin's refusal without a class is REJECTED",
-			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
 			steps: map[string][]sendStep{"a": {permanent("21999", "refused")}, "b": {accept()}},
 			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
 		{name: "unlisted code fails",
-			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidDestination, "0x0000000B", "no such number")}},
 			want:  "failed", at: "a", code: "0x0000000B", reason: "no such number", history: []string{"queued", "failed"}},
 		{name: "no failover_on fails as before",
-			plan:  []store.PlanEntry{{Provider: "a"}, {Provider: "b"}},
+			plan:  []message.PlanEntry{{Provider: "a"}, {Provider: "b"}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
 			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
 		{name: "listed code with no candidate left fails with the original reason",
-			plan:  []store.PlanEntry{{Provider: "a", FailoverOn: onSender}},
+			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
 			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
 		{name: "every candidate refuses: the last one's reason",
-			plan: []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b", FailoverOn: onSender}},
+			plan: []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b", FailoverOn: onSender}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
 				"b": {refuse(sdk.RefusalRejected, "21612", "cannot route")}},
 			want: "failed", at: "b", code: "21612", reason: "cannot route", history: []string{"queued", "queued", "failed"}},
 		{name: "a refusing candidate is not asked again after a backoff",
-			plan: []store.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
+			plan: []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
 			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
 				"b": {temporary("THROTTLED", "b is busy", 0), accept()}},
 			want: "sent", at: "b", history: []string{"queued", "queued", "queued", "sent"}},

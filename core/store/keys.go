@@ -83,7 +83,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, accountID, name string, perms 
 // with its raw value.
 func newAPIKey(accountID, name string, perms []string) (string, APIKey) {
 	var secret [32]byte
-	_, _ = rand.Read(secret[:]) // never fails; see NewID
+	_, _ = rand.Read(secret[:]) // never fails; see recordid.New
 	raw := KeyPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
 	return raw, APIKey{
 		ID:          recordid.New("key_"),

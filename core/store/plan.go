@@ -1,72 +1,10 @@
 package store
 
-import (
-	"encoding/json"
-	"slices"
-	"time"
-
-	"github.com/smsrouter/smsrouter/sdk"
-)
-
-// PlanEntry is one candidate of a message's recorded routing decision.
-type PlanEntry struct {
-	Provider string `json:"provider"`
-	// FailoverOn lists the refusals that send the message on to the next
-	// candidate instead of failing it (the route's failover_on, else the
-	// provider's).
-	FailoverOn []sdk.Refusal `json:"failover_on,omitempty"`
-	// Refused is how this candidate refused the message; it is not asked
-	// again.
-	Refused sdk.Refusal `json:"refused,omitempty"`
-	// NotBefore is when this candidate asked to be tried again no sooner
-	// than (sdk.RetryAfter); zero when it did not.
-	NotBefore time.Time `json:"not_before,omitzero"`
-}
-
-// FailsOver reports whether the entry's refusal r sends the message on.
-func (e PlanEntry) FailsOver(r sdk.Refusal) bool { return slices.Contains(e.FailoverOn, r) }
-
-// EncodePlan is the plan column's text for entries: a JSON array with a
-// provider's name for a plain candidate and an object for one with
-// failover_on, a refusal or a retry time, so that a plan without either reads as it
-// always did (["a","b"]).
-func EncodePlan(entries []PlanEntry) string {
-	out := make([]any, len(entries))
-	for i, e := range entries {
-		if len(e.FailoverOn) == 0 && e.Refused == "" && e.NotBefore.IsZero() {
-			out[i] = e.Provider
-		} else {
-			out[i] = e
-		}
-	}
-	b, _ := json.Marshal(out) // strings and string slices always marshal
-	return string(b)
-}
+import "github.com/smsrouter/smsrouter/core/message"
 
 // PlanEntries decodes the message's plan; a plan that does not decode has
 // no candidates.
-func (m *Message) PlanEntries() []PlanEntry {
-	var raw []json.RawMessage
-	if json.Unmarshal([]byte(m.Plan), &raw) != nil {
-		return nil
-	}
-	out := make([]PlanEntry, 0, len(raw))
-	for _, r := range raw {
-		var e PlanEntry
-		if json.Unmarshal(r, &e.Provider) != nil && json.Unmarshal(r, &e) != nil {
-			return nil
-		}
-		out = append(out, e)
-	}
-	return out
-}
+func (m *Message) PlanEntries() []message.PlanEntry { return message.DecodePlan(m.Plan) }
 
 // Candidates returns the provider names of the message's plan, in order.
-func (m *Message) Candidates() []string {
-	entries := m.PlanEntries()
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Provider
-	}
-	return names
-}
+func (m *Message) Candidates() []string { return message.Providers(m.PlanEntries()) }

@@ -67,7 +67,7 @@ type WebhookDelivery struct {
 	Seq uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
 	// EventID has no index: nothing looks a delivery up by it, and every
 	// index costs each insert and each change of state an entry. It is
-	// random (NewID), so unique without one.
+	// random (recordid.New), so unique without one.
 	EventID string `gorm:"size:40;not null"`
 	// AccountID has no index of its own: every query by account also
 	// names the message, and each index costs the hot path an insert.
