@@ -141,16 +141,6 @@ func (w *hookWriter) sendEventsLocked() error {
 	return nil
 }
 
-// sendEventsOnly hands over pending events when the handler failed.
-func (w *hookWriter) sendEventsOnly() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.sendErr != nil {
-		return w.sendErr
-	}
-	return w.sendEventsLocked()
-}
-
 // finish sends what the handler left and ends the response. A handler that
 // wrote nothing answers 200 with an empty body, as with net/http.
 func (w *hookWriter) finish() error {

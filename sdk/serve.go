@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -391,12 +392,25 @@ func (s *server) Hook(req *pluginpb.HookRequest, stream pluginpb.Provider_HookSe
 		return unimplemented("HookHandler")
 	}
 	w := newHookWriter(stream)
-	err := hh.HandleHook(stream.Context(), hookRequestFromPB(req), w)
-	if err != nil {
-		// Events emitted before the failure are still the provider's word;
-		// hand them over before the error ends the stream.
-		_ = w.sendEventsOnly()
+	if err := s.callHook(stream.Context(), hh, hookRequestFromPB(req), w); err != nil {
+		// Events emitted before the failure are not handed over: the host
+		// answers the caller with an error, so the caller sends the request
+		// again and the handler emits them anew (with the same event ids).
 		return providerStatus(err)
 	}
 	return w.finish()
+}
+
+// callHook runs the provider's HandleHook and turns a panic into the
+// request's error: a bug in handling one request must not end the process,
+// and with it every Send in flight, whose outcome would then be unknown.
+func (s *server) callHook(ctx context.Context, hh HookHandler, req *HookRequest, w HookResponseWriter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("HandleHook panicked; the request is answered as failed and the plugin keeps running",
+				"path", req.Path, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("HandleHook panicked: %v", r)
+		}
+	}()
+	return hh.HandleHook(ctx, req, w)
 }

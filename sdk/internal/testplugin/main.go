@@ -193,6 +193,11 @@ func (p *provider) HandleHook(ctx context.Context, req *sdk.HookRequest, w sdk.H
 		w.WriteHeader(http.StatusCreated)
 		_, err := w.Write([]byte("ok"))
 		return err
+	case "/panic":
+		_ = w.Emit(sdk.Event{ID: "panic-ev", Status: &sdk.StatusEvent{ProviderMessageID: "pm-9", Status: sdk.StatusFailed, At: At}})
+		var settings map[string]string
+		settings["boom"] = "a bug in the handler" // assignment to a nil map
+		return nil
 	case "/echo":
 		p.mu.Lock()
 		cfg := p.cfg
