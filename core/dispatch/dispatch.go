@@ -12,13 +12,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/message"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Queue is the durable store of messages waiting to be sent.
 type Queue interface {
-	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Message, error)
+	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Message, error)
 	RecordAttempts(ctx context.Context, results []message.Attempt) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
 }
@@ -102,7 +101,7 @@ type Observer interface {
 // Metrics counts what becomes of attempts, for monitoring.
 type Metrics interface {
 	// Sent is told of each message a provider accepted, at at.
-	Sent(provider string, m *store.Message, at time.Time)
+	Sent(provider string, m *Message, at time.Time)
 	// Retried is told of each temporary failure at provider: failover when
 	// the message goes on to its plan's next candidate at once, otherwise
 	// it waits out a backoff before its plan starts again.
@@ -287,7 +286,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	results := make([]message.Attempt, 0, len(msgs))
-	groups := map[string][]*store.Message{}
+	groups := map[string][]*Message{}
 	var order []string
 	health := d.healthOnce()
 	unhealthy := 0
@@ -421,7 +420,7 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabi
 	// their validity since the claim: a provider is never handed one (see
 	// sdk.Message.ValidUntil).
 	now := d.o.Now()
-	live := make([]*store.Message, 0, len(msgs))
+	live := make([]*Message, 0, len(msgs))
 	var expired []message.Attempt
 	for _, m := range msgs {
 		if now.Before(m.ExpiresAt) {
@@ -436,7 +435,7 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabi
 	return append(d.sendChunk(ctx, name, caps, live), expired...)
 }
 
-func expiredResult(m *store.Message, now time.Time) message.Attempt {
+func expiredResult(m *Message, now time.Time) message.Attempt {
 	return message.Attempt{MessageID: m.ID, Status: message.Expired, Candidate: m.Candidate,
 		Code: "EXPIRED", Reason: "validity period ran out before any provider accepted the message", At: now}
 }
@@ -444,7 +443,7 @@ func expiredResult(m *store.Message, now time.Time) message.Attempt {
 // leaseTooShort reports whether the claim on msgs ends before a Send started
 // now could time out and be recorded. Half of what the lease has beyond
 // SendTimeout is kept for recording the round.
-func (d *Dispatcher) leaseTooShort(msgs []*store.Message) bool {
+func (d *Dispatcher) leaseTooShort(msgs []*Message) bool {
 	if d.o.Lease <= d.o.SendTimeout {
 		return false // misconfigured: no send could ever start
 	}
@@ -457,7 +456,7 @@ func (d *Dispatcher) leaseTooShort(msgs []*store.Message) bool {
 	return false
 }
 
-func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*store.Message) []message.Attempt {
+func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*Message) []message.Attempt {
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
@@ -534,7 +533,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 // retry plans the next attempt after a temporary failure at a provider: the
 // next candidate at once, or, when the plan is exhausted, its first
 // candidate again after a backoff.
-func (d *Dispatcher) retry(m *store.Message, provider string, now time.Time, after time.Duration, code, reason string, unavailable bool) message.Attempt {
+func (d *Dispatcher) retry(m *Message, provider string, now time.Time, after time.Duration, code, reason string, unavailable bool) message.Attempt {
 	r := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Queued,
 		Code: code, Reason: fmt.Sprintf("%s: %s", provider, reason), At: now}
 	plan := m.PlanEntries()
@@ -582,7 +581,7 @@ func notBefore(e message.PlanEntry, at, expires time.Time) time.Time {
 // backoff is when a message whose plan of n candidates is exhausted starts
 // it again: exponential in the rounds so far, with jitter, no sooner than
 // after and never past the message's expiry.
-func (d *Dispatcher) backoff(m *store.Message, n int, now time.Time, after time.Duration) time.Time {
+func (d *Dispatcher) backoff(m *Message, n int, now time.Time, after time.Duration) time.Time {
 	// Attempts already counts this one; one round of the plan is one step of backoff.
 	rounds := max(m.Attempts/max(n, 1), 1)
 	wait := d.o.MinRetry << min(rounds-1, 20)
@@ -621,7 +620,7 @@ func (d *Dispatcher) healthOnce() func(name string) (bool, string) {
 // current candidate, or the first healthy one after it in the plan (the
 // message's candidate is moved there). ok is false when none from the
 // current one on can take it; why then lists what they reported.
-func pickHealthy(m *store.Message, plan []message.PlanEntry, health func(string) (bool, string)) (name, why string, ok bool) {
+func pickHealthy(m *Message, plan []message.PlanEntry, health func(string) (bool, string)) (name, why string, ok bool) {
 	c := m.Candidate % len(plan)
 	if health == nil && plan[c].Refused == "" {
 		return plan[c].Provider, "", true
@@ -668,7 +667,7 @@ func nextOpen(plan []message.PlanEntry, i int) int {
 // candidate is marked in the plan and never asked again. Any other
 // refusal, or one with no candidate left, fails the message with the
 // provider's own code and reason.
-func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, res sdk.SendResult) message.Attempt {
+func (d *Dispatcher) refused(m *Message, provider string, now time.Time, res sdk.SendResult) message.Attempt {
 	failed := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Failed,
 		Candidate: m.Candidate, Code: res.Code, Reason: res.Reason, At: now}
 	plan := m.PlanEntries()
@@ -699,7 +698,7 @@ func (d *Dispatcher) refused(m *store.Message, provider string, now time.Time, r
 // candidates can take it now: pending (the guide's "no provider available,
 // will retry"), back at its first candidate after the plan's backoff.
 // Nothing was sent, so no provider's health or metrics hear of it.
-func (d *Dispatcher) noneHealthy(m *store.Message, n int, now time.Time, why string) message.Attempt {
+func (d *Dispatcher) noneHealthy(m *Message, n int, now time.Time, why string) message.Attempt {
 	return message.Attempt{MessageID: m.ID, Status: message.Pending, Code: "NO_HEALTHY_PROVIDER",
 		Reason: "no provider available, will retry: " + why, At: now, RetryAt: d.backoff(m, n, now, 0)}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/message"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // Limits are the sending limits of each provider by name, as the
@@ -124,7 +123,7 @@ func burst(tps float64) int {
 // chunk is one Send call's messages and the earliest time the provider's
 // TPS limit lets it go.
 type chunk struct {
-	msgs []*store.Message
+	msgs []*Message
 	at   time.Time
 }
 
@@ -138,7 +137,7 @@ type chunk struct {
 // segments: it goes alone, see below): a call sent at its turn then never
 // gives the provider more than the bucket allows at that instant. The limiter's lock is held, so
 // one round's reservations are contiguous.
-func (l *limiters) pace(name string, group []*store.Message, size int, now time.Time, wait time.Duration) (send []chunk, release []message.Attempt) {
+func (l *limiters) pace(name string, group []*Message, size int, now time.Time, wait time.Duration) (send []chunk, release []message.Attempt) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.by[name]
@@ -217,7 +216,7 @@ func (l *limiters) pace(name string, group []*store.Message, size int, now time.
 // again at due (or at its expiry, so that it expires on time). Our own
 // limits are no failure of the message: it keeps its status, candidate and
 // attempt count.
-func released(m *store.Message, now, due time.Time) message.Attempt {
+func released(m *Message, now, due time.Time) message.Attempt {
 	if due.After(m.ExpiresAt) {
 		due = m.ExpiresAt
 	}

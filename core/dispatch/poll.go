@@ -11,14 +11,13 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // ReportStore is what the status poller reads and writes.
 type ReportStore interface {
-	ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]store.Message, error)
-	MarkPolled(ctx context.Context, marks []store.PollMark, at time.Time) error
+	ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]Message, error)
+	MarkPolled(ctx context.Context, marks []PollMark, at time.Time) error
 	StoreEvents(ctx context.Context, provider string, events []message.Event) error
 }
 
@@ -163,19 +162,19 @@ func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration
 	}
 	var ask []string
 	var events []message.Event
-	marks := make([]store.PollMark, 0, len(msgs))
+	marks := make([]PollMark, 0, len(msgs))
 	for _, m := range msgs {
 		if m.SentAt != nil && now.Sub(*m.SentAt) >= giveUp {
 			// No report came and the provider will not say: record that we
 			// lost track, which a later definite report may still replace.
 			events = append(events, message.Event{ID: "poll/" + m.ProviderMessageID + "/gave-up", Report: &message.Report{
 				ProviderMessageID: m.ProviderMessageID, Status: message.Unknown, ProviderStatus: "NO_REPORT", At: now}})
-			marks = append(marks, store.PollMark{MessageID: m.ID})
+			marks = append(marks, PollMark{MessageID: m.ID})
 			continue
 		}
 		ask = append(ask, m.ProviderMessageID)
 		next := now.Add(min(after<<min(m.PollCount, 20), p.o.MaxInterval))
-		marks = append(marks, store.PollMark{MessageID: m.ID, NextPollAt: &next})
+		marks = append(marks, PollMark{MessageID: m.ID, NextPollAt: &next})
 	}
 	if len(ask) > 0 {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/message"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -21,7 +20,7 @@ const CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
 // pending, due again after the shortest backoff: the next attempt asks the
 // provider whether it took the message before sending it again. Failing
 // over now could deliver it through two providers.
-func (d *Dispatcher) inDoubt(m *store.Message, provider string, now time.Time, reason string) message.Attempt {
+func (d *Dispatcher) inDoubt(m *Message, provider string, now time.Time, reason string) message.Attempt {
 	due := now.Add(d.o.MinRetry)
 	if due.After(m.ExpiresAt) {
 		due = m.ExpiresAt
@@ -35,8 +34,8 @@ func (d *Dispatcher) inDoubt(m *store.Message, provider string, now time.Time, r
 // recorded sent with its id and not sent again; the others are returned to
 // be sent. While the provider cannot be asked (its plugin is restarting)
 // they stay in doubt.
-func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group []*store.Message) (send []*store.Message, done []message.Attempt) {
-	var doubt []*store.Message
+func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group []*Message) (send []*Message, done []message.Attempt) {
+	var doubt []*Message
 	for _, m := range group {
 		if m.ErrorCode == CodeOutcomeUnknown {
 			doubt = append(doubt, m)
@@ -48,7 +47,7 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 		return group, nil
 	}
 	now := d.o.Now()
-	keep := func(why string) ([]*store.Message, []message.Attempt) {
+	keep := func(why string) ([]*Message, []message.Attempt) {
 		d.log.Warn("cannot ask the provider about messages whose send went unanswered; asking again later",
 			"provider", provider, "messages", len(doubt), "reason", why)
 		for _, m := range doubt {

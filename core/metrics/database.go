@@ -8,7 +8,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // databaseCollector serves series read from the database. A scrape reads
@@ -47,8 +48,8 @@ type databaseCollector struct {
 }
 
 type databaseSnapshot struct {
-	counts    []store.MessageCount
-	depths    []store.QueueDepth
+	counts    []message.Count
+	depths    []dispatch.QueueDepth
 	oldestAge time.Duration
 	webhooks  int64
 	// haveX is false until part X was read once.
@@ -99,20 +100,20 @@ func (c *databaseCollector) Collect(ch chan<- prometheus.Metric) {
 			if provider == "" {
 				provider = "none"
 			}
-			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(r.N), r.Status, provider)
+			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(r.N), string(r.Status), provider)
 		}
 	}
 	if snap.haveDepths {
 		// Both waiting statuses are always reported, so that an empty queue
 		// reads 0 and not "no data".
-		byStatus := map[string]store.QueueDepth{"queued": {}, "pending": {}}
+		byStatus := map[message.Status]dispatch.QueueDepth{message.Queued: {}, message.Pending: {}}
 		for _, d := range snap.depths {
 			byStatus[d.Status] = d
 		}
 		for status, d := range byStatus {
-			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Due), status, "due")
-			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Scheduled), status, "scheduled")
-			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Leased), status, "in_flight")
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Due), string(status), "due")
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Scheduled), string(status), "scheduled")
+			ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(d.Leased), string(status), "in_flight")
 		}
 	}
 	if snap.haveOldest {

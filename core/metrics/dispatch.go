@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -22,7 +21,7 @@ var _ dispatch.Metrics = (*Metrics)(nil)
 // Sent records a provider's acceptance of m: the time since the message
 // was accepted, or since its send_at when it was scheduled (waiting for its
 // time is not delay).
-func (m *Metrics) Sent(provider string, msg *store.Message, at time.Time) {
+func (m *Metrics) Sent(provider string, msg *dispatch.Message, at time.Time) {
 	from := msg.CreatedAt
 	if msg.SendAt != nil && msg.SendAt.After(from) {
 		from = *msg.SendAt

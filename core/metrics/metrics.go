@@ -12,16 +12,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 const namespace = "smsrouter"
 
 // Database is what the database series are read from; *store.Store has it.
 type Database interface {
-	CountMessages(ctx context.Context) ([]store.MessageCount, error)
-	QueueDepths(ctx context.Context, now time.Time) ([]store.QueueDepth, error)
+	CountMessages(ctx context.Context) ([]message.Count, error)
+	QueueDepths(ctx context.Context, now time.Time) ([]dispatch.QueueDepth, error)
 	OldestDue(ctx context.Context, now time.Time) (time.Time, bool, error)
 	CountPendingWebhooks(ctx context.Context) (int64, error)
 }

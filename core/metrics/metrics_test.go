@@ -13,9 +13,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/metrics"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -26,20 +27,20 @@ type fakeDB struct {
 	mu       sync.Mutex
 	reads    int
 	fail     error
-	counts   []store.MessageCount
-	depths   []store.QueueDepth
+	counts   []message.Count
+	depths   []dispatch.QueueDepth
 	oldest   time.Time
 	webhooks int64
 }
 
-func (f *fakeDB) CountMessages(context.Context) ([]store.MessageCount, error) {
+func (f *fakeDB) CountMessages(context.Context) ([]message.Count, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
 	return f.counts, f.fail
 }
 
-func (f *fakeDB) QueueDepths(context.Context, time.Time) ([]store.QueueDepth, error) {
+func (f *fakeDB) QueueDepths(context.Context, time.Time) ([]dispatch.QueueDepth, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.depths, f.fail
@@ -103,8 +104,8 @@ smsrouter_webhook_deliveries_pending 4
 
 func TestDatabaseSeriesAreCachedAndKeptOnError(t *testing.T) {
 	db := &fakeDB{
-		counts:   []store.MessageCount{{Status: "queued", N: 3}, {Status: "delivered", Provider: "a", N: 7}},
-		depths:   []store.QueueDepth{{Status: "queued", Due: 1, Scheduled: 2}},
+		counts:   []message.Count{{Status: "queued", N: 3}, {Status: "delivered", Provider: "a", N: 7}},
+		depths:   []dispatch.QueueDepth{{Status: "queued", Due: 1, Scheduled: 2}},
 		oldest:   t0.Add(-90 * time.Second),
 		webhooks: 4,
 	}
@@ -141,7 +142,7 @@ func TestDatabaseSeriesAreCachedAndKeptOnError(t *testing.T) {
 	clk.advance(10 * time.Second)
 	db.set(func(f *fakeDB) {
 		f.fail = nil
-		f.counts = []store.MessageCount{{Status: "delivered", Provider: "a", N: 10}}
+		f.counts = []message.Count{{Status: "delivered", Provider: "a", N: 10}}
 		f.depths = nil
 		f.oldest = time.Time{}
 		f.webhooks = 0
@@ -244,9 +245,9 @@ func TestDispatchSeries(t *testing.T) {
 	m.Retried("a", true)
 	m.Retried("b", false)
 	sendAt := t0.Add(time.Minute)
-	m.Sent("a", &store.Message{CreatedAt: t0}, t0.Add(300*time.Millisecond))
+	m.Sent("a", &dispatch.Message{CreatedAt: t0}, t0.Add(300*time.Millisecond))
 	// Scheduled: measured from send_at, not from the acceptance.
-	m.Sent("a", &store.Message{CreatedAt: t0, SendAt: &sendAt}, sendAt.Add(2*time.Second))
+	m.Sent("a", &dispatch.Message{CreatedAt: t0, SendAt: &sendAt}, sendAt.Add(2*time.Second))
 
 	got := gather(t, m)
 	for _, line := range []string{
@@ -353,7 +354,7 @@ func gather(t *testing.T, m *metrics.Metrics) string {
 }
 
 func TestMessageCountsHaveTheirOwnInterval(t *testing.T) {
-	db := &fakeDB{counts: []store.MessageCount{{Status: "delivered", Provider: "a", N: 1}}}
+	db := &fakeDB{counts: []message.Count{{Status: "delivered", Provider: "a", N: 1}}}
 	clk := &clock{now: t0}
 	m := metrics.New(metrics.Options{Database: db, DatabaseRefresh: time.Second, CountRefresh: time.Minute, Now: clk.Now})
 	for range 10 {

@@ -1,6 +1,11 @@
 // Package store keeps smsrouter's durable state (accounts, API keys, messages
 // and their events) in SQLite or PostgreSQL through gorm.
 //
+// It keeps rows; the rules live in core's packages. A consumer owns the
+// interface it needs and its types (core/dispatch's Queue and Message,
+// core/metrics' Database, core's repositories), and *Store implements
+// them: claims.go converts the rows the dispatcher claims to its type.
+//
 // Open connects and migrates the schema listed in schema.go: the tables,
 // then the steps that bring a database of an earlier version up to date.
 //

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 )
@@ -268,7 +269,7 @@ func (s *Store) StatusHistory(ctx context.Context, messageID string) ([]StatusCh
 // ClaimDue leases up to limit due messages to the caller for lease, so that
 // no other dispatcher (in this or another process) takes them meanwhile, and
 // counts the attempt.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Message, error) {
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]dispatch.Message, error) {
 	lock := ""
 	if s.Driver() == "postgres" {
 		// SKIP LOCKED lets several servers claim disjoint batches without
@@ -289,7 +290,11 @@ RETURNING *`
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	return s.failUnreadable(ctx, out, s.revealTexts(out), now)
+	out, err = s.failUnreadable(ctx, out, s.revealTexts(out), now)
+	if err != nil {
+		return nil, err
+	}
+	return claimed(out), nil
 }
 
 // NextDue returns when the earliest queued or pending message becomes due, or
@@ -619,16 +624,9 @@ func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
-// PollMark is the outcome of asking about one message: when to ask next,
-// or nil to stop asking.
-type PollMark struct {
-	MessageID  string
-	NextPollAt *time.Time
-}
-
 // MarkPolled records that the given messages' statuses were asked for at at,
 // and when each is to be asked again.
-func (s *Store) MarkPolled(ctx context.Context, marks []PollMark, at time.Time) error {
+func (s *Store) MarkPolled(ctx context.Context, marks []dispatch.PollMark, at time.Time) error {
 	if len(marks) == 0 {
 		return nil
 	}

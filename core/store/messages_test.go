@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/recordid"
@@ -46,7 +47,7 @@ func insert(t *testing.T, s *store.Store, msgs ...*store.Message) []string {
 	return ids
 }
 
-func claim(t *testing.T, s *store.Store, now time.Time, limit int, lease time.Duration) []store.Message {
+func claim(t *testing.T, s *store.Store, now time.Time, limit int, lease time.Duration) []dispatch.Message {
 	t.Helper()
 	got, err := s.ClaimDue(context.Background(), now, limit, lease)
 	if err != nil {
@@ -55,7 +56,7 @@ func claim(t *testing.T, s *store.Store, now time.Time, limit int, lease time.Du
 	return got
 }
 
-func ids(msgs []store.Message) []string {
+func ids(msgs []dispatch.Message) []string {
 	out := make([]string, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.ID
@@ -233,13 +234,17 @@ func TestClaimDueLimitAndOrder(t *testing.T) {
 		}
 		insert(t, s, all...)
 		now := msgStart.Add(time.Minute)
+		due := map[string]time.Time{}
+		for _, m := range all {
+			due[m.ID] = m.NextAttemptAt
+		}
 		var order []string
 		for range 3 {
 			got := claim(t, s, now, 2, time.Minute)
 			if len(got) > 2 {
 				t.Fatalf("claim with limit 2 got %d messages", len(got))
 			}
-			slices.SortFunc(got, func(a, b store.Message) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
+			slices.SortFunc(got, func(a, b dispatch.Message) int { return due[a.ID].Compare(due[b.ID]) })
 			for _, m := range got {
 				order = append(order, m.ID)
 			}

@@ -8,23 +8,15 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
 )
-
-// MessageCount is how many messages are in one status at one provider.
-type MessageCount struct {
-	Status string
-	// Provider is the provider that last took the message; empty while
-	// none has.
-	Provider string
-	N        int64
-}
 
 // CountMessages counts every message by status and provider, for metrics.
 // It reads the whole messages table: callers bound how often it runs and
 // for how long (a context deadline cancels the query on the server).
-func (s *Store) CountMessages(ctx context.Context) ([]MessageCount, error) {
-	var out []MessageCount
+func (s *Store) CountMessages(ctx context.Context) ([]message.Count, error) {
+	var out []message.Count
 	err := s.db.WithContext(ctx).Model(&Message{}).Select("status, provider, count(*) AS n").
 		Group("status, provider").Scan(&out).Error
 	if err != nil {
@@ -33,24 +25,10 @@ func (s *Store) CountMessages(ctx context.Context) ([]MessageCount, error) {
 	return out, nil
 }
 
-// QueueDepth is how many messages of one waiting status (queued or pending)
-// stand where in the dispatch queue at one instant.
-type QueueDepth struct {
-	Status string
-	// Due messages could be claimed now: their time has come and no
-	// dispatcher holds them.
-	Due int64
-	// Scheduled messages wait for their time: a retry's backoff or a
-	// send_at in the future.
-	Scheduled int64
-	// Leased messages are held by a dispatcher, being sent.
-	Leased int64
-}
-
 // QueueDepths counts the messages waiting in the dispatch queue at now, by
 // status. Only queued and pending rows are read, through idx_messages_due,
 // so its cost follows the backlog, not the table.
-func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]QueueDepth, error) {
+func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]dispatch.QueueDepth, error) {
 	// Every time this file compares is UTC; see ClaimDue.
 	now = now.UTC()
 	q := `SELECT status,
@@ -58,7 +36,7 @@ func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]QueueDepth, e
   SUM(CASE WHEN (lease_until IS NULL OR lease_until < ?) AND next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
   SUM(CASE WHEN (lease_until IS NULL OR lease_until < ?) AND next_attempt_at > ? THEN 1 ELSE 0 END) AS scheduled
 FROM messages WHERE status IN ? GROUP BY status`
-	var out []QueueDepth
+	var out []dispatch.QueueDepth
 	err := s.db.WithContext(ctx).Raw(q, now, now, now, now, now,
 		[]string{string(message.Queued), string(message.Pending)}).Scan(&out).Error
 	if err != nil {

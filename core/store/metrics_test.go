@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -49,8 +50,8 @@ func TestMetricsQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slices.SortFunc(depths, func(a, b store.QueueDepth) int { return strings.Compare(a.Status, b.Status) })
-		want := []store.QueueDepth{
+		slices.SortFunc(depths, func(a, b dispatch.QueueDepth) int { return strings.Compare(string(a.Status), string(b.Status)) })
+		want := []dispatch.QueueDepth{
 			{Status: "pending", Leased: 1},
 			{Status: "queued", Due: 2, Scheduled: 2},
 		}
@@ -67,8 +68,10 @@ func TestMetricsQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slices.SortFunc(counts, func(a, b store.MessageCount) int { return strings.Compare(a.Status+a.Provider, b.Status+b.Provider) })
-		wantCounts := []store.MessageCount{{Status: "pending", N: 1}, {Status: "queued", N: 4}, {Status: "sent", Provider: "a", N: 1}}
+		slices.SortFunc(counts, func(a, b message.Count) int {
+			return strings.Compare(string(a.Status)+a.Provider, string(b.Status)+b.Provider)
+		})
+		wantCounts := []message.Count{{Status: "pending", N: 1}, {Status: "queued", N: 4}, {Status: "sent", Provider: "a", N: 1}}
 		if !slices.Equal(counts, wantCounts) {
 			t.Errorf("CountMessages = %+v, want %+v", counts, wantCounts)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/smsrouter/smsrouter/core/dispatch"
 )
 
 // ClaimAwaitingReport claims up to limit messages a provider accepted
@@ -15,7 +17,7 @@ import (
 // poll or, if this server dies first, the lease runs out. Several servers
 // claim disjoint sets (SKIP LOCKED on PostgreSQL, one writer on SQLite), so
 // a provider is asked about a message by one of them.
-func (s *Store) ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]Message, error) {
+func (s *Store) ClaimAwaitingReport(ctx context.Context, provider string, sentBefore, now time.Time, limit int, lease time.Duration) ([]dispatch.Message, error) {
 	lock := ""
 	if s.driver == DriverPostgres {
 		lock = " FOR UPDATE SKIP LOCKED"
@@ -34,5 +36,5 @@ RETURNING *`
 	if err != nil {
 		return nil, fmt.Errorf("claim messages of %s awaiting a report: %w", provider, err)
 	}
-	return out, nil
+	return claimed(out), nil
 }

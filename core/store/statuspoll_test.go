@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -61,7 +62,7 @@ func TestClaimAwaitingReportAndMarkPolled(t *testing.T) {
 
 		polledAt := late.Add(time.Minute)
 		next := polledAt.Add(5 * time.Minute)
-		if err := s.MarkPolled(ctx, []store.PollMark{{MessageID: older, NextPollAt: &next}, {MessageID: unknown}}, polledAt); err != nil {
+		if err := s.MarkPolled(ctx, []dispatch.PollMark{{MessageID: older, NextPollAt: &next}, {MessageID: unknown}}, polledAt); err != nil {
 			t.Fatalf("MarkPolled: %v", err)
 		}
 		if m := getMessage(t, s, older); !sameTime(m.PolledAt, polledAt) || !sameTime(m.NextPollAt, next) || m.PollCount != 1 {
