@@ -93,7 +93,7 @@ func BenchmarkPipeline(b *testing.B) {
 						Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["sandbox"]`, NextAttemptAt: now,
 						ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 				}
-				if err := e.st.InsertMessages(context.Background(), msgs); err != nil {
+				if err := storetest.InsertMessages(context.Background(), e.st, msgs); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -107,7 +107,7 @@ func BenchmarkPipeline(b *testing.B) {
 				if time.Now().After(deadline) {
 					b.Fatalf("not every message was delivered within 5 minutes")
 				}
-				counts, err := e.st.CountByStatus(context.Background())
+				counts, err := storetest.CountByStatus(context.Background(), e.st)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -425,7 +425,7 @@ func TestValidation(t *testing.T) {
 				t.Errorf("allowed sender %s: HTTP %d %s", from, a.code, a.raw)
 			}
 		}
-		if n, _ := st.CountByStatus(context.Background()); n["queued"] != 2 {
+		if n, _ := storetest.CountByStatus(context.Background(), st); n["queued"] != 2 {
 			t.Errorf("stored %v; want only the 2 accepted messages", n)
 		}
 	})

@@ -204,7 +204,7 @@ func foreignMessage(t *testing.T, st *store.Store) string {
 	m := &store.Message{ID: recordid.New("msg_"), AccountID: acc.ID, Recipient: "+959123456789", Text: "theirs", Encoding: "gsm7",
 		Segments: 1, Kind: "sms", Status: "queued", Plan: `["fast"]`, NextAttemptAt: now.Add(time.Hour), ExpiresAt: now.Add(2 * time.Hour),
 		CreatedAt: now, UpdatedAt: now}
-	if err := st.InsertMessages(context.Background(), []*store.Message{m}); err != nil {
+	if err := storetest.InsertMessages(context.Background(), st, []*store.Message{m}); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID

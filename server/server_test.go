@@ -270,7 +270,7 @@ func TestHookEventsAreStoredBeforeTheAnswer(t *testing.T) {
 		msg := &store.Message{ID: recordid.New("msg_"), AccountID: mustAccount(t, e), Recipient: "+959123456789", Text: "x",
 			Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["hooky"]`, NextAttemptAt: now,
 			ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
-		if err := st.InsertMessages(context.Background(), []*store.Message{msg}); err != nil {
+		if err := storetest.InsertMessages(context.Background(), st, []*store.Message{msg}); err != nil {
 			t.Fatal(err)
 		}
 		e.awaitStatus(t, msg.ID, "sent")

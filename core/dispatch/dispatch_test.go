@@ -254,7 +254,7 @@ func (h *harness) queue(plan []string, n int, edit ...func(*store.Message)) []st
 		}
 		msgs[i], ids[i] = m, m.ID
 	}
-	if err := h.s.InsertMessages(context.Background(), msgs); err != nil {
+	if err := storetest.InsertMessages(context.Background(), h.s, msgs); err != nil {
 		h.t.Fatalf("InsertMessages: %v", err)
 	}
 	return ids
@@ -281,7 +281,7 @@ func (h *harness) msg(id string) store.Message {
 // history lists the message's stored statuses, oldest first.
 func (h *harness) history(id string) []string {
 	h.t.Helper()
-	changes, err := h.s.StatusHistory(context.Background(), id)
+	changes, err := storetest.StatusHistory(context.Background(), h.s, id)
 	if err != nil {
 		h.t.Fatalf("StatusHistory(%s): %v", id, err)
 	}
@@ -678,7 +678,7 @@ func TestRunRecordsInFlightBatchOnStop(t *testing.T) {
 		d := dispatch.New(s, hub, dispatch.Options{Logger: storetest.Logger(t), PollInterval: 50 * time.Millisecond})
 		now := time.Now().UTC()
 		id := recordid.New("msg_")
-		err := s.InsertMessages(context.Background(), []*store.Message{{ID: id, AccountID: account, Recipient: "+959123456789",
+		err := storetest.InsertMessages(context.Background(), s, []*store.Message{{ID: id, AccountID: account, Recipient: "+959123456789",
 			Text: "hi", Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`,
 			NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}})
 		if err != nil {
@@ -779,7 +779,7 @@ func TestOverlappingRoundsSendEachMessageOnce(t *testing.T) {
 				Text: "hi", Encoding: "gsm7", Segments: 1, Kind: "sms", Status: "queued", Plan: `["a"]`,
 				NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
 		}
-		if err := s.InsertMessages(context.Background(), msgs); err != nil {
+		if err := storetest.InsertMessages(context.Background(), s, msgs); err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex

@@ -78,7 +78,7 @@ func queueOne(t *testing.T, st *store.Store) string {
 	m := &store.Message{ID: recordid.New("msg_"), AccountID: "acc_resend", Recipient: "+959123456789", Text: "hello",
 		Encoding: "gsm7", Segments: 1, Kind: "sms", Status: message.Queued, Route: "test", Plan: `["a"]`,
 		NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
-	if err := st.InsertMessages(context.Background(), []*store.Message{m}); err != nil {
+	if err := storetest.InsertMessages(context.Background(), st, []*store.Message{m}); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID

@@ -215,7 +215,7 @@ func TestListMessagesPages(t *testing.T) {
 			}
 		}
 		all = append(all, testMessage(other.ID, "+959123456789", "m", c.now()))
-		if err := s.InsertMessages(ctx, all); err != nil {
+		if err := storetest.InsertMessages(ctx, s, all); err != nil {
 			t.Fatal(err)
 		}
 		var seen []string

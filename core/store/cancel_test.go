@@ -65,7 +65,7 @@ func TestCancelMessage(t *testing.T) {
 					if m.Status != "failed" || m.ErrorCode != store.CancelledCode || m.FailedAt == nil || !m.FailedAt.Equal(now) || m.LeaseUntil != nil {
 						t.Errorf("got status %s code %q failed_at %v lease %v, want failed/%s at %v", m.Status, m.ErrorCode, m.FailedAt, m.LeaseUntil, store.CancelledCode, now)
 					}
-					hist, _ := s.StatusHistory(ctx, id)
+					hist, _ := storetest.StatusHistory(ctx, s, id)
 					if last := hist[len(hist)-1]; last.Status != "failed" || last.ErrorCode != store.CancelledCode || !last.At.Equal(now) {
 						t.Errorf("last status change %+v, want failed/%s at %v", last, store.CancelledCode, now)
 					}

@@ -185,25 +185,8 @@ type InboundMessage struct {
 	CreatedAt         time.Time
 }
 
-// InsertMessages stores newly accepted messages, each with its first status
-// change, in one transaction, charging what they cost like Accept (a
-// message's Charged must never be refunded without having been charged).
-func (s *Store) InsertMessages(ctx context.Context, msgs []*Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	refused, err := s.AcceptMany(ctx, []Acceptance{{Messages: msgs}})
-	if err == nil {
-		err = refused[0]
-	}
-	if err != nil {
-		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
-	}
-	return nil
-}
-
-// insertMessages is InsertMessages inside the caller's transaction, for
-// callers that store other records with the messages. Their texts are
+// insertMessages stores newly accepted messages inside the caller's
+// transaction, for callers that store other records with the messages. Their texts are
 // stored sealed or masked (sealTexts); the messages keep their plaintext.
 func (s *Store) insertMessages(tx *gorm.DB, msgs []*Message) error {
 	if len(msgs) == 0 {
@@ -223,7 +206,7 @@ func (s *Store) insertMessages(tx *gorm.DB, msgs []*Message) error {
 		}
 	}
 	// No status change is stored for the queued status a message starts
-	// in: its created_at says when, and StatusHistory shows it. A row per
+	// in: its created_at says when (storetest.StatusHistory adds it). A row per
 	// message was a sixth of what the database wrote for it.
 	return insertRows(tx, msgs)
 }
@@ -239,31 +222,6 @@ func (s *Store) GetMessage(ctx context.Context, accountID, id string) (Message, 
 		return Message{}, fmt.Errorf("get message %s: %w", id, err)
 	}
 	return m, nil
-}
-
-// StatusHistory returns a message's transitions, oldest first, starting
-// with the queued status it was created in (not stored as a change: its
-// time is the message's created_at; databases written before that have a
-// stored row for it instead).
-func (s *Store) StatusHistory(ctx context.Context, messageID string) ([]StatusChange, error) {
-	var out []StatusChange
-	err := s.db.WithContext(ctx).Where("message_id = ?", messageID).Order("id").Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
-	}
-	var m Message
-	err = s.db.WithContext(ctx).Select("id", "created_at").Where("id = ?", messageID).Take(&m).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
-	}
-	if len(out) > 0 && out[0].Status == message.Queued && out[0].Provider == "" && out[0].At.Equal(m.CreatedAt) {
-		return out, nil // the stored creation row of an older database
-	}
-	queued := StatusChange{MessageID: m.ID, Status: message.Queued, Applied: true, At: m.CreatedAt, CreatedAt: m.CreatedAt}
-	return append([]StatusChange{queued}, out...), nil
 }
 
 // ClaimDue leases up to limit due messages to the caller for lease, so that
@@ -605,23 +563,6 @@ func forUpdateSkipLocked(tx *gorm.DB) *gorm.DB {
 		return tx
 	}
 	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked})
-}
-
-// CountByStatus returns how many of the account's messages are in each
-// status; tests and operators use it to see a pipeline drain.
-func (s *Store) CountByStatus(ctx context.Context) (map[string]int64, error) {
-	var rows []struct {
-		Status string
-		N      int64
-	}
-	if err := s.db.WithContext(ctx).Model(&Message{}).Select("status, count(*) AS n").Group("status").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("count messages by status: %w", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.Status] = r.N
-	}
-	return out, nil
 }
 
 // MarkPolled records that the given messages' statuses were asked for at at,

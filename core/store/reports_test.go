@@ -125,7 +125,7 @@ func TestReportTimesAreWhenLearnt(t *testing.T) {
 		if !sameTime(m.DeliveredAt, c.now()) || !sameTime(m.ProviderStatusAt, providerAt) {
 			t.Errorf("delivered_at %v provider_status_at %v; want %v (when learnt) and %v (the provider's)", m.DeliveredAt, m.ProviderStatusAt, c.now(), providerAt)
 		}
-		changes, err := s.StatusHistory(context.Background(), id)
+		changes, err := storetest.StatusHistory(context.Background(), s, id)
 		if err != nil {
 			t.Fatal(err)
 		}

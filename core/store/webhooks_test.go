@@ -424,7 +424,7 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 				for done := 0; done < b.N; done += batch {
 					b.StopTimer()
 					msgs := newMessages(batch, []string{"a"}, msgStart)
-					if err := s.InsertMessages(ctx, msgs); err != nil {
+					if err := storetest.InsertMessages(ctx, s, msgs); err != nil {
 						b.Fatal(err)
 					}
 					if _, err := s.ClaimDue(ctx, msgStart, batch, time.Minute); err != nil {

@@ -126,7 +126,7 @@ func sendMessages(t *testing.T, s *store.Store, account string, n int) []string 
 			ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 		ids[i] = msgs[i].ID
 	}
-	if err := s.InsertMessages(ctx, msgs); err != nil {
+	if err := storetest.InsertMessages(ctx, s, msgs); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := s.ClaimDue(ctx, now.Add(time.Second), n, time.Minute)

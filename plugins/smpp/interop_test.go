@@ -191,7 +191,7 @@ func sendThroughStore(t *testing.T, st *store.Store, p *smpp.Provider, to string
 	now := time.Now().UTC().Truncate(time.Second)
 	m := &store.Message{ID: recordid.New("msg_"), AccountID: "acc_interop", Recipient: to, Text: "hello", Encoding: "gsm7",
 		Segments: 1, Kind: "sms", Status: message.Queued, Plan: `["fiorix"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := st.InsertMessages(t.Context(), []*store.Message{m}); err != nil {
+	if err := storetest.InsertMessages(t.Context(), st, []*store.Message{m}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := st.ClaimDue(t.Context(), now, 10, time.Minute); err != nil || len(got) != 1 {

@@ -1,0 +1,66 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/store"
+)
+
+// InsertMessages stores messages as accepted (store.Store.Accept), each
+// with its first status, charging what they cost.
+func InsertMessages(ctx context.Context, s *store.Store, msgs []*store.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := s.Accept(ctx, store.Acceptance{Messages: msgs}); err != nil {
+		return fmt.Errorf("insert %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// CountByStatus returns how many messages are in each status, to see a
+// pipeline drain.
+func CountByStatus(ctx context.Context, s *store.Store) (map[message.Status]int64, error) {
+	var rows []struct {
+		Status message.Status
+		N      int64
+	}
+	if err := s.DB().WithContext(ctx).Model(&store.Message{}).Select("status, count(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count messages by status: %w", err)
+	}
+	out := make(map[message.Status]int64, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+// StatusHistory returns a message's transitions, oldest first, starting
+// with the queued status it was created in (not stored as a change: its
+// time is the message's created_at; databases written before that have a
+// stored row for it instead).
+func StatusHistory(ctx context.Context, s *store.Store, messageID string) ([]store.StatusChange, error) {
+	db := s.DB().WithContext(ctx)
+	var out []store.StatusChange
+	if err := db.Where("message_id = ?", messageID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
+	}
+	var m store.Message
+	err := db.Select("id", "created_at").Where("id = ?", messageID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
+	}
+	if len(out) > 0 && out[0].Status == message.Queued && out[0].Provider == "" && out[0].At.Equal(m.CreatedAt) {
+		return out, nil // the stored creation row of an older database
+	}
+	queued := store.StatusChange{MessageID: m.ID, Status: message.Queued, Applied: true, At: m.CreatedAt, CreatedAt: m.CreatedAt}
+	return append([]store.StatusChange{queued}, out...), nil
+}
