@@ -116,8 +116,9 @@ func pendingDeliveries(tx *gorm.DB, ids []string) (map[string][]uint64, error) {
 			// One probe of the message index per message. Given the ids
 			// as an IN list, the planner read the partial queue index
 			// instead (every pending delivery, and the dead entries a
-			// fresh, busy table piles up before its first vacuum): 37 ms
-			// per batch under load.
+			// fresh, busy table piles up before its first vacuum), tens of
+			// milliseconds per batch under load (docs/performance.md,
+			// fourth round).
 			rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT p.message_id, p.seq
 FROM unnest($1::text[]) AS v(id) JOIN webhook_deliveries p ON p.message_id = v.id AND p.state = 'pending'`, chunk)
 		} else {

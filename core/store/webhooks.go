@@ -85,8 +85,8 @@ type WebhookDelivery struct {
 	Attempts int    `gorm:"not null;default:0"`
 	// idx_webhook_deliveries_queue serves the deliverer's claim: pending
 	// deliveries in the order they are due, so a claim reads the first few
-	// instead of sorting every pending one (1.7 s per claim with 240,000
-	// pending; 4 ms with this index).
+	// instead of sorting every pending one (docs/performance.md, second
+	// round).
 	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_due,priority:2;index:idx_webhook_deliveries_queue,priority:1,where:state = 'pending'"`
 	LeaseUntil    *time.Time `gorm:""`
 	// LastStatus is the HTTP status of the latest attempt (0 when it got
@@ -594,8 +594,9 @@ RETURNING *`
 			// faster than its statistics follow; with stale estimates the
 			// planner sorts every pending delivery (a bitmap scan, then a
 			// sort) instead of reading the queue index in order and
-			// stopping at the limit: 240 ms against 38 ms per claim with
-			// 36,000 pending. The claim only makes sense in index order.
+			// stopping at the limit, several times slower
+			// (docs/performance.md, second round). The claim only makes
+			// sense in index order.
 			if err := tx.Exec("SET LOCAL enable_bitmapscan = off").Error; err != nil {
 				return err
 			}

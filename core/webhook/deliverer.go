@@ -57,16 +57,15 @@ type Options struct {
 	Concurrency int
 	// PerAccount is how many of them one account may have, so that a slow
 	// receiver cannot hold every slot while other accounts wait (default
-	// 32). With 8, one account's events trailed its messages at 2,000 a
-	// second on a busy 2-core server: each request then spends a few
-	// milliseconds waiting for a CPU, and 8 in flight carried about 1,800
-	// events a second.
+	// 32). With 8, one account's events trailed its messages on a busy
+	// 2-core server, where each request spends a few milliseconds waiting
+	// for a CPU (docs/performance.md, fourth round).
 	PerAccount int
 	// BatchSize caps one claim (default 500). A claim reads past the
 	// deliveries in flight and those held back behind them before it finds
 	// new ones, whatever it takes; claims of 100 spent a fifth of the
 	// database's time on that under load, claims of 500 a few percent
-	// (end to end 790-860 msg/s with 100, 1,070-1,120 with 500).
+	// (docs/performance.md, third round).
 	BatchSize int
 	// Lease is how long a claim holds its deliveries; it must outlast
 	// Timeout, or a slow request is sent again by another deliverer
