@@ -4,7 +4,7 @@
 // plan and retrying with backoff when a provider cannot take them.
 //
 // It owns what it needs of the database as small interfaces (Queue,
-// ReportStore, Heartbeater) and the types they carry (Message, PlanEntry,
+// ReportStore, Heartbeater) and the types they carry (Message,
 // PollMark, QueueDepth); *store.Store implements them, and cmd/smsrouter
 // hands it in. The package imports no store.
 package dispatch
