@@ -17,7 +17,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/segment"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // MaxBulkRecipients caps one bulk request.
@@ -64,7 +63,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	for i, c := range plan.Candidates {
 		entries[i] = message.PlanEntry{Provider: c.Provider}
 		for _, code := range c.FailoverOn {
-			entries[i].FailoverOn = append(entries[i].FailoverOn, sdk.Refusal(code))
+			entries[i].FailoverOn = append(entries[i].FailoverOn, message.Refusal(code))
 		}
 	}
 	charge, err := planCharge(plan, facts.Segments)

@@ -672,7 +672,7 @@ func (d *Dispatcher) refused(m *Message, provider string, now time.Time, res sdk
 		Candidate: m.Candidate, Code: res.Code, Reason: res.Reason, At: now}
 	plan := m.PlanEntries()
 	c := m.Candidate % max(len(plan), 1)
-	refusal := res.RefusalOf()
+	refusal := message.Refusal(res.RefusalOf())
 	if len(plan) == 0 || !plan[c].FailsOver(refusal) {
 		return failed
 	}

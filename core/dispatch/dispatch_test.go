@@ -920,7 +920,7 @@ func planned(entries ...message.PlanEntry) func(*store.Message) {
 // still fails the message, and so does a listed one with no candidate left,
 // with the provider's own code and reason.
 func TestFailoverOnRefusal(t *testing.T) {
-	onSender := []sdk.Refusal{sdk.RefusalRejected, sdk.RefusalInvalidSender}
+	onSender := []message.Refusal{message.RefusalRejected, message.RefusalInvalidSender}
 	tests := []struct {
 		name    string
 		plan    []message.PlanEntry

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
-
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // PlanEntry is one candidate of a message's recorded routing decision.
@@ -14,17 +12,17 @@ type PlanEntry struct {
 	// FailoverOn lists the refusals that send the message on to the next
 	// candidate instead of failing it (the route's failover_on, else the
 	// provider's).
-	FailoverOn []sdk.Refusal `json:"failover_on,omitempty"`
+	FailoverOn []Refusal `json:"failover_on,omitempty"`
 	// Refused is how this candidate refused the message; it is not asked
 	// again.
-	Refused sdk.Refusal `json:"refused,omitempty"`
+	Refused Refusal `json:"refused,omitempty"`
 	// NotBefore is when this candidate asked to be tried again no sooner
-	// than (sdk.RetryAfter); zero when it did not.
+	// than (a provider's retry-after); zero when it did not.
 	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // FailsOver reports whether the entry's refusal r sends the message on.
-func (e PlanEntry) FailsOver(r sdk.Refusal) bool { return slices.Contains(e.FailoverOn, r) }
+func (e PlanEntry) FailsOver(r Refusal) bool { return slices.Contains(e.FailoverOn, r) }
 
 // EncodePlan is the stored text of a plan: a JSON array with a provider's
 // name for a plain candidate and an object for one with failover_on, a

@@ -16,6 +16,10 @@ import (
 // refused where the event is stored.
 func Status(s sdk.Status) message.Status { return message.Status(s) }
 
+// Refusal is the host refusal a plugin's refusal stands for: the same
+// stored word, so plans written before the host had its own type still read.
+func Refusal(r sdk.Refusal) message.Refusal { return message.Refusal(r) }
+
 // Report is the host's view of a plugin's delivery report.
 func Report(ev sdk.StatusEvent) message.Report {
 	return message.Report{ProviderMessageID: ev.ProviderMessageID, Status: Status(ev.Status), ProviderStatus: ev.ProviderStatus,

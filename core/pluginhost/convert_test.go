@@ -27,6 +27,21 @@ func TestStatusTranslatesEveryPluginStatus(t *testing.T) {
 	}
 }
 
+// Every refusal a plugin may give is a host refusal with the same stored
+// word, and the host knows no refusal the protocol lacks.
+func TestRefusalTranslatesEveryPluginRefusal(t *testing.T) {
+	var got []message.Refusal
+	for _, r := range sdk.Refusals() {
+		got = append(got, pluginhost.Refusal(r))
+		if string(got[len(got)-1]) != string(r) {
+			t.Errorf("Refusal(%q) = %q, want the same word", r, got[len(got)-1])
+		}
+	}
+	if !reflect.DeepEqual(got, message.Refusals()) {
+		t.Errorf("host refusals %q, want the protocol's %q", message.Refusals(), got)
+	}
+}
+
 func TestEventsKeepEveryField(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	report := sdk.Event{ID: "r1", DuplicateWindow: time.Hour, Status: &sdk.StatusEvent{ProviderMessageID: "p1", Status: sdk.StatusUndeliverable,
