@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // HookHost forwards an HTTP hook to a provider's plugin.
 type HookHost interface {
-	HandleHook(ctx context.Context, provider string, req *sdk.HookRequest, w sdk.HookResponseWriter) error
+	HandleHook(ctx context.Context, provider string, req *hook.Request, w hook.Writer) error
 }
 
 // EventStore stores provider events durably.
@@ -28,7 +28,7 @@ type EventStore interface {
 //
 // When no answer was written, the error is a *HookError saying why, for
 // the caller to answer; any other error came after the answer started.
-func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *sdk.HookRequest, w http.ResponseWriter) error {
+func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *hook.Request, w http.ResponseWriter) error {
 	hw := &hookWriter{ctx: ctx, provider: provider, events: events, w: w, header: http.Header{}}
 	err := host.HandleHook(ctx, provider, req, hw)
 	if err == nil && hw.err != nil {
@@ -81,9 +81,9 @@ func hookFailure(err error) HookFailure {
 	switch {
 	case errors.Is(err, pluginhost.ErrUnknownProvider):
 		return HookUnknownProvider
-	case errors.Is(err, sdk.ErrUnsupported):
+	case errors.Is(err, hook.ErrUnsupported):
 		return HookUnsupported
-	case errors.Is(err, sdk.ErrUnavailable), errors.Is(err, errStore):
+	case errors.Is(err, hook.ErrUnavailable), errors.Is(err, errStore):
 		return HookUnavailable
 	}
 	return HookFailed
@@ -98,7 +98,7 @@ type hookWriter struct {
 	w        http.ResponseWriter
 	header   http.Header
 	wrote    bool
-	pending  []sdk.Event
+	pending  []message.Event
 	err      error
 }
 
@@ -108,7 +108,7 @@ func (h *hookWriter) storePending() error {
 	if len(h.pending) == 0 {
 		return nil
 	}
-	if err := h.events.StoreEvents(h.ctx, h.provider, pluginhost.Events(h.pending)); err != nil {
+	if err := h.events.StoreEvents(h.ctx, h.provider, h.pending); err != nil {
 		h.err = fmt.Errorf("%w: %v", errStore, err)
 		return h.err
 	}
@@ -162,9 +162,9 @@ func (h *hookWriter) Flush() error {
 // Emit keeps events to store before the response starts; after that the
 // caller may have its answer already, so a failure to store them could not
 // reach it and the emit is refused.
-func (h *hookWriter) Emit(events ...sdk.Event) error {
+func (h *hookWriter) Emit(events ...message.Event) error {
 	if h.wrote {
-		err := fmt.Errorf("provider %s emitted %d event(s): %w", h.provider, len(events), sdk.ErrResponseStarted)
+		err := fmt.Errorf("provider %s emitted %d event(s): %w", h.provider, len(events), hook.ErrResponseStarted)
 		if h.err == nil {
 			h.err = err
 		}

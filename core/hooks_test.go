@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/smsrouter/smsrouter/core"
+	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -67,7 +68,11 @@ func TestServeHookAnswers(t *testing.T) {
 			if _, err := w.Write([]byte("ok")); err != nil {
 				return err
 			}
-			_ = w.Emit(report) // refused: the caller already has its 200
+			// Refused: the caller already has its 200. The plugin hears it
+			// in the protocol's words.
+			if err := w.Emit(report); !errors.Is(err, sdk.ErrResponseStarted) {
+				return fmt.Errorf("late Emit = %v, want sdk.ErrResponseStarted", err)
+			}
 			return nil
 		}, http.StatusOK, "ok", 0, true, 0},
 		{"handler error after answering", false, func(w sdk.HookResponseWriter) error {
@@ -81,7 +86,7 @@ func TestServeHookAnswers(t *testing.T) {
 			host := startHookHost(t, tc.handle)
 			serveErr := make(chan error, 1)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				req := &sdk.HookRequest{Method: r.Method, URL: r.URL.String(), Path: "/status", Header: r.Header}
+				req := &hook.Request{Method: r.Method, URL: r.URL.String(), Path: "/status", Header: r.Header}
 				serveErr <- core.ServeHook(r.Context(), host, events, "hooky", req, w)
 			}))
 			defer srv.Close()

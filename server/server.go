@@ -18,13 +18,13 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Messages is the part of core the message endpoints use.
@@ -386,7 +386,7 @@ func (a *api) hook(c *gin.Context) {
 		bodyError(c, err, fmt.Sprintf("hook body is larger than %d bytes", a.o.MaxHookBody))
 		return
 	}
-	req := &sdk.HookRequest{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
+	req := &hook.Request{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
 		Header: c.Request.Header.Clone(), Body: body, RemoteAddr: c.Request.RemoteAddr}
 	name := c.Param("name")
 	err = core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer)

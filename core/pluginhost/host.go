@@ -283,19 +283,6 @@ func (h *Host) noteAccountError(name string, res []sdk.SendResult) {
 	}
 }
 
-// HandleHook forwards an HTTP request to the named provider's hook handler.
-func (h *Host) HandleHook(ctx context.Context, name string, req *sdk.HookRequest, w sdk.HookResponseWriter) error {
-	p, caps, err := h.Provider(name)
-	if err != nil {
-		return err
-	}
-	hh, ok := p.(sdk.HookHandler)
-	if !ok || !caps.Hooks {
-		return fmt.Errorf("provider %s does not take HTTP hooks: %w", name, sdk.ErrUnsupported)
-	}
-	return hh.HandleHook(ctx, req, w)
-}
-
 // Statuses reports every provider's state, sorted by name.
 func (h *Host) Statuses() []ProviderStatus {
 	h.mu.RLock()

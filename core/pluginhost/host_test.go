@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -310,9 +311,9 @@ func TestInProcessProvider(t *testing.T) {
 		return !s.Healthy && strings.Contains(s.HealthDetail, "bind refused")
 	})
 
-	err = h.HandleHook(t.Context(), "mem", &sdk.HookRequest{Method: "POST", Path: "/status"}, nil)
-	if !errors.Is(err, sdk.ErrUnsupported) {
-		t.Errorf("HandleHook on a provider without hooks: %v, want sdk.ErrUnsupported", err)
+	err = h.HandleHook(t.Context(), "mem", &hook.Request{Method: "POST", Path: "/status"}, nil)
+	if !errors.Is(err, hook.ErrUnsupported) {
+		t.Errorf("HandleHook on a provider without hooks: %v, want hook.ErrUnsupported", err)
 	}
 	if _, err := h.Send(t.Context(), "nope", messages("msg_2")); !errors.Is(err, pluginhost.ErrUnknownProvider) {
 		t.Errorf("Send to an unknown provider: %v, want ErrUnknownProvider", err)
