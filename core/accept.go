@@ -11,22 +11,22 @@ import (
 	"sync"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/segment"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
 // MaxBulkRecipients caps one bulk request.
 const MaxBulkRecipients = 1000
 
-// Accepter stores acceptances, all or nothing each; *store.Store does it
-// with a transaction per call, *store.Batcher shares one commit among
+// Accepter stores acceptances, all or nothing each; the store does it
+// with a transaction per call, its Batcher shares one commit among
 // concurrent calls.
 type Accepter interface {
-	Accept(ctx context.Context, a store.Acceptance) error
+	Accept(ctx context.Context, a intake.Acceptance) error
 }
 
 // AcceptedCounter is told of every message stored as accepted (by the
@@ -37,7 +37,7 @@ type AcceptedCounter interface {
 }
 
 // prepare validates and routes one message and builds its row.
-func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest) (*store.Message, error) {
+func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest) (*intake.Message, error) {
 	facts, err := Facts(accountID, req)
 	if err != nil {
 		return nil, err
@@ -70,11 +70,16 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
-	return &store.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
+	return &intake.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
-		Status: message.Queued, Route: plan.Route, Plan: message.EncodePlan(entries),
-		NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now, UpdatedAt: now, Charged: charge,
-		CallbackURL: req.CallbackURL}, nil
+		Route: plan.Route, Plan: entries, NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now,
+		Charged: charge, CallbackURL: req.CallbackURL}, nil
+}
+
+// acceptedView is a message just accepted as its account sees it.
+func acceptedView(m *intake.Message) message.View {
+	return message.View{ID: m.ID, Recipient: m.Recipient, Sender: m.Sender, Segments: m.Segments, Status: message.Queued,
+		CreatedAt: m.CreatedAt, SendAt: m.SendAt, ExpiresAt: m.ExpiresAt}
 }
 
 // planCharge is what the account pays for a message: the first
@@ -163,23 +168,23 @@ func (a *accountNames) get(ctx context.Context, st AccountBook, id string) (stri
 
 // accept stores prepared messages with their duplicate claims and
 // idempotency record, then wakes the dispatcher.
-func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []BulkResult, idem *Idempotency, dedupe bool) error {
-	a := store.Acceptance{Messages: msgs}
+func (s *Service) accept(ctx context.Context, msgs []*intake.Message, results []BulkResult, idem *Idempotency, dedupe bool) error {
+	a := intake.Acceptance{Messages: msgs}
 	now := s.now()
 	if dedupe && s.api.DuplicateWindow > 0 {
 		a.DuplicateUntil = now.Add(s.api.DuplicateWindow)
 		for _, m := range msgs {
-			a.Duplicates = append(a.Duplicates, store.DuplicateClaim{AccountID: m.AccountID, Fingerprint: fingerprint(m), MessageID: m.ID})
+			a.Duplicates = append(a.Duplicates, intake.DuplicateClaim{AccountID: m.AccountID, Fingerprint: fingerprint(m), MessageID: m.ID})
 		}
 	}
 	if idem != nil && len(msgs) > 0 {
 		answer := idem.Answer(results)
-		a.Idempotency = &store.IdempotencyRecord{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
+		a.Idempotency = &intake.Idempotency{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
 			StatusCode: answer.Code, Body: string(answer.Body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	}
 	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *message.DuplicateError
-		var re *store.ReplayError
+		var re *intake.ReplayError
 		var ce *account.InsufficientCreditError
 		if errors.As(err, &re) {
 			return &ReplayError{Check: judgeReplay(re.Record, idem.RequestHash)}
@@ -191,7 +196,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 	}
 	for _, m := range msgs {
 		s.countAccepted(m)
-		s.log.Debug("message accepted", "message_id", m.ID, "country", m.Country, "route", m.Route, "candidates", m.Plan)
+		s.log.Debug("message accepted", "message_id", m.ID, "country", m.Country, "route", m.Route, "candidates", m.Candidates())
 	}
 	if s.waker != nil && len(msgs) > 0 {
 		s.waker.Wake()
@@ -199,7 +204,7 @@ func (s *Service) accept(ctx context.Context, msgs []*store.Message, results []B
 	return nil
 }
 
-func (s *Service) countAccepted(m *store.Message) {
+func (s *Service) countAccepted(m *intake.Message) {
 	if s.counter != nil {
 		s.counter.CountAccepted(string(m.Kind), m.Segments)
 	}
@@ -207,7 +212,7 @@ func (s *Service) countAccepted(m *store.Message) {
 
 // fingerprint names a message's recipient and text without storing either
 // again.
-func fingerprint(m *store.Message) string {
+func fingerprint(m *intake.Message) string {
 	h := sha256.New()
 	h.Write([]byte(m.Recipient))
 	h.Write([]byte{0})
@@ -250,7 +255,7 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 		return nil, err
 	}
 	results := make([]BulkResult, len(to))
-	msgs := make([]*store.Message, 0, len(to))
+	msgs := make([]*intake.Message, 0, len(to))
 	idx := make([]int, 0, len(to))
 	for i, r := range to {
 		results[i].To = r
@@ -269,7 +274,7 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 		idx = append(idx, i)
 	}
 	for k, m := range msgs {
-		results[idx[k]].MessageID, results[idx[k]].Status = m.ID, m.Status
+		results[idx[k]].MessageID, results[idx[k]].Status = m.ID, message.Queued
 	}
 	if err := s.accept(ctx, msgs, results, req.Idempotency, false); err != nil {
 		return nil, err
@@ -279,30 +284,10 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 
 // Messages returns those of ids that are the account's messages.
 func (s *Service) Messages(ctx context.Context, accountID string, ids []string) ([]message.View, error) {
-	msgs, err := s.store.GetMessages(ctx, accountID, ids)
-	return views(msgs), err
+	return s.store.MessageViews(ctx, accountID, ids)
 }
 
 // ListMessages returns a page of the account's messages, newest first.
 func (s *Service) ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error) {
-	msgs, next, err := s.store.ListMessages(ctx, accountID, store.MessageFilter{Status: string(f.Status), Since: f.Since, Limit: f.Limit, Cursor: f.Cursor})
-	return views(msgs), next, err
-}
-
-// view is a stored message as its account sees it.
-func view(m *store.Message) message.View {
-	return message.View{ID: m.ID, Recipient: m.Recipient, Sender: m.Sender, Segments: m.Segments, Status: m.Status,
-		ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage, CreatedAt: m.CreatedAt, SendAt: m.SendAt, ExpiresAt: m.ExpiresAt,
-		SentAt: m.SentAt, DeliveredAt: m.DeliveredAt, FailedAt: m.FailedAt, ProviderStatusAt: m.ProviderStatusAt}
-}
-
-func views(msgs []store.Message) []message.View {
-	if msgs == nil {
-		return nil
-	}
-	out := make([]message.View, len(msgs))
-	for i := range msgs {
-		out[i] = view(&msgs[i])
-	}
-	return out
+	return s.store.ListMessageViews(ctx, accountID, f)
 }

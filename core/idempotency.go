@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/intake"
 )
 
 // DefaultIdempotencyTTL is how long an Idempotency-Key's answer is kept.
@@ -80,7 +80,7 @@ func (s *Service) CheckIdempotency(ctx context.Context, accountID, key, requestH
 
 // judgeReplay compares a kept record with the request that came with its
 // key again.
-func judgeReplay(rec store.IdempotencyRecord, requestHash string) IdempotencyCheck {
+func judgeReplay(rec intake.Idempotency, requestHash string) IdempotencyCheck {
 	if rec.RequestHash != requestHash {
 		return IdempotencyCheck{Outcome: IdempotencyConflict}
 	}

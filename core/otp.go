@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/recordid"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -63,7 +63,7 @@ func (s *Service) SendOTP(ctx context.Context, accountID, phone string) (time.Du
 	if _, err := rand.Read(salt[:]); err != nil {
 		return 0, fmt.Errorf("generate OTP salt: %w", err)
 	}
-	rec := &store.OTPCode{ID: recordid.New("otp_"), AccountID: accountID, Phone: num.E164, MessageID: m.ID,
+	rec := intake.OTPCode{ID: recordid.New("otp_"), AccountID: accountID, Phone: num.E164, MessageID: m.ID,
 		Salt: hex.EncodeToString(salt[:]), ExpiresAt: s.now().UTC().Add(s.otp.TTL)}
 	rec.Hash = otpHash(rec.Salt, rec.Phone, code)
 	// The message lives no longer than its code: delivering it later is
@@ -95,7 +95,7 @@ func (s *Service) VerifyOTP(ctx context.Context, accountID, phone, code string) 
 	if attempts <= 0 {
 		attempts = 3
 	}
-	return s.store.VerifyOTP(ctx, accountID, num.E164, attempts, func(c store.OTPCode) bool {
+	return s.store.VerifyOTP(ctx, accountID, num.E164, attempts, func(c intake.OTPCode) bool {
 		return subtle.ConstantTimeCompare([]byte(otpHash(c.Salt, c.Phone, code)), []byte(c.Hash)) == 1
 	})
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/core/segment"
-	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -79,7 +79,7 @@ type Options struct {
 	// nil means all are.
 	State routing.StateSource
 	// Accepter stores accepted messages; nil means the store, one
-	// transaction per request. A *store.Batcher shares commits.
+	// transaction per request. The store's Batcher shares commits.
 	Accepter Accepter
 	// Counter, when set, is told of every message accepted (the metrics).
 	Counter AcceptedCounter
@@ -186,24 +186,24 @@ func (s *Service) Send(ctx context.Context, accountID string, req SendRequest) (
 	if err != nil {
 		return message.View{}, err
 	}
-	res := []BulkResult{{To: req.To, MessageID: m.ID, Status: m.Status}}
-	if err := s.accept(ctx, []*store.Message{m}, res, req.Idempotency, true); err != nil {
+	res := []BulkResult{{To: req.To, MessageID: m.ID, Status: message.Queued}}
+	if err := s.accept(ctx, []*intake.Message{m}, res, req.Idempotency, true); err != nil {
 		return message.View{}, err
 	}
-	return view(m), nil
+	return acceptedView(m), nil
 }
 
 // Cancel ends one of the account's messages that no provider has accepted
-// yet; see store.CancelMessage. It returns ErrNotFound for an id the
+// yet; see CancelMessageView of the store. It returns ErrNotFound for an id the
 // account does not have and a *message.NotCancellableError for a message
 // already accepted, final or being sent right now.
 func (s *Service) Cancel(ctx context.Context, accountID, id string) (message.View, error) {
-	m, err := s.store.CancelMessage(ctx, accountID, id, s.now())
+	v, err := s.store.CancelMessageView(ctx, accountID, id, s.now())
 	if err != nil {
 		return message.View{}, err
 	}
 	s.log.Debug("message cancelled", "message_id", id)
-	return view(&m), nil
+	return v, nil
 }
 
 // schedule checks a request's send_at and validity and returns when the
@@ -252,12 +252,12 @@ func span(d time.Duration) string {
 
 // Message returns one of the account's messages.
 func (s *Service) Message(ctx context.Context, accountID, id string) (message.View, error) {
-	m, err := s.store.GetMessage(ctx, accountID, id)
+	v, err := s.store.MessageView(ctx, accountID, id)
 	if errors.Is(err, account.ErrNotFound) {
 		return message.View{}, ErrNotFound
 	}
 	if err != nil {
 		return message.View{}, err
 	}
-	return view(&m), nil
+	return v, nil
 }

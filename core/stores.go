@@ -6,9 +6,10 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/intake"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/outbox"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 // The repositories the service keeps its records in, each as small as one
@@ -16,16 +17,16 @@ import (
 
 // MessageBook reads and cancels the account's messages.
 type MessageBook interface {
-	GetMessage(ctx context.Context, accountID, id string) (store.Message, error)
-	GetMessages(ctx context.Context, accountID string, ids []string) ([]store.Message, error)
-	ListMessages(ctx context.Context, accountID string, f store.MessageFilter) ([]store.Message, string, error)
-	CancelMessage(ctx context.Context, accountID, id string, now time.Time) (store.Message, error)
+	MessageView(ctx context.Context, accountID, id string) (message.View, error)
+	MessageViews(ctx context.Context, accountID string, ids []string) ([]message.View, error)
+	ListMessageViews(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
+	CancelMessageView(ctx context.Context, accountID, id string, now time.Time) (message.View, error)
 }
 
 // OTPBook keeps one-time codes with the messages that carry them.
 type OTPBook interface {
-	CreateOTP(ctx context.Context, code *store.OTPCode, msg *store.Message, limit int, window time.Duration) error
-	VerifyOTP(ctx context.Context, accountID, phone string, maxAttempts int, match func(store.OTPCode) bool) (bool, error)
+	CreateOTP(ctx context.Context, code intake.OTPCode, msg *intake.Message, limit int, window time.Duration) error
+	VerifyOTP(ctx context.Context, accountID, phone string, maxAttempts int, match func(intake.OTPCode) bool) (bool, error)
 }
 
 // AccountBook reads and changes accounts.
@@ -74,7 +75,7 @@ type RateCounter interface {
 
 // IdempotencyBook finds the answers kept for Idempotency-Keys.
 type IdempotencyBook interface {
-	IdempotencyRecordFor(ctx context.Context, accountID, key string) (store.IdempotencyRecord, error)
+	IdempotencyRecordFor(ctx context.Context, accountID, key string) (intake.Idempotency, error)
 }
 
 // Database is the database behind the repositories.

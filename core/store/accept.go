@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 )
 
@@ -38,32 +39,10 @@ type DuplicateClaim struct {
 	Until       int64  `gorm:"not null;index"`
 }
 
-// ReplayError means the Idempotency-Key was used before; Record is the
-// answer stored then.
-type ReplayError struct {
-	Record IdempotencyRecord
-}
-
-func (e *ReplayError) Error() string { return "idempotency key " + e.Record.Key + " was used before" }
-
-// Acceptance is newly accepted messages and what must be stored with them,
-// all or nothing.
-type Acceptance struct {
-	Messages []*Message
-	// Duplicates are fingerprints of messages (one per message, or none)
-	// claimed until DuplicateUntil; an unexpired earlier claim refuses the
-	// whole acceptance with a *message.DuplicateError.
-	Duplicates     []DuplicateClaim
-	DuplicateUntil time.Time
-	// Idempotency, when set, is stored; a record already stored for the key
-	// refuses the acceptance with a *ReplayError carrying it.
-	Idempotency *IdempotencyRecord
-}
-
 // Accept stores the messages with their duplicate claims and idempotency
 // record in one transaction.
-func (s *Store) Accept(ctx context.Context, a Acceptance) error {
-	refused, err := s.AcceptMany(ctx, []Acceptance{a})
+func (s *Store) Accept(ctx context.Context, a intake.Acceptance) error {
+	refused, err := s.AcceptMany(ctx, []intake.Acceptance{a})
 	if err != nil {
 		return err
 	}
@@ -86,12 +65,50 @@ func (s *Store) Accept(ctx context.Context, a Acceptance) error {
 // account overlap; should a concurrent batch take the credit meanwhile,
 // the batch is decided again with the accounts locked (see
 // chargeAcceptances).
-func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []error, err error) {
+func (s *Store) AcceptMany(ctx context.Context, as []intake.Acceptance) (refused []error, err error) {
+	return s.acceptRows(ctx, as, messageRows(as))
+}
+
+// messageRows maps the acceptances' messages to rows, rows[i] being
+// acceptance i's, with one allocation of rows for the whole batch.
+func messageRows(as []intake.Acceptance) [][]*Message {
+	n := 0
+	for i := range as {
+		n += len(as[i].Messages)
+	}
+	rows, ptrs := make([]Message, n), make([]*Message, n)
+	out := make([][]*Message, len(as))
+	k := 0
+	for i := range as {
+		start := k
+		for _, m := range as[i].Messages {
+			rows[k] = newMessageRow(m)
+			ptrs[k] = &rows[k]
+			k++
+		}
+		out[i] = ptrs[start:k:k]
+	}
+	return out
+}
+
+// newMessageRow is the row of a newly accepted message: queued, at
+// candidate 0 of its plan.
+func newMessageRow(m *intake.Message) Message {
+	return Message{ID: m.ID, AccountID: m.AccountID, Recipient: m.Recipient, Sender: m.Sender, Text: m.Text, Mask: m.Mask,
+		Encoding: m.Encoding, Segments: m.Segments, Kind: m.Kind, Country: m.Country, Status: message.Queued,
+		Route: m.Route, Plan: message.EncodePlan(m.Plan), NextAttemptAt: m.NextAttemptAt, ExpiresAt: m.ExpiresAt,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt, Charged: m.Charged, CallbackURL: m.CallbackURL, SendAt: m.SendAt}
+}
+
+// acceptRows is AcceptMany with the acceptances' messages as rows
+// (rows[i] are acceptance i's); the acceptances give the claims, the
+// idempotency records and the charges.
+func (s *Store) acceptRows(ctx context.Context, as []intake.Acceptance, rows [][]*Message) (refused []error, err error) {
 	now := s.now()
 	refused = make([]error, len(as))
 	n := 0
-	for _, a := range as {
-		n += len(a.Messages)
+	for _, r := range rows {
+		n += len(r)
 	}
 	try := func(lock bool) error {
 		return s.transaction(ctx, func(tx *eventTx) error {
@@ -117,7 +134,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 					continue
 				}
 				if isSimple[i] {
-					msgs = append(msgs, a.Messages...)
+					msgs = append(msgs, rows[i]...)
 					continue
 				}
 				// Only an acceptance that writes more than one claim can be
@@ -131,7 +148,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 				}
 				err := claim(tx.DB, a, now)
 				var de *message.DuplicateError
-				var re *ReplayError
+				var re *intake.ReplayError
 				switch {
 				case errors.As(err, &de) || errors.As(err, &re):
 					refused[i] = err
@@ -144,7 +161,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 				case err != nil:
 					return err
 				}
-				msgs = append(msgs, a.Messages...)
+				msgs = append(msgs, rows[i]...)
 			}
 			// Credit is checked last, so that a message refused as a repeat
 			// is never charged; the claims of one refused for credit are
@@ -157,7 +174,7 @@ func (s *Store) AcceptMany(ctx context.Context, as []Acceptance) (refused []erro
 				msgs = msgs[:0]
 				for i := range as {
 					if refused[i] == nil {
-						msgs = append(msgs, as[i].Messages...)
+						msgs = append(msgs, rows[i]...)
 					}
 				}
 			}
@@ -187,7 +204,7 @@ const claimRows = 500
 // claimDuplicates claims the one duplicate fingerprint of each acceptance
 // in idx with as few statements as possible, and sets refused[i] for those
 // already claimed (by an earlier request or earlier in this batch).
-func claimDuplicates(tx *gorm.DB, as []Acceptance, idx []int, refused []error, now time.Time) error {
+func claimDuplicates(tx *gorm.DB, as []intake.Acceptance, idx []int, refused []error, now time.Time) error {
 	type row struct {
 		i int
 		d DuplicateClaim
@@ -195,8 +212,8 @@ func claimDuplicates(tx *gorm.DB, as []Acceptance, idx []int, refused []error, n
 	rows := make([]row, 0, len(idx))
 	first := map[[2]string]int{}
 	for _, i := range idx {
-		d := as[i].Duplicates[0]
-		d.Until = as[i].DuplicateUntil.UnixMilli()
+		c := as[i].Duplicates[0]
+		d := DuplicateClaim{AccountID: c.AccountID, Fingerprint: c.Fingerprint, MessageID: c.MessageID, Until: as[i].DuplicateUntil.UnixMilli()}
 		k := [2]string{d.AccountID, d.Fingerprint}
 		if j, ok := first[k]; ok {
 			// A repeat within the batch: refused in favour of the first,
@@ -288,16 +305,17 @@ WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
 }
 
 // claim writes an acceptance's idempotency record and duplicate claims, or
-// returns the *ReplayError or *message.DuplicateError that refuses it.
-func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
-	if rec := a.Idempotency; rec != nil {
-		rec.CreatedAt = now
+// returns the *intake.ReplayError or *message.DuplicateError that refuses it.
+func claim(tx *gorm.DB, a *intake.Acceptance, now time.Time) error {
+	if idem := a.Idempotency; idem != nil {
+		rec := IdempotencyRecord{AccountID: idem.AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
+			StatusCode: idem.StatusCode, Body: idem.Body, CreatedAt: now, ExpiresAt: idem.ExpiresAt}
 		// An expired record is overwritten; a live one is the answer.
 		res := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "account_id"}, {Name: "key"}},
 			DoUpdates: clause.AssignmentColumns([]string{"request_hash", "status_code", "body", "created_at", "expires_at"}),
 			Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "idempotency_records.expires_at <= ?", Vars: []any{now}}}},
-		}).Create(rec)
+		}).Create(&rec)
 		if res.Error != nil {
 			return fmt.Errorf("store idempotency key: %w", res.Error)
 		}
@@ -306,12 +324,12 @@ func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
 			if err := tx.Where("account_id = ? AND key = ?", rec.AccountID, rec.Key).Take(&prev).Error; err != nil {
 				return fmt.Errorf("read idempotency key: %w", err)
 			}
-			return &ReplayError{Record: prev}
+			return &intake.ReplayError{Record: prev.answer()}
 		}
 	}
 	until := a.DuplicateUntil.UnixMilli()
-	for _, d := range a.Duplicates {
-		d.Until = until
+	for _, c := range a.Duplicates {
+		d := DuplicateClaim{AccountID: c.AccountID, Fingerprint: c.Fingerprint, MessageID: c.MessageID, Until: until}
 		res := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "account_id"}, {Name: "fingerprint"}},
 			DoUpdates: clause.AssignmentColumns([]string{"message_id", "until"}),
@@ -331,15 +349,21 @@ func claim(tx *gorm.DB, a *Acceptance, now time.Time) error {
 	return nil
 }
 
-// IdempotencyRecordFor returns the live record stored for the account's
+// IdempotencyRecordFor returns the live answer stored for the account's
 // key, or ErrNotFound.
-func (s *Store) IdempotencyRecordFor(ctx context.Context, accountID, key string) (IdempotencyRecord, error) {
+func (s *Store) IdempotencyRecordFor(ctx context.Context, accountID, key string) (intake.Idempotency, error) {
 	var rec IdempotencyRecord
 	err := s.db.WithContext(ctx).Where("account_id = ? AND key = ? AND expires_at > ?", accountID, key, s.now()).Take(&rec).Error
 	if err != nil {
-		return IdempotencyRecord{}, fmt.Errorf("idempotency key: %w", notFound(err))
+		return intake.Idempotency{}, fmt.Errorf("idempotency key: %w", notFound(err))
 	}
-	return rec, nil
+	return rec.answer(), nil
+}
+
+// answer is the record as the service reads it.
+func (r *IdempotencyRecord) answer() intake.Idempotency {
+	return intake.Idempotency{AccountID: r.AccountID, Key: r.Key, RequestHash: r.RequestHash, StatusCode: r.StatusCode,
+		Body: r.Body, ExpiresAt: r.ExpiresAt}
 }
 
 // ForgetExpired deletes idempotency records and duplicate claims past

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -75,9 +76,16 @@ func TestTakeRateHoldsAcrossStores(t *testing.T) {
 	})
 }
 
-func testMessage(acc, to, text string, now time.Time) *store.Message {
+func testMessage(acc, to, text string, now time.Time) *intake.Message {
+	return &intake.Message{ID: recordid.New("msg_"), AccountID: acc, Recipient: to, Text: text, Encoding: "gsm7", Segments: 1,
+		Kind: "sms", Plan: []message.PlanEntry{{Provider: "sandbox"}}, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+}
+
+// testRow is testMessage as a stored row, for tests that insert rows
+// directly (statuses a new message does not have).
+func testRow(acc, to, text string, now time.Time) *store.Message {
 	return &store.Message{ID: recordid.New("msg_"), AccountID: acc, Recipient: to, Text: text, Encoding: "gsm7", Segments: 1,
-		Kind: "sms", Status: "queued", Plan: `["sandbox"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+		Kind: "sms", Status: message.Queued, Plan: `["sandbox"]`, NextAttemptAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
 }
 
 func TestAcceptDuplicatesAndReplays(t *testing.T) {
@@ -86,15 +94,15 @@ func TestAcceptDuplicatesAndReplays(t *testing.T) {
 		ctx := ctxT(t)
 		acc := mustAccount(t, a, "acme")
 		m1 := testMessage(acc.ID, "+959123456789", "hi", c.now())
-		claim := func(m *store.Message) []store.DuplicateClaim {
-			return []store.DuplicateClaim{{AccountID: acc.ID, Fingerprint: "fp-" + m.Recipient + m.Text, MessageID: m.ID}}
+		claim := func(m *intake.Message) []intake.DuplicateClaim {
+			return []intake.DuplicateClaim{{AccountID: acc.ID, Fingerprint: "fp-" + m.Recipient + m.Text, MessageID: m.ID}}
 		}
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{m1}, Duplicates: claim(m1), DuplicateUntil: c.now().Add(2 * time.Minute)}); err != nil {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m1}, Duplicates: claim(m1), DuplicateUntil: c.now().Add(2 * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		m2 := testMessage(acc.ID, "+959123456789", "hi", c.now())
 		var de *message.DuplicateError
-		err := b.Accept(ctx, store.Acceptance{Messages: []*store.Message{m2}, Duplicates: claim(m2), DuplicateUntil: c.now().Add(2 * time.Minute)})
+		err := b.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m2}, Duplicates: claim(m2), DuplicateUntil: c.now().Add(2 * time.Minute)})
 		if !errors.As(err, &de) || de.MessageID != m1.ID {
 			t.Fatalf("repeat within the window: %v, want a message.DuplicateError naming %s", err, m1.ID)
 		}
@@ -102,20 +110,20 @@ func TestAcceptDuplicatesAndReplays(t *testing.T) {
 			t.Fatalf("the refused message was stored: %v", err)
 		}
 		c.add(2 * time.Minute)
-		if err := b.Accept(ctx, store.Acceptance{Messages: []*store.Message{m2}, Duplicates: claim(m2), DuplicateUntil: c.now().Add(2 * time.Minute)}); err != nil {
+		if err := b.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m2}, Duplicates: claim(m2), DuplicateUntil: c.now().Add(2 * time.Minute)}); err != nil {
 			t.Fatalf("after the window: %v", err)
 		}
 
-		rec := func() *store.IdempotencyRecord {
-			return &store.IdempotencyRecord{AccountID: acc.ID, Key: "k1", RequestHash: "h1", StatusCode: 202, Body: `{"a":1}`, ExpiresAt: c.now().Add(time.Hour)}
+		rec := func() *intake.Idempotency {
+			return &intake.Idempotency{AccountID: acc.ID, Key: "k1", RequestHash: "h1", StatusCode: 202, Body: `{"a":1}`, ExpiresAt: c.now().Add(time.Hour)}
 		}
 		m3 := testMessage(acc.ID, "+959123456780", "x", c.now())
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{m3}, Idempotency: rec()}); err != nil {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m3}, Idempotency: rec()}); err != nil {
 			t.Fatal(err)
 		}
 		m4 := testMessage(acc.ID, "+959123456780", "x", c.now())
-		var re *store.ReplayError
-		if err := b.Accept(ctx, store.Acceptance{Messages: []*store.Message{m4}, Idempotency: rec()}); !errors.As(err, &re) || re.Record.Body != `{"a":1}` {
+		var re *intake.ReplayError
+		if err := b.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m4}, Idempotency: rec()}); !errors.As(err, &re) || re.Record.Body != `{"a":1}` {
 			t.Fatalf("same key again: %v, want a ReplayError with the stored body", err)
 		}
 		if got, err := b.IdempotencyRecordFor(ctx, acc.ID, "k1"); err != nil || got.StatusCode != 202 {
@@ -137,13 +145,13 @@ func TestOTPCodes(t *testing.T) {
 		ctx := ctxT(t)
 		acc := mustAccount(t, a, "acme")
 		create := func(s *store.Store, hash string) error {
-			code := &store.OTPCode{ID: recordid.New("otp_"), AccountID: acc.ID, Phone: "+959123456789", Salt: "s", Hash: hash,
+			code := intake.OTPCode{ID: recordid.New("otp_"), AccountID: acc.ID, Phone: "+959123456789", Salt: "s", Hash: hash,
 				ExpiresAt: c.now().Add(5 * time.Minute)}
 			m := testMessage(acc.ID, "+959123456789", "code", c.now())
 			code.MessageID = m.ID
 			return s.CreateOTP(ctx, code, m, 3, time.Hour)
 		}
-		is := func(h string) func(store.OTPCode) bool { return func(c store.OTPCode) bool { return c.Hash == h } }
+		is := func(h string) func(intake.OTPCode) bool { return func(c intake.OTPCode) bool { return c.Hash == h } }
 
 		for i, h := range []string{"one", "two", "three"} {
 			s := a
@@ -205,7 +213,7 @@ func TestListMessagesPages(t *testing.T) {
 		other := mustAccount(t, s, "globex")
 		var all []*store.Message
 		for i := range 7 {
-			m := testMessage(acc.ID, "+959123456789", "m", c.now())
+			m := testRow(acc.ID, "+959123456789", "m", c.now())
 			if i == 3 {
 				m.Status = "failed"
 			}
@@ -214,7 +222,7 @@ func TestListMessagesPages(t *testing.T) {
 				c.add(time.Second) // some share a creation time, to page by id within it
 			}
 		}
-		all = append(all, testMessage(other.ID, "+959123456789", "m", c.now()))
+		all = append(all, testRow(other.ID, "+959123456789", "m", c.now()))
 		if err := storetest.InsertMessages(ctx, s, all); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/smsrouter/smsrouter/core/intake"
 )
 
 // Defaults of a Batcher.
@@ -41,7 +43,7 @@ type BatcherOptions struct {
 // batch the database refuses as a whole is stored again in halves, so that
 // one caller's bad acceptance fails only that caller (see commitSplit).
 type Batcher struct {
-	g groupCommit[Acceptance]
+	g groupCommit[intake.Acceptance]
 }
 
 // NewBatcher starts a Batcher over st; Close stops it.
@@ -49,9 +51,9 @@ func NewBatcher(st *Store, o BatcherOptions) *Batcher {
 	if st.driver == DriverSQLite {
 		o.Workers = 1
 	}
-	b := &Batcher{g: groupCommit[Acceptance]{
+	b := &Batcher{g: groupCommit[intake.Acceptance]{
 		o:         o,
-		weight:    func(a Acceptance) int { return len(a.Messages) },
+		weight:    func(a intake.Acceptance) int { return len(a.Messages) },
 		maxWeight: batchMessages,
 		commit:    st.AcceptMany,
 		alone:     st.Accept,
@@ -63,10 +65,10 @@ func NewBatcher(st *Store, o BatcherOptions) *Batcher {
 }
 
 // Accept stores the acceptance in the next batch and returns its own
-// result: nil, a *message.DuplicateError, a *ReplayError, or the error that kept
+// result: nil, a *message.DuplicateError, a *intake.ReplayError, or the error that kept
 // it from being stored. After Close it stores the
 // acceptance on its own.
-func (b *Batcher) Accept(ctx context.Context, a Acceptance) error {
+func (b *Batcher) Accept(ctx context.Context, a intake.Acceptance) error {
 	if err := b.g.do(ctx, a); err != nil {
 		if errors.Is(err, ctx.Err()) {
 			return fmt.Errorf("accept messages: %w", err)

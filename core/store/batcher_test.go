@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
 
-func dupAcceptance(acc string, m *store.Message, fp string, until time.Time) store.Acceptance {
-	return store.Acceptance{Messages: []*store.Message{m}, Duplicates: []store.DuplicateClaim{{AccountID: acc, Fingerprint: fp, MessageID: m.ID}},
+func dupAcceptance(acc string, m *intake.Message, fp string, until time.Time) intake.Acceptance {
+	return intake.Acceptance{Messages: []*intake.Message{m}, Duplicates: []intake.DuplicateClaim{{AccountID: acc, Fingerprint: fp, MessageID: m.ID}},
 		DuplicateUntil: until}
 }
 
@@ -28,35 +29,35 @@ func TestAcceptManyIsolatesRefusals(t *testing.T) {
 		if err := a.Accept(ctx, dupAcceptance(acc, held, "fp-held", until)); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{testMessage(acc, "+959123456780", "x", c.now())},
-			Idempotency: &store.IdempotencyRecord{AccountID: acc, Key: "used", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}); err != nil {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{testMessage(acc, "+959123456780", "x", c.now())},
+			Idempotency: &intake.Idempotency{AccountID: acc, Key: "used", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}); err != nil {
 			t.Fatal(err)
 		}
 
-		msgs := make([]*store.Message, 7)
+		msgs := make([]*intake.Message, 7)
 		for i := range msgs {
 			msgs[i] = testMessage(acc, "+959123456789", fmt.Sprint("text ", i), c.now())
 		}
-		idem := func(key string) *store.IdempotencyRecord {
-			return &store.IdempotencyRecord{AccountID: acc, Key: key, RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}
+		idem := func(key string) *intake.Idempotency {
+			return &intake.Idempotency{AccountID: acc, Key: key, RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}
 		}
 		withBoth := dupAcceptance(acc, msgs[5], "fp-held", until) // new key, held fingerprint
 		withBoth.Idempotency = idem("fresh-but-refused")
-		batch := []store.Acceptance{
-			dupAcceptance(acc, msgs[0], "fp-0", until),                       // accepted
-			dupAcceptance(acc, msgs[1], "fp-held", until),                    // refused: claimed before
-			dupAcceptance(acc, msgs[2], "fp-0", until),                       // refused: claimed earlier in the batch
-			{Messages: []*store.Message{msgs[3]}, Idempotency: idem("used")}, // refused: replay
-			{Messages: []*store.Message{msgs[4]}, Idempotency: idem("new")},  // accepted
-			withBoth,                              // refused after its key was written: the key must not stay
-			{Messages: []*store.Message{msgs[6]}}, // accepted
+		batch := []intake.Acceptance{
+			dupAcceptance(acc, msgs[0], "fp-0", until),                        // accepted
+			dupAcceptance(acc, msgs[1], "fp-held", until),                     // refused: claimed before
+			dupAcceptance(acc, msgs[2], "fp-0", until),                        // refused: claimed earlier in the batch
+			{Messages: []*intake.Message{msgs[3]}, Idempotency: idem("used")}, // refused: replay
+			{Messages: []*intake.Message{msgs[4]}, Idempotency: idem("new")},  // accepted
+			withBoth,                               // refused after its key was written: the key must not stay
+			{Messages: []*intake.Message{msgs[6]}}, // accepted
 		}
 		refused, err := a.AcceptMany(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var de *message.DuplicateError
-		var re *store.ReplayError
+		var re *intake.ReplayError
 		checks := []struct {
 			name string
 			ok   bool
@@ -105,7 +106,7 @@ func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 		defer ba.Close()
 		defer bb.Close()
 		const n = 60
-		msgs := make([]*store.Message, n)
+		msgs := make([]*intake.Message, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
@@ -147,7 +148,7 @@ func TestBatcherCommitFailureReachesOnlyItsCaller(t *testing.T) {
 		acc := mustAccount(t, s, "acme").ID
 		now := time.Now().UTC()
 		taken := testMessage(acc, "+959123456789", "first", now)
-		if err := s.Accept(ctx, store.Acceptance{Messages: []*store.Message{taken}}); err != nil {
+		if err := s.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{taken}}); err != nil {
 			t.Fatal(err)
 		}
 		// A linger long enough that the callers share a batch; one of them
@@ -155,14 +156,14 @@ func TestBatcherCommitFailureReachesOnlyItsCaller(t *testing.T) {
 		bt := store.NewBatcher(s, store.BatcherOptions{MaxBatch: 5, Linger: time.Minute, Workers: 1})
 		defer bt.Close()
 		errs := make([]error, 5)
-		msgs := make([]*store.Message, 5)
+		msgs := make([]*intake.Message, 5)
 		var wg sync.WaitGroup
 		for i := range errs {
 			msgs[i] = testMessage(acc, "+959123456789", fmt.Sprint("text ", i), now)
 			if i == 2 {
 				msgs[i].ID = taken.ID
 			}
-			wg.Go(func() { errs[i] = bt.Accept(ctx, store.Acceptance{Messages: []*store.Message{msgs[i]}}) })
+			wg.Go(func() { errs[i] = bt.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{msgs[i]}}) })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -192,17 +193,17 @@ func TestBatcherCloseDrains(t *testing.T) {
 		// what is queued, and later callers still get their messages stored.
 		bt := store.NewBatcher(s, store.BatcherOptions{MaxBatch: 100, Linger: time.Minute})
 		const n = 10
-		msgs := make([]*store.Message, n+1)
+		msgs := make([]*intake.Message, n+1)
 		errs := make([]error, n+1)
 		var wg sync.WaitGroup
 		for i := range n {
 			msgs[i] = testMessage(acc, "+959123456789", fmt.Sprint("text ", i), now)
-			wg.Go(func() { errs[i] = bt.Accept(ctx, store.Acceptance{Messages: []*store.Message{msgs[i]}}) })
+			wg.Go(func() { errs[i] = bt.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{msgs[i]}}) })
 		}
 		bt.Close()
 		wg.Wait()
 		msgs[n] = testMessage(acc, "+959123456789", "after close", now)
-		errs[n] = bt.Accept(ctx, store.Acceptance{Messages: []*store.Message{msgs[n]}})
+		errs[n] = bt.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{msgs[n]}})
 		for i, m := range msgs {
 			if errs[i] != nil {
 				t.Errorf("caller %d: %v", i, errs[i])
@@ -223,7 +224,7 @@ func TestBatcherCallerGoneBeforeItsBatchIsNotStored(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctxT(t))
 		cancel()
 		m := testMessage(acc, "+959123456789", "gone", time.Now().UTC())
-		err := bt.Accept(ctx, store.Acceptance{Messages: []*store.Message{m}})
+		err := bt.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m}})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Accept with a cancelled context: %v, want context.Canceled", err)
 		}
@@ -272,7 +273,7 @@ func BenchmarkBatcherAccept(b *testing.B) {
 // benchAccepter is s itself (a transaction per acceptance) when o has no
 // workers, else a Batcher over s closed when the benchmark ends.
 func benchAccepter(b *testing.B, s *store.Store, o store.BatcherOptions) interface {
-	Accept(context.Context, store.Acceptance) error
+	Accept(context.Context, intake.Acceptance) error
 } {
 	if o.Workers <= 0 {
 		return s

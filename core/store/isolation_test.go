@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -22,12 +23,12 @@ import (
 func TestBatchIsolatesTextPostgresRefuses(t *testing.T) {
 	cases := []struct {
 		name   string
-		poison func(m *store.Message)
+		poison func(m *intake.Message)
 	}{
 		// Not the text: it is stored sealed, so a NUL in it never reaches
 		// PostgreSQL (the API refuses it before, with 422).
-		{"NUL in the recipient", func(m *store.Message) { m.Recipient = "+9591234\x0056789" }},
-		{"invalid UTF-8 in the sender", func(m *store.Message) { m.Sender = "A\xffB" }},
+		{"NUL in the recipient", func(m *intake.Message) { m.Recipient = "+9591234\x0056789" }},
+		{"invalid UTF-8 in the sender", func(m *intake.Message) { m.Sender = "A\xffB" }},
 	}
 	s := storetest.Open(t, store.DriverPostgres)
 	for _, c := range cases {
@@ -36,7 +37,7 @@ func TestBatchIsolatesTextPostgresRefuses(t *testing.T) {
 			now := time.Now().UTC()
 			acc := mustAccount(t, s, c.name).ID
 			const size, bad = 9, 4
-			members := make([]*store.Message, size)
+			members := make([]*intake.Message, size)
 			for i := range members {
 				members[i] = testMessage(acc, "+959123456789", fmt.Sprint("valid ", i), now)
 			}
@@ -46,7 +47,7 @@ func TestBatchIsolatesTextPostgresRefuses(t *testing.T) {
 			errs := make([]error, size)
 			var wg sync.WaitGroup
 			for i, m := range members {
-				wg.Go(func() { errs[i] = b.Accept(ctx, store.Acceptance{Messages: []*store.Message{m}}) })
+				wg.Go(func() { errs[i] = b.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m}}) })
 			}
 			wg.Wait()
 			for i, err := range errs {

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/money"
 )
 
@@ -139,7 +140,7 @@ func (s *Store) readAccounts(tx *gorm.DB, ids []string, lock bool) (map[string]*
 
 // acceptanceCosts sums what each account pays for an acceptance's
 // messages; nil when they are all free.
-func acceptanceCosts(a *Acceptance) map[string]money.Amount {
+func acceptanceCosts(a *intake.Acceptance) map[string]money.Amount {
 	var out map[string]money.Amount
 	for _, m := range a.Messages {
 		if m.Charged == 0 {
@@ -169,7 +170,7 @@ func acceptanceCosts(a *Acceptance) map[string]money.Amount {
 // concurrent batch took the credit, or a limit was set meanwhile); the
 // caller then decides the batch again with lock, which reads every
 // account for update.
-func (s *Store) chargeAcceptances(tx *eventTx, as []Acceptance, refused []error, lock bool) (charged bool, err error) {
+func (s *Store) chargeAcceptances(tx *eventTx, as []intake.Acceptance, refused []error, lock bool) (charged bool, err error) {
 	costs := make([]map[string]money.Amount, len(as))
 	var ids, read []string
 	for i := range as {
@@ -230,7 +231,7 @@ func (s *Store) chargeAcceptances(tx *eventTx, as []Acceptance, refused []error,
 // releaseClaims deletes the duplicate claims and idempotency records that
 // the acceptances in idx wrote before they were refused for want of
 // credit: a retry after a top-up must not be taken for a repeat.
-func releaseClaims(tx *gorm.DB, as []Acceptance, idx []int) error {
+func releaseClaims(tx *gorm.DB, as []intake.Acceptance, idx []int) error {
 	if len(idx) == 0 {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
 	"github.com/smsrouter/smsrouter/core/store"
@@ -27,7 +28,7 @@ func amount(t *testing.T, s string) money.Amount {
 func ptr[T any](v T) *T { return &v }
 
 // pricedMessage is a message the account pays price for.
-func pricedMessage(acc, text string, price money.Amount, now time.Time) *store.Message {
+func pricedMessage(acc, text string, price money.Amount, now time.Time) *intake.Message {
 	m := testMessage(acc, "+959123456789", text, now)
 	m.Charged = price
 	return m
@@ -69,7 +70,7 @@ func TestChargesHoldUnderConcurrency(t *testing.T) {
 		defer ba.Close()
 		defer bb.Close()
 		accepters := []interface {
-			Accept(context.Context, store.Acceptance) error
+			Accept(context.Context, intake.Acceptance) error
 		}{ba, bb, a, b}
 
 		var (
@@ -135,9 +136,9 @@ func TestUnlimitedAccountGoesNegative(t *testing.T) {
 		ctx := ctxT(t)
 		acc := mustAccount(t, s, "postpaid").ID
 		now := time.Now().UTC()
-		refused, err := s.AcceptMany(ctx, []store.Acceptance{
-			{Messages: []*store.Message{pricedMessage(acc, "a", amount(t, "0.5"), now), pricedMessage(acc, "b", amount(t, "0.25"), now)}},
-			{Messages: []*store.Message{testMessage(acc, "+959123456789", "free", now)}},
+		refused, err := s.AcceptMany(ctx, []intake.Acceptance{
+			{Messages: []*intake.Message{pricedMessage(acc, "a", amount(t, "0.5"), now), pricedMessage(acc, "b", amount(t, "0.25"), now)}},
+			{Messages: []*intake.Message{testMessage(acc, "+959123456789", "free", now)}},
 		})
 		if err != nil || refused[0] != nil || refused[1] != nil {
 			t.Fatalf("refused %v, %v", refused, err)
@@ -163,15 +164,15 @@ func TestRefusedForCreditIsAllOrNothing(t *testing.T) {
 		now := time.Now().UTC()
 		p := amount(t, "0.3")
 		until := now.Add(time.Minute)
-		bulk := store.Acceptance{Messages: []*store.Message{pricedMessage(acc, "b1", p, now), pricedMessage(acc, "b2", p, now)},
-			Idempotency: &store.IdempotencyRecord{AccountID: acc, Key: "bulk-1", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}
+		bulk := intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, "b1", p, now), pricedMessage(acc, "b2", p, now)},
+			Idempotency: &intake.Idempotency{AccountID: acc, Key: "bulk-1", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}
 		single := pricedMessage(acc, "s", p, now)
 		last := pricedMessage(acc, "t", amount(t, "0.1"), now)
-		batch := []store.Acceptance{
-			{Messages: []*store.Message{pricedMessage(acc, "first", amount(t, "0.6"), now)}}, // 1 → 0.4
+		batch := []intake.Acceptance{
+			{Messages: []*intake.Message{pricedMessage(acc, "first", amount(t, "0.6"), now)}}, // 1 → 0.4
 			bulk, // 0.6 > 0.4 + 0.1 limit: refused whole
 			dupAcceptance(acc, single, "fp-single", until), // 0.4 → 0.1
-			{Messages: []*store.Message{last}},             // 0.1 → 0
+			{Messages: []*intake.Message{last}},            // 0.1 → 0
 		}
 		refused, err := s.AcceptMany(ctx, batch)
 		if err != nil {
@@ -224,7 +225,7 @@ func TestRefundOnce(t *testing.T) {
 		now := time.Now().UTC()
 		p := amount(t, "0.02")
 		failed, expired, sent := pricedMessage(acc, "f", p, now), pricedMessage(acc, "e", p, now), pricedMessage(acc, "s", p, now)
-		if err := s.Accept(ctx, store.Acceptance{Messages: []*store.Message{failed, expired, sent}}); err != nil {
+		if err := s.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{failed, expired, sent}}); err != nil {
 			t.Fatal(err)
 		}
 		checkBooks(t, s, acc, amount(t, "9.94"))
@@ -294,7 +295,7 @@ func TestBalanceLowOncePerCrossing(t *testing.T) {
 			}
 			charge := func(price string) {
 				t.Helper()
-				if err := s.Accept(ctx, store.Acceptance{Messages: []*store.Message{pricedMessage(acc, price, amount(t, price), time.Now())}}); err != nil {
+				if err := s.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, price, amount(t, price), time.Now())}}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -454,7 +455,7 @@ func TestCreditLimitSetElsewhereHolds(t *testing.T) {
 		ctx := ctxT(t)
 		acc := mustAccount(t, a, "acme").ID
 		p := amount(t, "0.5")
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{pricedMessage(acc, "1", p, c.now())}}); err != nil {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, "1", p, c.now())}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.SetCreditLimit(ctx, acc, ptr(amount(t, "0.75"))); err != nil {
@@ -462,7 +463,7 @@ func TestCreditLimitSetElsewhereHolds(t *testing.T) {
 		}
 		// -0.5 → -1 would pass a limit of 0.75 no more.
 		var ce *account.InsufficientCreditError
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{pricedMessage(acc, "2", p, c.now())}}); !errors.As(err, &ce) {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, "2", p, c.now())}}); !errors.As(err, &ce) {
 			t.Fatalf("accept beyond a limit set elsewhere: %v", err)
 		}
 		if ce.Balance != amount(t, "-0.5") || ce.CreditLimit != amount(t, "0.75") {
@@ -471,7 +472,7 @@ func TestCreditLimitSetElsewhereHolds(t *testing.T) {
 		if err := b.SetCreditLimit(ctx, acc, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Accept(ctx, store.Acceptance{Messages: []*store.Message{pricedMessage(acc, "3", p, c.now())}}); err != nil {
+		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, "3", p, c.now())}}); err != nil {
 			t.Fatalf("accept after the limit was removed elsewhere: %v", err)
 		}
 		checkBooks(t, a, acc, amount(t, "-1"))

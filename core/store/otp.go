@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/intake"
 )
 
 // OTPCode is a one-time code sent to a phone. Only a salted hash of the
@@ -33,9 +34,11 @@ type OTPCode struct {
 // within window (then a *account.RateLimitError) or cannot pay for the message
 // (then an *account.InsufficientCreditError). The number's pending code, if
 // any, stops being valid: the newest code is the only one that verifies.
-func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limit int, window time.Duration) error {
+func (s *Store) CreateOTP(ctx context.Context, otp intake.OTPCode, msg *intake.Message, limit int, window time.Duration) error {
 	now := s.now()
-	code.CreatedAt = now
+	code := &OTPCode{ID: otp.ID, AccountID: otp.AccountID, Phone: otp.Phone, MessageID: otp.MessageID, Salt: otp.Salt,
+		Hash: otp.Hash, ExpiresAt: otp.ExpiresAt, CreatedAt: now}
+	row := newMessageRow(msg)
 	err := s.transaction(ctx, func(tx *eventTx) error {
 		if s.driver == DriverPostgres {
 			// Counting then inserting is only exact when concurrent sends to
@@ -69,16 +72,16 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 		// The code's message is paid for like any other; a code the
 		// account cannot afford is not stored either.
 		refused := []error{nil}
-		if _, err := s.chargeAcceptances(tx, []Acceptance{{Messages: []*Message{msg}}}, refused, true); err != nil {
+		if _, err := s.chargeAcceptances(tx, []intake.Acceptance{{Messages: []*intake.Message{msg}}}, refused, true); err != nil {
 			return err
 		}
 		if refused[0] != nil {
 			return refused[0]
 		}
-		if err := s.insertMessages(tx.DB, []*Message{msg}); err != nil {
+		if err := s.insertMessages(tx.DB, []*Message{&row}); err != nil {
 			return err
 		}
-		return s.writeCharges(tx, []*Message{msg}, now)
+		return s.writeCharges(tx, []*Message{&row}, now)
 	})
 	var rl *account.RateLimitError
 	if errors.As(err, &rl) {
@@ -98,7 +101,7 @@ func (s *Store) CreateOTP(ctx context.Context, code *OTPCode, msg *Message, limi
 // called with the stored code and compares in constant time. It returns
 // true once per code, on a match within its lifetime and within
 // maxAttempts attempts; every call counts as an attempt.
-func (s *Store) VerifyOTP(ctx context.Context, accountID, phone string, maxAttempts int, match func(OTPCode) bool) (bool, error) {
+func (s *Store) VerifyOTP(ctx context.Context, accountID, phone string, maxAttempts int, match func(intake.OTPCode) bool) (bool, error) {
 	now := s.now()
 	db := s.db.WithContext(ctx)
 	var c OTPCode
@@ -117,7 +120,7 @@ func (s *Store) VerifyOTP(ctx context.Context, accountID, phone string, maxAttem
 	if res.Error != nil {
 		return false, fmt.Errorf("verify OTP: count the attempt: %w", res.Error)
 	}
-	if res.RowsAffected == 0 || !match(c) {
+	if res.RowsAffected == 0 || !match(intake.OTPCode{ID: c.ID, AccountID: c.AccountID, Phone: c.Phone, MessageID: c.MessageID, Salt: c.Salt, Hash: c.Hash, ExpiresAt: c.ExpiresAt}) {
 		return false, nil
 	}
 	res = db.Model(&OTPCode{}).Where("id = ? AND used_at IS NULL", c.ID).Update("used_at", now)

@@ -33,7 +33,7 @@ func TestHandoffToldOfDeliveriesLeftForClaims(t *testing.T) {
 		}})
 		defer s.HandOffWebhooks(nil)
 		now := time.Now().UTC()
-		msgs := []*store.Message{testMessage(acc.ID, "+959123456789", "a", now), testMessage(acc.ID, "+959123456780", "b", now)}
+		msgs := []*store.Message{testRow(acc.ID, "+959123456789", "a", now), testRow(acc.ID, "+959123456780", "b", now)}
 		if err := storetest.InsertMessages(ctx, s, msgs); err != nil {
 			t.Fatal(err)
 		}
