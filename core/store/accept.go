@@ -16,8 +16,8 @@ import (
 	"github.com/smsrouter/smsrouter/core/message"
 )
 
-// IdempotencyRecord is the answer given to a request sent with an
-// Idempotency-Key, replayed when the same key comes again.
+// IdempotencyRecord is the row of an Idempotency-Key's answer
+// (intake.Idempotency), replayed when the same key comes again.
 type IdempotencyRecord struct {
 	AccountID string `gorm:"primaryKey;size:40"`
 	Key       string `gorm:"primaryKey;size:191"`
@@ -52,7 +52,7 @@ func (s *Store) Accept(ctx context.Context, a intake.Acceptance) error {
 // AcceptMany stores several independent acceptances in one transaction,
 // so that concurrent requests share one commit. Each acceptance is still
 // all or nothing on its own: refused[i] is acceptance i's *message.DuplicateError,
-// *ReplayError or *account.InsufficientCreditError (nothing of it stored), or nil
+// *intake.ReplayError or *account.InsufficientCreditError (nothing of it stored), or nil
 // (all of it stored). A non-nil err means the transaction failed and none
 // of them was stored.
 //
