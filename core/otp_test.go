@@ -10,6 +10,7 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -74,7 +75,7 @@ func TestOTPCodeNeverStoredInClear(t *testing.T) {
 			Status: message.Delivered, At: time.Now()}}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Prune(ctx, store.Retention{}); err != nil {
+		if _, err := st.Prune(ctx, retention.Policy{}); err != nil {
 			t.Fatal(err)
 		}
 		raw = readRaw(t, st, m.ID)

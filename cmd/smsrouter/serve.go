@@ -309,7 +309,7 @@ func (n *node) startWorkers() {
 	n.workers.Go(func() { n.reload.run(ctx) })
 	n.workers.Go(func() {
 		retention.Run(ctx, st, retention.Options{Logger: log,
-			Retention: store.Retention{Webhooks: cfg.Retention.Webhooks, ProcessedEvents: cfg.Retention.EventIDs}})
+			Policy: retention.Policy{Webhooks: cfg.Retention.Webhooks, ProcessedEvents: cfg.Retention.EventIDs}})
 	})
 }
 

@@ -5,17 +5,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
-// Store is what Run asks to forget.
+// Store is what Run asks to forget; the store implements it.
 type Store interface {
 	// ForgetExpired deletes idempotency records and duplicate claims past
 	// their time.
 	ForgetExpired(ctx context.Context) error
-	// Prune deletes history past its retention.
-	Prune(ctx context.Context, r store.Retention) (store.Pruned, error)
+	// Prune deletes history past the periods of p (OrDefaults applied)
+	// and counts what it deleted, also when it fails part way.
+	Prune(ctx context.Context, p Policy) (Pruned, error)
 }
 
 // DefaultInterval is how often Run forgets by default.
@@ -25,9 +24,9 @@ const DefaultInterval = 10 * time.Minute
 type Options struct {
 	// Interval is the time between rounds (default DefaultInterval).
 	Interval time.Duration
-	// Retention says how long history is kept.
-	Retention store.Retention
-	Logger    hclog.Logger
+	// Policy says how long history is kept.
+	Policy Policy
+	Logger hclog.Logger
 }
 
 // Run forgets every Interval until ctx ends. A round that fails is logged
@@ -56,7 +55,7 @@ func forget(ctx context.Context, st Store, o Options) {
 	if err := st.ForgetExpired(ctx); err != nil && ctx.Err() == nil {
 		o.Logger.Warn("forgetting expired idempotency records failed", "error", err)
 	}
-	p, err := st.Prune(ctx, o.Retention)
+	p, err := st.Prune(ctx, o.Policy)
 	if err != nil && ctx.Err() == nil {
 		o.Logger.Warn("pruning old records failed; the next run tries again", "error", err)
 	}

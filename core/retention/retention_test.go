@@ -21,7 +21,7 @@ type rounds struct {
 	*store.Store
 	mu     sync.Mutex
 	forgot int
-	pruned []store.Retention
+	pruned []retention.Policy
 	round  chan struct{}
 }
 
@@ -32,7 +32,7 @@ func (r *rounds) ForgetExpired(ctx context.Context) error {
 	return r.Store.ForgetExpired(ctx)
 }
 
-func (r *rounds) Prune(ctx context.Context, ret store.Retention) (store.Pruned, error) {
+func (r *rounds) Prune(ctx context.Context, ret retention.Policy) (retention.Pruned, error) {
 	p, err := r.Store.Prune(ctx, ret)
 	r.mu.Lock()
 	r.pruned = append(r.pruned, ret)
@@ -49,12 +49,12 @@ func (r *rounds) Prune(ctx context.Context, ret store.Retention) (store.Pruned, 
 func TestRunForgetsEveryInterval(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		r := &rounds{Store: s, round: make(chan struct{}, 1)}
-		ret := store.Retention{Webhooks: time.Hour, ProcessedEvents: 2 * time.Hour}
+		ret := retention.Policy{Webhooks: time.Hour, ProcessedEvents: 2 * time.Hour}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			retention.Run(ctx, r, retention.Options{Interval: time.Millisecond, Retention: ret})
+			retention.Run(ctx, r, retention.Options{Interval: time.Millisecond, Policy: ret})
 		}()
 		for range 2 {
 			select {

@@ -6,17 +6,9 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/smsrouter/smsrouter/core/retention"
 )
-
-// DefaultRetention is how long finished webhook deliveries and processed
-// event ids are kept when Retention leaves them at zero.
-const DefaultRetention = 30 * 24 * time.Hour
-
-// DefaultHeldRetention is how long a held report waits for its message
-// when Retention leaves it at zero. A report beats its submit answer by
-// seconds (the plugin's queue_timeout at most); one still held an hour
-// later belongs to no message that will come.
-const DefaultHeldRetention = time.Hour
 
 // staleAfter is how long rate windows and OTP codes are kept after they
 // stopped mattering: a day, so that an operator looking into a complaint
@@ -29,38 +21,8 @@ const staleAfter = 24 * time.Hour
 // get their turn.
 const pruneChunk = 5000
 
-// Retention says how long history that only serves inspection is kept.
-type Retention struct {
-	// Webhooks is how long delivered and given-up webhook deliveries, and
-	// their attempts, stay visible (GET /api/v1/sms/:id/webhooks) after
-	// they finished; zero means DefaultRetention.
-	Webhooks time.Duration
-	// ProcessedEvents is how long a provider event's id is remembered to
-	// drop the event should the provider emit it again; zero means
-	// DefaultRetention.
-	ProcessedEvents time.Duration
-	// HeldStatuses is how long a report whose message is not known is kept
-	// for it; zero means DefaultHeldRetention.
-	HeldStatuses time.Duration
-}
-
-// Pruned counts the rows one Prune deleted.
-type Pruned struct {
-	RateWindows     int64
-	OTPCodes        int64
-	Webhooks        int64
-	WebhookAttempts int64
-	ProcessedEvents int64
-	HeldStatuses    int64
-	// SealedTexts counts the sealed full texts dropped from messages that
-	// keep less and are never to be sent again (see MessageBodies).
-	SealedTexts int64
-}
-
-// Total is the number of rows deleted.
-func (p Pruned) Total() int64 {
-	return p.RateWindows + p.OTPCodes + p.Webhooks + p.WebhookAttempts + p.ProcessedEvents + p.HeldStatuses + p.SealedTexts
-}
+// The retention worker prunes through this store.
+var _ retention.Store = (*Store)(nil)
 
 // Prune deletes records nothing needs any more, so that no table grows
 // with traffic for ever: rate windows and OTP codes a day after they stop
@@ -69,19 +31,11 @@ func (p Pruned) Total() int64 {
 // messages that keep less of it. It deletes in chunks of short transactions; several
 // servers may run it at once (on PostgreSQL they skip each other's rows).
 // Counts are of rows deleted before an error, if any.
-func (s *Store) Prune(ctx context.Context, r Retention) (Pruned, error) {
-	if r.Webhooks <= 0 {
-		r.Webhooks = DefaultRetention
-	}
-	if r.ProcessedEvents <= 0 {
-		r.ProcessedEvents = DefaultRetention
-	}
-	if r.HeldStatuses <= 0 {
-		r.HeldStatuses = DefaultHeldRetention
-	}
+func (s *Store) Prune(ctx context.Context, r retention.Policy) (retention.Pruned, error) {
+	r = r.OrDefaults()
 	now := s.now()
 	stale := now.Add(-staleAfter)
-	var p Pruned
+	var p retention.Pruned
 	var err error
 	// Windows of up to a day (the API's are a minute) have ended when they
 	// started more than a day ago, and a bucket without a row starts from

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -100,11 +101,11 @@ func TestPruneKeepsWhatStillMatters(t *testing.T) {
 		}
 
 		c.add(pruneAt.Sub(c.now())) // sms:old was used 25h ago, sms:fresh 23h ago
-		p, err := a.Prune(ctx, store.Retention{})
+		p, err := a.Prune(ctx, retention.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := store.Pruned{RateWindows: 1, OTPCodes: 2, Webhooks: 2, WebhookAttempts: 4, ProcessedEvents: 5000*2 + 3}
+		want := retention.Pruned{RateWindows: 1, OTPCodes: 2, Webhooks: 2, WebhookAttempts: 4, ProcessedEvents: 5000*2 + 3}
 		if p != want {
 			t.Errorf("Prune = %+v, want %+v", p, want)
 		}
@@ -136,10 +137,10 @@ func TestPruneKeepsWhatStillMatters(t *testing.T) {
 			t.Errorf("TakeRate after pruning its window = %v, %v", ok, err)
 		}
 		// Nothing more to do, then a shorter retention takes the rest.
-		if p, err := a.Prune(ctx, store.Retention{}); err != nil || p.Total() != 0 {
+		if p, err := a.Prune(ctx, retention.Policy{}); err != nil || p.Total() != 0 {
 			t.Errorf("second Prune = %+v, %v; want nothing deleted", p, err)
 		}
-		p, err = a.Prune(ctx, store.Retention{Webhooks: 10 * day, ProcessedEvents: 10 * day})
+		p, err = a.Prune(ctx, retention.Policy{Webhooks: 10 * day, ProcessedEvents: 10 * day})
 		if err != nil || p.Webhooks != 1 || p.WebhookAttempts != 2 || p.ProcessedEvents != 4 {
 			t.Errorf("Prune with 10 days = %+v, %v; want the 29-day-old delivery and event ids", p, err)
 		}
@@ -164,10 +165,10 @@ func TestPruneOnTwoServers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		got := make([]store.Pruned, 2)
+		got := make([]retention.Pruned, 2)
 		errs := make([]error, 2)
 		for i, s := range []*store.Store{a, b} {
-			wg.Go(func() { got[i], errs[i] = s.Prune(ctx, store.Retention{}) })
+			wg.Go(func() { got[i], errs[i] = s.Prune(ctx, retention.Policy{}) })
 		}
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -147,7 +148,7 @@ func TestHeldReportsArePruned(t *testing.T) {
 		c.add(50 * time.Minute)
 		storeEvents(t, s, "smsc", receipt("recent", "eeee", "", message.Delivered))
 		c.add(20 * time.Minute)
-		p, err := s.Prune(context.Background(), store.Retention{})
+		p, err := s.Prune(context.Background(), retention.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -103,7 +104,7 @@ func TestMessageTextsAtRest(t *testing.T) {
 				}
 				record(t, s, message.Attempt{MessageID: m.ID, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + tc.name, At: msgStart})
 				storeEvents(t, s, "a", statusEvent("dlr-"+tc.name, "p-"+tc.name, message.Delivered, msgStart))
-				p, err := s.Prune(ctx, store.Retention{})
+				p, err := s.Prune(ctx, retention.Policy{})
 				if err != nil {
 					t.Fatal(err)
 				}
