@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -22,10 +23,13 @@ type Queue interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 }
 
-// Providers sends batches to configured providers by name.
+// Providers sends batches to configured providers by name, and asks them
+// about messages they took (the plugin host).
 type Providers interface {
-	Provider(name string) (sdk.Provider, sdk.Capabilities, error)
+	Capabilities(name string) (pluginhost.Capabilities, error)
 	Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error)
+	QueryStatus(ctx context.Context, name string, providerIDs []string) ([]message.Report, error)
+	QuerySent(ctx context.Context, name string, messageIDs []string) ([]pluginhost.Sent, error)
 }
 
 // Options tune a Dispatcher; zero values take the defaults.
@@ -329,7 +333,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	deadline := now.Add(d.o.ThrottleWait)
 	for _, name := range order {
 		size := 1
-		_, caps, err := d.p.Provider(name)
+		caps, err := d.p.Capabilities(name)
 		if err == nil && caps.MaxBatchSize > 0 {
 			size = caps.MaxBatchSize
 		}
@@ -384,7 +388,7 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 // hold it), never earlier. A late chunk may meet the next one, so a
 // provider can briefly get more than a bucket's worth at once, but from
 // any instant on never more than the bucket plus tps per second since.
-func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps sdk.Capabilities, c chunk, deadline time.Time, sem chan struct{}) []message.Attempt {
+func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps pluginhost.Capabilities, c chunk, deadline time.Time, sem chan struct{}) []message.Attempt {
 	msgs := c.msgs
 	giveBack := func(due time.Duration, why string) []message.Attempt {
 		now := d.o.Now()
@@ -456,7 +460,7 @@ func (d *Dispatcher) leaseTooShort(msgs []*Message) bool {
 	return false
 }
 
-func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabilities, chunk []*Message) []message.Attempt {
+func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost.Capabilities, chunk []*Message) []message.Attempt {
 	batch := make([]sdk.Message, len(chunk))
 	for i, m := range chunk {
 		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
@@ -487,7 +491,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps sdk.Capabi
 		return out
 	}
 	if err != nil {
-		unavailable := errors.Is(err, sdk.ErrUnavailable)
+		unavailable := errors.Is(err, pluginhost.ErrUnavailable)
 		d.log.Warn("send failed, will try again", "provider", name, "messages", len(chunk), "unavailable", unavailable, "error", err)
 		for i, m := range chunk {
 			out[i] = d.retry(m, name, now, 0, "SEND_ERROR", err.Error(), unavailable)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
@@ -110,14 +111,14 @@ type fakeHub struct {
 	always      map[string]sendStep
 	batch       map[string]int
 	providerErr map[string]error
-	queriers    map[string]func(ids []string) ([]sdk.StatusEvent, error)
+	queriers    map[string]func(ids []string) ([]message.Report, error)
 	calls       []sendCall
 	queried     [][]string
 }
 
 func newHub(t *testing.T) *fakeHub {
 	return &fakeHub{t: t, steps: map[string][]sendStep{}, always: map[string]sendStep{}, batch: map[string]int{},
-		providerErr: map[string]error{}, queriers: map[string]func([]string) ([]sdk.StatusEvent, error){}}
+		providerErr: map[string]error{}, queriers: map[string]func([]string) ([]message.Report, error){}}
 }
 
 func (h *fakeHub) on(name string, steps ...sendStep) {
@@ -132,19 +133,29 @@ func (h *fakeHub) onAlways(name string, step sendStep) {
 	h.always[name] = step
 }
 
-func (h *fakeHub) Provider(name string) (sdk.Provider, sdk.Capabilities, error) {
+func (h *fakeHub) Capabilities(name string) (pluginhost.Capabilities, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.providerErr[name]; err != nil {
-		return nil, sdk.Capabilities{}, err
+		return pluginhost.Capabilities{}, err
 	}
-	caps := sdk.Capabilities{Info: sdk.Info{Name: "fake", Version: "test", MaxBatchSize: h.batch[name]}}
-	p := fakeProvider{hub: h, name: name}
-	if _, ok := h.queriers[name]; ok {
-		caps.StatusQuery = true
-		return queryProvider{p}, caps, nil
+	_, query := h.queriers[name]
+	return pluginhost.Capabilities{MaxBatchSize: h.batch[name], StatusQuery: query}, nil
+}
+
+func (h *fakeHub) QueryStatus(_ context.Context, name string, ids []string) ([]message.Report, error) {
+	h.mu.Lock()
+	h.queried = append(h.queried, slices.Clone(ids))
+	f := h.queriers[name]
+	h.mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("provider %s: %w", name, pluginhost.ErrNotSupported)
 	}
-	return p, caps, nil
+	return f(ids)
+}
+
+func (h *fakeHub) QuerySent(_ context.Context, name string, _ []string) ([]pluginhost.Sent, error) {
+	return nil, fmt.Errorf("provider %s: %w", name, pluginhost.ErrNotSupported)
 }
 
 func (h *fakeHub) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
@@ -187,29 +198,6 @@ func (h *fakeHub) unused() map[string]int {
 		}
 	}
 	return out
-}
-
-type fakeProvider struct {
-	hub  *fakeHub
-	name string
-}
-
-func (p fakeProvider) Info() sdk.Info                              { return sdk.Info{Name: "fake", Version: "test"} }
-func (p fakeProvider) Configure(context.Context, sdk.Config) error { return nil }
-func (p fakeProvider) Close(context.Context) error                 { return nil }
-func (p fakeProvider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
-	return p.hub.Send(ctx, p.name, msgs)
-}
-
-type queryProvider struct{ fakeProvider }
-
-func (p queryProvider) QueryStatus(_ context.Context, ids []string) ([]sdk.StatusEvent, error) {
-	h := p.hub
-	h.mu.Lock()
-	h.queried = append(h.queried, slices.Clone(ids))
-	f := h.queriers[p.name]
-	h.mu.Unlock()
-	return f(ids)
 }
 
 // harness runs a Dispatcher over a real store, a fake hub and a fake clock.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // ReportStore is what the status poller reads and writes.
@@ -139,15 +138,14 @@ func (p *Poller) pollProvider(ctx context.Context, name string, after time.Durat
 // pollBatch asks about one batch of overdue messages and returns how many
 // it took.
 func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration) (int, error) {
-	prov, caps, err := p.p.Provider(name)
+	caps, err := p.p.Capabilities(name)
 	if err != nil {
-		if errors.Is(err, sdk.ErrUnavailable) {
+		if errors.Is(err, pluginhost.ErrUnavailable) {
 			return 0, nil // polled again once the plugin runs
 		}
 		return 0, err
 	}
-	q, ok := prov.(sdk.StatusQuerier)
-	if !ok || !caps.StatusQuery {
+	if !caps.StatusQuery {
 		return 0, nil
 	}
 	now := p.o.Now()
@@ -178,16 +176,17 @@ func (p *Poller) pollBatch(ctx context.Context, name string, after time.Duration
 	}
 	if len(ask) > 0 {
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		reports, err := q.QueryStatus(qctx, ask)
+		reports, err := p.p.QueryStatus(qctx, name, ask)
 		cancel()
 		if err != nil {
-			if errors.Is(err, sdk.ErrUnavailable) {
+			if errors.Is(err, pluginhost.ErrUnavailable) || errors.Is(err, pluginhost.ErrNotSupported) {
+				// Restarted since the claim (or now without the query):
+				// the claimed messages are asked about once their lease ends.
 				return 0, nil
 			}
 			return 0, fmt.Errorf("query status of %d messages: %w", len(ask), err)
 		}
-		for _, r := range reports {
-			rep := pluginhost.Report(r)
+		for _, rep := range reports {
 			if !message.Sent.MovesTo(rep.Status) {
 				continue // nothing new
 			}

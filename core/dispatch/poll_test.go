@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -45,19 +46,19 @@ func TestPollerAsksAboutOverdueReports(t *testing.T) {
 		silent := ids[2] // the upstream does not know this one
 		otherIDs := h.sendVia("b", 1)
 		deliveredAt := start.Add(90 * time.Second)
-		h.hub.queriers["a"] = func(asked []string) ([]sdk.StatusEvent, error) {
-			var out []sdk.StatusEvent
+		h.hub.queriers["a"] = func(asked []string) ([]message.Report, error) {
+			var out []message.Report
 			for _, pid := range asked {
 				switch pid {
 				case providerID("a", ids[0]):
-					out = append(out, sdk.StatusEvent{ProviderMessageID: pid, Status: sdk.StatusDelivered, ProviderStatus: "DELIVRD", At: deliveredAt})
+					out = append(out, message.Report{ProviderMessageID: pid, Status: message.Delivered, ProviderStatus: "DELIVRD", At: deliveredAt})
 				case providerID("a", ids[1]):
-					out = append(out, sdk.StatusEvent{ProviderMessageID: pid, Status: sdk.StatusSent, ProviderStatus: "ENROUTE"})
+					out = append(out, message.Report{ProviderMessageID: pid, Status: message.Sent, ProviderStatus: "ENROUTE"})
 				}
 			}
 			return out, nil
 		}
-		h.hub.queriers["b"] = func([]string) ([]sdk.StatusEvent, error) {
+		h.hub.queriers["b"] = func([]string) ([]message.Report, error) {
 			t.Error("provider b is not configured for polling but was asked")
 			return nil, nil
 		}
@@ -138,7 +139,7 @@ func TestPollerLeavesMessagesAloneWhenItCannotAsk(t *testing.T) {
 		{
 			name: "query failed",
 			setup: func(h *fakeHub) {
-				h.queriers["a"] = func([]string) ([]sdk.StatusEvent, error) { return nil, errors.New("upstream answered HTTP 500") }
+				h.queriers["a"] = func([]string) ([]message.Report, error) { return nil, errors.New("upstream answered HTTP 500") }
 			},
 			wantErr: true,
 		},
@@ -199,7 +200,7 @@ func TestPollerBacksOffThenGivesUp(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		h := newHarness(t, s, dispatch.Options{})
 		ids := h.sendVia("a", 5)
-		h.hub.queriers["a"] = func(asked []string) ([]sdk.StatusEvent, error) { return nil, nil }
+		h.hub.queriers["a"] = func(asked []string) ([]message.Report, error) { return nil, nil }
 		p := dispatch.NewPoller(s, h.hub, dispatch.PollOptions{Logger: storetest.Logger(t), Now: h.clock.Now,
 			After: map[string]time.Duration{"a": time.Minute}, Batch: 2, MaxInterval: 4 * time.Minute,
 			GiveUpAfter: map[string]time.Duration{"a": 30 * time.Minute}})
@@ -256,7 +257,7 @@ func TestPollersOnTwoServersAskOnce(t *testing.T) {
 		// chosen their messages before either records its poll.
 		var calls sync.Mutex
 		n, both := 0, make(chan struct{})
-		h.hub.queriers["a"] = func([]string) ([]sdk.StatusEvent, error) {
+		h.hub.queriers["a"] = func([]string) ([]message.Report, error) {
 			calls.Lock()
 			n++
 			if n == 2 {

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/message"
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 )
 
 // CodeOutcomeUnknown is the error code of a message whose Send reached the
 // plugin but got no answer (the plugin process died during the call) at a
-// provider that can be asked about it (sdk.SentQuerier). Such a message
+// provider that can be asked about it (Capabilities.SentQuery). Such a message
 // stays with that provider and is asked about before it is sent again.
 const CodeOutcomeUnknown = "OUTCOME_UNKNOWN"
 
@@ -55,12 +55,11 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 		}
 		return send, done
 	}
-	prov, caps, err := d.p.Provider(provider)
+	caps, err := d.p.Capabilities(provider)
 	if err != nil {
 		return keep(err.Error())
 	}
-	q, ok := prov.(sdk.SentQuerier)
-	if !ok || !caps.SentQuery {
+	if !caps.SentQuery {
 		// The provider lost the capability (a new plugin version): sending
 		// again is all that is left, as for any provider without it.
 		return append(send, doubt...), nil
@@ -70,16 +69,14 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 		ids[i] = m.ID
 	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.SendTimeout)
-	known, err := q.QuerySent(qctx, ids)
+	known, err := d.p.QuerySent(qctx, provider, ids)
 	cancel()
 	if err != nil {
 		return keep(err.Error())
 	}
-	took := make(map[string]sdk.SendResult, len(known))
+	took := make(map[string]pluginhost.Sent, len(known))
 	for _, r := range known {
-		if r.Outcome == sdk.Accepted && r.ProviderMessageID != "" {
-			took[r.MessageID] = r
-		}
+		took[r.MessageID] = r
 	}
 	for _, m := range doubt {
 		r, ok := took[m.ID]
@@ -100,6 +97,6 @@ func (d *Dispatcher) resolveInDoubt(ctx context.Context, provider string, group 
 
 // lostAnswer reports whether err says the provider may have taken a batch
 // whose answer never came, and the provider can be asked about it later.
-func lostAnswer(err error, caps sdk.Capabilities) bool {
-	return errors.Is(err, sdk.ErrOutcomeUnknown) && caps.SentQuery
+func lostAnswer(err error, caps pluginhost.Capabilities) bool {
+	return errors.Is(err, pluginhost.ErrOutcomeUnknown) && caps.SentQuery
 }

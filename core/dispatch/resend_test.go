@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -43,35 +44,33 @@ type sentHub struct {
 	up *upstream
 }
 
-type sentProvider struct {
-	fakeProvider
-	up *upstream
-}
-
-func (p sentProvider) QuerySent(_ context.Context, ids []string) ([]sdk.SendResult, error) {
-	p.up.mu.Lock()
-	defer p.up.mu.Unlock()
-	p.up.asked = append(p.up.asked, slices.Clone(ids))
-	var out []sdk.SendResult
+func (h sentHub) QuerySent(ctx context.Context, name string, ids []string) ([]pluginhost.Sent, error) {
+	if name != "a" || !h.up.active {
+		return h.fakeHub.QuerySent(ctx, name, ids)
+	}
+	h.up.mu.Lock()
+	defer h.up.mu.Unlock()
+	h.up.asked = append(h.up.asked, slices.Clone(ids))
+	var out []pluginhost.Sent
 	for _, id := range ids {
-		if pid, ok := p.up.took[id]; ok {
-			out = append(out, sdk.SendResult{MessageID: id, Outcome: sdk.Accepted, ProviderMessageID: pid})
+		if pid, ok := h.up.took[id]; ok {
+			out = append(out, pluginhost.Sent{MessageID: id, ProviderMessageID: pid})
 		}
 	}
 	return out, nil
 }
 
-func (h sentHub) Provider(name string) (sdk.Provider, sdk.Capabilities, error) {
-	p, caps, err := h.fakeHub.Provider(name)
+func (h sentHub) Capabilities(name string) (pluginhost.Capabilities, error) {
+	caps, err := h.fakeHub.Capabilities(name)
 	if err != nil || name != "a" || !h.up.active {
-		return p, caps, err
+		return caps, err
 	}
 	caps.SentQuery = true
-	return sentProvider{fakeProvider{hub: h.fakeHub, name: name}, h.up}, caps, nil
+	return caps, nil
 }
 
 // A plugin killed after its provider took messages but before the host
-// recorded the answer: with a provider that can be asked (sdk.SentQuerier)
+// recorded the answer: with a provider that can be asked (Capabilities.SentQuery)
 // the messages it took are recorded sent with its id and not sent again,
 // and none goes to another provider; without, they are sent again, the
 // duplicate window docs/architecture.md names.

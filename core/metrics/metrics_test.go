@@ -214,8 +214,16 @@ smsrouter_provider_up{provider="b"} 0
 // accepted, "+2" temporary, "+3" permanent; fail makes the call fail.
 type providers struct{ fail error }
 
-func (p *providers) Provider(string) (sdk.Provider, sdk.Capabilities, error) {
-	return nil, sdk.Capabilities{}, nil
+func (p *providers) Capabilities(string) (pluginhost.Capabilities, error) {
+	return pluginhost.Capabilities{}, nil
+}
+
+func (p *providers) QueryStatus(context.Context, string, []string) ([]message.Report, error) {
+	return nil, pluginhost.ErrNotSupported
+}
+
+func (p *providers) QuerySent(context.Context, string, []string) ([]pluginhost.Sent, error) {
+	return nil, pluginhost.ErrNotSupported
 }
 
 func (p *providers) Send(_ context.Context, _ string, msgs []sdk.Message) ([]sdk.SendResult, error) {
