@@ -14,6 +14,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // Kinds of ledger entries.
@@ -34,10 +35,6 @@ const (
 // RefundUnsent is the reason of refunds for messages that ended (failed,
 // rejected, expired, cancelled) before any provider accepted them.
 const RefundUnsent = "the message ended before any provider accepted it"
-
-// EventBalanceLow is the webhook event sent when a charge takes an
-// account's balance below its low-balance threshold.
-const EventBalanceLow = "balance.low"
 
 // LedgerEntry is one movement of an account's credit. Entries are only
 // ever added; the account's balance column moves in the same transaction,
@@ -366,7 +363,7 @@ func (s *Store) noteLowBalance(tx *eventTx, a *billedAccount, before, after mone
 		return nil
 	}
 	data := BalanceLowData{AccountID: a.ID, Balance: after, Threshold: t, Currency: s.billing.Currency}
-	if err := enqueueWebhook(tx, a.ID, "", EventBalanceLow, data, now); err != nil {
+	if err := enqueueWebhook(tx, a.ID, "", outbox.EventBalanceLow, data, now); err != nil {
 		return fmt.Errorf("note low balance of account %s: %w", a.ID, err)
 	}
 	s.log.Info("account balance fell below its threshold", "account_id", a.ID, "balance", after.String(), "threshold", t.String())

@@ -12,6 +12,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -287,7 +288,7 @@ func TestBalanceLowOncePerCrossing(t *testing.T) {
 			}
 			lows := func() int64 {
 				var n int64
-				if err := s.DB().Model(&store.WebhookDelivery{}).Where("account_id = ? AND type = ?", acc, store.EventBalanceLow).
+				if err := s.DB().Model(&store.WebhookDelivery{}).Where("account_id = ? AND type = ?", acc, outbox.EventBalanceLow).
 					Count(&n).Error; err != nil {
 					t.Fatal(err)
 				}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
 )
@@ -69,7 +70,7 @@ func TestPruneKeepsWhatStillMatters(t *testing.T) {
 		seqs := map[string]uint64{}
 		for _, d := range deliveries {
 			created := at(d.ago + time.Hour)
-			row := store.WebhookDelivery{EventID: d.event, AccountID: "acc", MessageID: "msg_" + d.event, Type: store.EventMessageSent,
+			row := store.WebhookDelivery{EventID: d.event, AccountID: "acc", MessageID: "msg_" + d.event, Type: outbox.EventMessageSent,
 				Payload: "{}", State: d.state, Attempts: 2, NextAttemptAt: at(d.ago + time.Minute), CreatedAt: created}
 			done := at(d.ago)
 			switch d.state {

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // report is a status report with when smsrouter learnt of it, and the
@@ -95,7 +96,7 @@ func applyStatuses(tx *eventTx, provider string, reps []report, now time.Time) (
 			}
 			m.ProviderStatusAt = providerAt
 			final[m.ID] = &update{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
-			if typ := EventTypeFor(ev.Status); typ != "" && (t.WebhookURL != "" || m.CallbackURL != "") {
+			if typ := outbox.EventTypeFor(ev.Status); typ != "" && (t.WebhookURL != "" || m.CallbackURL != "") {
 				d, err := newDelivery(tx.DB, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
 					Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
 				if err != nil {

@@ -23,14 +23,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/recordid"
 )
 
-// Webhook event types.
-const (
-	EventMessageSent      = "message.sent"
-	EventMessageDelivered = "message.delivered"
-	EventMessageFailed    = "message.failed"
-	EventMessageReceived  = "message.received"
-)
-
 // Webhook delivery states, as stored (see outbox.State).
 const (
 	WebhookPending   = string(outbox.Pending)
@@ -153,22 +145,6 @@ type InboundEventData struct {
 	ReceivedAt        time.Time `json:"received_at"`
 }
 
-// EventTypeFor names the webhook event a message's move to status causes,
-// or "" for statuses applications are not told about (queued, pending).
-// unknown counts as a failure to report: the provider stopped telling us,
-// and a later delivered report still sends message.delivered.
-func EventTypeFor(status message.Status) string {
-	switch status {
-	case message.Sent:
-		return EventMessageSent
-	case message.Delivered:
-		return EventMessageDelivered
-	case message.Failed, message.Expired, message.Rejected, message.Undeliverable, message.Unknown:
-		return EventMessageFailed
-	}
-	return ""
-}
-
 // enqueueWebhook writes an event for the account into the webhook outbox
 // inside tx, the transaction that makes the event true, so the event is
 // sent if and only if that transaction commits. messageID is empty for
@@ -275,7 +251,7 @@ func deliveryURL(d WebhookDelivery, accountURL string) string {
 func enqueueMessageEvents(tx *eventTx, events []messageEvent) error {
 	ids := make([]string, 0, len(events))
 	for _, ev := range events {
-		if EventTypeFor(ev.Status) != "" {
+		if outbox.EventTypeFor(ev.Status) != "" {
 			ids = append(ids, ev.MessageID)
 		}
 	}
@@ -304,7 +280,7 @@ func enqueueMessageEvents(tx *eventTx, events []messageEvent) error {
 	rows := make([]targetedDelivery, 0, len(targets))
 	for _, ev := range events {
 		t := byID[ev.MessageID]
-		typ := EventTypeFor(ev.Status)
+		typ := outbox.EventTypeFor(ev.Status)
 		if t == nil || typ == "" {
 			continue
 		}
@@ -533,7 +509,7 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if accountID == "" {
 		return nil
 	}
-	return enqueueWebhook(tx, accountID, "", EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
+	return enqueueWebhook(tx, accountID, "", outbox.EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
 		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt)
 }
 

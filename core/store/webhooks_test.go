@@ -235,7 +235,7 @@ func TestInboundMessageWebhook(t *testing.T) {
 			if err := json.Unmarshal([]byte(d.Payload), &ev); err != nil {
 				t.Fatal(err)
 			}
-			if d.Type != store.EventMessageReceived || !strings.HasPrefix(ev.Data.MessageID, "in_") || !ev.Data.ReceivedAt.Equal(at) {
+			if d.Type != outbox.EventMessageReceived || !strings.HasPrefix(ev.Data.MessageID, "in_") || !ev.Data.ReceivedAt.Equal(at) {
 				t.Errorf("inbound delivery %s: %s", d.Type, d.Payload)
 			}
 			got = append(got, d.AccountID+" "+ev.Data.Text)
@@ -282,7 +282,7 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 		now := time.Now()
 
 		got := claimWebhooks(t, s, now, 10)
-		if len(got) != 1 || got[0].Type != store.EventMessageSent || got[0].MessageID != id ||
+		if len(got) != 1 || got[0].Type != outbox.EventMessageSent || got[0].MessageID != id ||
 			got[0].URL != "https://app.example/hooks" || got[0].Secret != secret || got[0].Attempts != 1 {
 			t.Fatalf("first claim %+v, want message.sent alone with URL and secret", got)
 		}
@@ -324,7 +324,7 @@ func TestClaimWebhooksOrderAndLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		next := claimWebhooks(t, s, later.Add(time.Minute), 10)
-		if len(next) != 1 || next[0].Type != store.EventMessageDelivered {
+		if len(next) != 1 || next[0].Type != outbox.EventMessageDelivered {
 			t.Fatalf("after message.sent was delivered: %+v, want message.delivered", next)
 		}
 		if err := s.ReleaseWebhooks(ctx, []uint64{next[0].Seq}); err != nil {
@@ -495,7 +495,7 @@ func TestRecordWebhookResultsClaimNext(t *testing.T) {
 					}
 					return
 				}
-				if len(next) != 1 || next[0].Type != store.EventMessageDelivered || next[0].Attempts != 1 ||
+				if len(next) != 1 || next[0].Type != outbox.EventMessageDelivered || next[0].Attempts != 1 ||
 					next[0].URL != "https://app.example/hooks" || next[0].Secret != secret {
 					t.Fatalf("handed over %+v, want message.delivered (attempt 1) with URL and secret", next)
 				}

@@ -1,0 +1,31 @@
+package outbox
+
+import "github.com/smsrouter/smsrouter/core/message"
+
+// Webhook event types, as applications receive them (X-Event-Type, the
+// body's "type") and as deliveries are stored.
+const (
+	EventMessageSent      = "message.sent"
+	EventMessageDelivered = "message.delivered"
+	EventMessageFailed    = "message.failed"
+	EventMessageReceived  = "message.received"
+	// EventBalanceLow is sent when a charge takes an account's balance
+	// below its low-balance threshold.
+	EventBalanceLow = "balance.low"
+)
+
+// EventTypeFor names the webhook event a message's move to status causes,
+// or "" for statuses applications are not told about (queued, pending).
+// unknown counts as a failure to report: the provider stopped telling us,
+// and a later delivered report still sends message.delivered.
+func EventTypeFor(status message.Status) string {
+	switch status {
+	case message.Sent:
+		return EventMessageSent
+	case message.Delivered:
+		return EventMessageDelivered
+	case message.Failed, message.Expired, message.Rejected, message.Undeliverable, message.Unknown:
+		return EventMessageFailed
+	}
+	return ""
+}
