@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +18,16 @@ type OTP struct {
 	TTL time.Duration
 	// Template is the message text; {code} is replaced by the code.
 	Template string
+	// Extract are the operator's rules for finding the code in received
+	// texts, tried before the built-in ones (extract blocks, in order).
+	Extract []OTPPattern
+}
+
+// OTPPattern is an extract block: a regular expression whose first
+// capture group is the code in texts from Sender ("" for any sender).
+type OTPPattern struct {
+	Sender  string
+	Pattern *regexp.Regexp
 }
 
 // DefaultOTP is the otp block's defaults, which the integration guide
@@ -80,6 +91,9 @@ func DefaultAPI() API {
 var (
 	otpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "length"}, {Name: "ttl"}, {Name: "template"},
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "extract"}}}
+	otpExtractSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "sender"}, {Name: "pattern", Required: true},
 	}}
 	apiSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "sms_per_minute"}, {Name: "otp_per_hour"}, {Name: "otp_verify_attempts"}, {Name: "duplicate_window"},
@@ -111,6 +125,41 @@ func (d *decoder) otp(b *hcl.Block, o *OTP) {
 			}
 		}
 	}
+	for _, eb := range content.Blocks {
+		if p, ok := d.otpExtract(eb); ok {
+			o.Extract = append(o.Extract, p)
+		}
+	}
+}
+
+// otpExtract decodes an extract block, refusing a pattern that would not
+// say which part of the match is the code.
+func (d *decoder) otpExtract(b *hcl.Block) (OTPPattern, bool) {
+	content, diags := b.Body.Content(otpExtractSchema)
+	d.diags = append(d.diags, diags...)
+	var p OTPPattern
+	if a := content.Attributes["sender"]; a != nil {
+		p.Sender, _ = d.str(a)
+	}
+	a := content.Attributes["pattern"]
+	if a == nil {
+		return p, false
+	}
+	src, ok := d.str(a)
+	if !ok {
+		return p, false
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		d.errorf(a.Expr.Range(), "Invalid OTP extract pattern", "%v; the pattern is a Go regular expression (RE2), e.g. %q", err, `PIN ([0-9]{4})`)
+		return p, false
+	}
+	if re.NumSubexp() > 1 {
+		d.errorf(a.Expr.Range(), "Invalid OTP extract pattern", "the pattern has %d capture groups; use one, around the code, and (?:…) for any other group", re.NumSubexp())
+		return p, false
+	}
+	p.Pattern = re
+	return p, true
 }
 
 func (d *decoder) api(b *hcl.Block, o *API) {

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -17,7 +18,10 @@ func TestAPIAndOTPBlocks(t *testing.T) {
 		{file: "minimal.hcl", otp: config.DefaultOTP(), api: config.DefaultAPI()},
 		{
 			file: "api.hcl",
-			otp:  config.OTP{Length: 8, TTL: 10 * time.Minute, Template: "{code} is your code"},
+			otp: config.OTP{Length: 8, TTL: 10 * time.Minute, Template: "{code} is your code", Extract: []config.OTPPattern{
+				{Sender: "AcmeBank", Pattern: regexp.MustCompile(`PIN ([0-9]{4})`)},
+				{Pattern: regexp.MustCompile(`passphrase [a-z]+-[a-z]+`)},
+			}},
 			api: config.API{SMSPerMinute: 500, OTPPerHour: 5, OTPVerifyAttempts: 4, DuplicateWindow: 0, MaxSegments: 4,
 				SenderIDs: []string{"MyShop"}, AccountSenderIDs: map[string][]string{"acme": {"ACME", "+14155550100"}},
 				Currency: "EUR", DefaultCredit: 12.5, CreditLimit: amountPtr(0), LowBalance: amountPtr(2.5), DefaultValidity: time.Hour, MaxValidity: 48 * time.Hour, MaxScheduleAhead: 7 * 24 * time.Hour},
@@ -29,7 +33,7 @@ func TestAPIAndOTPBlocks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.OTP != tc.otp {
+			if !reflect.DeepEqual(cfg.OTP, tc.otp) {
 				t.Errorf("OTP = %+v, want %+v", cfg.OTP, tc.otp)
 			}
 			if !reflect.DeepEqual(cfg.API, tc.api) {

@@ -9,6 +9,16 @@ otp {
   length   = 3
   ttl      = "soon"
   template = "no code here"
+  extract {
+    sender  = "AcmeBank"
+    pattern = "PIN ([0-9]{4}"
+  }
+  extract {
+    pattern = "(PIN|code) ([0-9]+)"
+  }
+  extract {
+    sender = "NoPattern"
+  }
 }
 api {
   sms_per_minute   = 1.5

@@ -12,6 +12,13 @@ otp {
   length   = 8
   ttl      = "10m"
   template = "{code} is your code"
+  extract {
+    sender  = "AcmeBank"
+    pattern = "PIN ([0-9]{4})"
+  }
+  extract {
+    pattern = "passphrase [a-z]+-[a-z]+"
+  }
 }
 api {
   sms_per_minute      = 500
