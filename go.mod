@@ -26,6 +26,8 @@ require (
 
 require github.com/fiorix/go-smpp v0.0.0-20210403173735-2894b96e70ba
 
+require github.com/android-sms-gateway/client-go v1.12.1
+
 require (
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
