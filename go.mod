@@ -24,7 +24,11 @@ require (
 	gorm.io/gorm v1.31.2
 )
 
-require github.com/fiorix/go-smpp v0.0.0-20210403173735-2894b96e70ba
+require (
+	github.com/creack/pty v1.1.24
+	github.com/fiorix/go-smpp v0.0.0-20210403173735-2894b96e70ba
+	github.com/warthog618/modem v0.3.0
+)
 
 require github.com/android-sms-gateway/client-go v1.12.1
 
@@ -86,7 +90,7 @@ require (
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0
 	golang.org/x/tools v0.52.0 // indirect
