@@ -348,7 +348,7 @@ func compileRule(kind, routeName string, r Rule, opts []expr.Option) (*rule, *hc
 			rng = r.pos(fe.From)
 			msg = fe.Message
 		}
-		return nil, errorAt(rng, "Invalid "+kind+" rule", fmt.Sprintf("route %q: %s", routeName, msg))
+		return nil, errorAt(rng, "Invalid "+kind+" rule", fmt.Sprintf("route %q: %s", routeName, hint(kind, msg)))
 	}
 	return &rule{kind: kind, src: r.Source, prog: prog, vars: ruleVars(prog.Node(), kind == "filter"), at: r}, nil
 }

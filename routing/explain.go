@@ -44,6 +44,7 @@ type MessageFacts struct {
 	Account        string            `json:"account"`
 	Tags           map[string]string `json:"tags"`
 	Hour           int               `json:"hour"`
+	LocalTime      string            `json:"local_time"`
 	Weekday        string            `json:"weekday"`
 }
 
@@ -100,7 +101,7 @@ func (ex *Explanation) describe(t *Table, env *Env, f Facts, prefix string) {
 	ex.Message = MessageFacts{To: env.To, Country: env.Country, CallingCode: env.CallingCode, Operator: env.Operator,
 		OperatorPrefix: prefix, NumberType: env.NumberType, Sender: env.Sender, Text: env.Text, Length: env.Length,
 		Segments: env.Segments, Encoding: env.Encoding, Kind: env.Kind, Account: env.Account, Tags: tags,
-		Hour: env.Hour, Weekday: env.Weekday}
+		Hour: env.Hour, LocalTime: env.LocalTime, Weekday: env.Weekday}
 	ex.TimeZone = t.loc.String()
 	ex.Currency = t.currency
 }
@@ -151,7 +152,7 @@ func (ex Explanation) Text() string {
 	fmt.Fprintf(&b, "message   %s  country %s (+%s), operator %s, %s\n", m.To, orDash(m.Country), m.CallingCode, op, m.NumberType)
 	fmt.Fprintf(&b, "          kind %s, %d segment(s) %s, %d characters, sender %q, account %q, tags %s\n",
 		m.Kind, m.Segments, m.Encoding, m.Length, m.Sender, m.Account, formatValue(m.Tags))
-	fmt.Fprintf(&b, "          local time %02d h %s (%s); costs in %s\n", m.Hour, m.Weekday, ex.TimeZone, ex.Currency)
+	fmt.Fprintf(&b, "          local time %s %s (%s); costs in %s\n", m.LocalTime, m.Weekday, ex.TimeZone, ex.Currency)
 	for i, r := range ex.Routes {
 		def := ""
 		if r.Default {
@@ -159,7 +160,7 @@ func (ex Explanation) Text() string {
 		}
 		fmt.Fprintf(&b, "\nroute %d   %s%s: %s\n", i+1, r.Name, def, r.Outcome)
 		if r.Match != "" {
-			fmt.Fprintf(&b, "  match   %s\n", r.Match)
+			fmt.Fprintf(&b, "  match   %s\n", indentRule(r.Match))
 			if len(r.Values) > 0 {
 				fmt.Fprintf(&b, "          with %s\n", formatValues(r.Values))
 			}
@@ -171,7 +172,7 @@ func (ex Explanation) Text() string {
 			continue
 		}
 		if r.Filter != "" {
-			fmt.Fprintf(&b, "  filter  %s\n", r.Filter)
+			fmt.Fprintf(&b, "  filter  %s\n", indentRule(r.Filter))
 		}
 		for _, c := range r.Candidates {
 			verdict := "kept   "
@@ -271,6 +272,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// indentRule lines a heredoc rule's continuation lines up under its first,
+// keeping the indentation the operator gave them.
+func indentRule(src string) string {
+	return strings.ReplaceAll(strings.TrimRight(src, "\n"), "\n", "\n          ")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

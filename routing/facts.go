@@ -59,9 +59,13 @@ type Env struct {
 	Kind        string            `expr:"kind"`
 	Account     string            `expr:"account"`
 	Tags        map[string]string `expr:"tags"`
-	// Hour is 0–23 and Weekday "mon" … "sun", both in the routing time zone.
-	Hour    int    `expr:"hour"`
-	Weekday string `expr:"weekday"`
+	// Hour is 0–23, Minute 0–59, LocalTime "HH:MM" (so rules can compare
+	// it: local_time >= '21:30') and Weekday "mon" … "sun", all in the
+	// routing time zone at the moment of the decision.
+	Hour      int    `expr:"hour"`
+	Minute    int    `expr:"minute"`
+	LocalTime string `expr:"local_time"`
+	Weekday   string `expr:"weekday"`
 }
 
 // CandidateEnv is what a route's filter sees for each candidate provider:
@@ -95,7 +99,7 @@ var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
 // envVars lists the rule names of Env's fields in the order explanations show them.
 var envVars = []string{"to", "country", "calling_code", "operator", "number_type", "sender", "text", "length",
-	"segments", "encoding", "kind", "account", "tags", "hour", "weekday"}
+	"segments", "encoding", "kind", "account", "tags", "hour", "minute", "local_time", "weekday"}
 
 // value returns a match variable's value for explanations.
 func (e *Env) value(name string) (any, bool) {
@@ -131,6 +135,10 @@ func (e *Env) value(name string) (any, bool) {
 		return e.Tags, true
 	case "hour":
 		return e.Hour, true
+	case "minute":
+		return e.Minute, true
+	case "local_time":
+		return e.LocalTime, true
 	case "weekday":
 		return e.Weekday, true
 	}

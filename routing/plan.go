@@ -132,6 +132,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		if len(sc.kept) == 0 {
 			if rt != nil {
 				rt.Outcome = "matched, but the filter dropped every candidate; trying the next route"
+				if i == n-1 {
+					rt.Outcome = "matched, but the filter dropped every candidate, and no route is left"
+				}
 			}
 			continue
 		}
@@ -165,7 +168,8 @@ func (t *Table) facts(env *Env, f Facts, now time.Time) string {
 		Sender: f.Sender, Text: f.Text, Length: f.Length, Segments: f.Segments, Encoding: f.Encoding, Kind: f.Kind,
 		Account: f.Account, Tags: f.Tags}
 	local := now.In(t.loc)
-	env.Hour = local.Hour()
+	env.Hour, env.Minute = local.Hour(), local.Minute()
+	env.LocalTime = clockTimes[env.Hour*60+env.Minute]
 	env.Weekday = weekdays[local.Weekday()]
 	if len(t.prefixes) == 0 {
 		return ""
@@ -178,6 +182,15 @@ func (t *Table) facts(env *Env, f Facts, now time.Time) string {
 	}
 	return ""
 }
+
+// clockTimes are "00:00" … "23:59", so a decision does not format (and
+// allocate) its local_time.
+var clockTimes = func() (out [24 * 60]string) {
+	for i := range out {
+		out[i] = fmt.Sprintf("%02d:%02d", i/60, i%60)
+	}
+	return out
+}()
 
 // candidateFacts fills ce for provider p and returns why p is unhealthy
 // ("" when it is, or when nothing is known), for explanations.

@@ -560,7 +560,10 @@ route "default" {
 		t.Errorf("choice %s %v", ex.Route, ex.Candidates)
 	}
 
-	none := routing.NewRouter(compile(t, providers("smpp", "a")+"route \"default\" {\n  default = true\n  candidates = [\"a\"]\n  filter = \"healthy\"\n}\n"),
+	// The last route says no route is left rather than "trying the next
+	// route", and a heredoc filter keeps its indentation.
+	none := routing.NewRouter(compile(t, providers("smpp", "a")+"route \"default\" {\n  default = true\n  candidates = [\"a\"]\n"+
+		"  filter = <<-EOT\n    healthy &&\n      success_rate >= 0\n  EOT\n}\n"),
 		fakeState{"a": {}}, routing.WithClock(clock)).Explain(t.Context(), f)
 	golden(t, "explain_none.txt", []byte(none.Text()))
 	if none.Error != "no route for +959790123456 (country MM)" || len(none.Candidates) != 0 {

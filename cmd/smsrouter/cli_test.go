@@ -369,6 +369,11 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"config --help", []string{"config", "--help"}, 0, []string{"Usage:", "smsrouter config validate"}, nil},
 		{"route --help", []string{"route", "--help"}, 0, []string{"Usage:", "smsrouter route explain"}, nil},
 		{"plugin without subcommand", []string{"plugin"}, 2, nil, []string{"Usage:"}},
+		// Every subcommand's --help shows its own usage line and its flags.
+		{"config validate --help", []string{"config", "validate", "--help"}, 0, nil, []string{"smsrouter config validate [--config FILE]", "-config"}},
+		{"route explain --help", []string{"route", "explain", "--help"}, 0, nil, []string{"[--id MSG_ID] [--at TIME]", "-at string"}},
+		{"keys create --help", []string{"keys", "create", "--help"}, 0, nil, []string{"smsrouter keys create --name NAME", "-perm"}},
+		{"plugin serve --help", []string{"plugin", "serve", "--help"}, 0, []string{"smsrouter plugin serve KIND"}, nil},
 		{"plugin unknown subcommand", []string{"plugin", "frob"}, 2, nil, []string{`unknown command "plugin frob"`, "Usage:"}},
 		// Run by hand, a built-in plugin says it is one instead of hanging.
 		{"built-in plugin run by hand", []string{"plugin", "serve", "sandbox"}, 1, nil, []string{"This binary is a plugin"}},

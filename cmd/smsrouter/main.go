@@ -39,8 +39,10 @@ Usage:
   smsrouter secrets reseal [--config FILE]           seal everything with the newest key, so older keys can go
   smsrouter config validate [--config FILE]          check a config file, and have each provider's plugin
                                                     check its settings (without connecting)
-  smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v --json]
-                                                    which route and providers a message gets, and why
+  smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v]
+                          [--id MSG_ID] [--at TIME] [--json]
+                                                    which route and providers a message gets, and why; --at
+                                                    is RFC 3339 (2026-12-07T23:10:00+06:30)
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)
@@ -65,7 +67,7 @@ func main() {
 	// A built-in plugin is this binary started by the host. It must reach
 	// the go-plugin handshake before anything else runs: no config, no
 	// database, no output on stdout.
-	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" {
+	if len(args) >= 2 && args[0] == "plugin" && args[1] == "serve" && (len(args) != 3 || !isHelp(args[2])) {
 		os.Exit(pluginServe(args[2:]))
 	}
 	if len(args) >= 1 && args[0] == "serve" {
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = outboxCmd(ctx, args[1:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
 		err = pluginCheckCmd(ctx, args[2:], stdout)
+	case cmd == "plugin" && len(args) == 3 && args[1] == "serve" && isHelp(args[2]):
+		fmt.Fprintf(stdout, "Usage:\n%s\n", commandUsage("plugin serve"))
 	case cmd == "plugin" && len(args) > 1 && args[1] == "new":
 		err = pluginNewCmd(args[2:], stdout)
 	default:
@@ -146,5 +150,32 @@ func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage:\n%s\nFlags:\n", commandUsage(name))
+		fs.PrintDefaults()
+	}
 	return fs
+}
+
+// commandUsage is the part of usage that describes command name ("config
+// validate"): its lines and their continuation lines.
+func commandUsage(name string) string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  smsrouter "+name+" ") || line == "  smsrouter "+name:
+			in = true
+		case in && strings.HasPrefix(line, "      "):
+		default:
+			in = false
+		}
+		if in {
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		return "  smsrouter " + name
+	}
+	return strings.Join(out, "\n")
 }

@@ -94,8 +94,9 @@ func (r *reloader) Reload(context.Context) error {
 	if r.setInboundOwners != nil {
 		r.setInboundOwners(inboundOwners(cfg.API, r.log))
 	}
+	changes := configChanges(r.running, cfg)
 	r.running = cfg
-	r.log.Info("routing table reloaded", "config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers))
+	r.log.Info("routing table reloaded", append([]any{"config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers)}, changes...)...)
 	return nil
 }
 

@@ -236,7 +236,7 @@ func Parse(src []byte, filename string, opts Options) (*Config, error) {
 	}
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
-		return nil, newError(diags, filename)
+		return nil, newError(quotingHints(diags, src), filename)
 	}
 	d := &decoder{
 		src:      src,

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"regexp"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -106,4 +108,24 @@ func align(val string, raw []byte, start hcl.Pos) []hcl.Pos {
 		advance()
 	}
 	return out
+}
+
+// ruleLine is a match or filter attribute written as a quoted string.
+var ruleLine = regexp.MustCompile(`^\s*(match|filter)\s*=\s*"`)
+
+// quotingHints explains the syntax errors double quotes inside a rule
+// cause: HCL ends the string at the second quote and reports what follows
+// ("Missing newline after argument"), which says nothing about the fix.
+func quotingHints(diags hcl.Diagnostics, src []byte) hcl.Diagnostics {
+	lines := bytes.Split(src, []byte("\n"))
+	for _, d := range diags {
+		if d.Subject == nil || d.Subject.Start.Line < 1 || d.Subject.Start.Line > len(lines) {
+			continue
+		}
+		line := lines[d.Subject.Start.Line-1]
+		if ruleLine.Match(line) && bytes.Count(line, []byte(`"`))-bytes.Count(line, []byte(`\"`)) > 2 {
+			d.Detail += " A rule is one quoted string, so write the strings inside it with single quotes: match = \"country == 'MM'\"."
+		}
+	}
+	return diags
 }

@@ -1,0 +1,13 @@
+provider "a" {
+  plugin = "sandbox"
+}
+
+route "double-quotes" {
+  match      = "country == "MM""
+  candidates = ["a"]
+}
+
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
