@@ -8,8 +8,8 @@ import (
 // signatures are the functions routing adds to expr, as errors quote them:
 // expr's own message says that a call is wrong, not how to write it.
 var signatures = map[string]string{
-	"prefix":     "prefix(s string, p1 string, p2 string, …) bool: s starts with any of the prefixes",
-	"between":    "between(value int, from int, to int) bool: from <= value < to, wrapping past midnight when from > to (between(hour, 22, 6))",
+	"prefix":  "prefix(s string, p1 string, p2 string, …) bool: s starts with any of the prefixes",
+	"between": "between(value int, from int, to int) bool: from <= value < to, wrapping past midnight when from > to (between(hour, 22, 6))",
 }
 
 var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
