@@ -156,7 +156,7 @@ type Provider struct {
 	Pricing routing.Pricing
 	// Limits are the provider's sending limits from its limits block.
 	Limits Limits
-	// FailoverOn are the refusal codes (sdk.Refusal) that send a message
+	// FailoverOn are the refusal codes (message.Refusal) that send a message
 	// on to its route's next candidate instead of failing it, unless the
 	// route sets its own.
 	FailoverOn []string

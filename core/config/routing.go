@@ -20,8 +20,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits are a provider's sending limits. Zero means unlimited.
@@ -407,7 +407,7 @@ func sortedKeys(m map[string]cty.Value) []string {
 }
 
 // failoverOn decodes a failover_on list: refusal codes as plugins give them
-// (sdk.Refusals), each error pointing at the code's own position.
+// (message.Refusals, the protocol's words), each error pointing at the code's own position.
 func (d *decoder) failoverOn(a *hcl.Attribute) ([]string, bool) {
 	v, ok := d.value(a.Expr, cty.List(cty.String))
 	if !ok {
@@ -419,9 +419,9 @@ func (d *decoder) failoverOn(a *hcl.Attribute) ([]string, bool) {
 			ranges = append(ranges, e.Range())
 		}
 	}
-	known := make([]string, 0, len(sdk.Refusals()))
-	for _, r := range sdk.Refusals() {
-		if r != sdk.RefusalDuplicate {
+	known := make([]string, 0, len(message.Refusals()))
+	for _, r := range message.Refusals() {
+		if r != message.RefusalDuplicate {
 			known = append(known, string(r))
 		}
 	}
@@ -436,7 +436,7 @@ func (d *decoder) failoverOn(a *hcl.Attribute) ([]string, bool) {
 			code = e.AsString()
 		}
 		switch {
-		case code == string(sdk.RefusalDuplicate):
+		case code == string(message.RefusalDuplicate):
 			d.errorf(at, "Duplicate cannot fail over",
 				"%s means the provider has or may have the message already; another provider would send it a second time. failover_on takes: %s",
 				code, strings.Join(known, ", "))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Queue is the durable store of messages waiting to be sent.
@@ -27,7 +26,10 @@ type Queue interface {
 // about messages they took (the plugin host).
 type Providers interface {
 	Capabilities(name string) (pluginhost.Capabilities, error)
-	Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error)
+	// Send hands a batch to a provider: one result per message, in
+	// order, or an error (wrapping pluginhost.ErrUnavailable when the
+	// messages may be tried again).
+	Send(ctx context.Context, name string, msgs []message.Outgoing) ([]message.SendResult, error)
 	QueryStatus(ctx context.Context, name string, providerIDs []string) ([]message.Report, error)
 	QuerySent(ctx context.Context, name string, messageIDs []string) ([]pluginhost.Sent, error)
 }
@@ -422,7 +424,7 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps pluginhost
 	}
 	// Waiting for the provider's limits may have carried messages past
 	// their validity since the claim: a provider is never handed one (see
-	// sdk.Message.ValidUntil).
+	// message.Outgoing.ValidUntil).
 	now := d.o.Now()
 	live := make([]*Message, 0, len(msgs))
 	var expired []message.Attempt
@@ -461,10 +463,10 @@ func (d *Dispatcher) leaseTooShort(msgs []*Message) bool {
 }
 
 func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost.Capabilities, chunk []*Message) []message.Attempt {
-	batch := make([]sdk.Message, len(chunk))
+	batch := make([]message.Outgoing, len(chunk))
 	for i, m := range chunk {
-		batch[i] = sdk.Message{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
-			Encoding: sdk.Encoding(m.Encoding), Segments: m.Segments, Kind: string(m.Kind), ValidUntil: m.ExpiresAt.UTC()}
+		batch[i] = message.Outgoing{ID: m.ID, To: m.Recipient, From: m.Sender, Text: m.Text,
+			Encoding: m.Encoding, Segments: m.Segments, Kind: m.Kind, ValidUntil: m.ExpiresAt.UTC()}
 	}
 	// A send in flight is finished, not abandoned, when the dispatcher
 	// stops: cancelling it would leave the provider's answer unknown and
@@ -504,7 +506,7 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost
 	for i, m := range chunk {
 		r := res[i]
 		switch {
-		case r.Outcome == sdk.Accepted:
+		case r.Outcome == message.OutcomeAccepted:
 			observe(true, took)
 			if d.o.Metrics != nil {
 				d.o.Metrics.Sent(name, m, now)
@@ -514,13 +516,13 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost
 			if m.Sender == "" {
 				out[i].Sender = r.Sender // the provider's default sender, which the recipient saw
 			}
-		case r.Outcome == sdk.Permanent:
+		case r.Outcome == message.OutcomeRefused:
 			out[i] = d.refused(m, name, now, r)
-		case r.Outcome == sdk.OutcomeExpired:
+		case r.Outcome == message.OutcomeExpired:
 			// The message's fault, not the provider's: no observation.
 			out[i] = message.Attempt{MessageID: m.ID, Provider: name, Status: message.Expired, Candidate: m.Candidate,
 				Code: r.Code, Reason: fmt.Sprintf("%s: %s", name, r.Reason), At: now}
-		case r.Outcome == sdk.OutcomeUnavailable, r.Outcome == sdk.OutcomeAccountError:
+		case r.Outcome.ProviderDown():
 			// The provider's fault, not the message's: on to the next
 			// candidate, pending when none is left (the plugin host marks
 			// a provider whose account was refused unhealthy).
@@ -671,12 +673,12 @@ func nextOpen(plan []message.PlanEntry, i int) int {
 // candidate is marked in the plan and never asked again. Any other
 // refusal, or one with no candidate left, fails the message with the
 // provider's own code and reason.
-func (d *Dispatcher) refused(m *Message, provider string, now time.Time, res sdk.SendResult) message.Attempt {
+func (d *Dispatcher) refused(m *Message, provider string, now time.Time, res message.SendResult) message.Attempt {
 	failed := message.Attempt{MessageID: m.ID, Provider: provider, Status: message.Failed,
 		Candidate: m.Candidate, Code: res.Code, Reason: res.Reason, At: now}
 	plan := m.PlanEntries()
 	c := m.Candidate % max(len(plan), 1)
-	refusal := message.Refusal(res.RefusalOf())
+	refusal := res.RefusalOf()
 	if len(plan) == 0 || !plan[c].FailsOver(refusal) {
 		return failed
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 func TestMain(m *testing.M) {
@@ -58,12 +57,12 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 // sendStep is one scripted answer of a fake provider to one Send call.
-type sendStep func(name string, msgs []sdk.Message) ([]sdk.SendResult, error)
+type sendStep func(name string, msgs []message.Outgoing) ([]message.SendResult, error)
 
 // each answers every message of the batch with f.
-func each(f func(name string, m sdk.Message) sdk.SendResult) sendStep {
-	return func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
-		out := make([]sdk.SendResult, len(msgs))
+func each(f func(name string, m message.Outgoing) message.SendResult) sendStep {
+	return func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
+		out := make([]message.SendResult, len(msgs))
 		for i, m := range msgs {
 			out[i] = f(name, m)
 		}
@@ -74,25 +73,25 @@ func each(f func(name string, m sdk.Message) sdk.SendResult) sendStep {
 func providerID(name, msgID string) string { return name + "/" + msgID }
 
 func accept() sendStep {
-	return each(func(name string, m sdk.Message) sdk.SendResult {
-		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Accepted, ProviderMessageID: providerID(name, m.ID), Code: "0"}
+	return each(func(name string, m message.Outgoing) message.SendResult {
+		return message.SendResult{MessageID: m.ID, Outcome: message.OutcomeAccepted, ProviderMessageID: providerID(name, m.ID), Code: "0"}
 	})
 }
 
 func temporary(code, reason string, after time.Duration) sendStep {
-	return each(func(_ string, m sdk.Message) sdk.SendResult {
-		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Temporary, Code: code, Reason: reason, RetryAfter: after}
+	return each(func(_ string, m message.Outgoing) message.SendResult {
+		return message.SendResult{MessageID: m.ID, Outcome: message.OutcomeTemporary, Code: code, Reason: reason, RetryAfter: after}
 	})
 }
 
 func permanent(code, reason string) sendStep {
-	return each(func(_ string, m sdk.Message) sdk.SendResult {
-		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Permanent, Code: code, Reason: reason}
+	return each(func(_ string, m message.Outgoing) message.SendResult {
+		return message.SendResult{MessageID: m.ID, Outcome: message.OutcomeRefused, Code: code, Reason: reason}
 	})
 }
 
 func failWith(err error) sendStep {
-	return func(string, []sdk.Message) ([]sdk.SendResult, error) { return nil, err }
+	return func(string, []message.Outgoing) ([]message.SendResult, error) { return nil, err }
 }
 
 type sendCall struct {
@@ -158,7 +157,7 @@ func (h *fakeHub) QuerySent(_ context.Context, name string, _ []string) ([]plugi
 	return nil, fmt.Errorf("provider %s: %w", name, pluginhost.ErrNotSupported)
 }
 
-func (h *fakeHub) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+func (h *fakeHub) Send(ctx context.Context, name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 	h.mu.Lock()
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
@@ -298,7 +297,7 @@ func sameTime(a *time.Time, b time.Time) bool { return a != nil && a.Equal(b) }
 // TestDispatchOneRound checks what one DispatchOnce makes of each kind of
 // provider answer.
 func TestDispatchOneRound(t *testing.T) {
-	unavailable := fmt.Errorf("provider a: plugin process exited: %w", sdk.ErrUnavailable)
+	unavailable := fmt.Errorf("provider a: plugin process exited: %w", pluginhost.ErrUnavailable)
 	tests := []struct {
 		name    string
 		plan    []string
@@ -416,7 +415,7 @@ func TestDispatchOneRound(t *testing.T) {
 		{
 			name: "a result without an outcome is a retry",
 			plan: []string{"a", "b"},
-			step: each(func(_ string, m sdk.Message) sdk.SendResult { return sdk.SendResult{MessageID: m.ID} }),
+			step: each(func(_ string, m message.Outgoing) message.SendResult { return message.SendResult{MessageID: m.ID} }),
 			wantOut: func(t *testing.T, h *harness, m store.Message) {
 				if m.Status != "queued" || m.Candidate != 1 {
 					t.Errorf("status %s candidate %d, want queued for candidate 1", m.Status, m.Candidate)
@@ -546,7 +545,7 @@ func TestPendingUntilPluginReturns(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		h := newHarness(t, s, dispatch.Options{MinRetry: 10 * time.Second})
 		id := h.queue([]string{"a"}, 1)[0]
-		h.hub.on("a", failWith(fmt.Errorf("call Send: %w", sdk.ErrUnavailable)), accept())
+		h.hub.on("a", failWith(fmt.Errorf("call Send: %w", pluginhost.ErrUnavailable)), accept())
 
 		h.dispatch()
 		m := h.msg(id)
@@ -619,14 +618,14 @@ func TestMessageSentToProviderAsStored(t *testing.T) {
 		id := h.queue([]string{"a"}, 1, func(m *store.Message) {
 			m.Text, m.Encoding, m.Segments, m.Kind, m.Sender = "Mingalaba မင်္ဂလာပါ", "ucs2", 2, "otp", "MyShop"
 		})[0]
-		var got []sdk.Message
-		h.hub.on("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		var got []message.Outgoing
+		h.hub.on("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			got = slices.Clone(msgs)
 			return accept()(name, msgs)
 		})
 		h.dispatch()
-		want := sdk.Message{ID: id, To: "+959123456789", From: "MyShop", Text: "Mingalaba မင်္ဂလာပါ",
-			Encoding: sdk.EncodingUCS2, Segments: 2, Kind: "otp", ValidUntil: start.Add(24 * time.Hour)}
+		want := message.Outgoing{ID: id, To: "+959123456789", From: "MyShop", Text: "Mingalaba မင်္ဂလာပါ",
+			Encoding: "ucs2", Segments: 2, Kind: "otp", ValidUntil: start.Add(24 * time.Hour)}
 		if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
 			t.Errorf("Send got %+v, want [%+v]", got, want)
 		}
@@ -639,7 +638,7 @@ func TestLateAttemptDoesNotReviveMessage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		h := newHarness(t, s, dispatch.Options{})
 		id := h.queue([]string{"a"}, 1)[0]
-		h.hub.on("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		h.hub.on("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			err := s.DB().Model(&store.Message{}).Where("id = ?", id).
 				Updates(map[string]any{"status": "failed", "error_code": "CANCELLED"}).Error
 			if err != nil {
@@ -673,7 +672,7 @@ func TestRunRecordsInFlightBatchOnStop(t *testing.T) {
 			t.Fatal(err)
 		}
 		entered, release := make(chan struct{}), make(chan struct{})
-		hub.on("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		hub.on("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			close(entered)
 			<-release
 			return accept()(name, msgs)
@@ -730,7 +729,7 @@ func TestObserverHearsProviderHealth(t *testing.T) {
 		h.queue([]string{"a", "b", "c", "d", "e", "f"}, 1)
 		h.hub.on("a", accept())
 		h.queue([]string{"b"}, 1)
-		h.hub.on("b", failWith(fmt.Errorf("gone: %w", sdk.ErrUnavailable)))
+		h.hub.on("b", failWith(fmt.Errorf("gone: %w", pluginhost.ErrUnavailable)))
 		h.queue([]string{"c"}, 1)
 		h.hub.on("c", temporary("THROTTLED", "slow down", 0))
 		h.queue([]string{"d"}, 1)
@@ -738,9 +737,9 @@ func TestObserverHearsProviderHealth(t *testing.T) {
 		h.queue([]string{"e"}, 1)
 		// How the plugin host answers for a plugin that broke the
 		// one-result-per-message rule (see pluginhost's tests).
-		h.hub.on("e", failWith(fmt.Errorf("provider e broke the one-result-per-message rule: %w %w", sdk.ErrUnavailable, sdk.ErrOutcomeUnknown)))
+		h.hub.on("e", failWith(fmt.Errorf("provider e broke the one-result-per-message rule: %w %w", pluginhost.ErrUnavailable, pluginhost.ErrOutcomeUnknown)))
 		h.queue([]string{"f"}, 1)
-		h.hub.on("f", failWith(fmt.Errorf("provider f died during Send: %w %w", sdk.ErrUnavailable, sdk.ErrOutcomeUnknown)))
+		h.hub.on("f", failWith(fmt.Errorf("provider f died during Send: %w %w", pluginhost.ErrUnavailable, pluginhost.ErrOutcomeUnknown)))
 		h.dispatch()
 		obs.mu.Lock()
 		got := slices.Clone(obs.got)
@@ -773,7 +772,7 @@ func TestOverlappingRoundsSendEachMessageOnce(t *testing.T) {
 		var mu sync.Mutex
 		sends := map[string]int{}
 		all := make(chan struct{})
-		hub.onAlways("a", func(name string, batch []sdk.Message) ([]sdk.SendResult, error) {
+		hub.onAlways("a", func(name string, batch []message.Outgoing) ([]message.SendResult, error) {
 			mu.Lock()
 			for _, m := range batch {
 				sends[m.ID]++
@@ -891,9 +890,9 @@ func TestPendingWhileNoCandidateIsHealthy(t *testing.T) {
 	})
 }
 
-func refuse(refusal sdk.Refusal, code, reason string) sendStep {
-	return each(func(_ string, m sdk.Message) sdk.SendResult {
-		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Permanent, Code: code, Reason: reason, Refusal: refusal}
+func refuse(refusal message.Refusal, code, reason string) sendStep {
+	return each(func(_ string, m message.Outgoing) message.SendResult {
+		return message.SendResult{MessageID: m.ID, Outcome: message.OutcomeRefused, Code: code, Reason: reason, Refusal: refusal}
 	})
 }
 
@@ -921,7 +920,7 @@ func TestFailoverOnRefusal(t *testing.T) {
 	}{
 		{name: "listed code goes to the next candidate",
 			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}, "b": {accept()}},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}, "b": {accept()}},
 			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
 		{name: "a plugin's refusal without a class is REJECTED",
 			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
@@ -929,24 +928,24 @@ func TestFailoverOnRefusal(t *testing.T) {
 			want:  "sent", at: "b", history: []string{"queued", "queued", "sent"}},
 		{name: "unlisted code fails",
 			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidDestination, "0x0000000B", "no such number")}},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidDestination, "0x0000000B", "no such number")}},
 			want:  "failed", at: "a", code: "0x0000000B", reason: "no such number", history: []string{"queued", "failed"}},
 		{name: "no failover_on fails as before",
 			plan:  []message.PlanEntry{{Provider: "a"}, {Provider: "b"}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
 			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
 		{name: "listed code with no candidate left fails with the original reason",
 			plan:  []message.PlanEntry{{Provider: "a", FailoverOn: onSender}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")}},
 			want:  "failed", at: "a", code: "0x0000000A", reason: "sender ACME not registered", history: []string{"queued", "failed"}},
 		{name: "every candidate refuses: the last one's reason",
 			plan: []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b", FailoverOn: onSender}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
-				"b": {refuse(sdk.RefusalRejected, "21612", "cannot route")}},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
+				"b": {refuse(message.RefusalRejected, "21612", "cannot route")}},
 			want: "failed", at: "b", code: "21612", reason: "cannot route", history: []string{"queued", "queued", "failed"}},
 		{name: "a refusing candidate is not asked again after a backoff",
 			plan: []message.PlanEntry{{Provider: "a", FailoverOn: onSender}, {Provider: "b"}},
-			steps: map[string][]sendStep{"a": {refuse(sdk.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
+			steps: map[string][]sendStep{"a": {refuse(message.RefusalInvalidSender, "0x0000000A", "sender ACME not registered")},
 				"b": {temporary("THROTTLED", "b is busy", 0), accept()}},
 			want: "sent", at: "b", history: []string{"queued", "queued", "queued", "sent"}},
 	}

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // A Send must not start when it could still be in flight, or unrecorded,
@@ -20,7 +20,7 @@ func TestNoSendStartsThatCouldOutliveTheLease(t *testing.T) {
 		ids := h.queue([]string{"a"}, 2)
 		// The first Send is slow: when it returns, a second one could run
 		// past the lease (claim + 3s) with its timeout and recording.
-		h.hub.on("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		h.hub.on("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			h.clock.Advance(2 * time.Second)
 			return accept()(name, msgs)
 		})

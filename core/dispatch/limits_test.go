@@ -16,9 +16,10 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // advanceTo moves the clock to t unless it is already past it: waits of
@@ -40,7 +41,7 @@ type timedSend struct {
 // recordSends accepts everything and notes the fake time and segments of
 // each message as it reaches the provider.
 func recordSends(clock *fakeClock, mu *sync.Mutex, out *[]timedSend) sendStep {
-	return func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	return func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 		mu.Lock()
 		for _, m := range msgs {
 			*out = append(*out, timedSend{at: clock.Now(), segments: m.Segments})
@@ -202,7 +203,7 @@ func TestConcurrencyCap(t *testing.T) {
 		release := make(chan struct{})
 		var mu sync.Mutex
 		inFlight, most := 0, 0
-		h.hub.onAlways("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		h.hub.onAlways("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			mu.Lock()
 			inFlight++
 			most = max(most, inFlight)
@@ -275,7 +276,7 @@ func TestConcurrencyCapReleasesWhatCannotWait(t *testing.T) {
 		ids := h.queue([]string{"a"}, 3)
 		release := make(chan struct{})
 		var sent []string
-		h.hub.onAlways("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		h.hub.onAlways("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			sent = append(sent, msgs[0].ID)
 			<-release
 			return accept()(name, msgs)
@@ -391,7 +392,7 @@ func TestPendingExpiresOnTime(t *testing.T) {
 		h := newHarness(t, s, dispatch.Options{MinRetry: time.Hour, MaxRetry: time.Hour})
 		expires := start.Add(10 * time.Minute)
 		id := h.queue([]string{"a"}, 1, func(m *store.Message) { m.ExpiresAt = expires })[0]
-		h.hub.on("a", failWith(sdk.ErrUnavailable))
+		h.hub.on("a", failWith(pluginhost.ErrUnavailable))
 		h.dispatch()
 		m := h.msg(id)
 		if m.Status != "pending" || !m.NextAttemptAt.Equal(expires) {

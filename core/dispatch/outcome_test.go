@@ -9,15 +9,17 @@ import (
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // TestTypedOutcomes checks what the dispatcher makes of each typed outcome
-// a provider answers with (sdk.Expired, sdk.RetryAfter, sdk.Unavailable,
-// sdk.AccountError).
+// a provider answers with (the plugin host translates the protocol's
+// sdk.Expired, sdk.RetryAfter, sdk.Unavailable and sdk.AccountError to
+// them; see core/pluginhost's TestResultTranslatesEveryOutcome).
 func TestTypedOutcomes(t *testing.T) {
-	answer := func(f func(m sdk.Message) sdk.SendResult) sendStep {
-		return each(func(_ string, m sdk.Message) sdk.SendResult { return f(m) })
+	answer := func(outcome message.Outcome, after time.Duration, reason string) sendStep {
+		return each(func(_ string, m message.Outgoing) message.SendResult {
+			return message.SendResult{MessageID: m.ID, Outcome: outcome, RetryAfter: after, Reason: reason}
+		})
 	}
 	tests := []struct {
 		name   string
@@ -30,24 +32,24 @@ func TestTypedOutcomes(t *testing.T) {
 		dueHi  time.Duration
 	}{
 		{name: "expired is recorded expired, not failed over", plan: []string{"a", "b"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.Expired(m.ID, "validity passed in the window") }),
+			a:      answer(message.OutcomeExpired, 0, "validity passed in the window"),
 			status: "expired", reason: "validity passed in the window"},
 		{name: "unavailable fails over at once", plan: []string{"a", "b"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.Unavailable(m.ID, "upstream answered 503") }),
+			a:      answer(message.OutcomeUnavailable, 0, "upstream answered 503"),
 			b:      accept(),
 			status: "sent"},
 		{name: "account error fails over at once", plan: []string{"a", "b"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.AccountError(m.ID, "API key rejected") }),
+			a:      answer(message.OutcomeAccountError, 0, "API key rejected"),
 			b:      accept(),
 			status: "sent"},
 		{name: "unavailable with nobody left is pending", plan: []string{"a"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.Unavailable(m.ID, "upstream answered 503") }),
+			a:      answer(message.OutcomeUnavailable, 0, "upstream answered 503"),
 			status: "pending", reason: "upstream answered 503", dueLo: 500 * time.Millisecond, dueHi: time.Second},
 		{name: "retry after is waited out", plan: []string{"a"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.RetryAfter(m.ID, 5*time.Minute, "throttled") }),
+			a:      answer(message.OutcomeTemporary, 5*time.Minute, "throttled"),
 			status: "queued", reason: "throttled", dueLo: 5 * time.Minute, dueHi: 5 * time.Minute},
 		{name: "retry after holds for its provider through a failover", plan: []string{"a", "b"},
-			a:      answer(func(m sdk.Message) sdk.SendResult { return sdk.RetryAfter(m.ID, 5*time.Minute, "throttled") }),
+			a:      answer(message.OutcomeTemporary, 5*time.Minute, "throttled"),
 			b:      temporary("BUSY", "b is busy", 0),
 			status: "queued", reason: "b is busy", dueLo: 5 * time.Minute, dueHi: 5 * time.Minute},
 	}

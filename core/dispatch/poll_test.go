@@ -11,9 +11,9 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // sendVia queues n messages for provider and has the dispatcher send them,
@@ -129,8 +129,10 @@ func TestPollerLeavesMessagesAloneWhenItCannotAsk(t *testing.T) {
 		wantPoll bool
 	}{
 		{
-			name:  "plugin not running",
-			setup: func(h *fakeHub) { h.providerErr["a"] = fmt.Errorf("provider a is restarting: %w", sdk.ErrUnavailable) },
+			name: "plugin not running",
+			setup: func(h *fakeHub) {
+				h.providerErr["a"] = fmt.Errorf("provider a is restarting: %w", pluginhost.ErrUnavailable)
+			},
 		},
 		{
 			name:  "provider cannot answer status queries",

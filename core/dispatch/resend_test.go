@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // upstream is a provider's side of the wire: the messages it took, by our
@@ -27,13 +27,13 @@ type upstream struct {
 // crashAfterTaking takes the first n messages upstream, then loses the
 // answer as a plugin killed during Send does.
 func (u *upstream) crashAfterTaking(n int) sendStep {
-	return func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	return func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		for _, m := range msgs[:n] {
 			u.took[m.ID] = providerID(name, m.ID)
 		}
-		return nil, fmt.Errorf("provider %s: send: %w (%w: the plugin process exited)", name, sdk.ErrUnavailable, sdk.ErrOutcomeUnknown)
+		return nil, fmt.Errorf("provider %s: send: %w (%w: the plugin process exited)", name, pluginhost.ErrUnavailable, pluginhost.ErrOutcomeUnknown)
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // A message whose validity runs out while it waits for its provider's TPS
@@ -36,8 +36,8 @@ func TestValidityPassedWhileThrottledIsNotSent(t *testing.T) {
 		until := start.Add(500 * time.Millisecond)
 		ids := h.queue([]string{"a"}, 2, func(m *store.Message) { m.ExpiresAt = until })
 		var mu sync.Mutex
-		var got []sdk.Message
-		h.hub.onAlways("a", func(name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+		var got []message.Outgoing
+		h.hub.onAlways("a", func(name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 			mu.Lock()
 			got = append(got, msgs...)
 			mu.Unlock()

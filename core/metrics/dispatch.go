@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // The results of smsrouter_dispatch_attempts_total.
@@ -52,7 +52,7 @@ type timedProviders struct {
 	m *Metrics
 }
 
-func (t *timedProviders) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+func (t *timedProviders) Send(ctx context.Context, name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 	start := time.Now()
 	res, err := t.Providers.Send(ctx, name, msgs)
 	took := time.Since(start).Seconds()
@@ -65,17 +65,20 @@ func (t *timedProviders) Send(ctx context.Context, name string, msgs []sdk.Messa
 	var accepted, temporary, permanent int
 	for _, r := range res {
 		switch r.Outcome {
-		case sdk.Accepted:
+		case message.OutcomeAccepted:
 			accepted++
-		case sdk.Permanent:
+		case message.OutcomeRefused:
 			permanent++
-		default:
+		default: // expired and failing over count as temporary, as they always have
 			temporary++
 		}
 	}
-	for result, n := range map[string]int{resultAccepted: accepted, resultTemporary: temporary, resultPermanent: permanent} {
-		if n > 0 {
-			t.m.sendResults.WithLabelValues(name, result).Add(float64(n))
+	for _, c := range [...]struct {
+		result string
+		n      int
+	}{{resultAccepted, accepted}, {resultTemporary, temporary}, {resultPermanent, permanent}} {
+		if c.n > 0 {
+			t.m.sendResults.WithLabelValues(name, c.result).Add(float64(c.n))
 		}
 	}
 	return res, nil

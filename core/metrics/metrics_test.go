@@ -17,7 +17,6 @@ import (
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/metrics"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -226,13 +225,13 @@ func (p *providers) QuerySent(context.Context, string, []string) ([]pluginhost.S
 	return nil, pluginhost.ErrNotSupported
 }
 
-func (p *providers) Send(_ context.Context, _ string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+func (p *providers) Send(_ context.Context, _ string, msgs []message.Outgoing) ([]message.SendResult, error) {
 	if p.fail != nil {
 		return nil, p.fail
 	}
-	out := make([]sdk.SendResult, len(msgs))
+	out := make([]message.SendResult, len(msgs))
 	for i, m := range msgs {
-		out[i] = sdk.SendResult{MessageID: m.ID, Outcome: map[string]sdk.Outcome{"+1": sdk.Accepted, "+2": sdk.Temporary, "+3": sdk.Permanent}[m.To]}
+		out[i] = message.SendResult{MessageID: m.ID, Outcome: map[string]message.Outcome{"+1": message.OutcomeAccepted, "+2": message.OutcomeTemporary, "+3": message.OutcomeRefused}[m.To]}
 	}
 	return out, nil
 }
@@ -241,12 +240,12 @@ func TestDispatchSeries(t *testing.T) {
 	m := metrics.New(metrics.Options{})
 	p := &providers{}
 	sender := m.InstrumentProviders(p)
-	batch := []sdk.Message{{ID: "1", To: "+1"}, {ID: "2", To: "+1"}, {ID: "3", To: "+2"}, {ID: "4", To: "+3"}}
+	batch := []message.Outgoing{{ID: "1", To: "+1"}, {ID: "2", To: "+1"}, {ID: "3", To: "+2"}, {ID: "4", To: "+3"}}
 	if _, err := sender.Send(t.Context(), "a", batch); err != nil {
 		t.Fatal(err)
 	}
-	p.fail = sdk.ErrUnavailable
-	if _, err := sender.Send(t.Context(), "a", batch[:2]); !errors.Is(err, sdk.ErrUnavailable) {
+	p.fail = pluginhost.ErrUnavailable
+	if _, err := sender.Send(t.Context(), "a", batch[:2]); !errors.Is(err, pluginhost.ErrUnavailable) {
 		t.Fatalf("Send error = %v, want the provider's", err)
 	}
 	m.Retried("a", true)

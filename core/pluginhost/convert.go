@@ -83,3 +83,50 @@ func event(ev sdk.Event) []message.Event {
 	}
 	return one.evs[:]
 }
+
+// Outgoing is the plugin protocol's message for one the host sends.
+func Outgoing(m message.Outgoing) sdk.Message {
+	return sdk.Message{ID: m.ID, To: m.To, From: m.From, Text: m.Text, Encoding: sdk.Encoding(m.Encoding),
+		Segments: m.Segments, Kind: string(m.Kind), ValidUntil: m.ValidUntil}
+}
+
+// outcomes is the host outcome each of the protocol's stands for; an
+// outcome the protocol does not define stays the zero Outcome.
+var outcomes = [...]message.Outcome{
+	sdk.Accepted:            message.OutcomeAccepted,
+	sdk.Temporary:           message.OutcomeTemporary,
+	sdk.Permanent:           message.OutcomeRefused,
+	sdk.OutcomeExpired:      message.OutcomeExpired,
+	sdk.OutcomeUnavailable:  message.OutcomeUnavailable,
+	sdk.OutcomeAccountError: message.OutcomeAccountError,
+}
+
+// OutcomeOf is the host outcome a plugin's outcome stands for; one the
+// protocol does not define is the zero Outcome, which the dispatcher
+// retries.
+func OutcomeOf(o sdk.Outcome) message.Outcome {
+	if o < 0 || int(o) >= len(outcomes) {
+		return 0
+	}
+	return outcomes[o]
+}
+
+// Result is the host's view of a plugin's answer for one message.
+func Result(r sdk.SendResult) message.SendResult {
+	return message.SendResult{MessageID: r.MessageID, Outcome: OutcomeOf(r.Outcome), ProviderMessageID: r.ProviderMessageID,
+		Code: r.Code, Reason: r.Reason, RetryAfter: r.RetryAfter, Sender: r.Sender, Refusal: Refusal(r.Refusal)}
+}
+
+// sendBuffers returns the protocol's batch for n messages and the host's
+// results for it. A batch of one, the most common (a provider without
+// batches gets one message a call), takes one allocation for both.
+func sendBuffers(n int) ([]sdk.Message, []message.SendResult) {
+	if n == 1 {
+		one := new(struct {
+			msg [1]sdk.Message
+			res [1]message.SendResult
+		})
+		return one.msg[:], one.res[:]
+	}
+	return make([]sdk.Message, n), make([]message.SendResult, n)
+}

@@ -68,3 +68,71 @@ func TestEventsKeepEveryField(t *testing.T) {
 		})
 	}
 }
+
+// Every answer a plugin can build is the host result the dispatcher acts
+// on: the protocol's outcomes, codes, waits and refusals reach it intact.
+func TestResultTranslatesEveryOutcome(t *testing.T) {
+	tests := []struct {
+		name string
+		in   sdk.SendResult
+		want message.SendResult
+	}{
+		{"accepted", sdk.SendResult{MessageID: "m", Outcome: sdk.Accepted, ProviderMessageID: "p1", Code: "0", Sender: "MyShop"},
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeAccepted, ProviderMessageID: "p1", Code: "0", Sender: "MyShop"}},
+		{"retry after", sdk.RetryAfter("m", time.Minute, "throttled").WithCode("429"),
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeTemporary, RetryAfter: time.Minute, Code: "429", Reason: "throttled"}},
+		{"unavailable", sdk.Unavailable("m", "upstream down"),
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeUnavailable, Reason: "upstream down"}},
+		{"account error", sdk.AccountError("m", "API key rejected"),
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeAccountError, Reason: "API key rejected", Refusal: message.RefusalUnauthorized}},
+		{"expired", sdk.Expired("m", "validity passed"),
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeExpired, Code: "EXPIRED", Reason: "validity passed"}},
+		{"refused with a class", sdk.SendResult{MessageID: "m", Outcome: sdk.Permanent, Code: "0x0A", Reason: "sender", Refusal: sdk.RefusalInvalidSender},
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeRefused, Code: "0x0A", Reason: "sender", Refusal: message.RefusalInvalidSender}},
+		{"refused without a class", sdk.SendResult{MessageID: "m", Outcome: sdk.Permanent},
+			message.SendResult{MessageID: "m", Outcome: message.OutcomeRefused}},
+		{"no outcome", sdk.SendResult{MessageID: "m"}, message.SendResult{MessageID: "m"}},
+		{"an outcome the protocol lacks", sdk.SendResult{MessageID: "m", Outcome: 99}, message.SendResult{MessageID: "m"}},
+		{"a negative outcome", sdk.SendResult{MessageID: "m", Outcome: -1}, message.SendResult{MessageID: "m"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pluginhost.Result(tt.in); got != tt.want {
+				t.Errorf("Result(%+v) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+	if got := pluginhost.Result(sdk.SendResult{Outcome: sdk.Permanent}).RefusalOf(); got != message.RefusalRejected {
+		t.Errorf("a refusal without a class reads as %q, want %q", got, message.RefusalRejected)
+	}
+}
+
+// Every outcome the protocol defines has a host outcome of the same name,
+// so that a new one cannot slip through as a retry unnoticed.
+func TestOutcomeOfCoversTheProtocol(t *testing.T) {
+	for o := sdk.Accepted; o <= sdk.OutcomeAccountError; o++ {
+		got := pluginhost.OutcomeOf(o)
+		want := o.String()
+		if o == sdk.Permanent {
+			want = "refused"
+		}
+		if got.String() != want {
+			t.Errorf("OutcomeOf(%s) = %s, want %s", o, got, want)
+		}
+	}
+	if got := pluginhost.OutcomeOf(sdk.OutcomeAccountError + 1); got.String() != "invalid" {
+		t.Errorf("OutcomeOf(an unknown outcome) = %s, want invalid", got)
+	}
+}
+
+// A message the host sends reaches the plugin with every field.
+func TestOutgoingKeepsEveryField(t *testing.T) {
+	until := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := message.Outgoing{ID: "msg_1", To: "+959123456789", From: "MyShop", Text: "Mingalaba", Encoding: "ucs2",
+		Segments: 2, Kind: message.KindOTP, ValidUntil: until}
+	want := sdk.Message{ID: "msg_1", To: "+959123456789", From: "MyShop", Text: "Mingalaba", Encoding: sdk.EncodingUCS2,
+		Segments: 2, Kind: "otp", ValidUntil: until}
+	if got := pluginhost.Outgoing(in); !reflect.DeepEqual(got, want) {
+		t.Errorf("Outgoing = %+v, want %+v", got, want)
+	}
+}

@@ -215,23 +215,32 @@ func (h *Host) Provider(name string) (sdk.Provider, sdk.Capabilities, error) {
 	return s.current()
 }
 
-// Send passes a batch to the named provider. An error wrapping
-// sdk.ErrUnavailable means the plugin was not running or died during the
-// call: the messages were possibly not sent and must be tried again.
-func (h *Host) Send(ctx context.Context, name string, msgs []sdk.Message) ([]sdk.SendResult, error) {
+// Send passes a batch to the named provider and returns its answers, one
+// per message in the messages' order, in the host's words (the plugin
+// protocol's are translated in convert.go). An error wrapping
+// ErrUnavailable means the plugin was not running or died during the call:
+// the messages were possibly not sent and must be tried again.
+func (h *Host) Send(ctx context.Context, name string, msgs []message.Outgoing) ([]message.SendResult, error) {
 	p, _, err := h.Provider(name)
 	if err != nil {
 		return nil, err
 	}
-	res, err := p.Send(ctx, msgs)
+	batch, out := sendBuffers(len(msgs))
+	for i, m := range msgs {
+		batch[i] = Outgoing(m)
+	}
+	res, err := p.Send(ctx, batch)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: send: %w", name, err)
 	}
-	if err := checkResults(msgs, res); err != nil {
+	if err := checkResults(batch, res); err != nil {
 		return nil, fmt.Errorf("provider %s broke the one-result-per-message rule: %w", name, err)
 	}
 	h.noteAccountError(name, res)
-	return res, nil
+	for i, r := range res {
+		out[i] = Result(r)
+	}
+	return out, nil
 }
 
 // errBrokenResults marks a Send whose results cannot be matched to its

@@ -63,7 +63,7 @@ func TestExternalPluginsRunAsSupervisedChildProcesses(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 	for i, r := range res {
-		if want := []string{"msg_1", "msg_2"}[i]; r.MessageID != want || r.Outcome != sdk.Accepted || !strings.HasPrefix(r.ProviderMessageID, "echo-") {
+		if want := []string{"msg_1", "msg_2"}[i]; r.MessageID != want || r.Outcome != message.OutcomeAccepted || !strings.HasPrefix(r.ProviderMessageID, "echo-") {
 			t.Errorf("result %d = %+v, want %s accepted with an echo- id", i, r, want)
 		}
 	}
@@ -209,7 +209,7 @@ func TestKilledPluginIsRelaunched(t *testing.T) {
 		t.Errorf("killed plugin PID %d still exists (state %s); it was not reaped", before.PID, state)
 	}
 	res, err := h.Send(t.Context(), "echo", messages("msg_after"))
-	if err != nil || len(res) != 1 || res[0].Outcome != sdk.Accepted {
+	if err != nil || len(res) != 1 || res[0].Outcome != message.OutcomeAccepted {
 		t.Errorf("Send after relaunch = %+v, %v; want accepted", res, err)
 	}
 	h.Stop()
@@ -399,7 +399,7 @@ func TestAccountErrorMakesTheProviderUnhealthy(t *testing.T) {
 		t.Fatalf("before any send: %+v, want healthy", st)
 	}
 	res, err := h.Send(t.Context(), "mem", messages("msg_1"))
-	if err != nil || res[0].Outcome != sdk.OutcomeAccountError {
+	if err != nil || res[0].Outcome != message.OutcomeAccountError {
 		t.Fatalf("Send = %+v, %v; want the account error", res, err)
 	}
 	st, _ := h.Status("mem")

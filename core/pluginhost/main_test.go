@@ -19,7 +19,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // pluginDir holds the plugin binaries the tests build, once per run.
@@ -226,10 +225,10 @@ func assertNoChildren(t *testing.T) {
 	}
 }
 
-func messages(ids ...string) []sdk.Message {
-	out := make([]sdk.Message, len(ids))
+func messages(ids ...string) []message.Outgoing {
+	out := make([]message.Outgoing, len(ids))
 	for i, id := range ids {
-		out[i] = sdk.Message{ID: id, To: "+959123456789", Text: "hello", Encoding: sdk.EncodingGSM7, Segments: 1, Kind: "sms"}
+		out[i] = message.Outgoing{ID: id, To: "+959123456789", Text: "hello", Encoding: "gsm7", Segments: 1, Kind: message.KindSMS}
 	}
 	return out
 }
