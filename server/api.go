@@ -39,6 +39,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	authed.POST("/sms/bulk", require(account.PermSendSMS), a.limitSMS, a.bulk)
 	authed.DELETE("/sms/:message_id", require(account.PermSendSMS), a.cancel)
 	authed.POST("/sms/status", a.statusBatch)
+	authed.POST("/sms/quote", require(account.PermSendSMS), a.quote)
 	authed.GET("/sms/messages", a.listMessages)
 	authed.POST("/otp/send", require(account.PermSendOTP), a.otpSend)
 	authed.POST("/otp/verify", require(account.PermVerifyOTP), a.otpVerify)

@@ -36,6 +36,7 @@ type Messages interface {
 	ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
 	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
 	Cancel(ctx context.Context, accountID, id string) (message.View, error)
+	Quote(ctx context.Context, accountID string, to []string, req core.SendRequest) (core.Quote, error)
 }
 
 // Keys authenticates API keys.

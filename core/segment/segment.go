@@ -125,3 +125,23 @@ func utf16Units(r rune) int {
 	}
 	return 1
 }
+
+// NonGSM lists the characters of text that GSM 03.38 cannot carry, each
+// once, in the order they first appear, at most max of them: what an
+// application can replace to send the text as GSM-7 (more characters per
+// segment).
+func NonGSM(text string, max int) []string {
+	var out []string
+	seen := map[rune]bool{}
+	for _, r := range text {
+		if septets(r) != 0 || seen[r] {
+			continue
+		}
+		seen[r] = true
+		out = append(out, string(r))
+		if len(out) == max {
+			break
+		}
+	}
+	return out
+}

@@ -118,3 +118,24 @@ func BenchmarkCount(b *testing.B) {
 		})
 	}
 }
+
+func TestNonGSM(t *testing.T) {
+	tests := []struct {
+		name, text string
+		max        int
+		want       []string
+	}{
+		{"all GSM", "Hello €uro [ok] äöü", 20, nil},
+		{"curly quotes and emoji once each", "It’s “fine” 👍 it’s", 20, []string{"’", "“", "”", "👍"}},
+		{"capped", "ąćęłńóśźż", 3, []string{"ą", "ć", "ę"}},
+		{"raw escape", "a\x1bb", 20, []string{"\x1b"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := segment.NonGSM(tc.text, tc.max)
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("NonGSM(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+		})
+	}
+}
