@@ -176,7 +176,7 @@ func (p *Phone) pull(ctx context.Context) {
 		default:
 		}
 		if p.powered {
-			p.work <- m.ID
+			p.enqueueLocked(m.ID)
 		}
 	}
 	p.changedLocked()

@@ -121,7 +121,8 @@ type Phone struct {
 	registered int             // HTTP status of the last POST /device
 
 	received chan Message
-	work     chan string
+	todo     []string      // messages with a step to do, in order
+	todoWake chan struct{} // buffered 1: there is something in todo
 	pullNow  chan struct{}
 
 	session  context.CancelFunc // SSE, ping and poll loops
@@ -131,6 +132,9 @@ type Phone struct {
 	closed   bool
 	sessions int
 }
+
+// receivedCap bounds Received's buffer.
+const receivedCap = 4096
 
 var (
 	defaultClientOnce sync.Once
@@ -201,8 +205,8 @@ func newPhone(tb testing.TB, baseURL string, opts Options) *Phone {
 		msgs:     map[string]*local{},
 		changed:  make(chan struct{}),
 		trigger:  map[smsgateway.ProcessingState]trigger{},
-		received: make(chan Message, 1<<16),
-		work:     make(chan string, 1<<16),
+		received: make(chan Message, receivedCap),
+		todoWake: make(chan struct{}, 1),
 		pullNow:  make(chan struct{}, 1),
 		online:   true,
 	}
@@ -232,8 +236,8 @@ func (p *Phone) SigningKey() string {
 }
 
 // Received yields every message the phone took from the server, the first
-// time it sees it. It holds 65,536 messages; a test that does not read it
-// loses nothing else.
+// time it sees it. It holds receivedCap messages; past that, messages are
+// not offered to it (the phone still works on them, and View sees them).
 func (p *Phone) Received() <-chan Message { return p.received }
 
 // SetBattery changes what the next system:ping reports.
@@ -279,7 +283,7 @@ func (p *Phone) PowerOn(ctx context.Context) error {
 	}
 	for id, m := range p.msgs {
 		if !m.final() {
-			p.work <- id
+			p.enqueueLocked(id)
 		}
 	}
 	p.startSessionLocked()

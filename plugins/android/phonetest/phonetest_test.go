@@ -186,7 +186,13 @@ func TestSettingsKeyAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitFor("a restart's calls", func() bool { return f.count("GET /events") == 2 })
-	calls := f.callList()[before:]
+	var calls []string
+	for _, c := range f.callList()[before:] {
+		// A pull cut short by the power-off may be noted late.
+		if c != "GET /message" {
+			calls = append(calls, c)
+		}
+	}
 	// A restart: PATCH /device, then webhooks and settings, then the stream.
 	if calls[0] != "PATCH /device" || calls[1] != "GET /webhooks" || calls[2] != "GET /settings" {
 		t.Errorf("restart calls %v", calls)

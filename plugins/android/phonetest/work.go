@@ -51,20 +51,49 @@ type outgoing struct {
 	at      time.Time
 }
 
-// worker takes messages from the phone's queue until the app is switched off.
-func (p *Phone) worker(ctx context.Context) {
-	defer p.workers.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-p.work:
-			p.process(ctx, id)
-		}
+// enqueueLocked puts a message at the back of the phone's work: it gets
+// one step done each time it comes to the front, so every message pulled
+// is taken (Processed) before the radio answers for earlier ones, as with
+// the app, which reports Processed on handing a message to Android and the
+// radio's answers as they come.
+func (p *Phone) enqueueLocked(id string) {
+	p.todo = append(p.todo, id)
+	select {
+	case p.todoWake <- struct{}{}:
+	default:
 	}
 }
 
-// process moves one message through its steps from wherever it stopped.
+// worker does steps of queued messages until the app is switched off.
+func (p *Phone) worker(ctx context.Context) {
+	defer p.workers.Done()
+	for {
+		p.mu.Lock()
+		if len(p.todo) == 0 {
+			p.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.todoWake:
+			}
+			continue
+		}
+		id := p.todo[0]
+		p.todo[0] = ""
+		p.todo = p.todo[1:]
+		if len(p.todo) > 0 {
+			select { // pass the wake-up on to another worker
+			case p.todoWake <- struct{}{}:
+			default:
+			}
+		}
+		p.mu.Unlock()
+		p.process(ctx, id)
+	}
+}
+
+// process does the next step of one message and queues it again for the
+// step after.
 func (p *Phone) process(ctx context.Context, id string) {
 	p.mu.Lock()
 	m, ok := p.msgs[id]
@@ -74,19 +103,13 @@ func (p *Phone) process(ctx context.Context, id string) {
 	}
 	m.busy = true
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		m.busy = false
-		p.mu.Unlock()
-	}()
-	for !m.final() {
-		if !p.wait(ctx, p.opts.Latency) {
-			return
-		}
-		if !p.step(ctx, m) {
-			return
-		}
+	more := p.wait(ctx, p.opts.Latency) && p.step(ctx, m)
+	p.mu.Lock()
+	m.busy = false
+	if more && !m.final() && p.powered {
+		p.enqueueLocked(id)
 	}
+	p.mu.Unlock()
 }
 
 // wait is the phone's answer latency; false when the phone was switched off.
