@@ -62,8 +62,24 @@ type RouteTrace struct {
 	Candidates []CandidateTrace `json:"candidates,omitempty"`
 	Strategy   string           `json:"strategy"`
 	// Order is the kept candidates in strategy order (chosen route only).
-	Order   []string `json:"order,omitempty"`
+	Order []string `json:"order,omitempty"`
+	// Weights and Draw show how the weighted strategy picked the first of
+	// the kept candidates (chosen weighted route only).
+	Weights map[string]int `json:"weights,omitempty"`
+	Draw    *Draw          `json:"draw,omitempty"`
 	Outcome string   `json:"outcome"`
+}
+
+// Draw is the weighted strategy's draw: Value (0 ≤ Value < Total, the sum
+// of the kept candidates' weights) comes from hashing Key, the message id
+// (or, without one, the recipient), so a message always draws the same.
+// Walking the kept candidates in listed order, the first whose cumulative
+// weight exceeds Value goes first.
+type Draw struct {
+	Key            string `json:"key"`
+	KeyIsMessageID bool   `json:"key_is_message_id"`
+	Value          int    `json:"value"`
+	Total          int    `json:"total"`
 }
 
 // CandidateTrace is one candidate provider's facts and whether the route's
@@ -188,6 +204,13 @@ func (ex Explanation) Text() string {
 			}
 			b.WriteString("\n")
 		}
+		if r.Draw != nil {
+			key := "recipient"
+			if r.Draw.KeyIsMessageID {
+				key = "message id"
+			}
+			fmt.Fprintf(&b, "  draw    %d of %d from %s %q, weights %s\n", r.Draw.Value, r.Draw.Total, key, r.Draw.Key, formatWeights(r.Weights, r.Candidates))
+		}
 		if len(r.Order) > 0 {
 			fmt.Fprintf(&b, "  %s  %s\n", r.Strategy, strings.Join(r.Order, ", "))
 		}
@@ -225,6 +248,17 @@ func candidateSummary(c CandidateTrace, currency string) string {
 		parts = append(parts, "fails over on "+strings.Join(c.FailoverOn, " "))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// formatWeights lists the kept candidates' weights in listed order.
+func formatWeights(w map[string]int, cands []CandidateTrace) string {
+	var parts []string
+	for _, c := range cands {
+		if n, ok := w[c.Provider]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%d", c.Provider, n))
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func formatValues(v map[string]any) string {

@@ -138,7 +138,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 			}
 			continue
 		}
-		t.order(r, sc.kept, f)
+		draw := t.order(r, sc.kept, f)
 		plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
 		for i, k := range sc.kept {
 			p := t.providers[k.p]
@@ -146,6 +146,14 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"
+			if r.strategy == StrategyWeighted {
+				d := draw // only explanations pay for the copy on the heap
+				rt.Draw = &d
+				rt.Weights = map[string]int{}
+				for _, k := range sc.kept {
+					rt.Weights[t.providers[k.p].name] = k.weight
+				}
+			}
 			ex.Route = r.name
 			for _, c := range plan.Candidates {
 				rt.Order = append(rt.Order, c.Provider)
@@ -241,8 +249,9 @@ var ruleErrors atomic.Uint64
 // process (each counted as not matching).
 func RuleErrors() uint64 { return ruleErrors.Load() }
 
-// order sorts the kept candidates by the route's strategy.
-func (t *Table) order(r *route, k []kept, f Facts) {
+// order sorts the kept candidates by the route's strategy. For the weighted
+// strategy it returns the draw that picked the first.
+func (t *Table) order(r *route, k []kept, f Facts) (draw Draw) {
 	switch r.strategy {
 	case StrategyLeastCost:
 		// Insertion sort: stable, allocation-free, and lists are short.
@@ -256,17 +265,18 @@ func (t *Table) order(r *route, k []kept, f Facts) {
 		for _, c := range k {
 			total += c.weight
 		}
-		key := f.MessageID
-		if key == "" {
-			key = f.To
+		draw.Key, draw.KeyIsMessageID = f.MessageID, true
+		if draw.Key == "" {
+			draw.Key, draw.KeyIsMessageID = f.To, false
 		}
-		pick := int(hash(key) % uint64(total))
+		pick := int(hash(draw.Key) % uint64(total))
+		draw.Value, draw.Total = pick, total
 		for i, c := range k {
 			if pick < c.weight {
 				first := k[i]
 				copy(k[1:i+1], k[:i])
 				k[0] = first
-				return
+				return draw
 			}
 			pick -= c.weight
 		}
@@ -274,6 +284,7 @@ func (t *Table) order(r *route, k []kept, f Facts) {
 		start := int((r.rr.Add(1) - 1) % uint64(len(k)))
 		rotate(k, start)
 	}
+	return draw
 }
 
 func cheaper(a, b kept) bool {

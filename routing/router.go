@@ -68,14 +68,7 @@ func (r *Router) Plan(ctx context.Context, f Facts) (Plan, error) {
 // Explain decides like Plan and records why: every route tried, every
 // candidate kept or dropped with the values its filter saw, and the choice.
 func (r *Router) Explain(ctx context.Context, f Facts) Explanation {
-	var ex Explanation
-	if _, err := r.table.Load().plan(ctx, f, r.decider(), &ex); err != nil && ex.Error == "" {
-		ex.Error = err.Error()
-	}
-	if ex.Candidates == nil {
-		ex.Candidates = []string{}
-	}
-	return ex
+	return r.ExplainWhatIf(ctx, f, WhatIf{})
 }
 
 func (r *Router) decider() decider {

@@ -591,3 +591,101 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
+
+// The weighted draw shows in the explanation: the weights, the value drawn
+// and what it was drawn from, and the draw picks the first candidate as
+// Plan does.
+func TestExplainShowsWeightedDraw(t *testing.T) {
+	src := providers("smpp", "a", "b") + `
+route "split" {
+  default    = true
+  candidates = ["a", "b"]
+  strategy   = "weighted"
+  weights    = { a = 70, b = 30 }
+}
+`
+	r := routing.NewRouter(compile(t, src), nil)
+	firsts := map[string]bool{}
+	for i := range 50 {
+		f := mm
+		f.MessageID = fmt.Sprintf("msg_%d", i)
+		ex := r.Explain(t.Context(), f)
+		rt := ex.Routes[0]
+		if rt.Draw == nil || rt.Draw.Total != 100 || rt.Draw.Key != f.MessageID || !rt.Draw.KeyIsMessageID ||
+			!reflect.DeepEqual(rt.Weights, map[string]int{"a": 70, "b": 30}) {
+			t.Fatalf("draw %+v weights %v", rt.Draw, rt.Weights)
+		}
+		want := "b"
+		if rt.Draw.Value < 70 {
+			want = "a"
+		}
+		plan, _ := r.Plan(t.Context(), f)
+		if ex.Candidates[0] != want || names(plan)[0] != want {
+			t.Fatalf("draw %d: explain %v, plan %v, want %s first", rt.Draw.Value, ex.Candidates, names(plan), want)
+		}
+		if !strings.Contains(ex.Text(), fmt.Sprintf("draw    %d of 100 from message id %q, weights a=70 b=30", rt.Draw.Value, f.MessageID)) {
+			t.Fatalf("text does not show the draw:\n%s", ex.Text())
+		}
+		firsts[want] = true
+	}
+	if len(firsts) != 2 {
+		t.Errorf("50 message ids all drew %v", firsts)
+	}
+}
+
+// ExplainWhatIf decides with the balances, health, success rates and time
+// an operator gives, on top of the live state.
+func TestExplainWhatIf(t *testing.T) {
+	src := `
+routing {
+  timezone = "Asia/Yangon"
+}
+provider "a" {
+  plugin = "smpp"
+  pricing { default = 0.05 }
+}
+provider "b" {
+  plugin = "smpp"
+  pricing { default = 0.04 }
+}
+route "night" {
+  match      = "local_time >= '22:30' || hour < 6"
+  candidates = ["a"]
+}
+route "otp" {
+  match      = "kind == 'otp'"
+  candidates = ["a", "b"]
+  filter     = "healthy && has_balance && balance > 50 && success_rate >= 0.8"
+  strategy   = "least_cost"
+}
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`
+	live := fakeState{"b": {Healthy: true, HasBalance: true, Balance: 100, SuccessRate: 1}}
+	noon := func() time.Time { return time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC) } // 12:00 in Yangon
+	r := routing.NewRouter(compile(t, src), live, routing.WithClock(noon))
+	yes, no := true, false
+	sixty, forty, poor := 60.0, 40.0, 0.5
+	tests := []struct {
+		name string
+		w    routing.WhatIf
+		want []string
+	}{
+		{"live state", routing.WhatIf{}, []string{"b"}},
+		{"balances given", routing.WhatIf{Providers: map[string]routing.ProviderPatch{"a": {Balance: &sixty}}}, []string{"b", "a"}},
+		{"one unhealthy", routing.WhatIf{Providers: map[string]routing.ProviderPatch{"a": {Balance: &sixty}, "b": {Healthy: &no}}}, []string{"a"}},
+		{"balance too low", routing.WhatIf{Providers: map[string]routing.ProviderPatch{"b": {Balance: &forty}}}, []string{"a"}},
+		{"poor success rate", routing.WhatIf{Providers: map[string]routing.ProviderPatch{"a": {Balance: &sixty, Healthy: &yes}, "b": {SuccessRate: &poor}}}, []string{"a"}},
+		{"late evening local time", routing.WhatIf{At: time.Date(2026, 12, 7, 23, 10, 0, 0, time.FixedZone("", 6*3600+1800))}, []string{"a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex := r.ExplainWhatIf(t.Context(), mm, tt.w)
+			if !reflect.DeepEqual(ex.Candidates, tt.want) {
+				t.Errorf("candidates %v, want %v\n%s", ex.Candidates, tt.want, ex.Text())
+			}
+		})
+	}
+}

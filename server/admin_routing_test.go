@@ -292,3 +292,70 @@ func TestReloadUnderTraffic(t *testing.T) {
 		t.Errorf("only %d reloads were accepted during the traffic; the test did not exercise swapping", e.accepted.Load())
 	}
 }
+
+// The admin explanation takes a time and the providers' state to assume,
+// so an operator can ask "what if smpp-b were down at 23:10 in Yangon".
+func TestRouteExplainWhatIf(t *testing.T) {
+	e := setupRouting(t)
+	cfg, err := loadRoutes(`
+routing {
+  timezone = "Asia/Yangon"
+}
+provider "a" {
+  plugin = "sandbox"
+}
+provider "b" {
+  plugin = "sandbox"
+}
+route "night" {
+  match      = "kind == 'marketing' && !between(hour, 6, 22)"
+  candidates = ["b"]
+}
+route "otp" {
+  match      = "kind == 'otp'"
+  candidates = ["a", "b"]
+  filter     = "healthy && has_balance && balance > 50 && success_rate >= 0.8"
+}
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.router.Swap(cfg.Table)
+	tests := []struct {
+		name  string
+		body  string
+		code  int
+		route string
+		cands string
+	}{
+		{"no balance known", `{"to":"+959791234567","text":"x","kind":"otp"}`, 200, "default", "[a]"},
+		{"balances and health", `{"to":"+959791234567","text":"x","kind":"otp","providers":{"a":{"balance":60,"healthy":false},"b":{"balance":70}}}`, 200, "otp", "[b]"},
+		{"poor success rate", `{"to":"+959791234567","text":"x","kind":"otp","providers":{"a":{"balance":60,"success_rate":0.5},"b":{"balance":70}}}`, 200, "otp", "[b]"},
+		{"at night local time", `{"to":"+959791234567","text":"x","kind":"marketing","at":"2026-12-07T23:10+06:30"}`, 200, "night", "[b]"},
+		{"at noon", `{"to":"+959791234567","text":"x","kind":"marketing","at":"2026-12-07T12:00:00+06:30"}`, 200, "default", "[a]"},
+		{"bad time", `{"to":"+959791234567","text":"x","at":"23:10"}`, 400, "", ""},
+		{"unknown provider", `{"to":"+959791234567","text":"x","providers":{"c":{"healthy":false}}}`, 400, "", ""},
+		{"success rate out of range", `{"to":"+959791234567","text":"x","providers":{"a":{"success_rate":2}}}`, 400, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := e.post(t, "/api/v1/admin/route/explain", e.admin, tt.body)
+			if code != tt.code {
+				t.Fatalf("HTTP %d %v, want %d", code, out, tt.code)
+			}
+			if code != 200 {
+				if out["error"] == "" {
+					t.Errorf("refusal without a reason: %v", out)
+				}
+				return
+			}
+			if out["route"] != tt.route || fmt.Sprint(out["candidates"]) != tt.cands {
+				t.Errorf("explain chose %v %v, want %s %s", out["route"], out["candidates"], tt.route, tt.cands)
+			}
+		})
+	}
+}

@@ -40,9 +40,11 @@ Usage:
   smsrouter config validate [--config FILE]          check a config file, and have each provider's plugin
                                                     check its settings (without connecting)
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v]
-                          [--id MSG_ID] [--at TIME] [--json]
+                          [--id MSG_ID] [--at TIME] [--balance P=AMOUNT] [--unhealthy P] [--healthy P]
+                          [--success-rate P=RATE] [--json]
                                                     which route and providers a message gets, and why; --at
-                                                    is RFC 3339 (2026-12-07T23:10:00+06:30)
+                                                    is RFC 3339 (2026-12-07T23:10+06:30), the others give a
+                                                    provider's state (default: healthy, balance unknown)
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)

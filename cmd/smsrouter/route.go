@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/recordid"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -40,27 +40,24 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 	from := fs.String("from", "", "sender ID or number")
 	kind := fs.String("kind", "", "message kind: sms (default), otp, transactional, marketing, ...")
 	account := fs.String("account", "", "sending account id")
-	id := fs.String("id", "", "message id (the weighted strategy's choice depends on it)")
-	at := fs.String("at", "", "decide as if it were this time (RFC 3339, e.g. 2025-06-01T22:30:00Z); default now")
+	id := fs.String("id", "", "message id: the weighted strategy draws from it, so the same id always draws the same (default: a new random id each run)")
+	at := fs.String("at", "", "decide as if it were this time (RFC 3339, e.g. 2026-12-07T23:10+06:30); default now")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	tags := tagFlags{}
 	fs.Var(tags, "tag", "message tag key=value (repeatable)")
+	state := whatIfFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q; flags are --to, --text, --from, --kind, --account, --tag k=v, --json", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q; flags are --to, --text, --from, --kind, --account, --tag k=v, --id, --at, --balance, --unhealthy, --success-rate, --json", fs.Arg(0))
 	}
 	if *to == "" || *text == "" {
 		return errors.New("--to and --text are required, e.g. smsrouter route explain --to +959123456789 --text 'Your code is 123456' --kind otp")
 	}
-	now := time.Now
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
-		if err != nil {
-			return fmt.Errorf("--at %q is not an RFC 3339 time such as 2025-06-01T22:30:00Z", *at)
-		}
-		now = func() time.Time { return t }
+	when, err := routing.ParseAt(*at)
+	if err != nil {
+		return fmt.Errorf("--at: %w", err)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -75,7 +72,15 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 		return err
 	}
 	f.MessageID = *id
-	ex := routing.NewRouter(cfg.Table, nil, routing.WithClock(now)).Explain(ctx, f)
+	if f.MessageID == "" {
+		// A fresh id each run, as each message has: the recipient would
+		// draw the same side of a weighted split every time.
+		f.MessageID = recordid.New("msg")
+	}
+	if err := state.check(cfg.Table.Providers()); err != nil {
+		return err
+	}
+	ex := routing.NewRouter(cfg.Table, nil).ExplainWhatIf(ctx, f, routing.WhatIf{At: when, Providers: state.patches})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -55,6 +55,11 @@ func TestRouteExplainProductionExample(t *testing.T) {
 		{"France", []string{"--to", "+33612345678"}, "route eu: smpp-eu-1, smpp-eu-2"},
 		{"United States", []string{"--to", "+14155552671"}, "route us: twilio-us, aggregator"},
 		{"Japan", []string{"--to", "+819012345678", "--tag", "campaign=x"}, "route default: aggregator"},
+		// The state a live server would know, given on the command line.
+		{"Myanmar OTP, cheapest link down", []string{"--to", "+959791234567", "--kind", "otp", "--unhealthy", "smpp-asia-1"},
+			"route mm-otp: smpp-asia-2, aggregator"},
+		{"Myanmar OTP, cheapest link out of credit", []string{"--to", "+959791234567", "--kind", "otp", "--balance", "smpp-asia-1=0.01",
+			"--balance", "smpp-asia-2=60", "--at", "2026-12-07T23:10+06:30"}, "route mm-otp: smpp-asia-2, aggregator"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +97,14 @@ func TestRouteExplainProductionExample(t *testing.T) {
 		t.Errorf("--json: %v %+v\n%s", err, ex, out)
 	}
 
+	if out, err := runBinary(t, "route", "explain", "--config", cfg, "--to", "+959791234567", "--text", "hi", "--balance", "smpp-asia-9=1"); err == nil ||
+		!strings.Contains(out, `provider "smpp-asia-9" is not configured`) {
+		t.Errorf("state for an unknown provider: %v\n%s", err, out)
+	}
+	if out, err := runBinary(t, "route", "explain", "--config", cfg, "--to", "+959791234567", "--text", "hi", "--at", "23:10"); err == nil ||
+		!strings.Contains(out, "is not an RFC 3339 time") {
+		t.Errorf("bad --at: %v\n%s", err, out)
+	}
 	if out, err := runBinary(t, "route", "explain", "--config", cfg, "--to", "12", "--text", "hi"); err == nil || !strings.Contains(out, "Invalid phone number format") {
 		t.Errorf("bad number: %v\n%s", err, out)
 	}
@@ -164,7 +177,8 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := h.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	h.stderr.await(t, regexp.MustCompile(`routing table reloaded`), 30*time.Second)
+	// The log line says what changed.
+	h.stderr.await(t, regexp.MustCompile(`routing table reloaded.*routes_added=mm-v2 routes_removed=mm-v1`), 30*time.Second)
 	if got := explain(); got != "mm-v2" {
 		t.Errorf("route %q after reload, want mm-v2", got)
 	}
