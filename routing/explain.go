@@ -67,7 +67,7 @@ type RouteTrace struct {
 	// the kept candidates (chosen weighted route only).
 	Weights map[string]int `json:"weights,omitempty"`
 	Draw    *Draw          `json:"draw,omitempty"`
-	Outcome string   `json:"outcome"`
+	Outcome string         `json:"outcome"`
 }
 
 // Draw is the weighted strategy's draw: Value (0 ≤ Value < Total, the sum
