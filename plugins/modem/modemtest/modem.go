@@ -1,10 +1,12 @@
 package modemtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +126,7 @@ type Modem struct {
 	failures map[string][]string
 	extra    []string // lines for the next answer
 	commands []string
+	newCmd   chan struct{} // closed and replaced when a command arrives
 	timers   map[*time.Timer]struct{}
 	closed   bool
 	wg       sync.WaitGroup
@@ -142,6 +145,7 @@ func New(t testing.TB, opts Options) *Modem {
 		latency:  opts.Latency,
 		failures: map[string][]string{},
 		timers:   map[*time.Timer]struct{}{},
+		newCmd:   make(chan struct{}),
 	}
 	m.st = newState(&m.opts)
 	if err := m.Replug(); err != nil {
@@ -222,6 +226,28 @@ func (m *Modem) Commands() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.commands...)
+}
+
+// WaitCommand waits until a command starting with prefix (such as "+CMGS=")
+// has arrived at or after position from of Commands, and returns its
+// position.
+func (m *Modem) WaitCommand(ctx context.Context, prefix string, from int) (int, error) {
+	for {
+		m.mu.Lock()
+		for i := from; i < len(m.commands); i++ {
+			if strings.HasPrefix(m.commands[i], prefix) {
+				m.mu.Unlock()
+				return i, nil
+			}
+		}
+		changed := m.newCmd
+		m.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("modemtest: waiting for %s at %s: %w", prefix, m.opts.Path, ctx.Err())
+		}
+	}
 }
 
 // Stored returns how many messages the SIM holds.

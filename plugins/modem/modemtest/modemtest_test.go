@@ -1,6 +1,7 @@
 package modemtest_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"slices"
@@ -358,7 +359,14 @@ func TestSlowAnswersAndUnplug(t *testing.T) {
 	m := modemtest.New(t, modemtest.Options{})
 	g, f := dial(t, m)
 	m.SetLatency(time.Hour)
-	if _, err := g.Command("+CSQ", at.WithTimeout(50*time.Millisecond)); err != at.ErrDeadlineExceeded {
+	from := len(m.Commands())
+	go g.Command("+CSQ", at.WithTimeout(50*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if i, err := m.WaitCommand(ctx, "+CSQ", from); err != nil || i != from {
+		t.Fatalf("waiting for +CSQ: %d, %v", i, err)
+	}
+	if _, err := g.Command("+CGSN", at.WithTimeout(50*time.Millisecond)); err != at.ErrDeadlineExceeded {
 		t.Fatalf("slow modem: %v, want a deadline", err)
 	}
 	m.Unplug()

@@ -52,6 +52,8 @@ func (m *Modem) commandLine(p *plug, in *input, line string) {
 	m.mu.Lock()
 	for _, c := range parseLine(line[2:]) {
 		m.commands = append(m.commands, c.raw)
+		close(m.newCmd)
+		m.newCmd = make(chan struct{})
 		if c.name != "+CMGS" { // +CMGS fails after its body
 			if f, ok := m.takeFailure(c.name); ok {
 				final = f
