@@ -32,6 +32,8 @@ require (
 
 require github.com/android-sms-gateway/client-go v1.12.1
 
+require github.com/android-sms-gateway/client-go v1.12.1 // indirect
+
 require (
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect

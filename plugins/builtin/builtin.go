@@ -3,6 +3,7 @@ package builtin
 import (
 	"sort"
 
+	"github.com/smsrouter/smsrouter/plugins/android"
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
@@ -13,6 +14,7 @@ import (
 // providers are the built-in kinds and how to make each.
 var providers = map[string]func() sdk.Provider{
 	"sandbox": func() sdk.Provider { return sandbox.New() },
+	"android": func() sdk.Provider { return android.New() },
 	"smpp":    func() sdk.Provider { return smpp.New() },
 	"httpapi": func() sdk.Provider { return httpapi.New() },
 	"twilio":  func() sdk.Provider { return twilio.New() },
