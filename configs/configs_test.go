@@ -96,6 +96,7 @@ func TestProductionExampleParses(t *testing.T) {
 		"TWILIO_ACCOUNT_SID":     "AC0123456789abcdef0123456789abcdef",
 		"TWILIO_AUTH_TOKEN":      "twilio-token",
 		"AGGREGATOR_TOKEN":       "aggregator-token",
+		"ANDROID_PRIVATE_TOKEN":  "android-private-token-0123",
 	}
 	opts := config.Options{BuiltinKinds: builtin.Kinds(), LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 
@@ -113,11 +114,11 @@ func TestProductionExampleParses(t *testing.T) {
 	for _, p := range cfg.Providers {
 		names = append(names, p.Name)
 	}
-	want := []string{"smpp-asia-1", "smpp-asia-2", "smpp-eu-1", "smpp-eu-2", "twilio-us", "aggregator"}
+	want := []string{"android-mm", "smpp-asia-1", "smpp-asia-2", "smpp-eu-1", "smpp-eu-2", "twilio-us", "aggregator"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("providers = %v, want %v", names, want)
 	}
-	if got := cfg.Table.Routes(); !reflect.DeepEqual(got, []string{"mm-otp", "mm", "eu", "us", "default"}) {
+	if got := cfg.Table.Routes(); !reflect.DeepEqual(got, []string{"mm-otp", "mm-marketing", "mm", "eu", "us", "default"}) {
 		t.Errorf("routes = %v", got)
 	}
 	configureBuiltins(t, cfg)
@@ -162,6 +163,8 @@ func TestProductionExampleRoutes(t *testing.T) {
 		{"Myanmar OTP, cheapest link down", "+959791234567", "otp", state{"smpp-asia-1": {}}, "mm-otp", []string{"smpp-asia-2", "aggregator"}},
 		{"Myanmar OTP, cheapest link out of money", "+959791234567", "otp",
 			state{"smpp-asia-1": lowBalance}, "mm-otp", []string{"smpp-asia-2", "aggregator"}},
+		{"Myanmar marketing: the phones, free", "+959791234567", "marketing", nil, "mm-marketing", []string{"android-mm", "smpp-asia-1", "smpp-asia-2"}},
+		{"Myanmar marketing, no phone online: SMPP", "+959791234567", "marketing", state{"android-mm": {}}, "mm-marketing", []string{"smpp-asia-1", "smpp-asia-2"}},
 		{"Myanmar MPT number: the other link is cheaper", "+959250123456", "sms", nil, "mm", []string{"smpp-asia-2", "smpp-asia-1"}},
 		{"Germany: smpp-eu-2 is cheaper after conversion", "+4915123456789", "sms", nil, "eu", []string{"smpp-eu-2", "smpp-eu-1"}},
 		{"France: smpp-eu-1 is cheaper", "+33612345678", "sms", nil, "eu", []string{"smpp-eu-1", "smpp-eu-2"}},

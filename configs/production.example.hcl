@@ -114,9 +114,26 @@ api {
   low_balance  = 5 # balance.low webhook when a charge takes a balance below 5 USD
 }
 
-# Android phones (a local SIM on an unlimited bundle) and GSM modems are
-# coming as provider kinds; until then, connect one through an external
-# plugin (see the end of this file) or an HTTP gateway (plugin = "httpapi").
+# Android phones running the SMS Gateway for Android app in private-server
+# mode, with local SIMs on an unlimited bundle: free per message, but slow
+# (25 a minute per phone) and only as available as the phones. In the app
+# type {public_url}/api/v1/providers/android-mm/hooks/mobile/v1 and the
+# private token (configs/android.example.hcl has every setting). While no
+# phone is online the provider is unhealthy and routes fail over.
+provider "android-mm" {
+  plugin = "android"
+  config = {
+    private_token = env("ANDROID_PRIVATE_TOKEN", "")
+    state_file    = "/var/lib/smsrouter/android-mm-phones.json"
+  }
+  pricing {
+    default = 0
+  }
+}
+
+# GSM modems are coming as a provider kind; until then, connect one through
+# an external plugin (see the end of this file) or an HTTP gateway
+# (plugin = "httpapi").
 
 # Two SMPP links into Myanmar and South-East Asia.
 provider "smpp-asia-1" {
@@ -242,6 +259,15 @@ route "mm-otp" {
   match      = "country == 'MM' && kind == 'otp'"
   candidates = ["smpp-asia-1", "smpp-asia-2", "aggregator"]
   filter     = "healthy && (!has_balance || balance >= cost)"
+  strategy   = "least_cost"
+}
+
+# Myanmar marketing: the phones while one is online (they cost nothing, so
+# least_cost puts them first), else the cheapest SMPP link.
+route "mm-marketing" {
+  match      = "country == 'MM' && kind == 'marketing'"
+  candidates = ["android-mm", "smpp-asia-1", "smpp-asia-2"]
+  filter     = "healthy"
   strategy   = "least_cost"
 }
 

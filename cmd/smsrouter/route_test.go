@@ -93,7 +93,7 @@ func TestRouteExplainProductionExample(t *testing.T) {
 		Candidates []string
 		Routes     []struct{ Name, Outcome string }
 	}
-	if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Route != "eu" || len(ex.Routes) != 3 || ex.Routes[0].Outcome != "no match" {
+	if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Route != "eu" || len(ex.Routes) != 4 || ex.Routes[0].Outcome != "no match" {
 		t.Errorf("--json: %v %+v\n%s", err, ex, out)
 	}
 

@@ -183,7 +183,7 @@ func (p *Provider) Close(context.Context) error {
 	p.closed = true
 	close(p.closing)
 	p.signalLocked()
-	if p.state != nil {
+	if p.state != nil && len(p.devices) > 0 {
 		if err := p.state.save(p.devicesLocked()); err != nil {
 			return fmt.Errorf("android: saving phones at close: %w", err)
 		}
