@@ -59,9 +59,10 @@ func (f *stateFile) load() ([]*device, error) {
 			return nil, fmt.Errorf("the phones file %s has a phone without an id or token hash", f.path)
 		}
 		d := newDevice(ph.ID, ph.Name, ph.TokenSHA256, ph.CreatedAt)
-		// Restored phones start offline: they show they are there by
-		// connecting again.
-		d.lastSeen = ph.LastSeen.Add(-24 * time.Hour * 365)
+		// A phone seen just before a restart counts online until three ping
+		// intervals passed, as it would have without the restart; its
+		// event stream reconnects within seconds.
+		d.lastSeen = ph.LastSeen
 		d.SIMs = ph.SIMs
 		out = append(out, d)
 	}
