@@ -343,26 +343,34 @@ func (p *Phone) Reconnect() {
 
 // GoSilentAfter makes the phone go silent right after it next reports
 // state for a message (e.g. Processed: it took the message, then vanished
-// before the radio answered). The returned channel closes when it has.
-func (p *Phone) GoSilentAfter(state smsgateway.ProcessingState) <-chan struct{} {
+// before the radio answered). The returned channel yields that message's
+// id once the phone is silent, then closes.
+func (p *Phone) GoSilentAfter(state smsgateway.ProcessingState) <-chan string {
 	return p.after(state, true)
 }
 
 // PowerOffAfter switches the phone off right after it next reaches state
 // for a message, before reporting it: the report and the rest of the work
-// wait for PowerOn.
-func (p *Phone) PowerOffAfter(state smsgateway.ProcessingState) <-chan struct{} {
+// wait for PowerOn. The returned channel yields that message's id, then
+// closes.
+func (p *Phone) PowerOffAfter(state smsgateway.ProcessingState) <-chan string {
 	return p.after(state, false)
 }
 
 // trigger is a fault armed for the next time a message reaches a state.
 type trigger struct {
 	silent bool // go silent after reporting; otherwise power off before
-	done   chan struct{}
+	done   chan string // buffered 1
 }
 
-func (p *Phone) after(state smsgateway.ProcessingState, silent bool) <-chan struct{} {
-	t := trigger{silent: silent, done: make(chan struct{})}
+// fire hands the message id to whoever armed the trigger.
+func (t trigger) fire(id string) {
+	t.done <- id
+	close(t.done)
+}
+
+func (p *Phone) after(state smsgateway.ProcessingState, silent bool) <-chan string {
+	t := trigger{silent: silent, done: make(chan string, 1)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.trigger[state] = t

@@ -153,7 +153,7 @@ func (p *Phone) step(ctx context.Context, m *local) bool {
 			delete(p.trigger, c.state)
 			p.apply(m, c)
 			p.powerOffLocked()
-			close(t.done)
+			t.fire(m.msg.ID)
 			p.mu.Unlock()
 			return false
 		}
@@ -165,7 +165,7 @@ func (p *Phone) step(ctx context.Context, m *local) bool {
 		if t, armed := p.trigger[c.state]; armed && t.silent {
 			delete(p.trigger, c.state)
 			p.goSilentLocked()
-			close(t.done)
+			t.fire(m.msg.ID)
 		}
 		p.mu.Unlock()
 	}
