@@ -1,0 +1,149 @@
+package android_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/android-sms-gateway/client-go/smsgateway"
+
+	"github.com/smsrouter/smsrouter/plugins/android/phonetest"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// simulated starts a phone of the simulator against g.
+func (g *gateway) simulated(t *testing.T, opts phonetest.Options) *phonetest.Phone {
+	t.Helper()
+	opts.PrivateToken = privateToken
+	ph := phonetest.New(t, g.host.URL()+"/mobile/v1", opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ph.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ph
+}
+
+func within(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestSIMChoice sends to numbers two phones' SIMs serve: each goes through
+// the phone whose SIM prefix fits, on that SIM.
+func TestSIMChoice(t *testing.T) {
+	g := newGateway(t, `,"phones":[
+		{"name":"atom","sims":[{"slot":1,"prefixes":["+95979"]},{"slot":2,"number":"+959250000001","prefixes":["+95925"]}]},
+		{"name":"mpt","sims":[{"slot":1,"prefixes":["+95942"]}]}]`)
+	atom := g.simulated(t, phonetest.Options{Name: "atom", SIMs: []phonetest.SIM{{Number: "+959790000001"}, {Number: "+959250000001"}}})
+	mpt := g.simulated(t, phonetest.Options{Name: "mpt", SIMs: []phonetest.SIM{{Number: "+959420000001"}}})
+	cases := []struct {
+		to    string
+		phone *phonetest.Phone
+		slot  uint8
+	}{
+		{"+959791234567", atom, 1},
+		{"+959251234567", atom, 2},
+		{"+959421234567", mpt, 1},
+	}
+	for i, c := range cases {
+		id := fmt.Sprintf("msg_sim%d", i)
+		res, err := g.p.Send(within(t), []sdk.Message{msg(id, c.to)})
+		if err != nil || res[0].Outcome != sdk.Accepted {
+			t.Fatalf("%s: %+v %v", c.to, res, err)
+		}
+		select {
+		case m := <-c.phone.Received():
+			if m.ID != id || m.SimNumber == nil || *m.SimNumber != c.slot {
+				t.Errorf("%s went as %s on SIM %v, want %s on SIM %d", c.to, m.ID, m.SimNumber, id, c.slot)
+			}
+		case <-within(t).Done():
+			t.Fatalf("%s: phone %s did not get it", c.to, c.phone.Name())
+		}
+	}
+	// What the app reported and what the operator configured, together.
+	for _, ph := range g.p.Phones() {
+		if ph.Name == "atom" && (len(ph.SIMs) != 2 || ph.SIMs[1].Number != "+959250000001" || ph.SIMs[0].Number != "+959790000001") {
+			t.Errorf("atom's SIMs = %+v", ph.SIMs)
+		}
+	}
+}
+
+// TestPacing gives a phone no more than rate_limit messages a period: the
+// next is answered RetryAfter with the wait until the phone has room.
+func TestPacing(t *testing.T) {
+	g := newGateway(t, `,"rate_limit":2,"rate_period":"1h","lease":"2s"`)
+	g.simulated(t, phonetest.Options{Name: "one"})
+	res, err := g.p.Send(within(t), []sdk.Message{msg("msg_p1", "+959791234567"), msg("msg_p2", "+959791234568"), msg("msg_p3", "+959791234569")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != sdk.Accepted || res[1].Outcome != sdk.Accepted {
+		t.Errorf("first two = %+v", res[:2])
+	}
+	if r := res[2]; r.Outcome != sdk.Temporary || r.RetryAfter < 59*time.Minute || r.Code != "PHONE_LIMIT" {
+		t.Errorf("third = %+v, want RetryAfter about an hour", r)
+	}
+}
+
+// TestPhoneVanishesAfterTakingAMessage: a phone takes a message and goes
+// silent before the radio answers; its reports arrive when it comes back.
+func TestPhoneVanishesAfterTakingAMessage(t *testing.T) {
+	g := newGateway(t, "")
+	ph := g.simulated(t, phonetest.Options{Name: "flaky", DuplicatePatches: 1})
+	gone := ph.GoSilentAfter(smsgateway.ProcessingStateProcessed)
+	res, err := g.p.Send(within(t), []sdk.Message{msg("msg_v", "+959791234567")})
+	if err != nil || res[0].Outcome != sdk.Accepted {
+		t.Fatalf("send = %+v, %v", res, err)
+	}
+	<-gone
+	ph.Reconnect()
+	want := map[string]bool{"msg_v/sent": true, "msg_v/delivered": true}
+	if !g.host.waitFor(within(t), func(evs []sdk.Event) bool { return hasEvents(evs, want) }) {
+		t.Fatalf("events = %v", eventIDs(g.host.stored()))
+	}
+	if err := ph.ReplayPatches(within(t)); err != nil {
+		t.Errorf("replayed reports refused: %v", err)
+	}
+}
+
+// TestInbound: an SMS arriving at a phone becomes an inbound message to
+// the receiving SIM's number, with an id the host deduplicates within the
+// window only.
+func TestInbound(t *testing.T) {
+	g := newGateway(t, `,"inbound_dedup_window":"2m"`)
+	ph := g.simulated(t, phonetest.Options{Name: "in", SIMs: []phonetest.SIM{{Number: "+959790000001"}, {Number: "+959250000001"}}})
+	if err := ph.WaitWebhooks(within(t), smsgateway.WebhookEventSmsReceived); err != nil {
+		t.Fatal(err)
+	}
+	// The phone signs with the key from GET /settings once it fetched them.
+	err := ph.WaitFor(within(t), "settings with a signing key", func(v phonetest.View) bool {
+		s := v.Settings()
+		return s.Webhooks != nil && s.Webhooks.SigningKey != nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for range 2 { // the app posts the same SMS twice: one id
+		if err := ph.Inject(within(t), phonetest.Inbound{From: "+959791111111", Text: "YES", SIM: 2, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := g.host.stored()
+	var in []sdk.Event
+	for _, e := range evs {
+		if e.Inbound != nil {
+			in = append(in, e)
+		}
+	}
+	if len(in) != 2 || in[0].ID != in[1].ID || !strings.HasPrefix(in[0].ID, "in/") || in[0].DuplicateWindow != 2*time.Minute {
+		t.Fatalf("inbound events = %+v", in)
+	}
+	if got := in[0].Inbound; got.From != "+959791111111" || got.To != "+959250000001" || got.Text != "YES" || !got.At.Equal(at) {
+		t.Errorf("inbound = %+v", got)
+	}
+}
