@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -85,4 +88,58 @@ func (e refusingEvents) StoreEvents(context.Context, string, []message.Event) er
 		return errors.New("database is read-only")
 	}
 	return nil
+}
+
+// TestHookEventStreamOutlivesWriteTimeout: a hook answered as server-sent
+// events keeps streaming past the server's write_timeout, which still
+// bounds every other answer.
+func TestHookEventStreamOutlivesWriteTimeout(t *testing.T) {
+	h := pluginhost.New(pluginhost.Options{})
+	if err := h.Start(t.Context(), []pluginhost.Spec{{Name: "stream", InProcess: &streamingHooks{}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	tr := config.DefaultTransport()
+	tr.WriteTimeout = 100 * time.Millisecond
+	srv, err := server.NewHTTP(server.New(server.Options{Hooks: h, Events: refusingEvents{}}), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/api/v1/providers/stream/hooks/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "data: 1\n\ndata: 2\n\n" {
+		t.Errorf("stream = %q, %v; want both events, the second after write_timeout", body, err)
+	}
+}
+
+// streamingHooks answers every hook with two events, the second after
+// more than the test server's write_timeout.
+type streamingHooks struct{ failingHooks }
+
+func (p *streamingHooks) HandleHook(ctx context.Context, _ *sdk.HookRequest, w sdk.HookResponseWriter) error {
+	w.Header().Set("Content-Type", "text/event-stream")
+	_, _ = w.Write([]byte("data: 1\n\n"))
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(300 * time.Millisecond): // past write_timeout: the point of the test
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err := w.Write([]byte("data: 2\n\n"))
+	return err
 }

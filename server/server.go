@@ -390,6 +390,12 @@ func (a *api) hook(c *gin.Context) {
 	req := &hook.Request{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
 		Header: c.Request.Header.Clone(), Body: body, RemoteAddr: c.Request.RemoteAddr}
 	name := c.Param("name")
+	if strings.Contains(c.GetHeader("Accept"), "text/event-stream") {
+		// A provider's event stream (phones holding SSE open) outlives
+		// write_timeout by design; its keep-alives, not a deadline, find
+		// a peer that went away.
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	}
 	err = core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer)
 	var he *core.HookError
 	if errors.As(err, &he) {
