@@ -35,6 +35,12 @@ require github.com/android-sms-gateway/client-go v1.12.1
 require github.com/android-sms-gateway/client-go v1.12.1 // indirect
 
 require (
+	github.com/creack/pty v1.1.24 // indirect
+	github.com/warthog618/modem v0.3.0 // indirect
+	go.bug.st/serial v1.8.0 // indirect
+)
+
+require (
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
 	github.com/apparentlymart/go-textseg/v17 v17.0.1 // indirect

@@ -5,6 +5,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/plugins/android"
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
+	"github.com/smsrouter/smsrouter/plugins/modem"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
 	"github.com/smsrouter/smsrouter/plugins/twilio"
@@ -18,6 +19,7 @@ var providers = map[string]func() sdk.Provider{
 	"smpp":    func() sdk.Provider { return smpp.New() },
 	"httpapi": func() sdk.Provider { return httpapi.New() },
 	"twilio":  func() sdk.Provider { return twilio.New() },
+	"modem":   func() sdk.Provider { return modem.New() },
 }
 
 // Kinds returns the built-in plugin kinds, sorted.

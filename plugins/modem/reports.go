@@ -1,0 +1,147 @@
+package modem
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warthog618/sms/encoding/tpdu"
+
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+// reportKey finds the part a status report is about: the port, the TP-MR
+// the modem gave the part (0..255, so it wraps) and the recipient.
+type reportKey struct {
+	port      string
+	mr        int
+	recipient string
+}
+
+// sentMessage is an accepted message waiting for the reports of its parts.
+type sentMessage struct {
+	id    string
+	at    time.Time
+	parts []partReport // by part, in order
+	open  int          // parts without a final report
+}
+
+type partReport struct {
+	key    reportKey
+	final  bool
+	status sdk.Status
+	word   string
+	code   byte
+}
+
+// reportBook matches status reports to messages. An entry lives for the
+// report window; a newer part with the same key replaces an older one,
+// since the modem reuses references.
+type reportBook struct {
+	window time.Duration
+	mu     sync.Mutex
+	byKey  map[reportKey]*sentMessage
+}
+
+func newReportBook(window time.Duration) *reportBook {
+	return &reportBook{window: window, byKey: map[reportKey]*sentMessage{}}
+}
+
+// digits keeps the digits of a number, so "+4790…" and "4790…" match.
+func digits(n string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, n)
+}
+
+func (b *reportBook) add(id, port, to string, mrs []int) {
+	m := &sentMessage{id: id, at: time.Now(), parts: make([]partReport, len(mrs)), open: len(mrs)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prune(m.at)
+	for i, mr := range mrs {
+		k := reportKey{port: port, mr: mr, recipient: digits(to)}
+		m.parts[i].key = k
+		b.byKey[k] = m
+	}
+}
+
+func (b *reportBook) prune(now time.Time) {
+	for k, m := range b.byKey {
+		if now.Sub(m.at) > b.window {
+			delete(b.byKey, k)
+		}
+	}
+}
+
+// tpStatus maps TP-Status (23.040 §9.2.3.15) to a normalised status; final
+// is false while the SMSC is still trying.
+func tpStatus(st byte) (status sdk.Status, word string, final bool) {
+	switch {
+	case st <= 0x02:
+		return sdk.StatusDelivered, "delivered", true
+	case st >= 0x20 && st <= 0x2F:
+		return sdk.StatusSent, "SC still trying", false
+	case st == 0x46:
+		return sdk.StatusExpired, "validity period expired", true
+	case st == 0x41 || st == 0x43 || st == 0x44:
+		return sdk.StatusUndeliverable, "not obtainable", true
+	case st == 0x42 || st == 0x45:
+		return sdk.StatusRejected, "rejected by the network", true
+	case st >= 0x40 && st <= 0x4F:
+		return sdk.StatusUndeliverable, "permanent error", true
+	case st >= 0x60 && st <= 0x6F:
+		return sdk.StatusUndeliverable, "SC stopped trying", true
+	}
+	return sdk.StatusUnknown, "unknown status", true
+}
+
+// report applies one SMS-STATUS-REPORT. It returns the event to emit when
+// the last part of its message got a final report, with the message's
+// overall status: delivered when every part was, else the first part's
+// that was not.
+func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
+	k := reportKey{port: port, mr: int(tp.MR), recipient: digits(tp.RA.Number())}
+	status, word, final := tpStatus(tp.ST)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.byKey[k]
+	if !ok || !final {
+		return sdk.Event{}, false
+	}
+	delete(b.byKey, k)
+	for i := range m.parts {
+		pr := &m.parts[i]
+		if pr.key == k && !pr.final {
+			*pr = partReport{key: k, final: true, status: status, word: word, code: tp.ST}
+			m.open--
+		}
+	}
+	if m.open > 0 {
+		return sdk.Event{}, false
+	}
+	overall := m.parts[0]
+	for _, pr := range m.parts {
+		if pr.status != sdk.StatusDelivered {
+			overall = pr
+			break
+		}
+	}
+	ev := &sdk.StatusEvent{
+		ProviderMessageID: m.id,
+		Status:            overall.status,
+		ProviderStatus:    overall.word,
+		ErrorCode:         fmt.Sprintf("TP-ST %02X", overall.code),
+		// No Recipient: the ids are random, never reused, so the host
+		// needs none, and a report's number may lack the "+".
+		At: tp.DT.Time,
+	}
+	if overall.status == sdk.StatusDelivered {
+		ev.ErrorCode = ""
+	}
+	return sdk.Event{ID: m.id + ":" + string(overall.status), Status: ev}, true
+}
