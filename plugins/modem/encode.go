@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/gsm7/charset"
 	"github.com/warthog618/sms/encoding/tpdu"
 	"github.com/warthog618/sms/encoding/ucs2"
 
@@ -14,6 +15,14 @@ import (
 // maxValidity is the longest relative validity period an SMS-SUBMIT holds
 // (TP-VP 255: 63 weeks).
 const maxValidity = 63 * 7 * 24 * time.Hour
+
+// The sms module builds its GSM 03.38 encoding tables on first use without
+// a lock, so two ports encoding at once race; building them here, before
+// any goroutine runs, leaves only reads.
+func init() {
+	charset.DefaultEncoder()
+	charset.DefaultExtEncoder()
+}
 
 // encoder turns messages into SMS-SUBMIT TPDUs. Its counter gives every
 // concatenated message a reference of its own, so a handset never mixes

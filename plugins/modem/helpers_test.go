@@ -15,7 +15,9 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { plugins.Close() }))
+}
 
 // waitLimit bounds every wait of these tests.
 const waitLimit = 15 * time.Second

@@ -89,10 +89,15 @@ type port struct {
 	wake    chan struct{}
 
 	nextSend time.Time
+	// first is closed when the first session got ready or failed.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
+func (pt *port) firstDone() { pt.firstOnce.Do(func() { close(pt.first) }) }
+
 func newPort(p *Provider, cfg portConfig) *port {
-	return &port{cfg: cfg, p: p, wake: make(chan struct{}, 1),
+	return &port{cfg: cfg, p: p, wake: make(chan struct{}, 1), first: make(chan struct{}),
 		status: portStatus{State: stateOpening, RSSI: 99, Reg: regUnknown, Number: cfg.Number}}
 }
 
@@ -162,6 +167,7 @@ func (pt *port) run(ctx context.Context) {
 	for {
 		pt.setState(stateOpening, nil)
 		served, err := pt.session(ctx)
+		pt.firstDone()
 		for _, j := range pt.drain() {
 			pt.p.redispatch(j, fmt.Sprintf("port %s stopped before sending it", pt.cfg.Path))
 		}
@@ -219,6 +225,7 @@ func (pt *port) session(ctx context.Context) (served bool, err error) {
 	}
 	pt.readStored(c)
 	pt.setState(stateReady, nil)
+	pt.firstDone()
 	pt.p.log.Info("modem port ready", "port", pt.cfg.Path, "imei", imei, "operator", pt.snapshot().Operator)
 	return true, pt.serve(ctx, c)
 }

@@ -112,10 +112,12 @@ func (p *Provider) ValidateSettings(_ context.Context, cfg sdk.Config) error {
 	return err
 }
 
-// Configure checks the settings and starts a supervisor per port. It does
-// not wait for the modems: a port that is missing or refuses its init is
-// reported by Health and reopened with backoff, and the others work.
-func (p *Provider) Configure(_ context.Context, cfg sdk.Config) error {
+// Configure checks the settings and starts a supervisor per port. It waits
+// for each port's first attempt (bounded by ctx and configureWait), so a
+// Send right after it finds the ports ready, but a port that is missing or
+// refuses its init does not fail it: Health reports the port, which is
+// reopened with backoff while the others work.
+func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	s, err := parseSettings(cfg.Settings)
 	if err != nil {
 		return fmt.Errorf("configure modem provider %q: %w", cfg.Name, err)
@@ -141,8 +143,21 @@ func (p *Provider) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	p.log.Info("modem provider configured", "ports", len(p.ports), "status_reports", s.StatusReports,
 		"send_interval", s.SendInterval, "health_interval", s.HealthInterval)
+	wait, stop := context.WithTimeout(ctx, configureWait)
+	defer stop()
+	for _, pt := range p.ports {
+		select {
+		case <-pt.first:
+		case <-wait.Done():
+			return nil
+		}
+	}
 	return nil
 }
+
+// configureWait bounds Configure's wait for the ports' first attempt, well
+// inside the host's 30 s for Configure.
+const configureWait = 20 * time.Second
 
 // Close stops every port and goroutine.
 func (p *Provider) Close(context.Context) error {
@@ -163,6 +178,9 @@ func (p *Provider) Close(context.Context) error {
 func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
 	if !p.configured.Load() {
 		return nil, errNotConfigured
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("send not attempted: %w", err)
 	}
 	results := make([]sdk.SendResult, len(msgs))
 	jobs := make([]*job, len(msgs))
@@ -333,20 +351,38 @@ func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 				case <-ctx.Done():
 					return
 				case pe := <-p.events:
-					if err := emit(ctx, pe.ev); err != nil {
-						// Not stored: a stored message stays on the SIM.
-						p.log.Warn("event not stored", "event", pe.ev.ID, "error", err)
-						continue
-					}
-					if pe.after != nil {
-						pe.after()
-					}
+					p.deliver(ctx, emit, pe)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	return nil
+}
+
+// deliver emits one event until the host stored it or ctx ends; an event
+// not stored goes back to the queue for the next Events stream.
+func (p *Provider) deliver(ctx context.Context, emit sdk.EmitFunc, pe pending) {
+	wait := 50 * time.Millisecond
+	for {
+		err := emit(ctx, pe.ev)
+		if err == nil {
+			if pe.after != nil {
+				pe.after()
+			}
+			return
+		}
+		p.log.Warn("event not stored, offering it again", "event", pe.ev.ID, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.emit(pe.ev, pe.after)
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // Health is OK while at least one port is ready and registered; the detail
