@@ -1,0 +1,69 @@
+package modem_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/warthog618/sms/encoding/tpdu"
+
+	"github.com/smsrouter/smsrouter/plugins/modem/modemtest"
+	"github.com/smsrouter/smsrouter/sdk"
+)
+
+func TestPacingSpacesMessagesOnAPort(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	s := fast(m.Path())
+	s["send_interval"] = "150ms"
+	h := start(t, s)
+	h.ready(t, 1)
+	var at []time.Time
+	for i := range 3 {
+		if res := h.send(t, sdk.Message{ID: fmt.Sprint(i), To: "+4791234567", Text: "paced"}); res.Outcome != sdk.Accepted {
+			t.Fatalf("result = %+v", res)
+		}
+		at = append(at, submitted(t, m).At)
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 150*time.Millisecond {
+			t.Errorf("messages %d and %d %s apart, want at least 150ms", i-1, i, gap)
+		}
+	}
+}
+
+func TestDailyLimitMovesMessagesToAnotherPort(t *testing.T) {
+	a := modemtest.New(t, modemtest.Options{})
+	b := modemtest.New(t, modemtest.Options{})
+	h := start(t, fast(map[string]any{"path": a.Path(), "max_per_day": 1}, map[string]any{"path": b.Path(), "max_per_day": 1}))
+	h.ready(t, 2)
+	for i := range 2 {
+		if res := h.send(t, sdk.Message{ID: fmt.Sprint(i), To: "+4791234567", Text: "x"}); res.Outcome != sdk.Accepted {
+			t.Fatalf("message %d: %+v", i, res)
+		}
+	}
+	if len(a.Sent()) != 1 || len(b.Sent()) != 1 {
+		t.Errorf("a sent %d, b sent %d; want one each", len(a.Sent()), len(b.Sent()))
+	}
+	res := h.send(t, sdk.Message{ID: "third", To: "+4791234567", Text: "x"})
+	if res.Outcome != sdk.OutcomeUnavailable || res.Code != "NO_PORT" {
+		t.Errorf("both ports at their limit: %+v", res)
+	}
+}
+
+func TestValidityGoesIntoThePDU(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	h := start(t, fast(m.Path()))
+	h.ready(t, 1)
+	res := h.send(t, sdk.Message{ID: "v", To: "+4791234567", Text: "x", ValidUntil: time.Now().Add(2 * time.Hour)})
+	if res.Outcome != sdk.Accepted {
+		t.Fatalf("result = %+v", res)
+	}
+	s := submitted(t, m)
+	if s.TPDU.VP.Format != tpdu.VpfRelative || s.TPDU.VP.Duration < 90*time.Minute || s.TPDU.VP.Duration > 2*time.Hour {
+		t.Errorf("validity period = %+v, want about 2h relative", s.TPDU.VP)
+	}
+	res = h.send(t, sdk.Message{ID: "late", To: "+4791234567", Text: "x", ValidUntil: time.Now().Add(-time.Second)})
+	if res.Outcome != sdk.OutcomeExpired {
+		t.Errorf("expired message: %+v", res)
+	}
+}
