@@ -41,7 +41,7 @@ provider "modems" {
     # Numbers under these prefixes go out on a SIM of the same operator when
     # one is ready (on-net is cheaper); a message whose metadata says
     # modem_operator = "Telia" goes only to a Telia SIM.
-    operator_prefixes = { "+4792" = "Telenor", "+4794" = "Telia" }
+    operator_prefixes = { "+4790" = "Telenor", "+4792" = "Telia" }
     # Inbound long messages: parts missing after this are delivered as they are.
     reassembly_timeout = "5m"
   }

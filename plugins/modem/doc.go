@@ -47,9 +47,9 @@
 //	report_window       how long a sent message waits for its status
 //	                    reports (default "72h"); message references wrap
 //	                    at 256 per port, so older ones are forgotten
-//	operator_prefixes   {"+4792" = "Telenor"}: numbers under a prefix go out
-//	                    on a port whose network is that operator when one is
-//	                    ready, else on any port
+//	operator_prefixes   {"+4790" = "Telenor"}: the operator of numbers under a
+//	                    prefix, for ported numbers and ranges libphonenumber
+//	                    does not know (see Sending)
 //	max_batch_size      messages per Send (default 32)
 //	duplicate_window    how long an identical inbound message (same sender,
 //	                    time stamp and text) is taken for a repeat (default "10m")
@@ -71,8 +71,12 @@
 // messages sent today.
 //
 // Sending: each message goes to the least busy ready, registered port
-// under its daily limit; one whose number matches operator_prefixes
-// prefers a port on that operator; one whose metadata has
+// under its daily limit, preferring a port whose network (+COPS) is the
+// recipient's operator: the operator_prefixes entry for the number, else
+// libphonenumber's carrier, the same operator routing rules see (so a
+// route matching operator == "Telenor" to this provider sends on-net when
+// a Telenor SIM is ready, and on any port when none is). A message whose
+// metadata has
 // modem_operator = "<name>" goes only to a port on that operator (or is
 // answered Unavailable, code NO_PORT, so the route's next provider takes
 // it). The text is encoded as the host counted it (GSM 03.38 or UCS-2)

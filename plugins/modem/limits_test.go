@@ -67,3 +67,34 @@ func TestValidityGoesIntoThePDU(t *testing.T) {
 		t.Errorf("expired message: %+v", res)
 	}
 }
+
+func TestRecipientsOperatorPrefersItsSIM(t *testing.T) {
+	telia := modemtest.New(t, modemtest.Options{Operator: "Telia"})
+	telenor := modemtest.New(t, modemtest.Options{Operator: "Telenor N"})
+	s := fast(telia.Path(), telenor.Path())
+	s["operator_prefixes"] = map[string]string{"+4746": "Telenor"}
+	h := start(t, s)
+	h.ready(t, 2)
+	cases := []struct {
+		to   string
+		want *modemtest.Modem
+	}{
+		{"+4790123456", telenor}, // libphonenumber: Telenor Norge
+		{"+4792123456", telia},   // libphonenumber: Telia
+		{"+4746123456", telenor}, // operator_prefixes
+	}
+	for _, tc := range cases {
+		for i := range 3 {
+			res := h.send(t, sdk.Message{ID: fmt.Sprint(tc.to, i), To: tc.to, Text: "on-net"})
+			if res.Outcome != sdk.Accepted {
+				t.Fatalf("%s: %+v", tc.to, res)
+			}
+			if s := submitted(t, tc.want); s.To != tc.to {
+				t.Errorf("%s went out as %+v", tc.to, s)
+			}
+		}
+	}
+	if len(telia.Sent())+len(telenor.Sent()) != 0 {
+		t.Errorf("a message went out on the other operator's SIM")
+	}
+}

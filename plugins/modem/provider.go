@@ -220,12 +220,39 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 }
 
 // operatorFor is the operator a message should go out with: the one its
-// metadata pins, else the operator_prefixes entry for its number.
+// metadata pins, else the operator_prefixes entry for its number, else the
+// recipient's operator as libphonenumber knows it (what routing rules see
+// as operator), so a message goes on-net when a SIM of that operator is
+// ready.
 func (p *Provider) operatorFor(m sdk.Message) (op string, strict bool) {
 	if op := strings.TrimSpace(m.Metadata[MetadataOperator]); op != "" {
 		return op, true
 	}
-	return p.cfg.wantedOperator(m.To), false
+	if op := p.cfg.wantedOperator(m.To); op != "" {
+		return op, false
+	}
+	return carrierOf(m.To), false
+}
+
+// carrierOf is the operator libphonenumber gives a number, or "".
+func carrierOf(number string) string {
+	n, err := phonenumbers.Parse(number, "")
+	if err != nil {
+		return ""
+	}
+	op, _ := phonenumbers.GetCarrierForNumber(n, "en")
+	return op
+}
+
+// sameOperator reports whether a port's network (as +COPS names it, "Telenor"
+// or "Telenor N") is the operator wanted ("telenor norge" as libphonenumber
+// names it): equal, or one the start of the other, ignoring case.
+func sameOperator(network, want string) bool {
+	a, b := strings.ToLower(strings.TrimSpace(network)), strings.ToLower(strings.TrimSpace(want))
+	if a == "" || b == "" {
+		return false
+	}
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }
 
 // dispatch gives a job to the least busy eligible port it was not on yet,
@@ -256,7 +283,7 @@ func (p *Provider) pick(j *job) *port {
 		if best == nil || load < bestLoad {
 			best, bestLoad = pt, load
 		}
-		if j.want != "" && strings.EqualFold(st.Operator, j.want) && (bestOp == nil || load < bestOpLoad) {
+		if j.want != "" && sameOperator(st.Operator, j.want) && (bestOp == nil || load < bestOpLoad) {
 			bestOp, bestOpLoad = pt, load
 		}
 	}
