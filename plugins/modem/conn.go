@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warthog618/modem/at"
@@ -46,6 +47,7 @@ type conn struct {
 	gsm     *gsm.GSM
 	urcs    chan urc
 	done    chan struct{} // closed when the session ends
+	once    sync.Once
 	timeout time.Duration
 }
 
@@ -79,14 +81,11 @@ func newConn(path string, rw io.ReadWriteCloser, smsc string, timeout time.Durat
 // close ends the session: the port closes, which ends the AT engine's
 // reader and with it every goroutine it started.
 func (c *conn) close() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	close(c.done)
-	_ = c.rw.Close()
-	<-c.at.Closed()
+	c.once.Do(func() {
+		close(c.done)
+		_ = c.rw.Close()
+		<-c.at.Closed()
+	})
 }
 
 // cmd runs one command and returns its information lines, dropping any

@@ -208,3 +208,39 @@ func TestPoolSpreadsAcrossPorts(t *testing.T) {
 		}
 	}
 }
+
+// Close does not wait out a modem that takes its time over +CMGS: the
+// message on the line is answered as the port's fault, once.
+func TestCloseInterruptsASlowSend(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	s := fast(m.Path())
+	s["send_timeout"] = "60s"
+	s["health_interval"] = "1h" // nothing but the send on the line
+	h := start(t, s)
+	h.ready(t, 1)
+	m.SetLatency(30 * time.Second)
+	results := make(chan sdk.SendResult, 1)
+	go func() {
+		res, _ := h.p.Send(context.Background(), []sdk.Message{{ID: "slow", To: "+4791234567", Text: "x"}})
+		results <- res[0]
+	}()
+	// The simulator signals nothing when a command arrives: look, boundedly.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; !lastCommandIs(m, "+CMGS="); i++ {
+		if i > int(waitLimit/(5*time.Millisecond)) {
+			t.Fatalf("the modem never got +CMGS: %v", m.Commands())
+		}
+		<-tick.C
+	}
+	began := time.Now()
+	if err := h.p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("Close took %s", took)
+	}
+	if res := <-results; res.Outcome != sdk.OutcomeUnavailable || res.Code != "PORT_GONE" {
+		t.Errorf("result = %+v", res)
+	}
+}

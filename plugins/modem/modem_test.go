@@ -108,6 +108,7 @@ func TestCMSErrorsMapToOutcomes(t *testing.T) {
 	h.ready(t, 1)
 	for _, tc := range cases {
 		t.Run(tc.final, func(t *testing.T) {
+			h.ready(t, 1) // a port-side error sets the port aside until its next poll
 			m.FailNext("+CMGS", tc.final)
 			res := h.send(t, sdk.Message{ID: "msg-e", To: "+4791234567", Text: "hi"})
 			if res.Outcome != tc.outcome || res.Refusal != tc.refusal || res.Code != tc.code {

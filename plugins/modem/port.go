@@ -209,6 +209,10 @@ func (pt *port) session(ctx context.Context) (served bool, err error) {
 	}
 	c := newConn(pt.cfg.Path, rw, pt.cfg.SMSC, pt.p.cfg.CommandTimeout.D())
 	defer c.close()
+	// Closing the port is what interrupts a command waiting for its answer
+	// (+CMGS may wait a minute), so Close does not wait for the modem.
+	stop := context.AfterFunc(ctx, c.close)
+	defer stop()
 	if err := c.init(pt.cfg.PIN.Reveal(), pt.p.cfg.StatusReports); err != nil {
 		return false, err
 	}
@@ -314,6 +318,14 @@ func (pt *port) sendNext(c *conn) error {
 	pt.nextSend = time.Now().Add(pt.cfg.SendInterval)
 	if res.Outcome == sdk.Accepted {
 		pt.countSent()
+	}
+	if blamed == blamePort {
+		// Whatever the modem blamed (no service, SIM, SMSC), the pool
+		// skips the port until the next health poll finds it registered.
+		pt.mu.Lock()
+		pt.status.Reg = regUnknown
+		pt.mu.Unlock()
+		pt.p.notify()
 	}
 	j.done <- res
 	if blamed == blamePort && (c.linkBroken() || res.Code == "TIMEOUT") {
