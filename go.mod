@@ -35,9 +35,7 @@ require github.com/android-sms-gateway/client-go v1.12.1
 require github.com/android-sms-gateway/client-go v1.12.1 // indirect
 
 require (
-	github.com/creack/pty v1.1.24 // indirect
-	github.com/warthog618/modem v0.3.0 // indirect
-	go.bug.st/serial v1.8.0 // indirect
+	go.bug.st/serial v1.8.0
 )
 
 require (
