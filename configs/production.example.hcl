@@ -131,9 +131,8 @@ provider "android-mm" {
   }
 }
 
-# GSM modems are coming as a provider kind; until then, connect one through
-# an external plugin (see the end of this file) or an HTTP gateway
-# (plugin = "httpapi").
+# GSM modems on this machine's serial ports are the built-in plugin = "modem"
+# (see configs/modem.example.hcl for a pool of USB modems).
 
 # Two SMPP links into Myanmar and South-East Asia.
 provider "smpp-asia-1" {

@@ -23,6 +23,8 @@ func exampleValue(name string) string {
 		return "AC" + strings.Repeat("0", 32)
 	case strings.HasSuffix(name, "MESSAGING_SERVICE_SID"):
 		return "MG" + strings.Repeat("0", 32)
+	case strings.HasSuffix(name, "_PIN"):
+		return "1234" // a SIM PIN is 4 to 8 digits
 	}
 	// Long enough for any secret's minimum length.
 	return "example-value-0123456789abcdef"
