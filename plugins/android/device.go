@@ -15,7 +15,7 @@ type sim struct {
 	Prefixes []string `json:"prefixes,omitempty"`
 
 	pace     *window
-	lastUsed time.Time
+	lastUsed uint64 // as device.lastAssigned
 }
 
 // serves reports how well the SIM fits a destination: the length of its
@@ -44,7 +44,7 @@ type device struct {
 	charging     bool
 	streams      int       // live SSE connections
 	suspect      bool      // a lease ran out untaken: offline until the phone shows life again
-	lastAssigned time.Time // for least recently used choice
+	lastAssigned uint64 // the pool's assignment count when it was last given a message: least recently used first
 	pace         *window
 	queue        []*job        // given to the phone, not yet taken
 	wake         chan struct{} // buffered 1: tells its SSE streams there is work

@@ -101,8 +101,8 @@ func (p *pool) choose(msg sdk.Message, now time.Time) choice {
 			}
 			continue
 		}
-		if pick.d == nil || c.d.lastAssigned.Before(pick.d.lastAssigned) ||
-			(c.d.lastAssigned.Equal(pick.d.lastAssigned) && c.d.ID < pick.d.ID) {
+		if pick.d == nil || c.d.lastAssigned < pick.d.lastAssigned ||
+			(c.d.lastAssigned == pick.d.lastAssigned && c.d.ID < pick.d.ID) {
 			pick = c
 		}
 	}
@@ -119,7 +119,7 @@ func bestSIM(d *device, to string) (*sim, int) {
 	bestFit := -1
 	for _, s := range d.SIMs {
 		fit := s.serves(to)
-		if fit > bestFit || (fit == bestFit && s.lastUsed.Before(best.lastUsed)) {
+		if fit > bestFit || (fit == bestFit && s.lastUsed < best.lastUsed) {
 			best, bestFit = s, fit
 		}
 	}
@@ -143,10 +143,11 @@ func (p *pool) freeAt(d *device, s *sim, now time.Time) time.Time {
 func (p *pool) assign(j *job, c choice, now time.Time) {
 	j.dev, j.sim, j.assignedAt = c.dev, c.sim, now
 	c.dev.pace.take(now)
-	c.dev.lastAssigned = now
+	p.assigned++
+	c.dev.lastAssigned = p.assigned
 	if c.sim != nil {
 		c.sim.pace.take(now)
-		c.sim.lastUsed = now
+		c.sim.lastUsed = p.assigned
 	}
 	c.dev.queue = append(c.dev.queue, j)
 	c.dev.inFlight++

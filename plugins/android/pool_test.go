@@ -147,3 +147,48 @@ func TestInbound(t *testing.T) {
 		t.Errorf("inbound = %+v", got)
 	}
 }
+
+// TestBatchSpreadsOverPhones: the messages of one batch go round the
+// online phones, least recently used first. Regression: phones given a
+// message in the same instant tied, and the tie went to the same phone for
+// the rest of the batch.
+func TestBatchSpreadsOverPhones(t *testing.T) {
+	g := newGateway(t, "")
+	phones := phonetest.Fleet(t, g.host.URL()+"/mobile/v1", 4, "rr", "+15550000001", phonetest.Options{PrivateToken: privateToken})
+	for _, ph := range phones {
+		if err := ph.WaitConnected(within(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msgs []sdk.Message
+	for i := range 12 {
+		msgs = append(msgs, msg(fmt.Sprintf("msg_rr%02d", i), "+15551234567"))
+	}
+	res, err := g.p.Send(within(t), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Outcome != sdk.Accepted {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	for _, ph := range phones {
+		n := 0
+		for range 3 {
+			select {
+			case <-ph.Received():
+				n++
+			case <-within(t).Done():
+			}
+		}
+		if n != 3 {
+			t.Errorf("phone %s got %d of 12 messages, want 3", ph.Name(), n)
+		}
+		select {
+		case m := <-ph.Received():
+			t.Errorf("phone %s got a fourth message %s", ph.Name(), m.ID)
+		default:
+		}
+	}
+}

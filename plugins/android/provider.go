@@ -49,6 +49,7 @@ type pool struct {
 	jobs       map[string]*job
 	recent     *recentSet
 	changed    chan struct{}
+	assigned   uint64 // messages given to phones so far, the clock of least recently used
 	state      *stateFile
 	log        hclog.Logger
 }
