@@ -44,8 +44,11 @@
 //	                                pass it with env("...")
 //	state_file            optional  absolute path of the file that keeps the registered
 //	                                phones across restarts (ids, names, SIMs and the SHA-256
-//	                                of each device token; never a token). Without it phones
-//	                                register again after a restart of the server.
+//	                                of each device token; never a token), and beside it
+//	                                <state_file>.taken, which phone took which message, so
+//	                                reports sent after a restart are recognised. Without it
+//	                                phones register again after a restart of the server and
+//	                                their later reports about earlier messages are ignored.
 //	admin_token           optional  enables GET/DELETE /admin/devices with this Bearer token
 //	when_offline          "queue"   (default) a message waits up to the lease for a phone, then
 //	                                is answered "No gateway online" and stays pending at the

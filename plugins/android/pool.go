@@ -177,6 +177,13 @@ func (p *pool) take(j *job, state string) {
 	j.dev.removeJob(j)
 	delete(p.jobs, j.msg.ID)
 	p.recent.add(j.msg.ID, &given{deviceID: j.dev.ID})
+	if p.journal != nil {
+		if err := p.journal.add(j.msg.ID, j.dev.ID, p.recent); err != nil {
+			// The message is taken all the same; only its reports after a
+			// restart would go unrecognised.
+			p.logf("could not record a taken message", "message_id", j.msg.ID, "error", err)
+		}
+	}
 	j.done <- j
 }
 

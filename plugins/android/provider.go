@@ -51,6 +51,7 @@ type pool struct {
 	changed    chan struct{}
 	assigned   uint64 // messages given to phones so far, the clock of least recently used
 	state      *stateFile
+	journal    *journal
 	log        hclog.Logger
 }
 
@@ -98,6 +99,10 @@ func (p *Provider) Configure(_ context.Context, cfg sdk.Config) error {
 		}
 		for _, d := range devices {
 			p.addDeviceLocked(d)
+		}
+		p.journal, err = openJournal(s.StateFile+".taken", p.recent)
+		if err != nil {
+			return sdk.BadSetting("state_file", "%v", err)
 		}
 	}
 	p.configured = true
@@ -184,6 +189,9 @@ func (p *Provider) Close(context.Context) error {
 	p.closed = true
 	close(p.closing)
 	p.signalLocked()
+	if err := p.journal.close(); err != nil {
+		return fmt.Errorf("android: closing the taken-messages journal: %w", err)
+	}
 	if p.state != nil && len(p.devices) > 0 {
 		if err := p.state.save(p.devicesLocked()); err != nil {
 			return fmt.Errorf("android: saving phones at close: %w", err)
