@@ -21,6 +21,9 @@ type MessageBook interface {
 	MessageViews(ctx context.Context, accountID string, ids []string) ([]message.View, error)
 	ListMessageViews(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
 	CancelMessageView(ctx context.Context, accountID, id string, now time.Time) (message.View, error)
+	// MessageDetail reads one message with its history; accountID ""
+	// reads any account's.
+	MessageDetail(ctx context.Context, accountID, id string) (message.Detail, error)
 }
 
 // OTPBook keeps one-time codes with the messages that carry them.

@@ -37,6 +37,7 @@ type Messages interface {
 	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
 	Cancel(ctx context.Context, accountID, id string) (message.View, error)
 	Quote(ctx context.Context, accountID string, to []string, req core.SendRequest) (core.Quote, error)
+	MessageDetail(ctx context.Context, caller account.APIKey, id string) (message.Detail, []outbox.Logged, error)
 }
 
 // Keys authenticates API keys.
@@ -162,6 +163,7 @@ func New(o Options) http.Handler {
 	authed := v1.Group("", a.authenticate, checkInput)
 	authed.POST("/sms/send", require(account.PermSendSMS), a.limitSMS, a.send)
 	authed.GET("/sms/status/:message_id", a.status)
+	authed.GET("/sms/:message_id", a.messageDetail)
 	authed.GET("/admin/providers", requireSystem, a.providers)
 	a.routeAdmin(authed)
 	a.apiRoutes(v1, authed)

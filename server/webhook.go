@@ -148,6 +148,11 @@ func (a *api) messageWebhooks(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
+	c.JSON(http.StatusOK, gin.H{"message_id": id, "webhooks": webhookDeliveries(hooks)})
+}
+
+// webhookDeliveries renders a message's webhooks with their attempts.
+func webhookDeliveries(hooks []outbox.Logged) []webhookDeliveryJSON {
 	out := make([]webhookDeliveryJSON, len(hooks))
 	for i, h := range hooks {
 		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: string(h.State), CreatedAt: h.CreatedAt.UTC(),
@@ -171,5 +176,5 @@ func (a *api) messageWebhooks(c *gin.Context) {
 		}
 		out[i] = d
 	}
-	c.JSON(http.StatusOK, gin.H{"message_id": id, "webhooks": out})
+	return out
 }

@@ -1,0 +1,76 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/store/storetest"
+)
+
+// GET /api/v1/sms/{id} shows a message in full to its account, and to a
+// system admin of any account; another account's key gets 404, as for a
+// message that does not exist.
+func TestMessageDetail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newAPI(t, st)[0]
+		a := e.call(t, "POST", "/api/v1/sms/send", "sms", `{"to":"+959971234567","message":"Hello “there”","kind":"transactional"}`)
+		if a.code != 202 {
+			t.Fatalf("send: HTTP %d %s", a.code, a.raw)
+		}
+		id, _ := a.body["message_id"].(string)
+		if a := e.call(t, "DELETE", "/api/v1/sms/"+id, "sms", ""); a.code != 200 {
+			t.Fatalf("cancel: HTTP %d %s", a.code, a.raw)
+		}
+
+		a = e.call(t, "GET", "/api/v1/sms/"+id, "sms", "")
+		if a.code != 200 {
+			t.Fatalf("detail: HTTP %d %s", a.code, a.raw)
+		}
+		for _, want := range []string{
+			`"message_id":"` + id + `"`, `"status":"failed"`, `"to":"+959971234567"`, `"text":"Hello “there”"`,
+			`"kind":"transactional"`, `"encoding":"ucs2"`, `"segments":1`, `"country":"MM"`, `"price":0.015`,
+			`"currency":"USD"`, `"route":"default"`, `"plan":[{"provider":"fast","current":true},{"provider":"cheap"}]`,
+			`"error_code":"CANCELLED"`, `"history":[{"status":"failed","at":"`, `"webhooks":[]`,
+		} {
+			if !strings.Contains(a.raw, want) {
+				t.Errorf("detail lacks %s:\n%s", want, a.raw)
+			}
+		}
+
+		for perm, raw := range otherAccountKeys(t, st) {
+			e.keys["other-"+perm] = raw
+		}
+		if a := e.call(t, "GET", "/api/v1/sms/"+id, "other-"+account.PermSendSMS, ""); a.code != 404 {
+			t.Errorf("another account's key: HTTP %d %s, want 404", a.code, a.raw)
+		}
+		if a := e.call(t, "GET", "/api/v1/sms/"+id, "other-"+account.PermSystemAdmin, ""); a.code != 200 || !strings.Contains(a.raw, `"account_id":"`+e.acc+`"`) {
+			t.Errorf("a system admin of another account: HTTP %d %s, want 200 with the message's account", a.code, a.raw)
+		}
+		if a := e.call(t, "GET", "/api/v1/sms/msg_nope", "sms", ""); a.code != 404 || a.raw != `{"error":"Message not found"}` {
+			t.Errorf("unknown id: HTTP %d %s", a.code, a.raw)
+		}
+	})
+}
+
+// otherAccountKeys makes a second account with a send key and a system
+// admin key, by permission.
+func otherAccountKeys(t *testing.T, st *store.Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := st.CreateAccount(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, perm := range []string{account.PermSendSMS, account.PermSystemAdmin} {
+		raw, _, err := st.CreateAPIKey(ctx, acc.ID, "other-"+perm, []string{perm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[perm] = raw
+	}
+	return out
+}
