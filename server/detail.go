@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,9 +57,18 @@ type statusChangeJSON struct {
 	Applied bool `json:"applied"`
 }
 
+// messageIDPrefix starts every message id.
+const messageIDPrefix = "msg_"
+
 // messageDetail answers one message in full: the account's own, or any
 // for a system admin.
 func (a *api) messageDetail(c *gin.Context) {
+	if !strings.HasPrefix(c.Param("message_id"), messageIDPrefix) {
+		// GET /sms/send or /sms/sendd is a wrong method or a typo, not a
+		// message id: say so as for any other path.
+		a.unrouted(c)
+		return
+	}
 	d, hooks, err := a.o.Messages.MessageDetail(c.Request.Context(), apiKey(c), c.Param("message_id"))
 	if err != nil {
 		a.coreError(c, err)

@@ -151,7 +151,8 @@ func New(o Options) http.Handler {
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
-	r.NoMethod(noMethod(r))
+	a.unrouted = noMethod(r)
+	r.NoMethod(a.unrouted)
 
 	r.GET("/up", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/ready", a.ready)
@@ -179,6 +180,10 @@ type api struct {
 
 	sendersMu sync.Mutex
 	senders   map[string]senderCache
+
+	// unrouted answers a path no route serves (404), or serves with other
+	// methods (405 with Allow).
+	unrouted gin.HandlerFunc
 }
 
 // fail writes the guide's error shape, {"error": "..."}.
