@@ -1,6 +1,7 @@
 package modem_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -96,5 +97,35 @@ func TestRecipientsOperatorPrefersItsSIM(t *testing.T) {
 	}
 	if len(telia.Sent())+len(telenor.Sent()) != 0 {
 		t.Errorf("a message went out on the other operator's SIM")
+	}
+}
+
+// A Send answers within its deadline even when a modem is slow: the part
+// on the line stops waiting just before it, and nothing new starts.
+func TestSendAnswersWithinItsDeadline(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	s := fast(m.Path())
+	s["send_timeout"] = "60s"
+	s["health_interval"] = "1h"
+	h := start(t, s)
+	h.ready(t, 1)
+	m.SetLatency(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	began := time.Now()
+	res, err := h.p.Send(ctx, []sdk.Message{
+		{ID: "a", To: "+4791234567", Text: "slow"},
+		{ID: "b", To: "+4791234567", Text: "behind it"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("Send took %s with a 2s deadline", took)
+	}
+	for _, r := range res {
+		if r.Outcome == sdk.Accepted || r.Outcome == sdk.Permanent {
+			t.Errorf("result %+v: want a retried outcome", r)
+		}
 	}
 }

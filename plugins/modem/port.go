@@ -46,11 +46,13 @@ type job struct {
 	want string // operator wanted for this message, or ""
 	// strict: the message asked for the operator itself, so no other will do.
 	strict bool
-	mu     sync.Mutex
-	taken  bool // a port started sending it
-	gone   bool // withdrawn by Send (its context ended)
-	done   chan sdk.SendResult
-	tried  map[*port]bool
+	// deadline is the Send's, by which its answer must be back; zero: none.
+	deadline time.Time
+	mu       sync.Mutex
+	taken    bool // a port started sending it
+	gone     bool // withdrawn by Send (its context ended)
+	done     chan sdk.SendResult
+	tried    map[*port]bool
 }
 
 // take marks the job started; false when Send withdrew it.
@@ -314,7 +316,7 @@ func (pt *port) sendNext(c *conn) error {
 		pt.busy = false
 		pt.mu.Unlock()
 	}()
-	res, blamed := pt.p.submit(c, pt, j.msg)
+	res, blamed := pt.p.submit(c, pt, j.msg, j.deadline)
 	pt.nextSend = time.Now().Add(pt.cfg.SendInterval)
 	if res.Outcome == sdk.Accepted {
 		pt.countSent()
@@ -342,6 +344,16 @@ func (pt *port) countSent() {
 		pt.status.day, pt.status.SentToday = today, 0
 	}
 	pt.status.SentToday++
+}
+
+// gone reports whether the session ended, by Close or by the port.
+func (c *conn) gone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return c.linkBroken()
+	}
 }
 
 // linkBroken reports whether the session's reader ended.

@@ -184,13 +184,14 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 	}
 	results := make([]sdk.SendResult, len(msgs))
 	jobs := make([]*job, len(msgs))
+	deadline, _ := ctx.Deadline()
 	now := time.Now()
 	for i, m := range msgs {
 		if !m.ValidUntil.IsZero() && !m.ValidUntil.After(now) {
 			results[i] = sdk.Expired(m.ID, "validity passed before a modem took it")
 			continue
 		}
-		j := &job{msg: m, done: make(chan sdk.SendResult, 1), tried: map[*port]bool{}}
+		j := &job{msg: m, deadline: deadline, done: make(chan sdk.SendResult, 1), tried: map[*port]bool{}}
 		j.want, j.strict = p.operatorFor(m)
 		if !p.dispatch(j) {
 			results[i] = p.noPort(j)
@@ -212,7 +213,7 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 				continue
 			}
 			// On the line already: its answer is the truth, and it comes
-			// within send_timeout.
+			// before the deadline (see partTimeout).
 			results[i] = <-j.done
 		}
 	}
@@ -324,7 +325,7 @@ func (p *Provider) noPort(j *job) sdk.SendResult {
 
 // submit encodes a message and sends its parts on one port, recording each
 // part's message reference for the status reports.
-func (p *Provider) submit(c *conn, pt *port, m sdk.Message) (sdk.SendResult, blame) {
+func (p *Provider) submit(c *conn, pt *port, m sdk.Message, deadline time.Time) (sdk.SendResult, blame) {
 	tpdus, err := p.encoder.encode(m, p.cfg.StatusReports, time.Now())
 	if err != nil {
 		return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Permanent, Code: "ENCODE", Refusal: sdk.RefusalInvalidMessage,
@@ -332,7 +333,18 @@ func (p *Provider) submit(c *conn, pt *port, m sdk.Message) (sdk.SendResult, bla
 	}
 	mrs := make([]int, 0, len(tpdus))
 	for i, tp := range tpdus {
-		mr, err := c.submit(tp, p.cfg.SendTimeout.D())
+		timeout, ok := partTimeout(p.cfg.SendTimeout.D(), deadline)
+		if !ok {
+			return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Temporary, Code: "DEADLINE",
+				Reason: fmt.Sprintf("port %s, part %d/%d: not sent, the host's deadline for the send was too near (%d earlier part(s) went out)",
+					pt.cfg.Path, i+1, len(tpdus), i)}, blameNetwork
+		}
+		mr, err := c.submit(tp, timeout)
+		if err != nil && c.gone() {
+			// A write to a port that closed under it fails with whatever
+			// the OS says (EBADF, EIO); it is still the port going away.
+			err = fmt.Errorf("%w: %w", errPortGone, err)
+		}
 		if err != nil {
 			return submitOutcome(m.ID, pt.cfg.Path, i+1, len(tpdus), i, err)
 		}
@@ -343,6 +355,27 @@ func (p *Provider) submit(c *conn, pt *port, m sdk.Message) (sdk.SendResult, bla
 		p.reports.add(id, pt.cfg.Path, m.To, mrs)
 	}
 	return sdk.SendResult{MessageID: m.ID, Outcome: sdk.Accepted, ProviderMessageID: id, Sender: pt.sender()}, blameNetwork
+}
+
+// Send answers within the host's deadline: a part's wait for +CMGS ends
+// deadlineMargin before it, and a part is not started with less than
+// minPartWindow left.
+const (
+	deadlineMargin = 500 * time.Millisecond
+	minPartWindow  = time.Second
+)
+
+// partTimeout is how long one part may wait for +CMGS: send_timeout, cut
+// to what the deadline (zero: none) leaves; false when too little is left.
+func partTimeout(sendTimeout time.Duration, deadline time.Time) (time.Duration, bool) {
+	if deadline.IsZero() {
+		return sendTimeout, true
+	}
+	left := time.Until(deadline) - deadlineMargin
+	if left < minPartWindow {
+		return 0, false
+	}
+	return min(sendTimeout, left), true
 }
 
 func newProviderID() string {
