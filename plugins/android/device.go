@@ -42,8 +42,8 @@ type device struct {
 	lastSeen     time.Time
 	battery      int // percent; -1 unknown
 	charging     bool
-	streams      int       // live SSE connections
-	suspect      bool      // a lease ran out untaken: offline until the phone shows life again
+	streams      int    // live SSE connections
+	suspect      bool   // a lease ran out untaken: offline until the phone shows life again
 	lastAssigned uint64 // the pool's assignment count when it was last given a message: least recently used first
 	pace         *window
 	queue        []*job        // given to the phone, not yet taken
