@@ -93,11 +93,17 @@ func kitState(t *testing.T) string {
 // the key the provider hands that phone in GET /settings.
 func signedWebhook(t *testing.T, event string, payload any) sdk.HookRequest {
 	t.Helper()
+	return signedWebhookAt(t, time.Now(), event, payload)
+}
+
+// signedWebhookAt is signedWebhook with the timestamp at.
+func signedWebhookAt(t *testing.T, at time.Time, event string, payload any) sdk.HookRequest {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"deviceId": kitPhoneID, "event": event, "id": "e1", "webhookId": "w", "payload": payload})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	ts := strconv.FormatInt(at.Unix(), 10)
 	key := hmac.New(sha256.New, []byte(privateToken))
 	key.Write([]byte("smsrouter android webhook signing key\x00" + kitPhoneID))
 	mac := hmac.New(sha256.New, []byte(hex.EncodeToString(key.Sum(nil))))
