@@ -180,7 +180,7 @@ func (s *Service) accept(ctx context.Context, msgs []*intake.Message, results []
 	if idem != nil && len(msgs) > 0 {
 		answer := idem.Answer(results)
 		a.Idempotency = &intake.Idempotency{AccountID: msgs[0].AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
-			StatusCode: answer.Code, Body: string(answer.Body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
+			Code: answer.Code, Body: string(answer.Body), ExpiresAt: now.Add(DefaultIdempotencyTTL)}
 	}
 	if err := s.accepter.Accept(ctx, a); err != nil {
 		var de *message.DuplicateError

@@ -27,12 +27,18 @@ type Idempotency struct {
 	Answer func(results []BulkResult) Answer
 }
 
-// Answer is a caller's answer to a request, kept for its Idempotency-Key;
-// core keeps it without reading it.
+// Answer is a caller's answer to a request, kept for its Idempotency-Key
+// and given back on a replay; core keeps it without reading it. The
+// caller's transport renders it (the HTTP API: Code is its status, Body
+// its JSON).
 type Answer struct {
-	Code int
+	Code AnswerCode
 	Body []byte
 }
+
+// AnswerCode is the code a caller gives its Answer, kept as given; core
+// names none.
+type AnswerCode = intake.AnswerCode
 
 // IdempotencyOutcome is what an Idempotency-Key means for a request.
 type IdempotencyOutcome int
@@ -84,5 +90,5 @@ func judgeReplay(rec intake.Idempotency, requestHash string) IdempotencyCheck {
 	if rec.RequestHash != requestHash {
 		return IdempotencyCheck{Outcome: IdempotencyConflict}
 	}
-	return IdempotencyCheck{Outcome: IdempotencyReplay, Answer: Answer{Code: rec.StatusCode, Body: []byte(rec.Body)}}
+	return IdempotencyCheck{Outcome: IdempotencyReplay, Answer: Answer{Code: rec.Code, Body: []byte(rec.Body)}}
 }

@@ -136,7 +136,7 @@ func (a *api) idempotency(c *gin.Context, body []byte, answer func([]core.BulkRe
 	return &core.Idempotency{Key: key, RequestHash: hash, Answer: func(r []core.BulkResult) core.Answer {
 		code, v := answer(r)
 		b, _ := json.Marshal(v)
-		return core.Answer{Code: code, Body: b}
+		return core.Answer{Code: core.AnswerCode(code), Body: b}
 	}}, true
 }
 
@@ -149,7 +149,7 @@ func replay(c *gin.Context, check core.IdempotencyCheck) {
 		return
 	}
 	c.Header("Idempotent-Replayed", "true")
-	c.Data(check.Answer.Code, "application/json; charset=utf-8", check.Answer.Body)
+	c.Data(int(check.Answer.Code), "application/json; charset=utf-8", check.Answer.Body)
 	c.Abort()
 }
 

@@ -74,10 +74,17 @@ type Idempotency struct {
 	// RequestHash identifies the request, so that the key reused for a
 	// different request is told apart from a retry.
 	RequestHash string
-	StatusCode  int
-	Body        string
-	ExpiresAt   time.Time
+	// Code and Body are the answer given, as the caller made it.
+	Code      AnswerCode
+	Body      string
+	ExpiresAt time.Time
 }
+
+// AnswerCode is the code a caller gave its answer to a request sent with
+// an Idempotency-Key (the HTTP API keeps its status there). It is kept and
+// given back as it was: core and the store never read it, so that they
+// speak no transport's words.
+type AnswerCode int
 
 // ReplayError means the Idempotency-Key was used before; Record is the
 // answer stored then.

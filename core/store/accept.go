@@ -309,7 +309,7 @@ WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
 func claim(tx *gorm.DB, a *intake.Acceptance, now time.Time) error {
 	if idem := a.Idempotency; idem != nil {
 		rec := IdempotencyRecord{AccountID: idem.AccountID, Key: idem.Key, RequestHash: idem.RequestHash,
-			StatusCode: idem.StatusCode, Body: idem.Body, CreatedAt: now, ExpiresAt: idem.ExpiresAt}
+			StatusCode: int(idem.Code), Body: idem.Body, CreatedAt: now, ExpiresAt: idem.ExpiresAt}
 		// An expired record is overwritten; a live one is the answer.
 		res := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "account_id"}, {Name: "key"}},
@@ -362,7 +362,7 @@ func (s *Store) IdempotencyRecordFor(ctx context.Context, accountID, key string)
 
 // answer is the record as the service reads it.
 func (r *IdempotencyRecord) answer() intake.Idempotency {
-	return intake.Idempotency{AccountID: r.AccountID, Key: r.Key, RequestHash: r.RequestHash, StatusCode: r.StatusCode,
+	return intake.Idempotency{AccountID: r.AccountID, Key: r.Key, RequestHash: r.RequestHash, Code: intake.AnswerCode(r.StatusCode),
 		Body: r.Body, ExpiresAt: r.ExpiresAt}
 }
 

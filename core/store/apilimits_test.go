@@ -115,7 +115,7 @@ func TestAcceptDuplicatesAndReplays(t *testing.T) {
 		}
 
 		rec := func() *intake.Idempotency {
-			return &intake.Idempotency{AccountID: acc.ID, Key: "k1", RequestHash: "h1", StatusCode: 202, Body: `{"a":1}`, ExpiresAt: c.now().Add(time.Hour)}
+			return &intake.Idempotency{AccountID: acc.ID, Key: "k1", RequestHash: "h1", Code: 202, Body: `{"a":1}`, ExpiresAt: c.now().Add(time.Hour)}
 		}
 		m3 := testMessage(acc.ID, "+959123456780", "x", c.now())
 		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m3}, Idempotency: rec()}); err != nil {
@@ -126,7 +126,7 @@ func TestAcceptDuplicatesAndReplays(t *testing.T) {
 		if err := b.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{m4}, Idempotency: rec()}); !errors.As(err, &re) || re.Record.Body != `{"a":1}` {
 			t.Fatalf("same key again: %v, want a ReplayError with the stored body", err)
 		}
-		if got, err := b.IdempotencyRecordFor(ctx, acc.ID, "k1"); err != nil || got.StatusCode != 202 {
+		if got, err := b.IdempotencyRecordFor(ctx, acc.ID, "k1"); err != nil || got.Code != 202 {
 			t.Fatalf("IdempotencyRecordFor = %+v, %v", got, err)
 		}
 		c.add(time.Hour)

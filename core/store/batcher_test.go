@@ -30,7 +30,7 @@ func TestAcceptManyIsolatesRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := a.Accept(ctx, intake.Acceptance{Messages: []*intake.Message{testMessage(acc, "+959123456780", "x", c.now())},
-			Idempotency: &intake.Idempotency{AccountID: acc, Key: "used", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}); err != nil {
+			Idempotency: &intake.Idempotency{AccountID: acc, Key: "used", RequestHash: "h", Code: 202, Body: "{}", ExpiresAt: until}}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -39,7 +39,7 @@ func TestAcceptManyIsolatesRefusals(t *testing.T) {
 			msgs[i] = testMessage(acc, "+959123456789", fmt.Sprint("text ", i), c.now())
 		}
 		idem := func(key string) *intake.Idempotency {
-			return &intake.Idempotency{AccountID: acc, Key: key, RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}
+			return &intake.Idempotency{AccountID: acc, Key: key, RequestHash: "h", Code: 202, Body: "{}", ExpiresAt: until}
 		}
 		withBoth := dupAcceptance(acc, msgs[5], "fp-held", until) // new key, held fingerprint
 		withBoth.Idempotency = idem("fresh-but-refused")

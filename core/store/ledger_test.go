@@ -166,7 +166,7 @@ func TestRefusedForCreditIsAllOrNothing(t *testing.T) {
 		p := amount(t, "0.3")
 		until := now.Add(time.Minute)
 		bulk := intake.Acceptance{Messages: []*intake.Message{pricedMessage(acc, "b1", p, now), pricedMessage(acc, "b2", p, now)},
-			Idempotency: &intake.Idempotency{AccountID: acc, Key: "bulk-1", RequestHash: "h", StatusCode: 202, Body: "{}", ExpiresAt: until}}
+			Idempotency: &intake.Idempotency{AccountID: acc, Key: "bulk-1", RequestHash: "h", Code: 202, Body: "{}", ExpiresAt: until}}
 		single := pricedMessage(acc, "s", p, now)
 		last := pricedMessage(acc, "t", amount(t, "0.1"), now)
 		batch := []intake.Acceptance{
