@@ -33,7 +33,7 @@ type Accepter interface {
 // Accepter, or an OTP's with its code), after its transaction committed:
 // kind is the message's kind, segments its segment count.
 type AcceptedCounter interface {
-	CountAccepted(kind string, segments int)
+	CountAccepted(kind message.Kind, segments int)
 }
 
 // prepare validates and routes one message and builds its row.
@@ -206,7 +206,7 @@ func (s *Service) accept(ctx context.Context, msgs []*intake.Message, results []
 
 func (s *Service) countAccepted(m *intake.Message) {
 	if s.counter != nil {
-		s.counter.CountAccepted(string(m.Kind), m.Segments)
+		s.counter.CountAccepted(m.Kind, m.Segments)
 	}
 }
 

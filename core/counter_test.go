@@ -20,10 +20,10 @@ type countedKinds struct {
 	got []string
 }
 
-func (c *countedKinds) CountAccepted(kind string, segments int) {
+func (c *countedKinds) CountAccepted(kind message.Kind, segments int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.got = append(c.got, kind+"/"+strings.Repeat("#", segments))
+	c.got = append(c.got, string(kind)+"/"+strings.Repeat("#", segments))
 }
 
 // TestCounterToldOfStoredMessagesOnly: every message stored as accepted,

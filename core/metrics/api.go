@@ -5,27 +5,28 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/webhook"
 )
 
-// knownKinds are the message kinds counted under their own name. The kind
-// is the client's free text, so any other counts as "other": one label
-// value per spelling a client invents would grow the series without bound.
-var knownKinds = []string{"sms", "otp", "other"}
+// knownKinds are the message kinds counted under their own name; the
+// others (transactional, marketing, and any a caller that skipped
+// validation gave) count as "other", so that the series stay few.
+var knownKinds = []string{string(message.KindSMS), string(message.KindOTP), "other"}
 
-func kindLabel(kind string) string {
+func kindLabel(kind message.Kind) string {
 	switch kind {
-	case "sms", "otp":
-		return kind
+	case message.KindSMS, message.KindOTP:
+		return string(kind)
 	case "":
-		return "sms"
+		return string(message.KindSMS) // the default kind
 	}
 	return "other"
 }
 
 // CountAccepted counts one message stored as accepted; it makes Metrics a
 // core.AcceptedCounter.
-func (m *Metrics) CountAccepted(kind string, segments int) {
+func (m *Metrics) CountAccepted(kind message.Kind, segments int) {
 	label := kindLabel(kind)
 	m.accepted.WithLabelValues(label).Inc()
 	m.acceptedSegments.WithLabelValues(label).Add(float64(max(segments, 1)))
