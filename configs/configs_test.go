@@ -15,6 +15,7 @@ import (
 	"github.com/smsrouter/smsrouter/configs"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/number"
+	"github.com/smsrouter/smsrouter/core/routecases"
 	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -62,9 +63,9 @@ func TestDefaultConfigParses(t *testing.T) {
 	configureBuiltins(t, cfg)
 }
 
-// copyProductionExample writes the example and its rate sheet into a fresh
-// directory, so the whole file, path checks included, is validated as
-// shipped.
+// copyProductionExample writes the example, its rate sheet and its routing
+// cases into a fresh directory, so the whole file, path checks included, is
+// validated as shipped.
 func copyProductionExample(t *testing.T) (path string, src []byte) {
 	t.Helper()
 	dir := t.TempDir()
@@ -84,6 +85,13 @@ func copyProductionExample(t *testing.T) (path string, src []byte) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "rates", "smpp-asia-1.csv"), rates, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := os.ReadFile("production.cases.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "production.cases.hcl"), cases, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, src
@@ -120,6 +128,13 @@ func TestProductionExampleParses(t *testing.T) {
 	}
 	if got := cfg.Table.Routes(); !reflect.DeepEqual(got, []string{"mm-otp", "mm-marketing", "mm", "eu", "us", "default"}) {
 		t.Errorf("routes = %v", got)
+	}
+	// The routing cases shipped beside it pass, so CI runs them.
+	var report bytes.Buffer
+	if cfg.RoutingCases == "" {
+		t.Error("the example names no routing cases")
+	} else if err := routecases.Check(t.Context(), &report, cfg.Table, cfg.RoutingCases); err != nil {
+		t.Errorf("%v\n%s", err, report.String())
 	}
 	configureBuiltins(t, cfg)
 

@@ -101,6 +101,9 @@ routing {
   operator_prefixes = {
     "+95979" = "Telenor" # ATOM (ex-Telenor) range, still billed as Telenor
   }
+  # Messages with the route each must get; `smsrouter config validate` runs
+  # them and fails when a rule change breaks one (docs/routing.md).
+  cases = "production.cases.hcl"
 }
 
 # Accounts are charged the price of their route's first provider (the

@@ -15,10 +15,11 @@ import (
 )
 
 // productionCopy writes configs/production.example.hcl as shipped, with its
-// rate sheet, into dir.
+// rate sheet and routing cases, into dir.
 func productionCopy(t *testing.T, dir string) string {
 	t.Helper()
-	files := map[string]string{"production.hcl": "production.example.hcl", "rates/smpp-asia-1.csv": "rates/smpp-asia-1.csv"}
+	files := map[string]string{"production.hcl": "production.example.hcl", "rates/smpp-asia-1.csv": "rates/smpp-asia-1.csv",
+		"production.cases.hcl": "production.cases.hcl"}
 	if err := os.MkdirAll(filepath.Join(dir, "rates"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,9 @@ func productionCopy(t *testing.T, dir string) string {
 func runBinary(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "SMSROUTER_DATABASE_DSN=postgres://smsrouter@127.0.0.1:5432/smsrouter")
+	// The production example's settings, as an operator's environment gives them.
+	cmd.Env = append(os.Environ(), "SMSROUTER_DATABASE_DSN=postgres://smsrouter@127.0.0.1:5432/smsrouter",
+		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN=twilio-token", "AGGREGATOR_TOKEN=aggregator-token")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -193,5 +196,34 @@ func TestSIGHUPReload(t *testing.T) {
 	id := h.send(t, "after reload")
 	if got := h.awaitFinal(t, []string{id}, 30*time.Second); got["delivered"] != 1 {
 		t.Errorf("message after reload ended %v", got)
+	}
+}
+
+// config validate runs the routing cases the config names, or those given
+// with --cases, and fails with a diff when one does not hold.
+func TestConfigValidateRunsCases(t *testing.T) {
+	dir := t.TempDir()
+	cfg := productionCopy(t, dir)
+	out, err := runBinary(t, "config", "validate", "--config", cfg)
+	if err != nil || !strings.Contains(out, "10 routing cases, 0 failed") || !strings.Contains(out, "production.hcl: OK") {
+		t.Errorf("shipped cases: %v\n%s", err, out)
+	}
+	wrong := filepath.Join(dir, "wrong.cases.hcl")
+	src := "case \"germany\" {\n  to    = \"+4915123456789\"\n  route = \"eu\"\n  plan  = [\"smpp-eu-1\", \"smpp-eu-2\"]\n}\n"
+	if err := os.WriteFile(wrong, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runBinary(t, "config", "validate", "--config", cfg, "--cases", wrong)
+	if err == nil {
+		t.Fatalf("a wrong expectation passed:\n%s", out)
+	}
+	for _, want := range []string{"FAIL  " + wrong + ":1:1: case \"germany\"", "plan   want [smpp-eu-1, smpp-eu-2]",
+		"got  [smpp-eu-2, smpp-eu-1]", "route eu: chosen", "1 of 1 routing cases in " + wrong + " failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, ": OK (") {
+		t.Errorf("a failing run says OK:\n%s", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/routecases"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -28,6 +29,7 @@ const (
 func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("config validate")
 	cfgPath := fs.String("config", "", "config file to check (default: the embedded default)")
+	casesPath := fs.String("cases", "", "routing cases file to run (default: the routing block's cases setting)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,11 +40,20 @@ func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	notes, err := validateProviderSettings(ctx, cfg)
+	notes, settingsErr := validateProviderSettings(ctx, cfg)
 	for _, n := range notes {
 		fmt.Fprintln(stdout, n)
 	}
-	if err != nil {
+	// The cases run whatever the plugins said: a settings problem and a
+	// routing problem are fixed in one go.
+	var casesErr error
+	if *casesPath == "" {
+		*casesPath = cfg.RoutingCases
+	}
+	if *casesPath != "" {
+		casesErr = routecases.Check(ctx, stdout, cfg.Table, *casesPath)
+	}
+	if err := errors.Join(settingsErr, casesErr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d providers, %d routes, database %s)\n", cfg.Filename, len(cfg.Providers), len(cfg.Routes), cfg.Database.Driver)

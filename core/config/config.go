@@ -55,6 +55,11 @@ type Config struct {
 	// Routing is the routing block: time zone, currency and conversion
 	// rates, operator prefixes.
 	Routing routing.Settings
+	// RoutingCases is the routing block's cases file (joined to the config
+	// file's directory):
+	// messages with the route each must get, which config validate runs.
+	// "" when there is none.
+	RoutingCases string
 	// Routes are the decoded route blocks, in file order.
 	Routes []routing.RouteConfig
 	// Table is Routes compiled against Providers and Routing; never nil on
@@ -376,7 +381,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 			case "secrets":
 				d.secrets(b, &cfg.Secrets)
 			default:
-				d.routing(b, &cfg.Routing)
+				cfg.RoutingCases = d.routing(b, &cfg.Routing)
 			}
 		case "provider":
 			name := b.Labels[0]

@@ -37,7 +37,7 @@ type Limits struct {
 
 var (
 	routingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "timezone"}, {Name: "currency"}, {Name: "conversion"}, {Name: "operator_prefixes"},
+		{Name: "timezone"}, {Name: "currency"}, {Name: "conversion"}, {Name: "operator_prefixes"}, {Name: "cases"},
 	}}
 	pricingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "currency"}, {Name: "default"}, {Name: "countries"}, {Name: "operators"}, {Name: "rates"},
@@ -58,7 +58,8 @@ func providerKind(p Provider) string {
 	return "external"
 }
 
-func (d *decoder) routing(b *hcl.Block, s *routing.Settings) {
+// routing decodes the routing block into s and returns its cases file, or "".
+func (d *decoder) routing(b *hcl.Block, s *routing.Settings) (cases string) {
 	content, diags := b.Body.Content(routingSchema)
 	d.diags = append(d.diags, diags...)
 	s.CurrencyRange, s.ConversionRange = b.DefRange, b.DefRange
@@ -91,6 +92,18 @@ func (d *decoder) routing(b *hcl.Block, s *routing.Settings) {
 	if a := content.Attributes["operator_prefixes"]; a != nil {
 		s.OperatorPrefixes = d.operatorPrefixes(a)
 	}
+	if a := content.Attributes["cases"]; a != nil {
+		if v, ok := d.str(a); ok {
+			cases = v
+			if !filepath.IsAbs(v) {
+				cases = filepath.Join(filepath.Dir(d.filename), v) // as the operator sees it, like rate sheets
+			}
+			if _, err := os.Stat(d.resolve(v)); err != nil || v == "" {
+				d.errorf(a.Expr.Range(), "Cannot read routing cases", "%q: the cases file must exist (relative paths are resolved from the config file's directory)", v)
+			}
+		}
+	}
+	return cases
 }
 
 // operatorPrefixes reads operator_prefixes: an object of prefix = operator,
