@@ -32,6 +32,8 @@ require (
 
 require github.com/android-sms-gateway/client-go v1.12.1
 
+require github.com/android-sms-gateway/client-go v1.12.1 // indirect
+
 require github.com/google/go-cmp v0.7.0 // indirect
 
 require (
