@@ -44,10 +44,24 @@ case "other myanmar traffic by operator price" {
 
 case "other myanmar traffic falls to the default with both links down" {
   to        = "+959250123456"
-  kind      = "marketing"
   unhealthy = ["smpp-asia-1", "smpp-asia-2"]
   route     = "default"
   plan      = ["aggregator"]
+}
+
+case "myanmar marketing goes to the phones first" {
+  to    = "+959250123456"
+  kind  = "marketing"
+  route = "mm-marketing"
+  plan  = ["android-mm", "smpp-asia-2", "smpp-asia-1"]
+}
+
+case "myanmar marketing without the phones" {
+  to        = "+959250123456"
+  kind      = "marketing"
+  unhealthy = ["android-mm"]
+  route     = "mm-marketing"
+  plan      = ["smpp-asia-2", "smpp-asia-1"]
 }
 
 case "germany least cost" {

@@ -40,7 +40,7 @@ func runBinary(t *testing.T, args ...string) (string, error) {
 	cmd := exec.Command(binary, args...)
 	// The production example's settings, as an operator's environment gives them.
 	cmd.Env = append(os.Environ(), "SMSROUTER_DATABASE_DSN=postgres://smsrouter@127.0.0.1:5432/smsrouter",
-		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN=twilio-token", "AGGREGATOR_TOKEN=aggregator-token")
+		"TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN=twilio-token", "AGGREGATOR_TOKEN=aggregator-token", "ANDROID_PRIVATE_TOKEN=android-private-token-0123")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -205,7 +205,7 @@ func TestConfigValidateRunsCases(t *testing.T) {
 	dir := t.TempDir()
 	cfg := productionCopy(t, dir)
 	out, err := runBinary(t, "config", "validate", "--config", cfg)
-	if err != nil || !strings.Contains(out, "10 routing cases, 0 failed") || !strings.Contains(out, "production.hcl: OK") {
+	if err != nil || !strings.Contains(out, "12 routing cases, 0 failed") || !strings.Contains(out, "production.hcl: OK") {
 		t.Errorf("shipped cases: %v\n%s", err, out)
 	}
 	wrong := filepath.Join(dir, "wrong.cases.hcl")
