@@ -359,7 +359,7 @@ func (p *Phone) PowerOffAfter(state smsgateway.ProcessingState) <-chan string {
 
 // trigger is a fault armed for the next time a message reaches a state.
 type trigger struct {
-	silent bool // go silent after reporting; otherwise power off before
+	silent bool        // go silent after reporting; otherwise power off before
 	done   chan string // buffered 1
 }
 
