@@ -141,7 +141,7 @@ func (p *pool) freeAt(d *device, s *sim, now time.Time) time.Time {
 // assign gives j to its phone: counts it against the pacing and wakes the
 // phone's event streams. Called with the pool's mutex held.
 func (p *pool) assign(j *job, c choice, now time.Time) {
-	j.dev, j.sim, j.assignedAt = c.dev, c.sim, now
+	j.dev, j.sim, j.assignedAt, j.fetched = c.dev, c.sim, now, false
 	c.dev.pace.take(now)
 	p.assigned++
 	c.dev.lastAssigned = p.assigned

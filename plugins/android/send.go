@@ -34,25 +34,34 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 	}
 	p.mu.Unlock()
 	b := &batch{p: p, msgs: msgs, results: make([]sdk.SendResult, len(msgs)), jobs: make([]*job, len(msgs)),
-		done: make(chan *job, len(msgs)), start: p.now()}
-	b.deadline = b.start.Add(p.s.Lease.D())
-	if d, ok := ctx.Deadline(); ok && d.Before(b.deadline) {
-		b.deadline = d
+		done: make(chan *job, len(msgs)), lease: p.s.Lease.D()}
+	b.placeBy = p.now().Add(b.lease)
+	if d, ok := ctx.Deadline(); ok {
+		// Answer before the host gives up on the call, or its answers
+		// would be lost with it.
+		b.stop = d.Add(-stopMargin)
+		if b.stop.Before(b.placeBy) {
+			b.placeBy = b.stop
+		}
 	}
 	b.run(ctx)
 	return b.results, nil
 }
 
+// stopMargin is how long before the call's deadline Send answers.
+const stopMargin = time.Second
+
 // batch is one Send call's messages and how far each got.
 type batch struct {
-	p        *Provider
-	msgs     []sdk.Message
-	results  []sdk.SendResult
-	jobs     []*job
-	done     chan *job
-	start    time.Time
-	deadline time.Time
-	open     int // messages without a result yet
+	p       *Provider
+	msgs    []sdk.Message
+	results []sdk.SendResult
+	jobs    []*job
+	done    chan *job
+	lease   time.Duration
+	placeBy time.Time // a message no phone could take by then is answered
+	stop    time.Time // every message is answered by then (zero: no deadline)
+	open    int       // messages without a result yet
 }
 
 // run offers the messages until each has a result.
@@ -69,20 +78,25 @@ func (b *batch) run(ctx context.Context) {
 		if b.open == 0 {
 			return
 		}
-		timer := time.NewTimer(time.Until(wake))
+		var timeout <-chan time.Time
+		var timer *time.Timer
+		if !wake.IsZero() {
+			timer = time.NewTimer(time.Until(wake))
+			timeout = timer.C
+		}
 		select {
 		case j := <-b.done:
 			b.p.mu.Lock()
 			b.collect(j)
 			b.p.mu.Unlock()
 		case <-changed:
-		case <-timer.C:
+		case <-timeout:
 		case <-ctx.Done():
-			timer.Stop()
 			b.giveUp(ctx.Err())
-			return
 		}
-		timer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 	}
 }
 
@@ -104,90 +118,97 @@ func (b *batch) admit() {
 }
 
 // offer gives unassigned messages to phones, takes back those whose lease
-// ran out, answers those that cannot wait, and returns when to look
-// again. Called with the pool's mutex held.
+// ran out, answers those that cannot wait, and returns when to look again
+// (zero: only when something happens). Called with the pool's mutex held.
 func (b *batch) offer() time.Time {
+	b.drain()
 	now := b.p.now()
-	wake := b.deadline
+	var wake time.Time
 	for i, j := range b.jobs {
 		if j == nil || b.results[i].Outcome != 0 {
 			continue
 		}
-		for {
-			select {
-			case d := <-b.done:
-				b.collect(d)
-				continue
-			default:
-			}
-			break
-		}
-		if b.results[i].Outcome != 0 {
-			continue
-		}
+		var at time.Time
 		if j.dev != nil {
-			wake = b.checkLease(i, j, now, wake)
-			continue
+			at = b.checkLease(i, j, now)
+		} else {
+			at = b.place(i, j, now)
 		}
-		wake = b.place(i, j, now, wake)
+		if !at.IsZero() && (wake.IsZero() || at.Before(wake)) {
+			wake = at
+		}
 	}
 	return wake
 }
 
+// drain answers the jobs phones took meanwhile. Called with the pool's
+// mutex held.
+func (b *batch) drain() {
+	for {
+		select {
+		case j := <-b.done:
+			b.collect(j)
+		default:
+			return
+		}
+	}
+}
+
 // place gives job i to a phone when one is free, or answers it when none
-// will be before the deadline.
-func (b *batch) place(i int, j *job, now time.Time, wake time.Time) time.Time {
+// will be in time; it returns when to try again (zero: when a phone
+// comes).
+func (b *batch) place(i int, j *job, now time.Time) time.Time {
 	if b.p.closed {
 		b.settle(i, sdk.Unavailable(j.msg.ID, "the android provider is shutting down").WithCode(codeNoGateway))
-		return wake
+		return time.Time{}
 	}
 	if !j.msg.ValidUntil.IsZero() && !now.Before(j.msg.ValidUntil) {
 		b.settle(i, sdk.Expired(j.msg.ID, "its validity passed before a phone was free to take it"))
-		return wake
+		return time.Time{}
 	}
 	c := b.p.choose(j.msg, now)
 	switch {
 	case c.dev != nil:
 		b.p.assign(j, c, now)
-		lease := now.Add(b.p.s.Lease.D())
-		if lease.Before(wake) {
-			return lease
-		}
-		return wake
-	case c.offline && (b.p.s.WhenOffline == OfflineRefuse || !now.Before(b.deadline)):
+		return b.leaseEnd(j)
+	case c.offline && (b.p.s.WhenOffline == OfflineRefuse || !now.Before(b.placeBy)):
 		b.settle(i, sdk.Unavailable(j.msg.ID, noGateway).WithCode(codeNoGateway))
-		return wake
+		return time.Time{}
 	case c.offline:
-		return wake
-	case !c.next.Before(b.deadline):
+		return b.placeBy
+	case !c.next.Before(b.placeBy):
 		b.settle(i, sdk.RetryAfter(j.msg.ID, c.next.Sub(now),
 			"every online phone is at its sending limit (rate_limit per rate_period)").WithCode(codePaced))
-		return wake
+		return time.Time{}
 	}
-	if c.next.Before(wake) {
-		return c.next
-	}
-	return wake
+	return c.next
 }
 
-// checkLease takes job i back when its phone did not take it in time.
-func (b *batch) checkLease(i int, j *job, now time.Time, wake time.Time) time.Time {
-	lease := j.assignedAt.Add(b.p.s.Lease.D())
-	if now.Before(lease) && now.Before(b.deadline) {
-		if lease.Before(wake) {
-			return lease
-		}
-		return wake
+// leaseEnd is when job j, given to a phone, is taken back untaken.
+func (b *batch) leaseEnd(j *job) time.Time {
+	end := j.assignedAt.Add(b.lease)
+	if !b.stop.IsZero() && b.stop.Before(end) {
+		return b.stop
+	}
+	return end
+}
+
+// checkLease takes job i back when its phone did not take it in time, and
+// otherwise returns when to look again.
+func (b *batch) checkLease(i int, j *job, now time.Time) time.Time {
+	if end := b.leaseEnd(j); now.Before(end) {
+		return end
 	}
 	b.p.withdraw(j)
-	if !j.fetched {
-		// The phone did not even ask for its work: treat it as gone until
-		// it shows life again, so the next messages go elsewhere.
+	if !j.fetched && !now.Before(j.assignedAt.Add(b.lease)) {
+		// The phone did not even ask for its work in a whole lease:
+		// treat it as gone until it shows life again, so the next
+		// messages go elsewhere.
 		j.dev.suspect = true
 	}
 	reason := fmt.Sprintf("phone %s did not take it within the lease (%s)", j.dev.Name, b.p.s.Lease)
 	b.settle(i, sdk.Unavailable(j.msg.ID, reason).WithCode(codeLease))
-	return wake
+	return time.Time{}
 }
 
 // collect answers the job a phone took. Called with the pool's mutex held.
@@ -209,15 +230,7 @@ func (b *batch) settle(i int, r sdk.SendResult) {
 func (b *batch) giveUp(err error) {
 	b.p.mu.Lock()
 	defer b.p.mu.Unlock()
-	for {
-		select {
-		case j := <-b.done:
-			b.collect(j)
-			continue
-		default:
-		}
-		break
-	}
+	b.drain()
 	for i, j := range b.jobs {
 		if b.results[i].Outcome != 0 {
 			continue
