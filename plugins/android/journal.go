@@ -21,8 +21,9 @@ type journal struct {
 	lines int
 }
 
-// openJournal loads the journal's entries into recent and opens it for
-// appending.
+// openJournal loads the journal's entries into recent. The file is opened
+// for appending at the first message taken, so a server that never sends
+// through phones (config validation, a test) writes nothing.
 func openJournal(path string, recent *recentSet) (*journal, error) {
 	j := &journal{path: path}
 	f, err := os.Open(path)
@@ -50,15 +51,18 @@ func openJournal(path string, recent *recentSet) (*journal, error) {
 			return nil, err
 		}
 	}
-	j.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening the taken-messages journal: %w", err)
-	}
 	return j, nil
 }
 
 // add records that device took message id.
 func (j *journal) add(id, device string, recent *recentSet) error {
+	if j.f == nil {
+		f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("opening the taken-messages journal: %w", err)
+		}
+		j.f = f
+	}
 	if _, err := fmt.Fprintf(j.f, "%s %s\n", id, device); err != nil {
 		return fmt.Errorf("appending to the taken-messages journal: %w", err)
 	}
