@@ -3,6 +3,7 @@ package modem_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +128,22 @@ func TestSendAnswersWithinItsDeadline(t *testing.T) {
 		if r.Outcome == sdk.Accepted || r.Outcome == sdk.Permanent {
 			t.Errorf("result %+v: want a retried outcome", r)
 		}
+	}
+}
+
+// With smsc set, each PDU carries the service centre's address, whose
+// length the modem checks against +CMGS's (a wrong one is +CMS ERROR: 304).
+func TestSMSCGoesIntoEachPDU(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	s := fast(m.Path())
+	s["smsc"] = "+4790002100"
+	h := start(t, s)
+	h.ready(t, 1)
+	res := h.send(t, sdk.Message{ID: "smsc", To: "+4791234567", Text: strings.Repeat("long ", 40)})
+	if res.Outcome != sdk.Accepted {
+		t.Fatalf("result = %+v", res)
+	}
+	for range 2 {
+		submitted(t, m)
 	}
 }

@@ -45,6 +45,7 @@ type Provider struct {
 	log  hclog.Logger
 
 	configured atomic.Bool
+	maxBatch   atomic.Int64 // Info may be called while Configure runs
 	closeOnce  sync.Once
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -85,7 +86,7 @@ type pending struct {
 
 // New returns an unconfigured modem provider.
 func New() *Provider {
-	return &Provider{
+	p := &Provider{
 		cfg:     defaultSettings(),
 		log:     hclog.NewNullLogger(),
 		events:  make(chan pending, eventBuffer),
@@ -93,11 +94,13 @@ func New() *Provider {
 		encoder: newEncoder(),
 		changed: make(chan struct{}),
 	}
+	p.maxBatch.Store(int64(p.cfg.MaxBatch))
+	return p
 }
 
 // Info describes the plugin.
 func (p *Provider) Info() sdk.Info {
-	return sdk.Info{Name: "modem", Version: Version, MaxBatchSize: p.cfg.MaxBatch}
+	return sdk.Info{Name: "modem", Version: Version, MaxBatchSize: int(p.maxBatch.Load())}
 }
 
 func parseSettings(raw []byte) (settings, error) {
@@ -126,6 +129,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 		return fmt.Errorf("configure modem provider %q: already configured", cfg.Name)
 	}
 	p.cfg, p.name, p.log = s, cfg.Name, cfg.Log()
+	p.maxBatch.Store(int64(s.MaxBatch))
 	p.reports = newReportBook(s.ReportWindow.D())
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
