@@ -25,6 +25,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/routing"
+	"github.com/smsrouter/smsrouter/server/console"
 )
 
 // Messages is the part of core the message endpoints use.
@@ -83,11 +84,16 @@ type ProviderStates interface {
 
 // Options are what the API needs to run.
 type Options struct {
-	Logger   hclog.Logger
-	Messages Messages
-	Keys     Keys
-	Hooks    core.HookHost
-	Events   core.EventStore
+	// NoConsole leaves out the web console at /console.
+	NoConsole bool
+	// ConsoleSecureCookies marks the console's session cookie Secure on
+	// plain HTTP too: set it behind a TLS-terminating proxy.
+	ConsoleSecureCookies bool
+	Logger               hclog.Logger
+	Messages             Messages
+	Keys                 Keys
+	Hooks                core.HookHost
+	Events               core.EventStore
 	// Providers reports the plugin processes' state to admin keys.
 	Providers ProviderStates
 	// ProviderLimits returns the TPS and concurrency limits the dispatcher
@@ -158,6 +164,14 @@ func New(o Options) http.Handler {
 	r.GET("/ready", a.ready)
 	if o.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(o.Metrics))
+	}
+	if !o.NoConsole {
+		// The console calls this same engine with the signed-in key.
+		pages := gin.WrapH(console.New(console.Options{API: r, SecureCookies: o.ConsoleSecureCookies, Logger: o.Logger.Named("console")}))
+		for _, path := range []string{console.Prefix, console.Prefix + "/*page"} {
+			r.GET(path, pages)
+			r.POST(path, pages)
+		}
 	}
 	v1 := r.Group("/api/v1")
 	v1.Any("/providers/:name/hooks/*path", a.hook)

@@ -1,0 +1,308 @@
+package console
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// page is what every page template gets.
+type page struct {
+	Title  string
+	Nav    string
+	CSRF   string
+	System bool
+	// Error is shown at the top of the page's form: the API's own reason.
+	Error string
+	Data  any
+}
+
+var funcs = template.FuncMap{
+	"json": func(v any) string {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return string(b)
+	},
+	"join": strings.Join,
+	"list": func(s ...string) []string { return s },
+}
+
+// parsePages parses each page with the layout; a broken template is a
+// build mistake, so it panics at start.
+func parsePages() map[string]*template.Template {
+	names := []string{"login", "overview", "messages", "message", "send", "routing", "keys", "inbound"}
+	out := make(map[string]*template.Template, len(names))
+	for _, n := range names {
+		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
+	}
+	return out
+}
+
+func (c *Console) render(w http.ResponseWriter, status int, name string, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.pages[name].Execute(w, p); err != nil {
+		c.o.Logger.Error("render console page", "page", name, "error", err)
+	}
+}
+
+func (c *Console) pageFor(se *session, title, nav string) page {
+	return page{Title: title, Nav: nav, CSRF: se.csrf, System: se.system}
+}
+
+// apiFailed renders the page with the API's reason when an answer is not
+// a success, keeping the API's status (401, 403, 404, 422, …).
+func (c *Console) apiFailed(w http.ResponseWriter, name string, p page, a apiAnswer) bool {
+	if a.OK() {
+		return false
+	}
+	p.Error = a.Error()
+	c.render(w, a.Code, name, p)
+	return true
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Sign in"}
+	if r.URL.Query().Get("expired") == "1" {
+		p.Error = "Your session ended; sign in again."
+	}
+	c.render(w, http.StatusOK, "login", p)
+}
+
+// login signs in with an admin API key: the key must be able to list API
+// keys (account_admin or system_admin), which the API decides.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimSpace(r.PostFormValue("key"))
+	p := page{Title: "Sign in"}
+	if key == "" {
+		p.Error = "Enter an admin API key (api_live_…)."
+		c.render(w, http.StatusUnprocessableEntity, "login", p)
+		return
+	}
+	probe := c.call(r.Context(), key, http.MethodGet, "/api/v1/admin/keys", nil)
+	if !probe.OK() {
+		p.Error = "This key cannot sign in: " + probe.Error()
+		c.render(w, probe.Code, "login", p)
+		return
+	}
+	system := c.call(r.Context(), key, http.MethodGet, "/api/v1/admin/providers", nil).OK()
+	se := c.sessions.start(key, system)
+	c.setCookie(w, r, se.id, 0)
+	c.o.Logger.Info("console sign-in", "system_admin", system)
+	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, se *session) {
+	c.sessions.end(se.id)
+	c.setCookie(w, r, "", -1)
+	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Overview", "overview")
+	data := struct {
+		Providers []map[string]any
+		Balance   map[string]any
+		Recent    []map[string]any
+		ByStatus  map[string]int
+	}{ByStatus: map[string]int{}}
+	if se.system {
+		var prov struct {
+			Providers []map[string]any `json:"providers"`
+		}
+		if a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/admin/providers", nil); a.OK() {
+			_ = a.Decode(&prov)
+		}
+		data.Providers = prov.Providers
+	}
+	if a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/balance", nil); a.OK() {
+		_ = a.Decode(&data.Balance)
+	}
+	var list struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	if a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/messages?limit=100", nil); a.OK() {
+		_ = a.Decode(&list)
+	}
+	for _, m := range list.Messages {
+		if s, ok := m["status"].(string); ok {
+			data.ByStatus[s]++
+		}
+	}
+	if len(list.Messages) > 10 {
+		list.Messages = list.Messages[:10]
+	}
+	data.Recent = list.Messages
+	p.Data = data
+	c.render(w, http.StatusOK, "overview", p)
+}
+
+func (c *Console) messages(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Messages", "messages")
+	q := url.Values{"limit": {"50"}}
+	for _, k := range []string{"status", "cursor", "since"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	var list struct {
+		Messages   []map[string]any `json:"messages"`
+		NextCursor string           `json:"next_cursor"`
+	}
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/messages?"+q.Encode(), nil)
+	p.Data = struct {
+		Status string
+		List   any
+	}{r.URL.Query().Get("status"), &list}
+	if c.apiFailed(w, "messages", p, a) {
+		return
+	}
+	_ = a.Decode(&list)
+	c.render(w, http.StatusOK, "messages", p)
+}
+
+func (c *Console) messageDetail(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Message", "messages")
+	var d map[string]any
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/"+url.PathEscape(r.PathValue("id")), nil)
+	if c.apiFailed(w, "message", p, a) {
+		return
+	}
+	_ = a.Decode(&d)
+	p.Data = d
+	c.render(w, http.StatusOK, "message", p)
+}
+
+// messageStatus is the live status the message page polls: the API's
+// status answer as it is.
+func (c *Console) messageStatus(w http.ResponseWriter, r *http.Request, se *session) {
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/status/"+url.PathEscape(r.PathValue("id")), nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(a.Code)
+	_, _ = w.Write(a.Body)
+}
+
+func (c *Console) sendPage(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "API tester", "send")
+	p.Data = map[string]string{}
+	c.render(w, http.StatusOK, "send", p)
+}
+
+// send is the API tester: it sends as POST /api/v1/sms/send would and
+// opens the new message, whose page follows its status live.
+func (c *Console) send(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "API tester", "send")
+	form := map[string]string{"to": r.PostFormValue("to"), "message": r.PostFormValue("message"), "from": r.PostFormValue("from")}
+	p.Data = form
+	body := map[string]any{"to": form["to"], "message": form["message"]}
+	if form["from"] != "" {
+		body["from"] = form["from"]
+	}
+	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/sms/send", body)
+	if c.apiFailed(w, "send", p, a) {
+		return
+	}
+	var res struct {
+		MessageID string `json:"message_id"`
+	}
+	_ = a.Decode(&res)
+	http.Redirect(w, r, Prefix+"/messages/"+url.PathEscape(res.MessageID), http.StatusSeeOther)
+}
+
+func (c *Console) routingPage(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Routing", "routing")
+	p.Data = map[string]any{"Form": map[string]string{}}
+	c.render(w, http.StatusOK, "routing", p)
+}
+
+func (c *Console) explain(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Routing", "routing")
+	form := map[string]string{"to": r.PostFormValue("to"), "message": r.PostFormValue("message"), "kind": r.PostFormValue("kind")}
+	data := map[string]any{"Form": form}
+	p.Data = data
+	body := map[string]any{"to": form["to"], "message": form["message"]}
+	if form["kind"] != "" {
+		body["kind"] = form["kind"]
+	}
+	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/route/explain", body)
+	if c.apiFailed(w, "routing", p, a) {
+		return
+	}
+	var ex any
+	_ = a.Decode(&ex)
+	data["Explanation"] = ex
+	c.render(w, http.StatusOK, "routing", p)
+}
+
+func (c *Console) reload(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Routing", "routing")
+	p.Data = map[string]any{"Form": map[string]string{}}
+	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/reload", map[string]any{})
+	if c.apiFailed(w, "routing", p, a) {
+		return
+	}
+	p.Data = map[string]any{"Form": map[string]string{}, "Reloaded": true}
+	c.render(w, http.StatusOK, "routing", p)
+}
+
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, se *session) {
+	c.renderKeys(w, r, se, http.StatusOK, "", "")
+}
+
+// renderKeys shows the keys, with a new key's secret once or an error.
+func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, se *session, status int, created, errMsg string) {
+	p := c.pageFor(se, "API keys", "keys")
+	var keys struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/admin/keys", nil)
+	p.Data = map[string]any{"Keys": &keys.Keys, "Created": created}
+	if c.apiFailed(w, "keys", p, a) {
+		return
+	}
+	_ = a.Decode(&keys)
+	p.Error = errMsg
+	c.render(w, status, "keys", p)
+}
+
+func (c *Console) createKey(w http.ResponseWriter, r *http.Request, se *session) {
+	if err := r.ParseForm(); err != nil {
+		c.renderKeys(w, r, se, http.StatusBadRequest, "", "the form could not be read: "+err.Error())
+		return
+	}
+	body := map[string]any{"name": r.PostFormValue("name"), "permissions": r.PostForm["permissions"]}
+	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/keys", body)
+	if !a.OK() {
+		c.renderKeys(w, r, se, a.Code, "", a.Error())
+		return
+	}
+	var res struct {
+		Key string `json:"key"`
+	}
+	_ = a.Decode(&res)
+	c.renderKeys(w, r, se, http.StatusOK, res.Key, "")
+}
+
+func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, se *session) {
+	a := c.call(r.Context(), se.key, http.MethodDelete, "/api/v1/admin/keys/"+url.PathEscape(r.PathValue("id")), nil)
+	if !a.OK() {
+		c.renderKeys(w, r, se, a.Code, "", a.Error())
+		return
+	}
+	http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
+}
+
+func (c *Console) inbound(w http.ResponseWriter, r *http.Request, se *session) {
+	p := c.pageFor(se, "Inbound", "inbound")
+	var list struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/inbound?limit=50", nil)
+	p.Data = &list
+	if c.apiFailed(w, "inbound", p, a) {
+		return
+	}
+	_ = a.Decode(&list)
+	c.render(w, http.StatusOK, "inbound", p)
+}
