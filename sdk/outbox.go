@@ -1,9 +1,11 @@
 package sdk
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/smsrouter/smsrouter/sdk/internal/pluginpb"
@@ -13,13 +15,22 @@ import (
 // them. It outlives event streams, so an event sent on a stream that broke
 // before its ack is sent again on the next one, and the provider's emit keeps
 // waiting meanwhile.
+//
+// Every operation costs the same however many events wait: a provider that
+// emits thousands of events at once (an SMSC's burst of receipts) is what
+// lets the host store them together, so the wait must not grow with them.
 type outbox struct {
 	stop <-chan struct{} // closed when the plugin shuts down
 
-	mu       sync.Mutex
-	lastID   uint64
-	pending  []*delivery
-	changed  chan struct{} // closed and replaced on every change
+	mu     sync.Mutex
+	lastID uint64
+	// pending are the emitted events not yet acknowledged, by id.
+	pending map[uint64]*delivery
+	// queue are the pending events not yet sent on the current stream
+	// (stream), in emit order; an event given up meanwhile is skipped.
+	queue    []*delivery
+	stream   uint64
+	changed  chan struct{} // closed and replaced when queue gains events or the source finishes
 	finished bool          // the provider's Events returned
 	err      error         // what it returned
 }
@@ -31,7 +42,7 @@ type delivery struct {
 }
 
 func newOutbox(stop <-chan struct{}) *outbox {
-	return &outbox{stop: stop, changed: make(chan struct{})}
+	return &outbox{stop: stop, pending: map[uint64]*delivery{}, changed: make(chan struct{})}
 }
 
 func (o *outbox) notifyLocked() {
@@ -48,8 +59,13 @@ func (o *outbox) emit(ctx context.Context, ev Event) error {
 	o.mu.Lock()
 	o.lastID++
 	d.id = o.lastID
-	o.pending = append(o.pending, d)
-	o.notifyLocked()
+	o.pending[d.id] = d
+	o.queue = append(o.queue, d)
+	if len(o.queue) == 1 {
+		// The stream takes the whole queue when woken, so only the
+		// first event after it did needs to wake it.
+		o.notifyLocked()
+	}
 	o.mu.Unlock()
 
 	var cause error
@@ -62,7 +78,11 @@ func (o *outbox) emit(ctx context.Context, ev Event) error {
 		cause = errors.New("plugin is shutting down")
 	}
 	o.mu.Lock()
-	removed := o.removeLocked(d.id)
+	_, removed := o.pending[d.id]
+	delete(o.pending, d.id)
+	if removed {
+		o.drainedLocked()
+	}
 	o.mu.Unlock()
 	if !removed {
 		// The ack won the race: the event is stored.
@@ -71,30 +91,24 @@ func (o *outbox) emit(ctx context.Context, ev Event) error {
 	return fmt.Errorf("event %q was not stored by the host: %w", ev.ID, cause)
 }
 
-// removeLocked drops a delivery and reports whether it was still pending.
-func (o *outbox) removeLocked(id uint64) bool {
-	for i, d := range o.pending {
-		if d.id == id {
-			o.pending = append(o.pending[:i:i], o.pending[i+1:]...)
-			o.notifyLocked()
-			return true
-		}
-	}
-	return false
-}
-
 // ack releases the emit waiting for delivery id. Unknown ids (a duplicate
 // ack, or an emit that gave up) are ignored.
 func (o *outbox) ack(id uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, d := range o.pending {
-		if d.id == id {
-			close(d.acked)
-			break
-		}
+	if d, ok := o.pending[id]; ok {
+		close(d.acked)
+		delete(o.pending, id)
+		o.drainedLocked()
 	}
-	o.removeLocked(id)
+}
+
+// drainedLocked wakes the stream when the last event of a finished
+// source was acknowledged or given up, for it to end.
+func (o *outbox) drainedLocked() {
+	if o.finished && len(o.pending) == 0 {
+		o.notifyLocked()
+	}
 }
 
 func (o *outbox) finish(err error) {
@@ -105,10 +119,37 @@ func (o *outbox) finish(err error) {
 	o.notifyLocked()
 }
 
-// snapshot returns the unacknowledged deliveries in emit order and a channel
-// that is closed on the next change.
-func (o *outbox) snapshot() (pending []*delivery, changed <-chan struct{}, finished bool, err error) {
+// open starts a stream: every unacknowledged event is to be sent on it, in
+// emit order, and a stream opened before it gets nothing more. It returns
+// the stream's number for take.
+func (o *outbox) open() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]*delivery(nil), o.pending...), o.changed, o.finished, o.err
+	o.stream++
+	o.queue = o.queue[:0:0]
+	for _, d := range o.pending {
+		o.queue = append(o.queue, d)
+	}
+	slices.SortFunc(o.queue, func(a, b *delivery) int { return cmp.Compare(a.id, b.id) })
+	o.notifyLocked()
+	return o.stream
+}
+
+// take returns the events stream is still to send, in emit order, and a
+// channel closed on the next change. current is false once a newer stream
+// was opened; drained says the provider's Events returned (with err) and
+// nothing is left unacknowledged.
+func (o *outbox) take(stream uint64) (send []*delivery, changed <-chan struct{}, current, drained bool, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if stream != o.stream {
+		return nil, nil, false, false, nil
+	}
+	for _, d := range o.queue {
+		if _, ok := o.pending[d.id]; ok {
+			send = append(send, d)
+		}
+	}
+	o.queue = nil
+	return send, o.changed, true, o.finished && len(o.pending) == 0, o.err
 }

@@ -348,21 +348,19 @@ func (s *server) Events(stream pluginpb.Provider_EventsServer) error {
 		}
 	}()
 
-	sent := make(map[uint64]bool)
+	gen := s.outbox.open()
 	for {
-		pending, changed, finished, srcErr := s.outbox.snapshot()
-		stillPending := make(map[uint64]bool, len(pending))
-		for _, d := range pending {
-			stillPending[d.id] = true
-			if sent[d.id] {
-				continue
-			}
+		send, changed, current, drained, srcErr := s.outbox.take(gen)
+		if !current {
+			// The host opened another stream, which sends what is pending.
+			return nil
+		}
+		for _, d := range send {
 			if err := stream.Send(&pluginpb.EventDelivery{DeliveryId: d.id, Event: d.ev}); err != nil {
 				return err
 			}
 		}
-		sent = stillPending
-		if finished && len(pending) == 0 {
+		if drained {
 			switch {
 			case s.ctx.Err() != nil:
 				return status.Error(codes.Unavailable, "plugin is shutting down")

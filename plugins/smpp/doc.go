@@ -84,8 +84,11 @@
 // gets the same id instead of a second submit.
 //
 // Receipts and inbound messages: deliver_sm is answered only after the host
-// stored the event (ESME_RX_T_APPN otherwise, so the SMSC delivers it
-// again). Receipt ids are normalised to the submit_sm_resp's base (hex or
+// stored the event (ESME_RX_T_APPN when storing failed, so the SMSC
+// delivers it again). Every deliver_sm is emitted as it arrives, so the host
+// stores together what arrives together; when thousands wait for the host,
+// the plugin stops reading the connection until the host catches up, so a
+// fast SMSC is slowed down by TCP instead of being refused. Receipt ids are normalised to the submit_sm_resp's base (hex or
 // decimal, no leading zeros, lower case) so they meet the provider id the
 // host stored; the host holds reports for ids it does not know yet, which
 // covers a receipt that beats its submit_sm_resp. SMSCs reuse ids (a

@@ -25,18 +25,22 @@ type inboundPDU struct {
 	dsm *pdu.DeliverSM
 }
 
-// deliver is called by a session's reader. It never blocks the reader (which
-// also reads submit answers): when the host is behind, the SMSC is told to
-// deliver again later.
+// deliver is called by a session's reader. When the host is far behind it
+// waits for room, and with it the reader: the SMSC's writes then wait on
+// TCP, which slows it down without refusing (and so without resending)
+// anything. A session that dies meanwhile drops the PDU; the SMSC delivers
+// what was not answered again on the next bind.
 func (p *Provider) deliver(s *session, seq uint32, dsm *pdu.DeliverSM) {
 	select {
 	case p.inbound <- inboundPDU{s: s, seq: seq, dsm: dsm}:
-	default:
-		s.respond(seq, statusRxTAppn)
+	case <-s.dead:
+	case <-p.closing:
 	}
 }
 
-// Events turns deliver_sm into status and inbound events. Each deliver_sm is
+// Events turns deliver_sm into status and inbound events, each emitted as
+// soon as it arrives (up to maxEmits waiting for the host), so that the
+// host can store together what arrives together. Each deliver_sm is
 // answered only after emit returned: ROK once the host stored the event,
 // ESME_RX_T_APPN when it did not, so the SMSC delivers it again.
 func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
@@ -44,24 +48,28 @@ func (p *Provider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 		return errNotConfigured
 	}
 	var wg sync.WaitGroup
-	for range eventWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-p.closing:
-					return
-				case in := <-p.inbound:
-					in.s.respond(in.seq, p.handleDeliver(ctx, emit, in))
-				}
-			}
-		}()
+	defer wg.Wait()
+	slots := make(chan struct{}, p.maxEmits)
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		case <-p.closing:
+			return nil
+		}
+		select {
+		case in := <-p.inbound:
+			wg.Go(func() {
+				defer func() { <-slots }()
+				in.s.respond(in.seq, p.handleDeliver(ctx, emit, in))
+			})
+		case <-ctx.Done():
+			return nil
+		case <-p.closing:
+			return nil
+		}
 	}
-	wg.Wait()
-	return nil
 }
 
 // handleDeliver emits what one deliver_sm says and returns the

@@ -1,9 +1,12 @@
 package smpp_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/plugins/smpp"
 	"github.com/smsrouter/smsrouter/plugins/smpp/smsctest"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -83,5 +86,103 @@ func TestInboundNumbersAreE164(t *testing.T) {
 				t.Errorf("inbound to %q from %q, want to %q", ev.Inbound.To, ev.Inbound.From, tc.want)
 			}
 		})
+	}
+}
+
+// TestReceiptsWaitForASlowHostInsteadOfBeingRefused: receipts arriving
+// faster than the host stores them are emitted concurrently up to the
+// plugin's limit, then the plugin stops reading the connection (the SMSC
+// waits on TCP) rather than answering ESME_RX_T_APPN; once the host stores
+// again, every receipt is emitted and acknowledged, none refused.
+func TestReceiptsWaitForASlowHostInsteadOfBeingRefused(t *testing.T) {
+	const n, queued, emits = 40, 2, 4
+	srv := startSMSC(t, smsctest.Config{DeliverWindow: 1000})
+	p := smpp.New()
+	smpp.SetEventLimits(p, queued, emits)
+	t.Cleanup(func() { p.Close(context.Background()) })
+	if err := p.Configure(t.Context(), sdk.Config{Name: "smpp-test", Settings: settingsFor(srv, map[string]any{"window": 100}), Logger: testLogger(t)}); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		blocked  int
+		changed  = make(chan struct{})
+		release  = make(chan struct{})
+		stored   = map[string]bool{}
+		emitting = func() int { mu.Lock(); defer mu.Unlock(); return blocked }
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Events(ctx, func(ctx context.Context, ev sdk.Event) error {
+			mu.Lock()
+			blocked++
+			close(changed)
+			changed = make(chan struct{})
+			mu.Unlock()
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			mu.Lock()
+			stored[ev.Status.ProviderMessageID] = true
+			close(changed)
+			changed = make(chan struct{})
+			mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	sent := make(chan []sdk.SendResult, 1)
+	go func() {
+		res, _ := p.Send(t.Context(), messages("m", n, "slow host"))
+		sent <- res
+	}()
+
+	// Every emit slot fills with a receipt the host has not stored.
+	deadline := time.After(10 * time.Second)
+	for emitting() < emits {
+		mu.Lock()
+		ch := changed
+		mu.Unlock()
+		if emitting() >= emits {
+			break
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%d emits in flight, want %d at once", emitting(), emits)
+		}
+	}
+	if st := srv.Stats(); st.DeliverRefused != 0 || st.ReceiptsAcked != 0 {
+		t.Fatalf("while the host stores nothing: %d receipts refused, %d acknowledged; want 0 and 0", st.DeliverRefused, st.ReceiptsAcked)
+	}
+	if got := emitting(); got != emits {
+		t.Errorf("%d emits in flight, want the limit %d", got, emits)
+	}
+
+	close(release)
+	res := <-sent
+	if len(res) != n {
+		t.Fatalf("Send returned %d results, want %d", len(res), n)
+	}
+	awaitCtx, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	if err := srv.Await(awaitCtx, func(st smsctest.Stats) bool { return st.ReceiptsAcked == n }); err != nil {
+		t.Fatalf("receipts acknowledged: %+v: %v", srv.Stats(), err)
+	}
+	if st := srv.Stats(); st.DeliverRefused != 0 {
+		t.Errorf("%d receipts refused, want 0", st.DeliverRefused)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, r := range res {
+		if !stored[r.ProviderMessageID] {
+			t.Errorf("receipt of %s (%s) was not emitted", r.MessageID, r.ProviderMessageID)
+		}
 	}
 }

@@ -23,12 +23,18 @@ const (
 	// queueDepth is how many parts may wait for a window slot before Send
 	// blocks; several full batches.
 	queueDepth = 8192
-	// inboundDepth is how many deliver_sm may wait for the host; past it
-	// the SMSC is told to deliver again later (ESME_RX_T_APPN).
+	// inboundDepth is how many deliver_sm may wait for an emit slot;
+	// past it the session's reader waits, so the SMSC's writes wait on
+	// TCP: back-pressure the SMSC handles, where refusing with
+	// ESME_RX_T_APPN made it send each receipt again and again.
 	inboundDepth = 4096
-	// eventWorkers emit concurrently: the host stores events one at a time
-	// per stream, but pipelining hides the round trip.
-	eventWorkers = 16
+	// maxEmits bounds the events handed to the host and not yet stored.
+	// Emits are not a pool of a fixed size: every receipt that arrives is
+	// emitted at once, so the host gathers what arrived during one commit
+	// into the next (its group commit is the window that adapts to what
+	// the database takes), and this only caps memory when the host falls
+	// far behind.
+	maxEmits = 8192
 	// maxTransientRetries is how often a part answered queue-full or
 	// system-error is tried again here before the host is told Temporary.
 	maxTransientRetries = 3
@@ -85,6 +91,8 @@ type Provider struct {
 	deferred []*part
 
 	inbound chan inboundPDU
+	// maxEmits is maxEmits; tests lower it.
+	maxEmits int
 
 	slotsMu sync.Mutex
 	slots   []*slot
@@ -109,6 +117,7 @@ func New() *Provider {
 		queue:    make(chan *part, queueDepth),
 		retrySig: make(chan struct{}, 1),
 		inbound:  make(chan inboundPDU, inboundDepth),
+		maxEmits: maxEmits,
 		late:     map[string]string{},
 		groups:   newGroupTable(),
 		mo:       newAssembler(),
