@@ -64,10 +64,10 @@ func (s *Store) OldestDue(ctx context.Context, now time.Time) (time.Time, bool, 
 }
 
 // CountPendingWebhooks counts webhook deliveries still to be made (not yet
-// delivered nor given up), through idx_webhook_deliveries_due.
+// delivered nor given up), through the partial idx_webhook_deliveries_queue.
 func (s *Store) CountPendingWebhooks(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("state = ?", WebhookPending).Count(&n).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("state = 'pending'").Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count pending webhooks: %w", err)
 	}
 	return n, nil

@@ -60,12 +60,13 @@ func (s *Store) Prune(ctx context.Context, r retention.Policy) (retention.Pruned
 	// restarting replays what it had not seen acknowledged, an upstream
 	// retries a callback for minutes or hours. None re-emits an event
 	// weeks later, so ids older than the retention guard nothing.
+	// Ids with a duplicate window go when it passes (below).
 	if p.ProcessedEvents, err = s.deleteInChunks(ctx, "processed_events",
-		"created_at < ?", now.Add(-r.ProcessedEvents)); err != nil {
+		"expires_at IS NULL AND created_at < ?", now.Add(-r.ProcessedEvents)); err != nil {
 		return p, fmt.Errorf("prune processed event ids: %w", err)
 	}
 	// Ids with a duplicate window mark repeats only within it.
-	expired, err := s.deleteInChunks(ctx, "processed_events", "expires_at < ?", now)
+	expired, err := s.deleteInChunks(ctx, "processed_events", "expires_at IS NOT NULL AND expires_at < ?", now)
 	p.ProcessedEvents += expired
 	if err != nil {
 		return p, fmt.Errorf("prune processed event ids past their duplicate window: %w", err)
@@ -123,12 +124,13 @@ func (s *Store) pruneWebhooks(ctx context.Context, cutoff time.Time) (deliveries
 		var gone, goneAttempts int64
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			var seqs []uint64
-			// A delivery is due before it is attempted, so one that finished
-			// before cutoff was due before it too: the condition on
-			// next_attempt_at lets the (state, next_attempt_at) index find
-			// the rows; the other says what is meant.
+			// A delivery is created before it finishes, so one that finished
+			// before cutoff was created before it too: the condition on
+			// created_at lets idx_webhook_deliveries_finished find the rows
+			// (its states written out, as its condition is); the other says
+			// what is meant.
 			err := forUpdateSkipLocked(tx.Model(&WebhookDelivery{})).
-				Where("state IN ? AND next_attempt_at < ?", []string{WebhookDelivered, WebhookGaveUp}, cutoff).
+				Where("state IN ('delivered', 'gave_up') AND created_at < ?", cutoff).
 				Where("COALESCE(delivered_at, gave_up_at) < ?", cutoff).
 				Limit(pruneChunk).Pluck("seq", &seqs).Error
 			if err != nil || len(seqs) == 0 {

@@ -103,14 +103,19 @@ func (s *Store) migrate(db *gorm.DB) error {
 // tuneQueueTable drops the indexes of earlier versions (the queue index,
 // replaced by the partial idx_messages_queue; the provider id indexes that
 // led with the provider, replaced by ones that lead with the id; the
-// unused unique index on webhook event ids) and, on PostgreSQL, sets the messages
+// unused unique index on webhook event ids; the (state, next_attempt_at)
+// index of webhook deliveries, replaced by the partial
+// idx_webhook_deliveries_finished; the indexes of processed event ids
+// by age and by expiry over every row, replaced by partial ones) and, on
+// PostgreSQL, sets the messages
 // and webhook_deliveries tables up for their life as queues: every message is updated several times
 // within seconds, so free space in each page lets a claim's update stay on
 // its page without new index entries (a HOT update), and autovacuum comes
 // after 2% of the rows changed instead of 20%, before dead row versions
 // pile up in the queue's index.
 func tuneQueueTable(tx *gorm.DB) error {
-	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id", "idx_webhook_deliveries_event_id"} {
+	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id", "idx_webhook_deliveries_event_id",
+		"idx_webhook_deliveries_due", "idx_processed_events_created_at", "idx_processed_events_expires_at"} {
 		if err := tx.Exec("DROP INDEX IF EXISTS " + old).Error; err != nil {
 			return fmt.Errorf("drop the earlier index %s: %w", old, err)
 		}

@@ -216,18 +216,24 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 // TestMigrateDropsEarlierIndexes: a database of an earlier version has the
 // provider id index that led with the provider, under which a report
 // lookup on a fresh, fast-growing table read every message of that
-// provider, and a unique index on webhook event ids nothing reads.
-// Migrating drops both and adds the index led by the provider's id.
+// provider, a unique index on webhook event ids nothing reads, and indexes
+// over every row where partial ones serve. Migrating drops them and adds
+// their replacements.
 func TestMigrateDropsEarlierIndexes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		db := s.DB()
-		earlier := map[string]string{
-			"messages":           "CREATE INDEX idx_messages_provider_id ON messages (provider, provider_message_id)",
-			"webhook_deliveries": "CREATE UNIQUE INDEX idx_webhook_deliveries_event_id ON webhook_deliveries (event_id)",
+		earlier := []struct{ table, name, ddl string }{
+			{"messages", "idx_messages_provider_id", "CREATE INDEX idx_messages_provider_id ON messages (provider, provider_message_id)"},
+			{"webhook_deliveries", "idx_webhook_deliveries_event_id", "CREATE UNIQUE INDEX idx_webhook_deliveries_event_id ON webhook_deliveries (event_id)"},
+			// Indexes over every row version where a partial one serves:
+			// work on every report and webhook written.
+			{"webhook_deliveries", "idx_webhook_deliveries_due", "CREATE INDEX idx_webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at)"},
+			{"processed_events", "idx_processed_events_created_at", "CREATE INDEX idx_processed_events_created_at ON processed_events (created_at)"},
+			{"processed_events", "idx_processed_events_expires_at", "CREATE INDEX idx_processed_events_expires_at ON processed_events (expires_at)"},
 		}
-		for _, ddl := range earlier {
-			if err := db.Exec(ddl).Error; err != nil {
+		for _, e := range earlier {
+			if err := db.Exec(e.ddl).Error; err != nil {
 				t.Fatalf("create an earlier index: %v", err)
 			}
 		}
@@ -235,13 +241,19 @@ func TestMigrateDropsEarlierIndexes(t *testing.T) {
 			t.Fatalf("Migrate: %v", err)
 		}
 		m := db.Migrator()
-		for table, name := range map[string]string{"messages": "idx_messages_provider_id", "webhook_deliveries": "idx_webhook_deliveries_event_id"} {
-			if m.HasIndex(table, name) {
-				t.Errorf("the earlier index %s is still there after migrating", name)
+		for _, e := range earlier {
+			if m.HasIndex(e.table, e.name) {
+				t.Errorf("the earlier index %s is still there after migrating", e.name)
 			}
 		}
-		if !m.HasIndex("messages", "idx_messages_provider_ref") {
-			t.Fatal("idx_messages_provider_ref is missing after migrating")
+		for table, name := range map[string]string{"messages": "idx_messages_provider_ref", "webhook_deliveries": "idx_webhook_deliveries_finished",
+			"processed_events": "idx_processed_events_age"} {
+			if !m.HasIndex(table, name) {
+				t.Fatalf("%s is missing after migrating", name)
+			}
+		}
+		if !m.HasIndex("processed_events", "idx_processed_events_expiry") {
+			t.Fatal("idx_processed_events_expiry is missing after migrating")
 		}
 		if s.Driver() != store.DriverPostgres {
 			return

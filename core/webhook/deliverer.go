@@ -53,13 +53,14 @@ type Options struct {
 	// Timeout bounds one request, from connecting to the end of the
 	// answer's headers (default 10s).
 	Timeout time.Duration
-	// Concurrency is how many requests run at once (default 128).
+	// Concurrency is how many requests run at once (default 256).
 	Concurrency int
 	// PerAccount is how many of them one account may have, so that a slow
 	// receiver cannot hold every slot while other accounts wait (default
-	// 32). With 8, one account's events trailed its messages on a busy
-	// 2-core server, where each request spends a few milliseconds waiting
-	// for a CPU (docs/performance.md, fourth round).
+	// 64). Two events a message at a few thousand messages a second, with
+	// each request spending a few milliseconds waiting for a CPU on a busy
+	// server, need that many in flight; with 8 (and later 32) one
+	// account's events trailed its messages (docs/performance.md).
 	PerAccount int
 	// BatchSize caps one claim (default 500). A claim reads past the
 	// deliveries in flight and those held back behind them before it finds
@@ -138,10 +139,10 @@ func New(q Queue, o Options) *Deliverer {
 		o.Timeout = 10 * time.Second
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 128
+		o.Concurrency = 256
 	}
 	if o.PerAccount <= 0 {
-		o.PerAccount = 32
+		o.PerAccount = 64
 	}
 	o.PerAccount = min(o.PerAccount, o.Concurrency)
 	if o.BatchSize <= 0 {
