@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -234,13 +235,18 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 	out := make(map[string][]*webhookTarget, len(pids))
 	for chunk := range slices.Chunk(pids, idChunk) {
 		var got []webhookTarget
+		var err error
 		// Locked, so that reports of one message stored at once (its event
 		// stream and a status poll, possibly on two servers) apply one
 		// after the other, the second seeing what the first did.
-		err := forUpdate(tx, "messages").Table("messages").Select(webhookTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
-			Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
-			Where("messages.provider = ? AND messages.provider_message_id IN ?", provider, chunk).
-			Order("messages.id").Scan(&got).Error
+		if tx.Dialector.Name() == DriverPostgres {
+			got, err = reportTargetsArray(tx, provider, chunk)
+		} else {
+			err = tx.Table("messages").Select(webhookTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
+				Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
+				Where("messages.provider = ? AND messages.provider_message_id IN ?", provider, chunk).
+				Order("messages.id").Scan(&got).Error
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read the messages of %d reports: %w", len(chunk), err)
 		}
@@ -249,4 +255,29 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 		}
 	}
 	return out, nil
+}
+
+// reportTargetsArray is reportTargets' read on PostgreSQL: the ids as one
+// array, so that every batch of reports runs one statement text (an IN
+// list is parsed and planned anew for each batch size), locking the
+// messages read.
+func reportTargetsArray(tx *gorm.DB, provider string, pids []string) ([]webhookTarget, error) {
+	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT `+webhookTargetColumns+`,
+COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret
+FROM messages LEFT JOIN webhooks ON webhooks.account_id = messages.account_id
+WHERE messages.provider = $1 AND messages.provider_message_id = ANY($2::text[])
+ORDER BY messages.id FOR UPDATE OF messages`, provider, pids)
+	if err != nil {
+		return nil, err
+	}
+	var got []webhookTarget
+	err = scanAll(rows, func(r *sql.Rows) error {
+		var t webhookTarget
+		if err := tx.ScanRows(r, &t); err != nil {
+			return err
+		}
+		got = append(got, t)
+		return nil
+	})
+	return got, err
 }

@@ -791,16 +791,17 @@ func claimNextEvents(tx *gorm.DB, messageIDs []string, now time.Time, lease time
 	messageIDs = slices.Compact(messageIDs)
 	var out []WebhookDelivery
 	for chunk := range slices.Chunk(messageIDs, idChunk) {
-		var pending []WebhookDelivery
-		err := tx.Model(&WebhookDelivery{}).Select("seq", "message_id").
-			Where("message_id IN ? AND state = ?", chunk, WebhookPending).Order("message_id, seq").Find(&pending).Error
+		// A message's first pending event is the one with the smallest
+		// seq; pendingDeliveries reads them with one statement text on
+		// PostgreSQL, whatever the number of messages.
+		pending, err := pendingDeliveries(tx, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("find the next webhooks of %d messages: %w", len(chunk), err)
 		}
 		var firsts []uint64
-		for i, p := range pending {
-			if i == 0 || pending[i-1].MessageID != p.MessageID {
-				firsts = append(firsts, p.Seq)
+		for _, id := range chunk {
+			if seqs := pending[id]; len(seqs) > 0 {
+				firsts = append(firsts, slices.Min(seqs))
 			}
 		}
 		if len(firsts) == 0 {
