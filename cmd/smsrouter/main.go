@@ -37,10 +37,11 @@ Usage:
                                                     what the account's messages keep of their text once final
   smsrouter secrets new-key                          print a fresh secret key (base64)
   smsrouter secrets reseal [--config FILE]           seal everything with the newest key, so older keys can go
-  smsrouter config validate [--config FILE] [--cases FILE]
+  smsrouter config validate [--config FILE] [--cases FILE] [--strict]
                                                     check a config file, have each provider's plugin check
-                                                    its settings (without connecting), and run the routing
-                                                    cases (default: the routing block's cases file)
+                                                    its settings (without connecting), lint the routing rules
+                                                    and prices (warnings; errors with --strict), and run the
+                                                    routing cases (default: the routing block's cases file)
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v]
                           [--id MSG_ID] [--at TIME] [--balance P=AMOUNT] [--unhealthy P] [--healthy P]
                           [--success-rate P=RATE] [--json]

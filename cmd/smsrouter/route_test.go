@@ -227,3 +227,16 @@ func TestConfigValidateRunsCases(t *testing.T) {
 		t.Errorf("a failing run says OK:\n%s", out)
 	}
 }
+
+// config validate shows lint warnings and passes; --strict fails on them.
+func TestConfigValidateStrict(t *testing.T) {
+	path := filepath.Join("..", "..", "core", "config", "testdata", "lint", "mistakes.hcl")
+	out, err := runBinary(t, "config", "validate", "--config", path)
+	if err != nil || !strings.Contains(out, "warning: Lower-case country code") || !strings.Contains(out, ": OK (") {
+		t.Errorf("warnings: %v\n%s", err, out)
+	}
+	out, err = runBinary(t, "config", "validate", "--strict", "--config", path)
+	if err == nil || !strings.Contains(out, "lint warnings, and --strict fails on them") {
+		t.Errorf("--strict: %v\n%s", err, out)
+	}
+}

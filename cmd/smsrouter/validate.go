@@ -30,6 +30,7 @@ func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) err
 	fs := newFlags("config validate")
 	cfgPath := fs.String("config", "", "config file to check (default: the embedded default)")
 	casesPath := fs.String("cases", "", "routing cases file to run (default: the routing block's cases setting)")
+	strict := fs.Bool("strict", false, "fail on lint warnings too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,6 +40,13 @@ func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) err
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	var lintErr error
+	if cfg.Warnings != nil {
+		fmt.Fprintln(stdout, cfg.Warnings.Error())
+		if *strict {
+			lintErr = fmt.Errorf("%d lint warnings, and --strict fails on them", len(cfg.Warnings.Diagnostics))
+		}
 	}
 	notes, settingsErr := validateProviderSettings(ctx, cfg)
 	for _, n := range notes {
@@ -53,7 +61,7 @@ func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) err
 	if *casesPath != "" {
 		casesErr = routecases.Check(ctx, stdout, cfg.Table, *casesPath)
 	}
-	if err := errors.Join(settingsErr, casesErr); err != nil {
+	if err := errors.Join(lintErr, settingsErr, casesErr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d providers, %d routes, database %s)\n", cfg.Filename, len(cfg.Providers), len(cfg.Routes), cfg.Database.Driver)

@@ -55,6 +55,9 @@ type Config struct {
 	// Routing is the routing block: time zone, currency and conversion
 	// rates, operator prefixes.
 	Routing routing.Settings
+	// Warnings are what lint found: things that load but are probably not
+	// meant (see routing.Lint and the rate-sheet checks); nil when none.
+	Warnings *Error
 	// RoutingCases is the routing block's cases file (joined to the config
 	// file's directory):
 	// messages with the route each must get, which config validate runs.
@@ -257,6 +260,9 @@ func Parse(src []byte, filename string, opts Options) (*Config, error) {
 	if d.diags.HasErrors() {
 		return nil, newError(d.diags, filename)
 	}
+	if len(d.warnings) > 0 {
+		cfg.Warnings = newError(d.warnings, filename)
+	}
 	return cfg, nil
 }
 
@@ -328,6 +334,12 @@ type decoder struct {
 	opts     Options
 	ctx      *hcl.EvalContext
 	diags    hcl.Diagnostics
+	// pricedOps are the operators prices name, checked once the whole
+	// file is read.
+	pricedOps []pricedOp
+	// warnings are problems that do not stop the file loading (lint):
+	// config validate shows them, and fails on them with --strict.
+	warnings hcl.Diagnostics
 	// apiCurrency is the api block's currency attribute, checked against
 	// the routing currency once both blocks are read.
 	apiCurrency *hcl.Attribute
@@ -429,7 +441,12 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	// ways that are only echoes of its own error (no default, default not
 	// last), so the set is checked once every route block decodes.
 	if routesOK {
-		table, err := routing.Compile(routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing})
+		spec := routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing}
+		table, err := routing.Compile(spec)
+		d.warnings = append(d.warnings, routing.Lint(spec, lintKnowledge())...)
+		for _, p := range d.pricedOps {
+			d.checkOperator(p.at, p.country, p.operator, cfg.Routing.OperatorPrefixes)
+		}
 		if ce, ok := err.(*routing.CompileError); ok {
 			d.diags = append(d.diags, ce.Diagnostics...)
 		} else if err != nil {

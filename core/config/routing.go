@@ -21,6 +21,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -178,6 +179,7 @@ func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing) bool {
 	if a := content.Attributes["rates"]; a != nil {
 		if path, vok := d.str(a); vok {
 			before := len(d.diags)
+			rows := map[routing.OperatorKey]priceRow{}
 			d.readCSV(a, path, []string{"country", "operator", "price"}, func(rec []string, at func(int) hcl.Range) {
 				if !countryPattern.MatchString(rec[0]) {
 					d.errorf(at(0), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\"", rec[0])
@@ -188,7 +190,12 @@ func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing) bool {
 					d.errorf(at(2), "Invalid price", "%q is not a price such as 0.045", rec[2])
 					return
 				}
-				setPrice(pr, rec[0], strings.TrimSpace(rec[1]), f)
+				op := strings.TrimSpace(rec[1])
+				d.checkRow(rows, routing.OperatorKey{Country: rec[0], Operator: op}, priceRow{at: at(0), price: f})
+				if op != "" {
+					d.pricedOps = append(d.pricedOps, pricedOp{at: at(1), country: rec[0], operator: op})
+				}
+				setPrice(pr, rec[0], op, f)
 			})
 			ok = ok && len(d.diags) == before
 		} else {
@@ -230,6 +237,7 @@ func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing) bool {
 					ok = false
 					continue
 				}
+				d.pricedOps = append(d.pricedOps, pricedOp{at: a.Expr.Range(), country: country, operator: operator})
 				setPrice(pr, country, operator, f)
 			}
 		} else {
@@ -385,6 +393,9 @@ func (d *decoder) readCSV(a *hcl.Attribute, path string, columns []string, row f
 			if errors.As(err, &pe) {
 				d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid CSV",
 					Detail: fmt.Sprintf("%v; want the columns %s", pe.Err, strings.Join(columns, ",")), Subject: fileRange(pe.Line, max(pe.Column, 1)).Ptr()})
+				if errors.Is(pe.Err, csv.ErrFieldCount) {
+					continue // the next line reads on its own: report every bad row, not the first
+				}
 				return
 			}
 			d.errorf(a.Expr.Range(), "Cannot read CSV file", "%v", err)
@@ -464,4 +475,66 @@ func (d *decoder) failoverOn(a *hcl.Attribute) ([]string, bool) {
 		}
 	}
 	return codes, ok
+}
+
+// lintKnowledge is what routing.Lint checks names against: libphonenumber's
+// regions and operator names, and the kinds the API accepts.
+func lintKnowledge() routing.Knowledge {
+	var kinds []string
+	for _, k := range message.Kinds() {
+		kinds = append(kinds, string(k))
+	}
+	return routing.Knowledge{Region: number.KnownRegion, Operators: number.Operators, AllOperators: number.AllOperators(), Kinds: kinds}
+}
+
+func (d *decoder) warnf(rng hcl.Range, summary, format string, args ...any) {
+	d.warnings = append(d.warnings, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: rng.Ptr(),
+	})
+}
+
+// checkOperator warns about a priced operator no numbering plan of its
+// country names: its price would never apply.
+func (d *decoder) checkOperator(at hcl.Range, country, operator string, prefixes map[string]string) {
+	known := number.Operators(country)
+	if len(known) == 0 || slices.Contains(known, operator) {
+		return
+	}
+	for _, op := range prefixes {
+		if op == operator {
+			return
+		}
+	}
+	d.warnf(at, "Unknown operator", "%s has no operator %q in its numbering plan (names are libphonenumber's: %s), nor in operator_prefixes, so this price never applies%s",
+		country, operator, strings.Join(known, ", "), routing.OperatorHint(operator, known))
+}
+
+// priceRow is a rate sheet's row, remembered to find repeated entries.
+type priceRow struct {
+	at    hcl.Range
+	price float64
+}
+
+// pricedOp is an operator a price names, checked against the numbering
+// plans once the operator_prefixes (which may come later in the file) are read.
+type pricedOp struct {
+	at                hcl.Range
+	country, operator string
+}
+
+// checkRow warns about a rate-sheet entry given twice: the same price is
+// noise, a different one is a mistake in one of them (the last wins).
+func (d *decoder) checkRow(rows map[routing.OperatorKey]priceRow, key routing.OperatorKey, row priceRow) {
+	what := key.Country
+	if key.Operator != "" {
+		what += "/" + key.Operator
+	}
+	if prev, dup := rows[key]; dup {
+		if prev.price == row.price {
+			d.warnf(row.at, "Duplicate rate-sheet row", "%s is already priced %v on line %d; remove one", what, row.price, prev.at.Start.Line)
+		} else {
+			d.warnf(row.at, "Conflicting rate-sheet rows", "%s is priced %v on line %d and %v here; this line wins, so remove the wrong one", what, prev.price, prev.at.Start.Line, row.price)
+		}
+	}
+	rows[key] = row
 }

@@ -1,0 +1,43 @@
+# One of each mistake config validate warns about (docs/routing.md, Lint).
+routing {
+  operator_prefixes = { "+95979" = "Telenor" }
+}
+provider "smpp-a" {
+  plugin = "sandbox"
+  pricing {
+    rates     = "rates/smpp-a.csv"
+    operators = { "MM/Ooredo" = 0.02 }
+  }
+}
+provider "smpp-b" {
+  plugin = "sandbox"
+}
+route "lower-case-operator" {
+  match      = "country == 'MM' && operator == 'telenor'"
+  candidates = ["smpp-a"]
+}
+route "lower-case-country" {
+  match      = "country == 'de'"
+  candidates = ["smpp-a"]
+}
+route "unknown-country" {
+  match      = "country in ['XX', 'FR']"
+  candidates = ["smpp-a"]
+}
+route "misspelt-kind" {
+  match      = "kind == 'transactionnal'"
+  candidates = ["smpp-a"]
+}
+route "never-priced" {
+  match      = "country == 'TH'"
+  candidates = ["smpp-a", "smpp-b"]
+  strategy   = "least_cost"
+}
+route "shadowed" {
+  match      = "country == 'TH' && kind == 'otp'"
+  candidates = ["smpp-a"]
+}
+route "default" {
+  default    = true
+  candidates = ["smpp-b"]
+}
