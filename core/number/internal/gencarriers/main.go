@@ -9,6 +9,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"fmt"
+	"go/format"
 	"io"
 	"os"
 	"os/exec"
@@ -62,7 +63,11 @@ func run() error {
 		b.WriteString("},\n")
 	}
 	b.WriteString("}\n")
-	return os.WriteFile("carriers_gen.go", b.Bytes(), 0o644)
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile("carriers_gen.go", src, 0o644)
 }
 
 // decode reads the prefix map format of the phonenumbers module: the
