@@ -248,10 +248,34 @@ func (a *api) listKeys(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	if keys == nil {
-		keys = []account.APIKey{}
+	out := make([]keyJSON, len(keys))
+	for i, k := range keys {
+		out[i] = apiKeyJSON(k)
 	}
-	c.JSON(http.StatusOK, gin.H{"keys": keys})
+	c.JSON(http.StatusOK, gin.H{"keys": out})
+}
+
+// keyJSON is an API key as the API shows it: permissions are a list, as
+// they are given when a key is created.
+type keyJSON struct {
+	ID           string     `json:"id"`
+	AccountID    string     `json:"account_id"`
+	Name         string     `json:"name"`
+	Prefix       string     `json:"prefix"`
+	Permissions  []string   `json:"permissions"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	SMSPerMinute int        `json:"sms_per_minute,omitempty"`
+}
+
+func apiKeyJSON(k account.APIKey) keyJSON {
+	perms := k.PermissionList()
+	if perms == nil {
+		perms = []string{}
+	}
+	return keyJSON{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, Permissions: perms,
+		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt, SMSPerMinute: k.SMSPerMinute}
 }
 
 // forbidden answers 403 with the reason err gives.
@@ -307,7 +331,7 @@ func (a *api) createKey(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"key": raw, "api_key": key,
+	c.JSON(http.StatusCreated, gin.H{"key": raw, "api_key": apiKeyJSON(key),
 		"note": "the key is shown only now; store it, it cannot be shown again"})
 }
 

@@ -547,7 +547,7 @@ func TestAdminKeys(t *testing.T) {
 			t.Fatalf("create: HTTP %d %s", a.code, a.raw)
 		}
 		created := a.body["api_key"].(map[string]any)
-		if created["permissions"] != "send_sms,send_otp" || created["sms_per_minute"] != 50.0 || strings.Contains(a.raw, `"hash"`) {
+		if fmt.Sprint(created["permissions"]) != "[send_sms send_otp]" || created["sms_per_minute"] != 50.0 || strings.Contains(a.raw, `"hash"`) {
 			t.Fatalf("created key %v", created)
 		}
 		e.keys["new"] = a.body["key"].(string)
@@ -591,6 +591,24 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	}
 	if err := json.Unmarshal(server.OpenAPI, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("the OpenAPI document does not parse as OpenAPI 3: %v", err)
+	}
+	operations := map[string]string{}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			o, ok := op.(map[string]any)
+			if !ok {
+				continue // x-any-method
+			}
+			id, _ := o["operationId"].(string)
+			switch {
+			case id == "":
+				t.Errorf("%s %s has no operationId", strings.ToUpper(method), path)
+			case operations[id] != "":
+				t.Errorf("%s %s has operationId %q, as %s has", strings.ToUpper(method), path, id, operations[id])
+			default:
+				operations[id] = strings.ToUpper(method) + " " + path
+			}
+		}
 	}
 	st := storetest.Open(t, store.DriverSQLite)
 	svc := core.NewService(st, routing.NewRouter(nil, nil), nil, core.Options{})

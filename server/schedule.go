@@ -71,10 +71,58 @@ func (a *api) cancel(c *gin.Context) {
 }
 
 // providerJSON is a provider's state with the limits this server applies
-// to it.
+// to it. Its own fields, not pluginhost's or sdk's types: the API's names
+// are snake_case and stay put when those types change.
 type providerJSON struct {
-	pluginhost.ProviderStatus
-	Limits providerLimits `json:"limits"`
+	Name         string           `json:"name"`
+	Plugin       string           `json:"plugin"`
+	State        pluginhost.State `json:"state"`
+	PID          int              `json:"pid,omitempty"`
+	Restarts     int              `json:"restarts"`
+	LastError    string           `json:"last_error,omitempty"`
+	Healthy      bool             `json:"healthy"`
+	HealthDetail string           `json:"health_detail,omitempty"`
+	Balance      *balanceJSON     `json:"balance,omitempty"`
+	BalanceAt    *time.Time       `json:"balance_at,omitempty"`
+	Capabilities capabilitiesJSON `json:"capabilities"`
+	Limits       providerLimits   `json:"limits"`
+}
+
+// balanceJSON is a provider account's credit as its plugin last reported it.
+type balanceJSON struct {
+	Amount   float64 `json:"amount"`
+	Currency string  `json:"currency"`
+}
+
+// capabilitiesJSON is the plugin's Info and which optional parts it
+// implements.
+type capabilitiesJSON struct {
+	Plugin             string `json:"plugin"`
+	Version            string `json:"version"`
+	MaxBatchSize       int    `json:"max_batch_size"`
+	Events             bool   `json:"events"`
+	Hooks              bool   `json:"hooks"`
+	Health             bool   `json:"health"`
+	Balance            bool   `json:"balance"`
+	SenderIDs          bool   `json:"sender_ids"`
+	StatusQuery        bool   `json:"status_query"`
+	Outbox             bool   `json:"outbox"`
+	SentQuery          bool   `json:"sent_query"`
+	SettingsValidation bool   `json:"settings_validation"`
+}
+
+func statusJSON(p pluginhost.ProviderStatus, l config.Limits) providerJSON {
+	c := p.Capabilities
+	out := providerJSON{Name: p.Name, Plugin: p.Plugin, State: p.State, PID: p.PID, Restarts: p.Restarts,
+		LastError: p.LastError, Healthy: p.Healthy, HealthDetail: p.HealthDetail, BalanceAt: p.BalanceAt,
+		Capabilities: capabilitiesJSON{Plugin: c.Name, Version: c.Version, MaxBatchSize: c.MaxBatchSize,
+			Events: c.Events, Hooks: c.Hooks, Health: c.Health, Balance: c.Balance, SenderIDs: c.SenderIDs,
+			StatusQuery: c.StatusQuery, Outbox: c.Outbox, SentQuery: c.SentQuery, SettingsValidation: c.SettingsValidation},
+		Limits: limitsJSON(l)}
+	if p.Balance != nil {
+		out.Balance = &balanceJSON{Amount: p.Balance.Amount, Currency: p.Balance.Currency}
+	}
+	return out
 }
 
 // providerLimits are a provider's limits; null means unlimited.

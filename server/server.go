@@ -471,7 +471,7 @@ func (a *api) providers(c *gin.Context) {
 	}
 	out := make([]providerJSON, len(list))
 	for i, p := range list {
-		out[i] = providerJSON{ProviderStatus: p, Limits: limitsJSON(limits[p.Name])}
+		out[i] = statusJSON(p, limits[p.Name])
 	}
 	c.JSON(http.StatusOK, gin.H{"providers": out})
 }
