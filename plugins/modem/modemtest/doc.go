@@ -35,4 +35,16 @@
 //   - Status reports and inbound messages that arrive while no client is
 //     connected (unplugged), or with +CNMI asking for storage, are stored
 //     on the "SIM" and listed by +CMGL.
+//   - gammu starts with ESC CR, then AT, ATE1 (it wants echo on and strips
+//     it), AT+CMEE=1, and probes vendor commands (AT+CPROT=?,
+//     AT+SYNCML=?, AT$TSSPCSW=?, AT+MODE=2, AT+CHUP=?): plain ERROR to
+//     those is what it expects from a modem without them.
+//   - gammu sends in PDU mode with its own SMSC address in the PDU (first
+//     octet 0x11, 0x31 with -report) and sets no +CNMI, so status reports
+//     it asked for stay stored and show up in `gammu getallsms`.
+//   - The SMSC address in a PDU the modem gives out must have the
+//     extension bit set in its type (0x91, not 0x11): gammu refuses the
+//     message ("Numbering plan not supported") otherwise.
+//   - `gammu getallsms` asks +CPMS=? and reads every storage offered with
+//     +CMGL=4; offering only "SM" keeps it from listing messages twice.
 package modemtest
