@@ -99,8 +99,9 @@ func (tl *tally) twice() []string {
 
 // TestServeSendsAndReceivesThroughSimulatedModems runs the modem plugin in
 // the real host over two simulated modems: messages are sent on both
-// ports and delivered by status reports; one port hangs and is unplugged
-// with a message on the line, which goes out on the other; after replug,
+// ports and delivered by status reports; one port's send hangs and the
+// port is unplugged with that message on the line, which goes out on the
+// other; after replug,
 // inbound messages (one long, parts in reverse order) arrive from both
 // ports. Every accepted message ends final and none goes out twice.
 func TestServeSendsAndReceivesThroughSimulatedModems(t *testing.T) {
@@ -126,11 +127,12 @@ func TestServeSendsAndReceivesThroughSimulatedModems(t *testing.T) {
 		t.Fatalf("first batch ended %v; want all %d delivered\n%s", counts, len(ids), h.stderr)
 	}
 
-	// Port 1 stops answering with a message on the line, then disappears.
+	// The network holds port 1's next message (its +CMGS is never
+	// answered), then port 1 disappears with that message on the line.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	from := len(m1.Commands())
-	m1.SetLatency(time.Hour)
+	m1.SetCommandLatency("+CMGS", time.Hour)
 	var second []string
 	for i := range 8 {
 		second = append(second, h.sendTo(t, "+4791234567", fmt.Sprintf("second batch %d", i)))
@@ -144,7 +146,7 @@ func TestServeSendsAndReceivesThroughSimulatedModems(t *testing.T) {
 	}
 
 	// Port 1 comes back; inbound arrives on both ports.
-	m1.SetLatency(0)
+	m1.SetCommandLatency("+CMGS", 0)
 	from = len(m1.Commands())
 	if err := m1.Replug(); err != nil {
 		t.Fatal(err)

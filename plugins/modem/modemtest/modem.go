@@ -123,6 +123,7 @@ type Modem struct {
 	pending  *pendingSend
 	st       state
 	latency  time.Duration
+	slow     map[string]time.Duration // extra latency per command name
 	failures map[string][]string
 	extra    []string // lines for the next answer
 	commands []string
@@ -143,6 +144,7 @@ func New(t testing.TB, opts Options) *Modem {
 		sent:     make(chan Submitted, 4096),
 		enc:      sms.NewEncoder(sms.AsDeliver),
 		latency:  opts.Latency,
+		slow:     map[string]time.Duration{},
 		failures: map[string][]string{},
 		timers:   map[*time.Timer]struct{}{},
 		newCmd:   make(chan struct{}),
@@ -166,6 +168,15 @@ func (m *Modem) Sent() <-chan Submitted { return m.sent }
 func (m *Modem) SetLatency(d time.Duration) {
 	m.mu.Lock()
 	m.latency = d
+	m.mu.Unlock()
+}
+
+// SetCommandLatency makes answers to one command (such as "+CMGS", whose
+// result then comes d after the PDU, like a slow network) take d longer
+// than the others; 0 removes it.
+func (m *Modem) SetCommandLatency(cmd string, d time.Duration) {
+	m.mu.Lock()
+	m.slow[cmd] = d
 	m.mu.Unlock()
 }
 

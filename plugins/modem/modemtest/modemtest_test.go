@@ -437,3 +437,30 @@ func TestEchoAndPromptOnTheWire(t *testing.T) {
 		t.Fatalf("text mode send: %+v", s)
 	}
 }
+
+// TestOneSlowCommand: a +CMGS held by the network is answered by nobody
+// (modems take one command at a time) and, if the modem is unplugged
+// meanwhile, was never sent.
+func TestOneSlowCommand(t *testing.T) {
+	m := modemtest.New(t, modemtest.Options{})
+	g, _ := dial(t, m)
+	m.SetCommandLatency("+CMGS", time.Hour)
+	if _, err := g.Command("+CSQ"); err != nil {
+		t.Fatalf("+CSQ is not slowed: %v", err)
+	}
+	if _, err := g.SendPDU(submitPDU(t, "+4799887766", "held", false), at.WithTimeout(50*time.Millisecond)); err != at.ErrDeadlineExceeded {
+		t.Fatalf("held +CMGS: %v, want a deadline", err)
+	}
+	m.Unplug()
+	m.SetCommandLatency("+CMGS", 0)
+	if err := m.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = dial(t, m)
+	if _, err := g.SendPDU(submitPDU(t, "+4799887766", "after", false)); err != nil {
+		t.Fatal(err)
+	}
+	if s := receive(t, m.Sent()); s.Text != "after" {
+		t.Fatalf("sent %q first; the held message never reached the network", s.Text)
+	}
+}

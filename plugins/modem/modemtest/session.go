@@ -50,6 +50,7 @@ func (m *Modem) commandLine(p *plug, in *input, line string) {
 	var info []string
 	final := "OK"
 	m.mu.Lock()
+	latency := m.latency
 	for _, c := range parseLine(line[2:]) {
 		m.commands = append(m.commands, c.raw)
 		close(m.newCmd)
@@ -60,6 +61,7 @@ func (m *Modem) commandLine(p *plug, in *input, line string) {
 				break
 			}
 		}
+		latency += m.slow[c.name]
 		r := m.exec(c)
 		info = append(info, r.info...)
 		if r.prompt != nil {
@@ -75,7 +77,7 @@ func (m *Modem) commandLine(p *plug, in *input, line string) {
 			break
 		}
 	}
-	extra, latency := m.extra, m.latency
+	extra := m.extra
 	m.extra = nil
 	m.mu.Unlock()
 	if !p.wait(latency) {

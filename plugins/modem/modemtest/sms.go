@@ -49,7 +49,7 @@ func (m *Modem) submit(p *plug, body string) {
 	pend := m.pending
 	m.pending = nil
 	sub, fail := m.accept(pend, body)
-	extra, latency := m.extra, m.latency
+	extra, latency := m.extra, m.latency+m.slow["+CMGS"]
 	m.extra = nil
 	m.mu.Unlock()
 	if !p.wait(latency) {
