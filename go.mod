@@ -32,11 +32,14 @@ require (
 
 require github.com/android-sms-gateway/client-go v1.12.1
 
-require github.com/android-sms-gateway/client-go v1.12.1 // indirect
-
-require github.com/google/go-cmp v0.7.0 // indirect
+require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
+)
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	go.bug.st/serial v1.8.0
 )
 
