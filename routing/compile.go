@@ -246,8 +246,8 @@ func (t *Table) provider(pc ProviderConfig) (*provider, hcl.Diagnostics) {
 	rate, ok := t.rate(pr.Currency)
 	if !ok {
 		return p, hcl.Diagnostics{errorAt(pr.CurrencyRange, "No conversion rate",
-			fmt.Sprintf("provider %q prices in %s but routing compares costs in %s; add %s to the routing block's conversion, e.g. conversion = { %s = 1.08 }",
-				pc.Name, pr.Currency, t.currency, pr.Currency, pr.Currency))}
+			fmt.Sprintf("provider %q prices in %s but routing compares costs in %s; add %s to the routing block's conversion: conversion = { %s = N }, where N is what 1 %s is worth in %s",
+				pc.Name, pr.Currency, t.currency, pr.Currency, pr.Currency, pr.Currency, t.currency))}
 	}
 	p.def, p.hasDef = pr.Default*rate, pr.HasDefault
 	if len(pr.Countries) > 0 {
