@@ -62,6 +62,8 @@ type Service struct {
 	counter  AcceptedCounter // nil when nobody counts
 	// egress is where callback_url may point (nil: public addresses only).
 	egress *egress.Policy
+	// numbers leases and prices numbers to receive on.
+	numbers NumberOptions
 }
 
 // Options configure a Service.
@@ -86,6 +88,9 @@ type Options struct {
 	// Egress says which addresses a callback_url may point to; nil means
 	// public addresses only. The webhook deliverer should use the same.
 	Egress *egress.Policy
+	// Numbers leases and prices numbers to receive on; the zero value
+	// leases for numbers.DefaultLease at no charge.
+	Numbers NumberOptions
 }
 
 // NewService returns a Service over the repositories (the store) and the
@@ -113,6 +118,8 @@ func NewService(st Stores, planner Planner, waker Waker, o Options) *Service {
 		s.otp = *o.OTP
 	}
 	s.egress = o.Egress
+	s.numbers = o.Numbers
+	s.numbers.Policy = o.Numbers.Policy.OrDefaults()
 	s.accepter = o.Accepter
 	if s.accepter == nil {
 		s.accepter = st

@@ -9,6 +9,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/intake"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
@@ -71,6 +72,21 @@ type InboundBook interface {
 	GetInbound(ctx context.Context, accountID, id string) (inbound.Message, error)
 }
 
+// NumberBook keeps the inventory of numbers to receive on and their
+// leases (core/numbers has the rules).
+type NumberBook interface {
+	AddNumber(ctx context.Context, n numbers.Number) error
+	RetireNumber(ctx context.Context, e164 string) error
+	GetNumber(ctx context.Context, e164 string) (numbers.Number, error)
+	ListNumbers(ctx context.Context, f numbers.Filter) ([]numbers.Number, error)
+	NumberOperators(ctx context.Context) ([]numbers.Operator, error)
+	NumberCountries(ctx context.Context) ([]string, error)
+	AssignNumber(ctx context.Context, req numbers.Request, lease time.Duration, price func(numbers.Number) money.Amount) (numbers.Number, error)
+	ReleaseNumber(ctx context.Context, accountID, e164 string, quarantineUntil time.Time, refundUnused bool) (numbers.Number, error)
+	ExtendNumber(ctx context.Context, accountID, e164 string, until time.Time) (numbers.Number, error)
+	NumberMessages(ctx context.Context, accountID, e164 string, limit int) ([]inbound.Message, error)
+}
+
 // RateCounter counts requests against limits shared by every server.
 type RateCounter interface {
 	TakeRate(ctx context.Context, bucket string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
@@ -99,6 +115,7 @@ type Stores interface {
 	Ledger
 	WebhookBook
 	InboundBook
+	NumberBook
 	RateCounter
 	IdempotencyBook
 	Database

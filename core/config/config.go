@@ -83,6 +83,8 @@ type Config struct {
 	// Secrets is the secrets block: the keys that seal texts and webhook
 	// secrets at rest, or the key file holding them.
 	Secrets Secrets
+	// Numbers is the numbers block: leases of numbers to receive on.
+	Numbers Numbers
 }
 
 // Server is the server block.
@@ -164,6 +166,12 @@ type Provider struct {
 	Pricing routing.Pricing
 	// Limits are the provider's sending limits from its limits block.
 	Limits Limits
+	// Numbers are the provider's numbers that can receive, for the
+	// inventory: E.164, or "55555/US" for a short code.
+	Numbers []string
+	// AssignmentPrices is the pricing block's assignment attribute: what
+	// leasing one of the provider's numbers costs.
+	AssignmentPrices NumberPrices
 	// FailoverOn are the refusal codes (message.Refusal) that send a message
 	// on to its route's next candidate instead of failing it, unless the
 	// route sets its own.
@@ -300,6 +308,7 @@ var (
 		{Type: "otp"},
 		{Type: "api"},
 		{Type: "dispatch"},
+		{Type: "numbers"},
 		{Type: "retention"},
 		{Type: "webhooks"},
 		{Type: "secrets"},
@@ -314,7 +323,7 @@ var (
 	}}
 	providerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "config"}, {Name: "poll_status_after"}, {Name: "poll_status_for"},
-		{Name: "failover_on"},
+		{Name: "failover_on"}, {Name: "numbers"},
 	}, Blocks: []hcl.BlockHeaderSchema{{Type: "pricing"}, {Type: "limits"}}}
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "default"}, {Name: "candidates", Required: true}, {Name: "match"}, {Name: "filter"},
@@ -361,6 +370,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 		OTP:       DefaultOTP(),
 		API:       DefaultAPI(),
 		Retention: DefaultRetention(),
+		Numbers:   DefaultNumbers(),
 	}
 	seenBlock := map[string]*hcl.Block{}
 	seenProvider := map[string]*hcl.Block{}
@@ -368,7 +378,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	routesOK := true
 	for _, b := range content.Blocks {
 		switch b.Type {
-		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks", "secrets":
+		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks", "secrets", "numbers":
 			if prev := seenBlock[b.Type]; prev != nil {
 				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
 					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
@@ -392,6 +402,8 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				d.webhooks(b, &cfg.Webhooks)
 			case "secrets":
 				d.secrets(b, &cfg.Secrets)
+			case "numbers":
+				d.numbers(b, &cfg.Numbers)
 			default:
 				cfg.RoutingCases = d.routing(b, &cfg.Routing)
 			}
@@ -724,6 +736,11 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		ok = false
 	}
 
+	if a := attrs["numbers"]; a != nil {
+		list, nok := d.providerNumbers(a)
+		ok = nok && ok
+		p.Numbers = list
+	}
 	if a := attrs["failover_on"]; a != nil {
 		codes, fok := d.failoverOn(a)
 		ok = fok && ok

@@ -41,7 +41,7 @@ var (
 		{Name: "timezone"}, {Name: "currency"}, {Name: "conversion"}, {Name: "operator_prefixes"}, {Name: "cases"},
 	}}
 	pricingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "currency"}, {Name: "default"}, {Name: "countries"}, {Name: "operators"}, {Name: "rates"},
+		{Name: "currency"}, {Name: "default"}, {Name: "countries"}, {Name: "operators"}, {Name: "rates"}, {Name: "assignment"},
 	}}
 	limitsSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "tps"}, {Name: "concurrency"},
@@ -151,7 +151,7 @@ func (d *decoder) providerBlocks(blocks hcl.Blocks, p *Provider) bool {
 		}
 		seen[b.Type] = b
 		if b.Type == "pricing" {
-			ok = d.pricing(b, &p.Pricing) && ok
+			ok = d.pricing(b, &p.Pricing, &p.AssignmentPrices) && ok
 		} else {
 			ok = d.limits(b, &p.Limits) && ok
 		}
@@ -159,10 +159,13 @@ func (d *decoder) providerBlocks(blocks hcl.Blocks, p *Provider) bool {
 	return ok
 }
 
-func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing) bool {
+func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing, assignment *NumberPrices) bool {
 	content, diags := b.Body.Content(pricingSchema)
 	d.diags = append(d.diags, diags...)
 	ok := !diags.HasErrors()
+	if a := content.Attributes["assignment"]; a != nil {
+		ok = d.assignmentPrices(a, assignment) && ok
+	}
 	pr.Range, pr.CurrencyRange = b.DefRange, b.DefRange
 	if a := content.Attributes["currency"]; a != nil {
 		pr.CurrencyRange = a.Expr.Range()

@@ -215,3 +215,7 @@ func (c *cache) putLocked(k string, n Number) {
 	}
 	c.cur[k] = n
 }
+
+// CallingCodeOf is the country calling code of an ISO 3166 alpha-2 region
+// ("MM" → 95); 0 for a region libphonenumber does not know.
+func CallingCodeOf(region string) int { return phonenumbers.GetCountryCodeForRegion(region) }

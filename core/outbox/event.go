@@ -12,6 +12,11 @@ const (
 	// EventBalanceLow is sent when a charge takes an account's balance
 	// below its low-balance threshold.
 	EventBalanceLow = "balance.low"
+	// EventOTPReceived is sent when a message to a number an account
+	// leased (core/numbers) carries a one-time code. Its body is the
+	// virtual-number API's (seed 001): {"event": "otp_received", "data":
+	// {...}}, without the id, type and created_at of the others.
+	EventOTPReceived = "otp_received"
 )
 
 // EventTypeFor names the webhook event a message's move to status causes,

@@ -28,6 +28,11 @@ func tables() []any {
 		&HeldStatus{},
 		&InboundMessage{},
 
+		// Numbers applications lease to receive on, and the ids of their
+		// operators.
+		&PhoneNumber{},
+		&NumberOperator{},
+
 		// What accepting a request remembers.
 		&IdempotencyRecord{},
 		&DuplicateClaim{},

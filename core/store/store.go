@@ -20,6 +20,7 @@ import (
 	gormlogger "gorm.io/gorm/logger"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/seal"
 )
 
@@ -103,6 +104,9 @@ type Store struct {
 	// the first account.
 	inboundOwners atomic.Pointer[map[string]string]
 	accountIDs    sync.Map
+	// codeFinder finds one-time codes in messages to leased numbers
+	// (SetCodeFinder); nil means numbers.FindCode.
+	codeFinder atomic.Pointer[numbers.CodeFinder]
 
 	// limited remembers which accounts have a credit limit (id → bool),
 	// so that charging an account without one needs no read first; only

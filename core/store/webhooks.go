@@ -19,6 +19,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/recordid"
 )
@@ -153,6 +154,22 @@ type InboundEventData struct {
 	ReceivedAt        time.Time `json:"received_at"`
 }
 
+// OTPReceivedEvent is the whole body of otp_received webhooks, in the
+// virtual-number API's shape rather than WebhookEvent's: its clients parse
+// exactly these fields.
+type OTPReceivedEvent struct {
+	Event string          `json:"event"`
+	Data  OTPReceivedData `json:"data"`
+}
+
+// OTPReceivedData is the data of otp_received events.
+type OTPReceivedData struct {
+	PhoneNumber string `json:"phone_number"`
+	OTPCode     string `json:"otp_code"`
+	Provider    string `json:"provider"`
+	SMSText     string `json:"sms_text"`
+}
+
 // enqueueWebhook writes an event for the account into the webhook outbox
 // inside tx, the transaction that makes the event true, so the event is
 // sent if and only if that transaction commits. messageID is empty for
@@ -197,7 +214,11 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	id := recordid.New("evt_")
-	body, err := json.Marshal(WebhookEvent{ID: id, Type: eventType, CreatedAt: at, Data: data})
+	var event any = WebhookEvent{ID: id, Type: eventType, CreatedAt: at, Data: data}
+	if whole, ok := data.(OTPReceivedEvent); ok {
+		event = whole
+	}
+	body, err := json.Marshal(event)
 	if err != nil {
 		return WebhookDelivery{}, fmt.Errorf("encode %s webhook: %w", eventType, err)
 	}
@@ -505,9 +526,17 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if at.IsZero() {
 		at = time.Now()
 	}
-	accountID, err := s.inboundAccount(tx.DB, in.Recipient)
+	// A number of the inventory belongs to its holder (or nobody); any
+	// other keeps the configured owners of earlier versions.
+	leased, inInventory, err := inventoryOwner(tx.DB, in.Recipient)
 	if err != nil {
 		return err
+	}
+	accountID := numbers.OwnerOf(leased)
+	if !inInventory {
+		if accountID, err = s.inboundAccount(tx.DB, in.Recipient); err != nil {
+			return err
+		}
 	}
 	msg := InboundMessage{ID: recordid.New("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
 		Sender: in.Sender, Recipient: in.Recipient, Text: in.Text, ReceivedAt: at.UTC()}
@@ -517,9 +546,33 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if accountID == "" {
 		return nil
 	}
-	return enqueueWebhook(tx, accountID, "", outbox.EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
-		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt)
+	if err := enqueueWebhook(tx, accountID, "", outbox.EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
+		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt); err != nil {
+		return err
+	}
+	if !inInventory {
+		return nil
+	}
+	code, ok := s.findCode(in.Text, in.Sender)
+	if !ok {
+		return nil
+	}
+	return enqueueWebhook(tx, accountID, "", outbox.EventOTPReceived, OTPReceivedEvent{Event: outbox.EventOTPReceived,
+		Data: OTPReceivedData{PhoneNumber: leased.E164, OTPCode: code, Provider: provider, SMSText: in.Text}}, msg.ReceivedAt)
 }
+
+// findCode looks for a one-time code in an inbound text with the finder
+// SetCodeFinder gave, numbers.FindCode otherwise.
+func (s *Store) findCode(text, sender string) (string, bool) {
+	if f := s.codeFinder.Load(); f != nil {
+		return (*f)(text, sender)
+	}
+	return numbers.FindCode(text, sender)
+}
+
+// SetCodeFinder sets how one-time codes are found in messages to leased
+// numbers (otp_received webhooks).
+func (s *Store) SetCodeFinder(f numbers.CodeFinder) { s.codeFinder.Store(&f) }
 
 // targetedDelivery is a delivery row with where it goes and the secret
 // (as stored: sealed) to sign it with, as an insert writes it. URL is
