@@ -42,7 +42,7 @@ func (s *Service) Catalogue(ctx context.Context) ([]numbers.Country, []numbers.O
 	}
 	countries := make([]numbers.Country, 0, len(codes))
 	for _, c := range codes {
-		countries = append(countries, numbers.Country{ID: numbers.CountryID(c), Code: c, Name: numbers.CountryName(c), PhoneCode: callingCode(c)})
+		countries = append(countries, numbers.Country{ID: numbers.CountryID(c), Code: c, Name: numbers.CountryName(c), PhoneCode: numbers.PhoneCode(c)})
 	}
 	kept := ops[:0]
 	for _, o := range ops {
@@ -51,14 +51,6 @@ func (s *Service) Catalogue(ctx context.Context) ([]numbers.Country, []numbers.O
 		}
 	}
 	return countries, kept, nil
-}
-
-// callingCode is a country's calling code without "+", "" when unknown.
-func callingCode(country string) string {
-	if n := number.CallingCodeOf(country); n > 0 {
-		return fmt.Sprint(n)
-	}
-	return ""
 }
 
 // GetNumberByIDs assigns a number the virtual-number API's way: by the

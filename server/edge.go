@@ -40,6 +40,7 @@ func limitHeaders(c *gin.Context) {
 func noMethod(r *gin.Engine) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		path := c.Request.URL.Path
+		shown := redactPath(path)
 		var allow []string
 		for _, rt := range r.Routes() {
 			if rt.Path == path && rt.Method != c.Request.Method {
@@ -47,12 +48,12 @@ func noMethod(r *gin.Engine) gin.HandlerFunc {
 			}
 		}
 		if len(allow) == 0 {
-			fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+path)
+			fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+shown)
 			return
 		}
 		slices.Sort(allow)
 		c.Header("Allow", strings.Join(allow, ", "))
-		fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; it takes %s", c.Request.Method, path, strings.Join(allow, ", ")))
+		fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; it takes %s", c.Request.Method, shown, strings.Join(allow, ", ")))
 	}
 }
 

@@ -131,6 +131,9 @@ type Options struct {
 	// Egress says which addresses a webhook URL may point to; nil means
 	// public addresses only. The webhook deliverer should use the same.
 	Egress *egress.Policy
+	// Numbers leases numbers to receive on; nil answers the number
+	// endpoints with 503 (500 on the virtual-number API's).
+	Numbers Numbers
 }
 
 // New returns the HTTP handler of the whole API.
@@ -155,7 +158,7 @@ func New(o Options) http.Handler {
 	}
 	r.Use(a.recover, a.logRequests, limitHeaders)
 	r.NoRoute(func(c *gin.Context) {
-		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+redactPath(c.Request.URL.Path))
 	})
 	a.unrouted = noMethod(r)
 	r.NoMethod(a.unrouted)
@@ -184,6 +187,7 @@ func New(o Options) http.Handler {
 	a.apiRoutes(v1, authed)
 	a.webhookRoutes(authed)
 	a.inboundRoutes(authed)
+	a.numberRoutes(r, authed)
 	a.outboxRoutes(authed)
 	return r
 }
@@ -211,7 +215,7 @@ func (a *api) recover(c *gin.Context) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.Error("panic while serving request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", fmt.Sprint(v))
+			a.log.Error("panic while serving request", "method", c.Request.Method, "path", redactPath(c.Request.URL.Path), "panic", fmt.Sprint(v))
 			fail(c, http.StatusInternalServerError, "internal error; the server log has details")
 		}
 	}()

@@ -36,6 +36,7 @@ Usage:
   smsrouter accounts bodies ACCOUNT full|masked|none [--config FILE]
                                                     what the account's messages keep of their text once final
   smsrouter secrets new-key                          print a fresh secret key (base64)
+  smsrouter numbers list|add|retire [--config FILE]   numbers applications lease to receive on (docs/numbers.md)
   smsrouter secrets reseal [--config FILE]           seal everything with the newest key, so older keys can go
   smsrouter config validate [--config FILE] [--cases FILE] [--strict]
                                                     check a config file, have each provider's plugin check
@@ -114,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = keysCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "accounts" && len(args) > 1:
 		err = accountsCmd(ctx, args[1], args[2:], stdout, stderr)
+	case cmd == "numbers" && len(args) > 1:
+		err = numbersCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "secrets" && len(args) > 1:
 		err = secretsCmd(ctx, args[1], args[2:], stdout, stderr)
 	case cmd == "route" && len(args) > 1 && args[1] == "explain":
@@ -148,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // commandGroups are the commands that take a subcommand; "GROUP --help"
 // asks for the usage.
-var commandGroups = map[string]bool{"keys": true, "accounts": true, "secrets": true, "config": true, "route": true, "plugin": true}
+var commandGroups = map[string]bool{"keys": true, "accounts": true, "numbers": true, "secrets": true, "config": true, "route": true, "plugin": true}
 
 func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 

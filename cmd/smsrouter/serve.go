@@ -26,6 +26,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/retention"
@@ -219,6 +220,9 @@ func (n *node) startPlugins(ctx context.Context) error {
 	// Before the first event: which account owns inbound messages to
 	// which number (the api block's account_sender_ids).
 	n.st.SetInboundOwners(inboundOwners(n.cfg.API, n.log))
+	if err := syncConfigNumbers(ctx, n.st, n.cfg, n.log); err != nil {
+		return fmt.Errorf("numbers of the provider blocks: %w", err)
+	}
 	n.host = pluginhost.New(pluginhost.Options{Logger: n.log, Events: n.events})
 	n.specs, n.pollAfter, n.pollFor = providerSpecs(n.cfg.Providers, n.publicURL)
 	if err := n.host.Start(ctx, n.specs); err != nil {
@@ -247,7 +251,7 @@ func (n *node) buildCore() error {
 	n.onClose(n.accepts.Close)
 	n.egress = webhookEgress(cfg.Webhooks, log)
 	n.svc = core.NewService(n.st, n.router, n.disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: n.accepts,
-		Counter: n.mx.accepted(), Egress: n.egress})
+		Counter: n.mx.accepted(), Egress: n.egress, Numbers: numberOptions(cfg)})
 	return nil
 }
 
@@ -259,7 +263,7 @@ func (n *node) buildHTTP() error {
 		Providers: n.host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
 		PublicURL: n.publicURL, Routes: router, Reload: n.reload.Reload,
 		OTP: n.svc, Accounts: n.svc, API: &cfg.API, Table: router.Table, Plugins: n.host,
-		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress})
+		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress, Numbers: n.svc})
 	// Timeouts, the per-client connection cap and TLS: see docs/api.md
 	// "Connections".
 	srv, err := server.NewHTTP(handler, cfg.Server.Transport, n.log)
@@ -307,6 +311,9 @@ func (n *node) startWorkers() {
 	}
 	n.workers.Go(func() { joinCluster(ctx, st, n.disp, cfg.Server.Role, log) })
 	n.workers.Go(func() { n.reload.run(ctx) })
+	n.workers.Go(func() {
+		numbers.Sweep(ctx, st, numbers.SweepOptions{Every: cfg.Numbers.SweepEvery, Policy: numberPolicy(cfg.Numbers), Logger: log.Named("numbers")})
+	})
 	n.workers.Go(func() {
 		retention.Run(ctx, st, retention.Options{Logger: log,
 			Policy: retention.Policy{Webhooks: cfg.Retention.Webhooks, ProcessedEvents: cfg.Retention.EventIDs}})

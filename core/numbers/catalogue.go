@@ -2,7 +2,10 @@ package numbers
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/smsrouter/smsrouter/core/number"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -64,6 +67,15 @@ func CountryName(code string) string {
 		return n
 	}
 	return code
+}
+
+// PhoneCode is a country's calling code without "+" ("MM" → "95"), ""
+// when unknown.
+func PhoneCode(country string) string {
+	if n := number.CallingCodeOf(country); n > 0 {
+		return strconv.Itoa(n)
+	}
+	return ""
 }
 
 // OperatorKey is how the store keys an operator's id.
