@@ -13,6 +13,7 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/numbers"
+	"github.com/smsrouter/smsrouter/core/otpcode"
 	"github.com/smsrouter/smsrouter/core/store"
 )
 
@@ -136,6 +137,20 @@ func numberOptions(cfg *config.Config) core.NumberOptions {
 
 func numberPolicy(c config.Numbers) numbers.Policy {
 	return numbers.Policy{Lease: c.Lease, MaxLease: c.MaxLease, Quarantine: c.Quarantine, RefundUnused: c.RefundUnused}
+}
+
+// codeFinder finds one-time codes in messages to leased numbers with the
+// otp block's extract patterns first, then the built-in rules.
+func codeFinder(cfg config.OTP) (numbers.CodeFinder, error) {
+	patterns := make([]otpcode.Pattern, len(cfg.Extract))
+	for i, p := range cfg.Extract {
+		patterns[i] = otpcode.Pattern{Sender: p.Sender, Regexp: p.Pattern}
+	}
+	ex, err := otpcode.New(patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("otp extract patterns: %w", err)
+	}
+	return ex.Extract, nil
 }
 
 // syncConfigNumbers puts the provider blocks' numbers into the inventory.

@@ -220,6 +220,11 @@ func (n *node) startPlugins(ctx context.Context) error {
 	// Before the first event: which account owns inbound messages to
 	// which number (the api block's account_sender_ids).
 	n.st.SetInboundOwners(inboundOwners(n.cfg.API, n.log))
+	find, err := codeFinder(n.cfg.OTP)
+	if err != nil {
+		return err
+	}
+	n.st.SetCodeFinder(find)
 	if err := syncConfigNumbers(ctx, n.st, n.cfg, n.log); err != nil {
 		return fmt.Errorf("numbers of the provider blocks: %w", err)
 	}
