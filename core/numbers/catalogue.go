@@ -32,7 +32,7 @@ type Operator struct {
 }
 
 // CountryID is the numeric id of an ISO 3166 alpha-2 code: its two letters
-// as base-26 digits, plus one ("AA" is 1, "US" is 540). Derived from the
+// as base-26 digits, plus one ("AA" is 1, "US" is 539). Derived from the
 // code alone, it is stable across restarts, servers and versions without
 // a table; 0 means the code is not two letters.
 func CountryID(code string) int {

@@ -86,7 +86,8 @@ type Policy struct {
 	// MaxLease caps a lease and its extensions; default 24 hours.
 	MaxLease time.Duration
 	// Quarantine is how long a number rests after a lease before it may be
-	// assigned again; default 10 minutes.
+	// assigned again; zero for none (the config's default is
+	// DefaultQuarantine).
 	Quarantine time.Duration
 	// RefundUnused gives an assignment's price back when no message
 	// reached the number during its lease.
