@@ -102,6 +102,14 @@ type SenderIDLister interface {
 	SenderIDs(ctx context.Context) ([]SenderID, error)
 }
 
+// NumberLister is implemented by providers that receive on numbers of their
+// own, such as the SIMs of phones and modems: the host puts the numbers it
+// lists into the inventory applications lease numbers from (docs/numbers.md).
+type NumberLister interface {
+	// Numbers returns the numbers messages reach this provider on.
+	Numbers(ctx context.Context) ([]ReceivingNumber, error)
+}
+
 // StatusQuerier is implemented by providers that can be asked for the status
 // of messages they accepted (for upstreams without callbacks).
 type StatusQuerier interface {
@@ -150,6 +158,7 @@ func CapabilitiesOf(p Provider) Capabilities {
 	_, caps.Health = p.(HealthChecker)
 	_, caps.Balance = p.(BalanceReporter)
 	_, caps.SenderIDs = p.(SenderIDLister)
+	_, caps.Numbers = p.(NumberLister)
 	_, caps.StatusQuery = p.(StatusQuerier)
 	_, caps.Outbox = p.(OutboxReader)
 	_, caps.SentQuery = p.(SentQuerier)

@@ -344,8 +344,22 @@ type Capabilities struct {
 	StatusQuery bool // implements StatusQuerier
 	Outbox      bool // implements OutboxReader
 	SentQuery   bool // implements SentQuerier
+	// Numbers: implements NumberLister. Known for providers in the host's
+	// process; the plugin protocol does not carry it yet.
+	Numbers bool
 
 	SettingsValidation bool // implements SettingsValidator
+}
+
+// ReceivingNumber is a number messages reach a provider on.
+type ReceivingNumber struct {
+	// Number is E.164, e.g. "+959123456789", or a short code's digits.
+	Number string
+	// Country is the ISO 3166 alpha-2 country of a short code; E.164
+	// numbers may leave it empty.
+	Country string
+	// CanSend says the provider can also send from the number.
+	CanSend bool
 }
 
 // Config is what the host gives a provider before its first Send.
