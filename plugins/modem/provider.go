@@ -131,6 +131,15 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 	p.cfg, p.name, p.log = s, cfg.Name, cfg.Log()
 	p.maxBatch.Store(int64(s.MaxBatch))
 	p.reports = newReportBook(s.ReportWindow.D())
+	p.reports.logErr = func(msg string, err error) { p.log.Error(msg, "error", err) }
+	if s.StateFile != "" {
+		j, live, err := loadJournal(s.StateFile, s.ReportWindow.D(), time.Now())
+		if err != nil {
+			p.configured.Store(false)
+			return fmt.Errorf("configure modem provider %q: %w", cfg.Name, sdk.BadSetting("state_file", "%v", err))
+		}
+		p.reports.restore(j, live)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.mo = newAssembler(s.Reassembly.D(), p.inboundDone)
@@ -164,7 +173,7 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 const configureWait = 20 * time.Second
 
 // Close stops every port and goroutine.
-func (p *Provider) Close(context.Context) error {
+func (p *Provider) Close(context.Context) (err error) {
 	p.closeOnce.Do(func() {
 		if p.cancel != nil {
 			p.cancel()
@@ -173,7 +182,13 @@ func (p *Provider) Close(context.Context) error {
 		if p.mo != nil {
 			p.mo.stop()
 		}
+		if p.reports != nil {
+			err = p.reports.close()
+		}
 	})
+	if err != nil {
+		return fmt.Errorf("modem provider %q: closing the status report journal: %w", p.name, err)
+	}
 	return nil
 }
 

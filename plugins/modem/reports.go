@@ -2,6 +2,7 @@ package modem
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +23,12 @@ type reportKey struct {
 // sentMessage is an accepted message waiting for the reports of its parts.
 type sentMessage struct {
 	id    string
+	port  string
+	to    string // digits
 	at    time.Time
 	parts []partReport // by part, in order
 	open  int          // parts without a final report
+	keys  int          // parts byKey still finds
 }
 
 type partReport struct {
@@ -39,13 +43,104 @@ type partReport struct {
 // report window; a newer part with the same key replaces an older one,
 // since the modem reuses references.
 type reportBook struct {
-	window time.Duration
-	mu     sync.Mutex
-	byKey  map[reportKey]*sentMessage
+	window  time.Duration
+	mu      sync.Mutex
+	byKey   map[reportKey]*sentMessage
+	byID    map[string]*sentMessage
+	journal *reportJournal // nil without a state_file
+	logErr  func(msg string, err error)
 }
 
 func newReportBook(window time.Duration) *reportBook {
-	return &reportBook{window: window, byKey: map[reportKey]*sentMessage{}}
+	return &reportBook{window: window, byKey: map[reportKey]*sentMessage{}, byID: map[string]*sentMessage{},
+		logErr: func(string, error) {}}
+}
+
+// restore puts back the messages a journal kept, oldest first.
+func (b *reportBook) restore(j *reportJournal, live []journalEntry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.journal = j
+	for _, e := range live {
+		m := &sentMessage{id: e.ID, port: e.Port, to: e.To, at: time.Unix(e.At, 0), parts: make([]partReport, len(e.Parts))}
+		for i, jp := range e.Parts {
+			m.parts[i].key = reportKey{port: e.Port, mr: jp.MR, recipient: e.To}
+			if jp.ST >= 0 {
+				st := byte(jp.ST)
+				status, word, _ := tpStatus(st)
+				m.parts[i] = partReport{key: m.parts[i].key, final: true, status: status, word: word, code: st}
+			} else {
+				m.open++
+			}
+		}
+		if m.open > 0 {
+			b.track(m)
+		}
+	}
+}
+
+// track makes m's open parts findable, replacing older messages' parts
+// with the same keys.
+func (b *reportBook) track(m *sentMessage) {
+	for _, pr := range m.parts {
+		if pr.final {
+			continue
+		}
+		if old := b.byKey[pr.key]; old != nil && old != m {
+			b.untrack(old, pr.key)
+		}
+		b.byKey[pr.key] = m
+		m.keys++
+	}
+	b.byID[m.id] = m
+}
+
+// untrack forgets one key of m, and m once none is left.
+func (b *reportBook) untrack(m *sentMessage, k reportKey) {
+	if b.byKey[k] == m {
+		delete(b.byKey, k)
+	}
+	m.keys--
+	if m.keys <= 0 {
+		delete(b.byID, m.id)
+	}
+}
+
+// entry is m as the journal keeps it.
+func (m *sentMessage) entry() journalEntry {
+	e := journalEntry{ID: m.id, Port: m.port, To: m.to, At: m.at.Unix(), Parts: make([]journalPart, len(m.parts))}
+	for i, pr := range m.parts {
+		e.Parts[i] = journalPart{MR: pr.key.mr, ST: -1}
+		if pr.final {
+			e.Parts[i].ST = int(pr.code)
+		}
+	}
+	return e
+}
+
+// record writes e to the journal, if there is one; a failure is logged,
+// since the message went out and only its later report is at stake.
+func (b *reportBook) record(e journalEntry) {
+	if b.journal == nil {
+		return
+	}
+	live := func() []journalEntry {
+		out := make([]journalEntry, 0, len(b.byID))
+		for _, m := range b.byID {
+			out = append(out, m.entry())
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].At < out[j].At })
+		return out
+	}
+	if err := b.journal.write(e, live, len(b.byID)); err != nil {
+		b.logErr("status reports after a restart may not be matched", err)
+	}
+}
+
+func (b *reportBook) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.journal.close()
 }
 
 // digits keeps the digits of a number, so "+4790…" and "4790…" match.
@@ -59,21 +154,26 @@ func digits(n string) string {
 }
 
 func (b *reportBook) add(id, port, to string, mrs []int) {
-	m := &sentMessage{id: id, at: time.Now(), parts: make([]partReport, len(mrs)), open: len(mrs)}
+	m := &sentMessage{id: id, port: port, to: digits(to), at: time.Now(), parts: make([]partReport, len(mrs)), open: len(mrs)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.prune(m.at)
 	for i, mr := range mrs {
-		k := reportKey{port: port, mr: mr, recipient: digits(to)}
-		m.parts[i].key = k
-		b.byKey[k] = m
+		m.parts[i].key = reportKey{port: port, mr: mr, recipient: m.to}
 	}
+	b.track(m)
+	b.record(m.entry())
 }
 
 func (b *reportBook) prune(now time.Time) {
 	for k, m := range b.byKey {
 		if now.Sub(m.at) > b.window {
 			delete(b.byKey, k)
+		}
+	}
+	for id, m := range b.byID {
+		if now.Sub(m.at) > b.window {
+			delete(b.byID, id)
 		}
 	}
 }
@@ -113,17 +213,19 @@ func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
 	if !ok || !final {
 		return sdk.Event{}, false
 	}
-	delete(b.byKey, k)
 	for i := range m.parts {
 		pr := &m.parts[i]
 		if pr.key == k && !pr.final {
 			*pr = partReport{key: k, final: true, status: status, word: word, code: tp.ST}
 			m.open--
+			b.untrack(m, k)
 		}
 	}
 	if m.open > 0 {
+		b.record(m.entry())
 		return sdk.Event{}, false
 	}
+	b.record(journalEntry{ID: m.id, End: true})
 	overall := m.parts[0]
 	for _, pr := range m.parts {
 		if pr.status != sdk.StatusDelivered {

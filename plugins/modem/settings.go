@@ -41,6 +41,7 @@ type settings struct {
 	MaxBatch        int               `json:"max_batch_size"`
 	OperatorPrefix  map[string]string `json:"operator_prefixes"`
 	DuplicateWindow sdk.Duration      `json:"duplicate_window"`
+	StateFile       string            `json:"state_file"`
 }
 
 // portSetting is one entry of ports: a path (or glob) and what it changes
@@ -116,6 +117,9 @@ func (s *settings) Validate() error {
 			return sdk.BadSetting(field, "%q is listed twice", p.Path)
 		}
 		seen[p.Path] = true
+	}
+	if s.StateFile != "" && !filepath.IsAbs(s.StateFile) {
+		return sdk.BadSetting("state_file", "%q is not an absolute path", s.StateFile)
 	}
 	for prefix, op := range s.OperatorPrefix {
 		if !numberPattern.MatchString(prefix) || strings.TrimSpace(op) == "" {
