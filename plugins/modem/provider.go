@@ -205,13 +205,14 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 	jobs := make([]*job, len(msgs))
 	deadline, _ := ctx.Deadline()
 	now := time.Now()
+	lookup := p.operatorMatters()
 	for i, m := range msgs {
 		if !m.ValidUntil.IsZero() && !m.ValidUntil.After(now) {
 			results[i] = sdk.Expired(m.ID, "validity passed before a modem took it")
 			continue
 		}
 		j := &job{msg: m, deadline: deadline, done: make(chan sdk.SendResult, 1), tried: map[*port]bool{}}
-		j.want, j.strict = p.operatorFor(m)
+		j.want, j.strict = p.operatorFor(m, lookup)
 		if !p.dispatch(j) {
 			results[i] = p.noPort(j)
 			continue
@@ -243,15 +244,43 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 // metadata pins, else the operator_prefixes entry for its number, else the
 // recipient's operator as libphonenumber knows it (what routing rules see
 // as operator), so a message goes on-net when a SIM of that operator is
-// ready.
-func (p *Provider) operatorFor(m sdk.Message) (op string, strict bool) {
+// ready. The libphonenumber lookup, the plugin's costliest step, is made
+// only when lookup says the choice of port can depend on it.
+func (p *Provider) operatorFor(m sdk.Message, lookup bool) (op string, strict bool) {
 	if op := strings.TrimSpace(m.Metadata[MetadataOperator]); op != "" {
 		return op, true
 	}
 	if op := p.cfg.wantedOperator(m.To); op != "" {
 		return op, false
 	}
+	if !lookup {
+		return "", false
+	}
 	return carrierOf(m.To), false
+}
+
+// operatorMatters reports whether the recipient's operator can change
+// which port a message takes: some eligible port's operator is known and
+// the eligible ports are not all on it. With one port, no operator known,
+// or every port on one operator, the least busy port wins either way.
+func (p *Provider) operatorMatters() bool {
+	known, unknown := "", false
+	for _, pt := range p.ports {
+		st := pt.snapshot()
+		if !st.eligible(pt.cfg.MaxPerDay) {
+			continue
+		}
+		op := strings.ToLower(strings.TrimSpace(st.Operator))
+		switch {
+		case op == "":
+			unknown = true
+		case known == "":
+			known = op
+		case known != op:
+			return true
+		}
+	}
+	return known != "" && unknown
 }
 
 // carrierOf is the operator libphonenumber gives a number, or "".
