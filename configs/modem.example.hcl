@@ -44,6 +44,11 @@ provider "modems" {
     operator_prefixes = { "+4790" = "Telenor", "+4792" = "Telia" }
     # Inbound long messages: parts missing after this are delivered as they are.
     reassembly_timeout = "5m"
+    # Keeps the messages waiting for status reports (for report_window), so
+    # reports that come after a restart are still matched. Absolute path;
+    # the file is created at the first message sent.
+    state_file    = "/var/lib/smsrouter/modems.reports"
+    report_window = "72h"
   }
   limits {
     concurrency = 2

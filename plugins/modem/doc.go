@@ -47,6 +47,10 @@
 //	report_window       how long a sent message waits for its status
 //	                    reports (default "72h"); message references wrap
 //	                    at 256 per port, so older ones are forgotten
+//	state_file          absolute path of a journal of the messages waiting
+//	                    for status reports, so reports that come after a
+//	                    restart are matched (default none: they are not);
+//	                    created at the first message sent
 //	operator_prefixes   {"+4790" = "Telenor"}: the operator of numbers under a
 //	                    prefix, for ported numbers and ranges libphonenumber
 //	                    does not know (see Sending)
@@ -79,8 +83,12 @@
 // metadata has
 // modem_operator = "<name>" goes only to a port on that operator (or is
 // answered Unavailable, code NO_PORT, so the route's next provider takes
-// it). The text is encoded as the host counted it (GSM 03.38 or UCS-2)
-// into SMS-SUBMIT parts with one concatenation reference per message, a
+// it). The carrier is looked up only when it can change the choice: not
+// for one ready port, nor when no ready port's network is known or all
+// are on one network.
+//
+// The text is encoded as the host counted it (GSM 03.38 or UCS-2) into
+// SMS-SUBMIT parts with one concatenation reference per message, a
 // relative validity period from the message's validity, and the status
 // report bit; each part goes out with its own +CMGS and the reference the
 // modem answers is recorded. +CMS ERROR codes decide the outcome, the code
@@ -104,8 +112,11 @@
 // delivered when all were, else the first other part's status (TP-Status
 // 0x00-0x02 delivered, 0x46 expired, 0x42/0x45 rejected, other 0x40-0x6F
 // undeliverable; 0x20-0x2F, the SMSC still trying, reports nothing).
-// Matching lives in memory: reports that arrive after a restart of the
-// plugin are not matched, and such messages end unknown.
+// With state_file, each message waiting for reports is also a line of a
+// journal (appended when sent and at each final report, rewritten from
+// the live messages when it grew past twice them), read back at
+// Configure, so reports after a restart are matched, and reported once;
+// without it matching lives in memory and such messages end unknown.
 //
 // Inbound messages are read with +CMGR, stored by the host, and only then
 // deleted from the SIM with +CMGD, so one the host did not store is read
