@@ -288,6 +288,14 @@ func (s *Service) Messages(ctx context.Context, accountID string, ids []string) 
 }
 
 // ListMessages returns a page of the account's messages, newest first.
-func (s *Service) ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error) {
-	return s.store.ListMessageViews(ctx, accountID, f)
+func (s *Service) ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.Summary, string, error) {
+	return s.store.ListMessageSummaries(ctx, accountID, f)
+}
+
+// ExportMessages hands at most max of the account's messages f selects,
+// newest first, to each; start gets the cursor where the rest begin (""
+// when there is no more) before the first.
+func (s *Service) ExportMessages(ctx context.Context, accountID string, f message.Filter, max int,
+	start func(next string) error, each func(message.Summary) error) error {
+	return s.store.ExportMessages(ctx, accountID, f, max, start, each)
 }

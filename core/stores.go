@@ -20,7 +20,9 @@ import (
 type MessageBook interface {
 	MessageView(ctx context.Context, accountID, id string) (message.View, error)
 	MessageViews(ctx context.Context, accountID string, ids []string) ([]message.View, error)
-	ListMessageViews(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
+	ListMessageSummaries(ctx context.Context, accountID string, f message.Filter) ([]message.Summary, string, error)
+	ExportMessages(ctx context.Context, accountID string, f message.Filter, max int,
+		start func(next string) error, each func(message.Summary) error) error
 	CancelMessageView(ctx context.Context, accountID, id string, now time.Time) (message.View, error)
 	// MessageDetail reads one message with its history; accountID ""
 	// reads any account's.

@@ -41,6 +41,7 @@ func (a *api) apiRoutes(v1, authed *gin.RouterGroup) {
 	authed.POST("/sms/status", a.statusBatch)
 	authed.POST("/sms/quote", require(account.PermSendSMS), a.quote)
 	authed.GET("/sms/messages", a.listMessages)
+	authed.GET("/sms/messages.csv", a.exportMessages)
 	authed.POST("/otp/send", require(account.PermSendOTP), a.otpSend)
 	authed.POST("/otp/verify", require(account.PermVerifyOTP), a.otpVerify)
 	authed.GET("/balance", a.balance)
@@ -266,49 +267,6 @@ func messageJSON(m message.View) gin.H {
 		"created_at": utc(&m.CreatedAt), "sent_at": utc(m.SentAt), "delivered_at": utc(m.DeliveredAt),
 		"failed_at": utc(m.FailedAt), "error_message": errMsg, "error_code": errCode,
 		"send_at": utc(m.SendAt), "expires_at": utc(&m.ExpiresAt), "provider_status_at": utc(m.ProviderStatusAt)}
-}
-
-func (a *api) listMessages(c *gin.Context) {
-	f := message.Filter{Status: message.Status(c.Query("status")), Cursor: c.Query("cursor"), Limit: defaultPageSize}
-	if f.Status != "" && !f.Status.Valid() {
-		statuses := message.Statuses()
-		names := make([]string, len(statuses))
-		for i, s := range statuses {
-			names[i] = string(s)
-		}
-		fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("status %q is not a message status; use one of %s", f.Status, strings.Join(names, ", ")))
-		return
-	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			fail(c, http.StatusUnprocessableEntity, fmt.Sprintf("limit must be a whole number from 1 to %d", maxPageSize))
-			return
-		}
-		f.Limit = n
-	}
-	if v := c.Query("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			fail(c, http.StatusUnprocessableEntity, "since must be an RFC 3339 time such as 2025-10-22T10:30:00Z")
-			return
-		}
-		f.Since = t
-	}
-	msgs, next, err := a.o.Messages.ListMessages(c.Request.Context(), apiKey(c).AccountID, f)
-	if err != nil {
-		a.coreError(c, err)
-		return
-	}
-	out := make([]gin.H, len(msgs))
-	for i, m := range msgs {
-		out[i] = messageJSON(m)
-	}
-	var cursor *string
-	if next != "" {
-		cursor = &next
-	}
-	c.JSON(http.StatusOK, gin.H{"messages": out, "next_cursor": cursor})
 }
 
 type otpBody struct {

@@ -34,7 +34,9 @@ type Messages interface {
 	Message(ctx context.Context, accountID, id string) (message.View, error)
 	SendBulk(ctx context.Context, accountID string, to []string, req core.SendRequest) ([]core.BulkResult, error)
 	Messages(ctx context.Context, accountID string, ids []string) ([]message.View, error)
-	ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.View, string, error)
+	ListMessages(ctx context.Context, accountID string, f message.Filter) ([]message.Summary, string, error)
+	ExportMessages(ctx context.Context, accountID string, f message.Filter, max int,
+		start func(next string) error, each func(message.Summary) error) error
 	AllowedSenders(ctx context.Context, accountID string) ([]string, bool, error)
 	Cancel(ctx context.Context, accountID, id string) (message.View, error)
 	Quote(ctx context.Context, accountID string, to []string, req core.SendRequest) (core.Quote, error)

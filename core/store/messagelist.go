@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // GetMessages returns those of ids that are the account's messages, in no
@@ -24,15 +27,27 @@ func (s *Store) GetMessages(ctx context.Context, accountID string, ids []string)
 	return out, nil
 }
 
-// MessageFilter selects messages to list.
+// MessageFilter selects messages to list. Every filter narrows the
+// account's messages (read through its account_id index); none needs an
+// index of its own, which would cost every accepted message a write.
 type MessageFilter struct {
 	Status string
-	// Since keeps messages created at or after it; zero keeps all.
-	Since time.Time
+	// Since keeps messages created at or after it, Until those created
+	// before it; zero keeps all.
+	Since, Until time.Time
+	// Provider, Route, Recipient and Kind keep the messages with that
+	// value; "" keeps all.
+	Provider  string
+	Route     string
+	Recipient string
+	Kind      message.Kind
 	// Limit caps the page; at most 500.
 	Limit int
 	// Cursor continues after the page that returned it.
 	Cursor string
+	// Through, a cursor, ends the listing at the message it names
+	// (included): an export bounded before it starts.
+	Through string
 }
 
 // ErrBadCursor means a cursor was not one ListMessages returned.
@@ -45,19 +60,9 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, f MessageFil
 	if f.Limit <= 0 || f.Limit > 500 {
 		return nil, "", fmt.Errorf("list messages: limit %d is not within 1..500", f.Limit)
 	}
-	q := s.db.WithContext(ctx).Where("account_id = ?", accountID)
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("created_at >= ?", f.Since.UTC())
-	}
-	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", at, at, id)
+	q, err := s.filtered(ctx, accountID, f)
+	if err != nil {
+		return nil, "", err
 	}
 	var out []Message
 	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit + 1).Find(&out).Error; err != nil {
@@ -70,6 +75,61 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, f MessageFil
 		next = encodeCursor(last.CreatedAt, last.ID)
 	}
 	return out, next, nil
+}
+
+// ListEnd returns the cursor of the max-th message f lists when more
+// follow it, "" when f lists at most max: where an export of at most max
+// messages ends and the next begins.
+func (s *Store) ListEnd(ctx context.Context, accountID string, f MessageFilter, max int) (string, error) {
+	q, err := s.filtered(ctx, accountID, f)
+	if err != nil {
+		return "", err
+	}
+	var ends []struct {
+		ID        string
+		CreatedAt time.Time
+	}
+	if err := q.Model(&Message{}).Select("id", "created_at").Order("created_at DESC, id DESC").
+		Offset(max - 1).Limit(2).Find(&ends).Error; err != nil {
+		return "", fmt.Errorf("find the end of a message export: %w", err)
+	}
+	if len(ends) < 2 {
+		return "", nil
+	}
+	return encodeCursor(ends[0].CreatedAt, ends[0].ID), nil
+}
+
+// filtered is the query of the account's messages f selects.
+func (s *Store) filtered(ctx context.Context, accountID string, f MessageFilter) (*gorm.DB, error) {
+	q := s.db.WithContext(ctx).Where("account_id = ?", accountID)
+	for _, eq := range []struct{ column, value string }{
+		{"status", f.Status}, {"provider", f.Provider}, {"route", f.Route}, {"recipient", f.Recipient}, {"kind", string(f.Kind)},
+	} {
+		if eq.value != "" {
+			q = q.Where(eq.column+" = ?", eq.value)
+		}
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", f.Until.UTC())
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", at, at, id)
+	}
+	if f.Through != "" {
+		at, id, err := decodeCursor(f.Through)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("(created_at > ? OR (created_at = ? AND id >= ?))", at, at, id)
+	}
+	return q, nil
 }
 
 func encodeCursor(at time.Time, id string) string {
