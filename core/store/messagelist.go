@@ -120,14 +120,17 @@ func (s *Store) filtered(ctx context.Context, accountID string, f MessageFilter)
 		if err != nil {
 			return nil, err
 		}
-		q = q.Where("(created_at < ? OR (created_at = ? AND id < ?))", at, at, id)
+		// Row comparisons, not "created_at < ? OR (created_at = ? AND id
+		// < ?)": PostgreSQL turns only the row form into an index bound,
+		// so a page deep in a large account stays an index range.
+		q = q.Where("(created_at, id) < (?, ?)", at, id)
 	}
 	if f.Through != "" {
 		at, id, err := decodeCursor(f.Through)
 		if err != nil {
 			return nil, err
 		}
-		q = q.Where("(created_at > ? OR (created_at = ? AND id >= ?))", at, at, id)
+		q = q.Where("(created_at, id) >= (?, ?)", at, id)
 	}
 	return q, nil
 }
