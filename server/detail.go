@@ -19,6 +19,7 @@ type messageDetailJSON struct {
 	To                string                `json:"to"`
 	From              string                `json:"from"`
 	Text              string                `json:"text"`
+	TextUnreadable    bool                  `json:"text_unreadable,omitempty"`
 	Kind              message.Kind          `json:"kind"`
 	Encoding          string                `json:"encoding"`
 	Segments          int                   `json:"segments"`
@@ -74,7 +75,7 @@ func (a *api) messageDetail(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	out := messageDetailJSON{AccountID: d.AccountID, To: d.Recipient, From: d.Sender, Text: d.Text, Kind: d.Kind,
+	out := messageDetailJSON{AccountID: d.AccountID, To: d.Recipient, From: d.Sender, Text: d.Text, TextUnreadable: d.TextUnreadable, Kind: d.Kind,
 		Encoding: d.Encoding, Segments: d.Segments, Country: d.Country, Price: d.Charged, Currency: a.currency(),
 		Route: d.Route, Plan: planJSON(d.Plan, d.Candidate), Provider: d.Provider, ProviderMessageID: d.ProviderMessageID,
 		Attempts: d.Attempts, CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), History: historyJSON(d.History),

@@ -14,10 +14,13 @@ type Detail struct {
 	// Text is the text as the account's policy keeps it: the full text,
 	// masked, or "" (see account.MessageBodies); one-time codes are always
 	// masked.
-	Text     string
-	Kind     Kind
-	Encoding string
-	Country  string
+	Text string
+	// TextUnreadable is set, with Text empty, when the stored text cannot
+	// be opened with this server's keys (a key missing from the ring).
+	TextUnreadable bool
+	Kind           Kind
+	Encoding       string
+	Country        string
 	// Route is the route that matched at accept time and Plan its
 	// candidates in order; Candidate indexes the one the next (or last)
 	// attempt went to.

@@ -27,15 +27,18 @@ func (s *Store) MessageDetail(ctx context.Context, accountID, id string) (messag
 	if err != nil {
 		return message.Detail{}, fmt.Errorf("get message %s: %w", id, err)
 	}
+	// A text this server cannot open (its key is not in the ring) does not
+	// hide the rest of what is known about the message.
 	text, err := s.MessageText(m)
-	if err != nil {
-		return message.Detail{}, err
+	unreadable := err != nil
+	if unreadable {
+		text = ""
 	}
 	var changes []StatusChange
 	if err := s.db.WithContext(ctx).Where("message_id = ?", id).Order("id").Find(&changes).Error; err != nil {
 		return message.Detail{}, fmt.Errorf("status history of message %s: %w", id, err)
 	}
-	return message.Detail{View: m.View(), AccountID: m.AccountID, Text: text, Kind: m.Kind, Encoding: m.Encoding,
+	return message.Detail{View: m.View(), AccountID: m.AccountID, Text: text, TextUnreadable: unreadable, Kind: m.Kind, Encoding: m.Encoding,
 		Country: m.Country, Route: m.Route, Plan: m.PlanEntries(), Candidate: m.Candidate, Provider: m.Provider,
 		ProviderMessageID: m.ProviderMessageID, Attempts: m.Attempts, Charged: m.Charged, History: history(changes)}, nil
 }
