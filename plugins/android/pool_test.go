@@ -192,3 +192,36 @@ func TestBatchSpreadsOverPhones(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueLongerThanOnePull: a phone given more messages than one GET
+// /message answers takes them all without a lease running out. Regression:
+// the answer was capped at 100 and nothing told the phone to pull again
+// (the app does not pull after reporting), so the rest starved until
+// their lease ran out.
+func TestQueueLongerThanOnePull(t *testing.T) {
+	const n = 250
+	g := newGateway(t, `,"rate_limit":1000,"lease":"5m"`)
+	ph := g.simulated(t, phonetest.Options{Name: "busy"})
+	var msgs []sdk.Message
+	for i := range n {
+		msgs = append(msgs, msg(fmt.Sprintf("msg_many%03d", i), "+15551234567"))
+	}
+	res, err := g.p.Send(within(t), msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Outcome != sdk.Accepted {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case m := <-ph.Received():
+			got[m.ID] = true
+		default:
+			t.Fatalf("the phone received %d distinct messages, want %d", len(got), n)
+		}
+	}
+}
