@@ -160,19 +160,7 @@ func TestBatchSpreadsOverPhones(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var msgs []sdk.Message
-	for i := range 12 {
-		msgs = append(msgs, msg(fmt.Sprintf("msg_rr%02d", i), "+15551234567"))
-	}
-	res, err := g.p.Send(within(t), msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		if r.Outcome != sdk.Accepted {
-			t.Fatalf("result %+v", r)
-		}
-	}
+	g.sendAllAccepted(t, "msg_rr", 12)
 	for _, ph := range phones {
 		n := 0
 		for range 3 {
@@ -202,9 +190,25 @@ func TestQueueLongerThanOnePull(t *testing.T) {
 	const n = 250
 	g := newGateway(t, `,"rate_limit":1000,"lease":"5m"`)
 	ph := g.simulated(t, phonetest.Options{Name: "busy"})
+	g.sendAllAccepted(t, "msg_many", n)
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case m := <-ph.Received():
+			got[m.ID] = true
+		default:
+			t.Fatalf("the phone received %d distinct messages, want %d", len(got), n)
+		}
+	}
+}
+
+// sendAllAccepted sends n messages with ids prefix000, prefix001, … in one
+// batch and fails the test unless every one is answered Accepted.
+func (g *gateway) sendAllAccepted(t *testing.T, prefix string, n int) {
+	t.Helper()
 	var msgs []sdk.Message
 	for i := range n {
-		msgs = append(msgs, msg(fmt.Sprintf("msg_many%03d", i), "+15551234567"))
+		msgs = append(msgs, msg(fmt.Sprintf("%s%03d", prefix, i), "+15551234567"))
 	}
 	res, err := g.p.Send(within(t), msgs)
 	if err != nil {
@@ -213,15 +217,6 @@ func TestQueueLongerThanOnePull(t *testing.T) {
 	for _, r := range res {
 		if r.Outcome != sdk.Accepted {
 			t.Fatalf("result %+v", r)
-		}
-	}
-	got := map[string]bool{}
-	for len(got) < n {
-		select {
-		case m := <-ph.Received():
-			got[m.ID] = true
-		default:
-			t.Fatalf("the phone received %d distinct messages, want %d", len(got), n)
 		}
 	}
 }
