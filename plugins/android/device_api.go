@@ -197,14 +197,21 @@ func (p *Provider) webhooks(d *device, w sdk.HookResponseWriter) error {
 	return nil
 }
 
+// sseOnly is the app's notification channel that keeps the event stream
+// open even where Google services could deliver pushes: smsrouter sends no
+// pushes, so a phone waiting for one would find work only on its slow poll.
+const sseOnly = "SSE_ONLY"
+
 // deviceSettings answers GET /settings: the key the phone signs webhooks
-// with and how often it pings.
+// with, how often it pings, and to wait for work on the event stream only.
 func (p *Provider) deviceSettings(d *device, w sdk.HookResponseWriter) error {
 	key := p.signingKey(d.ID)
 	interval := int(p.s.PingInterval.D().Seconds())
+	channel := sseOnly
 	writeJSON(w, http.StatusOK, smsgateway.DeviceSettings{
 		Webhooks: &smsgateway.SettingsWebhooks{SigningKey: &key},
 		Ping:     &smsgateway.SettingsPing{IntervalSeconds: &interval},
+		Gateway:  &smsgateway.SettingsGateway{NotificationChannel: &channel},
 	})
 	return nil
 }

@@ -119,10 +119,12 @@ func TestInbound(t *testing.T) {
 	if err := ph.WaitWebhooks(within(t), smsgateway.WebhookEventSmsReceived); err != nil {
 		t.Fatal(err)
 	}
-	// The phone signs with the key from GET /settings once it fetched them.
-	err := ph.WaitFor(within(t), "settings with a signing key", func(v phonetest.View) bool {
+	// The phone signs with the key from GET /settings once it fetched them,
+	// and is told to wait for work on the event stream, not for pushes.
+	err := ph.WaitFor(within(t), "settings with a signing key and SSE only", func(v phonetest.View) bool {
 		s := v.Settings()
-		return s.Webhooks != nil && s.Webhooks.SigningKey != nil
+		return s.Webhooks != nil && s.Webhooks.SigningKey != nil &&
+			s.Gateway != nil && s.Gateway.NotificationChannel != nil && *s.Gateway.NotificationChannel == "SSE_ONLY"
 	})
 	if err != nil {
 		t.Fatal(err)
