@@ -21,10 +21,12 @@
 //	GET    /mobile/v1/device     the phone's record
 //	GET    /mobile/v1/events     server-sent events: MessageEnqueued, WebhooksUpdated,
 //	                             SettingsUpdated; ":keepalive" every keepalive
-//	GET    /mobile/v1/message    the messages offered to the phone (?order=lifo)
+//	GET    /mobile/v1/message    the messages offered to the phone (?order=lifo), at most 100;
+//	                             a phone left with more is sent another MessageEnqueued
 //	PATCH  /mobile/v1/message    per-message states with the cumulative history
 //	GET    /mobile/v1/webhooks   where the phone posts its events: <hook URL>/webhook
-//	GET    /mobile/v1/settings   the phone's webhook signing key and ping interval
+//	GET    /mobile/v1/settings   the phone's webhook signing key, ping interval and
+//	                             notification channel SSE_ONLY (smsrouter sends no pushes)
 //	POST   /webhook              the phone's signed webhooks (X-Signature, X-Timestamp):
 //	                             sms:received, sms:sent, sms:delivered, sms:failed, system:ping
 //	GET    /admin/devices        the phones (Bearer admin_token; off without it)
