@@ -52,7 +52,10 @@ func (p *Provider) pending(req *sdk.HookRequest, d *device, w sdk.HookResponseWr
 // wakeIfWaiting sends phone d one more MessageEnqueued when messages it
 // has not pulled are still waiting for it: an answer capped at maxPending
 // left them behind, and nothing else would make the app ask again before
-// their lease runs out. Called with the pool's mutex held.
+// their lease runs out. Only a pull calls it: each wake then lists up to
+// maxPending messages more, so it ends. (Waking after every PATCH as well
+// broke the two-phone end-to-end test with its 1 s lease; see issue 16.)
+// Called with the pool's mutex held.
 func (p *pool) wakeIfWaiting(d *device) {
 	for _, j := range d.queue {
 		if !j.fetched {
@@ -111,7 +114,6 @@ func (p *Provider) patchMessages(req *sdk.HookRequest, d *device, w sdk.HookResp
 	for _, it := range items {
 		events = append(events, p.applyPatchLocked(d, it)...)
 	}
-	p.wakeIfWaiting(d)
 	p.mu.Unlock()
 	if err := w.Emit(events...); err != nil {
 		return fmt.Errorf("storing the phone's reports: %w", err)
