@@ -23,15 +23,15 @@ const benchMessages = 1_000_000
 // TestMessageListAndDetailSpeed times the message list and detail through
 // the HTTP API of `smsrouter serve` with a million messages of one account
 // in PostgreSQL (issue 21: < 100 ms p99). It needs a database of its own,
-// filled once and kept, so it runs only when SMSROUTER_BENCH_POSTGRES_DSN
+// filled once and kept, so it runs only when SMSROUTER_BENCH_LIST_DSN
 // names one:
 //
-//	SMSROUTER_BENCH_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/smsrouter_big?sslmode=disable \
+//	SMSROUTER_BENCH_LIST_DSN=postgres://postgres@127.0.0.1:5432/smsrouter_big?sslmode=disable \
 //	  go test -run TestMessageListAndDetailSpeed -v ./cmd/smsrouter/
 func TestMessageListAndDetailSpeed(t *testing.T) {
-	dsn := os.Getenv("SMSROUTER_BENCH_POSTGRES_DSN")
+	dsn := os.Getenv("SMSROUTER_BENCH_LIST_DSN")
 	if dsn == "" {
-		t.Skip("set SMSROUTER_BENCH_POSTGRES_DSN to a scratch database to time the message list and detail with a million messages")
+		t.Skip("a speed measurement over a million messages: set SMSROUTER_BENCH_LIST_DSN to a scratch database to run it")
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`
