@@ -7,7 +7,6 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/plugins/android"
-	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -18,10 +17,7 @@ func TestAndroidExampleParses(t *testing.T) {
 		"SMSROUTER_DATABASE_DSN": "postgres://smsrouter@127.0.0.1:5432/smsrouter",
 		"ANDROID_PRIVATE_TOKEN":  "example-private-token-0123456789",
 	}
-	opts := config.Options{
-		BuiltinKinds: builtin.Kinds(),
-		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}
+	opts := exampleOptions(env)
 	cfg, err := config.Load("android.example.hcl", opts)
 	if err != nil {
 		t.Fatalf("android example does not parse:\n%v", err)

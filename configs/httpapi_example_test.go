@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
-	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/httpapi"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,10 +19,7 @@ func TestHTTPAPIExampleParsesAndConfigures(t *testing.T) {
 		"AGGREGATOR_TOKEN":       "aggregator-token",
 		"ACME_API_KEY":           "acme-key",
 	}
-	opts := config.Options{
-		BuiltinKinds: builtin.Kinds(),
-		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}
+	opts := exampleOptions(env)
 	cfg, err := config.Load("httpapi.example.hcl", opts)
 	if err != nil {
 		t.Fatalf("httpapi example does not parse:\n%v", err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
-	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/modem"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,10 +19,7 @@ func TestModemExampleParses(t *testing.T) {
 		"SMSROUTER_DATABASE_DSN": "postgres://smsrouter@127.0.0.1:5432/smsrouter",
 		"MODEM_SIM2_PIN":         "4321",
 	}
-	opts := config.Options{
-		BuiltinKinds: builtin.Kinds(),
-		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}
+	opts := exampleOptions(env)
 	cfg, err := config.Load("modem.example.hcl", opts)
 	if err != nil {
 		t.Fatalf("modem example does not parse:\n%v", err)

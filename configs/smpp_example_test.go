@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
-	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/smpp"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -20,10 +19,7 @@ func TestSMPPExampleParses(t *testing.T) {
 		"SMPP_OPERATOR_PASSWORD": "secret",
 		"SMPP_CARRIER_PASSWORD":  "s3cret",
 	}
-	opts := config.Options{
-		BuiltinKinds: builtin.Kinds(),
-		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}
+	opts := exampleOptions(env)
 	cfg, err := config.Load("smpp.example.hcl", opts)
 	if err != nil {
 		t.Fatalf("smpp example does not parse:\n%v", err)

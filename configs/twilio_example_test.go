@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/smsrouter/smsrouter/core/config"
-	"github.com/smsrouter/smsrouter/plugins/builtin"
 	"github.com/smsrouter/smsrouter/plugins/twilio"
 	"github.com/smsrouter/smsrouter/sdk"
 )
@@ -24,10 +23,7 @@ func TestTwilioExampleParses(t *testing.T) {
 		"CONNECTOR_API_TOKEN":    "example-connector-token",
 		"CONNECTOR_HOOK_SECRET":  "example-hook-secret-0123456789",
 	}
-	opts := config.Options{
-		BuiltinKinds: builtin.Kinds(),
-		LookupEnv:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-	}
+	opts := exampleOptions(env)
 	cfg, err := config.Load("twilio.example.hcl", opts)
 	if err != nil {
 		t.Fatalf("twilio example does not parse:\n%v", err)
