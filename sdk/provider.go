@@ -162,6 +162,10 @@ func CapabilitiesOf(p Provider) Capabilities {
 	_, caps.StatusQuery = p.(StatusQuerier)
 	_, caps.Outbox = p.(OutboxReader)
 	_, caps.SentQuery = p.(SentQuerier)
+	_, caps.Devices = p.(DeviceReporter)
+	_, caps.Revoke = p.(DeviceRevoker)
+	_, caps.Tune = p.(Tuner)
+	_, caps.Networks = p.(NetworkReporter)
 	_, caps.SettingsValidation = p.(SettingsValidator)
 	if caps.MaxBatchSize <= 0 {
 		caps.MaxBatchSize = 1

@@ -319,6 +319,13 @@ type Health struct {
 	OK bool
 	// Detail explains the state for operators: "bound 2/2", "login refused: wrong password".
 	Detail string
+	// RefuseWhileDown asks the host to refuse, at accept, a message whose
+	// route plan has no candidate left but providers that are down and
+	// set it: the client is answered 503 "No gateway online" at once
+	// instead of the message waiting for the provider to come back (an
+	// Android gateway's when_offline = "refuse"). It has effect only while
+	// OK is false.
+	RefuseWhileDown bool
 }
 
 // Info describes a provider implementation.
@@ -344,9 +351,11 @@ type Capabilities struct {
 	StatusQuery bool // implements StatusQuerier
 	Outbox      bool // implements OutboxReader
 	SentQuery   bool // implements SentQuerier
-	// Numbers: implements NumberLister. Known for providers in the host's
-	// process; the plugin protocol does not carry it yet.
-	Numbers bool
+	Numbers     bool // implements NumberLister
+	Devices     bool // implements DeviceReporter
+	Revoke      bool // implements DeviceRevoker
+	Tune        bool // implements Tuner
+	Networks    bool // implements NetworkReporter
 
 	SettingsValidation bool // implements SettingsValidator
 }
