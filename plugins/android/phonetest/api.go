@@ -186,7 +186,7 @@ func (p *Phone) pull(ctx context.Context) {
 		item, ok := p.snapshotLocked(id)
 		p.mu.Unlock()
 		if ok {
-			p.report(ctx, item)
+			p.report(ctx, item, false)
 		}
 	}
 }

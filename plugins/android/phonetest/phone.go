@@ -109,6 +109,7 @@ type Phone struct {
 	patches    [][]byte // every PATCH /message body sent, for replays
 	queued     []outgoing
 	online     bool // network reachable: false while silent
+	vanishing  bool // a silent trigger fired: only its own report still goes out
 	powered    bool // app running: false while off
 	connected  bool // SSE stream open
 	connects   int
@@ -343,8 +344,11 @@ func (p *Phone) Reconnect() {
 
 // GoSilentAfter makes the phone go silent right after it next reports
 // state for a message (e.g. Processed: it took the message, then vanished
-// before the radio answered). The returned channel yields that message's
-// id once the phone is silent, then closes.
+// before the radio answered). From the moment that report is due, the
+// phone's other workers hold theirs as if the network were already gone,
+// so that message is the only one the server hears of in that state
+// (reports already on their way still arrive). The returned channel
+// yields that message's id once the phone is silent, then closes.
 func (p *Phone) GoSilentAfter(state smsgateway.ProcessingState) <-chan string {
 	return p.after(state, true)
 }

@@ -2,6 +2,7 @@ package phonetest_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +255,41 @@ func TestGoesSilentMidMessageAndReplaysOnReconnect(t *testing.T) {
 	// At least every one again: a PATCH still on its way when n was
 	// counted arrives too (and is replayed), so the total may pass 2n.
 	f.waitFor("replayed PATCHes", func() bool { return f.count("PATCH /message") >= 2*n })
+}
+
+// TestGoesSilentAfterOneOfManyTaken: a phone working on many messages at
+// once that goes silent after reporting one taken lets the server hear of
+// that one only. Regression: another worker's Processed PATCH, sent while
+// the first was on its way, reached the server too, so a test relying on
+// "B took one message, then vanished" saw a second message stay sent
+// until B came back (the flaky two-phone end-to-end test).
+func TestGoesSilentAfterOneOfManyTaken(t *testing.T) {
+	for round := range 5 {
+		f := newFakeServer(t)
+		p := start(t, f, phonetest.Options{Name: fmt.Sprintf("busy-%d", round), Parallel: 8})
+		silent := p.GoSilentAfter(smsgateway.ProcessingStateProcessed)
+		const n = 16
+		f.mu.Lock()
+		for i := range n {
+			f.pending[p.Identity().ID] = append(f.pending[p.Identity().ID], msg(fmt.Sprintf("m%02d", i), "+1"))
+		}
+		f.mu.Unlock()
+		f.send(p.Identity().ID, "event: MessageEnqueued\ndata: {}\n\n")
+		taken := <-silent
+		if err := p.WaitFor(ctx(t), "every message done offline", func(v phonetest.View) bool { return v.Done() == n }); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		heard := map[string]bool{}
+		for _, it := range f.patches {
+			heard[it.ID] = true
+		}
+		f.mu.Unlock()
+		if len(heard) != 1 || !heard[taken] {
+			t.Fatalf("round %d: the server heard of %v before the phone vanished, want only %s", round, heard, taken)
+		}
+		p.Close()
+	}
 }
 
 func TestPowerOffMidMessageResumesAfterRestart(t *testing.T) {

@@ -157,17 +157,28 @@ func (p *Phone) step(ctx context.Context, m *local) bool {
 			p.mu.Unlock()
 			return false
 		}
+		// A silent trigger is claimed before this report goes out, in
+		// the critical section where the other workers decide whether
+		// theirs may go: from here only this message's report and
+		// webhook leave the phone, so the server hears of exactly this
+		// message before the phone vanishes, however many workers were
+		// reporting at the time.
+		vanish := armed && t.silent && !p.vanishing
+		if vanish {
+			delete(p.trigger, c.state)
+			p.vanishing = true
+		}
 		item := p.apply(m, c)
 		p.mu.Unlock()
-		p.report(ctx, item)
-		p.announce(ctx, m, c)
-		p.mu.Lock()
-		if t, armed := p.trigger[c.state]; armed && t.silent {
-			delete(p.trigger, c.state)
+		p.report(ctx, item, vanish)
+		p.announce(ctx, m, c, vanish)
+		if vanish {
+			p.mu.Lock()
+			p.vanishing = false
 			p.goSilentLocked()
 			t.fire(m.msg.ID)
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
 	}
 	p.mu.Lock()
 	m.step++
@@ -260,16 +271,24 @@ func (p *Phone) snapshotOf(m *local) (smsgateway.MobilePatchMessageItem, bool) {
 	}, true
 }
 
+// holdsLocked reports whether a report or webhook must wait for the
+// network: the phone is off or silent, or is about to vanish and this is
+// not the last word it gets out (last).
+func (p *Phone) holdsLocked(last bool) bool {
+	return !p.online || !p.powered || (p.vanishing && !last)
+}
+
 // report sends one PATCH /message, or keeps it for later while the phone
-// cannot reach the server.
-func (p *Phone) report(ctx context.Context, item smsgateway.MobilePatchMessageItem) {
+// cannot reach the server; last marks the report a silent trigger lets
+// out before the phone vanishes.
+func (p *Phone) report(ctx context.Context, item smsgateway.MobilePatchMessageItem, last bool) {
 	body, err := json.Marshal(smsgateway.MobilePatchMessageRequest{item})
 	if err != nil {
 		p.errorf("encoding a PATCH /message: %v", err)
 		return
 	}
 	p.mu.Lock()
-	if !p.online || !p.powered {
+	if p.holdsLocked(last) {
 		p.queued = append(p.queued, outgoing{patch: body})
 		p.mu.Unlock()
 		return
@@ -292,8 +311,8 @@ func (p *Phone) report(ctx context.Context, item smsgateway.MobilePatchMessageIt
 }
 
 // announce posts the webhook the app posts for a change, if the server
-// registered one for that event.
-func (p *Phone) announce(ctx context.Context, m *local, c change) {
+// registered one for that event (last: as for report).
+func (p *Phone) announce(ctx context.Context, m *local, c change, last bool) {
 	p.mu.Lock()
 	number := m.recipients[c.recipient].PhoneNumber
 	sim := m.msg.SimNumber
@@ -322,7 +341,7 @@ func (p *Phone) announce(ctx context.Context, m *local, c change) {
 	if !p.hasWebhook(event) {
 		return
 	}
-	p.emit(ctx, event, payload, at)
+	_ = p.emitAs(ctx, event, payload, at, last)
 }
 
 func (p *Phone) hasWebhook(event string) bool {
@@ -338,13 +357,19 @@ func (p *Phone) hasWebhook(event string) bool {
 
 // emit posts an event now, or keeps it while the phone is offline.
 func (p *Phone) emit(ctx context.Context, event string, payload any, at time.Time) error {
+	return p.emitAs(ctx, event, payload, at, false)
+}
+
+// emitAs is emit; last marks the webhook a silent trigger lets out before
+// the phone vanishes.
+func (p *Phone) emitAs(ctx context.Context, event string, payload any, at time.Time, last bool) error {
 	raw, err := encodeLikeApp(payload)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", event, err)
 	}
 	ev := outgoing{event: event, id: randomHex(10), payload: raw, at: at}
 	p.mu.Lock()
-	if !p.online || !p.powered {
+	if p.holdsLocked(last) {
 		p.queued = append(p.queued, ev)
 		p.mu.Unlock()
 		return nil
