@@ -21,7 +21,8 @@
 //	GET    /mobile/v1/device     the phone's record
 //	GET    /mobile/v1/events     server-sent events: MessageEnqueued, WebhooksUpdated,
 //	                             SettingsUpdated; ":keepalive" every keepalive
-//	GET    /mobile/v1/message    the messages offered to the phone (?order=lifo), at most 100
+//	GET    /mobile/v1/message    the messages offered to the phone (?order=lifo), at most 100,
+//	                             unpulled first; another MessageEnqueued when more wait
 //	PATCH  /mobile/v1/message    per-message states with the cumulative history
 //	GET    /mobile/v1/webhooks   where the phone posts its events: <hook URL>/webhook
 //	GET    /mobile/v1/settings   the phone's webhook signing key, ping interval and

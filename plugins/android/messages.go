@@ -12,28 +12,57 @@ import (
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
-// maxPending bounds one GET /message answer; the phone asks again after
-// reporting what it took.
+// maxPending bounds one GET /message answer. The app pulls only when told
+// (MessageEnqueued), on reconnect, on ping and on its slow poll, not after
+// reporting what it took, so a phone left with more waiting is sent
+// another MessageEnqueued (see wakeIfWaiting).
 const maxPending = 100
 
 // pending answers GET /message: the messages given to the phone and not
-// yet taken, oldest first (newest first with ?order=lifo, as the app asks).
+// yet taken, oldest first (newest first with ?order=lifo, as the app
+// asks). Messages the phone has not pulled yet come before ones it pulled
+// and not yet reported, so a queue longer than one answer drains instead
+// of handing the same hundred out again.
 func (p *Provider) pending(req *sdk.HookRequest, d *device, w sdk.HookResponseWriter) error {
 	lifo := strings.EqualFold(query(req).Get("order"), "lifo")
 	p.mu.Lock()
-	list := make(smsgateway.MobileGetMessagesResponse, 0, min(len(d.queue), maxPending))
-	for k := range min(len(d.queue), maxPending) {
-		i := k
-		if lifo {
-			i = len(d.queue) - 1 - k
+	order := make([]*job, 0, len(d.queue))
+	for _, pulled := range []bool{false, true} {
+		for k := range d.queue {
+			i := k
+			if lifo {
+				i = len(d.queue) - 1 - k
+			}
+			if d.queue[i].fetched == pulled {
+				order = append(order, d.queue[i])
+			}
 		}
-		j := d.queue[i]
+	}
+	list := make(smsgateway.MobileGetMessagesResponse, 0, min(len(order), maxPending))
+	for _, j := range order[:min(len(order), maxPending)] {
 		j.fetched = true
 		list = append(list, p.mobileMessage(j))
 	}
+	p.wakeIfWaiting(d)
 	p.mu.Unlock()
 	writeJSON(w, http.StatusOK, list)
 	return nil
+}
+
+// wakeIfWaiting sends phone d one more MessageEnqueued when messages it
+// has not pulled are still waiting for it: an answer capped at maxPending
+// left them behind, and nothing else would make the app ask again before
+// their lease runs out. Only a pull calls it: each wake then lists up to
+// maxPending messages more, so it ends. (Waking after every PATCH as well
+// broke the two-phone end-to-end test with its 1 s lease; see issue 16.)
+// Called with the pool's mutex held.
+func (p *pool) wakeIfWaiting(d *device) {
+	for _, j := range d.queue {
+		if !j.fetched {
+			d.notify()
+			return
+		}
+	}
 }
 
 // mobileMessage is j as the phone reads it. The message id is the host's,

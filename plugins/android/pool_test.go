@@ -201,3 +201,24 @@ func (g *gateway) sendAllAccepted(t *testing.T, prefix string, n int) {
 		}
 	}
 }
+
+// TestQueueLongerThanOnePull: a phone given more messages than one GET
+// /message answers takes them all without a lease running out. Regression:
+// the answer was capped at 100 and nothing told the phone to pull again
+// (the app does not pull after reporting), so the rest starved until
+// their lease ran out.
+func TestQueueLongerThanOnePull(t *testing.T) {
+	const n = 250
+	g := newGateway(t, `,"rate_limit":1000,"lease":"5m"`)
+	ph := g.simulated(t, phonetest.Options{Name: "busy"})
+	g.sendAllAccepted(t, "msg_many", n)
+	got := map[string]bool{}
+	for len(got) < n {
+		select {
+		case m := <-ph.Received():
+			got[m.ID] = true
+		default:
+			t.Fatalf("the phone received %d distinct messages, want %d", len(got), n)
+		}
+	}
+}
