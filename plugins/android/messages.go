@@ -53,9 +53,8 @@ func (p *Provider) pending(req *sdk.HookRequest, d *device, w sdk.HookResponseWr
 // has not pulled are still waiting for it: an answer capped at maxPending
 // left them behind, and nothing else would make the app ask again before
 // their lease runs out. Only a pull calls it: each wake then lists up to
-// maxPending messages more, so it ends. (Waking after every PATCH as well
-// broke the two-phone end-to-end test with its 1 s lease; see issue 16.)
-// Called with the pool's mutex held.
+// maxPending messages more, so it ends, and a phone that does not pull is
+// not woken again and again. Called with the pool's mutex held.
 func (p *pool) wakeIfWaiting(d *device) {
 	for _, j := range d.queue {
 		if !j.fetched {
