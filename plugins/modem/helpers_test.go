@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ const waitLimit = 15 * time.Second
 type harness struct {
 	p      *modem.Provider
 	events chan sdk.Event
+	stop   func() // ends the event stream, then closes the provider, as the host does; once
 }
 
 // fast are settings that keep tests quick: no pacing, quick polls and reopens.
@@ -46,6 +48,13 @@ func fast(ports ...any) map[string]any {
 // test ends.
 func start(t *testing.T, settings map[string]any) *harness {
 	t.Helper()
+	return startHost(t, settings, nil)
+}
+
+// startHost is start with a host whose storing of events is store: an
+// event it fails is not handed to the test (nil: every event is stored).
+func startHost(t *testing.T, settings map[string]any, store func(sdk.Event) error) *harness {
+	t.Helper()
 	raw, err := json.Marshal(settings)
 	if err != nil {
 		t.Fatal(err)
@@ -59,17 +68,23 @@ func start(t *testing.T, settings map[string]any) *harness {
 	go func() {
 		defer close(done)
 		_ = h.p.Events(ctx, func(_ context.Context, ev sdk.Event) error {
+			if store != nil {
+				if err := store(ev); err != nil {
+					return err
+				}
+			}
 			h.events <- ev
 			return nil
 		})
 	}()
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		<-done
 		if err := h.p.Close(context.Background()); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
+	t.Cleanup(h.stop)
 	return h
 }
 

@@ -33,7 +33,12 @@ func (p *Provider) received(pt *port, tp tpdu.TPDU, index int) {
 			del()
 			return
 		}
-		p.emit(ev, del)
+		// The journal ends the message only once the host stored its
+		// event: a crash before that emits it again at the next start.
+		p.emit(ev, func() {
+			p.reports.ended(ev.Status.ProviderMessageID)
+			del()
+		})
 	case tpdu.SmsDeliver:
 		p.mo.add(pt, tp, index)
 	default:

@@ -138,7 +138,10 @@ func (p *Provider) Configure(ctx context.Context, cfg sdk.Config) error {
 			p.configured.Store(false)
 			return fmt.Errorf("configure modem provider %q: %w", cfg.Name, sdk.BadSetting("state_file", "%v", err))
 		}
-		p.reports.restore(j, live)
+		for _, ev := range p.reports.restore(j, live) {
+			id := ev.Status.ProviderMessageID
+			p.emit(ev, func() { p.reports.ended(id) })
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel

@@ -47,20 +47,27 @@ type reportBook struct {
 	mu      sync.Mutex
 	byKey   map[reportKey]*sentMessage
 	byID    map[string]*sentMessage
-	journal *reportJournal // nil without a state_file
-	logErr  func(msg string, err error)
+	// unstored are messages whose every part has its final report and
+	// whose event the host has not stored yet: the journal keeps them
+	// until it has (ended), so a crash in between emits them again.
+	unstored map[string]*sentMessage
+	journal  *reportJournal // nil without a state_file
+	logErr   func(msg string, err error)
 }
 
 func newReportBook(window time.Duration) *reportBook {
 	return &reportBook{window: window, byKey: map[reportKey]*sentMessage{}, byID: map[string]*sentMessage{},
-		logErr: func(string, error) {}}
+		unstored: map[string]*sentMessage{}, logErr: func(string, error) {}}
 }
 
-// restore puts back the messages a journal kept, oldest first.
-func (b *reportBook) restore(j *reportJournal, live []journalEntry) {
+// restore puts back the messages a journal kept, oldest first, and
+// returns the events of those whose final report came before the restart
+// but was not stored by the host: they are to be emitted again.
+func (b *reportBook) restore(j *reportJournal, live []journalEntry) []sdk.Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.journal = j
+	var again []sdk.Event
 	for _, e := range live {
 		m := &sentMessage{id: e.ID, port: e.Port, to: e.To, at: time.Unix(e.At, 0), parts: make([]partReport, len(e.Parts))}
 		for i, jp := range e.Parts {
@@ -75,8 +82,12 @@ func (b *reportBook) restore(j *reportJournal, live []journalEntry) {
 		}
 		if m.open > 0 {
 			b.track(m)
+			continue
 		}
+		b.unstored[m.id] = m
+		again = append(again, m.outcome(time.Time{}))
 	}
+	return again
 }
 
 // track makes m's open parts findable, replacing older messages' parts
@@ -125,14 +136,16 @@ func (b *reportBook) record(e journalEntry) {
 		return
 	}
 	live := func() []journalEntry {
-		out := make([]journalEntry, 0, len(b.byID))
-		for _, m := range b.byID {
-			out = append(out, m.entry())
+		out := make([]journalEntry, 0, len(b.byID)+len(b.unstored))
+		for _, ms := range []map[string]*sentMessage{b.byID, b.unstored} {
+			for _, m := range ms {
+				out = append(out, m.entry())
+			}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].At < out[j].At })
 		return out
 	}
-	if err := b.journal.write(e, live, len(b.byID)); err != nil {
+	if err := b.journal.write(e, live, len(b.byID)+len(b.unstored)); err != nil {
 		b.logErr("status reports after a restart may not be matched", err)
 	}
 }
@@ -203,7 +216,8 @@ func tpStatus(st byte) (status sdk.Status, word string, final bool) {
 // report applies one SMS-STATUS-REPORT. It returns the event to emit when
 // the last part of its message got a final report, with the message's
 // overall status: delivered when every part was, else the first part's
-// that was not.
+// that was not. The journal then keeps the message with every part's
+// report until ended is called for it, once the host stored the event.
 func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
 	k := reportKey{port: port, mr: int(tp.MR), recipient: digits(tp.RA.Number())}
 	status, word, final := tpStatus(tp.ST)
@@ -221,11 +235,29 @@ func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
 			b.untrack(m, k)
 		}
 	}
+	b.record(m.entry())
 	if m.open > 0 {
-		b.record(m.entry())
 		return sdk.Event{}, false
 	}
-	b.record(journalEntry{ID: m.id, End: true})
+	b.unstored[m.id] = m
+	return m.outcome(tp.DT.Time), true
+}
+
+// ended records that the host stored the event of message id: its
+// journal entry ends, and a restart no longer emits it.
+func (b *reportBook) ended(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.unstored[id]; !ok {
+		return
+	}
+	delete(b.unstored, id)
+	b.record(journalEntry{ID: id, End: true})
+}
+
+// outcome is the event of a message whose every part has its final
+// report; at is the network's time of the last report (zero: unknown).
+func (m *sentMessage) outcome(at time.Time) sdk.Event {
 	overall := m.parts[0]
 	for _, pr := range m.parts {
 		if pr.status != sdk.StatusDelivered {
@@ -240,10 +272,10 @@ func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
 		ErrorCode:         fmt.Sprintf("TP-ST %02X", overall.code),
 		// No Recipient: the ids are random, never reused, so the host
 		// needs none, and a report's number may lack the "+".
-		At: tp.DT.Time,
+		At: at,
 	}
 	if overall.status == sdk.StatusDelivered {
 		ev.ErrorCode = ""
 	}
-	return sdk.Event{ID: m.id + ":" + string(overall.status), Status: ev}, true
+	return sdk.Event{ID: m.id + ":" + string(overall.status), Status: ev}
 }
