@@ -172,6 +172,12 @@ func twoPhonesOneVanishes(t *testing.T, dir, database string) {
 	case <-ctx.Done():
 		t.Fatalf("phone B never took a message; host log:\n%s", h.stderr)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("B vanished after taking %s; the messages as each phone has them:\nA: %v\nB: %v",
+				taken, phoneStates(a, ids), phoneStates(b, ids))
+		}
+	})
 
 	// The message B took is sent, and stays so while B is away; every other
 	// one ends delivered through A, among them those B had pulled but not
@@ -252,6 +258,21 @@ func twoPhonesOneVanishes(t *testing.T, dir, database string) {
 	if m := msgs[0].(map[string]any); m["to"] != "+959790000001" || m["text"] != "STOP" || m["provider"] != "android-1" {
 		t.Errorf("inbound message %v", m)
 	}
+}
+
+// phoneStates is the phone's own state of each of ids it took, for a
+// failure's log.
+func phoneStates(ph *phonetest.Phone, ids []string) map[string]string {
+	out := map[string]string{}
+	_ = ph.WaitFor(context.Background(), "a look", func(v phonetest.View) bool {
+		for _, id := range ids {
+			if st, ok := v.State(id); ok {
+				out[id] = string(st)
+			}
+		}
+		return true
+	})
+	return out
 }
 
 // phoneHas reports which of ids the phone took from the server.
