@@ -71,8 +71,8 @@
 // Health: OK while at least one port is ready and registered (home or
 // roaming). Its detail, shown by GET /api/v1/admin/providers as
 // health_detail, has one entry per port: state, registration, operator,
-// country (of the SIM's number), signal in dBm, number, IMEI, IMSI and the
-// messages sent today.
+// country (of the SIM's number, else of its IMSI's mobile country code),
+// signal in dBm, number, IMEI, IMSI and the messages sent today.
 //
 // Sending: each message goes to the least busy ready, registered port
 // under its daily limit, preferring a port whose network (+COPS) is the

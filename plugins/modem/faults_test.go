@@ -244,3 +244,18 @@ func TestCloseInterruptsASlowSend(t *testing.T) {
 		t.Errorf("result = %+v", res)
 	}
 }
+
+// A SIM that reports no number of its own gets its country from its
+// IMSI's MCC; one with a number keeps the number's.
+func TestPortCountryFromIMSIWithoutANumber(t *testing.T) {
+	bare := modemtest.New(t, modemtest.Options{IMSI: "414090000000001"})
+	numbered := modemtest.New(t, modemtest.Options{IMSI: "414090000000002", OwnNumber: "+4790000001"})
+	h := start(t, fast(bare.Path(), numbered.Path()))
+	hl := h.ready(t, 2)
+	if d := portDetail(hl, bare.Path()); !strings.Contains(d, "(MM)") {
+		t.Errorf("port without a number: %q, want its country MM from the IMSI", d)
+	}
+	if d := portDetail(hl, numbered.Path()); !strings.Contains(d, "(NO)") {
+		t.Errorf("port with a Norwegian number: %q, want NO", d)
+	}
+}

@@ -225,6 +225,9 @@ func (pt *port) session(ctx context.Context) (served bool, err error) {
 		pt.status.Number = number
 	}
 	pt.status.Country = countryOf(pt.status.Number)
+	if pt.status.Country == "" {
+		pt.status.Country = countryOfIMSI(imsi)
+	}
 	pt.mu.Unlock()
 	if err := pt.checkHealth(c); err != nil {
 		return false, err
