@@ -43,10 +43,10 @@ type partReport struct {
 // report window; a newer part with the same key replaces an older one,
 // since the modem reuses references.
 type reportBook struct {
-	window  time.Duration
-	mu      sync.Mutex
-	byKey   map[reportKey]*sentMessage
-	byID    map[string]*sentMessage
+	window time.Duration
+	mu     sync.Mutex
+	byKey  map[reportKey]*sentMessage
+	byID   map[string]*sentMessage
 	// unstored are messages whose every part has its final report and
 	// whose event the host has not stored yet: the journal keeps them
 	// until it has (ended), so a crash in between emits them again.
