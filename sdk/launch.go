@@ -378,6 +378,11 @@ func capabilitiesFrom(md *pluginpb.MetadataResponse) Capabilities {
 		StatusQuery: md.GetStatusQuery(),
 		Outbox:      md.GetOutbox(),
 		SentQuery:   md.GetSentQuery(),
+		Numbers:     md.GetNumbers(),
+		Devices:     md.GetDevices(),
+		Revoke:      md.GetRevokeDevice(),
+		Networks:    md.GetNetworks(),
+		Tune:        md.GetTune(),
 
 		SettingsValidation: md.GetSettingsValidation(),
 	}

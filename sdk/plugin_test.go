@@ -77,6 +77,11 @@ func TestMetadataAndCapabilities(t *testing.T) {
 		Balance:     false,
 		SenderIDs:   true,
 		StatusQuery: true,
+		Numbers:     true,
+		Devices:     true,
+		Revoke:      true,
+		Networks:    true,
+		Tune:        true,
 
 		SettingsValidation: true,
 	}

@@ -36,19 +36,35 @@ var (
 	_ SenderIDLister  = (*remoteProvider)(nil)
 	_ StatusQuerier   = (*remoteProvider)(nil)
 	_ SentQuerier     = (*remoteProvider)(nil)
+	_ NumberLister    = (*remoteProvider)(nil)
+	_ DeviceReporter  = (*remoteProvider)(nil)
+	_ DeviceRevoker   = (*remoteProvider)(nil)
+	_ NetworkReporter = (*remoteProvider)(nil)
+	_ Tuner           = (*remoteProvider)(nil)
 )
 
 // remoteError is an error the provider returned inside the plugin. Only its
-// text crosses the boundary; ErrUnsupported survives as a flag.
+// text crosses the boundary; ErrUnsupported, ErrDeviceNotFound and
+// ErrInvalidTune survive as flags.
 type remoteError struct {
 	msg         string
 	unsupported bool
+	notFound    bool
+	invalidTune bool
 }
 
 func (e *remoteError) Error() string { return e.msg }
 
 func (e *remoteError) Is(target error) bool {
-	return e.unsupported && target == ErrUnsupported
+	switch target {
+	case ErrUnsupported:
+		return e.unsupported
+	case ErrDeviceNotFound:
+		return e.notFound
+	case ErrInvalidTune:
+		return e.invalidTune
+	}
+	return false
 }
 
 // classify turns an RPC error into what the caller can act on.
@@ -62,7 +78,8 @@ func (r *remoteProvider) classify(ctx context.Context, op string, err error) err
 	}
 	for _, d := range st.Details() {
 		if pe, ok := d.(*pluginpb.ProviderError); ok {
-			return fmt.Errorf("%s: %s: %w", r.name, op, &remoteError{msg: pe.GetMessage(), unsupported: pe.GetUnsupported()})
+			return fmt.Errorf("%s: %s: %w", r.name, op, &remoteError{msg: pe.GetMessage(), unsupported: pe.GetUnsupported(),
+				notFound: pe.GetNotFound(), invalidTune: pe.GetInvalidTune()})
 		}
 	}
 	if st.Code() == codes.Unimplemented {
@@ -167,7 +184,7 @@ func (r *remoteProvider) Health(ctx context.Context) (Health, error) {
 	if err != nil {
 		return Health{}, r.classify(ctx, "health", err)
 	}
-	return Health{OK: resp.GetOk(), Detail: resp.GetDetail()}, nil
+	return Health{OK: resp.GetOk(), Detail: resp.GetDetail(), RefuseWhileDown: resp.GetRefuseWhileDown()}, nil
 }
 
 func (r *remoteProvider) Balance(ctx context.Context) (Balance, error) {

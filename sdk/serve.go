@@ -164,6 +164,8 @@ func providerStatus(err error) error {
 	detailed, derr := st.WithDetails(&pluginpb.ProviderError{
 		Message:     err.Error(),
 		Unsupported: errors.Is(err, ErrUnsupported),
+		NotFound:    errors.Is(err, ErrDeviceNotFound),
+		InvalidTune: errors.Is(err, ErrInvalidTune),
 	})
 	if derr == nil {
 		st = detailed
@@ -189,6 +191,11 @@ func (s *server) Metadata(context.Context, *pluginpb.MetadataRequest) (*pluginpb
 		StatusQuery:  caps.StatusQuery,
 		Outbox:       caps.Outbox,
 		SentQuery:    caps.SentQuery,
+		Numbers:      caps.Numbers,
+		Devices:      caps.Devices,
+		RevokeDevice: caps.Revoke,
+		Networks:     caps.Networks,
+		Tune:         caps.Tune,
 
 		SettingsValidation: caps.SettingsValidation,
 	}, nil
@@ -233,7 +240,7 @@ func (s *server) Health(ctx context.Context, _ *pluginpb.HealthRequest) (*plugin
 	if err != nil {
 		return nil, providerStatus(err)
 	}
-	return &pluginpb.HealthResponse{Ok: h.OK, Detail: h.Detail}, nil
+	return &pluginpb.HealthResponse{Ok: h.OK, Detail: h.Detail, RefuseWhileDown: h.RefuseWhileDown}, nil
 }
 
 func (s *server) Balance(ctx context.Context, _ *pluginpb.BalanceRequest) (*pluginpb.BalanceResponse, error) {

@@ -27,6 +27,14 @@
 //	outbox_size     0..10000            latest accepted messages kept for Outbox (default 100;
 //	                                    0 keeps none)
 //
+// Tune (sdk.Tuner; POST /api/v1/admin/providers/NAME/tune, smsrouter
+// providers tune NAME key=value) changes a running sandbox until it is
+// configured again, to rehearse failover: failure_ratio, reject_ratio,
+// delivery_ratio, accept_latency, dlr_delay, balance (the amount), health
+// ("up" or "down": down, Health reports the link down and Send answers
+// every message Unavailable, as in an outage) and refuse_while_down (while
+// down, the host refuses messages with no other provider at accept).
+//
 // The outbox is the sandbox's mail catcher: the latest messages it accepted
 // (a message sent again is kept once), with the sender used (the message's,
 // else the first of sender_ids), newest first, in memory only. The host

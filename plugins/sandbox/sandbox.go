@@ -174,6 +174,8 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 		return nil, errNotConfigured
 	case len(msgs) > cfg.maxBatchSize:
 		return nil, fmt.Errorf("sandbox send: batch of %d messages exceeds max_batch_size %d", len(msgs), cfg.maxBatchSize)
+	case cfg.down:
+		return unavailable(msgs), nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sandbox send: %w", err)
@@ -212,6 +214,16 @@ func (p *Provider) Send(ctx context.Context, msgs []sdk.Message) ([]sdk.SendResu
 		p.changed = make(chan struct{})
 	}
 	return results, nil
+}
+
+// unavailable answers every message of a batch the way a provider whose
+// upstream is down does: nothing wrong with them, try elsewhere.
+func unavailable(msgs []sdk.Message) []sdk.SendResult {
+	results := make([]sdk.SendResult, len(msgs))
+	for i, m := range msgs {
+		results[i] = sdk.Unavailable(m.ID, "sandbox: tuned down (simulated outage)").WithCode("DOWN")
+	}
+	return results
 }
 
 // decideLocked answers one message and, when accepted, schedules its report.
@@ -505,6 +517,8 @@ func (p *Provider) Health(ctx context.Context) (sdk.Health, error) {
 		return sdk.Health{OK: false, Detail: "closed"}, nil
 	case !p.configured:
 		return sdk.Health{OK: false, Detail: "not configured"}, nil
+	case p.cfg.down:
+		return sdk.Health{OK: false, Detail: "tuned down (simulated outage)", RefuseWhileDown: p.cfg.refuseWhileDown}, nil
 	}
 	return sdk.Health{OK: true, Detail: fmt.Sprintf("simulated upstream, %d delivery reports waiting", len(p.due))}, nil
 }

@@ -46,6 +46,10 @@ type settings struct {
 	dedupeByMessageID bool
 	// outboxSize is how many of the latest accepted messages Outbox keeps.
 	outboxSize int
+	// down and refuseWhileDown are set only by Tune, to rehearse an
+	// outage: Health reports the link down and Send answers Unavailable.
+	down            bool
+	refuseWhileDown bool
 }
 
 // defaultSender is the sender a message without one goes out with: the

@@ -88,6 +88,7 @@ func (k *kit) testConfigure(t tb) {
 			}
 		})
 	}
+	checkDeviceCapabilities(t, in, ctx)
 	if in.proc != nil {
 		k.checkUnsupported(t, in)
 	}
@@ -145,6 +146,7 @@ func (k *kit) checkUnsupported(t tb, in *instance) {
 	if q, ok := in.p.(sdk.StatusQuerier); ok {
 		check("QueryStatus", in.caps.StatusQuery, func() error { _, err := q.QueryStatus(ctx, []string{"x"}); return err })
 	}
+	checkDeviceUnsupported(in, ctx, check)
 	if e, ok := in.p.(sdk.EventSource); ok {
 		check("Events", in.caps.Events, func() error {
 			return e.Events(ctx, func(context.Context, sdk.Event) error { return nil })

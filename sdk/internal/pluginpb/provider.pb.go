@@ -93,7 +93,11 @@ type ProviderError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
 	// unsupported is set when the provider returned sdk.ErrUnsupported.
-	Unsupported   bool `protobuf:"varint,2,opt,name=unsupported,proto3" json:"unsupported,omitempty"`
+	Unsupported bool `protobuf:"varint,2,opt,name=unsupported,proto3" json:"unsupported,omitempty"`
+	// not_found is set when the provider returned sdk.ErrDeviceNotFound.
+	NotFound bool `protobuf:"varint,3,opt,name=not_found,json=notFound,proto3" json:"not_found,omitempty"`
+	// invalid_tune is set when the provider returned sdk.ErrInvalidTune.
+	InvalidTune   bool `protobuf:"varint,4,opt,name=invalid_tune,json=invalidTune,proto3" json:"invalid_tune,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +142,20 @@ func (x *ProviderError) GetMessage() string {
 func (x *ProviderError) GetUnsupported() bool {
 	if x != nil {
 		return x.Unsupported
+	}
+	return false
+}
+
+func (x *ProviderError) GetNotFound() bool {
+	if x != nil {
+		return x.NotFound
+	}
+	return false
+}
+
+func (x *ProviderError) GetInvalidTune() bool {
+	if x != nil {
+		return x.InvalidTune
 	}
 	return false
 }
@@ -193,6 +211,11 @@ type MetadataResponse struct {
 	SentQuery    bool                   `protobuf:"varint,11,opt,name=sent_query,json=sentQuery,proto3" json:"sent_query,omitempty"`
 	// settings_validation is set when ValidateSettings checks settings.
 	SettingsValidation bool `protobuf:"varint,12,opt,name=settings_validation,json=settingsValidation,proto3" json:"settings_validation,omitempty"`
+	Numbers            bool `protobuf:"varint,13,opt,name=numbers,proto3" json:"numbers,omitempty"`
+	Devices            bool `protobuf:"varint,14,opt,name=devices,proto3" json:"devices,omitempty"`
+	RevokeDevice       bool `protobuf:"varint,15,opt,name=revoke_device,json=revokeDevice,proto3" json:"revoke_device,omitempty"`
+	Networks           bool `protobuf:"varint,16,opt,name=networks,proto3" json:"networks,omitempty"`
+	Tune               bool `protobuf:"varint,17,opt,name=tune,proto3" json:"tune,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -307,6 +330,41 @@ func (x *MetadataResponse) GetSentQuery() bool {
 func (x *MetadataResponse) GetSettingsValidation() bool {
 	if x != nil {
 		return x.SettingsValidation
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetNumbers() bool {
+	if x != nil {
+		return x.Numbers
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetDevices() bool {
+	if x != nil {
+		return x.Devices
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetRevokeDevice() bool {
+	if x != nil {
+		return x.RevokeDevice
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetNetworks() bool {
+	if x != nil {
+		return x.Networks
+	}
+	return false
+}
+
+func (x *MetadataResponse) GetTune() bool {
+	if x != nil {
+		return x.Tune
 	}
 	return false
 }
@@ -932,11 +990,13 @@ func (*HealthRequest) Descriptor() ([]byte, []int) {
 }
 
 type HealthResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
-	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Ok     bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Detail string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// refuse_while_down: while not ok, the host refuses sends to it at accept.
+	RefuseWhileDown bool `protobuf:"varint,3,opt,name=refuse_while_down,json=refuseWhileDown,proto3" json:"refuse_while_down,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *HealthResponse) Reset() {
@@ -981,6 +1041,13 @@ func (x *HealthResponse) GetDetail() string {
 		return x.Detail
 	}
 	return ""
+}
+
+func (x *HealthResponse) GetRefuseWhileDown() bool {
+	if x != nil {
+		return x.RefuseWhileDown
+	}
+	return false
 }
 
 type BalanceRequest struct {
@@ -2157,15 +2224,737 @@ func (x *HookFrame) GetFlush() bool {
 	return false
 }
 
+type NumbersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NumbersRequest) Reset() {
+	*x = NumbersRequest{}
+	mi := &file_provider_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NumbersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NumbersRequest) ProtoMessage() {}
+
+func (x *NumbersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NumbersRequest.ProtoReflect.Descriptor instead.
+func (*NumbersRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{36}
+}
+
+type ReceivingNumber struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Country       string                 `protobuf:"bytes,2,opt,name=country,proto3" json:"country,omitempty"`
+	CanSend       bool                   `protobuf:"varint,3,opt,name=can_send,json=canSend,proto3" json:"can_send,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceivingNumber) Reset() {
+	*x = ReceivingNumber{}
+	mi := &file_provider_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceivingNumber) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceivingNumber) ProtoMessage() {}
+
+func (x *ReceivingNumber) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceivingNumber.ProtoReflect.Descriptor instead.
+func (*ReceivingNumber) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReceivingNumber) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *ReceivingNumber) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ReceivingNumber) GetCanSend() bool {
+	if x != nil {
+		return x.CanSend
+	}
+	return false
+}
+
+type NumbersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Numbers       []*ReceivingNumber     `protobuf:"bytes,1,rep,name=numbers,proto3" json:"numbers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NumbersResponse) Reset() {
+	*x = NumbersResponse{}
+	mi := &file_provider_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NumbersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NumbersResponse) ProtoMessage() {}
+
+func (x *NumbersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NumbersResponse.ProtoReflect.Descriptor instead.
+func (*NumbersResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *NumbersResponse) GetNumbers() []*ReceivingNumber {
+	if x != nil {
+		return x.Numbers
+	}
+	return nil
+}
+
+type DevicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DevicesRequest) Reset() {
+	*x = DevicesRequest{}
+	mi := &file_provider_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevicesRequest) ProtoMessage() {}
+
+func (x *DevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevicesRequest.ProtoReflect.Descriptor instead.
+func (*DevicesRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{39}
+}
+
+type DeviceSIM struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Slot          int32                  `protobuf:"varint,1,opt,name=slot,proto3" json:"slot,omitempty"`
+	Number        string                 `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	Operator      string                 `protobuf:"bytes,3,opt,name=operator,proto3" json:"operator,omitempty"`
+	Country       string                 `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceSIM) Reset() {
+	*x = DeviceSIM{}
+	mi := &file_provider_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceSIM) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceSIM) ProtoMessage() {}
+
+func (x *DeviceSIM) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceSIM.ProtoReflect.Descriptor instead.
+func (*DeviceSIM) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeviceSIM) GetSlot() int32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *DeviceSIM) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *DeviceSIM) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *DeviceSIM) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+type Device struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// kind is sdk.DeviceKind: "phone", "modem_port".
+	Kind   string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Online bool   `protobuf:"varint,4,opt,name=online,proto3" json:"online,omitempty"`
+	// last_seen is unset when the device was never seen.
+	LastSeen  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	Battery   *int32                 `protobuf:"varint,6,opt,name=battery,proto3,oneof" json:"battery,omitempty"`
+	Charging  bool                   `protobuf:"varint,7,opt,name=charging,proto3" json:"charging,omitempty"`
+	InFlight  int32                  `protobuf:"varint,8,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	SentToday int32                  `protobuf:"varint,9,opt,name=sent_today,json=sentToday,proto3" json:"sent_today,omitempty"`
+	Sims      []*DeviceSIM           `protobuf:"bytes,10,rep,name=sims,proto3" json:"sims,omitempty"`
+	Imei      string                 `protobuf:"bytes,11,opt,name=imei,proto3" json:"imei,omitempty"`
+	Imsi      string                 `protobuf:"bytes,12,opt,name=imsi,proto3" json:"imsi,omitempty"`
+	Operator  string                 `protobuf:"bytes,13,opt,name=operator,proto3" json:"operator,omitempty"`
+	Country   string                 `protobuf:"bytes,14,opt,name=country,proto3" json:"country,omitempty"`
+	// signal is in dBm.
+	Signal *int32 `protobuf:"varint,15,opt,name=signal,proto3,oneof" json:"signal,omitempty"`
+	// registration is sdk.Registration: "home", "roaming", ...; "" unknown.
+	Registration  string `protobuf:"bytes,16,opt,name=registration,proto3" json:"registration,omitempty"`
+	Detail        string `protobuf:"bytes,17,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device) Reset() {
+	*x = Device{}
+	mi := &file_provider_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device) ProtoMessage() {}
+
+func (x *Device) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device.ProtoReflect.Descriptor instead.
+func (*Device) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Device) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Device) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Device) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Device) GetOnline() bool {
+	if x != nil {
+		return x.Online
+	}
+	return false
+}
+
+func (x *Device) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *Device) GetBattery() int32 {
+	if x != nil && x.Battery != nil {
+		return *x.Battery
+	}
+	return 0
+}
+
+func (x *Device) GetCharging() bool {
+	if x != nil {
+		return x.Charging
+	}
+	return false
+}
+
+func (x *Device) GetInFlight() int32 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *Device) GetSentToday() int32 {
+	if x != nil {
+		return x.SentToday
+	}
+	return 0
+}
+
+func (x *Device) GetSims() []*DeviceSIM {
+	if x != nil {
+		return x.Sims
+	}
+	return nil
+}
+
+func (x *Device) GetImei() string {
+	if x != nil {
+		return x.Imei
+	}
+	return ""
+}
+
+func (x *Device) GetImsi() string {
+	if x != nil {
+		return x.Imsi
+	}
+	return ""
+}
+
+func (x *Device) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *Device) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Device) GetSignal() int32 {
+	if x != nil && x.Signal != nil {
+		return *x.Signal
+	}
+	return 0
+}
+
+func (x *Device) GetRegistration() string {
+	if x != nil {
+		return x.Registration
+	}
+	return ""
+}
+
+func (x *Device) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type DevicesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Devices       []*Device              `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DevicesResponse) Reset() {
+	*x = DevicesResponse{}
+	mi := &file_provider_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevicesResponse) ProtoMessage() {}
+
+func (x *DevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevicesResponse.ProtoReflect.Descriptor instead.
+func (*DevicesResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DevicesResponse) GetDevices() []*Device {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+type RevokeDeviceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceRequest) Reset() {
+	*x = RevokeDeviceRequest{}
+	mi := &file_provider_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceRequest) ProtoMessage() {}
+
+func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RevokeDeviceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RevokeDeviceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceResponse) Reset() {
+	*x = RevokeDeviceResponse{}
+	mi := &file_provider_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceResponse) ProtoMessage() {}
+
+func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{44}
+}
+
+type NetworksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworksRequest) Reset() {
+	*x = NetworksRequest{}
+	mi := &file_provider_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworksRequest) ProtoMessage() {}
+
+func (x *NetworksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworksRequest.ProtoReflect.Descriptor instead.
+func (*NetworksRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{45}
+}
+
+type NetworksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operators     []string               `protobuf:"bytes,1,rep,name=operators,proto3" json:"operators,omitempty"`
+	Countries     []string               `protobuf:"bytes,2,rep,name=countries,proto3" json:"countries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworksResponse) Reset() {
+	*x = NetworksResponse{}
+	mi := &file_provider_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworksResponse) ProtoMessage() {}
+
+func (x *NetworksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworksResponse.ProtoReflect.Descriptor instead.
+func (*NetworksResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *NetworksResponse) GetOperators() []string {
+	if x != nil {
+		return x.Operators
+	}
+	return nil
+}
+
+func (x *NetworksResponse) GetCountries() []string {
+	if x != nil {
+		return x.Countries
+	}
+	return nil
+}
+
+type TuneRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       map[string]string      `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TuneRequest) Reset() {
+	*x = TuneRequest{}
+	mi := &file_provider_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TuneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TuneRequest) ProtoMessage() {}
+
+func (x *TuneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TuneRequest.ProtoReflect.Descriptor instead.
+func (*TuneRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *TuneRequest) GetChanges() map[string]string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+type TuneResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        map[string]string      `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TuneResponse) Reset() {
+	*x = TuneResponse{}
+	mi := &file_provider_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TuneResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TuneResponse) ProtoMessage() {}
+
+func (x *TuneResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TuneResponse.ProtoReflect.Descriptor instead.
+func (*TuneResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *TuneResponse) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 var File_provider_proto protoreflect.FileDescriptor
 
 const file_provider_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprovider.proto\x12\x13smsrouter.plugin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n" +
+	"\x0eprovider.proto\x12\x13smsrouter.plugin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
 	"\rProviderError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12 \n" +
-	"\vunsupported\x18\x02 \x01(\bR\vunsupported\"\x11\n" +
-	"\x0fMetadataRequest\"\xf0\x02\n" +
+	"\vunsupported\x18\x02 \x01(\bR\vunsupported\x12\x1b\n" +
+	"\tnot_found\x18\x03 \x01(\bR\bnotFound\x12!\n" +
+	"\finvalid_tune\x18\x04 \x01(\bR\vinvalidTune\"\x11\n" +
+	"\x0fMetadataRequest\"\xf9\x03\n" +
 	"\x10MetadataResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12$\n" +
@@ -2181,7 +2970,12 @@ const file_provider_proto_rawDesc = "" +
 	" \x01(\bR\x06outbox\x12\x1d\n" +
 	"\n" +
 	"sent_query\x18\v \x01(\bR\tsentQuery\x12/\n" +
-	"\x13settings_validation\x18\f \x01(\bR\x12settingsValidation\"]\n" +
+	"\x13settings_validation\x18\f \x01(\bR\x12settingsValidation\x12\x18\n" +
+	"\anumbers\x18\r \x01(\bR\anumbers\x12\x18\n" +
+	"\adevices\x18\x0e \x01(\bR\adevices\x12#\n" +
+	"\rrevoke_device\x18\x0f \x01(\bR\frevokeDevice\x12\x1a\n" +
+	"\bnetworks\x18\x10 \x01(\bR\bnetworks\x12\x12\n" +
+	"\x04tune\x18\x11 \x01(\bR\x04tune\"]\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bsettings\x18\x02 \x01(\fR\bsettings\x12\x19\n" +
@@ -2225,10 +3019,11 @@ const file_provider_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2\x1f.smsrouter.plugin.v1.SendResultR\aresults\"\x0e\n" +
 	"\fCloseRequest\"\x0f\n" +
 	"\rCloseResponse\"\x0f\n" +
-	"\rHealthRequest\"8\n" +
+	"\rHealthRequest\"d\n" +
 	"\x0eHealthResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\"\x10\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12*\n" +
+	"\x11refuse_while_down\x18\x03 \x01(\bR\x0frefuseWhileDown\"\x10\n" +
 	"\x0eBalanceRequest\"E\n" +
 	"\x0fBalanceResponse\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x01R\x06amount\x12\x1a\n" +
@@ -2312,12 +3107,67 @@ const file_provider_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x1a.smsrouter.plugin.v1.EventR\x06events\x121\n" +
 	"\x04head\x18\x02 \x01(\v2\x1d.smsrouter.plugin.v1.HookHeadR\x04head\x12\x14\n" +
 	"\x05chunk\x18\x03 \x01(\fR\x05chunk\x12\x14\n" +
-	"\x05flush\x18\x04 \x01(\bR\x05flush*f\n" +
+	"\x05flush\x18\x04 \x01(\bR\x05flush\"\x10\n" +
+	"\x0eNumbersRequest\"^\n" +
+	"\x0fReceivingNumber\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x18\n" +
+	"\acountry\x18\x02 \x01(\tR\acountry\x12\x19\n" +
+	"\bcan_send\x18\x03 \x01(\bR\acanSend\"Q\n" +
+	"\x0fNumbersResponse\x12>\n" +
+	"\anumbers\x18\x01 \x03(\v2$.smsrouter.plugin.v1.ReceivingNumberR\anumbers\"\x10\n" +
+	"\x0eDevicesRequest\"m\n" +
+	"\tDeviceSIM\x12\x12\n" +
+	"\x04slot\x18\x01 \x01(\x05R\x04slot\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\tR\x06number\x12\x1a\n" +
+	"\boperator\x18\x03 \x01(\tR\boperator\x12\x18\n" +
+	"\acountry\x18\x04 \x01(\tR\acountry\"\x8a\x04\n" +
+	"\x06Device\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06online\x18\x04 \x01(\bR\x06online\x127\n" +
+	"\tlast_seen\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x1d\n" +
+	"\abattery\x18\x06 \x01(\x05H\x00R\abattery\x88\x01\x01\x12\x1a\n" +
+	"\bcharging\x18\a \x01(\bR\bcharging\x12\x1b\n" +
+	"\tin_flight\x18\b \x01(\x05R\binFlight\x12\x1d\n" +
+	"\n" +
+	"sent_today\x18\t \x01(\x05R\tsentToday\x122\n" +
+	"\x04sims\x18\n" +
+	" \x03(\v2\x1e.smsrouter.plugin.v1.DeviceSIMR\x04sims\x12\x12\n" +
+	"\x04imei\x18\v \x01(\tR\x04imei\x12\x12\n" +
+	"\x04imsi\x18\f \x01(\tR\x04imsi\x12\x1a\n" +
+	"\boperator\x18\r \x01(\tR\boperator\x12\x18\n" +
+	"\acountry\x18\x0e \x01(\tR\acountry\x12\x1b\n" +
+	"\x06signal\x18\x0f \x01(\x05H\x01R\x06signal\x88\x01\x01\x12\"\n" +
+	"\fregistration\x18\x10 \x01(\tR\fregistration\x12\x16\n" +
+	"\x06detail\x18\x11 \x01(\tR\x06detailB\n" +
+	"\n" +
+	"\b_batteryB\t\n" +
+	"\a_signal\"H\n" +
+	"\x0fDevicesResponse\x125\n" +
+	"\adevices\x18\x01 \x03(\v2\x1b.smsrouter.plugin.v1.DeviceR\adevices\"%\n" +
+	"\x13RevokeDeviceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14RevokeDeviceResponse\"\x11\n" +
+	"\x0fNetworksRequest\"N\n" +
+	"\x10NetworksResponse\x12\x1c\n" +
+	"\toperators\x18\x01 \x03(\tR\toperators\x12\x1c\n" +
+	"\tcountries\x18\x02 \x03(\tR\tcountries\"\x92\x01\n" +
+	"\vTuneRequest\x12G\n" +
+	"\achanges\x18\x01 \x03(\v2-.smsrouter.plugin.v1.TuneRequest.ChangesEntryR\achanges\x1a:\n" +
+	"\fChangesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x01\n" +
+	"\fTuneResponse\x12E\n" +
+	"\x06values\x18\x01 \x03(\v2-.smsrouter.plugin.v1.TuneResponse.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*f\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_ACCEPTED\x10\x01\x12\x15\n" +
 	"\x11OUTCOME_TEMPORARY\x10\x02\x12\x15\n" +
-	"\x11OUTCOME_PERMANENT\x10\x032\xf9\b\n" +
+	"\x11OUTCOME_PERMANENT\x10\x032\xb0\f\n" +
 	"\bProvider\x12W\n" +
 	"\bMetadata\x12$.smsrouter.plugin.v1.MetadataRequest\x1a%.smsrouter.plugin.v1.MetadataResponse\x12Z\n" +
 	"\tConfigure\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a&.smsrouter.plugin.v1.ConfigureResponse\x12K\n" +
@@ -2331,7 +3181,12 @@ const file_provider_proto_rawDesc = "" +
 	"\tQuerySent\x12%.smsrouter.plugin.v1.QuerySentRequest\x1a&.smsrouter.plugin.v1.QuerySentResponse\x12O\n" +
 	"\x06Events\x12\x1d.smsrouter.plugin.v1.EventAck\x1a\".smsrouter.plugin.v1.EventDelivery(\x010\x01\x12J\n" +
 	"\x04Hook\x12 .smsrouter.plugin.v1.HookRequest\x1a\x1e.smsrouter.plugin.v1.HookFrame0\x01\x12h\n" +
-	"\x10ValidateSettings\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a-.smsrouter.plugin.v1.ValidateSettingsResponseB6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
+	"\x10ValidateSettings\x12%.smsrouter.plugin.v1.ConfigureRequest\x1a-.smsrouter.plugin.v1.ValidateSettingsResponse\x12T\n" +
+	"\aNumbers\x12#.smsrouter.plugin.v1.NumbersRequest\x1a$.smsrouter.plugin.v1.NumbersResponse\x12T\n" +
+	"\aDevices\x12#.smsrouter.plugin.v1.DevicesRequest\x1a$.smsrouter.plugin.v1.DevicesResponse\x12c\n" +
+	"\fRevokeDevice\x12(.smsrouter.plugin.v1.RevokeDeviceRequest\x1a).smsrouter.plugin.v1.RevokeDeviceResponse\x12W\n" +
+	"\bNetworks\x12$.smsrouter.plugin.v1.NetworksRequest\x1a%.smsrouter.plugin.v1.NetworksResponse\x12K\n" +
+	"\x04Tune\x12 .smsrouter.plugin.v1.TuneRequest\x1a!.smsrouter.plugin.v1.TuneResponseB6Z4github.com/smsrouter/smsrouter/sdk/internal/pluginpbb\x06proto3"
 
 var (
 	file_provider_proto_rawDescOnce sync.Once
@@ -2346,7 +3201,7 @@ func file_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_provider_proto_goTypes = []any{
 	(Outcome)(0),                     // 0: smsrouter.plugin.v1.Outcome
 	(*ProviderError)(nil),            // 1: smsrouter.plugin.v1.ProviderError
@@ -2385,68 +3240,99 @@ var file_provider_proto_goTypes = []any{
 	(*HookRequest)(nil),              // 34: smsrouter.plugin.v1.HookRequest
 	(*HookHead)(nil),                 // 35: smsrouter.plugin.v1.HookHead
 	(*HookFrame)(nil),                // 36: smsrouter.plugin.v1.HookFrame
-	nil,                              // 37: smsrouter.plugin.v1.Message.MetadataEntry
-	nil,                              // 38: smsrouter.plugin.v1.HookRequest.HeaderEntry
-	nil,                              // 39: smsrouter.plugin.v1.HookHead.HeaderEntry
-	(*timestamppb.Timestamp)(nil),    // 40: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 41: google.protobuf.Duration
+	(*NumbersRequest)(nil),           // 37: smsrouter.plugin.v1.NumbersRequest
+	(*ReceivingNumber)(nil),          // 38: smsrouter.plugin.v1.ReceivingNumber
+	(*NumbersResponse)(nil),          // 39: smsrouter.plugin.v1.NumbersResponse
+	(*DevicesRequest)(nil),           // 40: smsrouter.plugin.v1.DevicesRequest
+	(*DeviceSIM)(nil),                // 41: smsrouter.plugin.v1.DeviceSIM
+	(*Device)(nil),                   // 42: smsrouter.plugin.v1.Device
+	(*DevicesResponse)(nil),          // 43: smsrouter.plugin.v1.DevicesResponse
+	(*RevokeDeviceRequest)(nil),      // 44: smsrouter.plugin.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),     // 45: smsrouter.plugin.v1.RevokeDeviceResponse
+	(*NetworksRequest)(nil),          // 46: smsrouter.plugin.v1.NetworksRequest
+	(*NetworksResponse)(nil),         // 47: smsrouter.plugin.v1.NetworksResponse
+	(*TuneRequest)(nil),              // 48: smsrouter.plugin.v1.TuneRequest
+	(*TuneResponse)(nil),             // 49: smsrouter.plugin.v1.TuneResponse
+	nil,                              // 50: smsrouter.plugin.v1.Message.MetadataEntry
+	nil,                              // 51: smsrouter.plugin.v1.HookRequest.HeaderEntry
+	nil,                              // 52: smsrouter.plugin.v1.HookHead.HeaderEntry
+	nil,                              // 53: smsrouter.plugin.v1.TuneRequest.ChangesEntry
+	nil,                              // 54: smsrouter.plugin.v1.TuneResponse.ValuesEntry
+	(*timestamppb.Timestamp)(nil),    // 55: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 56: google.protobuf.Duration
 }
 var file_provider_proto_depIdxs = []int32{
 	6,  // 0: smsrouter.plugin.v1.ValidateSettingsResponse.problems:type_name -> smsrouter.plugin.v1.SettingProblem
-	37, // 1: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
-	40, // 2: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
+	50, // 1: smsrouter.plugin.v1.Message.metadata:type_name -> smsrouter.plugin.v1.Message.MetadataEntry
+	55, // 2: smsrouter.plugin.v1.Message.valid_until:type_name -> google.protobuf.Timestamp
 	0,  // 3: smsrouter.plugin.v1.SendResult.outcome:type_name -> smsrouter.plugin.v1.Outcome
-	41, // 4: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
+	56, // 4: smsrouter.plugin.v1.SendResult.retry_after:type_name -> google.protobuf.Duration
 	8,  // 5: smsrouter.plugin.v1.SendRequest.messages:type_name -> smsrouter.plugin.v1.Message
 	9,  // 6: smsrouter.plugin.v1.SendResponse.results:type_name -> smsrouter.plugin.v1.SendResult
 	18, // 7: smsrouter.plugin.v1.SenderIDsResponse.sender_ids:type_name -> smsrouter.plugin.v1.SenderID
-	40, // 8: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	40, // 9: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
+	55, // 8: smsrouter.plugin.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	55, // 9: smsrouter.plugin.v1.InboundEvent.at:type_name -> google.protobuf.Timestamp
 	21, // 10: smsrouter.plugin.v1.Event.status:type_name -> smsrouter.plugin.v1.StatusEvent
 	22, // 11: smsrouter.plugin.v1.Event.inbound:type_name -> smsrouter.plugin.v1.InboundEvent
-	41, // 12: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
-	40, // 13: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
+	56, // 12: smsrouter.plugin.v1.Event.duplicate_window:type_name -> google.protobuf.Duration
+	55, // 13: smsrouter.plugin.v1.OutboxMessage.sent_at:type_name -> google.protobuf.Timestamp
 	25, // 14: smsrouter.plugin.v1.OutboxResponse.messages:type_name -> smsrouter.plugin.v1.OutboxMessage
 	9,  // 15: smsrouter.plugin.v1.QuerySentResponse.results:type_name -> smsrouter.plugin.v1.SendResult
 	21, // 16: smsrouter.plugin.v1.QueryStatusResponse.statuses:type_name -> smsrouter.plugin.v1.StatusEvent
 	23, // 17: smsrouter.plugin.v1.EventDelivery.event:type_name -> smsrouter.plugin.v1.Event
-	38, // 18: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
-	39, // 19: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
+	51, // 18: smsrouter.plugin.v1.HookRequest.header:type_name -> smsrouter.plugin.v1.HookRequest.HeaderEntry
+	52, // 19: smsrouter.plugin.v1.HookHead.header:type_name -> smsrouter.plugin.v1.HookHead.HeaderEntry
 	23, // 20: smsrouter.plugin.v1.HookFrame.events:type_name -> smsrouter.plugin.v1.Event
 	35, // 21: smsrouter.plugin.v1.HookFrame.head:type_name -> smsrouter.plugin.v1.HookHead
-	33, // 22: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	33, // 23: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
-	2,  // 24: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
-	4,  // 25: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	10, // 26: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
-	12, // 27: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
-	14, // 28: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
-	16, // 29: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
-	19, // 30: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
-	27, // 31: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
-	24, // 32: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
-	28, // 33: smsrouter.plugin.v1.Provider.QuerySent:input_type -> smsrouter.plugin.v1.QuerySentRequest
-	32, // 34: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
-	34, // 35: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
-	4,  // 36: smsrouter.plugin.v1.Provider.ValidateSettings:input_type -> smsrouter.plugin.v1.ConfigureRequest
-	3,  // 37: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
-	5,  // 38: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
-	11, // 39: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
-	13, // 40: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
-	15, // 41: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
-	17, // 42: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
-	20, // 43: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
-	30, // 44: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
-	26, // 45: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
-	29, // 46: smsrouter.plugin.v1.Provider.QuerySent:output_type -> smsrouter.plugin.v1.QuerySentResponse
-	31, // 47: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
-	36, // 48: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
-	7,  // 49: smsrouter.plugin.v1.Provider.ValidateSettings:output_type -> smsrouter.plugin.v1.ValidateSettingsResponse
-	37, // [37:50] is the sub-list for method output_type
-	24, // [24:37] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	38, // 22: smsrouter.plugin.v1.NumbersResponse.numbers:type_name -> smsrouter.plugin.v1.ReceivingNumber
+	55, // 23: smsrouter.plugin.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	41, // 24: smsrouter.plugin.v1.Device.sims:type_name -> smsrouter.plugin.v1.DeviceSIM
+	42, // 25: smsrouter.plugin.v1.DevicesResponse.devices:type_name -> smsrouter.plugin.v1.Device
+	53, // 26: smsrouter.plugin.v1.TuneRequest.changes:type_name -> smsrouter.plugin.v1.TuneRequest.ChangesEntry
+	54, // 27: smsrouter.plugin.v1.TuneResponse.values:type_name -> smsrouter.plugin.v1.TuneResponse.ValuesEntry
+	33, // 28: smsrouter.plugin.v1.HookRequest.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	33, // 29: smsrouter.plugin.v1.HookHead.HeaderEntry.value:type_name -> smsrouter.plugin.v1.HeaderValues
+	2,  // 30: smsrouter.plugin.v1.Provider.Metadata:input_type -> smsrouter.plugin.v1.MetadataRequest
+	4,  // 31: smsrouter.plugin.v1.Provider.Configure:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	10, // 32: smsrouter.plugin.v1.Provider.Send:input_type -> smsrouter.plugin.v1.SendRequest
+	12, // 33: smsrouter.plugin.v1.Provider.Close:input_type -> smsrouter.plugin.v1.CloseRequest
+	14, // 34: smsrouter.plugin.v1.Provider.Health:input_type -> smsrouter.plugin.v1.HealthRequest
+	16, // 35: smsrouter.plugin.v1.Provider.Balance:input_type -> smsrouter.plugin.v1.BalanceRequest
+	19, // 36: smsrouter.plugin.v1.Provider.SenderIDs:input_type -> smsrouter.plugin.v1.SenderIDsRequest
+	27, // 37: smsrouter.plugin.v1.Provider.QueryStatus:input_type -> smsrouter.plugin.v1.QueryStatusRequest
+	24, // 38: smsrouter.plugin.v1.Provider.Outbox:input_type -> smsrouter.plugin.v1.OutboxRequest
+	28, // 39: smsrouter.plugin.v1.Provider.QuerySent:input_type -> smsrouter.plugin.v1.QuerySentRequest
+	32, // 40: smsrouter.plugin.v1.Provider.Events:input_type -> smsrouter.plugin.v1.EventAck
+	34, // 41: smsrouter.plugin.v1.Provider.Hook:input_type -> smsrouter.plugin.v1.HookRequest
+	4,  // 42: smsrouter.plugin.v1.Provider.ValidateSettings:input_type -> smsrouter.plugin.v1.ConfigureRequest
+	37, // 43: smsrouter.plugin.v1.Provider.Numbers:input_type -> smsrouter.plugin.v1.NumbersRequest
+	40, // 44: smsrouter.plugin.v1.Provider.Devices:input_type -> smsrouter.plugin.v1.DevicesRequest
+	44, // 45: smsrouter.plugin.v1.Provider.RevokeDevice:input_type -> smsrouter.plugin.v1.RevokeDeviceRequest
+	46, // 46: smsrouter.plugin.v1.Provider.Networks:input_type -> smsrouter.plugin.v1.NetworksRequest
+	48, // 47: smsrouter.plugin.v1.Provider.Tune:input_type -> smsrouter.plugin.v1.TuneRequest
+	3,  // 48: smsrouter.plugin.v1.Provider.Metadata:output_type -> smsrouter.plugin.v1.MetadataResponse
+	5,  // 49: smsrouter.plugin.v1.Provider.Configure:output_type -> smsrouter.plugin.v1.ConfigureResponse
+	11, // 50: smsrouter.plugin.v1.Provider.Send:output_type -> smsrouter.plugin.v1.SendResponse
+	13, // 51: smsrouter.plugin.v1.Provider.Close:output_type -> smsrouter.plugin.v1.CloseResponse
+	15, // 52: smsrouter.plugin.v1.Provider.Health:output_type -> smsrouter.plugin.v1.HealthResponse
+	17, // 53: smsrouter.plugin.v1.Provider.Balance:output_type -> smsrouter.plugin.v1.BalanceResponse
+	20, // 54: smsrouter.plugin.v1.Provider.SenderIDs:output_type -> smsrouter.plugin.v1.SenderIDsResponse
+	30, // 55: smsrouter.plugin.v1.Provider.QueryStatus:output_type -> smsrouter.plugin.v1.QueryStatusResponse
+	26, // 56: smsrouter.plugin.v1.Provider.Outbox:output_type -> smsrouter.plugin.v1.OutboxResponse
+	29, // 57: smsrouter.plugin.v1.Provider.QuerySent:output_type -> smsrouter.plugin.v1.QuerySentResponse
+	31, // 58: smsrouter.plugin.v1.Provider.Events:output_type -> smsrouter.plugin.v1.EventDelivery
+	36, // 59: smsrouter.plugin.v1.Provider.Hook:output_type -> smsrouter.plugin.v1.HookFrame
+	7,  // 60: smsrouter.plugin.v1.Provider.ValidateSettings:output_type -> smsrouter.plugin.v1.ValidateSettingsResponse
+	39, // 61: smsrouter.plugin.v1.Provider.Numbers:output_type -> smsrouter.plugin.v1.NumbersResponse
+	43, // 62: smsrouter.plugin.v1.Provider.Devices:output_type -> smsrouter.plugin.v1.DevicesResponse
+	45, // 63: smsrouter.plugin.v1.Provider.RevokeDevice:output_type -> smsrouter.plugin.v1.RevokeDeviceResponse
+	47, // 64: smsrouter.plugin.v1.Provider.Networks:output_type -> smsrouter.plugin.v1.NetworksResponse
+	49, // 65: smsrouter.plugin.v1.Provider.Tune:output_type -> smsrouter.plugin.v1.TuneResponse
+	48, // [48:66] is the sub-list for method output_type
+	30, // [30:48] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -2454,13 +3340,14 @@ func file_provider_proto_init() {
 	if File_provider_proto != nil {
 		return
 	}
+	file_provider_proto_msgTypes[41].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,11 @@ const (
 	Provider_Events_FullMethodName           = "/smsrouter.plugin.v1.Provider/Events"
 	Provider_Hook_FullMethodName             = "/smsrouter.plugin.v1.Provider/Hook"
 	Provider_ValidateSettings_FullMethodName = "/smsrouter.plugin.v1.Provider/ValidateSettings"
+	Provider_Numbers_FullMethodName          = "/smsrouter.plugin.v1.Provider/Numbers"
+	Provider_Devices_FullMethodName          = "/smsrouter.plugin.v1.Provider/Devices"
+	Provider_RevokeDevice_FullMethodName     = "/smsrouter.plugin.v1.Provider/RevokeDevice"
+	Provider_Networks_FullMethodName         = "/smsrouter.plugin.v1.Provider/Networks"
+	Provider_Tune_FullMethodName             = "/smsrouter.plugin.v1.Provider/Tune"
 )
 
 // ProviderClient is the client API for Provider service.
@@ -75,6 +80,16 @@ type ProviderClient interface {
 	// anywhere or keeping them: what `smsrouter config validate` asks each
 	// configured plugin. A problem is an answer, not an error.
 	ValidateSettings(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateSettingsResponse, error)
+	// Numbers lists the numbers messages reach the provider on (SIMs).
+	Numbers(ctx context.Context, in *NumbersRequest, opts ...grpc.CallOption) (*NumbersResponse, error)
+	// Devices lists the provider's phones or modem ports for operators.
+	Devices(ctx context.Context, in *DevicesRequest, opts ...grpc.CallOption) (*DevicesResponse, error)
+	// RevokeDevice forgets a device and its token.
+	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error)
+	// Networks returns the operators and countries the provider can send on now.
+	Networks(ctx context.Context, in *NetworksRequest, opts ...grpc.CallOption) (*NetworksResponse, error)
+	// Tune changes tunables of the running provider (tests, rehearsals).
+	Tune(ctx context.Context, in *TuneRequest, opts ...grpc.CallOption) (*TuneResponse, error)
 }
 
 type providerClient struct {
@@ -227,6 +242,56 @@ func (c *providerClient) ValidateSettings(ctx context.Context, in *ConfigureRequ
 	return out, nil
 }
 
+func (c *providerClient) Numbers(ctx context.Context, in *NumbersRequest, opts ...grpc.CallOption) (*NumbersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NumbersResponse)
+	err := c.cc.Invoke(ctx, Provider_Numbers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *providerClient) Devices(ctx context.Context, in *DevicesRequest, opts ...grpc.CallOption) (*DevicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DevicesResponse)
+	err := c.cc.Invoke(ctx, Provider_Devices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *providerClient) RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeDeviceResponse)
+	err := c.cc.Invoke(ctx, Provider_RevokeDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *providerClient) Networks(ctx context.Context, in *NetworksRequest, opts ...grpc.CallOption) (*NetworksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NetworksResponse)
+	err := c.cc.Invoke(ctx, Provider_Networks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *providerClient) Tune(ctx context.Context, in *TuneRequest, opts ...grpc.CallOption) (*TuneResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TuneResponse)
+	err := c.cc.Invoke(ctx, Provider_Tune_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProviderServer is the server API for Provider service.
 // All implementations must embed UnimplementedProviderServer
 // for forward compatibility.
@@ -258,6 +323,16 @@ type ProviderServer interface {
 	// anywhere or keeping them: what `smsrouter config validate` asks each
 	// configured plugin. A problem is an answer, not an error.
 	ValidateSettings(context.Context, *ConfigureRequest) (*ValidateSettingsResponse, error)
+	// Numbers lists the numbers messages reach the provider on (SIMs).
+	Numbers(context.Context, *NumbersRequest) (*NumbersResponse, error)
+	// Devices lists the provider's phones or modem ports for operators.
+	Devices(context.Context, *DevicesRequest) (*DevicesResponse, error)
+	// RevokeDevice forgets a device and its token.
+	RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error)
+	// Networks returns the operators and countries the provider can send on now.
+	Networks(context.Context, *NetworksRequest) (*NetworksResponse, error)
+	// Tune changes tunables of the running provider (tests, rehearsals).
+	Tune(context.Context, *TuneRequest) (*TuneResponse, error)
 	mustEmbedUnimplementedProviderServer()
 }
 
@@ -306,6 +381,21 @@ func (UnimplementedProviderServer) Hook(*HookRequest, grpc.ServerStreamingServer
 }
 func (UnimplementedProviderServer) ValidateSettings(context.Context, *ConfigureRequest) (*ValidateSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateSettings not implemented")
+}
+func (UnimplementedProviderServer) Numbers(context.Context, *NumbersRequest) (*NumbersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Numbers not implemented")
+}
+func (UnimplementedProviderServer) Devices(context.Context, *DevicesRequest) (*DevicesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Devices not implemented")
+}
+func (UnimplementedProviderServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeDevice not implemented")
+}
+func (UnimplementedProviderServer) Networks(context.Context, *NetworksRequest) (*NetworksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Networks not implemented")
+}
+func (UnimplementedProviderServer) Tune(context.Context, *TuneRequest) (*TuneResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Tune not implemented")
 }
 func (UnimplementedProviderServer) mustEmbedUnimplementedProviderServer() {}
 func (UnimplementedProviderServer) testEmbeddedByValue()                  {}
@@ -544,6 +634,96 @@ func _Provider_ValidateSettings_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Provider_Numbers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NumbersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Numbers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Numbers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Numbers(ctx, req.(*NumbersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Provider_Devices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DevicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Devices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Devices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Devices(ctx, req.(*DevicesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Provider_RevokeDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeDeviceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).RevokeDevice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_RevokeDevice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).RevokeDevice(ctx, req.(*RevokeDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Provider_Networks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NetworksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Networks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Networks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Networks(ctx, req.(*NetworksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Provider_Tune_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TuneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProviderServer).Tune(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Provider_Tune_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProviderServer).Tune(ctx, req.(*TuneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Provider_ServiceDesc is the grpc.ServiceDesc for Provider service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -594,6 +774,26 @@ var Provider_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ValidateSettings",
 			Handler:    _Provider_ValidateSettings_Handler,
+		},
+		{
+			MethodName: "Numbers",
+			Handler:    _Provider_Numbers_Handler,
+		},
+		{
+			MethodName: "Devices",
+			Handler:    _Provider_Devices_Handler,
+		},
+		{
+			MethodName: "RevokeDevice",
+			Handler:    _Provider_RevokeDevice_Handler,
+		},
+		{
+			MethodName: "Networks",
+			Handler:    _Provider_Networks_Handler,
+		},
+		{
+			MethodName: "Tune",
+			Handler:    _Provider_Tune_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -29,6 +29,8 @@ type provider struct {
 	cfg          sdk.Config
 	eventsStarts int
 	emit         sdk.EmitFunc // the running event source's, for "/burst"
+	down         bool         // Tune "health" = "down"
+	revoked      map[string]bool
 }
 
 func newProvider() *provider {
@@ -149,6 +151,12 @@ func (p *provider) Close(context.Context) error {
 }
 
 func (p *provider) Health(context.Context) (sdk.Health, error) {
+	p.mu.Lock()
+	down := p.down
+	p.mu.Unlock()
+	if down {
+		return sdk.Health{OK: false, Detail: "tuned down", RefuseWhileDown: true}, nil
+	}
 	return sdk.Health{OK: true, Detail: "bound 1/1"}, nil
 }
 
