@@ -55,7 +55,9 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	}
 	// The id exists before routing so a weighted split is stable per message.
 	facts.MessageID = recordid.New("msg_")
-	plan, err := s.planner.Plan(ctx, facts)
+	// A scheduled message is routed as of its send time, the time rules
+	// are about; the dispatcher routes it again then (see Reroute).
+	plan, err := s.planner.PlanAt(ctx, facts, due)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +72,26 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
-	return &intake.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
+	m := &intake.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
 		Route: plan.Route, Plan: entries, NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now,
-		Charged: charge, CallbackURL: req.CallbackURL}, nil
+		Charged: charge, CallbackURL: req.CallbackURL}
+	hold(m, plan.Hold)
+	return m, nil
+}
+
+// hold defers a message's first attempt to the end of its route's hold.
+// Its validity still counts from when it was to be sent: one that ends
+// first is tried, and found expired, when it ends.
+func hold(m *intake.Message, h routing.Hold) {
+	if !h.Until.After(m.NextAttemptAt) {
+		return
+	}
+	m.NextAttemptAt, m.HoldReason = h.Until.UTC(), h.Reason
+	if !h.Until.Before(m.ExpiresAt) {
+		m.NextAttemptAt = m.ExpiresAt
+		m.HoldReason += fmt.Sprintf("; its validity ends first (%s), so it will expire unsent", m.ExpiresAt.In(h.Until.Location()).Format("2006-01-02 15:04"))
+	}
 }
 
 // acceptedView is a message just accepted as its account sees it.

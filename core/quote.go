@@ -100,7 +100,7 @@ func (s *Service) quoteOne(ctx context.Context, accountID, to string, req SendRe
 		return refusedQuote(qr, err)
 	}
 	qr.To, qr.Country, qr.Operator = facts.To, facts.Country, facts.Operator
-	plan, err := s.planner.Plan(ctx, facts)
+	plan, err := s.planner.PlanAt(ctx, facts, s.now())
 	if err != nil {
 		return refusedQuote(qr, err)
 	}

@@ -40,7 +40,10 @@ var ErrNotFound = account.ErrNotFound
 
 // Planner chooses the ordered candidate providers for a message.
 type Planner interface {
-	Plan(ctx context.Context, f routing.Facts) (routing.Plan, error)
+	// PlanAt decides with the time facts (hour, weekday, …) and any hold
+	// read at at: now for a message sent at once, its send_at for a
+	// scheduled one.
+	PlanAt(ctx context.Context, f routing.Facts, at time.Time) (routing.Plan, error)
 }
 
 // Waker is told when new messages are due; the dispatcher implements it.

@@ -53,6 +53,8 @@ type route struct {
 	hasFailoverOn bool
 	countries     map[string]bool
 	rr            atomic.Uint64
+	// hold, when set, defers messages to a time of day.
+	hold *hold
 }
 
 type rule struct {
@@ -295,6 +297,9 @@ func (t *Table) route(rc RouteConfig, providers []string) (*route, hcl.Diagnosti
 		}
 	}
 
+	h, hd := compileHold(rc.Name, rc.Hold, t.loc)
+	r.hold = h
+	diags = append(diags, hd...)
 	diags = append(diags, checkCandidates(rc, t.byName, providers)...)
 	for _, c := range rc.Candidates {
 		if i, ok := t.byName[c]; ok {

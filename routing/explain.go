@@ -21,6 +21,9 @@ type Explanation struct {
 	// message and the providers in the order they will be tried.
 	Route      string   `json:"route,omitempty"`
 	Candidates []string `json:"candidates"`
+	// Hold is set when the chosen route holds the message: it waits until
+	// Hold.Until.
+	Hold *Hold `json:"hold,omitempty"`
 	// Error is set when no route took the message.
 	Error string `json:"error,omitempty"`
 }
@@ -67,7 +70,10 @@ type RouteTrace struct {
 	// the kept candidates (chosen weighted route only).
 	Weights map[string]int `json:"weights,omitempty"`
 	Draw    *Draw          `json:"draw,omitempty"`
-	Outcome string         `json:"outcome"`
+	// Hold is the route's hold action, e.g. "quiet_hours 22:00–06:00
+	// Asia/Yangon" (chosen route only).
+	Hold    string `json:"hold,omitempty"`
+	Outcome string `json:"outcome"`
 }
 
 // Draw is the weighted strategy's draw: Value (0 ≤ Value < Total, the sum
@@ -214,12 +220,18 @@ func (ex Explanation) Text() string {
 		if len(r.Order) > 0 {
 			fmt.Fprintf(&b, "  %s  %s\n", r.Strategy, strings.Join(r.Order, ", "))
 		}
+		if r.Hold != "" {
+			fmt.Fprintf(&b, "  hold    %s\n", r.Hold)
+		}
 	}
 	b.WriteString("\n")
 	if ex.Error != "" {
 		fmt.Fprintf(&b, "choice    none: %s\n", ex.Error)
 	} else {
 		fmt.Fprintf(&b, "choice    route %s: %s\n", ex.Route, strings.Join(ex.Candidates, ", "))
+	}
+	if ex.Hold != nil {
+		fmt.Fprintf(&b, "held      %s (%s)\n", ex.Hold.Reason, ex.Hold.Until.Format("2006-01-02T15:04Z07:00"))
 	}
 	return b.String()
 }

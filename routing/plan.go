@@ -46,6 +46,11 @@ func (t *Table) Plan(ctx context.Context, f Facts) (Plan, error) {
 	return t.plan(ctx, f, decider{now: time.Now()}, nil)
 }
 
+// PlanAt is Plan with the time facts read at at.
+func (t *Table) PlanAt(ctx context.Context, f Facts, at time.Time) (Plan, error) {
+	return t.plan(ctx, f, decider{now: at}, nil)
+}
+
 // plan walks the routes in order and returns the first that matches and
 // keeps at least one candidate. With ex non-nil it records every step, and
 // evaluates every route rather than only those the country index offers.
@@ -144,6 +149,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 			p := t.providers[k.p]
 			plan.Candidates[i] = Candidate{Provider: p.name, Price: k.price, HasPrice: k.hasPrice, FailoverOn: r.failoverOnFor(p)}
 		}
+		if r.hold != nil {
+			plan.Hold, _ = r.hold.decide(d.now)
+		}
 		if rt != nil {
 			rt.Outcome = "chosen"
 			if r.strategy == StrategyWeighted {
@@ -155,6 +163,13 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				}
 			}
 			ex.Route = r.name
+			if r.hold != nil {
+				rt.Hold = r.hold.describe()
+				if plan.Hold.Reason != "" {
+					h := plan.Hold
+					ex.Hold = &h
+				}
+			}
 			for _, c := range plan.Candidates {
 				rt.Order = append(rt.Order, c.Provider)
 				ex.Candidates = append(ex.Candidates, c.Provider)

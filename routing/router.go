@@ -65,6 +65,15 @@ func (r *Router) Plan(ctx context.Context, f Facts) (Plan, error) {
 	return r.table.Load().plan(ctx, f, r.decider(), nil)
 }
 
+// PlanAt is Plan with the time facts (hour, minute, local_time, weekday)
+// and any hold read at at instead of the Router's clock: a scheduled
+// message is decided as of its send time.
+func (r *Router) PlanAt(ctx context.Context, f Facts, at time.Time) (Plan, error) {
+	d := r.decider()
+	d.now = at
+	return r.table.Load().plan(ctx, f, d, nil)
+}
+
 // Explain decides like Plan and records why: every route tried, every
 // candidate kept or dropped with the values its filter saw, and the choice.
 func (r *Router) Explain(ctx context.Context, f Facts) Explanation {

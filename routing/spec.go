@@ -132,6 +132,9 @@ type RouteConfig struct {
 	// candidate instead of failing it.
 	FailoverOn    []string
 	HasFailoverOn bool
+	// Hold, when set, defers the messages the route takes to a time of
+	// day (hold_until, quiet_hours) instead of sending them at once.
+	Hold *HoldConfig
 
 	// Range is the block's header ("route \"name\""), used to point errors at it.
 	Range hcl.Range
@@ -167,6 +170,9 @@ type Plan struct {
 	Route string
 	// Candidates are the providers to try, best first; never empty.
 	Candidates []Candidate
+	// Hold, when its Until is set, is the route's hold: the message waits
+	// queued until then.
+	Hold Hold
 }
 
 // NoRouteError is returned by Plan when no route takes the message.

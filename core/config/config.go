@@ -327,7 +327,10 @@ var (
 	}, Blocks: []hcl.BlockHeaderSchema{{Type: "pricing"}, {Type: "limits"}}}
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "default"}, {Name: "candidates", Required: true}, {Name: "match"}, {Name: "filter"},
-		{Name: "strategy"}, {Name: "weights"}, {Name: "failover_on"},
+		{Name: "strategy"}, {Name: "weights"}, {Name: "failover_on"}, {Name: "hold_until"},
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "quiet_hours"}}}
+	quietHoursSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "from", Required: true}, {Name: "to", Required: true}, {Name: "zone"},
 	}}
 
 	// Names end up in URLs (/api/v1/providers/{name}/hooks), metrics and
@@ -839,6 +842,7 @@ func (d *decoder) route(b *hcl.Block) (routing.RouteConfig, bool) {
 		rc.Default = vok && v.True()
 	}
 	ok = d.routeRules(content.Attributes, &rc) && ok
+	ok = d.routeHold(content, &rc) && ok
 	if a := content.Attributes["candidates"]; a != nil {
 		rc.CandidatesRange = a.Expr.Range()
 		v, vok := d.value(a.Expr, cty.List(cty.String))

@@ -356,6 +356,42 @@ func (d *decoder) routeRules(attrs hcl.Attributes, rc *routing.RouteConfig) bool
 	return ok
 }
 
+// routeHold decodes a route's hold action: hold_until = "06:00", or a
+// quiet_hours { from to zone } block. routing.Compile checks the times
+// and the zone.
+func (d *decoder) routeHold(content *hcl.BodyContent, rc *routing.RouteConfig) bool {
+	ok := true
+	if a := content.Attributes["hold_until"]; a != nil {
+		v, vok := d.str(a)
+		ok = vok
+		rc.Hold = &routing.HoldConfig{Until: v, Range: a.Range, UntilRange: a.Expr.Range()}
+	}
+	for i, b := range content.Blocks {
+		if i > 0 {
+			d.errorf(b.DefRange, "Duplicate quiet_hours block", "route %q already has a quiet_hours block on line %d; a route has one window", rc.Name, content.Blocks[0].DefRange.Start.Line)
+			ok = false
+			continue
+		}
+		qc, diags := b.Body.Content(quietHoursSchema)
+		d.diags = append(d.diags, diags...)
+		ok = ok && !diags.HasErrors()
+		h := &routing.HoldConfig{Range: b.DefRange, FromRange: b.DefRange, ToRange: b.DefRange, ZoneRange: b.DefRange, Both: rc.Hold != nil}
+		for _, f := range []struct {
+			name string
+			v    *string
+			rng  *hcl.Range
+		}{{"from", &h.From, &h.FromRange}, {"to", &h.To, &h.ToRange}, {"zone", &h.Zone, &h.ZoneRange}} {
+			if a := qc.Attributes[f.name]; a != nil {
+				v, vok := d.str(a)
+				ok = ok && vok
+				*f.v, *f.rng = v, a.Expr.Range()
+			}
+		}
+		rc.Hold = h
+	}
+	return ok
+}
+
 // readCSV reads a CSV file named by attribute a (relative to the config
 // file) whose header must be exactly columns, calling row for each record.
 // Problems are reported at the file's own line and column.

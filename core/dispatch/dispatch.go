@@ -442,8 +442,12 @@ func (d *Dispatcher) sendPaced(ctx context.Context, name string, caps pluginhost
 }
 
 func expiredResult(m *Message, now time.Time) message.Attempt {
+	reason := "validity period ran out before any provider accepted the message"
+	if m.ErrorCode == message.CodeHeld {
+		reason = "validity period ran out while the route held the message: " + m.ErrorMessage
+	}
 	return message.Attempt{MessageID: m.ID, Status: message.Expired, Candidate: m.Candidate,
-		Code: "EXPIRED", Reason: "validity period ran out before any provider accepted the message", At: now}
+		Code: "EXPIRED", Reason: reason, At: now}
 }
 
 // leaseTooShort reports whether the claim on msgs ends before a Send started

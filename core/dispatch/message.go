@@ -27,8 +27,11 @@ type Message struct {
 	Provider          string
 	ProviderMessageID string
 	// Attempts counts the claims for sending, this one included.
-	Attempts  int
-	ErrorCode string
+	Attempts int
+	// ErrorCode and ErrorMessage say why the message waits or last
+	// failed (message.CodeHeld: its route held it).
+	ErrorCode    string
+	ErrorMessage string
 	// LeaseUntil is when the claim runs out and another dispatcher may
 	// take the message.
 	LeaseUntil *time.Time

@@ -32,8 +32,13 @@ type Message struct {
 	// application asked it to be sent (nil for "at once").
 	NextAttemptAt time.Time
 	SendAt        *time.Time
-	ExpiresAt     time.Time
-	CreatedAt     time.Time
+	// HoldReason, when set, says why the first attempt waits until
+	// NextAttemptAt: the route holds the message ("held for quiet hours
+	// until 06:00 Asia/Yangon"). It is the queued message's error message,
+	// with message.CodeHeld, and its first status change.
+	HoldReason string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
 	// Charged is what the account pays for the message.
 	Charged money.Amount
 	// CallbackURL, when set, receives this message's webhooks instead of

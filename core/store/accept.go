@@ -97,7 +97,16 @@ func newMessageRow(m *intake.Message) Message {
 	return Message{ID: m.ID, AccountID: m.AccountID, Recipient: m.Recipient, Sender: m.Sender, Text: m.Text, Mask: m.Mask,
 		Encoding: m.Encoding, Segments: m.Segments, Kind: m.Kind, Country: m.Country, Status: message.Queued,
 		Route: m.Route, Plan: message.EncodePlan(m.Plan), NextAttemptAt: m.NextAttemptAt, ExpiresAt: m.ExpiresAt,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt, Charged: m.Charged, CallbackURL: m.CallbackURL, SendAt: m.SendAt}
+		CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt, Charged: m.Charged, CallbackURL: m.CallbackURL, SendAt: m.SendAt,
+		ErrorCode: heldCode(m), ErrorMessage: m.HoldReason}
+}
+
+// heldCode is the error code of a message its route holds, or "".
+func heldCode(m *intake.Message) string {
+	if m.HoldReason == "" {
+		return ""
+	}
+	return message.CodeHeld
 }
 
 // acceptRows is AcceptMany with the acceptances' messages as rows

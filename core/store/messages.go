@@ -217,8 +217,19 @@ func (s *Store) insertMessages(tx *gorm.DB, msgs []*Message) error {
 	}
 	// No status change is stored for the queued status a message starts
 	// in: its created_at says when (storetest.StatusHistory adds it). A row per
-	// message was a sixth of what the database wrote for it.
-	return insertRows(tx, msgs)
+	// message was a sixth of what the database wrote for it. A message its
+	// route holds is the exception: its history says why it waits.
+	if err := insertRows(tx, msgs); err != nil {
+		return err
+	}
+	var held []StatusChange
+	for _, m := range msgs {
+		if m.ErrorCode == message.CodeHeld {
+			held = append(held, StatusChange{MessageID: m.ID, Status: message.Queued, ErrorCode: m.ErrorCode,
+				Reason: m.ErrorMessage, Applied: true, At: m.CreatedAt})
+		}
+	}
+	return insertRows(tx, held)
 }
 
 // GetMessage returns the account's message with the given id, or ErrNotFound.

@@ -1,0 +1,6 @@
+package message
+
+// CodeHeld is the error code of a queued message a route holds until a
+// time of day (hold_until, quiet_hours); its error message says until
+// when, e.g. "held for quiet hours until 06:00 Asia/Yangon".
+const CodeHeld = "HELD"

@@ -1,0 +1,110 @@
+package routing_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsrouter/smsrouter/routing"
+)
+
+// quietMarketing holds marketing from 22:00 to 06:00 in Yangon.
+const quietMarketing = `
+routing {
+  timezone = "Asia/Yangon"
+}
+route "marketing" {
+  match      = "kind == 'marketing'"
+  candidates = ["a"]
+  quiet_hours {
+    from = "22:00"
+    to   = "06:00"
+  }
+}
+`
+
+func TestHold(t *testing.T) {
+	src := providers("smpp", "a", "b") + quietMarketing + `
+route "berlin-day" {
+  match      = "kind == 'transactional'"
+  candidates = ["a"]
+  quiet_hours {
+    from = "08:00"
+    to   = "09:30"
+    zone = "Europe/Berlin"
+  }
+}
+route "night-batch" {
+  match      = "kind == 'sms' && (hour >= 20 || hour < 7)"
+  candidates = ["b"]
+  hold_until = "07:00"
+}
+route "default" {
+  default    = true
+  candidates = ["b"]
+}
+`
+	table := compile(t, src)
+	yangon, _ := time.LoadLocation("Asia/Yangon")
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	tests := []struct {
+		name       string
+		at         time.Time
+		kind       string
+		route      string
+		until      time.Time // zero: not held
+		reasonPart string
+	}{
+		{"21:50 is before quiet hours", time.Date(2026, 12, 7, 21, 50, 0, 0, yangon), "marketing", "marketing", time.Time{}, ""},
+		{"22:00 starts them", time.Date(2026, 12, 7, 22, 0, 0, 0, yangon), "marketing", "marketing",
+			time.Date(2026, 12, 8, 6, 0, 0, 0, yangon), "held for quiet hours until 06:00 Asia/Yangon"},
+		{"after midnight waits for the same morning", time.Date(2026, 12, 8, 3, 15, 0, 0, yangon), "marketing", "marketing",
+			time.Date(2026, 12, 8, 6, 0, 0, 0, yangon), "until 06:00 Asia/Yangon"},
+		{"05:59 still held", time.Date(2026, 12, 8, 5, 59, 59, 0, yangon), "marketing", "marketing",
+			time.Date(2026, 12, 8, 6, 0, 0, 0, yangon), ""},
+		{"06:00 goes", time.Date(2026, 12, 8, 6, 0, 0, 0, yangon), "marketing", "marketing", time.Time{}, ""},
+		{"a window in its own zone", time.Date(2026, 3, 29, 8, 15, 0, 0, berlin), "transactional", "berlin-day",
+			time.Date(2026, 3, 29, 9, 30, 0, 0, berlin), "held for quiet hours until 09:30 Europe/Berlin"},
+		{"hold_until the next morning", time.Date(2026, 12, 7, 20, 30, 0, 0, yangon), "sms", "night-batch",
+			time.Date(2026, 12, 8, 7, 0, 0, 0, yangon), "held until 07:00 Asia/Yangon"},
+		{"hold_until the same morning", time.Date(2026, 12, 8, 1, 0, 0, 0, yangon), "sms", "night-batch",
+			time.Date(2026, 12, 8, 7, 0, 0, 0, yangon), ""},
+		{"the match decides when hold_until applies", time.Date(2026, 12, 8, 7, 0, 0, 0, yangon), "sms", "default", time.Time{}, ""},
+	}
+	for _, tc := range tests {
+		r := routing.NewRouter(table, nil, routing.WithClock(func() time.Time { return tc.at }))
+		plan, err := r.Plan(t.Context(), routing.Facts{To: "+959791234567", Country: "MM", Kind: tc.kind, Segments: 1})
+		if err != nil || plan.Route != tc.route {
+			t.Errorf("%s: route %q, %v; want %q", tc.name, plan.Route, err, tc.route)
+			continue
+		}
+		if !plan.Hold.Until.Equal(tc.until) || !strings.Contains(plan.Hold.Reason, tc.reasonPart) || (tc.until.IsZero() != (plan.Hold.Reason == "")) {
+			t.Errorf("%s: hold %v %q; want until %v with %q", tc.name, plan.Hold.Until, plan.Hold.Reason, tc.until, tc.reasonPart)
+		}
+		ex := r.Explain(t.Context(), routing.Facts{To: "+959791234567", Country: "MM", Kind: tc.kind, Segments: 1})
+		if held := ex.Hold != nil; held != !tc.until.IsZero() || (held && !ex.Hold.Until.Equal(tc.until)) {
+			t.Errorf("%s: explanation's hold %+v; want until %v", tc.name, ex.Hold, tc.until)
+		}
+	}
+}
+
+func TestExplainShowsHold(t *testing.T) {
+	table := compile(t, providers("smpp", "a")+quietMarketing+`
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`)
+	at := time.Date(2026, 12, 7, 16, 0, 0, 0, time.UTC) // 22:30 in Yangon
+	ex := routing.NewRouter(table, nil, routing.WithClock(func() time.Time { return at })).
+		Explain(t.Context(), routing.Facts{To: "+959791234567", Country: "MM", Kind: "marketing"})
+	text := ex.Text()
+	for _, want := range []string{
+		"  hold    quiet_hours 22:00–06:00 Asia/Yangon\n",
+		"held      held for quiet hours until 06:00 Asia/Yangon (2026-12-08T06:00+06:30)\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("explanation lacks %q:\n%s", want, text)
+		}
+	}
+}
