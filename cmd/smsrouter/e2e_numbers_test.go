@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 // leasedNumber is the number the config offers for leasing.
 const leasedNumber = "+15017122662"
 
-func writeNumbersConfig(t *testing.T, dir, apiURL, accountSID string, port int) string {
+func writeNumbersConfig(t *testing.T, dir, apiURL, accountSID string, port int, extra string) string {
 	t.Helper()
 	path := writeTwilioConfig(t, dir, apiURL, accountSID, port)
 	b, err := os.ReadFile(path)
@@ -41,7 +42,7 @@ numbers {
 webhooks {
   allowed_networks = ["127.0.0.0/8"]
 }
-`
+` + extra
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -85,20 +86,37 @@ func TestServeLeasesANumberAndReportsItsCode(t *testing.T) {
 	t.Cleanup(api.Close)
 	t.Setenv(twilioE2ETokenEnv, twilioE2EToken)
 	port := freeLoopbackPort(t)
-	h := startHost(t, writeNumbersConfig(t, t.TempDir(), api.URL, api.AccountSID(), port))
 
 	got := make(chan []byte, 4)
+	project := make(chan []byte, 4)
+	ruled := make(chan string, 8)
 	var secret string
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if err := webhook.Verify(secret, r.Header.Get("X-Signature"), r.Header.Get("X-Timestamp"), body, 5*time.Minute, time.Now()); err != nil {
 			t.Errorf("webhook %s: %v", r.Header.Get("X-Event-Type"), err)
 		}
-		if r.Header.Get("X-Event-Type") == "otp_received" {
+		switch {
+		case r.URL.Path == "/rule":
+			ruled <- r.Header.Get("X-Event-Type")
+		case r.Header.Get("X-Event-Type") == "otp_received":
 			got <- body
+		case r.Header.Get("X-Event-Type") == "otp.received":
+			project <- body
 		}
 	}))
 	defer recv.Close()
+	// Texts starting SHOP to the sender number (not in the inventory) go
+	// to the rule's own webhook, with their codes.
+	rule := fmt.Sprintf(`
+inbound "shop" {
+  match       = "keyword == 'SHOP' && to == '+15017122661'"
+  extract_otp = true
+  webhook     = %q
+}
+`, recv.URL+"/rule")
+	h := startHost(t, writeNumbersConfig(t, t.TempDir(), api.URL, api.AccountSID(), port, rule))
+
 	code, body := h.call(t, "PUT", "/api/v1/webhook", fmt.Sprintf(`{"url":%q}`, recv.URL))
 	if secret, _ = body["secret"].(string); code != http.StatusOK || secret == "" {
 		t.Fatalf("PUT /webhook: HTTP %d %v", code, body)
@@ -152,6 +170,37 @@ func TestServeLeasesANumberAndReportsItsCode(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatalf("no otp_received webhook; host log:\n%s", h.stderr)
+	}
+	select {
+	case b := <-project:
+		var ev struct {
+			ID, Type string
+			Data     map[string]any
+		}
+		if err := json.Unmarshal(b, &ev); err != nil || ev.Type != "otp.received" || !strings.HasPrefix(ev.ID, "evt_") ||
+			ev.Data["code"] != "482913" || ev.Data["to"] != leasedNumber || ev.Data["from"] != "+15558675310" || ev.Data["text"] != text {
+			t.Errorf("otp.received body %s (%v)", b, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no otp.received webhook; host log:\n%s", h.stderr)
+	}
+
+	// The inbound rule sends its messages' events to its own webhook.
+	if _, code, _, err := api.Inbound(ctx, hooks+"/receive", "+15558675310", "+15017122661", "SHOP: your code is 5521"); err != nil || code != http.StatusOK {
+		t.Fatalf("inbound to the rule: %d %v", code, err)
+	}
+	var types []string
+	for len(types) < 3 {
+		select {
+		case typ := <-ruled:
+			types = append(types, typ)
+		case <-ctx.Done():
+			t.Fatalf("rule webhook got %v, want message.received, otp_received, otp.received; host log:\n%s", types, h.stderr)
+		}
+	}
+	slices.Sort(types)
+	if fmt.Sprint(types) != "[message.received otp.received otp_received]" {
+		t.Errorf("rule webhook got %v", types)
 	}
 
 	// The project's own API shows the lease and the message.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/dispatch"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -36,6 +37,8 @@ type reloader struct {
 	// setInboundOwners, when set, hands the store the accounts that own
 	// inbound messages to each number (api account_sender_ids).
 	setInboundOwners func(map[string]string)
+	// setInboundRules, when set, hands the store the inbound rules.
+	setInboundRules func(*inbound.Rules)
 	// reloadTLS, when set, re-reads the TLS certificate files (it logs
 	// the outcome).
 	reloadTLS func() error
@@ -63,7 +66,7 @@ func (r *reloader) run(ctx context.Context) {
 }
 
 // Reload loads the config file and swaps in its routing table, the
-// providers' limits and the owners of inbound numbers.
+// providers' limits, the owners of inbound numbers and the inbound rules.
 func (r *reloader) Reload(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -94,9 +97,12 @@ func (r *reloader) Reload(context.Context) error {
 	if r.setInboundOwners != nil {
 		r.setInboundOwners(inboundOwners(cfg.API, r.log))
 	}
+	if r.setInboundRules != nil {
+		r.setInboundRules(cfg.Inbound.WithLogger(r.log.Named("inbound")))
+	}
 	changes := configChanges(r.running, cfg)
 	r.running = cfg
-	r.log.Info("routing table reloaded", append([]any{"config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers)}, changes...)...)
+	r.log.Info("routing table reloaded", append([]any{"config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers), "inbound_rules", cfg.Inbound.Len()}, changes...)...)
 	return nil
 }
 

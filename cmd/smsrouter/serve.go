@@ -220,6 +220,7 @@ func (n *node) startPlugins(ctx context.Context) error {
 	// Before the first event: which account owns inbound messages to
 	// which number (the api block's account_sender_ids).
 	n.st.SetInboundOwners(inboundOwners(n.cfg.API, n.log))
+	n.st.SetInboundRules(n.cfg.Inbound.WithLogger(n.log.Named("inbound")))
 	find, err := codeFinder(n.cfg.OTP)
 	if err != nil {
 		return err
@@ -251,6 +252,7 @@ func (n *node) buildCore() error {
 	n.reload = newReloader(n.cfgPath, cfg, n.router, log)
 	n.reload.setLimits = n.disp.SetLimits
 	n.reload.setInboundOwners = n.st.SetInboundOwners
+	n.reload.setInboundRules = n.st.SetInboundRules
 	// Concurrent sends share commits; see docs/performance.md.
 	n.accepts = store.NewBatcher(n.st, store.BatcherOptions{})
 	n.onClose(n.accepts.Close)

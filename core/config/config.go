@@ -21,6 +21,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -85,6 +86,12 @@ type Config struct {
 	Secrets Secrets
 	// Numbers is the numbers block: leases of numbers to receive on.
 	Numbers Numbers
+	// InboundRules are the decoded inbound blocks, in file order.
+	InboundRules []inbound.RuleConfig
+	// Inbound is InboundRules compiled: who owns an inbound message to a
+	// number nobody holds, whether to look for a code in it, and which
+	// webhook hears of it. Never nil on success.
+	Inbound *inbound.Rules
 }
 
 // Server is the server block.
@@ -265,6 +272,7 @@ func Parse(src []byte, filename string, opts Options) (*Config, error) {
 	}
 	cfg := d.decode(file.Body)
 	d.webhooksFromEnv(&cfg.Webhooks)
+	d.checkInboundWebhooks(cfg.Webhooks)
 	if d.diags.HasErrors() {
 		return nil, newError(d.diags, filename)
 	}
@@ -304,6 +312,7 @@ var (
 		{Type: "database"},
 		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "route", LabelNames: []string{"name"}},
+		{Type: "inbound", LabelNames: []string{"name"}},
 		{Type: "routing"},
 		{Type: "otp"},
 		{Type: "api"},
@@ -355,6 +364,9 @@ type decoder struct {
 	// apiCurrency is the api block's currency attribute, checked against
 	// the routing currency once both blocks are read.
 	apiCurrency *hcl.Attribute
+	// inboundHooks are the inbound rules' own webhooks, checked once the
+	// webhooks block is read.
+	inboundHooks []inboundHook
 }
 
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
@@ -435,8 +447,14 @@ func (d *decoder) decode(body hcl.Body) *Config {
 				continue
 			}
 			cfg.Routes = append(cfg.Routes, rc)
+		case "inbound":
+			d.checkName(b, "inbound")
+			if rc, ok := d.inboundBlock(b); ok {
+				cfg.InboundRules = append(cfg.InboundRules, rc)
+			}
 		}
 	}
+	d.compileInbound(cfg)
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen, cfg.Server.Transport.TLS != nil)
 	}

@@ -17,6 +17,11 @@ const (
 	// virtual-number API's (seed 001): {"event": "otp_received", "data":
 	// {...}}, without the id, type and created_at of the others.
 	EventOTPReceived = "otp_received"
+	// EventOTPCode is sent with EventOTPReceived, in the project's own
+	// shape (id, type, created_at, data) for applications that parse the
+	// other events: data has the message id, from, to, code, text and
+	// provider.
+	EventOTPCode = "otp.received"
 )
 
 // EventTypeFor names the webhook event a message's move to status causes,

@@ -194,8 +194,8 @@ func TestInboundToLeasedNumbers(t *testing.T) {
 				t.Errorf("otp_received body:\n%s\nwant\n%s", got, want)
 			}
 		}
-		if fmt.Sprint(types) != "[message.received otp_received]" {
-			t.Errorf("webhooks %v, want message.received then otp_received for the holder", types)
+		if fmt.Sprint(types) != "[message.received otp_received otp.received]" {
+			t.Errorf("webhooks %v, want message.received, otp_received and otp.received for the holder", types)
 		}
 		// The holder sees its message; an admin sees the unheld number's.
 		mine, err := s.NumberMessages(ctx, holder.ID, n.E164, 10)

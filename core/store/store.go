@@ -20,6 +20,7 @@ import (
 	gormlogger "gorm.io/gorm/logger"
 
 	"github.com/smsrouter/smsrouter/core/account"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/seal"
 )
@@ -107,6 +108,9 @@ type Store struct {
 	// codeFinder finds one-time codes in messages to leased numbers
 	// (SetCodeFinder); nil means numbers.FindCode.
 	codeFinder atomic.Pointer[numbers.CodeFinder]
+	// inboundRules decide for inbound messages to numbers nobody holds
+	// (SetInboundRules); nil decides nothing.
+	inboundRules atomic.Pointer[inbound.Rules]
 
 	// limited remembers which accounts have a credit limit (id → bool),
 	// so that charging an account without one needs no read first; only

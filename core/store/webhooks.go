@@ -17,7 +17,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/outbox"
@@ -154,6 +153,19 @@ type InboundEventData struct {
 	ReceivedAt        time.Time `json:"received_at"`
 }
 
+// OTPEventData is the data of otp.received events: the project's own
+// form of otp_received, with the message it came in.
+type OTPEventData struct {
+	MessageID         string    `json:"message_id"`
+	From              string    `json:"from"`
+	To                string    `json:"to"`
+	Code              string    `json:"code"`
+	Text              string    `json:"text"`
+	Provider          string    `json:"provider"`
+	ProviderMessageID string    `json:"provider_message_id,omitempty"`
+	ReceivedAt        time.Time `json:"received_at"`
+}
+
 // OTPReceivedEvent is the whole body of otp_received webhooks, in the
 // virtual-number API's shape rather than WebhookEvent's: its clients parse
 // exactly these fields.
@@ -194,6 +206,14 @@ func enqueueWebhook(tx *eventTx, accountID, messageID, eventType string, data an
 		}
 		callback = m.CallbackURL
 	}
+	return enqueueWebhookTo(tx, hook, messageID, callback, eventType, data, at)
+}
+
+// enqueueWebhookTo is enqueueWebhook once the account's webhook
+// configuration is read: callback, when set, replaces its URL (a message's
+// callback_url, an inbound rule's webhook).
+func enqueueWebhookTo(tx *eventTx, hook Webhook, messageID, callback, eventType string, data any, at time.Time) error {
+	accountID := hook.AccountID
 	if hook.URL == "" && callback == "" {
 		return nil
 	}
@@ -517,48 +537,6 @@ func (s *Store) inboundAccount(tx *gorm.DB, recipient string) (string, error) {
 	// the answer can be kept for the life of the process.
 	s.accountIDs.Store(name, acc.ID)
 	return acc.ID, nil
-}
-
-// storeInbound keeps an inbound message inside tx and enqueues its
-// message.received webhook.
-func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) error {
-	at := in.ReceivedAt
-	if at.IsZero() {
-		at = time.Now()
-	}
-	// A number of the inventory belongs to its holder (or nobody); any
-	// other keeps the configured owners of earlier versions.
-	leased, inInventory, err := inventoryOwner(tx.DB, in.Recipient)
-	if err != nil {
-		return err
-	}
-	accountID := numbers.OwnerOf(leased)
-	if !inInventory {
-		if accountID, err = s.inboundAccount(tx.DB, in.Recipient); err != nil {
-			return err
-		}
-	}
-	msg := InboundMessage{ID: recordid.New("in_"), AccountID: accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
-		Sender: in.Sender, Recipient: in.Recipient, Text: in.Text, ReceivedAt: at.UTC()}
-	if err := tx.Create(&msg).Error; err != nil {
-		return err
-	}
-	if accountID == "" {
-		return nil
-	}
-	if err := enqueueWebhook(tx, accountID, "", outbox.EventMessageReceived, InboundEventData{MessageID: msg.ID, From: msg.Sender,
-		To: msg.Recipient, Text: msg.Text, Provider: provider, ProviderMessageID: msg.ProviderMessageID, ReceivedAt: msg.ReceivedAt}, msg.ReceivedAt); err != nil {
-		return err
-	}
-	if !inInventory {
-		return nil
-	}
-	code, ok := s.findCode(in.Text, in.Sender)
-	if !ok {
-		return nil
-	}
-	return enqueueWebhook(tx, accountID, "", outbox.EventOTPReceived, OTPReceivedEvent{Event: outbox.EventOTPReceived,
-		Data: OTPReceivedData{PhoneNumber: leased.E164, OTPCode: code, Provider: provider, SMSText: in.Text}}, msg.ReceivedAt)
 }
 
 // findCode looks for a one-time code in an inbound text with the finder
