@@ -67,6 +67,8 @@ type Service struct {
 	egress *egress.Policy
 	// numbers leases and prices numbers to receive on.
 	numbers NumberOptions
+	// webhooks sends test events (nil: none).
+	webhooks WebhookTrier
 }
 
 // Options configure a Service.
@@ -94,6 +96,9 @@ type Options struct {
 	// Numbers leases and prices numbers to receive on; the zero value
 	// leases for numbers.DefaultLease at no charge.
 	Numbers NumberOptions
+	// Webhooks sends the test events of POST /api/v1/webhook/test; nil
+	// answers them with ErrNoWebhookTrier.
+	Webhooks WebhookTrier
 }
 
 // NewService returns a Service over the repositories (the store) and the
@@ -128,6 +133,7 @@ func NewService(st Stores, planner Planner, waker Waker, o Options) *Service {
 		s.accepter = st
 	}
 	s.counter = o.Counter
+	s.webhooks = o.Webhooks
 	return s
 }
 

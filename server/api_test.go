@@ -21,6 +21,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/webhook"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -128,9 +129,10 @@ func newAPIAccepting(t *testing.T, allowed *egress.Policy, accepter core.Accepte
 	var out []*apiEnv
 	for _, st := range stores {
 		router := routing.NewRouter(cfg.Table, h)
-		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed, Accepter: accepter})
+		svc := core.NewService(st, router, nil, core.Options{API: &cfg.API, OTP: &cfg.OTP, State: h, Egress: allowed, Accepter: accepter,
+			Webhooks: webhook.New(nil, webhook.Options{Egress: allowed})})
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, OTP: svc, Accounts: svc, API: &cfg.API,
-			Table: router.Table, Plugins: &senders{}, Egress: allowed}))
+			Table: router.Table, Plugins: &senders{}, Egress: allowed, WebhookTests: svc}))
 		t.Cleanup(ts.Close)
 		out = append(out, &apiEnv{url: ts.URL, st: st, health: h, keys: map[string]string{}})
 	}

@@ -128,6 +128,40 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the revoked key still works: HTTP %d", a.code)
 		}
 
+		if code, page := b.get("/console/providers"); code != 200 || !strings.Contains(page, `id="providers"`) {
+			t.Errorf("providers page: HTTP %d:\n%s", code, page)
+		}
+		code, page = b.get("/console/account")
+		accountID := regexp.MustCompile(`id="account-id">([^<]+)<`).FindStringSubmatch(page)
+		if code != 200 || accountID == nil || accountID[1] != e.acc || !strings.Contains(page, `id="ledger"`) {
+			t.Fatalf("account page: HTTP %d, want the account id %s and its ledger:\n%s", code, e.acc, page)
+		}
+		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "account": {e.acc}, "amount": {"lots"}})
+		if code != 422 || !strings.Contains(page, `id="amount-error"`) || !strings.Contains(page, `value="lots"`) {
+			t.Errorf("credit with a bad amount: HTTP %d, want 422 with the error next to the field:\n%s", code, page)
+		}
+		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "account": {e.acc}, "amount": {"12.5"}, "reason": {"console top-up"}})
+		if code != 200 || !strings.Contains(page, `id="credited"`) || !strings.Contains(page, "console top-up") {
+			t.Errorf("credit: HTTP %d, want the entry in the ledger:\n%s", code, page)
+		}
+		code, page = b.post("/console/account/webhook", url.Values{"csrf": {csrf}, "url": {"ftp://nowhere"}})
+		if code != 422 || !strings.Contains(page, `id="url-error"`) || !strings.Contains(page, `value="ftp://nowhere"`) {
+			t.Errorf("a bad webhook URL: HTTP %d, want 422 with the error next to the field:\n%s", code, page)
+		}
+		code, page = b.post("/console/account/webhook/test", url.Values{"csrf": {csrf}})
+		if code != 404 || !strings.Contains(page, `id="test-error"`) {
+			t.Errorf("test event without a webhook: HTTP %d, want 404 with the reason:\n%s", code, page)
+		}
+		code, page = b.post("/console/account/webhook", url.Values{"csrf": {csrf}, "url": {"https://app.example/hooks"}})
+		if code != 200 || !strings.Contains(page, `id="webhook-secret"`) {
+			t.Errorf("set the webhook: HTTP %d, want the new secret shown once:\n%s", code, page)
+		}
+		// app.example resolves nowhere: the test event's answer says so.
+		code, page = b.post("/console/account/webhook/test", url.Values{"csrf": {csrf}})
+		if code != 200 || !strings.Contains(page, `id="test-result"`) || !strings.Contains(page, "not delivered") {
+			t.Errorf("test event: HTTP %d, want its result:\n%s", code, page)
+		}
+
 		u, _ := url.Parse(e.url + "/console/")
 		old := b.c.Jar.Cookies(u)
 		if code, _ := b.post("/console/logout", url.Values{"csrf": {csrf}}); code != 200 {

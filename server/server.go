@@ -79,6 +79,12 @@ type Accounts interface {
 	InboundMessage(ctx context.Context, accountID, id string) (inbound.Message, error)
 }
 
+// WebhookTests sends an account's webhook a test event; *core.Service is
+// one.
+type WebhookTests interface {
+	TestWebhook(ctx context.Context, accountID string) (core.WebhookTest, error)
+}
+
 // ProviderStates reports the state of every configured provider.
 type ProviderStates interface {
 	Statuses() []pluginhost.ProviderStatus
@@ -136,6 +142,9 @@ type Options struct {
 	// Numbers leases numbers to receive on; nil answers the number
 	// endpoints with 503 (500 on the virtual-number API's).
 	Numbers Numbers
+	// WebhookTests sends test events (POST /api/v1/webhook/test); nil
+	// answers 503.
+	WebhookTests WebhookTests
 }
 
 // New returns the HTTP handler of the whole API.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/outbox"
@@ -20,6 +21,7 @@ func (a *api) webhookRoutes(authed *gin.RouterGroup) {
 	authed.GET("/webhook", require(account.PermReceiveSMS), a.getWebhook)
 	authed.PUT("/webhook", require(account.PermReceiveSMS), a.putWebhook)
 	authed.DELETE("/webhook", require(account.PermReceiveSMS), a.deleteWebhook)
+	authed.POST("/webhook/test", require(account.PermReceiveSMS), a.testWebhook)
 	authed.GET("/sms/:message_id/webhooks", a.messageWebhooks)
 }
 
@@ -117,6 +119,48 @@ func (a *api) deleteWebhook(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// webhookTestJSON is what a test event's receiver answered.
+type webhookTestJSON struct {
+	EventID    string  `json:"event_id"`
+	Type       string  `json:"type"`
+	URL        string  `json:"url"`
+	Delivered  bool    `json:"delivered"`
+	HTTPStatus *int    `json:"http_status"`
+	Error      *string `json:"error"`
+	DurationMS int64   `json:"duration_ms"`
+}
+
+// testWebhook sends a signed test event to the account's webhook now and
+// answers what the receiver said: 200 whether or not it accepted the
+// event (delivered says which), 404 without a webhook URL.
+func (a *api) testWebhook(c *gin.Context) {
+	if a.o.WebhookTests == nil {
+		fail(c, http.StatusServiceUnavailable, "test webhooks are not available on this server")
+		return
+	}
+	res, err := a.o.WebhookTests.TestWebhook(c.Request.Context(), apiKey(c).AccountID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		fail(c, http.StatusNotFound, "this account has no webhook; set one with PUT /api/v1/webhook, then send the test event")
+		return
+	case err != nil:
+		a.coreError(c, err)
+		return
+	}
+	if res.URL == "" {
+		fail(c, http.StatusNotFound, "this account's webhook has no URL (only per-message callback_url); set one with PUT /api/v1/webhook")
+		return
+	}
+	out := webhookTestJSON{EventID: res.EventID, Type: core.EventWebhookTest, URL: res.URL, Delivered: res.Delivered, DurationMS: res.Duration.Milliseconds()}
+	if res.HTTPStatus != 0 {
+		out.HTTPStatus = &res.HTTPStatus
+	}
+	if res.Error != "" {
+		out.Error = &res.Error
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 type webhookAttemptJSON struct {

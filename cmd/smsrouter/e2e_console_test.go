@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,6 +202,17 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the revoked key still sends: HTTP %d %v", code, body)
 	}
 
+	b.do("open the providers page",
+		chromedp.Navigate(b.base+"/console/providers"),
+		chromedp.WaitVisible(chromedp.CSS(`#providers tr[data-provider="sandbox"]`)),
+	)
+	if got := b.text(`#providers tr[data-provider="sandbox"]`); !strings.Contains(got, "running") || !strings.Contains(got, "healthy") {
+		t.Errorf("the providers page's sandbox row lacks its state or health: %q", got)
+	}
+	b.screenshot("providers")
+
+	b.accountPage(t)
+
 	b.do("open inbound", chromedp.Navigate(b.base+"/console/inbound"), chromedp.WaitVisible(chromedp.CSS("#inbound")))
 	b.screenshot("inbound")
 	b.do("open the overview", chromedp.Navigate(b.base+"/console/"), chromedp.WaitVisible(chromedp.CSS("main h1")))
@@ -215,4 +227,56 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.screenshot("login-refused")
 	b.do("stay signed out", chromedp.Navigate(b.base+"/console/messages"), chromedp.WaitVisible(chromedp.CSS("#login")))
+}
+
+// accountPage adds credit (a bad amount first, refused next to its
+// field), sees it in the ledger, sets the webhook to a receiver and sends
+// it a test event.
+func (b *browser) accountPage(t *testing.T) {
+	t.Helper()
+	received := make(chan string, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received <- r.Header.Get("X-Event-Type")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+
+	b.do("add credit with a bad amount",
+		chromedp.Navigate(b.base+"/console/account"),
+		chromedp.WaitVisible(chromedp.CSS("#credit #amount")),
+		chromedp.SetValue(chromedp.CSS("#credit #amount"), "a lot"),
+		chromedp.Click(chromedp.CSS(`#credit button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#amount-error")),
+	)
+	b.screenshot("account-error")
+	b.do("add credit",
+		chromedp.SetValue(chromedp.CSS("#credit #amount"), "25.50"),
+		chromedp.SetValue(chromedp.CSS("#credit #reason"), "console top-up"),
+		chromedp.Click(chromedp.CSS(`#credit button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#credited")),
+	)
+	if got := b.text("#ledger"); !strings.Contains(got, "console top-up") || !strings.Contains(got, "25.5") {
+		t.Errorf("the ledger lacks the top-up: %q", got)
+	}
+	b.do("set the webhook",
+		chromedp.SetValue(chromedp.CSS("#webhook #url"), recv.URL+"/events"),
+		chromedp.Click(chromedp.CSS(`#webhook button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#webhook-secret")),
+	)
+	b.do("send a test event",
+		chromedp.Click(chromedp.CSS(`#webhook-test button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#test-result")),
+	)
+	if got := b.text("#test-result"); !strings.Contains(got, "delivered") || strings.Contains(got, "not delivered") || !strings.Contains(got, "HTTP 204") {
+		t.Errorf("the test event's result is %q, want delivered with HTTP 204", got)
+	}
+	select {
+	case typ := <-received:
+		if typ != "webhook.test" {
+			t.Errorf("the receiver got a %q event, want webhook.test", typ)
+		}
+	default:
+		t.Error("the receiver got no test event")
+	}
+	b.screenshot("account")
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/store"
+	"github.com/smsrouter/smsrouter/core/webhook"
 	"github.com/smsrouter/smsrouter/routing"
 	"github.com/smsrouter/smsrouter/server"
 )
@@ -258,7 +259,10 @@ func (n *node) buildCore() error {
 	n.onClose(n.accepts.Close)
 	n.egress = webhookEgress(cfg.Webhooks, log)
 	n.svc = core.NewService(n.st, n.router, n.disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: n.accepts,
-		Counter: n.mx.accepted(), Egress: n.egress, Numbers: numberOptions(cfg)})
+		Counter: n.mx.accepted(), Egress: n.egress, Numbers: numberOptions(cfg),
+		// Test events go out as the deliverer sends webhooks, signed and
+		// through the same egress policy, but are never queued.
+		Webhooks: webhook.New(nil, webhook.Options{Logger: log, Egress: n.egress})})
 	return nil
 }
 
@@ -270,7 +274,8 @@ func (n *node) buildHTTP() error {
 		Providers: n.host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
 		PublicURL: n.publicURL, Routes: router, Reload: n.reload.Reload,
 		OTP: n.svc, Accounts: n.svc, API: &cfg.API, Table: router.Table, Plugins: n.host,
-		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress, Numbers: n.svc})
+		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress, Numbers: n.svc,
+		ConsoleSecureCookies: cfg.Server.Console.SecureCookies, WebhookTests: n.svc})
 	// Timeouts, the per-client connection cap and TLS: see docs/api.md
 	// "Connections".
 	srv, err := server.NewHTTP(handler, cfg.Server.Transport, n.log)

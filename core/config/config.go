@@ -111,6 +111,8 @@ type Server struct {
 	// Transport holds the listener's timeouts, per-client connection cap
 	// and TLS.
 	Transport Transport
+	// Console is the console block: the web console's settings.
+	Console Console
 }
 
 // Node roles.
@@ -326,7 +328,7 @@ var (
 		{Name: "listen"}, {Name: "public_url"}, {Name: "role"},
 		{Name: "read_header_timeout"}, {Name: "read_timeout"}, {Name: "write_timeout"}, {Name: "idle_timeout"},
 		{Name: "max_conns_per_client"}, {Name: "trusted_proxies"},
-	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}, {Type: "tls"}}}
+	}, Blocks: []hcl.BlockHeaderSchema{{Type: "metrics"}, {Type: "tls"}, {Type: "console"}}}
 	databaseSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "driver", Required: true}, {Name: "path"}, {Name: "dsn"},
 	}}
@@ -458,6 +460,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen, cfg.Server.Transport.TLS != nil)
 	}
+	cfg.Server.Console.settle(cfg.Server.PublicURL)
 	if cfg.Secrets.KeyFile == "" {
 		cfg.Secrets.KeyFile = d.defaultKeyFile(cfg.Database)
 	}
@@ -575,8 +578,12 @@ func (d *decoder) server(b *hcl.Block, s *Server) {
 			continue
 		}
 		seen[mb.Type] = mb
-		if mb.Type == "tls" {
+		switch mb.Type {
+		case "tls":
 			d.tls(mb, &s.Transport)
+			continue
+		case "console":
+			d.console(mb, &s.Console)
 			continue
 		}
 		d.metrics(mb, &s.Metrics)

@@ -74,8 +74,9 @@ func TestGoodFiles(t *testing.T) {
 			plan:      []string{"sandbox"},
 		},
 		{
-			file:     "full.hcl",
-			server:   config.Server{Listen: "0.0.0.0:8080", PublicURL: "https://sms.example.com", Role: config.RoleAll},
+			file: "full.hcl",
+			server: config.Server{Listen: "0.0.0.0:8080", PublicURL: "https://sms.example.com", Role: config.RoleAll,
+				Console: config.Console{SecureCookies: true}},
 			database: config.Database{Driver: "sqlite", DSN: abs(t, "testdata/var/sms.db")},
 			providers: []config.Provider{
 				{Name: "smpp-eu-1", Plugin: "smpp", Settings: json.RawMessage(

@@ -522,3 +522,15 @@ func (s *settledSeqs) add(seq uint64) {
 }
 
 func (s *settledSeqs) has(seq uint64) bool { return s.cur[seq] || s.prev[seq] }
+
+// Try sends c once, now, as an attempt of Run would (signed, through the
+// egress policy, with the timeout), and returns its result without
+// recording it: for test events, whose answer is shown to whoever asked.
+func (d *Deliverer) Try(ctx context.Context, c outbox.Delivery) outbox.Result {
+	start := d.o.Now()
+	status, reason, detail := d.post(ctx, c)
+	if detail != nil {
+		d.log.Debug("test webhook connection failed", "event", c.EventID, "account", c.AccountID, "host", hostOf(c.URL), "detail", detail)
+	}
+	return outbox.Result{Seq: c.Seq, Attempts: c.Attempts, At: start, Duration: d.o.Now().Sub(start), HTTPStatus: status, Error: reason}
+}

@@ -97,6 +97,11 @@ func (c *Console) routes() *http.ServeMux {
 	m.HandleFunc("POST "+Prefix+"/keys", c.signedIn(c.createKey))
 	m.HandleFunc("POST "+Prefix+"/keys/{id}/revoke", c.signedIn(c.revokeKey))
 	m.HandleFunc("GET "+Prefix+"/inbound", c.signedIn(c.inbound))
+	m.HandleFunc("GET "+Prefix+"/providers", c.signedIn(c.providers))
+	m.HandleFunc("GET "+Prefix+"/account", c.signedIn(c.accountPage))
+	m.HandleFunc("POST "+Prefix+"/account/webhook", c.signedIn(c.setWebhook))
+	m.HandleFunc("POST "+Prefix+"/account/webhook/test", c.signedIn(c.testWebhook))
+	m.HandleFunc("POST "+Prefix+"/account/credit", c.signedIn(c.addCredit))
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such console page: "+r.URL.Path, http.StatusNotFound)
 	})

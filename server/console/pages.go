@@ -16,7 +16,47 @@ type page struct {
 	System bool
 	// Error is shown at the top of the page's form: the API's own reason.
 	Error string
-	Data  any
+	// Fields are errors shown next to the form field they name.
+	Fields map[string]string
+	Data   any
+}
+
+// Field is the error to show next to the form field name, or "".
+func (p page) Field(name string) string { return p.Fields[name] }
+
+// fieldError is a page whose error msg is shown next to field, or at the
+// top of the page when field is "".
+func fieldError(field, msg string) page {
+	if field == "" {
+		return page{Error: msg}
+	}
+	return page{Fields: map[string]string{field: msg}}
+}
+
+// fieldNamed returns the first of fields that the API's reason msg starts
+// with (its reasons name the field first: "url must …", "amount is
+// required …"), or "".
+func fieldNamed(msg string, fields ...string) string {
+	for _, f := range fields {
+		if strings.HasPrefix(msg, f+" ") || strings.HasPrefix(msg, f+":") {
+			return f
+		}
+	}
+	return ""
+}
+
+// sendField is the send form's field an API reason is about, or "".
+func sendField(msg string) string {
+	low := strings.ToLower(msg)
+	switch {
+	case strings.Contains(low, "phone number") || strings.Contains(low, "recipient") || strings.HasPrefix(low, "to "):
+		return "to"
+	case strings.Contains(low, "sender") || strings.HasPrefix(low, "from "):
+		return "from"
+	case strings.Contains(low, "message") || strings.Contains(low, "segments") || strings.Contains(low, "text"):
+		return "message"
+	}
+	return ""
 }
 
 var funcs = template.FuncMap{
@@ -31,7 +71,7 @@ var funcs = template.FuncMap{
 // parsePages parses each page with the layout; a broken template is a
 // build mistake, so it panics at start.
 func parsePages() map[string]*template.Template {
-	names := []string{"login", "overview", "messages", "message", "send", "routing", "keys", "inbound"}
+	names := []string{"login", "overview", "messages", "message", "send", "routing", "keys", "inbound", "providers", "account"}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+n+".html"))
@@ -200,7 +240,10 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, se *session) {
 		body["from"] = form["from"]
 	}
 	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/sms/send", body)
-	if c.apiFailed(w, "send", p, a) {
+	if !a.OK() {
+		f := fieldError(sendField(a.Error()), a.Error())
+		p.Error, p.Fields = f.Error, f.Fields
+		c.render(w, a.Code, "send", p)
 		return
 	}
 	var res struct {
@@ -226,7 +269,10 @@ func (c *Console) explain(w http.ResponseWriter, r *http.Request, se *session) {
 		body["kind"] = form["kind"]
 	}
 	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/route/explain", body)
-	if c.apiFailed(w, "routing", p, a) {
+	if !a.OK() {
+		f := fieldError(fieldNamed(a.Error(), "to", "message", "kind"), a.Error())
+		p.Error, p.Fields = f.Error, f.Fields
+		c.render(w, a.Code, "routing", p)
 		return
 	}
 	var ex any
@@ -262,7 +308,10 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, se *session
 		return
 	}
 	_ = a.Decode(&keys)
-	p.Error = errMsg
+	if errMsg != "" {
+		f := fieldError(fieldNamed(errMsg, "name", "permissions"), errMsg)
+		p.Error, p.Fields = f.Error, f.Fields
+	}
 	c.render(w, status, "keys", p)
 }
 
