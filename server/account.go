@@ -61,7 +61,7 @@ func (a *api) balance(c *gin.Context) {
 		a.coreError(c, err)
 		return
 	}
-	out := gin.H{"account_id": acc.ID, "balance": acc.Balance, "currency": a.currency()}
+	out := gin.H{"balance": acc.Balance, "currency": a.currency()}
 	if acc.CreditLimit != nil {
 		// Only accounts that can be refused for credit hear of a limit;
 		// the others keep the guide's answer.

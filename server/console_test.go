@@ -136,11 +136,11 @@ func TestConsole(t *testing.T) {
 		if code != 200 || accountID == nil || accountID[1] != e.acc || !strings.Contains(page, `id="ledger"`) {
 			t.Fatalf("account page: HTTP %d, want the account id %s and its ledger:\n%s", code, e.acc, page)
 		}
-		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "account": {e.acc}, "amount": {"lots"}})
+		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "amount": {"lots"}})
 		if code != 422 || !strings.Contains(page, `id="amount-error"`) || !strings.Contains(page, `value="lots"`) {
 			t.Errorf("credit with a bad amount: HTTP %d, want 422 with the error next to the field:\n%s", code, page)
 		}
-		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "account": {e.acc}, "amount": {"12.5"}, "reason": {"console top-up"}})
+		code, page = b.post("/console/account/credit", url.Values{"csrf": {csrf}, "amount": {"12.5"}, "reason": {"console top-up"}})
 		if code != 200 || !strings.Contains(page, `id="credited"`) || !strings.Contains(page, "console top-up") {
 			t.Errorf("credit: HTTP %d, want the entry in the ledger:\n%s", code, page)
 		}

@@ -22,6 +22,8 @@ type accountData struct {
 	Form map[string]string
 	// Credited is set after credit was added.
 	Credited bool
+	// AccountID is the signed-in key's account.
+	AccountID string
 }
 
 func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, se *session) {
@@ -36,6 +38,7 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, se *sess
 	if d.Form == nil {
 		d.Form = map[string]string{}
 	}
+	d.AccountID = se.account
 	p.Data = &d
 	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/balance", nil)
 	if c.apiFailed(w, "account", p, a) {
@@ -91,15 +94,14 @@ func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, se *sessio
 // /api/v1/admin/accounts/{id}/credit: system admins only, as the API
 // decides).
 func (c *Console) addCredit(w http.ResponseWriter, r *http.Request, se *session) {
-	form := map[string]string{"amount": strings.TrimSpace(r.PostFormValue("amount")), "reason": r.PostFormValue("reason"),
-		"account": r.PostFormValue("account")}
+	form := map[string]string{"amount": strings.TrimSpace(r.PostFormValue("amount")), "reason": r.PostFormValue("reason")}
 	d := accountData{Form: form}
 	amount, err := strconv.ParseFloat(form["amount"], 64)
 	if err != nil {
 		c.renderAccount(w, r, se, http.StatusUnprocessableEntity, fieldError("amount", "amount must be a number, such as 25.50 (negative to take credit away)"), d)
 		return
 	}
-	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/accounts/"+url.PathEscape(form["account"])+"/credit",
+	a := c.call(r.Context(), se.key, http.MethodPost, "/api/v1/admin/accounts/"+url.PathEscape(se.account)+"/credit",
 		map[string]any{"amount": amount, "reason": form["reason"]})
 	if !a.OK() {
 		c.renderAccount(w, r, se, a.Code, fieldError(fieldNamed(a.Error(), "amount", "reason"), a.Error()), d)

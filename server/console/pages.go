@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // page is what every page template gets.
@@ -127,10 +128,31 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	system := c.call(r.Context(), key, http.MethodGet, "/api/v1/admin/providers", nil).OK()
-	se := c.sessions.start(key, system)
+	se := c.sessions.start(key, ownAccount(probe, key), system)
 	c.setCookie(w, r, se.id, 0)
 	c.o.Logger.Info("console sign-in", "system_admin", system)
 	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+}
+
+// ownAccount finds the signed-in key's account in the key list the login
+// probe read: the key whose prefix starts the raw key.
+func ownAccount(keys apiAnswer, raw string) string {
+	var list struct {
+		Keys []struct {
+			AccountID string     `json:"account_id"`
+			Prefix    string     `json:"prefix"`
+			RevokedAt *time.Time `json:"revoked_at"`
+		} `json:"keys"`
+	}
+	if keys.Decode(&list) != nil {
+		return ""
+	}
+	for _, k := range list.Keys {
+		if k.Prefix != "" && k.RevokedAt == nil && strings.HasPrefix(raw, k.Prefix) {
+			return k.AccountID
+		}
+	}
+	return ""
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, se *session) {

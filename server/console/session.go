@@ -15,6 +15,7 @@ type session struct {
 	key     string // the admin API key the console calls the API with
 	csrf    string // the token every form of this session carries
 	system  bool   // the key is a system admin's
+	account string // the key's account, as the key list gives it ("" when not found)
 	expires time.Time
 }
 
@@ -35,14 +36,14 @@ func newSessions(ttl time.Duration, max int, now func() time.Time) *sessions {
 // start opens a session for key, dropping expired ones first and, when
 // still full, the one nearest its end, so memory stays bounded whoever
 // signs in.
-func (s *sessions) start(key string, system bool) *session {
+func (s *sessions) start(key, accountID string, system bool) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked()
 	if len(s.byID) >= s.max {
 		s.dropOldestLocked()
 	}
-	se := &session{id: token(), key: key, csrf: token(), system: system, expires: s.now().Add(s.ttl)}
+	se := &session{id: token(), key: key, csrf: token(), system: system, account: accountID, expires: s.now().Add(s.ttl)}
 	s.byID[se.id] = se
 	return se
 }
