@@ -19,17 +19,21 @@ import (
 // PhoneNumber is one number of the receiving inventory (core/numbers):
 // where it comes from, what it can do, and who holds it until when.
 type PhoneNumber struct {
-	E164 string `gorm:"primaryKey;size:32"`
-	// idx_phone_numbers_pick serves assignment: the available numbers of
-	// a country (and operator), least recently used first.
-	Country  string `gorm:"size:2;not null;index:idx_phone_numbers_pick,priority:2"`
-	Operator string `gorm:"size:128;not null;default:'';index:idx_phone_numbers_pick,priority:3"`
+	// idx_phone_numbers_free and idx_phone_numbers_free_op serve
+	// assignment: the available numbers of a country (and operator),
+	// least recently used first, in the order the pick reads them, so a
+	// pick reads the index's first entries and stops instead of sorting
+	// every free number (30 ms with 15,000 of them). Partial: only
+	// numbers free to assign are in them.
+	E164     string `gorm:"primaryKey;size:32;index:idx_phone_numbers_free,priority:3;index:idx_phone_numbers_free_op,priority:4"`
+	Country  string `gorm:"size:2;not null;index:idx_phone_numbers_free,priority:1,where:state = 'available' AND can_receive;index:idx_phone_numbers_free_op,priority:1,where:state = 'available' AND can_receive"`
+	Operator string `gorm:"size:128;not null;default:'';index:idx_phone_numbers_free_op,priority:2"`
 	Provider string `gorm:"size:128;not null;default:''"`
 	Source   string `gorm:"size:16;not null"`
 	// CanReceive and CanSend are the number's capabilities.
 	CanReceive bool   `gorm:"not null;default:true"`
 	CanSend    bool   `gorm:"not null;default:false"`
-	State      string `gorm:"size:16;not null;index:idx_phone_numbers_pick,priority:1"`
+	State      string `gorm:"size:16;not null"`
 	// Holder is the account holding the number, or that held it last
 	// while it is in quarantine.
 	Holder     string     `gorm:"size:40;not null;default:'';index"`
@@ -39,7 +43,7 @@ type PhoneNumber struct {
 	Charged    money.Amount `gorm:"column:charged_micros;not null;default:0"`
 	Received   int          `gorm:"not null;default:0"`
 	CreatedAt  time.Time    `gorm:"not null"`
-	UpdatedAt  time.Time    `gorm:"not null;index:idx_phone_numbers_pick,priority:4"`
+	UpdatedAt  time.Time    `gorm:"not null;index:idx_phone_numbers_free,priority:2;index:idx_phone_numbers_free_op,priority:3"`
 }
 
 // NumberOperator gives each operator of the inventory its numeric id for
@@ -247,8 +251,10 @@ func (s *Store) AssignNumber(ctx context.Context, req numbers.Request, lease tim
 // numbers without waiting on each other; the outer state check holds
 // even without the lock. SQLite has one writer at a time.
 func (s *Store) takeNumber(tx *gorm.DB, req numbers.Request, now, until time.Time) (PhoneNumber, error) {
-	pick := "SELECT e164 FROM phone_numbers WHERE state = ? AND can_receive AND country = ?"
-	args := []any{string(numbers.Assigned), req.AccountID, now, until, now, string(numbers.Available), req.Country}
+	// The state is written out, not a parameter, so the planner can see
+	// that the partial indexes idx_phone_numbers_free(_op) hold the rows.
+	pick := "SELECT e164 FROM phone_numbers WHERE state = '" + string(numbers.Available) + "' AND can_receive AND country = ?"
+	args := []any{string(numbers.Assigned), req.AccountID, now, until, now, req.Country}
 	if req.Operator != "" {
 		pick += " AND operator = ?"
 		args = append(args, req.Operator)
