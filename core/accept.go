@@ -61,6 +61,9 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
+	if sendAt == nil && s.allRefusing(plan) {
+		return nil, ErrNoGatewayOnline
+	}
 	entries := make([]message.PlanEntry, len(plan.Candidates))
 	for i, c := range plan.Candidates {
 		entries[i] = message.PlanEntry{Provider: c.Provider}
@@ -92,6 +95,28 @@ func hold(m *intake.Message, h routing.Hold) {
 		m.NextAttemptAt = m.ExpiresAt
 		m.HoldReason += fmt.Sprintf("; its validity ends first (%s), so it will expire unsent", m.ExpiresAt.In(h.Until.Location()).Format("2006-01-02 15:04"))
 	}
+}
+
+// ErrNoGatewayOnline means every provider a message's route offers is down
+// and asked for messages to be refused meanwhile (an Android gateway with
+// no phone online and when_offline = "refuse"): the client hears so at
+// once instead of the message waiting. The API answers the integration
+// guide's 503 "No gateway online".
+var ErrNoGatewayOnline = errors.New("no gateway online: every provider this message's route offers is down and refuses messages while down")
+
+// allRefusing reports whether every candidate of plan is unhealthy and
+// refuses while down. A scheduled message is never refused: its gateway
+// may be back by then, so prepare asks only for immediate ones.
+func (s *Service) allRefusing(plan routing.Plan) bool {
+	if s.state == nil || len(plan.Candidates) == 0 {
+		return false
+	}
+	for _, c := range plan.Candidates {
+		if ps := s.state.ProviderState(c.Provider); ps.Healthy || !ps.RefuseWhileDown {
+			return false
+		}
+	}
+	return true
 }
 
 // acceptedView is a message just accepted as its account sees it.
@@ -282,7 +307,7 @@ func (s *Service) SendBulk(ctx context.Context, accountID string, to []string, r
 		m, err := s.prepare(ctx, accountID, one)
 		if err != nil {
 			var in *InputError
-			if errors.As(err, &in) || isNoRoute(err) {
+			if errors.As(err, &in) || isNoRoute(err) || errors.Is(err, ErrNoGatewayOnline) {
 				results[i].Status, results[i].Error = "rejected", err.Error()
 				continue
 			}

@@ -30,6 +30,7 @@ func (l LiveState) ProviderState(name string) routing.ProviderState {
 	if l.Host != nil {
 		if s, ok := l.Host.Status(name); ok {
 			st.Healthy, st.HealthDetail = s.Healthy, unhealthyWhy(s)
+			st.RefuseWhileDown, st.Operators, st.Countries = s.RefuseWhileDown, s.Operators, s.Countries
 			if s.Balance != nil {
 				st.HasBalance, st.Balance, st.BalanceCurrency = true, s.Balance.Amount, s.Balance.Currency
 			}

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestLiveState(t *testing.T) {
 		{"unknown", routing.ProviderState{SuccessRate: 1}},
 	}
 	for _, tt := range tests {
-		if got := live.ProviderState(tt.name); got != tt.want {
+		if got := live.ProviderState(tt.name); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
 		}
 	}

@@ -377,7 +377,7 @@ func ruleVars(node ast.Node, candidate bool) []string {
 }
 
 var candidateVars = []string{"provider", "provider_kind", "price", "cost", "has_price", "currency", "balance",
-	"has_balance", "healthy", "success_rate", "latency"}
+	"has_balance", "healthy", "success_rate", "latency", "provider_operators", "provider_countries"}
 
 type varCollector struct{ seen map[string]bool }
 

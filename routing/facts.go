@@ -93,6 +93,20 @@ type CandidateEnv struct {
 	// same window; 0 with no data.
 	SuccessRate float64       `expr:"success_rate"`
 	Latency     time.Duration `expr:"latency"`
+	// ProviderOperators and ProviderCountries are the networks the
+	// provider can send on now (operator names as the numbering plan
+	// gives them, ISO country codes), for providers that send through SIMs
+	// of their own (phones, modem ports); empty for those that do not say.
+	ProviderOperators []string `expr:"provider_operators"`
+	ProviderCountries []string `expr:"provider_countries"`
+}
+
+// orEmpty shows a missing list as an empty one in explanations.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
@@ -170,6 +184,10 @@ func (c *CandidateEnv) value(name string) (any, bool) {
 		return c.SuccessRate, true
 	case "latency":
 		return c.Latency.String(), true
+	case "provider_operators":
+		return orEmpty(c.ProviderOperators), true
+	case "provider_countries":
+		return orEmpty(c.ProviderCountries), true
 	}
 	return c.Env.value(name)
 }

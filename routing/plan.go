@@ -227,6 +227,7 @@ func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st State
 		ps = st.ProviderState(p.name)
 	}
 	ce.Healthy, ce.SuccessRate, ce.Latency = ps.Healthy, ps.SuccessRate, ps.Latency
+	ce.ProviderOperators, ce.ProviderCountries = ps.Operators, ps.Countries
 	ce.Balance, ce.HasBalance = 0, false
 	if ps.HasBalance {
 		if rate, ok := t.rate(ps.BalanceCurrency); ok {

@@ -19,6 +19,14 @@ type ProviderState struct {
 	BalanceCurrency string
 	SuccessRate     float64       // 0..1 over the recent window; 1 with no data
 	Latency         time.Duration // mean submit latency over the window; 0 with no data
+	// RefuseWhileDown: while unhealthy, the provider wants messages with no
+	// other candidate refused at accept (an Android gateway's
+	// when_offline = "refuse").
+	RefuseWhileDown bool
+	// Operators and Countries are the networks the provider can send on
+	// now, when it says (phones' and modem ports' SIMs); nil otherwise.
+	Operators []string
+	Countries []string
 }
 
 // StateSource reports providers' live state; nil means "all healthy, no balance known".

@@ -72,6 +72,9 @@ func (a *api) apiError(c *gin.Context, err error) bool {
 			"; wait for the duplicate window to pass or change the text", "code": "duplicate_message", "message_id": de.MessageID})
 	case errors.As(err, &rl):
 		tooMany(c, rl.RetryAfter, fmt.Sprintf("Rate limit exceeded. Maximum %d OTP per hour for this number", rl.Limit))
+	case errors.Is(err, core.ErrNoGatewayOnline):
+		// The integration guide's answer, word for word.
+		fail(c, http.StatusServiceUnavailable, "No gateway online")
 	case errors.Is(err, core.ErrNoHealthyProvider):
 		fail(c, http.StatusServiceUnavailable, "Service unavailable: no provider can send this message now; try again shortly")
 	case errors.Is(err, account.ErrBadCursor):

@@ -86,6 +86,16 @@ type providerJSON struct {
 	BalanceAt    *time.Time       `json:"balance_at,omitempty"`
 	Capabilities capabilitiesJSON `json:"capabilities"`
 	Limits       providerLimits   `json:"limits"`
+	// RefuseWhileDown: while unhealthy, messages with no other provider
+	// are refused at accept (503 "No gateway online").
+	RefuseWhileDown bool `json:"refuse_while_down,omitempty"`
+	// Operators and Countries: the networks it can send on now, for
+	// providers that say (phones, modems); routing's provider_operators
+	// and provider_countries.
+	Operators []string `json:"operators,omitempty"`
+	Countries []string `json:"countries,omitempty"`
+	// Devices: its phones or modem ports, for providers that have them.
+	Devices []deviceJSON `json:"devices,omitempty"`
 }
 
 // balanceJSON is a provider account's credit as its plugin last reported it.
@@ -109,6 +119,11 @@ type capabilitiesJSON struct {
 	Outbox             bool   `json:"outbox"`
 	SentQuery          bool   `json:"sent_query"`
 	SettingsValidation bool   `json:"settings_validation"`
+	Numbers            bool   `json:"numbers"`
+	Devices            bool   `json:"devices"`
+	RevokeDevice       bool   `json:"revoke_device"`
+	Networks           bool   `json:"networks"`
+	Tune               bool   `json:"tune"`
 }
 
 func statusJSON(p pluginhost.ProviderStatus, l config.Limits) providerJSON {
@@ -117,8 +132,10 @@ func statusJSON(p pluginhost.ProviderStatus, l config.Limits) providerJSON {
 		LastError: p.LastError, Healthy: p.Healthy, HealthDetail: p.HealthDetail, BalanceAt: p.BalanceAt,
 		Capabilities: capabilitiesJSON{Plugin: c.Name, Version: c.Version, MaxBatchSize: c.MaxBatchSize,
 			Events: c.Events, Hooks: c.Hooks, Health: c.Health, Balance: c.Balance, SenderIDs: c.SenderIDs,
-			StatusQuery: c.StatusQuery, Outbox: c.Outbox, SentQuery: c.SentQuery, SettingsValidation: c.SettingsValidation},
-		Limits: limitsJSON(l)}
+			StatusQuery: c.StatusQuery, Outbox: c.Outbox, SentQuery: c.SentQuery, SettingsValidation: c.SettingsValidation,
+			Numbers: c.Numbers, Devices: c.Devices, RevokeDevice: c.Revoke, Networks: c.Networks, Tune: c.Tune},
+		Limits: limitsJSON(l), RefuseWhileDown: p.RefuseWhileDown, Operators: p.Operators, Countries: p.Countries,
+		Devices: devicesJSON(p.Devices)}
 	if p.Balance != nil {
 		out.Balance = &balanceJSON{Amount: p.Balance.Amount, Currency: p.Balance.Currency}
 	}

@@ -104,6 +104,9 @@ type Options struct {
 	Events               core.EventStore
 	// Providers reports the plugin processes' state to admin keys.
 	Providers ProviderStates
+	// Controls revokes devices and tunes providers for admin keys; nil
+	// answers those endpoints 503.
+	Controls ProviderControls
 	// ProviderLimits returns the TPS and concurrency limits the dispatcher
 	// applies, by provider name; nil shows none.
 	ProviderLimits func() map[string]config.Limits
@@ -200,6 +203,7 @@ func New(o Options) http.Handler {
 	a.inboundRoutes(authed)
 	a.numberRoutes(r, authed)
 	a.outboxRoutes(authed)
+	a.deviceRoutes(authed)
 	return r
 }
 

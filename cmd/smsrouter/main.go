@@ -52,6 +52,17 @@ Usage:
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)
+  smsrouter devices list [--provider P] [--url URL | --config FILE] [--json]
+                                                    the running server's phones and modem ports: online, last
+                                                    seen, battery, SIMs, in flight, sent today (system_admin
+                                                    key in SMSROUTER_API_KEY)
+  smsrouter devices revoke PROVIDER DEVICE_ID [--url URL | --config FILE]
+                                                    forget a phone and its token: it must register again
+  smsrouter providers tune NAME [key=value ...] [--url URL | --config FILE] [--json]
+                                                    change a running provider's tunables (the sandbox's health,
+                                                    refuse_while_down, balance, failure_ratio, reject_ratio,
+                                                    delivery_ratio, accept_latency, dlr_delay) to rehearse
+                                                    failover; no changes: show them
   smsrouter plugin check [--settings FILE|JSON] [--name NAME] [--hook-url URL] [--hook FILE] BINARY | --builtin KIND
                                                     start a plugin as the host does; with settings configure it,
                                                     ask the upstream for health and balance, and post the HTTP
@@ -125,6 +136,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = configValidateCmd(ctx, args[2:], stdout)
 	case cmd == "outbox":
 		err = outboxCmd(ctx, args[1:], stdout)
+	case cmd == "devices" && len(args) > 1:
+		err = devicesCmd(ctx, args[1], args[2:], stdout)
+	case cmd == "providers" && len(args) > 1:
+		err = providersCmd(ctx, args[1], args[2:], stdout)
 	case cmd == "plugin" && len(args) > 1 && args[1] == "check":
 		err = pluginCheckCmd(ctx, args[2:], stdout)
 	case cmd == "plugin" && len(args) == 3 && args[1] == "serve" && isHelp(args[2]):
@@ -151,7 +166,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // commandGroups are the commands that take a subcommand; "GROUP --help"
 // asks for the usage.
-var commandGroups = map[string]bool{"keys": true, "accounts": true, "numbers": true, "secrets": true, "config": true, "route": true, "plugin": true}
+var commandGroups = map[string]bool{"keys": true, "accounts": true, "numbers": true, "secrets": true, "config": true, "route": true, "plugin": true,
+	"devices": true, "providers": true}
 
 func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 

@@ -60,33 +60,8 @@ func outboxCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 // fetchOutbox asks GET /api/v1/admin/providers/NAME/outbox.
 func fetchOutbox(ctx context.Context, base, provider string, limit int, key string) ([]byte, error) {
-	u := strings.TrimRight(base, "/") + "/api/v1/admin/providers/" + url.PathEscape(provider) + "/outbox?limit=" + fmt.Sprint(limit)
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("outbox request to %s: %w", u, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("ask the server at %s (is it running? --url or the config's public_url say where): %w", base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read the outbox from %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
-		}
-		return nil, fmt.Errorf("%s answered HTTP %d: %s", u, resp.StatusCode, e.Error)
-	}
-	return body, nil
+	t := adminTarget{base: strings.TrimRight(base, "/"), key: key}
+	return t.call(ctx, http.MethodGet, "/api/v1/admin/providers/"+url.PathEscape(provider)+"/outbox?limit="+fmt.Sprint(limit), nil)
 }
 
 func printOutbox(stdout io.Writer, body []byte) error {

@@ -271,7 +271,7 @@ func (n *node) buildHTTP() error {
 	cfg := n.cfg
 	disp, router := n.disp, n.router
 	handler := server.New(server.Options{Logger: n.log, Messages: n.svc, Keys: n.svc, Hooks: n.host, Events: n.events,
-		Providers: n.host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
+		Providers: n.host, Controls: n.host, ProviderLimits: func() map[string]config.Limits { return disp.Limits() },
 		PublicURL: n.publicURL, Routes: router, Reload: n.reload.Reload,
 		OTP: n.svc, Accounts: n.svc, API: &cfg.API, Table: router.Table, Plugins: n.host,
 		Requests: n.mx.requests(), Metrics: n.mx.apiHandler(), Egress: n.egress, Numbers: n.svc,

@@ -81,6 +81,17 @@ type ProviderStatus struct {
 	Balance      *sdk.Balance     `json:"balance,omitempty"`
 	BalanceAt    *time.Time       `json:"balance_at,omitempty"`
 	Capabilities sdk.Capabilities `json:"capabilities"`
+	// RefuseWhileDown: the provider asked, with its last health, that
+	// messages with no other candidate be refused at accept while it is
+	// unhealthy (sdk.Health.RefuseWhileDown).
+	RefuseWhileDown bool `json:"refuse_while_down,omitempty"`
+	// Operators and Countries are the networks the provider said it can
+	// send on now (sdk.NetworkReporter); nil when it does not say.
+	Operators []string `json:"operators,omitempty"`
+	Countries []string `json:"countries,omitempty"`
+	// Devices are its phones or modem ports as of the last health check
+	// (sdk.DeviceReporter); shared, never modified.
+	Devices []sdk.Device `json:"devices,omitempty"`
 }
 
 // Options configure a Host.
@@ -357,6 +368,9 @@ type supervised struct {
 	// because the plugin process did.
 	balance   *sdk.Balance
 	balanceAt time.Time
+	// networks and devices are refreshed with every health check.
+	networks sdk.Networks
+	devices  []sdk.Device
 }
 
 func (s *supervised) current() (sdk.Provider, sdk.Capabilities, error) {
@@ -380,6 +394,8 @@ func (s *supervised) status() ProviderStatus {
 		b, at := *s.balance, s.balanceAt
 		st.Balance, st.BalanceAt = &b, &at
 	}
+	st.RefuseWhileDown = s.health.RefuseWhileDown
+	st.Operators, st.Countries, st.Devices = s.networks.Operators, s.networks.Countries, s.devices
 	return st
 }
 
@@ -487,8 +503,9 @@ func (s *supervised) watch(ctx context.Context, inst *instance, stableAfter time
 	if es, ok := inst.prov.(sdk.EventSource); ok && inst.caps.Events {
 		wg.Go(func() { s.pumpEvents(runCtx, es) })
 	}
+	s.refreshFacts(runCtx, inst)
 	if hc, ok := inst.prov.(sdk.HealthChecker); ok && inst.caps.Health {
-		wg.Go(func() { s.checkHealth(runCtx, hc, inst.kill) })
+		wg.Go(func() { s.checkHealth(runCtx, hc, inst) })
 	}
 	if br, ok := inst.prov.(sdk.BalanceReporter); ok && inst.caps.Balance {
 		wg.Go(func() { s.refreshBalance(runCtx, br) })
@@ -538,7 +555,7 @@ func (s *supervised) pumpEvents(ctx context.Context, es sdk.EventSource) {
 	}
 }
 
-func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, kill func()) {
+func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, inst *instance) {
 	t := time.NewTicker(s.host.opts.HealthInterval)
 	defer t.Stop()
 	unavailable := 0
@@ -558,6 +575,7 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, kill
 		case err == nil:
 			unavailable = 0
 			s.set(func() { s.health = h })
+			s.refreshFacts(ctx, inst)
 		case errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 			unavailable++
 			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
@@ -565,7 +583,7 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, kill
 				// A plugin that stopped answering but did not exit is hung:
 				// killing it lets the supervisor relaunch it.
 				s.log.Error("plugin not answering health checks, killing it", "error", err)
-				kill()
+				inst.kill()
 				return
 			}
 		default:
