@@ -33,6 +33,7 @@ type portStatus struct {
 	Reg       regState
 	SentToday int
 	day       string
+	LastSeen  time.Time // the modem's last answer to a health poll
 }
 
 // eligible reports whether the pool may give the port a message.
@@ -293,6 +294,7 @@ func (pt *port) checkHealth(c *conn) error {
 	}
 	pt.mu.Lock()
 	pt.status.RSSI, pt.status.Reg, pt.status.Operator = n.rssi, n.registration, n.operator
+	pt.status.LastSeen = time.Now()
 	pt.mu.Unlock()
 	pt.p.notify()
 	return nil
