@@ -103,7 +103,12 @@ func (p *Provider) Health(context.Context) (sdk.Health, error) {
 		list := strings.Join(parts, "; ")
 		detail += ": " + truncate(list, 900)
 	}
-	return sdk.Health{OK: online > 0, Detail: detail}, nil
+	// With when_offline = "refuse" the host refuses at accept, while no
+	// phone is online, messages only this provider could send.
+	p.mu.Lock()
+	refuse := p.s.WhenOffline == OfflineRefuse
+	p.mu.Unlock()
+	return sdk.Health{OK: online > 0, Detail: detail, RefuseWhileDown: refuse}, nil
 }
 
 // phoneSummary is one phone in a line.

@@ -137,9 +137,10 @@ func TestNoPhoneOnline(t *testing.T) {
 		name     string
 		settings string
 		within   time.Duration
+		refuse   bool // the host is asked to refuse at accept while down
 	}{
-		{"refuse answers at once", `,"when_offline":"refuse","lease":"5s"`, 2 * time.Second},
-		{"queue waits for the lease", `,"lease":"200ms"`, 3 * time.Second},
+		{"refuse answers at once", `,"when_offline":"refuse","lease":"5s"`, 2 * time.Second, true},
+		{"queue waits for the lease", `,"lease":"200ms"`, 3 * time.Second, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestNoPhoneOnline(t *testing.T) {
 				t.Errorf("answered after %s", d)
 			}
 			h, _ := g.p.Health(context.Background())
-			if h.OK || !strings.HasPrefix(h.Detail, "No gateway online") {
+			if h.OK || !strings.HasPrefix(h.Detail, "No gateway online") || h.RefuseWhileDown != c.refuse {
 				t.Errorf("health = %+v", h)
 			}
 		})
