@@ -388,42 +388,63 @@ func (p *Phone) emitAs(ctx context.Context, event string, payload any, at time.T
 }
 
 // flushLocked posts everything held while offline, in order, on the
-// session's context.
+// session's context. What the server refuses is tried again later, as the
+// app's background worker does (a webhook signed before the phone fetched
+// its settings again is refused until it has), with the rest behind it.
 func (p *Phone) flushLocked() {
 	if len(p.queued) == 0 || p.sctx == nil {
 		return
 	}
-	held := p.queued
-	p.queued = nil
 	ctx := p.sctx
 	p.loops.Add(1)
 	go func() {
 		defer p.loops.Done()
-		for i, o := range held {
-			var err error
-			if o.patch != nil {
-				if err = p.sendPatch(ctx, o.patch); err == nil {
-					p.mu.Lock()
-					p.patches = append(p.patches, o.patch)
-					p.mu.Unlock()
-				}
-			} else {
-				err = p.postWebhook(ctx, o)
-			}
-			if err != nil {
-				p.mu.Lock()
-				p.queued = append(append([]outgoing(nil), held[i:]...), p.queued...)
-				p.mu.Unlock()
-				if ctx.Err() == nil {
-					p.errorf("posting what was held offline: %v", err)
-				}
+		wait := 20 * time.Millisecond
+		for !p.flushOnce(ctx) {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-t.C:
 			}
+			wait = min(2*wait, time.Second)
 		}
 		p.mu.Lock()
 		p.changedLocked()
 		p.mu.Unlock()
 	}()
+}
+
+// flushOnce posts what is held, in order, until one fails; that one and
+// those after it are held again. It reports whether all went.
+func (p *Phone) flushOnce(ctx context.Context) bool {
+	p.mu.Lock()
+	held := p.queued
+	p.queued = nil
+	p.mu.Unlock()
+	for i, o := range held {
+		var err error
+		if o.patch != nil {
+			if err = p.sendPatch(ctx, o.patch); err == nil {
+				p.mu.Lock()
+				p.patches = append(p.patches, o.patch)
+				p.mu.Unlock()
+			}
+		} else {
+			err = p.postWebhook(ctx, o)
+		}
+		if err != nil {
+			p.mu.Lock()
+			p.queued = append(append([]outgoing(nil), held[i:]...), p.queued...)
+			p.mu.Unlock()
+			if ctx.Err() == nil {
+				p.errorf("posting what was held offline: %v", err)
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // Inbound is an SMS arriving at the phone.
