@@ -16,12 +16,13 @@ import (
 // (TP-VP 255: 63 weeks).
 const maxValidity = 63 * 7 * 24 * time.Hour
 
-// The sms module builds its GSM 03.38 encoding tables on first use without
-// a lock, so two ports encoding at once race; building them here, before
-// any goroutine runs, leaves only reads.
+// The sms module builds its GSM 03.38 tables on first use without a lock,
+// so two ports encoding (or decoding inbound messages) at once race;
+// building them here, before any goroutine runs, leaves only reads.
 func init() {
 	charset.DefaultEncoder()
 	charset.DefaultExtEncoder()
+	charset.DefaultDecoder()
 }
 
 // encoder turns messages into SMS-SUBMIT TPDUs. Its counter gives every
