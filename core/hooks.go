@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/core/message"
@@ -22,14 +21,14 @@ type EventStore interface {
 }
 
 // ServeHook forwards one hook request to a provider and relays its answer
-// to w. Events the plugin emits are stored before the response they came
+// to answer. Events the plugin emits are stored before the response they came
 // with starts, so a provider whose request we answered never has to send
 // the report again, and one we could not store is told to retry.
 //
 // When no answer was written, the error is a *HookError saying why, for
 // the caller to answer; any other error came after the answer started.
-func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *hook.Request, w http.ResponseWriter) error {
-	hw := &hookWriter{ctx: ctx, provider: provider, events: events, w: w, header: http.Header{}}
+func ServeHook(ctx context.Context, host HookHost, events EventStore, provider string, req *hook.Request, answer hook.Answer) error {
+	hw := &hookWriter{ctx: ctx, provider: provider, events: events, answer: answer, header: hook.Header{}}
 	err := host.HandleHook(ctx, provider, req, hw)
 	if err == nil && hw.err != nil {
 		err = hw.err // a refused late Emit, which the handler may have ignored
@@ -39,7 +38,7 @@ func ServeHook(ctx context.Context, host HookHost, events EventStore, provider s
 			err = ferr
 		} else if !hw.wrote {
 			// The plugin wrote nothing: HTTP's default answer.
-			hw.WriteHeader(http.StatusOK)
+			hw.WriteHeader(hook.StatusOK)
 			err = hw.err
 		}
 	}
@@ -95,14 +94,14 @@ type hookWriter struct {
 	ctx      context.Context
 	provider string
 	events   EventStore
-	w        http.ResponseWriter
-	header   http.Header
+	answer   hook.Answer
+	header   hook.Header
 	wrote    bool
 	pending  []message.Event
 	err      error
 }
 
-func (h *hookWriter) Header() http.Header { return h.header }
+func (h *hookWriter) Header() hook.Header { return h.header }
 
 func (h *hookWriter) storePending() error {
 	if len(h.pending) == 0 {
@@ -123,16 +122,13 @@ func (h *hookWriter) WriteHeader(status int) {
 	if h.storePending() != nil {
 		return
 	}
-	for k, v := range h.header {
-		h.w.Header()[k] = v
-	}
-	h.w.WriteHeader(status)
+	h.answer.Start(status, h.header)
 	h.wrote = true
 }
 
 func (h *hookWriter) Write(p []byte) (int, error) {
 	if !h.wrote {
-		h.WriteHeader(http.StatusOK)
+		h.WriteHeader(hook.StatusOK)
 	}
 	if h.err != nil {
 		return 0, h.err
@@ -140,12 +136,12 @@ func (h *hookWriter) Write(p []byte) (int, error) {
 	if err := h.storePending(); err != nil {
 		return 0, err
 	}
-	return h.w.Write(p)
+	return h.answer.Write(p)
 }
 
 func (h *hookWriter) Flush() error {
 	if !h.wrote {
-		h.WriteHeader(http.StatusOK)
+		h.WriteHeader(hook.StatusOK)
 	}
 	if h.err != nil {
 		return h.err
@@ -153,9 +149,7 @@ func (h *hookWriter) Flush() error {
 	if err := h.storePending(); err != nil {
 		return err
 	}
-	if f, ok := h.w.(http.Flusher); ok {
-		f.Flush()
-	}
+	h.answer.Flush()
 	return nil
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,32 +38,34 @@ func TestServeHookAnswers(t *testing.T) {
 		wantErr    bool // ServeHook's own error, which the server logs
 		// wantFailure is why nothing was answered, when wantStatus is 0.
 		wantFailure core.HookFailure
+		// wantFlushes is how often what was written was sent on.
+		wantFlushes int
 	}{
 		{"events then an answer", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			_, err := w.Write([]byte("ok"))
 			return err
-		}, http.StatusOK, "ok", 1, false, 0},
+		}, http.StatusOK, "ok", 1, false, 0, 0},
 		{"nothing written", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			return nil
-		}, http.StatusOK, "", 1, false, 0},
+		}, http.StatusOK, "", 1, false, 0, 0},
 		{"refused with a status", false, func(w sdk.HookResponseWriter) error {
 			w.WriteHeader(http.StatusForbidden)
 			return nil
-		}, http.StatusForbidden, "", 0, false, 0},
+		}, http.StatusForbidden, "", 0, false, 0, 0},
 		{"handler error before answering", false, func(w sdk.HookResponseWriter) error {
 			w.Emit(report) // dropped with the error: the caller's retry brings it again
 			return errors.New("upstream sent no id")
-		}, 0, "", 0, true, core.HookFailed},
+		}, 0, "", 0, true, core.HookFailed, 0},
 		{"provider unavailable", false, func(w sdk.HookResponseWriter) error {
 			return fmt.Errorf("plugin gone: %w", sdk.ErrUnavailable)
-		}, 0, "", 0, true, core.HookUnavailable},
+		}, 0, "", 0, true, core.HookUnavailable, 0},
 		{"storing fails before the answer", true, func(w sdk.HookResponseWriter) error {
 			w.Emit(report)
 			_, err := w.Write([]byte("ok"))
 			return err // the write fails: nothing reached the caller
-		}, 0, "", 0, true, core.HookUnavailable},
+		}, 0, "", 0, true, core.HookUnavailable, 0},
 		{"events emitted after the answer started", false, func(w sdk.HookResponseWriter) error {
 			if _, err := w.Write([]byte("ok")); err != nil {
 				return err
@@ -74,40 +76,47 @@ func TestServeHookAnswers(t *testing.T) {
 				return fmt.Errorf("late Emit = %v, want sdk.ErrResponseStarted", err)
 			}
 			return nil
-		}, http.StatusOK, "ok", 0, true, 0},
+		}, http.StatusOK, "ok", 0, true, 0, 0},
 		{"handler error after answering", false, func(w sdk.HookResponseWriter) error {
 			w.WriteHeader(http.StatusAccepted)
 			return errors.New("broke after the head")
-		}, http.StatusAccepted, "", 0, true, 0},
+		}, http.StatusAccepted, "", 0, true, 0, 0},
+		{"a stream the caller holds open", false, func(w sdk.HookResponseWriter) error {
+			w.Emit(report)
+			w.Header().Set("Content-Type", "text/event-stream")
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if _, err := w.Write([]byte("data: {}\n\n")); err != nil {
+				return err
+			}
+			return w.Flush()
+		}, http.StatusOK, "data: {}", 1, false, 0, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			events := &eventStore{fail: tc.storeFails}
 			host := startHookHost(t, tc.handle)
-			serveErr := make(chan error, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				req := &hook.Request{Method: r.Method, URL: r.URL.String(), Path: "/status", Header: r.Header}
-				serveErr <- core.ServeHook(r.Context(), host, events, "hooky", req, w)
-			}))
-			defer srv.Close()
-
-			resp, err := http.Post(srv.URL, "text/plain", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			err = <-serveErr
+			answer := &answerRecorder{}
+			req := &hook.Request{Method: "POST", URL: "https://gw.example/api/v1/providers/hooky/hooks/status", Path: "/status", Header: hook.Header{}}
+			err := core.ServeHook(t.Context(), host, events, "hooky", req, answer)
+			body := answer.body.String()
 			var he *core.HookError
 			switch {
 			case tc.wantStatus == 0:
-				if !errors.As(err, &he) || he.Failure != tc.wantFailure || len(body) != 0 {
-					t.Errorf("ServeHook = %v with %q written, want a *HookError of failure %d and nothing written", err, body, tc.wantFailure)
+				if !errors.As(err, &he) || he.Failure != tc.wantFailure || answer.status != 0 || body != "" {
+					t.Errorf("ServeHook = %v with %d %q answered, want a *HookError of failure %d and nothing answered", err, answer.status, body, tc.wantFailure)
 				}
 			case errors.As(err, &he):
 				t.Errorf("ServeHook = %v after answering, want no *HookError", err)
-			case resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody):
-				t.Errorf("caller got HTTP %d %q, want %d containing %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+			case answer.status != tc.wantStatus || !strings.Contains(body, tc.wantBody):
+				t.Errorf("caller got %d %q, want %d containing %q", answer.status, body, tc.wantStatus, tc.wantBody)
+			}
+			if answer.flushes != tc.wantFlushes {
+				t.Errorf("answer flushed %d times, want %d", answer.flushes, tc.wantFlushes)
+			}
+			if tc.wantFlushes > 0 && !slices.Equal(answer.header["Content-Type"], []string{"text/event-stream"}) {
+				t.Errorf("answer's Content-Type = %q, want the plugin's text/event-stream", answer.header["Content-Type"])
 			}
 			if got := events.count(); got != tc.wantStored {
 				t.Errorf("%d events stored, want %d", got, tc.wantStored)
@@ -118,6 +127,30 @@ func TestServeHookAnswers(t *testing.T) {
 		})
 	}
 }
+
+// answerRecorder is the hook's caller: what reached it, in order.
+type answerRecorder struct {
+	status  int // 0: not started
+	header  hook.Header
+	body    strings.Builder
+	flushes int
+}
+
+func (a *answerRecorder) Start(status int, header hook.Header) {
+	if a.status != 0 {
+		panic("answer started twice")
+	}
+	a.status, a.header = status, maps.Clone(header)
+}
+
+func (a *answerRecorder) Write(p []byte) (int, error) {
+	if a.status == 0 {
+		panic("answer written before it started")
+	}
+	return a.body.Write(p)
+}
+
+func (a *answerRecorder) Flush() { a.flushes++ }
 
 // startHookHost runs a provider whose hook handler is handle, in process.
 func startHookHost(t *testing.T, handle func(w sdk.HookResponseWriter) error) *pluginhost.Host {

@@ -428,7 +428,7 @@ func (a *api) hook(c *gin.Context) {
 		return
 	}
 	req := &hook.Request{Method: c.Request.Method, URL: a.originalURL(c.Request), Path: c.Param("path"),
-		Header: c.Request.Header.Clone(), Body: body, RemoteAddr: c.Request.RemoteAddr}
+		Header: hook.Header(c.Request.Header.Clone()), Body: body, RemoteAddr: c.Request.RemoteAddr}
 	name := c.Param("name")
 	if strings.Contains(c.GetHeader("Accept"), "text/event-stream") {
 		// A provider's event stream (phones holding SSE open) outlives
@@ -436,7 +436,7 @@ func (a *api) hook(c *gin.Context) {
 		// a peer that went away.
 		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 	}
-	err = core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, c.Writer)
+	err = core.ServeHook(c.Request.Context(), a.o.Hooks, a.o.Events, name, req, hookAnswer{c.Writer})
 	var he *core.HookError
 	if errors.As(err, &he) {
 		hookError(c.Writer, he)
@@ -446,6 +446,27 @@ func (a *api) hook(c *gin.Context) {
 		a.log.Warn("provider hook failed", "provider", name, "path", req.Path, "error", err)
 	}
 	c.Abort()
+}
+
+// hookAnswer is the HTTP response to a hook request, as core relays the
+// provider's answer to it.
+type hookAnswer struct{ w http.ResponseWriter }
+
+func (a hookAnswer) Start(status int, header hook.Header) {
+	for k, v := range header {
+		a.w.Header()[k] = v
+	}
+	a.w.WriteHeader(status)
+}
+
+func (a hookAnswer) Write(p []byte) (int, error) { return a.w.Write(p) }
+
+// Flush sends what was written, which a phone holding an event stream
+// open waits for.
+func (a hookAnswer) Flush() {
+	if f, ok := a.w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // hookError answers a hook request its provider did not answer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/smsrouter/smsrouter/core/hook"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -21,7 +22,7 @@ func (h *Host) HandleHook(ctx context.Context, name string, req *hook.Request, w
 	if !ok || !caps.Hooks {
 		return fmt.Errorf("provider %s does not take HTTP hooks: %w", name, hook.ErrUnsupported)
 	}
-	sreq := &sdk.HookRequest{Method: req.Method, URL: req.URL, Path: req.Path, Header: req.Header, Body: req.Body, RemoteAddr: req.RemoteAddr}
+	sreq := &sdk.HookRequest{Method: req.Method, URL: req.URL, Path: req.Path, Header: http.Header(req.Header), Body: req.Body, RemoteAddr: req.RemoteAddr}
 	err = hh.HandleHook(ctx, sreq, hookWriter{w})
 	if errors.Is(err, sdk.ErrUnavailable) {
 		return alsoIs{err, hook.ErrUnavailable}
@@ -30,8 +31,12 @@ func (h *Host) HandleHook(ctx context.Context, name string, req *hook.Request, w
 }
 
 // hookWriter is the host's hook.Writer as the plugin protocol's writer:
-// the events a plugin emits are translated as they come.
+// the header and the events a plugin emits are translated as they come.
 type hookWriter struct{ hook.Writer }
+
+// Header is the host's header as the protocol's type: the same map, so
+// the plugin's changes are the host's.
+func (w hookWriter) Header() http.Header { return http.Header(w.Writer.Header()) }
 
 func (w hookWriter) Emit(events ...sdk.Event) error {
 	err := w.Writer.Emit(Events(events)...)
