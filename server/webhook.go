@@ -199,7 +199,7 @@ func (a *api) messageWebhooks(c *gin.Context) {
 func webhookDeliveries(hooks []outbox.Logged) []webhookDeliveryJSON {
 	out := make([]webhookDeliveryJSON, len(hooks))
 	for i, h := range hooks {
-		d := webhookDeliveryJSON{EventID: h.EventID, Type: h.Type, State: string(h.State), CreatedAt: h.CreatedAt.UTC(),
+		d := webhookDeliveryJSON{EventID: h.EventID, Type: string(h.Type), State: string(h.State), CreatedAt: h.CreatedAt.UTC(),
 			DeliveredAt: utc(h.DeliveredAt), GaveUpAt: utc(h.GaveUpAt), Attempts: make([]webhookAttemptJSON, len(h.AttemptLog))}
 		if url := h.URL; url != "" {
 			d.URL = &url

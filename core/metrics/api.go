@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/webhook"
 )
 
@@ -58,7 +59,7 @@ func methodLabel(method string) string {
 var _ webhook.Observer = (*Metrics)(nil)
 
 // ObserveWebhook counts one webhook attempt.
-func (m *Metrics) ObserveWebhook(eventType string, ok, gaveUp bool, latency time.Duration) {
+func (m *Metrics) ObserveWebhook(eventType outbox.EventType, ok, gaveUp bool, latency time.Duration) {
 	result := "delivered"
 	switch {
 	case ok:
@@ -67,8 +68,8 @@ func (m *Metrics) ObserveWebhook(eventType string, ok, gaveUp bool, latency time
 	default:
 		result = "failed"
 	}
-	m.webhookAttempts.WithLabelValues(eventType, result).Inc()
+	m.webhookAttempts.WithLabelValues(string(eventType), result).Inc()
 	if latency > 0 {
-		m.webhookDuration.WithLabelValues(eventType).Observe(latency.Seconds())
+		m.webhookDuration.WithLabelValues(string(eventType)).Observe(latency.Seconds())
 	}
 }

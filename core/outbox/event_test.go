@@ -12,7 +12,7 @@ import (
 func TestEventTypeFor(t *testing.T) {
 	tests := []struct {
 		status message.Status
-		want   string
+		want   outbox.EventType
 	}{
 		{message.Queued, ""},
 		{message.Pending, ""},

@@ -6,7 +6,7 @@ import "time"
 // it: the delivery and every attempt made for it, oldest first.
 type Logged struct {
 	EventID string
-	Type    string
+	Type    EventType
 	// CallbackURL is the message's own callback_url; empty means the
 	// account's URL.
 	CallbackURL string

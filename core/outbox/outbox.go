@@ -32,7 +32,7 @@ type Delivery struct {
 	AccountID string
 	// MessageID is empty for account events (balance.low).
 	MessageID string
-	Type      string
+	Type      EventType
 	// Payload is the exact JSON body, the same bytes on every attempt.
 	Payload string
 	// Attempts counts this one: the lease that holds the delivery.

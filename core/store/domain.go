@@ -38,7 +38,7 @@ func (m InboundMessage) domain() inbound.Message {
 
 // logged is the delivery as the API shows it, without its attempts yet.
 func (d WebhookDelivery) logged() outbox.Logged {
-	return outbox.Logged{EventID: d.EventID, Type: d.Type, CallbackURL: d.CallbackURL, State: outbox.State(d.State),
+	return outbox.Logged{EventID: d.EventID, Type: outbox.EventType(d.Type), CallbackURL: d.CallbackURL, State: outbox.State(d.State),
 		Attempts: d.Attempts, NextAttemptAt: d.NextAttemptAt, LastStatus: d.LastStatus, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, DeliveredAt: d.DeliveredAt, GaveUpAt: d.GaveUpAt, AttemptLog: []outbox.Attempt{}}
 }

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
 // Methods only this package's tests use.
@@ -50,6 +51,6 @@ func (s *Store) LedgerSum(ctx context.Context, accountID string) (money.Amount, 
 
 // EnqueueWebhook writes an event for the account into the webhook outbox
 // inside tx, as the store's own transactions do, for claims only.
-func EnqueueWebhook(tx *gorm.DB, accountID, messageID, eventType string, data any, at time.Time) error {
+func EnqueueWebhook(tx *gorm.DB, accountID, messageID string, eventType outbox.EventType, data any, at time.Time) error {
 	return enqueueWebhook(&eventTx{DB: tx, out: &txOutbox{}}, accountID, messageID, eventType, data, at)
 }

@@ -128,7 +128,7 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if !ok {
 		return nil
 	}
-	if err := enqueueWebhookTo(tx, hook, "", r.webhook, outbox.EventOTPReceived, OTPReceivedEvent{Event: outbox.EventOTPReceived,
+	if err := enqueueWebhookTo(tx, hook, "", r.webhook, outbox.EventOTPReceived, OTPReceivedEvent{Event: string(outbox.EventOTPReceived),
 		Data: OTPReceivedData{PhoneNumber: r.number, OTPCode: code, Provider: provider, SMSText: in.Text}}, msg.ReceivedAt); err != nil {
 		return err
 	}

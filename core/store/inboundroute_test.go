@@ -79,7 +79,7 @@ func TestInboundRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := body.Data.ProviderMessageID
-			if d.Type == outbox.EventOTPReceived {
+			if d.Type == string(outbox.EventOTPReceived) {
 				key = map[string]string{"KBZ code 482913": "kbz-free", "KBZ code 111222": "kbz-held", "Your code is 909090": "chatty",
 					"Code 765432 for your parcel": "de"}[body.Data.SMSText]
 				body.Data.Code, body.Data.To = "seed:"+body.Data.PhoneNumber, ""

@@ -288,7 +288,7 @@ func TestBalanceLowOncePerCrossing(t *testing.T) {
 			}
 			lows := func() int64 {
 				var n int64
-				if err := s.DB().Model(&store.WebhookDelivery{}).Where("account_id = ? AND type = ?", acc, outbox.EventBalanceLow).
+				if err := s.DB().Model(&store.WebhookDelivery{}).Where("account_id = ? AND type = ?", acc, string(outbox.EventBalanceLow)).
 					Count(&n).Error; err != nil {
 					t.Fatal(err)
 				}

@@ -182,7 +182,7 @@ func TestInboundToLeasedNumbers(t *testing.T) {
 				t.Errorf("%s webhook for account %s; only the holder hears of its number", d.Type, d.AccountID)
 			}
 			types = append(types, d.Type)
-			if d.Type != outbox.EventOTPReceived {
+			if d.Type != string(outbox.EventOTPReceived) {
 				continue
 			}
 			var body map[string]any

@@ -70,7 +70,7 @@ func TestPruneKeepsWhatStillMatters(t *testing.T) {
 		seqs := map[string]uint64{}
 		for _, d := range deliveries {
 			created := at(d.ago + time.Hour)
-			row := store.WebhookDelivery{EventID: d.event, AccountID: "acc", MessageID: "msg_" + d.event, Type: outbox.EventMessageSent,
+			row := store.WebhookDelivery{EventID: d.event, AccountID: "acc", MessageID: "msg_" + d.event, Type: string(outbox.EventMessageSent),
 				Payload: "{}", State: d.state, Attempts: 2, NextAttemptAt: at(d.ago + time.Minute), CreatedAt: created}
 			done := at(d.ago)
 			switch d.state {

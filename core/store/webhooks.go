@@ -188,7 +188,7 @@ type OTPReceivedData struct {
 // account events (e.g. balance.low). Nothing is written when the account has
 // no webhook URL (and the message no callback_url), so accounts without
 // webhooks pay one indexed read.
-func enqueueWebhook(tx *eventTx, accountID, messageID, eventType string, data any, at time.Time) error {
+func enqueueWebhook(tx *eventTx, accountID, messageID string, eventType outbox.EventType, data any, at time.Time) error {
 	var hook Webhook
 	err := tx.Where("account_id = ?", accountID).Take(&hook).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -212,7 +212,7 @@ func enqueueWebhook(tx *eventTx, accountID, messageID, eventType string, data an
 // enqueueWebhookTo is enqueueWebhook once the account's webhook
 // configuration is read: callback, when set, replaces its URL (a message's
 // callback_url, an inbound rule's webhook).
-func enqueueWebhookTo(tx *eventTx, hook Webhook, messageID, callback, eventType string, data any, at time.Time) error {
+func enqueueWebhookTo(tx *eventTx, hook Webhook, messageID, callback string, eventType outbox.EventType, data any, at time.Time) error {
 	accountID := hook.AccountID
 	if hook.URL == "" && callback == "" {
 		return nil
@@ -228,13 +228,13 @@ func enqueueWebhookTo(tx *eventTx, hook Webhook, messageID, callback, eventType 
 	return nil
 }
 
-func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, data any, at time.Time) (WebhookDelivery, error) {
+func newDelivery(tx *gorm.DB, accountID, messageID string, eventType outbox.EventType, callback string, data any, at time.Time) (WebhookDelivery, error) {
 	if at.IsZero() {
 		at = time.Now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	id := recordid.New("evt_")
-	var event any = WebhookEvent{ID: id, Type: eventType, CreatedAt: at, Data: data}
+	var event any = WebhookEvent{ID: id, Type: string(eventType), CreatedAt: at, Data: data}
 	if whole, ok := data.(OTPReceivedEvent); ok {
 		event = whole
 	}
@@ -245,7 +245,7 @@ func newDelivery(tx *gorm.DB, accountID, messageID, eventType, callback string, 
 	// Due now by the store's clock, not at the event's time: a late report
 	// carries an old time but is news all the same.
 	now := tx.NowFunc()
-	return WebhookDelivery{EventID: id, AccountID: accountID, MessageID: messageID, Type: eventType,
+	return WebhookDelivery{EventID: id, AccountID: accountID, MessageID: messageID, Type: string(eventType),
 		CallbackURL: callback, Payload: string(body), State: WebhookPending, NextAttemptAt: now, CreatedAt: now}, nil
 }
 
@@ -568,7 +568,7 @@ type targetedDelivery struct {
 
 // leased is d as the deliverer it is leased to holds it.
 func (d *WebhookDelivery) leased(url, secret string, after []uint64) outbox.Delivery {
-	return outbox.Delivery{Seq: d.Seq, EventID: d.EventID, AccountID: d.AccountID, MessageID: d.MessageID, Type: d.Type,
+	return outbox.Delivery{Seq: d.Seq, EventID: d.EventID, AccountID: d.AccountID, MessageID: d.MessageID, Type: outbox.EventType(d.Type),
 		Payload: d.Payload, Attempts: d.Attempts, CreatedAt: d.CreatedAt, URL: url, Secret: secret, After: after}
 }
 

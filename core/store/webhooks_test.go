@@ -235,7 +235,7 @@ func TestInboundMessageWebhook(t *testing.T) {
 			if err := json.Unmarshal([]byte(d.Payload), &ev); err != nil {
 				t.Fatal(err)
 			}
-			if d.Type != outbox.EventMessageReceived || !strings.HasPrefix(ev.Data.MessageID, "in_") || !ev.Data.ReceivedAt.Equal(at) {
+			if d.Type != string(outbox.EventMessageReceived) || !strings.HasPrefix(ev.Data.MessageID, "in_") || !ev.Data.ReceivedAt.Equal(at) {
 				t.Errorf("inbound delivery %s: %s", d.Type, d.Payload)
 			}
 			got = append(got, d.AccountID+" "+ev.Data.Text)

@@ -33,7 +33,7 @@ type Queue interface {
 // Observer learns how each attempt went, for metrics: ok when the receiver
 // answered 2xx; gaveUp when the delivery will not be tried again.
 type Observer interface {
-	ObserveWebhook(eventType string, ok, gaveUp bool, latency time.Duration)
+	ObserveWebhook(eventType outbox.EventType, ok, gaveUp bool, latency time.Duration)
 }
 
 // Options tune a Deliverer; zero values take the defaults.
@@ -443,7 +443,7 @@ func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, e
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
 	req.Header.Set(HeaderEventID, c.EventID)
-	req.Header.Set(HeaderEventType, c.Type)
+	req.Header.Set(HeaderEventType, string(c.Type))
 	resp, err := d.o.Client.Do(req)
 	if err != nil {
 		// url.Error's text repeats the URL, query and all.

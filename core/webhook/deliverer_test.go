@@ -215,7 +215,7 @@ func (rc *receiver) checkOnceInOrder(t *testing.T, ids []string) {
 		}
 	}
 	for _, id := range ids {
-		if got := rc.accepted[id]; !slices.Equal(got, []string{outbox.EventMessageSent, outbox.EventMessageDelivered}) {
+		if got := rc.accepted[id]; !slices.Equal(got, []string{string(outbox.EventMessageSent), string(outbox.EventMessageDelivered)}) {
 			t.Errorf("message %s: events %q, want sent then delivered", id, got)
 		}
 	}
@@ -253,7 +253,7 @@ func TestEveryEventArrivesOnceInOrder(t *testing.T) {
 			switch {
 			case n == 1:
 				return http.StatusInternalServerError
-			case n == 2 && typ == outbox.EventMessageDelivered:
+			case n == 2 && typ == string(outbox.EventMessageDelivered):
 				return -1
 			}
 			return 0
@@ -329,7 +329,7 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		secret := setWebhook(t, s, "acc_a", "")
 		rc := newReceiver(t, secret, 1, func(typ string, _ int) int {
-			if typ == outbox.EventMessageSent {
+			if typ == string(outbox.EventMessageSent) {
 				return http.StatusServiceUnavailable
 			}
 			return 0
@@ -381,7 +381,7 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 		if n := len(hooks[0].AttemptLog); n < 2 || n > 30 {
 			t.Errorf("message.sent tried %d times in a day of hours", n)
 		}
-		if got := rc.accepted[ids[0]]; !slices.Equal(got, []string{outbox.EventMessageDelivered}) {
+		if got := rc.accepted[ids[0]]; !slices.Equal(got, []string{string(outbox.EventMessageDelivered)}) {
 			t.Errorf("accepted %q, want message.delivered alone", got)
 		}
 		for i, n := range backoffs {
@@ -480,7 +480,7 @@ func TestHandedOverEventsArriveOnceInOrder(t *testing.T) {
 	}{
 		{name: "all accepted", fail: func(string, int) int { return 0 }},
 		{name: "message.sent refused once", fail: func(typ string, n int) int {
-			if typ == outbox.EventMessageSent && n == 1 {
+			if typ == string(outbox.EventMessageSent) && n == 1 {
 				return http.StatusServiceUnavailable
 			}
 			return 0
