@@ -1,6 +1,10 @@
 package pluginhost
 
 import (
+	"reflect"
+	"sync"
+	"unsafe"
+
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -118,15 +122,50 @@ func Result(r sdk.SendResult) message.SendResult {
 }
 
 // sendBuffers returns the protocol's batch for n messages and the host's
-// results for it. A batch of one, the most common (a provider without
-// batches gets one message a call), takes one allocation for both.
+// results for it, both carved from one allocation: every batch the host
+// sends is converted, and one allocation per batch is what that may cost.
+// The block is a struct of two arrays whose type is built once per batch
+// size, so that the garbage collector sees its pointers as in any value.
 func sendBuffers(n int) ([]sdk.Message, []message.SendResult) {
-	if n == 1 {
-		one := new(struct {
-			msg [1]sdk.Message
-			res [1]message.SendResult
-		})
-		return one.msg[:], one.res[:]
+	if n == 0 {
+		return nil, nil
 	}
-	return make([]sdk.Message, n), make([]message.SendResult, n)
+	l := sendLayoutFor(n)
+	p := reflect.New(l.typ).UnsafePointer()
+	return unsafe.Slice((*sdk.Message)(p), n), unsafe.Slice((*message.SendResult)(unsafe.Add(p, l.results)), n)
+}
+
+// sendLayout is struct { [n]sdk.Message; [n]message.SendResult } and
+// where its results start.
+type sendLayout struct {
+	typ     reflect.Type
+	results uintptr
+}
+
+// sendLayouts holds a layout per batch size sent so far; sizes are bounded
+// by the dispatcher's batch limit, so there are few.
+var sendLayouts struct {
+	sync.RWMutex
+	bySize map[int]sendLayout
+}
+
+func sendLayoutFor(n int) sendLayout {
+	sendLayouts.RLock()
+	l, ok := sendLayouts.bySize[n]
+	sendLayouts.RUnlock()
+	if ok {
+		return l
+	}
+	typ := reflect.StructOf([]reflect.StructField{
+		{Name: "Messages", Type: reflect.ArrayOf(n, reflect.TypeFor[sdk.Message]())},
+		{Name: "Results", Type: reflect.ArrayOf(n, reflect.TypeFor[message.SendResult]())},
+	})
+	l = sendLayout{typ: typ, results: typ.Field(1).Offset}
+	sendLayouts.Lock()
+	if sendLayouts.bySize == nil {
+		sendLayouts.bySize = map[int]sendLayout{}
+	}
+	sendLayouts.bySize[n] = l
+	sendLayouts.Unlock()
+	return l
 }

@@ -1,6 +1,8 @@
 package pluginhost_test
 
 import (
+	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -135,4 +137,86 @@ func TestOutgoingKeepsEveryField(t *testing.T) {
 	if got := pluginhost.Outgoing(in); !reflect.DeepEqual(got, want) {
 		t.Errorf("Outgoing = %+v, want %+v", got, want)
 	}
+}
+
+// Sending a batch converts it to the protocol and its results back in one
+// allocation, whatever the batch's size: the dispatcher sends every
+// message through here.
+func TestSendConvertsABatchInOneAllocation(t *testing.T) {
+	for _, n := range []int{1, 2, 100} {
+		h, msgs := startEcho(t, n)
+		allocs := testing.AllocsPerRun(50, func() {
+			if _, err := h.Send(t.Context(), "echo", msgs); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 1 {
+			t.Errorf("Send of %d messages: %v allocations, want 1", n, allocs)
+		}
+	}
+}
+
+// Each result lands with its own message, and a batch's results do not
+// share memory with another batch's.
+func TestSendBuffersKeepBatchesApart(t *testing.T) {
+	h, msgs := startEcho(t, 3)
+	first, err := h.Send(t.Context(), "echo", msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := h.Send(t.Context(), "echo", msgs[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second[0].ProviderMessageID = "changed"
+	for i, r := range first {
+		if r.MessageID != msgs[i].ID || r.ProviderMessageID != "p-"+msgs[i].ID || r.Outcome != message.OutcomeAccepted {
+			t.Errorf("result %d = %+v, want message %s accepted as p-%s", i, r, msgs[i].ID, msgs[i].ID)
+		}
+	}
+	if len(second) != 2 {
+		t.Errorf("second batch has %d results, want 2", len(second))
+	}
+}
+
+func BenchmarkSend(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			h, msgs := startEcho(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := h.Send(b.Context(), "echo", msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// startEcho runs an in-process provider that accepts every message with
+// results made once, so that only the host's conversion allocates, and
+// returns n messages for it.
+func startEcho(tb testing.TB, n int) (*pluginhost.Host, []message.Outgoing) {
+	tb.Helper()
+	msgs := make([]message.Outgoing, n)
+	results := make([]sdk.SendResult, n)
+	for i := range msgs {
+		msgs[i] = message.Outgoing{ID: fmt.Sprintf("m%d", i), To: "+959123456789", Text: "hi", Segments: 1}
+		results[i] = sdk.SendResult{MessageID: msgs[i].ID, Outcome: sdk.Accepted, ProviderMessageID: "p-" + msgs[i].ID}
+	}
+	h := pluginhost.New(pluginhost.Options{})
+	if err := h.Start(tb.Context(), []pluginhost.Spec{{Name: "echo", InProcess: &echoProvider{results: results}}}); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(h.Stop)
+	return h, msgs
+}
+
+type echoProvider struct{ results []sdk.SendResult }
+
+func (p *echoProvider) Info() sdk.Info                              { return sdk.Info{Name: "echo", MaxBatchSize: 100} }
+func (p *echoProvider) Configure(context.Context, sdk.Config) error { return nil }
+func (p *echoProvider) Close(context.Context) error                 { return nil }
+func (p *echoProvider) Send(_ context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	return p.results[:len(msgs)], nil
 }
