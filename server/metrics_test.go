@@ -81,7 +81,7 @@ func TestMetricsScrape(t *testing.T) {
 		go func() { defer close(done); _ = disp.Run(ctx) }()
 		svc := core.NewService(st, cfg.Table, disp, core.Options{Counter: mx})
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, Hooks: host, Events: st,
-			Requests: mx, Metrics: mx.Handler("")}))
+			Requests: mx, Metrics: server.MetricsHandler(mx.Registry(), "")}))
 		t.Cleanup(func() {
 			ts.Close()
 			cancel()
@@ -188,4 +188,36 @@ func scrapeMetrics(t *testing.T, base string) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
+}
+
+// The metrics endpoint serves the exposition, and only to the configured
+// token when there is one.
+func TestMetricsHandlerToken(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	tests := []struct {
+		name, token, auth string
+		want              int
+	}{
+		{"open", "", "", http.StatusOK},
+		{"no header", "s3cret", "", http.StatusUnauthorized},
+		{"wrong token", "s3cret", "Bearer nope", http.StatusUnauthorized},
+		{"not bearer", "s3cret", "Basic s3cret", http.StatusUnauthorized},
+		{"right token", "s3cret", "Bearer s3cret", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			server.MetricsHandler(m.Registry(), tc.token).ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("HTTP %d, want %d: %s", rec.Code, tc.want, rec.Body)
+			}
+			if tc.want == http.StatusOK && !strings.Contains(rec.Body.String(), "go_goroutines ") {
+				t.Errorf("body is not the exposition: %.200s", rec.Body)
+			}
+		})
+	}
 }

@@ -109,7 +109,7 @@ func (r runMetrics) apiHandler() http.Handler {
 	if r.m == nil || r.cfg.Listen != "" {
 		return nil
 	}
-	return r.m.Handler(r.cfg.BearerToken)
+	return server.MetricsHandler(r.m.Registry(), r.cfg.BearerToken)
 }
 
 // serveOwn starts the metrics' own listener when they have one.
@@ -117,5 +117,5 @@ func (r runMetrics) serveOwn(log hclog.Logger) (stop func(), err error) {
 	if r.m == nil || r.cfg.Listen == "" {
 		return func() {}, nil
 	}
-	return serveMetrics(r.cfg.Listen, r.m.Handler(r.cfg.BearerToken), log)
+	return serveMetrics(r.cfg.Listen, server.MetricsHandler(r.m.Registry(), r.cfg.BearerToken), log)
 }

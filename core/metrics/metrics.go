@@ -2,15 +2,11 @@ package metrics
 
 import (
 	"context"
-	"crypto/subtle"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/smsrouter/smsrouter/core/dispatch"
 	"github.com/smsrouter/smsrouter/core/message"
@@ -172,36 +168,6 @@ func New(o Options) *Metrics {
 	return m
 }
 
-// Registry returns the registry, for tests and for collectors added later.
+// Registry returns the registry, which the server serves, tests read and
+// collectors added later join.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
-// maxScrapes bounds the scrapes served at once; more are answered 503 at
-// once rather than queued behind a slow database read.
-const maxScrapes = 4
-
-// Handler serves the registry in the Prometheus text format. With a
-// non-empty token, only requests with "Authorization: Bearer <token>" are
-// served; others get 401.
-func (m *Metrics) Handler(token string) http.Handler {
-	h := promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		// A collector that fails still leaves the others' series served.
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: maxScrapes,
-		Timeout:             30 * time.Second,
-	}))
-	if token == "" {
-		return h
-	}
-	want := []byte(token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="smsrouter metrics"`)
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"Unauthorized: send the metrics token configured in server { metrics { bearer_token } } as 'Authorization: Bearer ...'"}` + "\n"))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
