@@ -42,21 +42,23 @@ func AllPermissions() []string {
 }
 
 // APIKey is an API key as callers see it. The raw key is shown once at
-// creation and never kept: only a short prefix to recognise it by.
+// creation and never kept: only a short prefix to recognise it by. It has
+// no JSON names: the server renders keys in its own shape (permissions as
+// an array).
 type APIKey struct {
-	ID        string `json:"id"`
-	AccountID string `json:"account_id"`
-	Name      string `json:"name"`
+	ID        string
+	AccountID string
+	Name      string
 	// Prefix is the start of the raw key, for operators to tell keys apart.
-	Prefix string `json:"prefix"`
+	Prefix string
 	// Permissions is a comma-separated list; see Has.
-	Permissions string     `json:"permissions"`
-	CreatedAt   time.Time  `json:"created_at"`
-	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	Permissions string
+	CreatedAt   time.Time
+	LastUsedAt  *time.Time
+	RevokedAt   *time.Time
 	// SMSPerMinute overrides the configured send rate limit for this key;
 	// 0 means the configured limit.
-	SMSPerMinute int `json:"sms_per_minute,omitempty"`
+	SMSPerMinute int
 }
 
 // Has reports whether the key grants perm. PermSystemAdmin grants
