@@ -49,6 +49,10 @@ Usage:
                                                     which route and providers a message gets, and why; --at
                                                     is RFC 3339 (2026-12-07T23:10+06:30), the others give a
                                                     provider's state (default: healthy, balance unknown)
+  smsrouter route explain --inbound --to NUMBER --text ... [--from SENDER] [--provider P] [--inventory]
+                          [--held] [--country CC --operator OP] [--config FILE] [--json]
+                                                    which inbound rule decides for a received message: its
+                                                    owner, whether a code is looked for, which webhook
   smsrouter outbox [--provider sandbox] [--limit N] [--url URL | --config FILE] [--json]
                                                     what a sandbox provider of the running server "sent",
                                                     newest first (system_admin key in SMSROUTER_API_KEY)

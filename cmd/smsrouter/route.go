@@ -46,8 +46,12 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 	tags := tagFlags{}
 	fs.Var(tags, "tag", "message tag key=value (repeatable)")
 	state := whatIfFlags(fs)
+	in := inboundFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if in.inbound {
+		return explainInbound(stdout, *cfgPath, in, *to, *from, *text, *asJSON)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; flags are --to, --text, --from, --kind, --account, --tag k=v, --id, --at, --balance, --unhealthy, --success-rate, --json", fs.Arg(0))

@@ -51,21 +51,21 @@ type RuleConfig struct {
 // Env is what an inbound rule's match sees: the message and its number
 // under their rule names. Keep docs/numbers.md's table in step with it.
 type Env struct {
-	To   string `expr:"to"`
-	From string `expr:"from"`
-	Text string `expr:"text"`
+	To   string `expr:"to" json:"to"`
+	From string `expr:"from" json:"from"`
+	Text string `expr:"text" json:"text"`
 	// Keyword is the text's first word, upper-cased, without the
 	// punctuation around it: "stop." and "Stop" are both "STOP".
-	Keyword  string `expr:"keyword"`
-	Provider string `expr:"provider"`
+	Keyword  string `expr:"keyword" json:"keyword"`
+	Provider string `expr:"provider" json:"provider"`
 	// Country and Operator are those of To: the inventory's when the
 	// number is in it, otherwise libphonenumber's.
-	Country  string `expr:"country"`
-	Operator string `expr:"operator"`
+	Country  string `expr:"country" json:"country"`
+	Operator string `expr:"operator" json:"operator"`
 	// Inventory says To is a number of the inventory; Held that an
 	// account holds it (or did until a quarantine still running).
-	Inventory bool `expr:"inventory"`
-	Held      bool `expr:"held"`
+	Inventory bool `expr:"inventory" json:"inventory"`
+	Held      bool `expr:"held" json:"held"`
 }
 
 // envVars are Env's rule names, for hints and explanations.
@@ -111,11 +111,23 @@ func Keyword(text string) string {
 // Decision is what the inbound rules say about one message.
 type Decision struct {
 	// Rule is the name of the rule that matched; "" when none did.
-	Rule string
+	Rule string `json:"rule,omitempty"`
 	// Account is the matching rule's account name, "" when it names none.
-	Account    string
-	ExtractOTP OTPChoice
-	Webhook    string
+	Account    string    `json:"account,omitempty"`
+	ExtractOTP OTPChoice `json:"extract_otp"`
+	Webhook    string    `json:"webhook,omitempty"`
+}
+
+// MarshalText writes the choice as explanations show it: default, true
+// or false, as the config's extract_otp is written (or left out).
+func (c OTPChoice) MarshalText() ([]byte, error) {
+	switch c {
+	case OTPExtract:
+		return []byte("true"), nil
+	case OTPSkip:
+		return []byte("false"), nil
+	}
+	return []byte("default"), nil
 }
 
 // Rules is a compiled, immutable list of inbound rules, tried in order;
@@ -190,41 +202,131 @@ func (rs *Rules) Len() int {
 // messages are the holder's, sent where the holder says. A rule that
 // fails at run time (a type error the compiler could not see) is logged
 // and skipped: the message is kept whatever happens.
-func (rs *Rules) Decide(env Env) Decision {
+func (rs *Rules) Decide(env Env) Decision { return rs.decide(env, nil) }
+
+// Step is what one rule made of a message, for explanations.
+type Step struct {
+	Rule  string `json:"rule"`
+	Match string `json:"match"`
+	// Outcome is StepMatched, StepNoMatch, StepHeld or StepFailed.
+	Outcome StepOutcome `json:"outcome"`
+	// Error is the run-time failure of a StepFailed rule.
+	Error string `json:"error,omitempty"`
+}
+
+// StepOutcome is how one rule answered.
+type StepOutcome string
+
+// The outcomes of a rule.
+const (
+	StepMatched StepOutcome = "matched"
+	StepNoMatch StepOutcome = "no match"
+	// StepHeld is a rule naming an account passed over because an account
+	// holds the number.
+	StepHeld   StepOutcome = "passed over: it names an account and the number is held"
+	StepFailed StepOutcome = "failed"
+)
+
+// Explanation is a decision with the facts it was made on and what each
+// rule tried made of them (rules after the one that matched are not
+// tried).
+type Explanation struct {
+	Env      Env      `json:"facts"`
+	Steps    []Step   `json:"rules"`
+	Decision Decision `json:"decision"`
+}
+
+// Explain is Decide with its reasons.
+func (rs *Rules) Explain(env Env) Explanation {
+	ex := Explanation{Env: env}
+	ex.Decision = rs.decide(env, func(s Step) { ex.Steps = append(ex.Steps, s) })
+	return ex
+}
+
+func (rs *Rules) decide(env Env, step func(Step)) Decision {
 	if rs == nil {
 		return Decision{}
 	}
 	for _, r := range rs.rules {
+		s := Step{Rule: r.cfg.Name, Match: r.cfg.Match.Source, Outcome: StepNoMatch}
 		if env.Held && r.cfg.Account != "" {
-			continue
-		}
-		out, err := expr.Run(r.prog, env)
-		if err != nil {
-			if rs.log != nil {
-				rs.log.Warn("inbound rule failed; trying the next", "rule", r.cfg.Name, "error", routing.RunError(r.cfg.Match, err))
+			s.Outcome = StepHeld
+			if step != nil {
+				step(s)
 			}
 			continue
 		}
-		if ok, _ := out.(bool); ok {
+		out, err := expr.Run(r.prog, env)
+		matched, _ := out.(bool)
+		switch {
+		case err != nil:
+			err = routing.RunError(r.cfg.Match, err)
+			s.Outcome, s.Error = StepFailed, err.Error()
+			if rs.log != nil {
+				rs.log.Warn("inbound rule failed; trying the next", "rule", r.cfg.Name, "error", err)
+			}
+		case matched:
+			s.Outcome = StepMatched
+		}
+		if step != nil {
+			step(s)
+		}
+		if s.Outcome == StepMatched {
 			return Decision{Rule: r.cfg.Name, Account: r.cfg.Account, ExtractOTP: r.cfg.ExtractOTP, Webhook: r.cfg.Webhook}
 		}
 	}
 	return Decision{}
 }
 
-// Webhooks lists the rules' own webhook URLs by rule name, for checking
-// them against the server's egress policy.
-func (rs *Rules) Webhooks() map[string]string {
-	out := map[string]string{}
-	if rs == nil {
-		return out
+// Text is the explanation for a person reading a terminal.
+func (e Explanation) Text() string {
+	var b strings.Builder
+	v := e.Env
+	fmt.Fprintf(&b, "facts: to=%q from=%q keyword=%q provider=%q country=%q operator=%q inventory=%t held=%t\n",
+		v.To, v.From, v.Keyword, v.Provider, v.Country, v.Operator, v.Inventory, v.Held)
+	if len(e.Steps) == 0 {
+		b.WriteString("rules: none\n")
 	}
-	for _, r := range rs.rules {
-		if r.cfg.Webhook != "" {
-			out[r.cfg.Name] = r.cfg.Webhook
+	for _, s := range e.Steps {
+		fmt.Fprintf(&b, "rule %q (%s): %s", s.Rule, s.Match, s.Outcome)
+		if s.Error != "" {
+			b.WriteString(": " + s.Error)
 		}
+		b.WriteString("\n")
 	}
-	return out
+	b.WriteString(e.Decision.owner(v) + "\n")
+	return b.String()
+}
+
+// owner says in words who gets the message and what is done with it.
+func (d Decision) owner(v Env) string {
+	var who string
+	switch {
+	case v.Held:
+		who = "owner: the number's holder"
+	case d.Account != "":
+		who = fmt.Sprintf("owner: account %q (rule %q)", d.Account, d.Rule)
+	case v.Inventory:
+		who = "owner: nobody; kept for admins"
+	default:
+		who = "owner: the account whose account_sender_ids list the number, else the first account"
+	}
+	var codes string
+	switch {
+	case d.ExtractOTP == OTPExtract:
+		codes = "yes (the rule says so)"
+	case d.ExtractOTP == OTPSkip:
+		codes = "no (the rule says so)"
+	case v.Inventory:
+		codes = "yes (a number of the inventory)"
+	default:
+		codes = "no (not a number of the inventory)"
+	}
+	hook := "the owner's webhook URL"
+	if d.Webhook != "" {
+		hook = d.Webhook + fmt.Sprintf(" (rule %q)", d.Rule)
+	}
+	return fmt.Sprintf("%s\nlook for a code: %s\nwebhook: %s", who, codes, hook)
 }
 
 func errorAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {

@@ -95,3 +95,28 @@ func TestNilRulesDecideNothing(t *testing.T) {
 		t.Error("nil rules decided something")
 	}
 }
+
+// A rule failing at run time is skipped, and the explanation says why.
+func TestExplainShowsEachRule(t *testing.T) {
+	rs, err := inbound.Compile([]inbound.RuleConfig{
+		rule("numeric", "int(text) > 3", "maths"),
+		rule("stop", "keyword == 'STOP'", "compliance"),
+		rule("never", "false", "nobody"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := rs.Explain(inbound.Env{Text: "stop now", Keyword: "STOP"})
+	if len(ex.Steps) != 2 || ex.Steps[0].Outcome != inbound.StepFailed || ex.Steps[0].Error == "" ||
+		ex.Steps[1].Outcome != inbound.StepMatched || ex.Decision.Account != "compliance" {
+		t.Fatalf("explanation %+v", ex)
+	}
+	if d := rs.Decide(inbound.Env{Text: "stop now", Keyword: "STOP"}); d != ex.Decision {
+		t.Errorf("Decide = %+v, Explain decided %+v", d, ex.Decision)
+	}
+	for _, want := range []string{`rule "numeric" (int(text) > 3): failed: `, `rule "stop" (keyword == 'STOP'): matched`, `owner: account "compliance"`} {
+		if !strings.Contains(ex.Text(), want) {
+			t.Errorf("text lacks %q:\n%s", want, ex.Text())
+		}
+	}
+}
