@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,7 +34,7 @@ const (
 // dropped. With a lease of 1s a loaded machine could take longer than the
 // lease to carry a healthy phone's report back, so its message was taken
 // back and its report ignored.
-func writeAndroidConfig(t *testing.T, dir string, port int, database string) string {
+func writeAndroidConfig(t *testing.T, dir string, port int, database string, extra ...string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`
 server {
@@ -50,6 +51,7 @@ provider "android-1" {
     ping_interval = "1s"
     rate_limit    = 1000
     rate_period   = "1s"
+%[4]s
   }
 }
 route "default" {
@@ -62,7 +64,7 @@ api {
 webhooks {
   allowed_networks = ["127.0.0.0/8"]
 }
-`, port, database, androidE2ETokenEnv)
+`, port, database, androidE2ETokenEnv, strings.Join(extra, "\n"))
 	path := filepath.Join(dir, "smsrouter.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -301,4 +303,94 @@ func without(all, drop []string) []string {
 		}
 	}
 	return out
+}
+
+// TestAndroidRefusesWhileNoPhoneThenShowsPhones: with when_offline =
+// "refuse" and no phone online, a send is answered the integration
+// guide's 503 {"error":"No gateway online"} at once; once a phone is
+// online the same send is accepted and delivered, the phone is listed
+// with its SIM in the provider list, its number is in the numbers
+// inventory, and revoking it takes it out (issue 16, items 6 and 8).
+func TestAndroidRefusesWhileNoPhoneThenShowsPhones(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	t.Setenv(androidE2ETokenEnv, androidE2EToken)
+	port := freeLoopbackPort(t)
+	database := fmt.Sprintf("database {\n  driver = \"sqlite\"\n  path   = %q\n}", filepath.Join(dir, "data", "smsrouter.db"))
+	h := startHost(t, writeAndroidConfig(t, dir, port, database, `    when_offline  = "refuse"`))
+	base := fmt.Sprintf("http://127.0.0.1:%d/api/v1/providers/android-1/hooks/mobile/v1", port)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// The host knows the provider refuses from its first health check.
+	awaitProvider(ctx, t, h, "down and refusing", func(p map[string]any) bool {
+		return p["healthy"] == false && p["refuse_while_down"] == true
+	})
+	send := `{"to":"+959790000123","message":"refused or sent"}`
+	code, body := h.call(t, "POST", "/api/v1/sms/send", send)
+	if code != http.StatusServiceUnavailable || body["error"] != "No gateway online" {
+		t.Fatalf("send with no phone: HTTP %d %v, want 503 No gateway online", code, body)
+	}
+
+	ph := phonetest.New(t, base, phonetest.Options{PrivateToken: androidE2EToken, Name: "phone-a",
+		SIMs: []phonetest.SIM{{Number: "+959790000001", Operator: "ATOM", Country: "mm"}}})
+	if err := ph.WaitWebhooks(ctx, phonetest.EventSmsSent, phonetest.EventSmsDelivered); err != nil {
+		t.Fatalf("%v; host log:\n%s", err, h.stderr)
+	}
+	// The host learns the phone is online at its next health check.
+	var dev map[string]any
+	awaitProvider(ctx, t, h, "healthy with its phone online", func(p map[string]any) bool {
+		devs, _ := p["devices"].([]any)
+		for _, d := range devs {
+			if dm, _ := d.(map[string]any); dm["online"] == true && p["healthy"] == true {
+				dev = dm
+			}
+		}
+		return dev != nil
+	})
+	sims, _ := dev["sims"].([]any)
+	if dev["name"] != "phone-a" || dev["kind"] != "phone" || len(sims) != 1 || sims[0].(map[string]any)["number"] != "+959790000001" {
+		t.Errorf("device %v", dev)
+	}
+	code, body = h.call(t, "POST", "/api/v1/sms/send", send)
+	if code != http.StatusAccepted {
+		t.Fatalf("send with a phone online: HTTP %d %v", code, body)
+	}
+	if got := h.awaitFinal(t, []string{body["message_id"].(string)}, 30*time.Second); got["delivered"] != 1 {
+		t.Fatalf("message ended %v, want delivered", got)
+	}
+
+	ph.Close() // or it would register again, as the app does after a 401
+	id, _ := dev["id"].(string)
+	if code, body := h.call(t, "DELETE", "/api/v1/admin/providers/android-1/devices/"+id, ""); code/100 != 2 {
+		t.Fatalf("revoke: HTTP %d %v", code, body)
+	}
+	if code, body := h.call(t, "DELETE", "/api/v1/admin/providers/android-1/devices/"+id, ""); code != http.StatusNotFound {
+		t.Errorf("revoking it again: HTTP %d %v, want 404", code, body)
+	}
+}
+
+// awaitProvider polls the provider list, as an operator would, until
+// android-1 satisfies ok.
+func awaitProvider(ctx context.Context, t *testing.T, h *hostProc, what string, ok func(map[string]any) bool) {
+	t.Helper()
+	for {
+		code, body := h.call(t, "GET", "/api/v1/admin/providers", "")
+		if code != http.StatusOK {
+			t.Fatalf("admin/providers: HTTP %d %v", code, body)
+		}
+		provs, _ := body["providers"].([]any)
+		for _, p := range provs {
+			if pm, _ := p.(map[string]any); pm["name"] == "android-1" && ok(pm) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("android-1 never %s: %v; host log:\n%s", what, body, h.stderr)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
