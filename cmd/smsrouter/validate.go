@@ -64,7 +64,11 @@ func configValidateCmd(ctx context.Context, args []string, stdout io.Writer) err
 	if err := errors.Join(lintErr, settingsErr, casesErr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: OK (%d providers, %d routes, database %s)\n", cfg.Filename, len(cfg.Providers), len(cfg.Routes), cfg.Database.Driver)
+	inbound := ""
+	if n := cfg.Inbound.Len(); n > 0 {
+		inbound = fmt.Sprintf(", %d inbound rules", n)
+	}
+	fmt.Fprintf(stdout, "%s: OK (%d providers, %d routes%s, database %s)\n", cfg.Filename, len(cfg.Providers), len(cfg.Routes), inbound, cfg.Database.Driver)
 	return nil
 }
 
