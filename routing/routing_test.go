@@ -689,3 +689,44 @@ route "default" {
 		})
 	}
 }
+
+// TestProviderNetworks: a filter keeps a message on its recipient's
+// network with provider_operators, and lets providers that do not say
+// (no networks reported) through.
+func TestProviderNetworks(t *testing.T) {
+	src := providers("android", "phones", "modems") + providers("smpp", "smpp-1") + `
+route "mm" {
+  match      = "country == 'MM'"
+  candidates = ["phones", "modems", "smpp-1"]
+  filter     = "len(provider_operators) == 0 || (operator in provider_operators && country in provider_countries)"
+}
+route "default" {
+  default    = true
+  candidates = ["smpp-1"]
+}
+`
+	table := compile(t, src)
+	state := fakeState{
+		"phones": {Healthy: true, SuccessRate: 1, Operators: []string{"Ooredoo"}, Countries: []string{"MM"}},
+		"modems": {Healthy: true, SuccessRate: 1, Operators: []string{"Ooredoo", "Telenor"}, Countries: []string{"MM"}},
+	}
+	plan, err := routing.NewRouter(table, state).Plan(t.Context(), mm) // a Telenor number
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(plan), []string{"modems", "smpp-1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+	ex := routing.NewRouter(table, state).Explain(t.Context(), mm)
+	var seen bool
+	for _, r := range ex.Routes {
+		for _, c := range r.Candidates {
+			if c.Provider == "phones" {
+				seen = reflect.DeepEqual(c.Values["provider_operators"], []string{"Ooredoo"})
+			}
+		}
+	}
+	if !seen {
+		t.Errorf("explanation does not show phones' provider_operators: %+v", ex)
+	}
+}

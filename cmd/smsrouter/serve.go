@@ -324,6 +324,9 @@ func (n *node) startWorkers() {
 	n.workers.Go(func() { joinCluster(ctx, st, n.disp, cfg.Server.Role, log) })
 	n.workers.Go(func() { n.reload.run(ctx) })
 	n.workers.Go(func() {
+		core.SyncPluginNumbers(ctx, n.host, st, core.NumberSyncOptions{Logger: log.Named("numbers")})
+	})
+	n.workers.Go(func() {
 		numbers.Sweep(ctx, st, numbers.SweepOptions{Every: cfg.Numbers.SweepEvery, Policy: numberPolicy(cfg.Numbers), Logger: log.Named("numbers")})
 	})
 	n.workers.Go(func() {

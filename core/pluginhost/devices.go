@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -104,8 +105,22 @@ func (h *Host) RevokeDevice(ctx context.Context, name, id string) error {
 	return nil
 }
 
-// Numbers asks the named provider for the numbers it receives on.
-func (h *Host) Numbers(ctx context.Context, name string) ([]sdk.ReceivingNumber, error) {
+// NumberListers names the running providers that list the numbers they
+// receive on (sdk.NumberLister), sorted.
+func (h *Host) NumberListers() []string {
+	var out []string
+	for _, name := range h.Names() {
+		if s, err := h.get(name); err == nil {
+			if _, caps, err := s.current(); err == nil && caps.Numbers {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// ProviderNumbers asks the named provider for the numbers it receives on.
+func (h *Host) ProviderNumbers(ctx context.Context, name string) ([]numbers.Listed, error) {
 	nl, _, err := capable[sdk.NumberLister](h, name, "lists no numbers", func(c sdk.Capabilities) bool { return c.Numbers })
 	if err != nil {
 		return nil, err
@@ -114,7 +129,11 @@ func (h *Host) Numbers(ctx context.Context, name string) ([]sdk.ReceivingNumber,
 	if err != nil {
 		return nil, fmt.Errorf("numbers of %s: %w", name, err)
 	}
-	return nums, nil
+	out := make([]numbers.Listed, len(nums))
+	for i, n := range nums {
+		out[i] = numbers.Listed{Number: n.Number, Country: n.Country, CanSend: n.CanSend}
+	}
+	return out, nil
 }
 
 // Tune changes the named provider's tunables while it runs (see
