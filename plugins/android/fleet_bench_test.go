@@ -1,12 +1,15 @@
 package android_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,9 +91,109 @@ func BenchmarkHandToPhones(b *testing.B) {
 	}
 }
 
-// benchFleet configures a provider behind a counting host and connects 20
-// phones to it; all are closed when the benchmark ends, the phones first.
-func benchFleet(b *testing.B) (*android.Provider, []*phonetest.Phone) {
+// BenchmarkHandToPhonesOwnProcess is BenchmarkHandToPhones with the 20
+// phones in a child process, so the CPU time read from getrusage is the
+// plugin's, with the HTTP server standing in for the host's hook
+// forwarding (and the benchmark's loop): what one plugin process spends
+// per message handed to a phone.
+func BenchmarkHandToPhonesOwnProcess(b *testing.B) {
+	for _, batch := range []int{20, 50} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			p, url := benchProvider(b)
+			startPhonesChild(b, url)
+			waitPhonesOnline(b, p, benchPhones)
+			handToPhones(b, p, nil, batch)
+		})
+	}
+}
+
+// benchPhonesEnv gives the child process the phones' base URL.
+const benchPhonesEnv = "PHONETEST_BENCH_URL"
+
+// TestBenchmarkPhonesChild is BenchmarkHandToPhonesOwnProcess's child
+// process: 20 phones on the URL it is given, until its stdin closes. It
+// does nothing in a normal run.
+func TestBenchmarkPhonesChild(t *testing.T) {
+	url := os.Getenv(benchPhonesEnv)
+	if url == "" {
+		t.Skip("only runs as BenchmarkHandToPhonesOwnProcess's child process")
+	}
+	phones := phonetest.Fleet(t, url, benchPhones, "bench", "+15550000001", phonetest.Options{PrivateToken: privateToken})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, ph := range phones {
+		if err := ph.WaitWebhooks(ctx, phonetest.EventSmsSent); err != nil {
+			t.Fatal(err)
+		}
+		go func() { // drained, so Received never holds a phone up
+			for range ph.Received() {
+			}
+		}()
+	}
+	fmt.Println("phones ready")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes it
+	// The parent is done with the phones: leave without the goroutine
+	// check, which the phones' open connections would fail.
+	os.Exit(0)
+}
+
+func startPhonesChild(b *testing.B, url string) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchmarkPhonesChild$", "-test.v")
+	cmd.Env = append(os.Environ(), benchPhonesEnv+"="+url)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "phones ready") {
+			go func() { // keep reading so the child never blocks on its output
+				for sc.Scan() {
+				}
+			}()
+			return
+		}
+	}
+	b.Fatalf("the phones' child process ended before its phones were ready: %v", sc.Err())
+}
+
+// waitPhonesOnline waits until n phones are online.
+func waitPhonesOnline(b *testing.B, p *android.Provider, n int) {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		online := 0
+		for _, ph := range p.Phones() {
+			if ph.Online && ph.Streams > 0 {
+				online++
+			}
+		}
+		if online >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d phones online after 30 s", online, n)
+		}
+		time.Sleep(10 * time.Millisecond) // the provider has no change signal for tests; a benchmark's set-up
+	}
+}
+
+// benchProvider configures a provider behind a counting host and returns
+// the phones' base URL; it is closed when the benchmark ends.
+func benchProvider(b *testing.B) (*android.Provider, string) {
 	p := android.New()
 	host := &countingHost{p: p}
 	host.srv = httptest.NewServer(host)
@@ -104,7 +207,14 @@ func benchFleet(b *testing.B) (*android.Provider, []*phonetest.Phone) {
 			b.Error(err)
 		}
 	})
-	phones := phonetest.Fleet(b, host.srv.URL+"/hooks/mobile/v1", benchPhones, "bench", "+15550000001", phonetest.Options{PrivateToken: privateToken})
+	return p, host.srv.URL + "/hooks/mobile/v1"
+}
+
+// benchFleet configures a provider behind a counting host and connects 20
+// phones to it; all are closed when the benchmark ends, the phones first.
+func benchFleet(b *testing.B) (*android.Provider, []*phonetest.Phone) {
+	p, url := benchProvider(b)
+	phones := phonetest.Fleet(b, url, benchPhones, "bench", "+15550000001", phonetest.Options{PrivateToken: privateToken})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, ph := range phones {
