@@ -53,6 +53,14 @@ type KeyRing interface {
 	RevokeAPIKey(ctx context.Context, id string) error
 }
 
+// OverviewBook counts what the overview shows: messages per minute, the
+// queue and the webhook backlog; accountID "" counts every account's.
+type OverviewBook interface {
+	MessagesPerMinute(ctx context.Context, accountID string, since time.Time) ([]message.MinuteCount, error)
+	QueueDepth(ctx context.Context, accountID string) (message.Queue, error)
+	WebhookBacklog(ctx context.Context, accountID string) (message.WebhookBacklog, error)
+}
+
 // Ledger keeps the accounts' credit.
 type Ledger interface {
 	Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error)
@@ -121,4 +129,5 @@ type Stores interface {
 	RateCounter
 	IdempotencyBook
 	Database
+	OverviewBook
 }

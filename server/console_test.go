@@ -86,7 +86,8 @@ func TestConsole(t *testing.T) {
 
 		b := newBrowser(t, e.url)
 		code, page = b.post("/console/login", url.Values{"key": {e.keys["admin"]}})
-		if code != 200 || !strings.Contains(page, "<h1>Overview</h1>") || !strings.Contains(page, `id="providers"`) {
+		if code != 200 || !strings.Contains(page, "<h1>Overview</h1>") || !strings.Contains(page, `id="provider-health"`) ||
+			!strings.Contains(page, `id="chart-status"`) || !strings.Contains(page, `id="queue"`) || !strings.Contains(page, `id="webhook-backlog"`) {
 			t.Fatalf("sign-in with a system admin key: HTTP %d:\n%s", code, page)
 		}
 		if strings.Contains(page, e.keys["admin"]) {
@@ -107,6 +108,12 @@ func TestConsole(t *testing.T) {
 		}
 		if code, page := b.get("/console/messages"); code != 200 || !strings.Contains(page, "959971234567") {
 			t.Errorf("message list: HTTP %d:\n%s", code, page)
+		}
+		// Nothing sends in this test: the message waits queued, and the
+		// overview counts it in the chart and the queue.
+		if code, page := b.get("/console/"); code != 200 || !strings.Contains(page, `<span id="queued">1</span>`) ||
+			!regexp.MustCompile(`(?s)id="chart-status".*<rect [^>]*fill="#9aa5b8"><title>\d\d:\d\d queued: 1</title>`).MatchString(page) {
+			t.Errorf("overview after one send: HTTP %d, want one queued message in the queue and the chart:\n%s", code, page)
 		}
 
 		code, page = b.post("/console/keys", url.Values{"csrf": {csrf}, "name": {"ops"}, "permissions": {"send_sms"}})

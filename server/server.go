@@ -41,6 +41,7 @@ type Messages interface {
 	Cancel(ctx context.Context, accountID, id string) (message.View, error)
 	Quote(ctx context.Context, accountID string, to []string, req core.SendRequest) (core.Quote, error)
 	MessageDetail(ctx context.Context, caller account.APIKey, id string) (message.Detail, []outbox.Logged, error)
+	Overview(ctx context.Context, caller account.APIKey, accountID string, minutes int) (core.Overview, error)
 }
 
 // Keys authenticates API keys.
@@ -197,6 +198,7 @@ func New(o Options) http.Handler {
 	authed.GET("/sms/status/:message_id", a.status)
 	authed.GET("/sms/:message_id", a.messageDetail)
 	authed.GET("/admin/providers", requireSystem, a.providers)
+	authed.GET("/admin/overview", require(account.PermAccountAdmin), a.overview)
 	a.routeAdmin(authed)
 	a.apiRoutes(v1, authed)
 	a.webhookRoutes(authed)

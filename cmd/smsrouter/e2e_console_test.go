@@ -215,7 +215,22 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	b.do("open inbound", chromedp.Navigate(b.base+"/console/inbound"), chromedp.WaitVisible(chromedp.CSS("#inbound")))
 	b.screenshot("inbound")
-	b.do("open the overview", chromedp.Navigate(b.base+"/console/"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	// The message sent above is in the overview's charts, drawn as SVG
+	// on the server.
+	b.do("open the overview",
+		chromedp.Navigate(b.base+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#chart-status svg rect")),
+		chromedp.WaitVisible(chromedp.CSS("#chart-provider svg rect")),
+	)
+	if got := b.text("#chart-status .legend"); !strings.Contains(got, "delivered") {
+		t.Errorf("the status chart's legend lacks the delivered message: %q", got)
+	}
+	if got := b.text("#chart-provider .legend"); !strings.Contains(got, "sandbox") {
+		t.Errorf("the provider chart's legend lacks the sandbox: %q", got)
+	}
+	if got := b.text("#queue"); !strings.Contains(got, "queued") {
+		t.Errorf("the overview shows no queue: %q", got)
+	}
 	b.screenshot("overview")
 
 	// Signed out, the send-only key is refused with the reason on the page.

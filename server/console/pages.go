@@ -161,14 +161,44 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, se *session) {
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 }
 
+// overviewData is the overview page: the charts of the last hour, the
+// queue, the webhook backlog, provider health and the newest messages.
+type overviewData struct {
+	Providers []map[string]any
+	Balance   map[string]any
+	Recent    []map[string]any
+	Stats     overviewStats
+	Charts    []chart
+}
+
+// overviewStats is the part of GET /api/v1/admin/overview the page reads.
+type overviewStats struct {
+	Minutes []minuteCounts `json:"per_minute"`
+	Queue   struct {
+		Queued  int `json:"queued"`
+		Pending int `json:"pending"`
+	} `json:"queue"`
+	Webhooks struct {
+		Pending int        `json:"pending"`
+		Oldest  *time.Time `json:"oldest_created_at"`
+	} `json:"webhook_backlog"`
+}
+
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, se *session) {
 	p := c.pageFor(se, "Overview", "overview")
-	data := struct {
-		Providers []map[string]any
-		Balance   map[string]any
-		Recent    []map[string]any
-		ByStatus  map[string]int
-	}{ByStatus: map[string]int{}}
+	var data overviewData
+	p.Data = &data
+	a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/admin/overview?minutes=60", nil)
+	if c.apiFailed(w, "overview", p, a) {
+		return
+	}
+	_ = a.Decode(&data.Stats)
+	data.Charts = []chart{
+		newChart("chart-status", "Messages per minute by status (last hour, by when they were accepted)", data.Stats.Minutes,
+			func(m minuteCounts) map[string]int { return m.ByStatus }, statusColors, statusOrder),
+		newChart("chart-provider", "Messages per minute by provider (last hour)", data.Stats.Minutes,
+			func(m minuteCounts) map[string]int { return m.ByProvider }, nil, nil),
+	}
 	if se.system {
 		var prov struct {
 			Providers []map[string]any `json:"providers"`
@@ -184,19 +214,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, se *session) 
 	var list struct {
 		Messages []map[string]any `json:"messages"`
 	}
-	if a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/messages?limit=100", nil); a.OK() {
+	if a := c.call(r.Context(), se.key, http.MethodGet, "/api/v1/sms/messages?limit=10", nil); a.OK() {
 		_ = a.Decode(&list)
 	}
-	for _, m := range list.Messages {
-		if s, ok := m["status"].(string); ok {
-			data.ByStatus[s]++
-		}
-	}
-	if len(list.Messages) > 10 {
-		list.Messages = list.Messages[:10]
-	}
 	data.Recent = list.Messages
-	p.Data = data
 	c.render(w, http.StatusOK, "overview", p)
 }
 
