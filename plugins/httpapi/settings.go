@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"encoding/xml"
@@ -282,18 +283,45 @@ func compile(raw *rawSettings) (*settings, error) {
 	if s.vars == nil {
 		s.vars = map[string]string{}
 	}
-	var base *url.URL
-	if raw.BaseURL != "" {
-		u, err := url.Parse(raw.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("setting base_url: %q is not an http(s) URL such as \"https://api.example.com\"", redactURL(raw.BaseURL))
-		}
-		if u.User != nil {
-			return nil, errors.New("setting base_url: put credentials in auth, not in the URL")
-		}
-		base = u
+	base, err := compileBaseURL(raw.BaseURL)
+	if err != nil {
+		return nil, err
 	}
-	var err error
+	steps := []func() error{
+		func() error { return s.compileLimits(raw) },
+		func() error { return s.compileFormats(raw) },
+		func() (err error) { s.auth, err = checkAuth(raw.Auth); return err },
+		func() error { return s.compileStatusMaps(raw) },
+		func() error { return s.compileErrors(raw.Errors.Code, raw.Errors.Message) },
+		func() error { return s.compileOperations(raw.Operations, base) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// compileBaseURL is base_url, which relative operation URLs join; nil when
+// unset.
+func compileBaseURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("setting base_url: %q is not an http(s) URL such as \"https://api.example.com\"", redactURL(raw))
+	}
+	if u.User != nil {
+		return nil, errors.New("setting base_url: put credentials in auth, not in the URL")
+	}
+	return u, nil
+}
+
+// compileLimits sets the timeouts, batch size and concurrency given, each
+// within its range.
+func (s *settings) compileLimits(raw *rawSettings) error {
 	for _, d := range []struct {
 		field  string
 		raw    *sdk.Duration
@@ -308,88 +336,108 @@ func compile(raw *rawSettings) (*settings, error) {
 			continue
 		}
 		if err := sdk.InRange(d.field, *d.raw, sdk.Duration(d.lo), sdk.Duration(d.hi)); err != nil {
-			return nil, err
+			return err
 		}
 		*d.to = d.raw.D()
 	}
 	if raw.MaxBatchSize != 0 {
 		if raw.MaxBatchSize < 1 || raw.MaxBatchSize > maxBatchLimit {
-			return nil, fmt.Errorf("setting max_batch_size: %d is out of range, want 1 to %d", raw.MaxBatchSize, maxBatchLimit)
+			return fmt.Errorf("setting max_batch_size: %d is out of range, want 1 to %d", raw.MaxBatchSize, maxBatchLimit)
 		}
 		s.maxBatch = raw.MaxBatchSize
 	}
 	if raw.Concurrency != 0 {
 		if raw.Concurrency < 1 || raw.Concurrency > maxConcurrency {
-			return nil, fmt.Errorf("setting concurrency: %d is out of range, want 1 to %d", raw.Concurrency, maxConcurrency)
+			return fmt.Errorf("setting concurrency: %d is out of range, want 1 to %d", raw.Concurrency, maxConcurrency)
 		}
 		s.concurrency = raw.Concurrency
 	}
+	return nil
+}
+
+// compileFormats sets how phone numbers are written and the balance's
+// currency.
+func (s *settings) compileFormats(raw *rawSettings) error {
 	switch raw.PhoneFormat {
 	case "":
 	case "digits", "e164":
 		s.phoneFormat = raw.PhoneFormat
 	default:
-		return nil, fmt.Errorf("setting phone_format: %q is not one of \"digits\" (380501234567) or \"e164\" (+380501234567)", raw.PhoneFormat)
+		return fmt.Errorf("setting phone_format: %q is not one of \"digits\" (380501234567) or \"e164\" (+380501234567)", raw.PhoneFormat)
 	}
 	if raw.Currency != "" {
 		if !currencyPattern.MatchString(raw.Currency) {
-			return nil, fmt.Errorf("setting currency: %q is not a three-letter ISO 4217 code such as \"UAH\"", raw.Currency)
+			return fmt.Errorf("setting currency: %q is not a three-letter ISO 4217 code such as \"UAH\"", raw.Currency)
 		}
 		s.currency = raw.Currency
 	}
-	if s.auth, err = checkAuth(raw.Auth); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// compileStatusMaps sets what the aggregator's statuses and HTTP statuses
+// mean.
+func (s *settings) compileStatusMaps(raw *rawSettings) error {
 	for k, v := range raw.StatusMap {
 		st := sdk.Status(v)
 		if !st.Valid() {
-			return nil, fmt.Errorf("setting status_map[%q]: %q is not a status; want one of queued, sent, delivered, failed, expired, rejected, undeliverable, unknown", k, v)
+			return fmt.Errorf("setting status_map[%q]: %q is not a status; want one of queued, sent, delivered, failed, expired, rejected, undeliverable, unknown", k, v)
 		}
 		s.statusMap[strings.ToUpper(k)] = st
 	}
 	for k, v := range raw.HTTPStatus {
 		if !httpStatusKey(k) {
-			return nil, fmt.Errorf("setting http_status[%q]: want an HTTP status such as \"453\" or a class such as \"5xx\"", k)
+			return fmt.Errorf("setting http_status[%q]: want an HTTP status such as \"453\" or a class such as \"5xx\"", k)
 		}
 		switch c := class(v); c {
 		case classPermanent, classTemporary, classThrottled, classDuplicate:
 			s.httpStatus[strings.ToLower(k)] = c
 		default:
-			return nil, fmt.Errorf("setting http_status[%q]: %q is not one of permanent, temporary, throttled, duplicate", k, v)
+			return fmt.Errorf("setting http_status[%q]: %q is not one of permanent, temporary, throttled, duplicate", k, v)
 		}
 	}
-	if raw.Errors.Code != "" {
-		if s.errCode, err = optSelector("errors.code", &raw.Errors.Code); err != nil {
-			return nil, fmt.Errorf("setting %w", err)
+	return nil
+}
+
+// compileErrors parses where an error answer keeps its code and message.
+func (s *settings) compileErrors(code, message string) error {
+	var err error
+	if code != "" {
+		if s.errCode, err = optSelector("errors.code", &code); err != nil {
+			return fmt.Errorf("setting %w", err)
 		}
 	}
-	if raw.Errors.Message != "" {
-		if s.errMessage, err = optSelector("errors.message", &raw.Errors.Message); err != nil {
-			return nil, fmt.Errorf("setting %w", err)
+	if message != "" {
+		if s.errMessage, err = optSelector("errors.message", &message); err != nil {
+			return fmt.Errorf("setting %w", err)
 		}
 	}
-	for name := range raw.Operations {
+	return nil
+}
+
+// compileOperations compiles the operations given, send at least.
+func (s *settings) compileOperations(raw map[string]*rawOperation, base *url.URL) error {
+	for name := range raw {
 		switch name {
 		case opSend, opStatus, opBalance, opSenderIDs:
 		default:
-			return nil, fmt.Errorf("setting operations: unknown operation %q (known: send, status, balance, sender_ids)", name)
+			return fmt.Errorf("setting operations: unknown operation %q (known: send, status, balance, sender_ids)", name)
 		}
 	}
 	for _, name := range []string{opSend, opStatus, opBalance, opSenderIDs} {
-		ro := raw.Operations[name]
+		ro := raw[name]
 		if ro == nil {
 			continue
 		}
 		op, err := compileOperation(name, ro, base, s)
 		if err != nil {
-			return nil, fmt.Errorf("setting operations.%s.%w", name, err)
+			return fmt.Errorf("setting operations.%s.%w", name, err)
 		}
 		s.ops[name] = op
 	}
 	if s.ops[opSend] == nil {
-		return nil, errors.New("setting operations.send: missing; set preset = \"aggregator002\" or describe the send request")
+		return errors.New("setting operations.send: missing; set preset = \"aggregator002\" or describe the send request")
 	}
-	return s, nil
+	return nil
 }
 
 func checkAuth(a rawAuth) (rawAuth, error) {
@@ -433,25 +481,56 @@ func httpStatusKey(k string) bool {
 }
 
 func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings) (*operation, error) {
-	op := &operation{name: name, method: strings.ToUpper(ro.Method), headers: ro.Headers, contentType: ro.ContentType}
-	if op.method == "" {
-		op.method = http.MethodPost
+	op := &operation{name: name, headers: ro.Headers, contentType: ro.ContentType}
+	var err error
+	if op.method, err = compileMethod(ro.Method); err != nil {
+		return nil, err
 	}
-	switch op.method {
+	if op.url, err = compileURL(ro.URL, base); err != nil {
+		return nil, err
+	}
+	steps := []func() error{
+		func() error { return op.compileBody(ro) },
+		func() error { return op.compileQuery(ro.Query) },
+		func() error { return checkHeaders(ro.Headers, s.auth.Type) },
+		func() error { return op.compileBatching(ro, s.maxBatch) },
+		func() error { return op.compileResponse(&ro.Response) },
+		func() error { return op.requireSelectors(s) },
+		func() error { return probe(op, s) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return op, nil
+}
+
+// compileMethod is the operation's HTTP method, POST when unset.
+func compileMethod(method string) (string, error) {
+	m := strings.ToUpper(method)
+	switch m {
+	case "":
+		return http.MethodPost, nil
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch:
-	default:
-		return nil, fmt.Errorf("method: %q is not one of GET, POST, PUT, PATCH", ro.Method)
+		return m, nil
 	}
-	if ro.URL == "" {
+	return "", fmt.Errorf("method: %q is not one of GET, POST, PUT, PATCH", method)
+}
+
+// compileURL is the operation's absolute http(s) URL; a relative one is
+// joined to base_url.
+func compileURL(raw string, base *url.URL) (*url.URL, error) {
+	if raw == "" {
 		return nil, errors.New("url: empty; give the operation's URL, absolute or relative to base_url")
 	}
-	u, err := url.Parse(ro.URL)
+	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("url: %q is not a URL: %w", redactURL(ro.URL), err)
+		return nil, fmt.Errorf("url: %q is not a URL: %w", redactURL(raw), err)
 	}
 	if !u.IsAbs() {
 		if base == nil {
-			return nil, fmt.Errorf("url: %q is relative but base_url is not set", ro.URL)
+			return nil, fmt.Errorf("url: %q is relative but base_url is not set", raw)
 		}
 		rel := u
 		u = base.JoinPath(rel.Path)
@@ -460,8 +539,12 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("url: %q is not an http(s) URL", redactURL(u.String()))
 	}
-	op.url = u
+	return u, nil
+}
 
+// compileBody sets the request body's format, template and content type:
+// a body without a format is JSON, a format other than none needs a body.
+func (op *operation) compileBody(ro *rawOperation) error {
 	op.format = format(ro.Format)
 	switch op.format {
 	case "":
@@ -471,17 +554,20 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 		}
 	case formatJSON, formatXML, formatNone:
 	default:
-		return nil, fmt.Errorf("format: %q is not one of json, xml, none", ro.Format)
+		return fmt.Errorf("format: %q is not one of json, xml, none", ro.Format)
 	}
-	if op.format != formatNone {
-		if ro.Body == "" {
-			return nil, fmt.Errorf("body: empty; a %s request needs a body template", op.format)
+	if op.format == formatNone {
+		if ro.Body != "" {
+			return errors.New("body: set, but format is \"none\"; set format to json or xml")
 		}
-		if op.body, err = template.New(name).Funcs(templateFuncs).Option("missingkey=zero").Parse(ro.Body); err != nil {
-			return nil, fmt.Errorf("body: %w", err)
-		}
-	} else if ro.Body != "" {
-		return nil, errors.New("body: set, but format is \"none\"; set format to json or xml")
+		return nil
+	}
+	if ro.Body == "" {
+		return fmt.Errorf("body: empty; a %s request needs a body template", op.format)
+	}
+	var err error
+	if op.body, err = template.New(op.name).Funcs(templateFuncs).Option("missingkey=zero").Parse(ro.Body); err != nil {
+		return fmt.Errorf("body: %w", err)
 	}
 	if op.contentType == "" {
 		switch op.format {
@@ -491,53 +577,70 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 			op.contentType = "text/xml; charset=utf-8"
 		}
 	}
-	keys := make([]string, 0, len(ro.Query))
-	for k := range ro.Query {
+	return nil
+}
+
+// compileQuery parses the query parameters' templates, in name order.
+func (op *operation) compileQuery(query map[string]string) error {
+	keys := make([]string, 0, len(query))
+	for k := range query {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		t, err := template.New(name + "?" + k).Funcs(templateFuncs).Option("missingkey=zero").Parse(ro.Query[k])
+		t, err := template.New(op.name + "?" + k).Funcs(templateFuncs).Option("missingkey=zero").Parse(query[k])
 		if err != nil {
-			return nil, fmt.Errorf("query[%q]: %w", k, err)
+			return fmt.Errorf("query[%q]: %w", k, err)
 		}
 		op.query = append(op.query, queryParam{name: k, tmpl: t})
 	}
-	for k := range ro.Headers {
-		if strings.EqualFold(k, "Authorization") && s.auth.Type != "none" {
-			return nil, fmt.Errorf("headers[%q]: conflicts with auth; configure credentials under auth", k)
+	return nil
+}
+
+// checkHeaders refuses an Authorization header beside an auth block, which
+// would send two sets of credentials.
+func checkHeaders(headers map[string]string, authType string) error {
+	for k := range headers {
+		if strings.EqualFold(k, "Authorization") && authType != "none" {
+			return fmt.Errorf("headers[%q]: conflicts with auth; configure credentials under auth", k)
 		}
 	}
+	return nil
+}
 
+// compileBatching sets how many messages (or ids) one request carries and,
+// for send, how messages are grouped into requests and results matched to
+// them.
+func (op *operation) compileBatching(ro *rawOperation, maxBatch int) error {
 	op.batchSize = ro.BatchSize
 	if op.batchSize == 0 {
-		op.batchSize = s.maxBatch
-		if name == opStatus {
+		op.batchSize = maxBatch
+		if op.name == opStatus {
 			op.batchSize = 100
 		}
 	}
 	if op.batchSize < 1 || op.batchSize > maxBatchLimit {
-		return nil, fmt.Errorf("batch_size: %d is out of range, want 1 to %d", ro.BatchSize, maxBatchLimit)
+		return fmt.Errorf("batch_size: %d is out of range, want 1 to %d", ro.BatchSize, maxBatchLimit)
 	}
-	if name == opSend {
-		op.groupBy, op.matchBy = ro.GroupBy, ro.MatchBy
-		if op.groupBy == "" {
-			op.groupBy = "text"
+	if op.name != opSend {
+		if ro.GroupBy != "" || ro.MatchBy != "" {
+			return errors.New("group_by/match_by: only the send operation takes them")
 		}
-		if op.matchBy == "" {
-			op.matchBy = "phone"
-		}
-		if op.groupBy != "text" && op.groupBy != "none" {
-			return nil, fmt.Errorf("group_by: %q is not one of \"text\" (one request per sender and text) or \"none\" (messages of any text in one request)", ro.GroupBy)
-		}
-		if op.matchBy != "phone" && op.matchBy != "order" && op.matchBy != "reference" {
-			return nil, fmt.Errorf("match_by: %q is not one of phone, order, reference", ro.MatchBy)
-		}
-	} else if ro.GroupBy != "" || ro.MatchBy != "" {
-		return nil, errors.New("group_by/match_by: only the send operation takes them")
+		return nil
 	}
+	op.groupBy, op.matchBy = cmp.Or(ro.GroupBy, "text"), cmp.Or(ro.MatchBy, "phone")
+	if op.groupBy != "text" && op.groupBy != "none" {
+		return fmt.Errorf("group_by: %q is not one of \"text\" (one request per sender and text) or \"none\" (messages of any text in one request)", ro.GroupBy)
+	}
+	if op.matchBy != "phone" && op.matchBy != "order" && op.matchBy != "reference" {
+		return fmt.Errorf("match_by: %q is not one of phone, order, reference", ro.MatchBy)
+	}
+	return nil
+}
 
-	r := &ro.Response
+// compileResponse sets the answer's format (the request's, JSON for a
+// request without a body) and parses its selectors.
+func (op *operation) compileResponse(r *rawResponse) error {
 	op.resp.format = format(r.Format)
 	switch op.resp.format {
 	case "":
@@ -547,7 +650,7 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 		}
 	case formatJSON, formatXML:
 	default:
-		return nil, fmt.Errorf("response.format: %q is not one of json, xml", r.Format)
+		return fmt.Errorf("response.format: %q is not one of json, xml", r.Format)
 	}
 	for _, f := range []struct {
 		field string
@@ -559,18 +662,25 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 		{"error_code", r.ErrorCode, &op.resp.errorCode}, {"error_message", r.ErrorMessage, &op.resp.errorMessage},
 		{"amount", r.Amount, &op.resp.amount}, {"currency", r.Currency, &op.resp.currency}, {"value", r.Value, &op.resp.value},
 	} {
+		var err error
 		if *f.out, err = optSelector("response."+f.field, f.in); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// requireSelectors checks that the operation's answer names what the
+// operation reads from it: all missing ones at once.
+func (op *operation) requireSelectors(s *settings) error {
 	need := func(field string, sel *selector) error {
 		if sel == nil {
-			return fmt.Errorf("response.%s: missing; the %s operation needs it", field, name)
+			return fmt.Errorf("response.%s: missing; the %s operation needs it", field, op.name)
 		}
 		return nil
 	}
 	var errs []error
-	switch name {
+	switch op.name {
 	case opSend:
 		errs = append(errs, need("items", op.resp.items), need("id", op.resp.id))
 		switch op.matchBy {
@@ -592,13 +702,7 @@ func compileOperation(name string, ro *rawOperation, base *url.URL, s *settings)
 			op.resp.value = &selector{last: "#text"}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if err := probe(op, s); err != nil {
-		return nil, err
-	}
-	return op, nil
+	return errors.Join(errs...)
 }
 
 func optSelector(field string, v *string) (*selector, error) {
