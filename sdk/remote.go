@@ -272,117 +272,171 @@ func (r *remoteProvider) Events(ctx context.Context, emit EmitFunc) error {
 	if err != nil {
 		return r.eventsEnd(ctx, err)
 	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex // guards sendErr, emitErr, stream.Send and after
-		sendErr error
-		emitErr error
-		// after holds, per provider message id with an event in flight,
-		// the channel closed when the newest of them is done.
-		after = map[string]chan struct{}{}
-	)
-	slots := make(chan struct{}, eventsInFlight)
-	failed := make(chan struct{})
-	var failOnce sync.Once
-	// fail stops taking events: cancelling the stream also ends a Recv
-	// that waits for the next one.
-	fail := func() {
-		failOnce.Do(func() {
-			close(failed)
-			cancel()
-		})
-	}
-	finish := func(err error) error {
-		cancel()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case emitErr != nil:
-			return emitErr
-		case err != nil:
-			return err
-		case sendErr != nil:
-			return r.eventsEnd(ctx, sendErr)
-		}
-		return nil
-	}
+	p := &eventPump{r: r, ctx: ctx, streamCtx: streamCtx, cancel: cancel, stream: stream, emit: emit,
+		after: map[string]chan struct{}{}, slots: make(chan struct{}, eventsInFlight), failed: make(chan struct{})}
 	for {
 		select {
-		case slots <- struct{}{}:
-		case <-failed:
-			return finish(nil)
+		case p.slots <- struct{}{}:
+		case <-p.failed:
+			return p.finish(nil)
 		}
-		d, err := stream.Recv()
-		if err != nil {
-			select {
-			case <-failed:
-				// Our own cancel ended Recv; finish reports the cause.
-				return finish(nil)
-			default:
-			}
-			return finish(r.eventsEnd(ctx, err))
+		d, ev, err := p.next()
+		if d == nil {
+			return p.finish(err)
 		}
-		ev, err := eventFromPB(d.GetEvent())
-		if err != nil {
-			return finish(fmt.Errorf("%s: events: plugin sent an invalid event: %w", r.name, err))
-		}
-		key := ""
-		if ev.Status != nil {
-			key = ev.Status.ProviderMessageID
-		}
-		var prev chan struct{}
-		done := make(chan struct{})
-		if key != "" {
-			mu.Lock()
-			prev = after[key]
-			after[key] = done
-			mu.Unlock()
-		}
-		deliveryID := d.GetDeliveryId()
-		wg.Go(func() {
-			defer func() { <-slots }()
-			defer func() {
-				close(done)
-				if key != "" {
-					mu.Lock()
-					if after[key] == done {
-						delete(after, key)
-					}
-					mu.Unlock()
-				}
-			}()
-			if prev != nil {
-				select {
-				case <-prev:
-				case <-streamCtx.Done():
-					return
-				}
-			}
-			if err := emit(streamCtx, ev); err != nil {
-				mu.Lock()
-				if emitErr == nil && ctx.Err() == nil && streamCtx.Err() == nil {
-					emitErr = fmt.Errorf("%s: events: storing event %q failed; it stays unacknowledged and the plugin sends it again on the next stream: %w", r.name, ev.ID, err)
-				}
-				mu.Unlock()
-				fail()
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if sendErr != nil {
-				return
-			}
-			if err := stream.Send(&pluginpb.EventAck{DeliveryId: deliveryID}); err != nil {
-				if errors.Is(err, io.EOF) {
-					// The stream ended; the receive loop learns why.
-					err = io.EOF
-				}
-				sendErr = err
-				fail()
-			}
-		})
+		id := d.GetDeliveryId()
+		prev, done := p.order(ev)
+		p.wg.Go(func() { p.handle(id, ev, prev, done) })
 	}
+}
+
+// eventPump is one event stream of Events: it receives events, hands each
+// to emit on a goroutine of its own (at most eventsInFlight at once), in
+// order per provider message id, and acknowledges each once emitted.
+type eventPump struct {
+	r         *remoteProvider
+	ctx       context.Context // the caller's
+	streamCtx context.Context // ended by cancel, which ends the stream
+	cancel    context.CancelFunc
+	stream    pluginpb.Provider_EventsClient
+	emit      EmitFunc
+	wg        sync.WaitGroup
+
+	mu      sync.Mutex // guards sendErr, emitErr, stream.Send and after
+	sendErr error
+	emitErr error
+	// after holds, per provider message id with an event in flight, the
+	// channel closed when the newest of them is done.
+	after map[string]chan struct{}
+
+	slots    chan struct{} // a slot per event handed over and not yet done
+	failed   chan struct{} // closed when the pump stops taking events
+	failOnce sync.Once
+}
+
+// next receives the next event. When there is none (d is nil), err is why
+// the stream ended, or nil when the pump stopped itself and finish knows
+// the cause.
+func (p *eventPump) next() (*pluginpb.EventDelivery, Event, error) {
+	d, err := p.stream.Recv()
+	if err != nil {
+		select {
+		case <-p.failed:
+			// Our own cancel ended Recv; finish reports the cause.
+			return nil, Event{}, nil
+		default:
+		}
+		return nil, Event{}, p.r.eventsEnd(p.ctx, err)
+	}
+	ev, err := eventFromPB(d.GetEvent())
+	if err != nil {
+		return nil, Event{}, fmt.Errorf("%s: events: plugin sent an invalid event: %w", p.r.name, err)
+	}
+	return d, ev, nil
+}
+
+// order returns the channel closed when the previous event of ev's
+// provider message id is done (nil when none is in flight), and the one
+// to close when ev is.
+func (p *eventPump) order(ev Event) (prev, done chan struct{}) {
+	done = make(chan struct{})
+	if key := orderKey(ev); key != "" {
+		p.mu.Lock()
+		prev = p.after[key]
+		p.after[key] = done
+		p.mu.Unlock()
+	}
+	return prev, done
+}
+
+// orderKey is what events handed over in order share: the provider's
+// message id of a status event, none for others.
+func orderKey(ev Event) string {
+	if ev.Status != nil {
+		return ev.Status.ProviderMessageID
+	}
+	return ""
+}
+
+// handle waits for the event before it, emits ev and acknowledges it.
+func (p *eventPump) handle(deliveryID uint64, ev Event, prev, done chan struct{}) {
+	defer func() { <-p.slots }()
+	defer p.release(orderKey(ev), done)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-p.streamCtx.Done():
+			return
+		}
+	}
+	if err := p.emit(p.streamCtx, ev); err != nil {
+		p.mu.Lock()
+		if p.emitErr == nil && p.ctx.Err() == nil && p.streamCtx.Err() == nil {
+			p.emitErr = fmt.Errorf("%s: events: storing event %q failed; it stays unacknowledged and the plugin sends it again on the next stream: %w", p.r.name, ev.ID, err)
+		}
+		p.mu.Unlock()
+		p.fail()
+		return
+	}
+	p.ack(deliveryID)
+}
+
+// release marks an event done, for the next of its key.
+func (p *eventPump) release(key string, done chan struct{}) {
+	close(done)
+	if key == "" {
+		return
+	}
+	p.mu.Lock()
+	if p.after[key] == done {
+		delete(p.after, key)
+	}
+	p.mu.Unlock()
+}
+
+// ack acknowledges an emitted event; a stream that cannot take it stops
+// the pump.
+func (p *eventPump) ack(deliveryID uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sendErr != nil {
+		return
+	}
+	if err := p.stream.Send(&pluginpb.EventAck{DeliveryId: deliveryID}); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The stream ended; the receive loop learns why.
+			err = io.EOF
+		}
+		p.sendErr = err
+		p.fail()
+	}
+}
+
+// fail stops taking events: cancelling the stream also ends a Recv that
+// waits for the next one.
+func (p *eventPump) fail() {
+	p.failOnce.Do(func() {
+		close(p.failed)
+		p.cancel()
+	})
+}
+
+// finish ends the stream, waits for the events in flight and says why
+// Events returns: a failed emit first, then err, then a failed ack.
+func (p *eventPump) finish(err error) error {
+	p.cancel()
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.emitErr != nil:
+		return p.emitErr
+	case err != nil:
+		return err
+	case p.sendErr != nil:
+		return p.r.eventsEnd(p.ctx, p.sendErr)
+	}
+	return nil
 }
 
 func (r *remoteProvider) eventsEnd(ctx context.Context, err error) error {
