@@ -27,39 +27,11 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 	fs := newFlags("accounts " + sub)
 	cfgPath := fs.String("config", "", "config file whose database holds the accounts (default: the embedded default)")
 	reason := fs.String("reason", "", "why the credit changes, kept in the ledger (credit only)")
-	var want int
-	switch sub {
-	case "list":
-	case "credit", "limit", "low-balance", "bodies":
-		want = 2
-	default:
-		return fmt.Errorf("unknown subcommand %q: %s", sub, accountsUsage)
-	}
-	pos, err := parseInterleaved(fs, args)
+	change, err := parseAccountsArgs(fs, sub, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != want {
-		return fmt.Errorf("%d arguments given, want %d: %s", len(pos), want, accountsUsage)
-	}
-	// Check the amount before touching the database, so a typo changes
-	// nothing.
-	var amount *money.Amount
-	var bodies account.MessageBodies
-	if sub == "bodies" {
-		if bodies, err = account.ParseMessageBodies(pos[1]); err != nil {
-			return err
-		}
-	} else if want == 2 {
-		keyword := map[string]string{"limit": "none", "low-balance": "default"}[sub]
-		if keyword == "" || pos[1] != keyword {
-			a, err := money.Parse(pos[1])
-			if err != nil {
-				return fmt.Errorf("amount: %w", err)
-			}
-			amount = &a
-		}
-	}
+	change.reason = *reason
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
@@ -74,48 +46,107 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 		cur = cfg.Table.Currency()
 	}
 	if sub == "list" {
-		accounts, err := st.ListAccounts(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tBALANCE\tCREDIT LIMIT\tLOW BALANCE\tBODIES\tCREATED")
-		for _, a := range accounts {
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Balance, cur, orWord(a.CreditLimit, "none"),
-				orWord(a.LowBalance, "default"), a.MessageBodies, a.CreatedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
+		return listAccounts(ctx, st, cur, stdout)
 	}
-	acc, err := findAccount(ctx, st, pos[0])
+	acc, err := findAccount(ctx, st, change.account)
 	if err != nil {
 		return err
 	}
+	return change.apply(ctx, st, acc, cur, stdout)
+}
+
+// accountChange is what an accounts subcommand other than list changes.
+type accountChange struct {
+	sub     string
+	account string // id or name
+	// amount is the credit, limit or threshold; nil for the keyword
+	// (limit none, low-balance default).
+	amount *money.Amount
+	bodies account.MessageBodies
+	reason string
+}
+
+// parseAccountsArgs checks the arguments, the amount included, before the
+// database is touched, so that a typo changes nothing.
+func parseAccountsArgs(fs *flag.FlagSet, sub string, args []string) (accountChange, error) {
+	var want int
 	switch sub {
+	case "list":
+	case "credit", "limit", "low-balance", "bodies":
+		want = 2
+	default:
+		return accountChange{}, fmt.Errorf("unknown subcommand %q: %s", sub, accountsUsage)
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return accountChange{}, err
+	}
+	if len(pos) != want {
+		return accountChange{}, fmt.Errorf("%d arguments given, want %d: %s", len(pos), want, accountsUsage)
+	}
+	c := accountChange{sub: sub}
+	if want == 0 {
+		return c, nil
+	}
+	c.account = pos[0]
+	if sub == "bodies" {
+		c.bodies, err = account.ParseMessageBodies(pos[1])
+		return c, err
+	}
+	keyword := map[string]string{"limit": "none", "low-balance": "default"}[sub]
+	if keyword == "" || pos[1] != keyword {
+		a, err := money.Parse(pos[1])
+		if err != nil {
+			return accountChange{}, fmt.Errorf("amount: %w", err)
+		}
+		c.amount = &a
+	}
+	return c, nil
+}
+
+// listAccounts prints every account with its balance and settings.
+func listAccounts(ctx context.Context, st *store.Store, cur string, stdout io.Writer) error {
+	accounts, err := st.ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tBALANCE\tCREDIT LIMIT\tLOW BALANCE\tBODIES\tCREATED")
+	for _, a := range accounts {
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Balance, cur, orWord(a.CreditLimit, "none"),
+			orWord(a.LowBalance, "default"), a.MessageBodies, a.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// apply makes the change to acc and says what it did.
+func (c accountChange) apply(ctx context.Context, st *store.Store, acc account.Account, cur string, stdout io.Writer) error {
+	switch c.sub {
 	case "credit":
-		r := strings.TrimSpace(*reason)
+		r := strings.TrimSpace(c.reason)
 		if r == "" {
 			r = "added with smsrouter accounts credit"
 		}
-		e, err := st.AddCredit(ctx, acc.ID, *amount, r)
+		e, err := st.AddCredit(ctx, acc.ID, *c.amount, r)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): %s %s %s, balance now %s %s\n", acc.Name, acc.ID, e.Kind, e.Amount, cur, e.BalanceAfter, cur)
 	case "limit":
-		if err := st.SetCreditLimit(ctx, acc.ID, amount); err != nil {
+		if err := st.SetCreditLimit(ctx, acc.ID, c.amount); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s): credit limit %s\n", acc.Name, acc.ID, orWord(amount, "none: sends are never refused for credit"))
+		fmt.Fprintf(stdout, "%s (%s): credit limit %s\n", acc.Name, acc.ID, orWord(c.amount, "none: sends are never refused for credit"))
 	case "low-balance":
-		if err := st.SetLowBalance(ctx, acc.ID, amount); err != nil {
+		if err := st.SetLowBalance(ctx, acc.ID, c.amount); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s): low-balance threshold %s\n", acc.Name, acc.ID, orWord(amount, "from the config"))
+		fmt.Fprintf(stdout, "%s (%s): low-balance threshold %s\n", acc.Name, acc.ID, orWord(c.amount, "from the config"))
 	case "bodies":
-		if _, err := st.SetMessageBodies(ctx, acc.ID, bodies); err != nil {
+		if _, err := st.SetMessageBodies(ctx, acc.ID, c.bodies); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s): message bodies %s for messages accepted from now on (servers apply it within a minute)\n", acc.Name, acc.ID, bodies)
+		fmt.Fprintf(stdout, "%s (%s): message bodies %s for messages accepted from now on (servers apply it within a minute)\n", acc.Name, acc.ID, c.bodies)
 	}
 	return nil
 }
