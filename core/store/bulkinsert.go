@@ -19,7 +19,7 @@ import (
 // so it has as many parameters as the table has columns however many rows
 // there are: building, sending and planning a VALUES list of thousands of
 // parameters per accept batch was the largest part of accepting. SQLite
-// has no arrays and a cheap in-process insert; it uses gorm's.
+// has no arrays: it inserts in chunks of rows (insertRowChunks).
 func insertRows(tx *gorm.DB, rows any) error {
 	return insertRowsReturning(tx, rows, "", nil)
 }
@@ -41,7 +41,7 @@ func insertRowsReturning(tx *gorm.DB, rows any, returning string, scan func(*sql
 	}
 	now := tx.NowFunc()
 	if tx.Dialector.Name() != DriverPostgres {
-		return insertRowByRow(ctx, tx, plan, rv, now, returning, scan)
+		return insertRowChunks(ctx, tx, plan, rv, now, returning, scan)
 	}
 	cols := make([]reflect.Value, len(plan.fields))
 	for i, f := range plan.fields {
@@ -87,7 +87,10 @@ type insertPlan struct {
 	table  string
 	fields []*schema.Field
 	sql    string // PostgreSQL: every row in one statement, by arrays
-	rowSQL string // SQLite: one row, prepared once per call
+	// rowSQL and rowValues make SQLite's inserts: the statement up to
+	// VALUES, and one row's placeholders.
+	rowSQL    string
+	rowValues string
 }
 
 // values yields the plan's column values of one row (a model or a
@@ -141,7 +144,8 @@ func insertPlanFor(tx *gorm.DB, elem reflect.Type) (*insertPlan, error) {
 		unnest = append(unnest, fmt.Sprintf("$%d::%s[]", len(p.fields), typ))
 	}
 	p.sql = fmt.Sprintf(`INSERT INTO %q (%s) SELECT * FROM unnest(%s)`, p.table, strings.Join(names, ", "), strings.Join(unnest, ", "))
-	p.rowSQL = fmt.Sprintf(`INSERT INTO %q (%s) VALUES (%s)`, p.table, strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
+	p.rowSQL = fmt.Sprintf(`INSERT INTO %q (%s) VALUES `, p.table, strings.Join(names, ", "))
+	p.rowValues = "(" + strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ") + ")"
 	insertPlans.Store(elem, p)
 	return p, nil
 }
@@ -170,47 +174,56 @@ func pgArrayType(t reflect.Type) (string, bool) {
 	return "", false
 }
 
-// insertRowByRow is insertRows for SQLite: in process, a prepared one-row
-// insert run per row costs less than parsing a statement with thousands of
-// placeholders for every batch, which SQLite would do (it has no cache for
-// statements that differ in length).
-func insertRowByRow(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time, returning string, scan func(*sql.Rows) error) error {
-	preparer, ok := tx.Statement.ConnPool.(interface {
-		PrepareContext(context.Context, string) (*sql.Stmt, error)
-	})
-	if !ok {
-		if returning != "" {
-			return fmt.Errorf("insert into %s: the connection cannot prepare statements", plan.table)
+// sqliteRowsPerInsert is how many rows one SQLite insert statement takes:
+// 64 rows of the widest table stay far below SQLite's parameter limit.
+const sqliteRowsPerInsert = 64
+
+// insertRowChunks is insertRows for SQLite: statements of up to
+// sqliteRowsPerInsert rows each. The driver prepares a statement anew on
+// every execution, so a one-row insert run per row (as this once was)
+// parsed and compiled the insert once per row, a sixth of the server's CPU
+// on SQLite end to end (docs/performance.md, issue 20); a chunk parses it
+// once per 64 rows, and stays far from the statements of thousands of
+// placeholders a whole batch in one VALUES list would make.
+func insertRowChunks(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time, returning string, scan func(*sql.Rows) error) error {
+	n := rv.Len()
+	args := make([]any, 0, min(n, sqliteRowsPerInsert)*len(plan.fields))
+	for start := 0; start < n; start += sqliteRowsPerInsert {
+		end := min(n, start+sqliteRowsPerInsert)
+		args = args[:0]
+		for r := start; r < end; r++ {
+			for _, v := range plan.values(ctx, rv.Index(r), now) {
+				args = append(args, v.Interface())
+			}
 		}
-		return tx.CreateInBatches(rv.Interface(), 200).Error
-	}
-	q := plan.rowSQL
-	if returning != "" {
-		q += " RETURNING " + returning
-	}
-	stmt, err := preparer.PrepareContext(ctx, q)
-	if err != nil {
-		return fmt.Errorf("insert into %s: %w", plan.table, err)
-	}
-	defer stmt.Close()
-	args := make([]any, len(plan.fields))
-	for r := range rv.Len() {
-		for i, v := range plan.values(ctx, rv.Index(r), now) {
-			args[i] = v.Interface()
-		}
+		q := plan.rowsSQL(end - start)
 		if returning == "" {
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("insert into %s: %w", plan.table, err)
+			if _, err := tx.Statement.ConnPool.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("insert %d rows into %s: %w", end-start, plan.table, err)
 			}
 			continue
 		}
-		got, err := stmt.QueryContext(ctx, args...)
+		got, err := tx.Statement.ConnPool.QueryContext(ctx, q+" RETURNING "+returning, args...)
 		if err != nil {
-			return fmt.Errorf("insert into %s: %w", plan.table, err)
+			return fmt.Errorf("insert %d rows into %s: %w", end-start, plan.table, err)
 		}
 		if err := scanAll(got, scan); err != nil {
-			return fmt.Errorf("insert into %s: %w", plan.table, err)
+			return fmt.Errorf("insert %d rows into %s: %w", end-start, plan.table, err)
 		}
 	}
 	return nil
+}
+
+// rowsSQL is the plan's SQLite insert of n rows.
+func (p *insertPlan) rowsSQL(n int) string {
+	var b strings.Builder
+	b.Grow(len(p.rowSQL) + n*(len(p.rowValues)+2))
+	b.WriteString(p.rowSQL)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.rowValues)
+	}
+	return b.String()
 }
