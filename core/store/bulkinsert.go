@@ -174,22 +174,31 @@ func pgArrayType(t reflect.Type) (string, bool) {
 	return "", false
 }
 
-// sqliteRowsPerInsert is how many rows one SQLite insert statement takes:
-// 64 rows of the widest table stay far below SQLite's parameter limit.
-const sqliteRowsPerInsert = 64
+// sqliteParams is about how many parameters one SQLite statement of many
+// rows takes. The driver binds each parameter by searching the arguments
+// from the first, so a statement's binding costs the square of its
+// parameters: at 1,600 (an insert of 64 messages) that search was two
+// thirds of the insert's CPU. Fewer rows per statement cost more parsing,
+// since the driver prepares each statement anew on every execution;
+// around 200 parameters was the cheapest in a benchmark of 512-message
+// inserts (docs/performance.md).
+const sqliteParams = 200
 
-// insertRowChunks is insertRows for SQLite: statements of up to
-// sqliteRowsPerInsert rows each. The driver prepares a statement anew on
-// every execution, so a one-row insert run per row (as this once was)
-// parsed and compiled the insert once per row, a sixth of the server's CPU
-// on SQLite end to end (docs/performance.md, issue 20); a chunk parses it
-// once per 64 rows, and stays far from the statements of thousands of
-// placeholders a whole batch in one VALUES list would make.
+// sqliteRows is how many rows of cols values each one SQLite statement
+// takes (see sqliteParams).
+func sqliteRows(cols int) int { return max(1, sqliteParams/max(1, cols)) }
+
+// insertRowChunks is insertRows for SQLite: statements of sqliteRows rows
+// each. The driver prepares a statement anew on every execution, so a
+// one-row insert run per row (as this once was) parsed and compiled the
+// insert once per row, a sixth of the server's CPU on SQLite end to end
+// (docs/performance.md, issue 20); a chunk parses it once per chunk.
 func insertRowChunks(ctx context.Context, tx *gorm.DB, plan *insertPlan, rv reflect.Value, now time.Time, returning string, scan func(*sql.Rows) error) error {
 	n := rv.Len()
-	args := make([]any, 0, min(n, sqliteRowsPerInsert)*len(plan.fields))
-	for start := 0; start < n; start += sqliteRowsPerInsert {
-		end := min(n, start+sqliteRowsPerInsert)
+	per := sqliteRows(len(plan.fields))
+	args := make([]any, 0, min(n, per)*len(plan.fields))
+	for start := 0; start < n; start += per {
+		end := min(n, start+per)
 		args = args[:0]
 		for r := start; r < end; r++ {
 			for _, v := range plan.values(ctx, rv.Index(r), now) {
