@@ -716,3 +716,39 @@ func TestApplyHeldStatusesAfterARace(t *testing.T) {
 		}
 	})
 }
+
+// A round and its reports larger than one statement (SQLite updates in
+// statements of a few hundred parameters, joined by id) give every
+// message its own provider id and its own report, whatever statement its
+// row fell into.
+func TestLargeRoundKeepsEachMessagesOwnValues(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		const n = 333
+		ids := insert(t, s, newMessages(n, []string{"a"}, msgStart)...)
+		if got := claim(t, s, msgStart, n, time.Minute); len(got) != n {
+			t.Fatalf("claimed %d messages, want %d", len(got), n)
+		}
+		results := make([]message.Attempt, n)
+		events := make([]message.Event, n)
+		for i, id := range ids {
+			results[i] = message.Attempt{MessageID: id, Provider: "a", Status: message.Sent, ProviderMessageID: "p-" + id, At: msgStart}
+			st := message.Delivered
+			if i%3 == 0 {
+				st = message.Failed
+			}
+			events[i] = statusEvent("dlr-"+id, "p-"+id, st, msgStart.Add(time.Second))
+		}
+		record(t, s, results...)
+		storeEvents(t, s, "a", events...)
+		for i, id := range ids {
+			m := getMessage(t, s, id)
+			want := message.Delivered
+			if i%3 == 0 {
+				want = message.Failed
+			}
+			if m.ProviderMessageID != "p-"+id || m.Status != want {
+				t.Fatalf("message %d (%s): provider id %q, status %s; want %q, %s", i, id, m.ProviderMessageID, m.Status, "p-"+id, want)
+			}
+		}
+	})
+}

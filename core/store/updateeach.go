@@ -36,15 +36,7 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 		return nil
 	}
 	if tx.Dialector.Name() != DriverPostgres {
-		up := maps.Clone(same)
-		for _, c := range each {
-			up[c.column] = caseByID(ids, c)
-		}
-		q := tx.Model(&Message{}).Where("id IN ?", ids)
-		if where != "" {
-			q = q.Where(where)
-		}
-		return q.Updates(up).Error
+		return updateMessagesSQLite(tx, ids, same, each, where)
 	}
 	var set []string
 	args := make([]any, 0, len(same)+len(each)+1)
@@ -83,27 +75,70 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 	return nil
 }
 
-// caseByID is a CASE over the ids giving each message its own value.
-func caseByID(ids []string, c perMessage) any {
-	sql, args := caseOver("id", ids, c.values)
-	if c.expr != "" {
-		sql = fmt.Sprintf(c.expr, sql)
+// updateMessagesSQLite is updateMessages on SQLite, which has no arrays:
+// the per-message values come as a VALUES table joined by id (UPDATE …
+// FROM), the counterpart of PostgreSQL's unnest. A CASE over the ids per
+// column, as this once was, made every row walk the list: n² comparisons
+// for a batch of n, and the largest single cost of recording a round of
+// attempts on SQLite.
+func updateMessagesSQLite(tx *gorm.DB, ids []string, same map[string]any, each []perMessage, where string) error {
+	per := sqliteRows(1 + len(each))
+	for start := 0; start < len(ids); start += per {
+		end := min(len(ids), start+per)
+		names, cols := []string{"id"}, []any{ids[start:end]}
+		for i, c := range each {
+			names = append(names, fmt.Sprintf("c%d", i))
+			cols = append(cols, reflect.ValueOf(c.values).Slice(start, end).Interface())
+		}
+		with, args := valuesTable(names, cols...)
+		var set []string
+		for _, col := range slices.Sorted(maps.Keys(same)) {
+			args = append(args, same[col])
+			set = append(set, fmt.Sprintf("%q = ?", col))
+		}
+		for i, c := range each {
+			expr := fmt.Sprintf("v.c%d", i)
+			if c.expr != "" {
+				expr = fmt.Sprintf(c.expr, expr)
+			}
+			set = append(set, fmt.Sprintf("%q = %s", c.column, expr))
+		}
+		q := with + " UPDATE messages SET " + strings.Join(set, ", ") + " FROM v WHERE messages.id = v.id"
+		if where != "" {
+			q += " AND " + where
+		}
+		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q, args...); err != nil {
+			return err
+		}
 	}
-	return gorm.Expr(sql, args...)
+	return nil
 }
 
-// caseOver is the portable form of a value per row: CASE key WHEN k1 THEN
-// v1 … END, with keys and values slices of one length. See updateMessages
-// for why PostgreSQL gets arrays instead.
-func caseOver(key string, keys, values any) (string, []any) {
-	kv, vv := reflect.ValueOf(keys), reflect.ValueOf(values)
-	var b strings.Builder
-	args := make([]any, 0, 2*kv.Len())
-	b.WriteString("CASE " + key)
-	for i := range kv.Len() {
-		b.WriteString(" WHEN ? THEN ?")
-		args = append(args, kv.Index(i).Interface(), vv.Index(i).Interface())
+// valuesTable is SQLite's counterpart of unnest: WITH v(names…) AS (VALUES
+// (…), …), one row per index of the columns (slices of one length), and
+// the arguments in row order. A statement joining v costs in proportion to
+// its rows; names must not be those of the updated table's columns it
+// refers to unqualified.
+func valuesTable(names []string, cols ...any) (string, []any) {
+	vs := make([]reflect.Value, len(cols))
+	for i, c := range cols {
+		vs[i] = reflect.ValueOf(c)
 	}
-	b.WriteString(" END")
+	n := vs[0].Len()
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	var b strings.Builder
+	b.Grow(len(names)*8 + n*(len(row)+2) + 32)
+	b.WriteString("WITH v(" + strings.Join(names, ", ") + ") AS (VALUES ")
+	args := make([]any, 0, n*len(cols))
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+		for _, v := range vs {
+			args = append(args, v.Index(r).Interface())
+		}
+	}
+	b.WriteString(")")
 	return b.String(), args
 }

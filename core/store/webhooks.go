@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -985,25 +984,7 @@ RETURNING d.seq`, WebhookDelivered, status, seqs, attempts, ats, ms, WebhookPend
 				}
 			}
 		} else {
-			var q strings.Builder
-			args := make([]any, 0, 5*len(chunk)+4)
-			atSQL, atArgs := caseOver("seq", seqs, ats)
-			msSQL, msArgs := caseOver("seq", seqs, ms)
-			q.WriteString("UPDATE webhook_deliveries SET state = ?, lease_until = NULL, last_status = ?, last_error = '', delivered_at = " +
-				atSQL + ", last_duration_ms = " + msSQL)
-			args = append(args, WebhookDelivered, status)
-			args = append(append(args, atArgs...), msArgs...)
-			q.WriteString(" WHERE (seq, attempts) IN (")
-			for i := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?)")
-				args = append(args, seqs[i], attempts[i])
-			}
-			q.WriteString(") AND state = ? RETURNING seq")
-			args = append(args, WebhookPending)
-			err = tx.Raw(q.String(), args...).Scan(&moved).Error
+			moved, err = recordDeliveredSQLite(tx, status, seqs, attempts, ats, ms)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("record %d delivered webhooks: %w", len(chunk), err)
@@ -1013,4 +994,27 @@ RETURNING d.seq`, WebhookDelivered, status, seqs, attempts, ats, ms, WebhookPend
 		}
 	}
 	return applied, nil
+}
+
+// recordDeliveredSQLite is recordDelivered's update on SQLite: the rows'
+// values as a VALUES table joined by seq (see updateMessagesSQLite), in
+// statements of sqliteRows rows.
+func recordDeliveredSQLite(tx *gorm.DB, status int, seqs, attempts []int64, ats []time.Time, ms []int64) ([]uint64, error) {
+	var moved []uint64
+	per := sqliteRows(4)
+	for start := 0; start < len(seqs); start += per {
+		end := min(len(seqs), start+per)
+		// v's columns are not named as the table's: RETURNING may not name
+		// a joined table's columns, so seq must be unambiguous.
+		with, args := valuesTable([]string{"k", "n", "at", "ms"}, seqs[start:end], attempts[start:end], ats[start:end], ms[start:end])
+		args = append(args, WebhookDelivered, status, WebhookPending)
+		q := with + ` UPDATE webhook_deliveries SET state = ?, lease_until = NULL, last_status = ?, last_error = '',
+delivered_at = v.at, last_duration_ms = v.ms FROM v WHERE seq = v.k AND attempts = v.n AND state = ? RETURNING seq`
+		var got []uint64
+		if err := tx.Raw(q, args...).Scan(&got).Error; err != nil {
+			return nil, err
+		}
+		moved = append(moved, got...)
+	}
+	return moved, nil
 }
