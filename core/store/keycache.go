@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,13 +12,18 @@ import (
 
 // Verified API keys are kept in memory so that a request does not cost a
 // query to authenticate: at thousands of sends per second that query was
-// as many statements as everything else the accept path runs. A revoked
-// key must be refused at once by every server, so entries are used only
-// while this process hears PostgreSQL's notifications of key changes;
-// without them (SQLite, or the listening connection down) every request
-// reads the key.
+// as many statements as everything else the accept path runs (and on
+// SQLite each one waited for the single connection behind the writes). A
+// revoked key must be refused at once by every server, so entries are used
+// only while this process hears of key changes: PostgreSQL's notifications,
+// or on SQLite, which has none, a re-read of the kept keys every
+// keyPollEvery (a change made by another process, such as the CLI, is seen
+// within that; one made by this process at once). While neither works
+// (the listening connection down, a failed re-read) every request reads
+// the key.
 const (
 	keyCacheTTL        = 30 * time.Second
+	keyPollEvery       = 100 * time.Millisecond
 	keyChangedChannel  = "smsrouter_api_keys"
 	keyListenMinBackof = 500 * time.Millisecond
 	keyListenMaxBackof = 30 * time.Second
@@ -97,19 +104,21 @@ func (s *Store) keyChanged(ctx context.Context, id string) {
 	}
 }
 
-// startKeyListener starts, once and on PostgreSQL only, the goroutine that
-// listens for key changes; Close stops it.
+// startKeyListener starts, once, the goroutine that hears of key changes
+// (listens on PostgreSQL, re-reads the kept keys on SQLite); Close stops
+// it.
 func (s *Store) startKeyListener() {
-	if s.driver != DriverPostgres {
-		return
-	}
 	s.keys.start.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.keys.cancel = cancel
 		s.keys.done = make(chan struct{})
 		go func() {
 			defer close(s.keys.done)
-			s.listenKeyChanges(ctx)
+			if s.driver == DriverPostgres {
+				s.listenKeyChanges(ctx)
+				return
+			}
+			s.pollKeyChanges(ctx)
 		}()
 	})
 }
@@ -173,4 +182,71 @@ func (s *Store) setKeysLive(live bool) {
 	c.live = live
 	c.gen++
 	clear(c.entries)
+}
+
+// pollKeyChanges re-reads the kept keys every keyPollEvery until ctx ends:
+// SQLite's way of hearing of changes other processes made. Entries are
+// used only while the re-reads succeed.
+func (s *Store) pollKeyChanges(ctx context.Context) {
+	t := time.NewTicker(keyPollEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		err := s.refreshKeys(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			s.log.Warn("cannot re-read the API keys kept in memory; reading keys from the database until it works again", "error", err)
+		case err == nil && failing:
+			s.log.Info("API keys are kept in memory again")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refreshKeys replaces the kept keys by their rows as stored now, drops
+// those revoked or gone, and marks the cache live; after an error it
+// marks it not live. A round that raced with a change in this process
+// (the generation moved) is left for the next.
+func (s *Store) refreshKeys(ctx context.Context) error {
+	c := &s.keys
+	c.mu.Lock()
+	gen, ids := c.gen, make([]string, 0, len(c.entries))
+	for _, e := range c.entries {
+		ids = append(ids, e.key.ID)
+	}
+	c.mu.Unlock()
+	fresh := make(map[string]APIKey, len(ids))
+	for chunk := range slices.Chunk(ids, idChunk) {
+		var rows []APIKey
+		if err := s.db.WithContext(ctx).Where("id IN ?", chunk).Find(&rows).Error; err != nil {
+			s.setKeysLive(false)
+			return fmt.Errorf("re-read %d API keys: %w", len(chunk), err)
+		}
+		for _, k := range rows {
+			fresh[k.ID] = k
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil
+	}
+	for h, e := range c.entries {
+		k, ok := fresh[e.key.ID]
+		if !ok || k.RevokedAt != nil {
+			delete(c.entries, h)
+			continue
+		}
+		e.key = k
+		c.entries[h] = e
+	}
+	c.live = true
+	return nil
 }
