@@ -95,6 +95,10 @@ type Store struct {
 	dsn  string
 	keys keyCache
 
+	// checkpoints runs SQLite's checkpoints beside the writes (nil on
+	// PostgreSQL and for in-memory databases).
+	checkpoints *checkpointer
+
 	// rates group concurrent TakeRate calls into shared transactions;
 	// started by the first call, stopped by Close.
 	rateOnce sync.Once
@@ -147,12 +151,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 
 	var (
-		db  *gorm.DB
-		err error
+		db        *gorm.DB
+		sqliteDSN string
+		err       error
 	)
 	switch opts.Driver {
 	case DriverSQLite:
-		db, err = openSQLite(opts.DSN, cfg)
+		db, sqliteDSN, err = openSQLite(opts.DSN, cfg)
 	case DriverPostgres:
 		db, err = openPostgres(opts.DSN, opts.MaxOpenConns, cfg)
 	default:
@@ -180,11 +185,19 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if sqliteDSN != "" && !inMemory(sqliteDSN) {
+		if err := s.startCheckpoints(sqliteDSN); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	log.Info("database ready", "driver", opts.Driver, "database", describeDSN(opts.Driver, opts.DSN))
 	return s, nil
 }
 
-func openSQLite(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
+// openSQLite opens the SQLite database at dsn and returns it with the DSN
+// it was opened with, options included.
+func openSQLite(dsn string, cfg *gorm.Config) (*gorm.DB, string, error) {
 	if dsn == "" {
 		dsn = DefaultSQLitePath
 	}
@@ -192,32 +205,39 @@ func openSQLite(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
 	if path != ":memory:" && !strings.HasPrefix(path, "file:") {
 		if dir := filepath.Dir(path); dir != "" {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("open sqlite database %s: create its directory: %w", path, err)
+				return nil, "", fmt.Errorf("open sqlite database %s: create its directory: %w", path, err)
 			}
 		}
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite database %s: bad options %q: %w", path, query, err)
+		return nil, "", fmt.Errorf("open sqlite database %s: bad options %q: %w", path, query, err)
 	}
 	// WAL lets readers run beside the writer; NORMAL sync is durable across
 	// process crashes (only an OS crash may lose the last transactions);
 	// busy_timeout makes other processes (the CLI next to the server) wait
 	// for the lock instead of failing; IMMEDIATE transactions take the write
 	// lock up front so two processes never deadlock upgrading a read lock.
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	// The page cache (32 MB instead of 2) holds the queue's hot pages, which
+	// were otherwise read back from the file at every batch; temporary
+	// files, such as the statement journals of multi-row statements, stay
+	// in memory instead of being written out. Checkpoints run beside the
+	// writes (checkpoint.go); the automatic one is only a backstop.
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
+		"cache_size(-32768)", "temp_store(MEMORY)", fmt.Sprintf("wal_autocheckpoint(%d)", sqliteBackstopPages)} {
 		q.Add("_pragma", p)
 	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
-	db, err := gorm.Open(sqlite.Open(path+"?"+q.Encode()), cfg)
+	full := path + "?" + q.Encode()
+	db, err := gorm.Open(sqlite.Open(full), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+		return nil, "", fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+		return nil, "", fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	// SQLite allows one writer; a single connection turns lock contention
 	// inside this process into queueing instead of SQLITE_BUSY errors, and
@@ -226,7 +246,7 @@ func openSQLite(dsn string, cfg *gorm.Config) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(1)
 	sqlDB.SetConnMaxLifetime(0)
 	sqlDB.SetConnMaxIdleTime(0)
-	return db, nil
+	return db, full, nil
 }
 
 func openPostgres(dsn string, maxOpen int, cfg *gorm.Config) (*gorm.DB, error) {
@@ -262,6 +282,7 @@ func (s *Store) Driver() string { return s.driver }
 // Close releases the database connections.
 func (s *Store) Close() error {
 	s.stopKeyListener()
+	s.stopCheckpoints()
 	s.rateOnce.Do(func() {}) // none may start after Close
 	if s.rates != nil {
 		s.rates.close()
