@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +16,13 @@ import (
 )
 
 // A reload hands the store the inbound numbers' owners of the new api
-// block: a number moved to another account in the file has its next
-// inbound message stored for that account.
+// block and the new inbound rules: a number moved to another account in
+// the file has its next inbound message stored for that account.
 func TestReloadMovesInboundNumbers(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "smsrouter.hcl")
-	writeOwners := func(owner string) {
+	writeOwners := func(owner string, extra ...string) {
 		t.Helper()
 		src := `database {
   driver = "sqlite"
@@ -37,7 +38,7 @@ route "default" {
   default    = true
   candidates = ["sandbox"]
 }
-`
+` + strings.Join(extra, "\n")
 		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +62,7 @@ route "default" {
 	st.SetInboundOwners(inboundOwners(cfg.API, log))
 	r := newReloader(path, cfg, routing.NewRouter(cfg.Table, nil), log)
 	r.setInboundOwners = st.SetInboundOwners
+	r.setInboundRules = st.SetInboundRules
 
 	// ownerOf stores an inbound message to the number and says which
 	// account it was stored for.
@@ -97,5 +99,16 @@ route "default" {
 	}
 	if got := ownerOf("mo-2"); got != "globex" {
 		t.Errorf("inbound message after moving the number to globex and reloading stored for %q", got)
+	}
+	// An inbound rule added by a reload comes before the sender IDs.
+	writeOwners("globex", `inbound "yes" {
+  match   = "keyword == 'YES'"
+  account = "first"
+}`)
+	if err := r.Reload(ctx); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := ownerOf("mo-3"); got != "first" {
+		t.Errorf("inbound message after adding an inbound rule for first stored for %q", got)
 	}
 }
