@@ -158,6 +158,17 @@ func (s *Service) NumberMessages(ctx context.Context, accountID, e164 string, li
 	return s.store.NumberMessages(ctx, accountID, e164, limit)
 }
 
+// ExplainInbound says what would become of a message from `from` to `to`
+// received by provider now (admins): the inbound rules' decision, each
+// rule's answer, and the facts, the inventory's included. Nothing is
+// stored.
+func (s *Service) ExplainInbound(ctx context.Context, provider, from, to, text string) (inbound.Explanation, error) {
+	if strings.TrimSpace(to) == "" {
+		return inbound.Explanation{}, &NumberInputError{"to is required: the number the message was sent to"}
+	}
+	return s.store.ExplainInbound(ctx, provider, &inbound.Message{Sender: from, Recipient: to, Text: text})
+}
+
 // Inventory lists the numbers f selects (admins).
 func (s *Service) Inventory(ctx context.Context, f numbers.Filter) ([]numbers.Number, error) {
 	return s.store.ListNumbers(ctx, f)

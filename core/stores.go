@@ -95,6 +95,7 @@ type NumberBook interface {
 	ReleaseNumber(ctx context.Context, accountID, e164 string, quarantineUntil time.Time, refundUnused bool) (numbers.Number, error)
 	ExtendNumber(ctx context.Context, accountID, e164 string, until time.Time) (numbers.Number, error)
 	NumberMessages(ctx context.Context, accountID, e164 string, limit int) ([]inbound.Message, error)
+	ExplainInbound(ctx context.Context, provider string, in *inbound.Message) (inbound.Explanation, error)
 }
 
 // RateCounter counts requests against limits shared by every server.

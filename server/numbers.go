@@ -40,6 +40,7 @@ func (a *api) numberRoutes(r *gin.Engine, authed *gin.RouterGroup) {
 	adm.POST("", a.addNumber)
 	adm.DELETE("/:number", a.retireNumber)
 	adm.GET("/:number/messages", a.adminNumberMessages)
+	authed.POST("/admin/inbound/explain", requireSystem, a.numbersAvailable, a.explainInbound)
 }
 
 // Numbers is the part of core the number endpoints use; *core.Service is
@@ -56,6 +57,7 @@ type Numbers interface {
 	Inventory(ctx context.Context, f numbers.Filter) ([]numbers.Number, error)
 	AddNumber(ctx context.Context, raw, country, provider string, receive, send bool) (numbers.Number, error)
 	RetireNumber(ctx context.Context, e164 string) error
+	ExplainInbound(ctx context.Context, provider, from, to, text string) (inbound.Explanation, error)
 }
 
 // seedFail answers in the virtual-number API's error shape.
@@ -420,4 +422,27 @@ var keyInPath = regexp.MustCompile(`(/api/(?:init|get-number)/)[^/?#]*|api_(?:li
 // echoed: "/api/init/api_live_…" becomes "/api/init/[key]".
 func redactPath(p string) string {
 	return keyInPath.ReplaceAllString(p, "${1}[key]")
+}
+
+// inboundExplainBody is a received message to explain.
+type inboundExplainBody struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Text     string `json:"text"`
+	Provider string `json:"provider"`
+}
+
+// explainInbound answers what the inbound rules would decide for a
+// message received now, and why, without storing anything.
+func (a *api) explainInbound(c *gin.Context) {
+	var b inboundExplainBody
+	if !decode(c, &b) {
+		return
+	}
+	ex, err := a.o.Numbers.ExplainInbound(c.Request.Context(), b.Provider, b.From, b.To, b.Text)
+	if err != nil {
+		a.numberError(c, err)
+		return
+	}
+	c.PureJSON(http.StatusOK, ex) // rules are full of && and >
 }

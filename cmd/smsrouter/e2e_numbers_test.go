@@ -185,6 +185,20 @@ inbound "shop" {
 		t.Fatalf("no otp.received webhook; host log:\n%s", h.stderr)
 	}
 
+	// An admin asks what the rules make of a message, with the inventory's
+	// facts: the leased number is held; the rule takes SHOP texts.
+	for _, tc := range []struct {
+		to, text, rule string
+		held           bool
+	}{{leasedNumber, "SHOP now", "", true}, {"+15017122661", "shop now", "shop", false}} {
+		code, body := h.call(t, "POST", "/api/v1/admin/inbound/explain", fmt.Sprintf(`{"from":"+15558675310","to":%q,"text":%q,"provider":"twilio-1"}`, tc.to, tc.text))
+		facts, _ := body["facts"].(map[string]any)
+		decision, _ := body["decision"].(map[string]any)
+		if rule, _ := decision["rule"].(string); code != http.StatusOK || rule != tc.rule || facts["held"] != tc.held || facts["keyword"] != "SHOP" {
+			t.Errorf("explain inbound to %s: %d %v", tc.to, code, body)
+		}
+	}
+
 	// The inbound rule sends its messages' events to its own webhook.
 	if _, code, _, err := api.Inbound(ctx, hooks+"/receive", "+15558675310", "+15017122661", "SHOP: your code is 5521"); err != nil || code != http.StatusOK {
 		t.Fatalf("inbound to the rule: %d %v", code, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -45,8 +46,7 @@ func (s *Store) routeInbound(tx *gorm.DB, provider string, in *inbound.Message) 
 	holder := numbers.OwnerOf(n)
 	var dec inbound.Decision
 	if rules := s.inboundRules.Load(); rules.Len() > 0 {
-		dec = rules.Decide(inbound.EnvOf(provider, in, inbound.NumberFacts{InInventory: inInventory, Held: holder != "",
-			Country: n.Country, Operator: n.Operator}))
+		dec = rules.Decide(inboundEnv(provider, in, n, inInventory))
 	}
 	r := inboundRoute{accountID: holder, webhook: dec.Webhook, number: in.Recipient}
 	if inInventory {
@@ -67,6 +67,27 @@ func (s *Store) routeInbound(tx *gorm.DB, provider string, in *inbound.Message) 
 	}
 	r.extract = r.extract && r.accountID != ""
 	return r, err
+}
+
+// inboundEnv is what the inbound rules see of in, to number n of the
+// inventory (when inInventory).
+func inboundEnv(provider string, in *inbound.Message, n numbers.Number, inInventory bool) inbound.Env {
+	return inbound.EnvOf(provider, in, inbound.NumberFacts{InInventory: inInventory, Held: numbers.OwnerOf(n) != "",
+		Country: n.Country, Operator: n.Operator})
+}
+
+// ExplainInbound says what the inbound rules would decide for in, received
+// by provider now, with the inventory as it is: nothing is stored.
+func (s *Store) ExplainInbound(ctx context.Context, provider string, in *inbound.Message) (inbound.Explanation, error) {
+	var rows []PhoneNumber
+	if err := s.db.WithContext(ctx).Where("e164 IN ?", recipientForms(in.Recipient)).Limit(1).Find(&rows).Error; err != nil {
+		return inbound.Explanation{}, fmt.Errorf("look up number %s in the inventory: %w", in.Recipient, err)
+	}
+	var n numbers.Number
+	if len(rows) > 0 {
+		n = rows[0].domain()
+	}
+	return s.inboundRules.Load().Explain(inboundEnv(provider, in, n, len(rows) > 0)), nil
 }
 
 // accountNamed is the id of the account a rule names, "" (the message

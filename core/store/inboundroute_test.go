@@ -102,6 +102,16 @@ func TestInboundRules(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("webhooks:\n%v\nwant\n%v", got, want)
 		}
+		// Explaining reads the same facts and stores nothing.
+		ex, err := s.ExplainInbound(ctx, "sandbox", &inbound.Message{Sender: "KBZ", Recipient: held.E164[1:], Text: "code 1"})
+		if err != nil || !ex.Env.Held || !ex.Env.Inventory || ex.Env.Country != "US" || ex.Decision.Rule != "" ||
+			len(ex.Steps) != 4 || ex.Steps[0].Outcome != inbound.StepHeld {
+			t.Errorf("explain a message to the held number: %+v, %v", ex, err)
+		}
+		ex, err = s.ExplainInbound(ctx, "sandbox", &inbound.Message{Sender: "KBZ", Recipient: free, Text: "code 1"})
+		if err != nil || ex.Env.Held || !ex.Env.Inventory || ex.Decision.Account != "bank" {
+			t.Errorf("explain a message to the free number: %+v, %v", ex, err)
+		}
 		kept, err := s.NumberMessages(ctx, "", free, 10)
 		if err != nil {
 			t.Fatal(err)
