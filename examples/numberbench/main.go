@@ -266,7 +266,9 @@ func (r *result) print(w io.Writer) {
 		r.assigned, r.elapsed.Round(time.Millisecond), r.clients, r.servers, rate)
 	if len(r.latencies) > 0 {
 		slices.Sort(r.latencies)
-		q := func(p float64) time.Duration { return r.latencies[int(p*float64(len(r.latencies)-1))].Round(10 * time.Microsecond) }
+		q := func(p float64) time.Duration {
+			return r.latencies[int(p*float64(len(r.latencies)-1))].Round(10 * time.Microsecond)
+		}
 		fmt.Fprintf(w, "latency p50 %s p95 %s p99 %s max %s\n", q(0.5), q(0.95), q(0.99), q(1))
 	}
 	if r.empty {
