@@ -58,10 +58,16 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	// A scheduled message is routed as of its send time, the time rules
 	// are about; the dispatcher routes it again then (see Reroute).
 	plan, err := s.planner.PlanAt(ctx, facts, due)
+	var nr *routing.NoRouteError
+	if errors.As(err, &nr) && nr.Refused && sendAt == nil {
+		// The routes' filters dropped only gateways that are down and
+		// refusing while down.
+		return nil, ErrNoGatewayOnline
+	}
 	if err != nil {
 		return nil, err
 	}
-	if sendAt == nil && s.allRefusing(plan) {
+	if sendAt == nil && plan.Hold.Reason == "" && s.allRefusing(plan) {
 		return nil, ErrNoGatewayOnline
 	}
 	entries := make([]message.PlanEntry, len(plan.Candidates))

@@ -99,6 +99,9 @@ type CandidateEnv struct {
 	// of their own (phones, modem ports); empty for those that do not say.
 	ProviderOperators []string `expr:"provider_operators"`
 	ProviderCountries []string `expr:"provider_countries"`
+
+	// refusing: down and refusing messages while down; not a rule fact.
+	refusing bool
 }
 
 // orEmpty shows a missing list as an empty one in explanations.

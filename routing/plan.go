@@ -18,7 +18,23 @@ type scratch struct {
 	cenv CandidateEnv
 	kept []kept
 	vm   vm.VM
+	// dropped tells, when no route is left, whether the filters dropped
+	// only refusing providers.
+	dropped drops
 }
+
+// drops counts the candidates filters dropped in one decision.
+type drops struct{ refusing, other int }
+
+func (d *drops) note(refusing bool) {
+	if refusing {
+		d.refusing++
+	} else {
+		d.other++
+	}
+}
+
+func (d drops) onlyRefusing() bool { return d.refusing > 0 && d.other == 0 }
 
 type kept struct {
 	p        int // index into Table.providers
@@ -64,6 +80,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	env := &sc.env
+	sc.dropped = drops{}
 	prefix := t.facts(env, f, d.now)
 	if ex != nil {
 		ex.describe(t, env, f, prefix)
@@ -121,6 +138,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 			if r.filter != nil {
 				keep, err = t.eval(sc, r, r.filter, ce, p.name, d)
 			}
+			if !keep {
+				sc.dropped.note(ce.refusing)
+			}
 			if keep {
 				w := 0
 				if r.weights != nil {
@@ -177,7 +197,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		}
 		return plan, nil
 	}
-	err := &NoRouteError{To: f.To, Country: env.Country}
+	err := &NoRouteError{To: f.To, Country: env.Country, Refused: sc.dropped.onlyRefusing()}
 	if ex != nil {
 		ex.Error = err.Error()
 	}
@@ -228,6 +248,7 @@ func (t *Table) candidateFacts(ce *CandidateEnv, p *provider, env *Env, st State
 	}
 	ce.Healthy, ce.SuccessRate, ce.Latency = ps.Healthy, ps.SuccessRate, ps.Latency
 	ce.ProviderOperators, ce.ProviderCountries = ps.Operators, ps.Countries
+	ce.refusing = !ps.Healthy && ps.RefuseWhileDown
 	ce.Balance, ce.HasBalance = 0, false
 	if ps.HasBalance {
 		if rate, ok := t.rate(ps.BalanceCurrency); ok {

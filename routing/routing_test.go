@@ -730,3 +730,41 @@ route "default" {
 		t.Errorf("explanation does not show phones' provider_operators: %+v", ex)
 	}
 }
+
+// TestNoRouteSaysWhenOnlyRefusingGatewaysWereDropped: a filter on health
+// that drops only gateways that are down and refuse while down marks the
+// NoRouteError Refused, so the API can answer "No gateway online"; any
+// other provider dropped (or none matched) leaves it unset.
+func TestNoRouteSaysWhenOnlyRefusingGatewaysWereDropped(t *testing.T) {
+	src := providers("android", "phones-1", "phones-2") + `
+route "mm" {
+  match      = "country == 'MM'"
+  candidates = ["phones-1", "phones-2"]
+  filter     = "healthy"
+}
+route "default" {
+  default    = true
+  candidates = ["phones-1"]
+  filter     = "healthy"
+}
+`
+	table := compile(t, src)
+	refusing := routing.ProviderState{Healthy: false, RefuseWhileDown: true}
+	tests := []struct {
+		name  string
+		state fakeState
+		want  bool
+	}{
+		{"every gateway down and refusing", fakeState{"phones-1": refusing, "phones-2": refusing}, true},
+		{"one down without refusing", fakeState{"phones-1": refusing, "phones-2": {Healthy: false}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := routing.NewRouter(table, tc.state).Plan(t.Context(), mm)
+			var nr *routing.NoRouteError
+			if !errors.As(err, &nr) || nr.Refused != tc.want {
+				t.Errorf("Plan error %#v, want a *NoRouteError with Refused %v", err, tc.want)
+			}
+		})
+	}
+}

@@ -179,6 +179,11 @@ type Plan struct {
 type NoRouteError struct {
 	To      string
 	Country string
+	// Refused is set when routes matched but their filters dropped only
+	// providers that are down and refuse messages while down
+	// (ProviderState.RefuseWhileDown): the caller may answer "No gateway
+	// online" rather than "no route".
+	Refused bool
 }
 
 func (e *NoRouteError) Error() string {

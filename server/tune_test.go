@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +46,12 @@ type rehearsal struct {
 
 func setupRehearsal(t *testing.T, st *store.Store) *rehearsal {
 	t.Helper()
-	cfg, err := config.Parse([]byte(twoSandboxes), "rehearsal.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
+	return setupRehearsalWith(t, st, twoSandboxes)
+}
+
+func setupRehearsalWith(t *testing.T, st *store.Store, src string) *rehearsal {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src), "rehearsal.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -203,6 +209,27 @@ func TestTuneAndRevokeErrors(t *testing.T) {
 		}
 		if got := r.tune(t, "sbx-a", `{}`, http.StatusOK); got["values"] == nil {
 			t.Errorf("tune with no changes answered %v, want the values", got)
+		}
+	})
+}
+
+// TestNoGatewayOnlineWhenFiltersDropThem: a route that filters on health
+// drops gateways that are down; when those were all refusing, the answer
+// is still the guide's 503, not "no route".
+func TestNoGatewayOnlineWhenFiltersDropThem(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := setupRehearsalWith(t, st, strings.Replace(twoSandboxes, `candidates = ["sbx-a", "sbx-b"]`,
+			`candidates = ["sbx-a", "sbx-b"]
+  filter     = "healthy"`, 1))
+		r.tune(t, "sbx-a", `{"health":"down","refuse_while_down":"true"}`, http.StatusOK)
+		r.tune(t, "sbx-b", `{"health":"down","refuse_while_down":"true"}`, http.StatusOK)
+		code, body := r.send(t)
+		if code != http.StatusServiceUnavailable || body["error"] != "No gateway online" {
+			t.Fatalf(`send with every gateway down and filtered out: HTTP %d %v, want 503 {"error":"No gateway online"}`, code, body)
+		}
+		r.tune(t, "sbx-b", `{"health":"up"}`, http.StatusOK)
+		if code, body := r.send(t); code != http.StatusAccepted {
+			t.Errorf("send with sbx-b back up: HTTP %d %v, want 202", code, body)
 		}
 	})
 }
