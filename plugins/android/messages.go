@@ -114,8 +114,11 @@ func (p *Provider) patchMessages(req *sdk.HookRequest, d *device, w sdk.HookResp
 		events = append(events, p.applyPatchLocked(d, it)...)
 	}
 	p.mu.Unlock()
-	if err := w.Emit(events...); err != nil {
-		return fmt.Errorf("storing the phone's reports: %w", err)
+	if len(events) > 0 {
+		if err := w.Emit(events...); err != nil {
+			return fmt.Errorf("storing the phone's reports: %w", err)
+		}
+		p.markStored(events)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -142,7 +145,7 @@ func (p *pool) applyPatchLocked(d *device, it smsgateway.MobilePatchMessageItem)
 	for _, ev := range events {
 		p.trackLocked(d, g, ev.Status.Status)
 	}
-	return events
+	return unstoredLocked(g, events)
 }
 
 // trackLocked counts a phone's sent messages and those still in flight.

@@ -1,6 +1,7 @@
 package android
 
 import (
+	"strings"
 	"time"
 
 	"github.com/smsrouter/smsrouter/sdk"
@@ -25,6 +26,52 @@ type given struct {
 	deviceID string
 	sent     bool // counted in the phone's sent today
 	final    bool
+	stored   uint8 // the status events of it the host stored (storedBit)
+}
+
+// storedBit is the bit of given.stored for a status event, by its id's
+// last element (reportEvents' ids: "<message id>/sent", "/delivered",
+// "/failed"); 0 for any other.
+func storedBit(eventID string) uint8 {
+	switch eventID[strings.LastIndexByte(eventID, '/')+1:] {
+	case "sent":
+		return 1
+	case "delivered":
+		return 2
+	case "failed":
+		return 4
+	}
+	return 0
+}
+
+// unstoredLocked drops from events the ones the host already stored for
+// g: a phone reports each state at least twice (its PATCH, its webhook,
+// replays after reconnects), and each event emitted is a round trip to
+// the host and a transaction there, even when the host drops it as a
+// repeat. Called with the pool's mutex held.
+func unstoredLocked(g *given, events []sdk.Event) []sdk.Event {
+	out := events[:0]
+	for _, ev := range events {
+		if b := storedBit(ev.ID); b == 0 || g.stored&b == 0 {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// markStored records that the host stored events, so the phone's later
+// reports of the same states are not emitted again.
+func (p *pool) markStored(events []sdk.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range events {
+		if ev.Status == nil {
+			continue
+		}
+		if g := p.recent.get(ev.Status.ProviderMessageID); g != nil {
+			g.stored |= storedBit(ev.ID)
+		}
+	}
 }
 
 // recentSet remembers the last taken messages, oldest evicted first, so a

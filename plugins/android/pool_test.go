@@ -222,3 +222,42 @@ func TestQueueLongerThanOnePull(t *testing.T) {
 		}
 	}
 }
+
+// TestEachStatusEmittedOnce: a phone reports each state several times (its
+// PATCH, that PATCH repeated, its sms:sent and sms:delivered webhooks,
+// replays after a reconnect); the host is handed each status event once.
+// Regression: every report was emitted again, a round trip to the host and
+// a transaction there per repeat, which the host then dropped as seen.
+func TestEachStatusEmittedOnce(t *testing.T) {
+	g := newGateway(t, "")
+	ph := g.simulated(t, phonetest.Options{Name: "chatty", DuplicatePatches: 1})
+	if err := ph.WaitWebhooks(within(t), phonetest.EventSmsSent, phonetest.EventSmsDelivered); err != nil {
+		t.Fatal(err)
+	}
+	g.sendAllAccepted(t, "msg_once", 3)
+	want := map[string]bool{}
+	for i := range 3 {
+		want[fmt.Sprintf("msg_once%03d/sent", i)] = true
+		want[fmt.Sprintf("msg_once%03d/delivered", i)] = true
+	}
+	if !g.host.waitFor(within(t), func(evs []sdk.Event) bool { return hasEvents(evs, want) }) {
+		t.Fatalf("events = %v", eventIDs(g.host.stored()))
+	}
+	if err := ph.WaitFor(within(t), "every report posted", func(v phonetest.View) bool { return v.Done() == 3 && v.Held() == 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.ReplayPatches(within(t)); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, ev := range g.host.stored() {
+		count[ev.ID]++
+	}
+	for i := range 3 {
+		for _, s := range []string{"sent", "delivered"} {
+			if id := fmt.Sprintf("msg_once%03d/%s", i, s); count[id] != 1 {
+				t.Errorf("event %s emitted %d times, want once (all: %v)", id, count[id], count)
+			}
+		}
+	}
+}

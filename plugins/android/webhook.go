@@ -69,8 +69,11 @@ func (p *Provider) phoneWebhook(req *sdk.HookRequest, w sdk.HookResponseWriter) 
 		fail(w, status, msg)
 		return nil
 	}
-	if err := w.Emit(events...); err != nil {
-		return err
+	if len(events) > 0 {
+		if err := w.Emit(events...); err != nil {
+			return err
+		}
+		p.markStored(events)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -179,5 +182,5 @@ func (p *Provider) smsStatus(d *device, event string, pl smsPayload) []sdk.Event
 	for _, ev := range events {
 		p.trackLocked(d, g, ev.Status.Status)
 	}
-	return events
+	return unstoredLocked(g, events)
 }
