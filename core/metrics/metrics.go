@@ -75,6 +75,17 @@ type Metrics struct {
 
 // New returns Metrics with every collector registered.
 func New(o Options) *Metrics {
+	o = o.withDefaults()
+	m := &Metrics{reg: prometheus.NewRegistry(), now: o.Now}
+	m.defineDispatch()
+	m.defineAPI()
+	m.defineWebhooks()
+	m.register(o)
+	return m
+}
+
+// withDefaults fills in what o leaves unset.
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
@@ -93,7 +104,11 @@ func New(o Options) *Metrics {
 	if o.CountTimeout <= 0 {
 		o.CountTimeout = 30 * time.Second
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), now: o.Now}
+	return o
+}
+
+// defineDispatch makes the series of sending to providers.
+func (m *Metrics) defineDispatch() {
 	// A Send call to a plugin is bounded by the dispatcher's send timeout
 	// (60s by default), so the buckets reach it.
 	sendBuckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
@@ -119,6 +134,10 @@ func New(o Options) *Metrics {
 		Namespace: namespace, Name: "dispatch_failovers_total",
 		Help: "Temporary failures after which a message went on at once to the next provider of its plan, by the provider that failed.",
 	}, []string{"provider"})
+}
+
+// defineAPI makes the series of the API: accepted messages and requests.
+func (m *Metrics) defineAPI() {
 	m.accepted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "messages_accepted_total",
 		Help: "Messages accepted through the API and stored for sending, by kind (sms, otp; any other kind the client names counts as other).",
@@ -136,6 +155,10 @@ func New(o Options) *Metrics {
 		Help:    "Time to serve an HTTP request, by method and route template.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"method", "route"})
+}
+
+// defineWebhooks makes the series of webhooks sent to applications.
+func (m *Metrics) defineWebhooks() {
 	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "webhook_attempts_total",
 		Help: "Webhook requests to applications, by event type and result: delivered (2xx), failed (to be retried) or gave_up (failed, and the delivery's retry time has run out).",
@@ -145,6 +168,11 @@ func New(o Options) *Metrics {
 		Help:    "Time an application's webhook receiver took to answer, by event type.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"event"})
+}
+
+// register adds the series and collectors to the registry, with the label
+// values known at start so that they read 0 before the first event.
+func (m *Metrics) register(o Options) {
 	m.reg.MustRegister(m.sendDuration, m.sendResults, m.acceptToSent, m.retries, m.failovers, m.accepted,
 		m.acceptedSegments, m.httpRequests, m.httpDuration, m.webhookAttempts, m.webhookDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: namespace}))
@@ -165,7 +193,6 @@ func New(o Options) *Metrics {
 	if o.Database != nil {
 		m.reg.MustRegister(newDatabaseCollector(o, o.Logger.Named("metrics")))
 	}
-	return m
 }
 
 // Registry returns the registry, which the server serves, tests read and
