@@ -46,113 +46,148 @@ func applyStatuses(tx *eventTx, provider string, reps []report, now time.Time) (
 	if len(reps) == 0 {
 		return nil, nil
 	}
-	now = now.UTC()
 	targets, err := reportTargets(tx.DB, provider, reps)
 	if err != nil {
 		return nil, err
 	}
-	type update struct {
-		m          *webhookTarget
-		status     message.Status
-		at         time.Time
-		providerAt *time.Time
-		code       string
-		reason     string
-	}
-	var (
-		changes   []StatusChange
-		unmatched []report
-		final     = map[string]*update{} // by message id: the last applied change
-	)
+	b := statusBatch{provider: provider, final: map[string]*statusUpdate{}}
+	var unmatched []report
 	for _, r := range reps {
-		ev := r.Report
-		var providerAt *time.Time
-		if !ev.At.IsZero() {
-			pa := ev.At.UTC()
-			providerAt = &pa
-		}
-		t := pickTarget(targets[ev.ProviderMessageID], ev.Recipient)
+		t := pickTarget(targets[r.ProviderMessageID], r.Recipient)
 		if t == nil {
 			unmatched = append(unmatched, r)
 			continue
 		}
-		m := &t.Message
-		at := message.ReportedAt(r.learnt, m.SentAt).UTC()
-		applied := m.Status.MovesTo(ev.Status)
-		change := StatusChange{MessageID: m.ID, Status: ev.Status, Provider: provider, ProviderStatus: ev.ProviderStatus,
-			ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
-		if applied {
-			// The message in memory moves too, so the next report of the
-			// same message in this batch is judged against it.
-			m.Status = ev.Status
-			switch {
-			case ev.Status == message.Delivered:
-				m.DeliveredAt = &at
-			case ev.Status.Final():
-				m.FailedAt = &at
-				m.ErrorCode, m.ErrorMessage = ev.ErrorCode, ev.FailureText()
-				change.Reason = m.ErrorMessage
-			case ev.Status == message.Sent && m.SentAt == nil:
-				m.SentAt = &at
-			}
-			m.ProviderStatusAt = providerAt
-			final[m.ID] = &update{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
-			if typ := outbox.EventTypeFor(ev.Status); typ != "" && (t.WebhookURL != "" || m.CallbackURL != "") {
-				d, err := newDelivery(tx.DB, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
-					Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
-				if err != nil {
-					return nil, err
-				}
-				if err := addDelivery(tx, t.delivery(d)); err != nil {
-					return nil, fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
-				}
-			}
+		if err := b.apply(tx, t, r); err != nil {
+			return nil, err
 		}
-		changes = append(changes, change)
 	}
+	if err := b.write(tx.DB, now.UTC()); err != nil {
+		return nil, err
+	}
+	return unmatched, nil
+}
 
-	// One update per new status, each message's own times and codes
-	// given per message (see updateMessages).
-	byStatus := map[message.Status][]*update{}
-	for _, u := range final {
+// statusBatch is one provider's reports as applied in memory, to be
+// written with a few statements.
+type statusBatch struct {
+	provider string
+	changes  []StatusChange
+	final    map[string]*statusUpdate // by message id: the last applied change
+}
+
+// statusUpdate is a message's new status and what goes with it.
+type statusUpdate struct {
+	m          *webhookTarget
+	status     message.Status
+	at         time.Time
+	providerAt *time.Time
+	code       string
+	reason     string
+}
+
+// apply judges r against t's message as it stands in this batch
+// (message.Status.MovesTo, message.ReportedAt), keeps the change for the
+// history, and when it applies moves the message in memory, so that the
+// next report of the same message in the batch is judged against it, and
+// enqueues the webhook the move causes.
+func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
+	ev := r.Report
+	var providerAt *time.Time
+	if !ev.At.IsZero() {
+		pa := ev.At.UTC()
+		providerAt = &pa
+	}
+	m := &t.Message
+	at := message.ReportedAt(r.learnt, m.SentAt).UTC()
+	applied := m.Status.MovesTo(ev.Status)
+	change := StatusChange{MessageID: m.ID, Status: ev.Status, Provider: b.provider, ProviderStatus: ev.ProviderStatus,
+		ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
+	if !applied {
+		b.changes = append(b.changes, change)
+		return nil
+	}
+	m.Status = ev.Status
+	switch {
+	case ev.Status == message.Delivered:
+		m.DeliveredAt = &at
+	case ev.Status.Final():
+		m.FailedAt = &at
+		m.ErrorCode, m.ErrorMessage = ev.ErrorCode, ev.FailureText()
+		change.Reason = m.ErrorMessage
+	case ev.Status == message.Sent && m.SentAt == nil:
+		m.SentAt = &at
+	}
+	m.ProviderStatusAt = providerAt
+	b.changes = append(b.changes, change)
+	b.final[m.ID] = &statusUpdate{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
+	typ := outbox.EventTypeFor(ev.Status)
+	if typ == "" || (t.WebhookURL == "" && m.CallbackURL == "") {
+		return nil
+	}
+	d, err := newDelivery(tx.DB, m.AccountID, m.ID, typ, m.CallbackURL, messageEventData(m, messageEvent{MessageID: m.ID,
+		Status: ev.Status, ProviderStatus: ev.ProviderStatus, ErrorCode: ev.ErrorCode, Reason: change.Reason, At: at}), at)
+	if err != nil {
+		return err
+	}
+	if err := addDelivery(tx, t.delivery(d)); err != nil {
+		return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
+	}
+	return nil
+}
+
+// write stores the batch: one update per new status, each message's own
+// times and codes given per message (see updateMessages), and one insert
+// for the history.
+func (b *statusBatch) write(db *gorm.DB, now time.Time) error {
+	byStatus := map[message.Status][]*statusUpdate{}
+	for _, u := range b.final {
 		byStatus[u.status] = append(byStatus[u.status], u)
 	}
 	for st, us := range byStatus {
-		slices.SortFunc(us, func(a, b *update) int { return cmp.Compare(a.m.ID, b.m.ID) })
+		slices.SortFunc(us, func(a, b *statusUpdate) int { return cmp.Compare(a.m.ID, b.m.ID) })
 		for chunk := range slices.Chunk(us, idChunk) {
-			ids := make([]string, len(chunk))
-			ats := make([]time.Time, len(chunk))
-			providerAts := make([]*time.Time, len(chunk))
-			for i, u := range chunk {
-				ids[i], ats[i], providerAts[i] = u.m.ID, u.at, u.providerAt
-			}
-			each := []perMessage{{column: "provider_status_at", values: providerAts}}
-			switch {
-			case st == message.Delivered:
-				each = append(each, perMessage{column: "delivered_at", values: ats})
-			case st.Final():
-				codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
-				for i, u := range chunk {
-					codes[i], reasons[i] = u.code, u.reason
-				}
-				each = append(each, perMessage{column: "failed_at", values: ats}, perMessage{column: "error_code", values: codes},
-					perMessage{column: "error_message", values: reasons})
-			case st == message.Sent:
-				// Only messages without a sent time get one: COALESCE keeps
-				// the time their submit was answered.
-				each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
-			}
-			if err := updateMessages(tx.DB, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
-				return nil, fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
+			if err := writeStatus(db, st, chunk, now); err != nil {
+				return err
 			}
 		}
 	}
-	if len(changes) > 0 {
-		if err := insertRows(tx.DB, changes); err != nil {
-			return nil, fmt.Errorf("store %d status changes: %w", len(changes), err)
+	if len(b.changes) > 0 {
+		if err := insertRows(db, b.changes); err != nil {
+			return fmt.Errorf("store %d status changes: %w", len(b.changes), err)
 		}
 	}
-	return unmatched, nil
+	return nil
+}
+
+// writeStatus moves the messages of chunk to st in one statement.
+func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, now time.Time) error {
+	ids := make([]string, len(chunk))
+	ats := make([]time.Time, len(chunk))
+	providerAts := make([]*time.Time, len(chunk))
+	for i, u := range chunk {
+		ids[i], ats[i], providerAts[i] = u.m.ID, u.at, u.providerAt
+	}
+	each := []perMessage{{column: "provider_status_at", values: providerAts}}
+	switch {
+	case st == message.Delivered:
+		each = append(each, perMessage{column: "delivered_at", values: ats})
+	case st.Final():
+		codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
+		for i, u := range chunk {
+			codes[i], reasons[i] = u.code, u.reason
+		}
+		each = append(each, perMessage{column: "failed_at", values: ats}, perMessage{column: "error_code", values: codes},
+			perMessage{column: "error_message", values: reasons})
+	case st == message.Sent:
+		// Only messages without a sent time get one: COALESCE keeps
+		// the time their submit was answered.
+		each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
+	}
+	if err := updateMessages(db, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
+		return fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
+	}
+	return nil
 }
 
 // holdReports keeps reports no message takes yet (see HeldStatus).
