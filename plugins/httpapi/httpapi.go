@@ -516,23 +516,54 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 	}
 	items := r.items.nodes(doc)
 	if len(items) == 0 {
-		code, msg := "", ""
-		if s.c.s.errCode != nil {
-			code, _ = s.c.s.errCode.value(doc)
-		}
-		if s.c.s.errMessage != nil {
-			msg, _ = s.c.s.errMessage.value(doc)
-		}
-		if code != "" || msg != "" {
-			log.Warn("aggregator answered the send request with an error", "status", a.status, "code", code, "error", msg)
-			s.set(u, sdk.Permanent, code, fmt.Sprintf("aggregator refused the request: %s %s", code, msg), 0)
-			return
-		}
-		log.Warn("send answer has no entries where response.items points; check the selector if this repeats", "items", r.items.String(), "answer", snippet(a.body))
-		s.set(u, sdk.Permanent, "missing", fmt.Sprintf("the aggregator's answer (HTTP %d) lists no entries under %q, so no number was accepted: %s", a.status, r.items, snippet(a.body)), 0)
+		s.noEntries(u, a, doc, log)
 		return
 	}
+	entries := s.matchEntries(u, items, log)
+	for k, i := range u.idx {
+		e := entries[k]
+		if e.id != "" {
+			s.accepted(i, e.id, a.status, log)
+			continue
+		}
+		code, reason := e.code, e.msg
+		if code == "" && reason == "" {
+			code, reason = "missing", "the aggregator's answer does not list this number, so it did not accept it"
+		} else if reason == "" {
+			reason = "the aggregator refused this number with code " + code
+		}
+		s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: code, Reason: reason}
+	}
+}
 
+// noEntries fails the unit's messages when a successful answer lists no
+// entries: with the error it carries, or as missing.
+func (s *sendState) noEntries(u unit, a *answer, doc *node, log hclog.Logger) {
+	code, msg := "", ""
+	if s.c.s.errCode != nil {
+		code, _ = s.c.s.errCode.value(doc)
+	}
+	if s.c.s.errMessage != nil {
+		msg, _ = s.c.s.errMessage.value(doc)
+	}
+	if code != "" || msg != "" {
+		log.Warn("aggregator answered the send request with an error", "status", a.status, "code", code, "error", msg)
+		s.set(u, sdk.Permanent, code, fmt.Sprintf("aggregator refused the request: %s %s", code, msg), 0)
+		return
+	}
+	r := s.op.resp
+	log.Warn("send answer has no entries where response.items points; check the selector if this repeats", "items", r.items.String(), "answer", snippet(a.body))
+	s.set(u, sdk.Permanent, "missing", fmt.Sprintf("the aggregator's answer (HTTP %d) lists no entries under %q, so no number was accepted: %s", a.status, r.items, snippet(a.body)), 0)
+}
+
+// answerEntry is what an answer says of one message: its id, or the
+// error it names.
+type answerEntry struct{ id, code, msg string }
+
+// matchEntries matches the answer's entries to the unit's messages (by
+// match_by), one entry per message, in the unit's order.
+func (s *sendState) matchEntries(u unit, items []*node, log hclog.Logger) []answerEntry {
+	r := s.op.resp
 	pos := map[string]int{} // phone digits or our message id → position in u.idx
 	for k, i := range u.idx {
 		switch s.op.matchBy {
@@ -542,27 +573,9 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 			pos[s.msgs[i].ID] = k
 		}
 	}
-	ids := make([]string, len(u.idx))
-	errCode := make([]string, len(u.idx))
-	errMsg := make([]string, len(u.idx))
+	entries := make([]answerEntry, len(u.idx))
 	for n, item := range items {
-		k := -1
-		switch s.op.matchBy {
-		case "order":
-			if n < len(u.idx) {
-				k = n
-			}
-		case "phone":
-			v, _ := r.phone.value(item)
-			if got, ok := pos[digits(v)]; ok && digits(v) != "" {
-				k = got
-			}
-		case "reference":
-			v, _ := r.reference.value(item)
-			if got, ok := pos[v]; ok {
-				k = got
-			}
-		}
+		k := s.entryPosition(n, item, len(u.idx), pos)
 		if k < 0 {
 			log.Warn("aggregator answer has an entry that matches no message of the request; ignored", "entry", n, "match_by", s.op.matchBy)
 			continue
@@ -575,50 +588,67 @@ func (s *sendState) mapAnswer(u unit, a *answer, log hclog.Logger) {
 			em, _ = r.errorMessage.value(item)
 		}
 		if ec != "" || em != "" {
-			errCode[k], errMsg[k] = ec, em
+			entries[k].code, entries[k].msg = ec, em
 			continue
 		}
 		id, _ := r.id.value(item)
 		if id == "" {
-			errCode[k], errMsg[k] = "no_id", "the aggregator's answer has no id for this message"
+			entries[k].code, entries[k].msg = "no_id", "the aggregator's answer has no id for this message"
 			continue
 		}
-		if ids[k] != "" {
-			log.Warn("aggregator answer has several ids for one message; keeping the first", "message_id", s.msgs[u.idx[k]].ID, "kept", ids[k], "ignored", id)
+		if entries[k].id != "" {
+			log.Warn("aggregator answer has several ids for one message; keeping the first", "message_id", s.msgs[u.idx[k]].ID, "kept", entries[k].id, "ignored", id)
 			continue
 		}
-		ids[k] = id
+		entries[k].id = id
 	}
-	for k, i := range u.idx {
-		id := ids[k]
-		if id != "" {
-			s.mu.Lock()
-			other, dup := s.used[id]
-			if !dup {
-				s.used[id] = i
-			}
-			s.mu.Unlock()
-			if dup {
-				log.Error("aggregator gave one id to two messages; the second is failed so reports cannot be mixed up", "provider_message_id", id, "first", s.msgs[other].ID, "second", s.msgs[i].ID)
-				s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: "duplicate_id", Refusal: sdk.RefusalDuplicate,
-					Reason: fmt.Sprintf("aggregator returned id %q for this message and for %s; it may have been sent", id, s.msgs[other].ID)}
-				continue
-			}
-			s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Accepted, ProviderMessageID: id, Code: fmt.Sprint(a.status)}
-			if s.msgs[i].From == "" {
-				s.results[i].Sender = s.c.s.defaultSender // what the request carried; empty: the aggregator's own
-			}
-			s.p.remember(s.msgs[i].ID, id)
-			continue
+	return entries
+}
+
+// entryPosition is the position in the unit of the message the n-th entry
+// is about, or -1 for none.
+func (s *sendState) entryPosition(n int, item *node, units int, pos map[string]int) int {
+	r := s.op.resp
+	switch s.op.matchBy {
+	case "order":
+		if n < units {
+			return n
 		}
-		code, reason := errCode[k], errMsg[k]
-		if code == "" && reason == "" {
-			code, reason = "missing", "the aggregator's answer does not list this number, so it did not accept it"
-		} else if reason == "" {
-			reason = "the aggregator refused this number with code " + code
+	case "phone":
+		v, _ := r.phone.value(item)
+		if got, ok := pos[digits(v)]; ok && digits(v) != "" {
+			return got
 		}
-		s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: code, Reason: reason}
+	case "reference":
+		v, _ := r.reference.value(item)
+		if got, ok := pos[v]; ok {
+			return got
+		}
 	}
+	return -1
+}
+
+// accepted records message i as accepted under id, unless the aggregator
+// gave id to another message too: reports could then not be told apart,
+// so the second is failed.
+func (s *sendState) accepted(i int, id string, status int, log hclog.Logger) {
+	s.mu.Lock()
+	other, dup := s.used[id]
+	if !dup {
+		s.used[id] = i
+	}
+	s.mu.Unlock()
+	if dup {
+		log.Error("aggregator gave one id to two messages; the second is failed so reports cannot be mixed up", "provider_message_id", id, "first", s.msgs[other].ID, "second", s.msgs[i].ID)
+		s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Permanent, Code: "duplicate_id", Refusal: sdk.RefusalDuplicate,
+			Reason: fmt.Sprintf("aggregator returned id %q for this message and for %s; it may have been sent", id, s.msgs[other].ID)}
+		return
+	}
+	s.results[i] = sdk.SendResult{MessageID: s.msgs[i].ID, Outcome: sdk.Accepted, ProviderMessageID: id, Code: fmt.Sprint(status)}
+	if s.msgs[i].From == "" {
+		s.results[i].Sender = s.c.s.defaultSender // what the request carried; empty: the aggregator's own
+	}
+	s.p.remember(s.msgs[i].ID, id)
 }
 
 // QueryStatus asks the aggregator about up to batch_size ids per request.
