@@ -300,3 +300,12 @@ route "default" {
   default    = true
   candidates = ["aggregator"]
 }
+
+# Messages handsets send to our numbers (docs/numbers.md): a leased number's
+# messages are its holder's; these rules decide for the rest. Replies to the
+# US sender number go to the support account, without looking for codes.
+inbound "us-replies" {
+  match       = "to == '+14155550100'"
+  account     = "support"
+  extract_otp = false
+}
