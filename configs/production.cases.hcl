@@ -56,6 +56,22 @@ case "myanmar marketing goes to the phones first" {
   plan  = ["android-mm", "smpp-asia-2", "smpp-asia-1"]
 }
 
+case "myanmar marketing at 21:50 waits for 06:00" {
+  to         = "+959250123456"
+  kind       = "marketing"
+  at         = "21:50"
+  route      = "mm-marketing"
+  held_until = "06:00"
+}
+
+case "myanmar marketing by day goes at once" {
+  to         = "+959250123456"
+  kind       = "marketing"
+  at         = "10:00"
+  route      = "mm-marketing"
+  held_until = "none"
+}
+
 case "myanmar marketing without the phones" {
   to        = "+959250123456"
   kind      = "marketing"

@@ -265,12 +265,19 @@ route "mm-otp" {
 }
 
 # Myanmar marketing: the phones while one is online (they cost nothing, so
-# least_cost puts them first), else the cheapest SMPP link.
+# least_cost puts them first), else the cheapest SMPP link. No marketing at
+# night: a message accepted from 21:00 waits, queued, until 06:00 Yangon time
+# ("held for quiet hours until 06:00 Asia/Yangon" in its status).
 route "mm-marketing" {
   match      = "country == 'MM' && kind == 'marketing'"
   candidates = ["android-mm", "smpp-asia-1", "smpp-asia-2"]
   filter     = "healthy"
   strategy   = "least_cost"
+  quiet_hours {
+    from = "21:00"
+    to   = "06:00"
+    zone = "Asia/Yangon"
+  }
 }
 
 # Other Myanmar traffic: the cheapest SMPP link for the number's operator.

@@ -56,7 +56,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	// The id exists before routing so a weighted split is stable per message.
 	facts.MessageID = recordid.New("msg_")
 	// A scheduled message is routed as of its send time, the time rules
-	// are about; the dispatcher routes it again then (see Reroute).
+	// are about; the dispatcher routes it again then (see Rerouter).
 	plan, err := s.planner.PlanAt(ctx, facts, due)
 	var nr *routing.NoRouteError
 	if errors.As(err, &nr) && nr.Refused && sendAt == nil {
@@ -67,16 +67,12 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	if err != nil {
 		return nil, err
 	}
+	// A held message goes later: whether a gateway is online now does
+	// not decide it.
 	if sendAt == nil && plan.Hold.Reason == "" && s.allRefusing(plan) {
 		return nil, ErrNoGatewayOnline
 	}
-	entries := make([]message.PlanEntry, len(plan.Candidates))
-	for i, c := range plan.Candidates {
-		entries[i] = message.PlanEntry{Provider: c.Provider}
-		for _, code := range c.FailoverOn {
-			entries[i].FailoverOn = append(entries[i].FailoverOn, message.Refusal(code))
-		}
-	}
+	entries := planEntries(plan)
 	charge, err := planCharge(plan, facts.Segments)
 	if err != nil {
 		return nil, err
@@ -85,6 +81,9 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
 		Route: plan.Route, Plan: entries, NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now,
 		Charged: charge, CallbackURL: req.CallbackURL}
+	if sendAt != nil {
+		m.Tags = req.Tags // its route is decided again at send_at, with them
+	}
 	hold(m, plan.Hold)
 	return m, nil
 }

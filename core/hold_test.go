@@ -16,6 +16,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/plugins/sandbox"
+	"github.com/smsrouter/smsrouter/routing"
 )
 
 const holdConfig = `
@@ -77,22 +78,26 @@ func (p *countingProviders) Send(ctx context.Context, name string, msgs []messag
 // holdEnv is a store, a service and the providers of one test, on a clock
 // the test moves.
 type holdEnv struct {
-	st    *store.Store
-	svc   *core.Service
-	clock *fakeClock
-	acc   string
-	sends *countingProviders
+	st      *store.Store
+	svc     *core.Service
+	clock   *fakeClock
+	acc     string
+	sends   *countingProviders
+	planner core.Planner
 }
 
-func newHoldEnv(t *testing.T, st *store.Store, clock *fakeClock) *holdEnv {
+// newHoldEnv starts the providers of the config src (in-process
+// sandboxes) and a service deciding with planner, or with src's table when
+// planner is nil.
+func newHoldEnv(t *testing.T, st *store.Store, clock *fakeClock, src string, planner core.Planner) *holdEnv {
 	t.Helper()
-	cfg, err := config.Parse([]byte(holdConfig), "hold.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseConfig(t, src)
 	host := pluginhost.New(pluginhost.Options{Events: st})
-	p := cfg.Providers[0]
-	if err := host.Start(t.Context(), []pluginhost.Spec{{Name: p.Name, Settings: p.Settings, InProcess: sandbox.New()}}); err != nil {
+	var specs []pluginhost.Spec
+	for _, p := range cfg.Providers {
+		specs = append(specs, pluginhost.Spec{Name: p.Name, Settings: p.Settings, InProcess: sandbox.New()})
+	}
+	if err := host.Start(t.Context(), specs); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(host.Stop)
@@ -100,14 +105,26 @@ func newHoldEnv(t *testing.T, st *store.Store, clock *fakeClock) *holdEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if planner == nil {
+		planner = cfg.Table
+	}
 	return &holdEnv{st: st, clock: clock, acc: acc.ID, sends: &countingProviders{Host: host, sent: map[string]int{}},
-		svc: core.NewService(st, cfg.Table, nil, core.Options{Now: clock.Now})}
+		planner: planner, svc: core.NewService(st, planner, nil, core.Options{Now: clock.Now})}
 }
 
-// dispatcher is one sending node on the test's clock; a new one stands for
-// a restarted server.
+func parseConfig(t *testing.T, src string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src), "hold.hcl", config.Options{BuiltinKinds: []string{"sandbox"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// dispatcher is one sending node on the test's clock, routing scheduled
+// messages again; a new one stands for a restarted server.
 func (e *holdEnv) dispatcher() *dispatch.Dispatcher {
-	return dispatch.New(e.st, e.sends, dispatch.Options{Now: e.clock.Now})
+	return dispatch.New(e.st, e.sends, dispatch.Options{Now: e.clock.Now, Rerouter: core.Rerouter{Planner: e.planner}})
 }
 
 func (e *holdEnv) send(t *testing.T, kind message.Kind, validity time.Duration) message.View {
@@ -139,7 +156,7 @@ func TestQuietHoursHoldMarketing(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 12, 7, 21, 50, 0, 0, yangon)}
 	storetest.EachWith(t, store.Options{Now: clock.Now}, func(t *testing.T, st *store.Store) {
 		clock.Set(time.Date(2026, 12, 7, 21, 50, 0, 0, yangon))
-		e := newHoldEnv(t, st, clock)
+		e := newHoldEnv(t, st, clock, holdConfig, nil)
 		ctx := t.Context()
 		const batch = 30
 		var held []string
@@ -215,4 +232,140 @@ func TestQuietHoursHoldMarketing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestScheduledRoutedAgainAtSendTime: a scheduled message is routed as of
+// its send_at when accepted, and again when it is due, with the table then
+// (here one reloaded in between), its tags and the time then; the decision
+// at accept stays in its history. A route that holds at send time holds it.
+func TestScheduledRoutedAgainAtSendTime(t *testing.T) {
+	const providers = `
+routing {
+  timezone = "Asia/Yangon"
+}
+provider "sandbox" {
+  plugin = "sandbox"
+  config = { dlr_delay = "0s", seed = 1, max_batch_size = 100 }
+}
+provider "late" {
+  plugin = "sandbox"
+  config = { dlr_delay = "0s", seed = 2, max_batch_size = 100 }
+}
+`
+	const atAccept = providers + `
+route "marketing" {
+  match      = "kind == 'marketing'"
+  candidates = ["sandbox"]
+  quiet_hours {
+    from = "21:00"
+    to   = "06:00"
+  }
+}
+route "vip" {
+  match      = "tags.tier == 'gold'"
+  candidates = ["sandbox"]
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+`
+	const reloaded = providers + `
+route "marketing" {
+  match      = "kind == 'marketing'"
+  candidates = ["late"]
+  quiet_hours {
+    from = "21:00"
+    to   = "06:00"
+  }
+}
+route "vip" {
+  match      = "tags.tier == 'gold'"
+  candidates = ["late"]
+}
+route "evening" {
+  match      = "kind == 'transactional'"
+  candidates = ["late"]
+  quiet_hours {
+    from = "20:00"
+    to   = "06:00"
+  }
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+`
+	yangon, _ := time.LoadLocation("Asia/Yangon")
+	day := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, yangon) }
+	clock := &fakeClock{}
+	storetest.EachWith(t, store.Options{Now: clock.Now}, func(t *testing.T, st *store.Store) {
+		clock.Set(day(7, 14, 0))
+		router := routing.NewRouter(parseConfig(t, atAccept).Table, nil)
+		e := newHoldEnv(t, st, clock, atAccept, router)
+		ctx := t.Context()
+		schedule := func(kind message.Kind, at time.Time, tags map[string]string) string {
+			v, err := e.svc.Send(ctx, e.acc, core.SendRequest{To: "+959791234567", Message: "scheduled " + string(kind),
+				Kind: kind, SendAt: at, Tags: tags})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v.ID
+		}
+		marketing := schedule(message.KindMarketing, day(7, 23, 0), nil)
+		vip := schedule(message.KindSMS, day(7, 18, 0), map[string]string{"tier": "gold"})
+		evening := schedule(message.KindTransactional, day(7, 20, 30), nil)
+		detail := func(id string) message.Detail {
+			d, err := st.MessageDetail(ctx, "", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		if d := detail(marketing); d.ErrorCode != message.CodeHeld || d.Route != "marketing" {
+			t.Errorf("marketing for 23:00: %s %q route %s; want held at accept, routed as of its send_at", d.ErrorCode, d.ErrorMessage, d.Route)
+		}
+
+		router.Swap(parseConfig(t, reloaded).Table)
+		d := e.dispatcher()
+		run := func(at time.Time, want int) {
+			t.Helper()
+			clock.Set(at)
+			if n, err := d.DispatchOnce(ctx); err != nil || n != want {
+				t.Fatalf("at %s claimed %d (%v); want %d", at.Format("15:04"), n, err, want)
+			}
+		}
+		run(day(7, 18, 0), 1)
+		v := detail(vip)
+		if v.Route != "vip" || v.Provider != "late" {
+			t.Errorf("vip at 18:00: route %s provider %s; want vip through late (routed again, with its tags)", v.Route, v.Provider)
+		}
+		if !hasChange(v.History, message.CodeRouted, "route vip (late); at accept: route vip (sandbox)") {
+			t.Errorf("vip history lacks the decision at accept: %+v", v.History)
+		}
+
+		run(day(7, 20, 30), 1)
+		if v := detail(evening); v.Status != message.Queued || v.ErrorCode != message.CodeHeld || v.Route != "evening" ||
+			v.ErrorMessage != "held for quiet hours until 06:00 Asia/Yangon" {
+			t.Errorf("transactional at 20:30: %s %s %q route %s; want held by the reloaded evening route", v.Status, v.ErrorCode, v.ErrorMessage, v.Route)
+		}
+		run(day(7, 23, 0), 0) // marketing was held at accept until 06:00
+
+		run(day(8, 6, 0), 2)
+		for _, id := range []string{marketing, evening} {
+			v := detail(id)
+			if (v.Status != message.Sent && v.Status != message.Delivered) || v.Provider != "late" {
+				t.Errorf("%s (%s) at 06:00: %s through %q; want sent through late", id, v.Route, v.Status, v.Provider)
+			}
+		}
+	})
+}
+
+func hasChange(history []message.Change, code, reasonPart string) bool {
+	for _, c := range history {
+		if c.ErrorCode == code && strings.Contains(c.Reason, reasonPart) {
+			return true
+		}
+	}
+	return false
 }

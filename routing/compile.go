@@ -38,6 +38,9 @@ type Table struct {
 	prefixes   map[string]string
 	prefixMin  int
 	prefixMax  int
+	// recipientZone is Settings.RecipientZone, for holds in the
+	// recipient's zone.
+	recipientZone func(to string) *time.Location
 }
 
 type route struct {
@@ -142,6 +145,8 @@ func Compile(spec Spec) (*Table, error) {
 		loc:        spec.Settings.Location,
 		currency:   spec.Settings.Currency,
 		conversion: spec.Settings.Conversion,
+
+		recipientZone: spec.Settings.RecipientZone,
 	}
 	if t.loc == nil {
 		t.loc = time.UTC

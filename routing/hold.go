@@ -22,7 +22,7 @@ type HoldConfig struct {
 	// To; outside them the route sends at once.
 	From, To string
 	// Zone is the IANA time zone the times are read in; "" is the routing
-	// time zone.
+	// time zone, ZoneRecipient the recipient's.
 	Zone string
 
 	// Range is the hold_until attribute or the quiet_hours block; the
@@ -31,6 +31,10 @@ type HoldConfig struct {
 	// Both is set when the route has both hold_until and quiet_hours.
 	Both bool
 }
+
+// ZoneRecipient as a hold's zone reads its times in the recipient's time
+// zone (Settings.RecipientZone), falling back to the routing time zone.
+const ZoneRecipient = "recipient"
 
 // Hold is a decision to defer a message: it waits queued until Until.
 type Hold struct {
@@ -45,6 +49,8 @@ type hold struct {
 	quiet    bool
 	from, to int // minutes after midnight; to is also hold_until's time
 	loc      *time.Location
+	// recipient reads the times in the recipient's zone, when known.
+	recipient bool
 }
 
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
@@ -69,11 +75,13 @@ func compileHold(route string, hc *HoldConfig, routingZone *time.Location) (*hol
 			fmt.Sprintf("route %q has both hold_until and quiet_hours; keep one: quiet_hours { from = \"22:00\" to = \"06:00\" } holds only inside the window, hold_until holds every message the route takes", route)))
 	}
 	h := &hold{loc: routingZone, quiet: hc.Until == ""}
-	if hc.Zone != "" {
+	if hc.Zone == ZoneRecipient {
+		h.recipient = true
+	} else if hc.Zone != "" {
 		loc, err := time.LoadLocation(hc.Zone)
 		if err != nil || strings.EqualFold(hc.Zone, "local") {
 			diags = append(diags, errorAt(hc.ZoneRange, "Unknown time zone",
-				fmt.Sprintf("route %q: zone %q is not an IANA time zone name such as \"Asia/Yangon\" or \"Europe/Berlin\"; leave zone out for the routing time zone", route, hc.Zone)))
+				fmt.Sprintf("route %q: zone %q is not an IANA time zone name such as \"Asia/Yangon\" or \"Europe/Berlin\"; leave zone out for the routing time zone, or write %q for the recipient's", route, hc.Zone, ZoneRecipient)))
 		} else {
 			h.loc = loc
 		}
@@ -99,10 +107,16 @@ func compileHold(route string, hc *HoldConfig, routingZone *time.Location) (*hol
 	return h, diags
 }
 
-// decide returns when a message routed at now may go, or false when it
-// may go at once.
-func (h *hold) decide(now time.Time) (Hold, bool) {
-	local := now.In(h.loc)
+// decide returns when a message to the recipient to, routed at now, may
+// go, or false when it may go at once.
+func (h *hold) decide(now time.Time, to string, recipientZone func(string) *time.Location) (Hold, bool) {
+	loc := h.loc
+	if h.recipient && recipientZone != nil {
+		if l := recipientZone(to); l != nil {
+			loc = l
+		}
+	}
+	local := now.In(loc)
 	if h.quiet {
 		m := local.Hour()*60 + local.Minute()
 		in := h.from <= m && m < h.to
@@ -114,24 +128,28 @@ func (h *hold) decide(now time.Time) (Hold, bool) {
 		}
 	}
 	y, mo, d := local.Date()
-	until := time.Date(y, mo, d, h.to/60, h.to%60, 0, 0, h.loc)
+	until := time.Date(y, mo, d, h.to/60, h.to%60, 0, 0, loc)
 	if !until.After(local) {
 		if local.Sub(until) < time.Minute {
 			return Hold{}, false // hold_until's own minute: the time has come
 		}
-		until = time.Date(y, mo, d+1, h.to/60, h.to%60, 0, 0, h.loc)
+		until = time.Date(y, mo, d+1, h.to/60, h.to%60, 0, 0, loc)
 	}
 	what := "held"
 	if h.quiet {
 		what = "held for quiet hours"
 	}
-	return Hold{Until: until, Reason: fmt.Sprintf("%s until %s %s", what, clockTimes[h.to], h.loc)}, true
+	return Hold{Until: until, Reason: fmt.Sprintf("%s until %s %s", what, clockTimes[h.to], loc)}, true
 }
 
 // describe is the hold action as explanations show it.
 func (h *hold) describe() string {
-	if h.quiet {
-		return fmt.Sprintf("quiet_hours %s–%s %s", clockTimes[h.from], clockTimes[h.to], h.loc)
+	zone := h.loc.String()
+	if h.recipient {
+		zone = "in the recipient's zone (else " + zone + ")"
 	}
-	return fmt.Sprintf("hold_until %s %s", clockTimes[h.to], h.loc)
+	if h.quiet {
+		return fmt.Sprintf("quiet_hours %s–%s %s", clockTimes[h.from], clockTimes[h.to], zone)
+	}
+	return fmt.Sprintf("hold_until %s %s", clockTimes[h.to], zone)
 }

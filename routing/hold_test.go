@@ -88,6 +88,43 @@ route "default" {
 	}
 }
 
+// A hold in the recipient's zone reads the number's zone: 23:00 in Yangon
+// is 17:30 in Berlin, quiet for a Myanmar number only.
+func TestHoldInRecipientZone(t *testing.T) {
+	src := providers("smpp", "a", "b") + `
+routing {
+  timezone = "UTC"
+}
+route "local-quiet" {
+  match      = "kind == 'otp'"
+  candidates = ["a"]
+  quiet_hours {
+    from = "22:00"
+    to   = "07:00"
+    zone = "recipient"
+  }
+}
+route "default" {
+  default    = true
+  candidates = ["b"]
+}
+`
+	at := time.Date(2026, 12, 7, 16, 30, 0, 0, time.UTC) // 23:00 in Yangon, 17:30 in Berlin
+	r := routing.NewRouter(compile(t, src), nil, routing.WithClock(func() time.Time { return at }))
+	mm, err := r.Plan(t.Context(), routing.Facts{To: "+959791234567", Country: "MM", Kind: "otp"})
+	if err != nil || !strings.Contains(mm.Hold.Reason, "until 07:00 Asia/") || !mm.Hold.Until.Equal(time.Date(2026, 12, 8, 0, 30, 0, 0, time.UTC)) {
+		t.Errorf("Myanmar number: hold %v %q (%v); want until 07:00 Yangon time", mm.Hold.Until, mm.Hold.Reason, err)
+	}
+	de, err := r.Plan(t.Context(), routing.Facts{To: "+4915123456789", Country: "DE", Kind: "otp"})
+	if err != nil || de.Hold.Reason != "" {
+		t.Errorf("German number: hold %q (%v); want none at 17:30 Berlin time", de.Hold.Reason, err)
+	}
+	none, err := r.Plan(t.Context(), routing.Facts{To: "+80012345678", Kind: "otp"})
+	if err != nil || none.Hold.Reason != "" {
+		t.Errorf("a number without a zone: hold %q (%v); want the routing zone's (16:30 UTC: none)", none.Hold.Reason, err)
+	}
+}
+
 func TestExplainShowsHold(t *testing.T) {
 	table := compile(t, providers("smpp", "a")+quietMarketing+`
 route "default" {

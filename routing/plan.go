@@ -170,7 +170,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 			plan.Candidates[i] = Candidate{Provider: p.name, Price: k.price, HasPrice: k.hasPrice, FailoverOn: r.failoverOnFor(p)}
 		}
 		if r.hold != nil {
-			plan.Hold, _ = r.hold.decide(d.now)
+			plan.Hold, _ = r.hold.decide(d.now, f.To, t.recipientZone)
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"

@@ -44,6 +44,10 @@ type Settings struct {
 	// longest prefix of a message's number replaces libphonenumber's
 	// operator, for ported numbers and ranges its data does not know yet.
 	OperatorPrefixes map[string]string
+	// RecipientZone gives the time zone of a recipient (E.164) for holds
+	// with zone = "recipient"; nil, or a nil answer, means the routing
+	// time zone.
+	RecipientZone func(to string) *time.Location
 	// CurrencyRange and ConversionRange point errors at the routing block's
 	// attributes.
 	CurrencyRange, ConversionRange hcl.Range

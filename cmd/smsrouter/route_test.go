@@ -205,7 +205,7 @@ func TestConfigValidateRunsCases(t *testing.T) {
 	dir := t.TempDir()
 	cfg := productionCopy(t, dir)
 	out, err := runBinary(t, "config", "validate", "--config", cfg)
-	if err != nil || !strings.Contains(out, "12 routing cases, 0 failed") || !strings.Contains(out, "production.hcl: OK") {
+	if err != nil || !strings.Contains(out, "14 routing cases, 0 failed") || !strings.Contains(out, "production.hcl: OK") {
 		t.Errorf("shipped cases: %v\n%s", err, out)
 	}
 	wrong := filepath.Join(dir, "wrong.cases.hcl")

@@ -245,11 +245,13 @@ func (n *node) buildCore() error {
 	stats := providerstats.New(nil)
 	live := core.LiveState{Host: n.host, Stats: stats}
 	n.mx = newMetrics(cfg.Server.Metrics, n.st, n.host, log)
-	n.disp = dispatch.New(n.st, n.mx.providers(n.host), dispatch.Options{Logger: log, Observer: stats, Metrics: n.mx.dispatch(), Gate: n.gate,
-		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers), Health: live})
 	// Routing: the router holds the compiled table; SIGHUP and the admin
-	// reload endpoint swap it (see reload.go).
+	// reload endpoint swap it (see reload.go). Scheduled messages are
+	// routed again with it when they are due.
 	n.router = routing.NewRouter(cfg.Table, live, routing.WithLogger(log))
+	n.disp = dispatch.New(n.st, n.mx.providers(n.host), dispatch.Options{Logger: log, Observer: stats, Metrics: n.mx.dispatch(), Gate: n.gate,
+		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers), Health: live,
+		Rerouter: core.Rerouter{Planner: n.router}})
 	n.reload = newReloader(n.cfgPath, cfg, n.router, log)
 	n.reload.setLimits = n.disp.SetLimits
 	n.reload.setInboundOwners = n.st.SetInboundOwners

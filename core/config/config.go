@@ -22,6 +22,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/smsrouter/smsrouter/core/inbound"
+	"github.com/smsrouter/smsrouter/core/number"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
@@ -477,6 +478,7 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	// ways that are only echoes of its own error (no default, default not
 	// last), so the set is checked once every route block decodes.
 	if routesOK {
+		cfg.Routing.RecipientZone = number.TimeZone // for holds with zone = "recipient"
 		spec := routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing}
 		table, err := routing.Compile(spec)
 		d.warnings = append(d.warnings, routing.Lint(spec, lintKnowledge())...)

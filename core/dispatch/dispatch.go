@@ -83,6 +83,9 @@ type Options struct {
 	// SleepUntil waits until the clock reaches t or ctx ends; tests with a
 	// fake clock replace it. The default sleeps for t minus Now.
 	SleepUntil func(ctx context.Context, t time.Time) error
+	// Rerouter, when set, routes each scheduled message again on its first
+	// claim (its send time); nil keeps the decision made at accept.
+	Rerouter Rerouter
 	// Health, when set, tells which providers can take messages now. A
 	// message skips unhealthy candidates; with none left it waits as
 	// pending, retried on the plan's backoff. Nil: every provider can.
@@ -296,8 +299,19 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	var order []string
 	health := d.healthOnce()
 	unhealthy := 0
+	var rerouted map[string]reroutedTo
 	for i := range msgs {
 		m := &msgs[i]
+		if d.o.Rerouter != nil && m.SendAt != nil && m.Attempts == 1 && now.Before(m.ExpiresAt) {
+			// A scheduled message's first claim: routed again as of now.
+			if rerouted == nil {
+				rerouted = map[string]reroutedTo{}
+			}
+			if r, ok := d.reroute(ctx, m, now, rerouted); !ok {
+				results = append(results, r)
+				continue
+			}
+		}
 		plan := m.PlanEntries()
 		switch {
 		case !now.Before(m.ExpiresAt):
@@ -361,6 +375,9 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 		}
 	}
 	wg.Wait()
+	if rerouted != nil {
+		recordReroutes(results, rerouted)
+	}
 	// Record even when ctx ended: these answers came from providers and
 	// must not be lost to a shutdown. A failed write is tried again, since
 	// an unrecorded acceptance is sent a second time once the lease ends.

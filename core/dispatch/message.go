@@ -11,6 +11,12 @@ import (
 // (*store.Store) fills it from the stored message, its text in the clear.
 type Message struct {
 	ID        string
+	AccountID string
+	// Route is the route that took the message; Tags are a scheduled
+	// message's tags, for routing it again at its send time (see
+	// Rerouter).
+	Route     string
+	Tags      map[string]string
 	Recipient string
 	Sender    string
 	Text      string

@@ -37,8 +37,11 @@ type Message struct {
 	// until 06:00 Asia/Yangon"). It is the queued message's error message,
 	// with message.CodeHeld, and its first status change.
 	HoldReason string
-	ExpiresAt  time.Time
-	CreatedAt  time.Time
+	// Tags are the application's tags of a scheduled message, kept so
+	// that it is routed again at its send time with them; nil otherwise.
+	Tags      map[string]string
+	ExpiresAt time.Time
+	CreatedAt time.Time
 	// Charged is what the account pays for the message.
 	Charged money.Amount
 	// CallbackURL, when set, receives this message's webhooks instead of

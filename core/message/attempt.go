@@ -31,4 +31,10 @@ type Attempt struct {
 	// Plan, when set, replaces the message's recorded plan (its encoded
 	// candidates): a candidate that refused the message is marked so.
 	Plan string
+	// Route, when set, replaces the message's route, and Rerouted is
+	// stored as a status change before the attempt's own: a scheduled
+	// message routed again at its send time, with the decision it had at
+	// accept for the record.
+	Route    string
+	Rerouted string
 }

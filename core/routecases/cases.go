@@ -42,6 +42,10 @@ type Case struct {
 	WantRoute   string
 	WantPlan    []string
 	WantNoRoute bool
+	// WantHeldUntil, when set, is the hold expected: "06:00" (the
+	// route holds the message until then, in the hold's time zone) or
+	// "none" (it does not hold it).
+	WantHeldUntil string
 }
 
 // block is a case block as written.
@@ -60,9 +64,13 @@ type block struct {
 	Route       string             `hcl:"route,optional"`
 	Plan        []string           `hcl:"plan,optional"`
 	NoRoute     bool               `hcl:"no_route,optional"`
+	HeldUntil   string             `hcl:"held_until,optional"`
 }
 
 var fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "case", LabelNames: []string{"name"}}}}
+
+// heldPattern is what held_until expects: a time of day or "none".
+var heldPattern = regexp.MustCompile(`^(none|([01][0-9]|2[0-3]):[0-5][0-9])$`)
 
 // localPattern is a local time with an optional weekday: "23:10", "sat 06:00".
 var localPattern = regexp.MustCompile(`^((mon|tue|wed|thu|fri|sat|sun) )?([01][0-9]|2[0-3]):[0-5][0-9]$`)
@@ -143,6 +151,10 @@ func decode(b *hcl.Block) (Case, hcl.Diagnostics) {
 	c.WantRoute, c.WantPlan, c.WantNoRoute = raw.Route, raw.Plan, raw.NoRoute
 	if (c.WantRoute == "") == !c.WantNoRoute {
 		diags = append(diags, problem(b.DefRange, "No expectation", fmt.Sprintf("case %q must say what it expects: route = \"name\" (and optionally plan = [...]), or no_route = true", c.Name)))
+	}
+	c.WantHeldUntil = raw.HeldUntil
+	if c.WantHeldUntil != "" && !heldPattern.MatchString(c.WantHeldUntil) {
+		diags = append(diags, problem(b.DefRange, "Invalid hold", fmt.Sprintf("case %q: held_until %q is not a time of day such as \"06:00\", or \"none\" for a message the route sends at once", c.Name, c.WantHeldUntil)))
 	}
 	if c.WantNoRoute && len(c.WantPlan) > 0 {
 		diags = append(diags, problem(b.DefRange, "Plan without a route", fmt.Sprintf("case %q expects no route, so it cannot expect a plan", c.Name)))

@@ -32,7 +32,7 @@ func TestReport(t *testing.T) {
 		failed int
 	}{
 		{"pass.cases.hcl", 0},
-		{"fail.cases.hcl", 4},
+		{"fail.cases.hcl", 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

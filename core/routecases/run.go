@@ -98,6 +98,19 @@ func (c Case) compare(ex routing.Explanation) []string {
 	if len(c.WantPlan) > 0 && !slices.Equal(c.WantPlan, ex.Candidates) {
 		out = append(out, fmt.Sprintf("plan   want %s\n       got  %s", list(c.WantPlan), list(ex.Candidates)))
 	}
+	if c.WantHeldUntil != "" {
+		held := "none"
+		if ex.Hold != nil {
+			held = ex.Hold.Until.Format("15:04")
+		}
+		if held != c.WantHeldUntil {
+			got := held
+			if ex.Hold != nil {
+				got += " (" + ex.Hold.Reason + ")"
+			}
+			out = append(out, fmt.Sprintf("hold   want %s\n       got  %s", c.WantHeldUntil, got))
+		}
+	}
 	return out
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -98,7 +99,27 @@ func newMessageRow(m *intake.Message) Message {
 		Encoding: m.Encoding, Segments: m.Segments, Kind: m.Kind, Country: m.Country, Status: message.Queued,
 		Route: m.Route, Plan: message.EncodePlan(m.Plan), NextAttemptAt: m.NextAttemptAt, ExpiresAt: m.ExpiresAt,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt, Charged: m.Charged, CallbackURL: m.CallbackURL, SendAt: m.SendAt,
-		ErrorCode: heldCode(m), ErrorMessage: m.HoldReason}
+		ErrorCode: heldCode(m), ErrorMessage: m.HoldReason, Tags: encodeTags(m.Tags)}
+}
+
+// encodeTags is the stored form of a message's tags: a JSON object, or ""
+// for none.
+func encodeTags(tags map[string]string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(tags) // a map of strings always marshals
+	return string(b)
+}
+
+// decodeTags reads encodeTags' form; "" and anything unreadable are none.
+func decodeTags(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	var tags map[string]string
+	_ = json.Unmarshal([]byte(s), &tags)
+	return tags
 }
 
 // heldCode is the error code of a message its route holds, or "".

@@ -77,6 +77,7 @@ type outcomeKey struct {
 	at        time.Time
 	retryAt   time.Time
 	plan      string
+	route     string
 }
 
 // updateOutcomes records tried results: sent with the provider's message
@@ -85,7 +86,7 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 	groups := map[outcomeKey][]message.Attempt{}
 	var order []outcomeKey
 	for _, r := range results {
-		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan}
+		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan, r.Route}
 		if r.Status == message.Sent {
 			k.code, k.reason, k.retryAt = "", "", time.Time{}
 		}
@@ -104,6 +105,9 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 				"candidate": k.candidate, "error_code": k.code, "error_message": k.reason}
 			if k.plan != "" {
 				up["plan"] = k.plan
+			}
+			if k.route != "" {
+				up["route"] = k.route
 			}
 			var each []perMessage
 			switch {

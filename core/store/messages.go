@@ -115,6 +115,10 @@ type Message struct {
 	// SendAt is when the application asked the message to be sent (the
 	// first NextAttemptAt); nil for "at once".
 	SendAt *time.Time
+	// Tags are a scheduled message's tags (a JSON object), kept so that it
+	// is routed again at its send time with them; "" for other messages,
+	// whose route is decided once, at accept.
+	Tags string `gorm:"not null;default:''"`
 }
 
 // StatusChange is one stored transition of a message, with the provider's raw
@@ -336,6 +340,10 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 			} else if r.Status.Failure() {
 				// Final without a provider's acceptance: nothing was sent.
 				unsent = append(unsent, r.MessageID)
+			}
+			if r.Rerouted != "" {
+				changes = append(changes, StatusChange{MessageID: r.MessageID, Status: message.Queued, ErrorCode: message.CodeRouted,
+					Reason: r.Rerouted, Applied: true, At: r.At})
 			}
 			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: r.Status, Provider: r.Provider,
 				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})

@@ -13,3 +13,8 @@ case "no expectation" {
   no_route = true
   plan    = ["smpp-a"]
 }
+case "hold written wrongly" {
+  to         = "+959791234567"
+  route      = "default"
+  held_until = "6am"
+}

@@ -21,3 +21,10 @@ case "no route expected" {
   to       = "+959791234567"
   no_route = true
 }
+case "expects a hold the route does not make" {
+  to         = "+959791234567"
+  kind       = "transactional"
+  at         = "12:00"
+  route      = "newsletter"
+  held_until = "06:00"
+}

@@ -24,3 +24,17 @@ case "marketing by day, the weighted draw fixed by the id" {
   route = "marketing-day"
   plan  = ["smpp-a", "bulk"]
 }
+case "transactional at 21:50 is held until 06:00" {
+  to         = "+959791234567"
+  kind       = "transactional"
+  at         = "21:50"
+  route      = "newsletter"
+  held_until = "06:00"
+}
+case "transactional at noon goes at once" {
+  to         = "+959791234567"
+  kind       = "transactional"
+  at         = "12:00"
+  route      = "newsletter"
+  held_until = "none"
+}

@@ -30,6 +30,14 @@ route "marketing-night" {
   candidates = ["bulk"]
   filter     = "provider != 'bulk'"
 }
+route "newsletter" {
+  match      = "kind == 'transactional'"
+  candidates = ["bulk"]
+  quiet_hours {
+    from = "21:00"
+    to   = "06:00"
+  }
+}
 route "default" {
   default    = true
   candidates = ["smpp-a"]
