@@ -125,3 +125,43 @@ func BenchmarkDecision(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecisionHeld measures a decision whose route holds the message
+// (quiet hours, the recipient's zone), the dearest case of a hold: the
+// zone lookup, the window's end and its reason.
+func BenchmarkDecisionHeld(b *testing.B) {
+	src := `
+routing {
+  timezone = "Asia/Yangon"
+}
+provider "a" {
+  plugin = "smpp"
+}
+route "marketing" {
+  match      = "kind == 'marketing'"
+  candidates = ["a"]
+  quiet_hours {
+    from = "00:00"
+    to   = "23:59"
+    zone = "recipient"
+  }
+}
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`
+	cfg, err := config.Parse([]byte(src), "bench.hcl", config.Options{BuiltinKinds: []string{"smpp"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := routing.NewRouter(cfg.Table, benchState{})
+	f := routing.Facts{MessageID: "msg_0123456789", To: "+959791234567", Country: "MM", Operator: "Telenor", Kind: "marketing", Segments: 1}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Plan(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
