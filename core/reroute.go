@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/message"
@@ -27,6 +28,11 @@ func (r Rerouter) Reroute(ctx context.Context, m message.Scheduled, at time.Time
 	facts.MessageID = m.ID
 	plan, err := r.Planner.PlanAt(ctx, facts, at)
 	var nr *routing.NoRouteError
+	if errors.As(err, &nr) && nr.Refused {
+		// Only gateways down and refusing while down were dropped: the
+		// plan made at accept waits for them as pending instead.
+		return message.Decision{}, fmt.Errorf("routing it again: %w", ErrNoGatewayOnline)
+	}
 	if errors.As(err, &nr) {
 		return message.Decision{NoRoute: nr.Error()}, nil
 	}
