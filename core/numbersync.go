@@ -14,6 +14,9 @@ import (
 type PluginNumberSource interface {
 	NumberListers() []string
 	ProviderNumbers(ctx context.Context, name string) ([]numbers.Listed, error)
+	// FactsChanged is signalled when a provider's health or devices
+	// change, so its numbers are read again at once; nil: never.
+	FactsChanged() <-chan struct{}
 }
 
 // PluginNumberStore reconciles a provider's listed numbers with the
@@ -32,7 +35,8 @@ type NumberSyncOptions struct {
 }
 
 // SyncPluginNumbers keeps the inventory's plugin numbers in step with what
-// each provider lists, at once and then every o.Every until ctx ends. A
+// each provider lists, at once, then every o.Every and whenever the source
+// says providers' facts changed, until ctx ends. A
 // provider that cannot answer now keeps its numbers as they are: a plugin
 // restart must not retire a pool of SIMs.
 func SyncPluginNumbers(ctx context.Context, src PluginNumberSource, st PluginNumberStore, o NumberSyncOptions) {
@@ -52,6 +56,7 @@ func SyncPluginNumbers(ctx context.Context, src PluginNumberSource, st PluginNum
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-src.FactsChanged():
 		}
 	}
 }

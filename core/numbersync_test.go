@@ -14,6 +14,8 @@ type fakeListers map[string][]numbers.Listed
 
 func (f fakeListers) NumberListers() []string { return []string{"down", "phones"} }
 
+func (f fakeListers) FactsChanged() <-chan struct{} { return nil }
+
 func (f fakeListers) ProviderNumbers(_ context.Context, name string) ([]numbers.Listed, error) {
 	if name == "down" {
 		return nil, errors.New("plugin unavailable")

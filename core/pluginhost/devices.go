@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/numbers"
@@ -27,18 +28,23 @@ const factsTimeout = 5 * time.Second
 
 // refreshFacts asks the provider for its networks and devices, keeping the
 // last answers when it cannot say now.
-func (s *supervised) refreshFacts(ctx context.Context, inst *instance) {
-	if nr, ok := inst.prov.(sdk.NetworkReporter); ok && inst.caps.Networks {
+func (s *supervised) refreshFacts(ctx context.Context, prov sdk.Provider, caps sdk.Capabilities) {
+	if nr, ok := prov.(sdk.NetworkReporter); ok && caps.Networks {
 		fctx, cancel := context.WithTimeout(ctx, factsTimeout)
 		n, err := nr.Networks(fctx)
 		cancel()
 		if err == nil {
-			s.set(func() { s.networks = n })
+			s.set(func() {
+				if !slices.Equal(n.Operators, s.networks.Operators) || !slices.Equal(n.Countries, s.networks.Countries) {
+					s.host.signalChange()
+				}
+				s.networks = n
+			})
 		} else if ctx.Err() == nil {
 			s.log.Warn("could not read the provider's networks; keeping the last known", "error", err)
 		}
 	}
-	if dr, ok := inst.prov.(sdk.DeviceReporter); ok && inst.caps.Devices {
+	if dr, ok := prov.(sdk.DeviceReporter); ok && caps.Devices {
 		s.refreshDevices(ctx, dr)
 	}
 }
@@ -48,7 +54,7 @@ func (s *supervised) refreshDevices(ctx context.Context, dr sdk.DeviceReporter) 
 	defer cancel()
 	devs, err := dr.Devices(fctx)
 	if err == nil {
-		s.set(func() { s.devices = devs })
+		s.setDevices(devs)
 	} else if ctx.Err() == nil {
 		s.log.Warn("could not list the provider's devices; keeping the last known", "error", err)
 	}
@@ -84,7 +90,7 @@ func (h *Host) Devices(ctx context.Context, name string) ([]sdk.Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devices of %s: %w", name, err)
 	}
-	s.set(func() { s.devices = devs })
+	s.setDevices(devs)
 	return devs, nil
 }
 
@@ -151,23 +157,65 @@ func (h *Host) Tune(ctx context.Context, name string, changes map[string]string)
 	}
 	if len(changes) > 0 {
 		s.log.Info("provider tuned", "changes", changes)
-		s.checkNow(ctx, t)
+		s.checkNow(ctx)
 	}
 	return values, nil
 }
 
-// checkNow reads the health of p, when it reports one, outside the
+// checkNow reads the provider's health, networks and devices outside the
 // periodic checks.
-func (s *supervised) checkNow(ctx context.Context, p any) {
-	hc, ok := p.(sdk.HealthChecker)
-	if !ok {
+func (s *supervised) checkNow(ctx context.Context) {
+	p, caps, err := s.current()
+	if err != nil {
 		return
 	}
-	hctx, cancel := context.WithTimeout(ctx, factsTimeout)
-	defer cancel()
-	if h, err := hc.Health(hctx); err == nil {
-		s.set(func() { s.health = h })
+	if hc, ok := p.(sdk.HealthChecker); ok && caps.Health {
+		hctx, cancel := context.WithTimeout(ctx, factsTimeout)
+		h, err := hc.Health(hctx)
+		cancel()
+		if err == nil {
+			s.setHealth(h)
+		}
 	}
+	s.refreshFacts(ctx, p, caps)
+}
+
+// FactsChanged is signalled (at most one waiting signal) when a provider's
+// health turns, or the networks or devices it reports change: the number
+// inventory then reads its numbers again without waiting for its period.
+func (h *Host) FactsChanged() <-chan struct{} { return h.changed }
+
+func (h *Host) signalChange() {
+	select {
+	case h.changed <- struct{}{}:
+	default: // one is waiting already
+	}
+}
+
+func (s *supervised) setHealth(h sdk.Health) {
+	s.set(func() {
+		if h.OK != s.health.OK {
+			s.host.signalChange()
+		}
+		s.health = h
+	})
+}
+
+// setDevices keeps devs and signals a change when the devices or their
+// SIMs' numbers differ (not on every ping that moves last_seen).
+func (s *supervised) setDevices(devs []sdk.Device) {
+	s.set(func() {
+		if !sameDevices(devs, s.devices) {
+			s.host.signalChange()
+		}
+		s.devices = devs
+	})
+}
+
+func sameDevices(a, b []sdk.Device) bool {
+	return slices.EqualFunc(a, b, func(x, y sdk.Device) bool {
+		return x.ID == y.ID && x.Online == y.Online && slices.EqualFunc(x.SIMs, y.SIMs, func(p, q sdk.DeviceSIM) bool { return p.Number == q.Number })
+	})
 }
 
 // IsNotSupported reports whether err says the provider lacks the capability.

@@ -127,6 +127,9 @@ type Host struct {
 	providers map[string]*supervised
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	// changed is signalled when a provider's health, networks or devices
+	// change; see FactsChanged.
+	changed chan struct{}
 }
 
 // New returns a Host; Start launches its providers.
@@ -155,7 +158,7 @@ func New(opts Options) *Host {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
-	return &Host{opts: opts, log: opts.Logger.Named("pluginhost"), providers: map[string]*supervised{}}
+	return &Host{opts: opts, log: opts.Logger.Named("pluginhost"), providers: map[string]*supervised{}, changed: make(chan struct{}, 1)}
 }
 
 // Start launches every provider in parallel and returns once each has
@@ -503,7 +506,7 @@ func (s *supervised) watch(ctx context.Context, inst *instance, stableAfter time
 	if es, ok := inst.prov.(sdk.EventSource); ok && inst.caps.Events {
 		wg.Go(func() { s.pumpEvents(runCtx, es) })
 	}
-	s.refreshFacts(runCtx, inst)
+	s.refreshFacts(runCtx, inst.prov, inst.caps)
 	if hc, ok := inst.prov.(sdk.HealthChecker); ok && inst.caps.Health {
 		wg.Go(func() { s.checkHealth(runCtx, hc, inst) })
 	}
@@ -574,8 +577,8 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, inst
 		switch {
 		case err == nil:
 			unavailable = 0
-			s.set(func() { s.health = h })
-			s.refreshFacts(ctx, inst)
+			s.setHealth(h)
+			s.refreshFacts(ctx, inst.prov, inst.caps)
 		case errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 			unavailable++
 			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
