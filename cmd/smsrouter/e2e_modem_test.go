@@ -47,6 +47,12 @@ route "default" {
   default    = true
   candidates = ["modems"]
 }
+# The ports' numbers join the numbers inventory; a message to one that
+# nobody leases belongs to the account a rule names.
+inbound "ports" {
+  match   = "provider == 'modems'"
+  account = "default"
+}
 `, filepath.Join(dir, "data", "smsrouter.db"), strings.Join(quoted, ", "))
 	path := filepath.Join(dir, "smsrouter.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
