@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/smsrouter/smsrouter/core/money"
+	"github.com/smsrouter/smsrouter/core/numbers"
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
@@ -54,3 +55,6 @@ func (s *Store) LedgerSum(ctx context.Context, accountID string) (money.Amount, 
 func EnqueueWebhook(tx *gorm.DB, accountID, messageID string, eventType outbox.EventType, data any, at time.Time) error {
 	return enqueueWebhook(&eventTx{DB: tx, out: &txOutbox{}}, accountID, messageID, eventType, data, at)
 }
+
+// PickQuery is the SELECT that picks the number to assign for req.
+func (s *Store) PickQuery(req numbers.Request) (string, []any) { return s.pickQuery(req) }

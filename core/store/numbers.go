@@ -251,18 +251,8 @@ func (s *Store) AssignNumber(ctx context.Context, req numbers.Request, lease tim
 // numbers without waiting on each other; the outer state check holds
 // even without the lock. SQLite has one writer at a time.
 func (s *Store) takeNumber(tx *gorm.DB, req numbers.Request, now, until time.Time) (PhoneNumber, error) {
-	// The state is written out, not a parameter, so the planner can see
-	// that the partial indexes idx_phone_numbers_free(_op) hold the rows.
-	pick := "SELECT e164 FROM phone_numbers WHERE state = '" + string(numbers.Available) + "' AND can_receive AND country = ?"
-	args := []any{string(numbers.Assigned), req.AccountID, now, until, now, req.Country}
-	if req.Operator != "" {
-		pick += " AND operator = ?"
-		args = append(args, req.Operator)
-	}
-	pick += " ORDER BY updated_at, e164 LIMIT 1"
-	if s.driver == DriverPostgres {
-		pick += " FOR UPDATE SKIP LOCKED"
-	}
+	pick, pickArgs := s.pickQuery(req)
+	args := append([]any{string(numbers.Assigned), req.AccountID, now, until, now}, pickArgs...)
 	args = append(args, string(numbers.Available))
 	var rows []PhoneNumber
 	q := `UPDATE phone_numbers SET state = ?, holder = ?, assigned_at = ?, lease_until = ?, updated_at = ?, charged_micros = 0, received = 0
@@ -274,6 +264,24 @@ WHERE e164 = (` + pick + `) AND state = ? RETURNING *`
 		return PhoneNumber{}, numbers.ErrNoNumber
 	}
 	return rows[0], nil
+}
+
+// pickQuery is the SELECT of the number to assign for req, with its
+// arguments. The state is written out, not a parameter, so the planner can
+// see that the partial indexes idx_phone_numbers_free(_op) hold the rows
+// and read them in order (TestNumberPickReadsTheIndexInOrder).
+func (s *Store) pickQuery(req numbers.Request) (string, []any) {
+	pick := "SELECT e164 FROM phone_numbers WHERE state = '" + string(numbers.Available) + "' AND can_receive AND country = ?"
+	args := []any{req.Country}
+	if req.Operator != "" {
+		pick += " AND operator = ?"
+		args = append(args, req.Operator)
+	}
+	pick += " ORDER BY updated_at, e164 LIMIT 1"
+	if s.driver == DriverPostgres {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	return pick, args
 }
 
 // chargeNumber takes cost from the account for leasing e164, within its

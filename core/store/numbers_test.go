@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,6 +247,49 @@ func TestNumberAssignmentTwoStores(t *testing.T) {
 		for e164, k := range seen {
 			if k != 1 {
 				t.Errorf("number %s assigned %d times", e164, k)
+			}
+		}
+	})
+}
+
+// Regression: the pick sorted every free number of the country (33 ms a
+// pick with 15,000 free, 112 assignments/s with 50 clients) because no
+// index held them in pick order. It must read an index in order, with and
+// without an operator.
+func TestNumberPickReadsTheIndexInOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		addNumbers(t, s, 1, 2000, "Verizon")
+		addNumbers(t, s, 3001, 2000, "T-Mobile")
+		explain := "EXPLAIN QUERY PLAN "
+		if s.Driver() == store.DriverPostgres {
+			explain = "EXPLAIN "
+			if err := s.DB().Exec("ANALYZE phone_numbers").Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, operator := range []string{"", "Verizon"} {
+			q, args := s.PickQuery(numbers.Request{Country: "US", Operator: operator})
+			var plan []string
+			rows, err := s.DB().Raw(explain+q, args...).Rows()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				cols, _ := rows.Columns()
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, fmt.Sprint(vals...))
+			}
+			rows.Close()
+			text := fmt.Sprint(plan)
+			if strings.Contains(text, "Sort") || strings.Contains(text, "TEMP B-TREE") || !strings.Contains(text, "idx_phone_numbers_free") {
+				t.Errorf("operator %q: the pick does not read idx_phone_numbers_free(_op) in order:\n%s", operator, strings.Join(plan, "\n"))
 			}
 		}
 	})
