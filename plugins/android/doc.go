@@ -96,9 +96,15 @@
 // about the TTL. Reports replayed by the phone change nothing; a report
 // about a message the phone was not given is logged and ignored.
 //
-// Health is OK while a phone is online, so routes fail over while none is;
-// its detail lists the phones (online, last seen, battery, SIMs, messages
-// in flight, sent today) and is shown in GET /api/v1/admin/providers.
+// Health is OK while a phone is online, so routes fail over while none is,
+// and asks the host to refuse at accept while down with when_offline =
+// "refuse"; its detail lists the phones in a line. The phones themselves
+// (online, last seen, battery, SIMs, messages in flight, sent today) are
+// reported as devices (sdk.DeviceReporter, revocable), their SIMs' numbers
+// as the provider's numbers and the online SIMs' operators and countries
+// as its networks; the host shows them in GET /api/v1/admin/providers.
+// Each status event of a message is emitted once, however often the phone
+// repeats its report.
 //
 // Received SMS (sms:received) become inbound messages, to the receiving
 // SIM's number when known.

@@ -72,7 +72,11 @@
 // roaming). Its detail, shown by GET /api/v1/admin/providers as
 // health_detail, has one entry per port: state, registration, operator,
 // country (of the SIM's number, else of its IMSI's mobile country code),
-// signal in dBm, number, IMEI, IMSI and the messages sent today.
+// signal in dBm, number, IMEI, IMSI and the messages sent today. The same
+// is reported per port as devices (sdk.DeviceReporter), the ports' numbers
+// as the provider's numbers, and the operators and countries of registered
+// ports as its networks, which routing sees as provider_operators and
+// provider_countries.
 //
 // Sending: each message goes to the least busy ready, registered port
 // under its daily limit, preferring a port whose network (+COPS) is the
