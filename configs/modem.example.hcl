@@ -59,3 +59,11 @@ route "default" {
   default    = true
   candidates = ["modems"]
 }
+
+# The ports' numbers join the numbers inventory (docs/numbers.md). A message
+# to a number nobody leases belongs to the account an inbound rule names;
+# without one it is kept for admins only.
+inbound "modems" {
+  match   = "provider == 'modems'"
+  account = "default"
+}
