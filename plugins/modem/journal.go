@@ -20,6 +20,7 @@ type journalEntry struct {
 	To    string        `json:"to,omitempty"`
 	At    int64         `json:"at,omitempty"` // unix seconds it was sent
 	Parts []journalPart `json:"parts,omitempty"`
+	Done  int64         `json:"done,omitempty"` // unix ms of the last part's final report (network time)
 	End   bool          `json:"end,omitempty"`
 }
 

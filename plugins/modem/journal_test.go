@@ -77,11 +77,13 @@ func TestReportNotStoredBeforeACrashIsEmittedAfterRestart(t *testing.T) {
 	if res.Outcome != sdk.Accepted {
 		t.Fatalf("result = %+v", res)
 	}
+	var reportedAt time.Time
 	select {
 	case ev := <-offered: // the report was matched and offered, not stored
 		if ev.Status == nil || ev.Status.Status != sdk.StatusDelivered {
 			t.Fatalf("offered %+v, want delivered", ev)
 		}
+		reportedAt = ev.Status.At
 	case <-time.After(waitLimit):
 		t.Fatal("the delivery report was never offered to the host")
 	}
@@ -91,6 +93,9 @@ func TestReportNotStoredBeforeACrashIsEmittedAfterRestart(t *testing.T) {
 	ev := after.event(t)
 	if ev.Status == nil || ev.Status.ProviderMessageID != res.ProviderMessageID || ev.Status.Status != sdk.StatusDelivered {
 		t.Fatalf("event after the restart = %+v, want delivered for %s", ev, res.ProviderMessageID)
+	}
+	if reportedAt.IsZero() || !ev.Status.At.Equal(reportedAt) {
+		t.Errorf("event after the restart at %v, want the report's own time %v", ev.Status.At, reportedAt)
 	}
 	after.stop() // the event stream ends once the stored event's journal line is written
 

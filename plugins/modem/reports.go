@@ -29,6 +29,7 @@ type sentMessage struct {
 	parts []partReport // by part, in order
 	open  int          // parts without a final report
 	keys  int          // parts byKey still finds
+	done  time.Time    // the network's time of the last part's final report
 }
 
 type partReport struct {
@@ -84,8 +85,11 @@ func (b *reportBook) restore(j *reportJournal, live []journalEntry) []sdk.Event 
 			b.track(m)
 			continue
 		}
+		if e.Done != 0 {
+			m.done = time.UnixMilli(e.Done)
+		}
 		b.unstored[m.id] = m
-		again = append(again, m.outcome(time.Time{}))
+		again = append(again, m.outcome(m.done))
 	}
 	return again
 }
@@ -120,6 +124,9 @@ func (b *reportBook) untrack(m *sentMessage, k reportKey) {
 // entry is m as the journal keeps it.
 func (m *sentMessage) entry() journalEntry {
 	e := journalEntry{ID: m.id, Port: m.port, To: m.to, At: m.at.Unix(), Parts: make([]journalPart, len(m.parts))}
+	if !m.done.IsZero() {
+		e.Done = m.done.UnixMilli()
+	}
 	for i, pr := range m.parts {
 		e.Parts[i] = journalPart{MR: pr.key.mr, ST: -1}
 		if pr.final {
@@ -234,6 +241,9 @@ func (b *reportBook) report(port string, tp tpdu.TPDU) (sdk.Event, bool) {
 			m.open--
 			b.untrack(m, k)
 		}
+	}
+	if m.open == 0 {
+		m.done = tp.DT.Time
 	}
 	b.record(m.entry())
 	if m.open > 0 {
