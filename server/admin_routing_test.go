@@ -359,3 +359,40 @@ route "default" {
 		})
 	}
 }
+
+// The admin explanation says when the chosen route holds the message.
+func TestRouteExplainShowsHold(t *testing.T) {
+	e := setupRouting(t)
+	cfg, err := loadRoutes(`
+routing {
+  timezone = "Asia/Yangon"
+}
+provider "a" {
+  plugin = "sandbox"
+}
+route "marketing" {
+  match      = "kind == 'marketing'"
+  candidates = ["a"]
+  quiet_hours {
+    from = "21:00"
+    to   = "06:00"
+  }
+}
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.router.Swap(cfg.Table)
+	code, out := e.post(t, "/api/v1/admin/route/explain", e.admin, `{"to":"+959791234567","text":"x","kind":"marketing","at":"2026-12-07T21:50+06:30"}`)
+	hold, _ := out["hold"].(map[string]any)
+	if code != http.StatusOK || hold["reason"] != "held for quiet hours until 06:00 Asia/Yangon" || hold["until"] != "2026-12-08T06:00:00+06:30" {
+		t.Errorf("HTTP %d, hold %v; want held until 06:00 the next morning", code, out["hold"])
+	}
+	if _, out := e.post(t, "/api/v1/admin/route/explain", e.admin, `{"to":"+959791234567","text":"x","kind":"marketing","at":"2026-12-07T12:00+06:30"}`); out["hold"] != nil {
+		t.Errorf("at noon: hold %v, want none", out["hold"])
+	}
+}
