@@ -237,7 +237,8 @@ func TestQuietHoursHoldMarketing(t *testing.T) {
 // TestScheduledRoutedAgainAtSendTime: a scheduled message is routed as of
 // its send_at when accepted, and again when it is due, with the table then
 // (here one reloaded in between), its tags and the time then; the decision
-// at accept stays in its history. A route that holds at send time holds it.
+// at accept stays in its history. A route that holds at send time holds it;
+// no route at send time fails it with NO_ROUTE.
 func TestScheduledRoutedAgainAtSendTime(t *testing.T) {
 	const providers = `
 routing {
@@ -294,6 +295,7 @@ route "evening" {
 route "default" {
   default    = true
   candidates = ["sandbox"]
+  filter     = "kind != 'sms'"
 }
 `
 	yangon, _ := time.LoadLocation("Asia/Yangon")
@@ -315,6 +317,7 @@ route "default" {
 		marketing := schedule(message.KindMarketing, day(7, 23, 0), nil)
 		vip := schedule(message.KindSMS, day(7, 18, 0), map[string]string{"tier": "gold"})
 		evening := schedule(message.KindTransactional, day(7, 20, 30), nil)
+		gone := schedule(message.KindSMS, day(7, 19, 0), nil)
 		detail := func(id string) message.Detail {
 			d, err := st.MessageDetail(ctx, "", id)
 			if err != nil {
@@ -342,6 +345,11 @@ route "default" {
 		}
 		if !hasChange(v.History, message.CodeRouted, "route vip (late); at accept: route vip (sandbox)") {
 			t.Errorf("vip history lacks the decision at accept: %+v", v.History)
+		}
+
+		run(day(7, 19, 0), 1)
+		if v := detail(gone); v.Status != message.Failed || v.ErrorCode != "NO_ROUTE" || !strings.Contains(v.ErrorMessage, "at accept it had route default (sandbox)") {
+			t.Errorf("sms whose route is gone at send time: %s %s %q; want failed NO_ROUTE", v.Status, v.ErrorCode, v.ErrorMessage)
 		}
 
 		run(day(7, 20, 30), 1)
