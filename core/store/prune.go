@@ -21,6 +21,32 @@ const staleAfter = 24 * time.Hour
 // get their turn.
 const pruneChunk = 5000
 
+// maxWriterTurn caps how long pruning on SQLite pauses after a chunk. A
+// writer waiting for SQLite's lock polls it (busy_timeout) at intervals of
+// up to 100 ms, so a pause a little longer than that lets it in.
+const maxWriterTurn = 250 * time.Millisecond
+
+// writerTurn lets other writers in after a prune chunk that took took. On
+// SQLite the whole database has one write lock and a waiting writer only
+// polls for it, so without a pause the next chunk takes the lock again
+// before the others notice it was free: a request, or another server's
+// prune, could wait out busy_timeout and fail. Pausing as long as the
+// chunk took (up to maxWriterTurn) gives pruning at most about half of
+// the writer's time. PostgreSQL locks rows and needs no pause.
+func (s *Store) writerTurn(ctx context.Context, took time.Duration) error {
+	if s.driver == DriverPostgres {
+		return ctx.Err()
+	}
+	t := time.NewTimer(min(took, maxWriterTurn))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // The retention worker prunes through this store.
 var _ retention.Store = (*Store)(nil)
 
@@ -98,9 +124,7 @@ func (s *Store) deleteInChunks(ctx context.Context, table, where string, args ..
 	}
 	var total int64
 	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
+		start := time.Now()
 		res := s.db.WithContext(ctx).Exec(q, args...)
 		if res.Error != nil {
 			return total, res.Error
@@ -108,6 +132,9 @@ func (s *Store) deleteInChunks(ctx context.Context, table, where string, args ..
 		total += res.RowsAffected
 		if res.RowsAffected < pruneChunk {
 			return total, nil
+		}
+		if err := s.writerTurn(ctx, time.Since(start)); err != nil {
+			return total, err
 		}
 	}
 }
@@ -117,9 +144,7 @@ func (s *Store) deleteInChunks(ctx context.Context, table, where string, args ..
 func (s *Store) pruneWebhooks(ctx context.Context, cutoff time.Time) (deliveries, attempts int64, err error) {
 	cutoff = cutoff.UTC()
 	for {
-		if err := ctx.Err(); err != nil {
-			return deliveries, attempts, err
-		}
+		start := time.Now()
 		var n int
 		var gone, goneAttempts int64
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -150,6 +175,9 @@ func (s *Store) pruneWebhooks(ctx context.Context, cutoff time.Time) (deliveries
 			deliveries, attempts = deliveries+gone, attempts+goneAttempts
 		}
 		if err != nil || n < pruneChunk {
+			return deliveries, attempts, err
+		}
+		if err := s.writerTurn(ctx, time.Since(start)); err != nil {
 			return deliveries, attempts, err
 		}
 	}

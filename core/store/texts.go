@@ -244,6 +244,7 @@ func (s *Store) forgetSealedTexts(ctx context.Context) (int64, error) {
 	}
 	var total int64
 	for {
+		start := time.Now()
 		res := s.db.WithContext(ctx).Exec(q)
 		if res.Error != nil {
 			return total, res.Error
@@ -251,6 +252,9 @@ func (s *Store) forgetSealedTexts(ctx context.Context) (int64, error) {
 		total += res.RowsAffected
 		if res.RowsAffected < pruneChunk {
 			return total, nil
+		}
+		if err := s.writerTurn(ctx, time.Since(start)); err != nil {
+			return total, err
 		}
 	}
 }
