@@ -20,7 +20,14 @@ import (
 // id, well under both drivers' limits).
 const idChunk = 500
 
+// unsentStatuses are the statuses of message.Status.Unsent, and
+// stillUnsent the same as a condition: an attempt's outcome lands only on
+// a message nothing moved since its claim (a report that came first, a
+// cancel), the forward-only rule (message.Status.MovesTo) as the update
+// must say it to hold against concurrent writers.
 var unsentStatuses = []string{string(message.Queued), string(message.Pending)}
+
+const stillUnsent = "status IN ('queued', 'pending')"
 
 // openMessages returns which of the results' messages are still queued or
 // pending, locking them on PostgreSQL.
@@ -125,7 +132,7 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 			default:
 				up["next_attempt_at"] = k.retryAt
 			}
-			if err := updateMessages(tx, ids, up, each, "status IN ('queued', 'pending')"); err != nil {
+			if err := updateMessages(tx, ids, up, each, stillUnsent); err != nil {
 				return fmt.Errorf("record %d %s messages: %w", len(ids), k.status, err)
 			}
 		}
