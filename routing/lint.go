@@ -46,11 +46,36 @@ func Lint(spec Spec, k Knowledge) hcl.Diagnostics {
 			diags = append(diags, lintRule(rc.Name, r, k, prefixNames)...)
 		}
 		diags = append(diags, lintPrices(rc, priced)...)
+		if d := untimedHold(rc); d != nil {
+			diags = append(diags, d)
+		}
 		if d := shadowed(spec.Routes[:i], rc); d != nil {
 			diags = append(diags, d)
 		}
 	}
 	return diags
+}
+
+// untimedHold warns about hold_until on a route whose match reads no time
+// fact: it holds every message it takes, at noon too, until the next such
+// time, which is rarely what was meant.
+func untimedHold(rc RouteConfig) *hcl.Diagnostic {
+	if rc.Hold == nil || rc.Hold.Until == "" || rc.Hold.Both {
+		return nil
+	}
+	if tree, err := parser.Parse(rc.Match.Source); err == nil && rc.Match.Source != "" {
+		timed := false
+		ast.Find(tree.Node, func(n ast.Node) bool {
+			id, ok := n.(*ast.IdentifierNode)
+			timed = timed || ok && slices.Contains([]string{"hour", "minute", "local_time", "weekday"}, id.Value)
+			return false
+		})
+		if timed {
+			return nil
+		}
+	}
+	return warnAt(rc.Hold.UntilRange, "Hold at every hour",
+		fmt.Sprintf("route %q holds every message it takes until %s, even one sent at noon, since its match reads no time (hour, minute, local_time, weekday); say when in match, e.g. \"... && (hour >= 21 || hour < 6)\", or use quiet_hours { from = \"21:00\" to = %q }", rc.Name, rc.Hold.Until, rc.Hold.Until))
 }
 
 func warnAt(rng hcl.Range, summary, detail string) *hcl.Diagnostic {

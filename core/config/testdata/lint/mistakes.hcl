@@ -37,6 +37,20 @@ route "shadowed" {
   match      = "country == 'TH' && kind == 'otp'"
   candidates = ["smpp-a"]
 }
+# hold_until without a time in match holds messages at noon too.
+route "night-batch" {
+  match      = "kind == 'transactional'"
+  candidates = ["smpp-a"]
+  hold_until = "06:00"
+}
+
+# With the time said in match it is fine.
+route "night-batch-timed" {
+  match      = "kind == 'sms' && (hour >= 21 || hour < 6)"
+  candidates = ["smpp-a"]
+  hold_until = "06:00"
+}
+
 route "default" {
   default    = true
   candidates = ["smpp-b"]
