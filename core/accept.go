@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -55,6 +56,9 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	}
 	// The id exists before routing so a weighted split is stable per message.
 	facts.MessageID = recordid.New("msg_")
+	// Why the message went where it went is kept with it (GET
+	// /api/v1/sms/{id}): the decision records it as it is made.
+	facts.KeepWhy = true
 	// A scheduled message is routed as of its send time, the time rules
 	// are about; the dispatcher routes it again then (see Rerouter).
 	plan, err := s.planner.PlanAt(ctx, facts, due)
@@ -80,12 +84,25 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 	m := &intake.Message{ID: facts.MessageID, AccountID: accountID, Recipient: facts.To, Sender: req.From,
 		Text: req.Message, Encoding: facts.Encoding, Segments: facts.Segments, Kind: message.Kind(facts.Kind), Country: facts.Country,
 		Route: plan.Route, Plan: entries, NextAttemptAt: due, ExpiresAt: expires, SendAt: sendAt, CreatedAt: now,
-		Charged: charge, CallbackURL: req.CallbackURL}
+		Charged: charge, CallbackURL: req.CallbackURL, Why: whyText(plan.Why)}
 	if sendAt != nil {
 		m.Tags = req.Tags // its route is decided again at send_at, with them
 	}
 	hold(m, plan.Hold)
 	return m, nil
+}
+
+// whyText is the stored form of a decision's Why: compact JSON, "" when
+// there is none.
+func whyText(w *routing.Why) string {
+	if w == nil {
+		return ""
+	}
+	b, err := json.Marshal(w) // maps of strings, numbers and bools always marshal
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // hold defers a message's first attempt to the end of its route's hold.

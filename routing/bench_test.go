@@ -2,6 +2,7 @@ package routing_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -90,7 +91,13 @@ func (benchState) ProviderState(string) routing.ProviderState {
 // BenchmarkDecision measures one full decision as core makes it: number
 // facts (cached parse), segment count, then the route decision with live
 // provider state.
-func BenchmarkDecision(b *testing.B) {
+func BenchmarkDecision(b *testing.B) { benchDecision(b, false) }
+
+// BenchmarkDecisionKeepingWhy is BenchmarkDecision as accepting a message
+// makes it: recording the decision's Why and encoding it as it is stored.
+func BenchmarkDecisionKeepingWhy(b *testing.B) { benchDecision(b, true) }
+
+func benchDecision(b *testing.B, keepWhy bool) {
 	cfg, err := config.Parse([]byte(benchConfig()), "bench.hcl", config.Options{BuiltinKinds: []string{"smpp"}})
 	if err != nil {
 		b.Fatal(err)
@@ -119,9 +126,15 @@ func BenchmarkDecision(b *testing.B) {
 		enc, segs := segment.Count(text)
 		f := routing.Facts{MessageID: "msg_0123456789", To: num.E164, Country: num.Country, CallingCode: num.CallingCode,
 			Operator: num.Operator, NumberType: num.Type, Text: text, Length: utf8.RuneCountInString(text),
-			Segments: segs, Encoding: enc, Kind: "otp", Account: "acc_1"}
-		if _, err := r.Plan(ctx, f); err != nil {
+			Segments: segs, Encoding: enc, Kind: "otp", Account: "acc_1", KeepWhy: keepWhy}
+		plan, err := r.Plan(ctx, f)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if keepWhy {
+			if _, err := json.Marshal(plan.Why); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

@@ -41,6 +41,9 @@ type Facts struct {
 	Segments int
 	// Tags are the application's free-form labels for the message.
 	Tags map[string]string
+	// KeepWhy asks the decision for its Why, the compact record kept
+	// with the message (Plan.Why); it costs a few small allocations.
+	KeepWhy bool
 }
 
 // Env is what a route's match rule sees: the message's facts under their

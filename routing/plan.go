@@ -21,6 +21,8 @@ type scratch struct {
 	// dropped tells, when no route is left, whether the filters dropped
 	// only refusing providers.
 	dropped drops
+	// why collects a route's candidates for Plan.Why (Facts.KeepWhy).
+	why []WhyCandidate
 }
 
 // drops counts the candidates filters dropped in one decision.
@@ -94,6 +96,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 	if ex != nil {
 		n = len(t.routes)
 	}
+	var passed []string // routes whose filter dropped everyone, for Why
 	for i := range n {
 		ri := i
 		if ex == nil {
@@ -129,6 +132,7 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		}
 
 		sc.kept = sc.kept[:0]
+		sc.why = sc.why[:0]
 		for ci, pi := range r.cands {
 			p := t.providers[pi]
 			ce := &sc.cenv
@@ -148,6 +152,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				}
 				sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
 			}
+			if f.KeepWhy {
+				sc.why = append(sc.why, whyCandidate(r, ci, ce, keep, err))
+			}
 			if rt != nil {
 				ct := candidateTrace(ce, healthDetail, r.filter, keep, err)
 				ct.FailoverOn = r.failoverOnFor(p)
@@ -155,6 +162,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 			}
 		}
 		if len(sc.kept) == 0 {
+			if f.KeepWhy {
+				passed = append(passed, r.name)
+			}
 			if rt != nil {
 				rt.Outcome = "matched, but the filter dropped every candidate; trying the next route"
 				if i == n-1 {
@@ -171,6 +181,9 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		}
 		if r.hold != nil {
 			plan.Hold, _ = r.hold.decide(d.now, f.To, t.recipientZone)
+		}
+		if f.KeepWhy {
+			plan.Why = newWhy(r, env, passed, sc.why, draw)
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"

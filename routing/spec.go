@@ -177,6 +177,9 @@ type Plan struct {
 	// Hold, when its Until is set, is the route's hold: the message waits
 	// queued until then.
 	Hold Hold
+	// Why records the decision compactly when Facts.KeepWhy asked for it;
+	// nil otherwise.
+	Why *Why
 }
 
 // NoRouteError is returned by Plan when no route takes the message.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -15,18 +16,22 @@ import (
 // with everything kept about it.
 type messageDetailJSON struct {
 	statusBody
-	AccountID         string                `json:"account_id"`
-	To                string                `json:"to"`
-	From              string                `json:"from"`
-	Text              string                `json:"text"`
-	TextUnreadable    bool                  `json:"text_unreadable,omitempty"`
-	Kind              message.Kind          `json:"kind"`
-	Encoding          string                `json:"encoding"`
-	Segments          int                   `json:"segments"`
-	Country           string                `json:"country,omitempty"`
-	Price             money.Amount          `json:"price"`
-	Currency          string                `json:"currency"`
-	Route             string                `json:"route"`
+	AccountID      string       `json:"account_id"`
+	To             string       `json:"to"`
+	From           string       `json:"from"`
+	Text           string       `json:"text"`
+	TextUnreadable bool         `json:"text_unreadable,omitempty"`
+	Kind           message.Kind `json:"kind"`
+	Encoding       string       `json:"encoding"`
+	Segments       int          `json:"segments"`
+	Country        string       `json:"country,omitempty"`
+	Price          money.Amount `json:"price"`
+	Currency       string       `json:"currency"`
+	Route          string       `json:"route"`
+	// Why is the decision kept at accept (routing.Why): the rule values
+	// read, each candidate kept or dropped, the draw; null for messages
+	// accepted before it was kept.
+	Why               json.RawMessage       `json:"why"`
 	Plan              []planEntryJSON       `json:"plan"`
 	Provider          string                `json:"provider,omitempty"`
 	ProviderMessageID string                `json:"provider_message_id,omitempty"`
@@ -84,6 +89,9 @@ func (a *api) messageDetail(c *gin.Context) {
 		FailedAt: utc(d.FailedAt), SendAt: utc(d.SendAt), ProviderStatusAt: utc(d.ProviderStatusAt)}
 	if d.ErrorMessage != "" {
 		out.ErrorMessage = &d.ErrorMessage
+	}
+	if d.Why != "" && json.Valid([]byte(d.Why)) {
+		out.Why = json.RawMessage(d.Why)
 	}
 	if d.ErrorCode != "" {
 		out.ErrorCode = &d.ErrorCode

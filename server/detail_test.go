@@ -34,10 +34,18 @@ func TestMessageDetail(t *testing.T) {
 			`"kind":"transactional"`, `"encoding":"ucs2"`, `"segments":1`, `"country":"MM"`, `"price":0.015`,
 			`"currency":"USD"`, `"route":"default"`, `"plan":[{"provider":"fast","current":true},{"provider":"cheap"}]`,
 			`"error_code":"CANCELLED"`, `"history":[{"status":"failed","at":"`, `"webhooks":[]`,
+			`"why":{"route":"default","strategy":"failover","candidates":[{"provider":"fast","kept":true},{"provider":"cheap","kept":true}]}`,
 		} {
 			if !strings.Contains(a.raw, want) {
 				t.Errorf("detail lacks %s:\n%s", want, a.raw)
 			}
+		}
+		// A message accepted before decisions were kept has none to show.
+		if err := st.DB().Exec("UPDATE messages SET why = '' WHERE id = ?", id).Error; err != nil {
+			t.Fatal(err)
+		}
+		if a := e.call(t, "GET", "/api/v1/sms/"+id, "sms", ""); !strings.Contains(a.raw, `"why":null`) {
+			t.Errorf("detail of a message without a kept decision: %s, want why null", a.raw)
 		}
 
 		for perm, raw := range otherAccountKeys(t, st) {

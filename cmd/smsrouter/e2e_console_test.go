@@ -163,6 +163,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := b.text("main"); !strings.Contains(got, "Hello from the console") || !strings.Contains(got, "sandbox") {
 		t.Errorf("the detail page lacks the text or the provider:\n%s", got)
 	}
+	if got := b.text("#why"); !strings.Contains(got, "route default") || !strings.Contains(got, "sandbox") || !strings.Contains(got, "kept") {
+		t.Errorf("the detail page's route explanation is %q, want the default route with sandbox kept", got)
+	}
 	b.screenshot("message")
 
 	b.do("explain a route",

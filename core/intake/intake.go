@@ -28,6 +28,9 @@ type Message struct {
 	// the candidate providers in order.
 	Route string
 	Plan  []message.PlanEntry
+	// Why is the decision's compact explanation (routing.Why as JSON):
+	// the rule values read and why each candidate was kept or dropped.
+	Why string
 	// NextAttemptAt is when the first attempt is due; SendAt is when the
 	// application asked it to be sent (nil for "at once").
 	NextAttemptAt time.Time

@@ -27,6 +27,10 @@ type Detail struct {
 	Route     string
 	Plan      []PlanEntry
 	Candidate int
+	// Why is the decision's compact explanation as JSON (see
+	// routing.Why), kept at accept; "" for messages accepted before it
+	// was kept.
+	Why string
 	// Provider and ProviderMessageID are where the message went and the
 	// provider's id for it, once a provider accepted it.
 	Provider          string

@@ -99,7 +99,7 @@ func newMessageRow(m *intake.Message) Message {
 		Encoding: m.Encoding, Segments: m.Segments, Kind: m.Kind, Country: m.Country, Status: message.Queued,
 		Route: m.Route, Plan: message.EncodePlan(m.Plan), NextAttemptAt: m.NextAttemptAt, ExpiresAt: m.ExpiresAt,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.CreatedAt, Charged: m.Charged, CallbackURL: m.CallbackURL, SendAt: m.SendAt,
-		ErrorCode: heldCode(m), ErrorMessage: m.HoldReason, Tags: encodeTags(m.Tags)}
+		ErrorCode: heldCode(m), ErrorMessage: m.HoldReason, Tags: encodeTags(m.Tags), Why: m.Why}
 }
 
 // encodeTags is the stored form of a message's tags: a JSON object, or ""

@@ -39,7 +39,7 @@ func (s *Store) MessageDetail(ctx context.Context, accountID, id string) (messag
 		return message.Detail{}, fmt.Errorf("status history of message %s: %w", id, err)
 	}
 	return message.Detail{View: m.View(), AccountID: m.AccountID, Text: text, TextUnreadable: unreadable, Kind: m.Kind, Encoding: m.Encoding,
-		Country: m.Country, Route: m.Route, Plan: m.PlanEntries(), Candidate: m.Candidate, Provider: m.Provider,
+		Country: m.Country, Route: m.Route, Plan: m.PlanEntries(), Candidate: m.Candidate, Why: m.Why, Provider: m.Provider,
 		ProviderMessageID: m.ProviderMessageID, Attempts: m.Attempts, Charged: m.Charged, History: history(changes)}, nil
 }
 

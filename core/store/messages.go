@@ -60,6 +60,11 @@ type Message struct {
 	Plan  string `gorm:"not null"`
 	// Candidate indexes Plan: the provider the next attempt goes to.
 	Candidate int `gorm:"not null;default:0"`
+	// Why is the routing decision's compact explanation as JSON (the route's
+	// rule values, each candidate kept or dropped, the draw), written with
+	// the row at accept; "" for messages accepted before it was kept. Only
+	// the detail reads it.
+	Why string `gorm:"not null;default:''"`
 	// Reports find their message by (provider, provider message id). The
 	// id leads the index: it is nearly unique, so a lookup stays a few
 	// index entries even when the planner misjudges how many rows one
