@@ -66,6 +66,7 @@ var funcs = template.FuncMap{
 		return string(b)
 	},
 	"join": strings.Join,
+	"cell": cell,
 	"list": func(s ...string) []string { return s },
 }
 

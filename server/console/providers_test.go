@@ -33,3 +33,19 @@ func TestProviderRowDevices(t *testing.T) {
 		})
 	}
 }
+
+func TestCell(t *testing.T) {
+	var sims any
+	_ = json.Unmarshal([]byte(`[{"slot":1,"number":"+959111","operator":"MPT"},{"slot":2}]`), &sims)
+	for _, tt := range []struct {
+		v    any
+		want string
+	}{
+		{nil, "—"}, {true, "yes"}, {false, "no"}, {float64(87), "87"}, {"Pixel", "Pixel"}, {[]any{}, "—"},
+		{sims, "number +959111, operator MPT, slot 1; slot 2"},
+	} {
+		if got := cell(tt.v); got != tt.want {
+			t.Errorf("cell(%#v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
