@@ -558,10 +558,22 @@ func (s *supervised) pumpEvents(ctx context.Context, es sdk.EventSource) {
 	}
 }
 
+// firstRecheck is how soon a provider found down is asked again; the wait
+// doubles up to HealthInterval while it stays down.
+const firstRecheck = 250 * time.Millisecond
+
+// checkHealth asks the plugin for its health at once, then every
+// HealthInterval, and sooner while it is down. The first answer comes
+// right after start because a provider that refuses sends while down (a
+// phone gateway with no phone) must be seen down before the first
+// request, not an interval later; the quicker rechecks keep a provider
+// that is still connecting at start (an SMPP bind) from counting as down
+// for a whole interval.
 func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, inst *instance) {
-	t := time.NewTicker(s.host.opts.HealthInterval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	unavailable := 0
+	recheck := firstRecheck
 	for {
 		select {
 		case <-ctx.Done():
@@ -574,11 +586,17 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, inst
 		if ctx.Err() != nil {
 			return
 		}
+		next := s.host.opts.HealthInterval
 		switch {
 		case err == nil:
 			unavailable = 0
 			s.setHealth(h)
 			s.refreshFacts(ctx, inst.prov, inst.caps)
+			if !h.OK {
+				next, recheck = min(recheck, next), min(2*recheck, next)
+			} else {
+				recheck = firstRecheck
+			}
 		case errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
 			unavailable++
 			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
@@ -592,6 +610,7 @@ func (s *supervised) checkHealth(ctx context.Context, hc sdk.HealthChecker, inst
 		default:
 			s.set(func() { s.health = sdk.Health{OK: false, Detail: "health check: " + err.Error()} })
 		}
+		t.Reset(next)
 	}
 }
 

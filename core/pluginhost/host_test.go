@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -476,4 +477,29 @@ func (p *fakeProvider) Events(ctx context.Context, emit sdk.EmitFunc) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// downAtStart is a provider whose health a test changes while it runs.
+type downAtStart struct {
+	*fakeProvider
+	health atomic.Pointer[sdk.Health]
+}
+
+func (p *downAtStart) Health(context.Context) (sdk.Health, error) { return *p.health.Load(), nil }
+
+// A provider down when it starts is seen down at once, not a health
+// interval later (a phone gateway with no phone that refuses sends must
+// refuse the first request), and seen up again soon after it recovers,
+// well before the next regular check.
+func TestHealthCheckedAtStartAndSoonerWhileDown(t *testing.T) {
+	p := &downAtStart{fakeProvider: newFakeProvider()}
+	p.health.Store(&sdk.Health{OK: false, Detail: "no phone online", RefuseWhileDown: true})
+	h := mustStart(t, pluginhost.Options{HealthInterval: time.Hour}, pluginhost.Spec{Name: "mem", InProcess: p})
+	awaitStatus(t, h, "mem", "down from the first check", func(s pluginhost.ProviderStatus) bool {
+		return !s.Healthy && strings.Contains(s.HealthDetail, "no phone online")
+	})
+	p.health.Store(&sdk.Health{OK: true, Detail: "1 phone online"})
+	awaitStatus(t, h, "mem", "up again without waiting the hour", func(s pluginhost.ProviderStatus) bool {
+		return s.Healthy && strings.Contains(s.HealthDetail, "1 phone online")
+	})
 }
