@@ -47,6 +47,25 @@ func adminFlags(fs *flag.FlagSet) func() (adminTarget, error) {
 	}
 }
 
+// parseInterspersed parses args with fs, allowing flags after the
+// positional arguments as the usage lines write them ("providers tune NAME
+// health=down --config FILE"); the flag package alone stops at the first
+// positional one and would take "--config" for a change. It returns the
+// positional arguments in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // call sends one admin request and returns the body of a 200 answer; any
 // other answer becomes an error quoting the server's.
 func (a adminTarget) call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
@@ -219,17 +238,18 @@ func cmpOr(s, def string) string {
 func devicesRevokeCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("devices revoke")
 	target := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
+	if len(pos) != 2 {
 		return errors.New("want PROVIDER and DEVICE_ID (smsrouter devices list shows them)")
 	}
 	t, err := target()
 	if err != nil {
 		return err
 	}
-	name, id := fs.Arg(0), fs.Arg(1)
+	name, id := pos[0], pos[1]
 	if _, err := t.call(ctx, http.MethodDelete, "/api/v1/admin/providers/"+url.PathEscape(name)+"/devices/"+url.PathEscape(id), nil); err != nil {
 		return err
 	}
@@ -244,14 +264,15 @@ func providersCmd(ctx context.Context, sub string, args []string, stdout io.Writ
 	fs := newFlags("providers tune")
 	target := adminFlags(fs)
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() < 1 {
+	if len(pos) < 1 {
 		return errors.New("want NAME and then key=value changes (none: show the tunables)")
 	}
 	changes := map[string]string{}
-	for _, kv := range fs.Args()[1:] {
+	for _, kv := range pos[1:] {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("change %q is not key=value, e.g. health=down", kv)
@@ -263,7 +284,7 @@ func providersCmd(ctx context.Context, sub string, args []string, stdout io.Writ
 		return err
 	}
 	body, _ := json.Marshal(changes)
-	out, err := t.call(ctx, http.MethodPost, "/api/v1/admin/providers/"+url.PathEscape(fs.Arg(0))+"/tune", body)
+	out, err := t.call(ctx, http.MethodPost, "/api/v1/admin/providers/"+url.PathEscape(pos[0])+"/tune", body)
 	if err != nil {
 		return err
 	}

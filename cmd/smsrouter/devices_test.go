@@ -65,6 +65,11 @@ func TestCLIDevicesAndTune(t *testing.T) {
 		{[]string{"devices", "revoke", "--url", ts.URL, "phones"}, 1, nil, []string{"want PROVIDER and DEVICE_ID"}, ""},
 		{[]string{"providers", "tune", "--url", ts.URL, "sandbox", "health=down", "balance=3"}, 0, []string{"balance=3\nhealth=down\n"}, nil,
 			`POST /api/v1/admin/providers/sandbox/tune {"balance":"3","health":"down"}`},
+		// Flags after the positional arguments, as the usage lines write them.
+		{[]string{"providers", "tune", "sandbox", "health=down", "--url", ts.URL}, 0, []string{"health=down\n"}, nil,
+			`POST /api/v1/admin/providers/sandbox/tune {"health":"down"}`},
+		{[]string{"devices", "revoke", "phones", "ph-1", "--url", ts.URL}, 0, []string{"revoked device ph-1 of phones"}, nil,
+			"DELETE /api/v1/admin/providers/phones/devices/ph-1 "},
 		{[]string{"providers", "tune", "--url", ts.URL, "sandbox", "health"}, 1, nil, []string{`"health" is not key=value`}, ""},
 		{[]string{"devices", "list", "--help"}, 0, nil, []string{"smsrouter devices list [--provider P]", "-provider"}, ""},
 		{[]string{"devices", "revoke", "--help"}, 0, nil, []string{"smsrouter devices revoke PROVIDER DEVICE_ID"}, ""},
