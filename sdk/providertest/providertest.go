@@ -127,8 +127,10 @@ func newKit(target Target) (*kit, error) {
 	switch {
 	case target.Name == "":
 		return nil, errors.New("Target.Name is empty")
-	case (target.New == nil) == (target.Command == nil):
-		return nil, errors.New("set exactly one of Target.New (in process) and Target.Command (plugin binary)")
+	case target.New == nil && target.Command == nil:
+		return nil, errors.New("set one of Target.New (in process) and Target.Command (plugin binary)")
+	case target.New != nil && target.Command != nil:
+		return nil, errors.New("Target.New and Target.Command are both set; set exactly one (for the binary, set New to nil after copying a target that has it)")
 	case target.Upstream != nil && (target.Upstream.Settings == nil || target.Upstream.Answer == nil):
 		return nil, errors.New("Target.Upstream needs Settings and Answer")
 	}
