@@ -78,6 +78,7 @@ func pluginCheckCmd(ctx context.Context, args []string, stdout io.Writer) error 
 	if settings != nil && c.configure(ctx, p, sdk.Config{Name: *name, Settings: settings, HookURL: *hookURL}) {
 		c.health(ctx, p)
 		c.balance(ctx, p)
+		c.devices(ctx, p)
 		if hook != nil {
 			c.hook(ctx, p, hook)
 		}
@@ -157,6 +158,8 @@ func (c *pluginCheck) metadata(p sdk.Provider) {
 	c.step("metadata", err, "ok: %s %s, max batch %d", caps.Name, caps.Version, caps.MaxBatchSize)
 	fmt.Fprintf(c.out, "  capabilities  events=%t hooks=%t health=%t balance=%t sender_ids=%t status_query=%t settings_validation=%t\n",
 		caps.Events, caps.Hooks, caps.Health, caps.Balance, caps.SenderIDs, caps.StatusQuery, caps.SettingsValidation)
+	fmt.Fprintf(c.out, "                numbers=%t devices=%t revoke_device=%t networks=%t tune=%t outbox=%t sent_query=%t\n",
+		caps.Numbers, caps.Devices, caps.Revoke, caps.Networks, caps.Tune, caps.Outbox, caps.SentQuery)
 }
 
 func (c *pluginCheck) configure(ctx context.Context, p sdk.Provider, cfg sdk.Config) bool {
@@ -175,10 +178,14 @@ func (c *pluginCheck) health(ctx context.Context, p sdk.Provider) {
 	hctx, cancel := context.WithTimeout(ctx, checkCallTimeout)
 	defer cancel()
 	h, err := hc.Health(hctx)
-	if err == nil && !h.OK {
-		err = fmt.Errorf("link down: %s", h.Detail)
+	refuse := ""
+	if h.RefuseWhileDown {
+		refuse = " (refuse_while_down: while down, the host answers sends 503 No gateway online)"
 	}
-	c.step("health", err, "ok %s", h.Detail)
+	if err == nil && !h.OK {
+		err = fmt.Errorf("link down: %s%s", h.Detail, refuse)
+	}
+	c.step("health", err, "ok %s%s", h.Detail, refuse)
 }
 
 // balance asks the upstream for the account's credit: the first call that

@@ -97,3 +97,25 @@ func TestPluginCheckPostsAHook(t *testing.T) {
 	}
 	cliRun(t, "plugin", "check", "--builtin", "twilio", "--hook", hookFile("x")).expect(t, 1, nil, []string{"--hook needs --settings"})
 }
+
+// TestPluginCheckAsksDeviceCapabilities checks that plugin check shows the
+// capabilities of a provider with devices of its own and asks each: what
+// the host will list as devices, numbers and networks, the tunables, and
+// whether it refuses sends while down (it showed none of them before).
+func TestPluginCheckAsksDeviceCapabilities(t *testing.T) {
+	android := cliRun(t, "plugin", "check", "--builtin", "android", "--settings",
+		`{"private_token":"0123456789abcdef0123456789abcdef","when_offline":"refuse"}`)
+	android.expect(t, 1, []string{
+		"numbers=true devices=true revoke_device=true networks=true tune=false",
+		"health        FAIL: link down: No gateway online",
+		"devices       0, 0 online: none",
+		"numbers       0: none",
+		"networks      operators none, countries none",
+	}, []string{"refuse_while_down: while down, the host answers sends 503 No gateway online"})
+
+	sandbox := cliRun(t, "plugin", "check", "--builtin", "sandbox", "--settings", `{}`)
+	sandbox.expect(t, 0, []string{"tune=true outbox=true", "tunables      accept_latency=", "health=up", "plugin OK"}, nil)
+	if strings.Contains(sandbox.stdout, "devices    ") {
+		t.Errorf("plugin check asked a provider without devices for them:\n%s", sandbox)
+	}
+}
