@@ -153,6 +153,15 @@ func devicesListCmd(ctx context.Context, args []string, stdout io.Writer) error 
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(byProvider)
 	}
+	if len(byProvider) == 0 {
+		// An empty table reads as "the phones vanished"; say why it is empty.
+		if *provider != "" {
+			fmt.Fprintf(stdout, "%s has no phones or modem ports online or registered (only android and modem providers have devices)\n", *provider)
+		} else {
+			fmt.Fprintln(stdout, "no phones or modem ports: no provider of the server has any (only android and modem providers have devices)")
+		}
+		return nil
+	}
 	return printDevices(stdout, byProvider)
 }
 

@@ -58,6 +58,8 @@ func TestCLIDevicesAndTune(t *testing.T) {
 		{[]string{"devices", "list", "--url", ts.URL}, 0,
 			[]string{"PROVIDER", "phones", "ph-1", "Pixel", "phone", "yes", "2026-12-07T09:00:00Z", "80%", "+959123456789 Telenor"}, nil,
 			"GET /api/v1/admin/providers "},
+		{[]string{"devices", "list", "--url", ts.URL, "--provider", "sandbox"}, 0,
+			[]string{"sandbox has no phones or modem ports"}, nil, "GET /api/v1/admin/providers "},
 		{[]string{"devices", "list", "--url", ts.URL, "--provider", "nope"}, 1, nil, []string{`no provider named "nope"`}, ""},
 		{[]string{"devices", "revoke", "--url", ts.URL, "phones", "ph-1"}, 0, []string{"revoked device ph-1 of phones"}, nil,
 			"DELETE /api/v1/admin/providers/phones/devices/ph-1 "},

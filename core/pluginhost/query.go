@@ -22,9 +22,11 @@ var (
 	ErrOutcomeUnknown = sdk.ErrOutcomeUnknown
 )
 
-// ErrNotSupported is returned by QueryStatus and QuerySent for a provider
-// that does not offer that query (see Capabilities).
-var ErrNotSupported = errors.New("the provider does not offer this query")
+// ErrNotSupported is returned for a provider whose plugin does not offer
+// what was asked of it: a query (see Capabilities), devices, revocation,
+// tuning. Its text ends sentences such as "provider sms-1 cannot revoke
+// devices: its plugin does not offer it".
+var ErrNotSupported = errors.New("its plugin does not offer it")
 
 // Capabilities is what the host's dispatch needs to know of a running
 // provider.
