@@ -65,7 +65,36 @@ func checkDevices(t tb, dr sdk.DeviceReporter, ctx context.Context) {
 		if d.Kind != sdk.DevicePhone && d.Kind != sdk.DeviceModemPort {
 			t.Errorf("device %s has kind %q; want %q or %q", d.ID, d.Kind, sdk.DevicePhone, sdk.DeviceModemPort)
 		}
+		for _, c := range append([]string{d.Country}, simCountries(d)...) {
+			if c != "" && !countryCode.MatchString(c) {
+				t.Errorf("device %s has country %q; want an ISO 3166 alpha-2 code such as MM", d.ID, c)
+			}
+		}
 	}
+	again, err := dr.Devices(ctx)
+	if err == nil && !sameIDs(devs, again) {
+		t.Errorf("Devices listed the same devices in another order on a second call; list them in a stable order (by name, then id), as operators read the list")
+	}
+}
+
+func simCountries(d sdk.Device) []string {
+	out := make([]string, len(d.SIMs))
+	for i, s := range d.SIMs {
+		out[i] = s.Country
+	}
+	return out
+}
+
+func sameIDs(a, b []sdk.Device) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
 }
 
 func checkNetworks(t tb, nr sdk.NetworkReporter, ctx context.Context) {
@@ -76,6 +105,15 @@ func checkNetworks(t tb, nr sdk.NetworkReporter, ctx context.Context) {
 	for _, c := range n.Countries {
 		if !countryCode.MatchString(c) {
 			t.Errorf("Networks lists country %q; want ISO 3166 alpha-2 codes such as MM", c)
+		}
+	}
+	for what, list := range map[string][]string{"operator": n.Operators, "country": n.Countries} {
+		seen := map[string]bool{}
+		for _, v := range list {
+			if v == "" || seen[v] {
+				t.Errorf("Networks lists %s %q empty or more than once (%q); list each once", what, v, list)
+			}
+			seen[v] = true
 		}
 	}
 }
