@@ -110,12 +110,7 @@ func compileHold(route string, hc *HoldConfig, routingZone *time.Location) (*hol
 // decide returns when a message to the recipient to, routed at now, may
 // go, or false when it may go at once.
 func (h *hold) decide(now time.Time, to string, recipientZone func(string) *time.Location) (Hold, bool) {
-	loc := h.loc
-	if h.recipient && recipientZone != nil {
-		if l := recipientZone(to); l != nil {
-			loc = l
-		}
-	}
+	loc := h.zone(to, recipientZone)
 	local := now.In(loc)
 	if h.quiet {
 		m := local.Hour()*60 + local.Minute()
@@ -140,6 +135,24 @@ func (h *hold) decide(now time.Time, to string, recipientZone func(string) *time
 		what = "held for quiet hours"
 	}
 	return Hold{Until: until, Reason: fmt.Sprintf("%s until %s %s", what, clockTimes[h.to], loc)}, true
+}
+
+// zone is the time zone the hold reads its times in for recipient to.
+func (h *hold) zone(to string, recipientZone func(string) *time.Location) *time.Location {
+	if h.recipient && recipientZone != nil {
+		if l := recipientZone(to); l != nil {
+			return l
+		}
+	}
+	return h.loc
+}
+
+// notHeld says, for explanations, why a message routed at now goes at
+// once: the local time the hold read, and in which zone (the recipient's
+// is otherwise nowhere in the explanation).
+func (h *hold) notHeld(now time.Time, to string, recipientZone func(string) *time.Location) string {
+	loc := h.zone(to, recipientZone)
+	return fmt.Sprintf("not held: %s %s in %s", now.In(loc).Format("15:04"), strings.ToLower(now.In(loc).Format("Mon")), loc)
 }
 
 // describe is the hold action as explanations show it.

@@ -119,6 +119,12 @@ route "default" {
 	if err != nil || de.Hold.Reason != "" {
 		t.Errorf("German number: hold %q (%v); want none at 17:30 Berlin time", de.Hold.Reason, err)
 	}
+	// Not held, the explanation says which zone and time the window was
+	// read in: the recipient's is shown nowhere else.
+	text := r.Explain(t.Context(), routing.Facts{To: "+4915123456789", Country: "DE", Kind: "otp"}).Text()
+	if want := "  hold    quiet_hours 22:00–07:00 in the recipient's zone (else UTC); not held: 17:30 mon in Europe/Berlin\n"; !strings.Contains(text, want) {
+		t.Errorf("explanation lacks %q:\n%s", want, text)
+	}
 	none, err := r.Plan(t.Context(), routing.Facts{To: "+80012345678", Kind: "otp"})
 	if err != nil || none.Hold.Reason != "" {
 		t.Errorf("a number without a zone: hold %q (%v); want the routing zone's (16:30 UTC: none)", none.Hold.Reason, err)

@@ -201,6 +201,8 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 				if plan.Hold.Reason != "" {
 					h := plan.Hold
 					ex.Hold = &h
+				} else {
+					rt.Hold += "; " + r.hold.notHeld(d.now, f.To, t.recipientZone)
 				}
 			}
 			for _, c := range plan.Candidates {
