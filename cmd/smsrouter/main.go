@@ -47,8 +47,9 @@ Usage:
                           [--id MSG_ID] [--at TIME] [--balance P=AMOUNT] [--unhealthy P] [--healthy P]
                           [--success-rate P=RATE] [--json]
                                                     which route and providers a message gets, and why; --at
-                                                    is RFC 3339 (2026-12-07T23:10+06:30), the others give a
-                                                    provider's state (default: healthy, balance unknown)
+                                                    is RFC 3339 (2026-12-07T23:10+06:30) or HH:MM (today in the
+                                                    routing time zone), the others give a provider's state
+                                                    (default: healthy, balance unknown)
   smsrouter route explain --inbound --to NUMBER --text ... [--from SENDER] [--provider P] [--inventory]
                           [--held] [--country CC --operator OP] [--config FILE] [--json]
                                                     which inbound rule decides for a received message: its

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/message"
@@ -28,6 +29,23 @@ func (t tagFlags) Set(v string) error {
 	return nil
 }
 
+// explainAt reads --at: RFC 3339, or a bare HH:MM meaning that time today
+// in the routing time zone (what an operator checking quiet hours types).
+func explainAt(v string, loc *time.Location, now time.Time) (time.Time, error) {
+	var h, m int
+	if len(v) == 5 && v[2] == ':' {
+		if _, err := fmt.Sscanf(v, "%02d:%02d", &h, &m); err == nil && h < 24 && m < 60 {
+			y, mo, d := now.In(loc).Date()
+			return time.Date(y, mo, d, h, m, 0, 0, loc), nil
+		}
+	}
+	t, err := routing.ParseAt(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w, or HH:MM for today in the routing time zone (%s)", err, loc)
+	}
+	return t, nil
+}
+
 // routeExplainCmd shows which route and providers a message would get and
 // why, from the config file alone: every provider counts as healthy with
 // no balance known (the running server's POST /api/v1/admin/route/explain
@@ -41,7 +59,7 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 	kind := fs.String("kind", "", "message kind: sms (default), otp, transactional, marketing, ...")
 	account := fs.String("account", "", "sending account id")
 	id := fs.String("id", "", "message id: the weighted strategy draws from it, so the same id always draws the same (default: a new random id each run)")
-	at := fs.String("at", "", "decide as if it were this time (RFC 3339, e.g. 2026-12-07T23:10+06:30); default now")
+	at := fs.String("at", "", "decide as if it were this time (RFC 3339, e.g. 2026-12-07T23:10+06:30, or 23:10 for today in the routing time zone); default now")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	tags := tagFlags{}
 	fs.Var(tags, "tag", "message tag key=value (repeatable)")
@@ -59,13 +77,13 @@ func routeExplainCmd(ctx context.Context, args []string, stdout io.Writer) error
 	if *to == "" || *text == "" {
 		return errors.New("--to and --text are required, e.g. smsrouter route explain --to +959123456789 --text 'Your code is 123456' --kind otp")
 	}
-	when, err := routing.ParseAt(*at)
-	if err != nil {
-		return fmt.Errorf("--at: %w", err)
-	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	when, err := explainAt(*at, cfg.Table.Location(), time.Now())
+	if err != nil {
+		return fmt.Errorf("--at: %w", err)
 	}
 	var tagMap map[string]string
 	if len(tags) > 0 {

@@ -104,7 +104,7 @@ func TestRouteExplainProductionExample(t *testing.T) {
 		!strings.Contains(out, `provider "smpp-asia-9" is not configured`) {
 		t.Errorf("state for an unknown provider: %v\n%s", err, out)
 	}
-	if out, err := runBinary(t, "route", "explain", "--config", cfg, "--to", "+959791234567", "--text", "hi", "--at", "23:10"); err == nil ||
+	if out, err := runBinary(t, "route", "explain", "--config", cfg, "--to", "+959791234567", "--text", "hi", "--at", "11pm"); err == nil ||
 		!strings.Contains(out, "is not an RFC 3339 time") {
 		t.Errorf("bad --at: %v\n%s", err, out)
 	}
@@ -238,5 +238,35 @@ func TestConfigValidateStrict(t *testing.T) {
 	out, err = runBinary(t, "config", "validate", "--strict", "--config", path)
 	if err == nil || !strings.Contains(out, "lint warnings, and --strict fails on them") {
 		t.Errorf("--strict: %v\n%s", err, out)
+	}
+}
+
+func TestExplainAt(t *testing.T) {
+	yangon, err := time.LoadLocation("Asia/Yangon")
+	if err != nil {
+		t.Skip("no time zone database:", err)
+	}
+	now := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) // 02:30 on the 8th in Yangon
+	tests := []struct {
+		in, want, err string
+	}{
+		{"22:30", "2026-12-08T22:30:00+06:30", ""},
+		{"00:05", "2026-12-08T00:05:00+06:30", ""},
+		{"2026-12-07T23:10+06:30", "2026-12-07T23:10:00+06:30", ""},
+		{"", "0001-01-01T00:00:00Z", ""},
+		{"24:00", "", "or HH:MM for today in the routing time zone (Asia/Yangon)"},
+		{"9pm", "", "is not an RFC 3339 time"},
+	}
+	for _, tt := range tests {
+		got, err := explainAt(tt.in, yangon, now)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("explainAt(%q) error %v, want one containing %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got.Format(time.RFC3339) != tt.want {
+			t.Errorf("explainAt(%q) = %s, %v; want %s", tt.in, got.Format(time.RFC3339), err, tt.want)
+		}
 	}
 }
