@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/inbound"
 )
 
@@ -41,8 +43,14 @@ func explainInbound(stdout io.Writer, cfgPath string, f *inboundExplainFlags, to
 	if err != nil {
 		return err
 	}
+	// A number a provider block lists is in the inventory on every
+	// server started with this config, whatever the flags say.
+	listedBy := configNumberProvider(cfg.Providers, to)
+	if f.provider == "" {
+		f.provider = listedBy
+	}
 	m := &inbound.Message{Sender: from, Recipient: to, Text: text}
-	facts := inbound.NumberFacts{InInventory: f.inInventory || f.held, Held: f.held}
+	facts := inbound.NumberFacts{InInventory: f.inInventory || f.held || listedBy != "", Held: f.held}
 	env := inbound.EnvOf(f.provider, m, inbound.NumberFacts{})
 	if facts.InInventory {
 		// The inventory's country and operator, when given, as the server
@@ -55,6 +63,9 @@ func explainInbound(stdout io.Writer, cfgPath string, f *inboundExplainFlags, to
 	}
 	ex := cfg.Inbound.Explain(env)
 	if !asJSON {
+		if listedBy != "" && !f.inInventory && !f.held {
+			fmt.Fprintf(stdout, "(%s is in provider %q's numbers in the config, so in the inventory; --held if an account leases it)\n", to, listedBy)
+		}
 		fmt.Fprint(stdout, ex.Text())
 		return nil
 	}
@@ -65,4 +76,17 @@ func explainInbound(stdout io.Writer, cfgPath string, f *inboundExplainFlags, to
 		return fmt.Errorf("write explanation: %w", err)
 	}
 	return nil
+}
+
+// configNumberProvider is the provider whose numbers attribute lists to
+// (E.164, or a short code written "55555/US"), or "".
+func configNumberProvider(providers []config.Provider, to string) string {
+	for _, p := range providers {
+		for _, n := range p.Numbers {
+			if number, _, _ := strings.Cut(n, "/"); number == to {
+				return p.Name
+			}
+		}
+	}
+	return ""
 }

@@ -40,6 +40,22 @@ func TestRouteExplainInbound(t *testing.T) {
 			}
 		})
 	}
+	// Regression: a number the config's provider block lists was
+	// explained as outside the inventory (codes not looked for, owner
+	// "the first account"), unlike the server, which adds it at start.
+	listed := filepath.Join("testdata", "inbound-numbers.hcl")
+	for _, to := range []string{"+959791234567", "55555"} {
+		var out bytes.Buffer
+		if err := routeExplainCmd(t.Context(), []string{"--config", listed, "--inbound", "--to", to, "--text", "STOP"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{`is in provider "mm-sims"'s numbers in the config`, `provider="mm-sims"`, "inventory=true held=false",
+			"owner: nobody; kept for admins", "webhook: none (nobody owns it)"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s: explanation lacks %q:\n%s", to, w, out.String())
+			}
+		}
+	}
 	var out bytes.Buffer
 	err := routeExplainCmd(t.Context(), []string{"--config", cfg, "--inbound", "--to", "+15550100", "--text", "hi", "--json"}, &out)
 	if err != nil || !strings.Contains(out.String(), `"extract_otp": "true"`) || !strings.Contains(out.String(), `"outcome": "matched"`) {

@@ -323,6 +323,9 @@ func (d Decision) owner(v Env) string {
 		codes = "no (not a number of the inventory)"
 	}
 	hook := "the owner's webhook URL"
+	if !v.Held && d.Account == "" && v.Inventory {
+		hook = "none (nobody owns it)"
+	}
 	if d.Webhook != "" {
 		hook = d.Webhook + fmt.Sprintf(" (rule %q)", d.Rule)
 	}
