@@ -7,9 +7,9 @@ import (
 
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/core/providerstats"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 type statuses map[string]pluginhost.ProviderStatus
@@ -24,7 +24,7 @@ func TestLiveState(t *testing.T) {
 	stats.Observe("smpp-1", true, 20*time.Millisecond)
 	stats.Observe("smpp-1", false, 40*time.Millisecond)
 	host := statuses{
-		"smpp-1": {Healthy: true, Balance: &sdk.Balance{Amount: 12.5, Currency: "EUR"}},
+		"smpp-1": {Healthy: true, Balance: &provider.Balance{Amount: 12.5, Currency: "EUR"}},
 		"down":   {Healthy: false},
 	}
 	live := core.LiveState{Host: host, Stats: stats}

@@ -44,9 +44,8 @@ var rules = []rule{
 		from: []string{"./core/...", "./server/..."}, scope: module, forbidden: module + "/sdk",
 		allowed: map[string]string{
 			module + "/core/pluginhost": "the plugin host is where the host speaks the protocol to plugins, translating it to core/message",
-			module + "/server":          "still reads sender ids, the sandbox's outbox, devices and provider states in the protocol's types; to move behind core/pluginhost",
 		},
-		fix: "speak core/message (or a type core owns), and translate in core/pluginhost",
+		fix: "speak core/message or core/provider (or another type core owns), and translate in core/pluginhost/convert.go",
 	},
 	{
 		name: "core speaks no HTTP but to call out",

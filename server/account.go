@@ -16,15 +16,19 @@ import (
 	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
-// Plugins lets the API ask running providers about their accounts;
-// *pluginhost.Host is one.
+// Plugins lets the API ask running providers about their accounts, in
+// the host's words; *pluginhost.Host is one.
 type Plugins interface {
 	Names() []string
-	Provider(name string) (sdk.Provider, sdk.Capabilities, error)
+	// SenderIDs lists the senders the named provider's account may use.
+	SenderIDs(ctx context.Context, name string) ([]provider.SenderID, error)
+	// Outbox returns up to limit of the messages the named provider kept
+	// (the sandbox's); its errors are worded for the admin who asked.
+	Outbox(ctx context.Context, name string, limit int) ([]provider.OutboxMessage, error)
 }
 
 // Asking a provider for its senders is a call upstream; the answer changes
@@ -35,7 +39,7 @@ const (
 )
 
 type senderCache struct {
-	ids []sdk.SenderID
+	ids []provider.SenderID
 	at  time.Time
 }
 
@@ -100,7 +104,7 @@ func (a *api) senderIDs(c *gin.Context) {
 	if a.o.Plugins != nil {
 		for _, name := range a.o.Plugins.Names() {
 			for _, s := range a.providerSenders(ctx, name) {
-				kind := message.SenderKind(s.Kind)
+				kind := s.Kind
 				if kind == "" {
 					kind = message.SenderKindOf(s.Value)
 				}
@@ -113,29 +117,19 @@ func (a *api) senderIDs(c *gin.Context) {
 
 // providerSenders returns a provider's senders, from the cache when fresh.
 // A provider that cannot answer now is left out rather than failing the
-// whole list.
-func (a *api) providerSenders(ctx context.Context, name string) []sdk.SenderID {
+// whole list: the last answer stands in while there is one (the plugin
+// host logs why it could not answer).
+func (a *api) providerSenders(ctx context.Context, name string) []provider.SenderID {
 	a.sendersMu.Lock()
 	cached, ok := a.senders[name]
 	a.sendersMu.Unlock()
 	if ok && time.Since(cached.at) < senderCacheFor {
 		return cached.ids
 	}
-	p, caps, err := a.o.Plugins.Provider(name)
-	if err != nil || !caps.SenderIDs {
-		return nil
-	}
-	lister, ok := p.(sdk.SenderIDLister)
-	if !ok {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, senderTimeout)
 	defer cancel()
-	ids, err := lister.SenderIDs(ctx)
+	ids, err := a.o.Plugins.SenderIDs(ctx, name)
 	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			a.log.Warn("provider did not list its sender IDs", "provider", name, "error", err)
-		}
 		return cached.ids
 	}
 	a.sendersMu.Lock()

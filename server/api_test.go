@@ -20,11 +20,12 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/core/webhook"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 	"github.com/smsrouter/smsrouter/server"
 )
 
@@ -71,19 +72,15 @@ func (h *health) ProviderState(string) routing.ProviderState {
 // senders is a Plugins with one provider listing senders.
 type senders struct{ calls atomic.Int32 }
 
-type senderProvider struct {
-	sdk.Provider
-	s *senders
-}
-
-func (p senderProvider) SenderIDs(context.Context) ([]sdk.SenderID, error) {
-	p.s.calls.Add(1)
-	return []sdk.SenderID{{Value: "FASTCO", Kind: "alphanumeric"}}, nil
-}
-
 func (s *senders) Names() []string { return []string{"fast"} }
-func (s *senders) Provider(string) (sdk.Provider, sdk.Capabilities, error) {
-	return senderProvider{s: s}, sdk.Capabilities{SenderIDs: true}, nil
+
+func (s *senders) SenderIDs(context.Context, string) ([]provider.SenderID, error) {
+	s.calls.Add(1)
+	return []provider.SenderID{{Value: "FASTCO", Kind: "alphanumeric"}}, nil
+}
+
+func (s *senders) Outbox(_ context.Context, name string, _ int) ([]provider.OutboxMessage, error) {
+	return nil, &pluginhost.UnsupportedError{Provider: name, Plugin: "fast", What: "keeps no outbox"}
 }
 
 type apiEnv struct {

@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
+	"github.com/smsrouter/smsrouter/core/provider"
 )
 
 // ProviderControls are the admin actions on a running provider: revoking a
@@ -115,7 +115,7 @@ type simJSON struct {
 	Country  string `json:"country,omitempty"`
 }
 
-func devicesJSON(devs []sdk.Device) []deviceJSON {
+func devicesJSON(devs []provider.Device) []deviceJSON {
 	if devs == nil {
 		return nil
 	}

@@ -14,30 +14,26 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/config"
 	"github.com/smsrouter/smsrouter/core/pluginhost"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 	"github.com/smsrouter/smsrouter/routing"
-	"github.com/smsrouter/smsrouter/sdk"
 	"github.com/smsrouter/smsrouter/server"
 )
 
 // outboxPlugins is a Plugins whose one provider keeps an outbox.
 type outboxPlugins struct{}
 
-type outboxProvider struct{ sdk.Provider }
-
-func (outboxProvider) Outbox(context.Context, int) ([]sdk.OutboxMessage, error) {
-	return []sdk.OutboxMessage{{MessageID: "msg_1", ProviderMessageID: "sbx-1", To: "+959123456789", From: "SANDBOX",
-		Text: "hi", Kind: "sms", Segments: 1, SentAt: time.Now()}}, nil
-}
-
 func (outboxPlugins) Names() []string { return []string{"fast"} }
 
-func (outboxPlugins) Provider(name string) (sdk.Provider, sdk.Capabilities, error) {
+func (outboxPlugins) SenderIDs(context.Context, string) ([]provider.SenderID, error) { return nil, nil }
+
+func (outboxPlugins) Outbox(_ context.Context, name string, _ int) ([]provider.OutboxMessage, error) {
 	if name != "fast" {
-		return nil, sdk.Capabilities{}, pluginhost.ErrUnknownProvider
+		return nil, pluginhost.ErrUnknownProvider
 	}
-	return outboxProvider{}, sdk.Capabilities{Info: sdk.Info{Name: "sandbox", MaxBatchSize: 10}, Outbox: true}, nil
+	return []provider.OutboxMessage{{MessageID: "msg_1", ProviderMessageID: "sbx-1", To: "+959123456789", From: "SANDBOX",
+		Text: "hi", Kind: "sms", Segments: 1, SentAt: time.Now()}}, nil
 }
 
 // upperKeys returns the object keys in v, at any depth, that have an
@@ -77,8 +73,8 @@ func TestAdminAnswersAreSnakeCase(t *testing.T) {
 		ts := httptest.NewServer(server.New(server.Options{Messages: svc, Keys: st, Accounts: svc, API: &cfg.API,
 			Table: router.Table, Routes: router, Plugins: outboxPlugins{},
 			Providers: fixedStates{{Name: "fast", Plugin: "sandbox", State: pluginhost.StateRunning, PID: 42, Healthy: true,
-				HealthDetail: "ok", Balance: &sdk.Balance{Amount: 12.5, Currency: "USD"}, BalanceAt: &at,
-				Capabilities: sdk.Capabilities{Info: sdk.Info{Name: "sandbox", Version: "1", MaxBatchSize: 10}, Balance: true, Outbox: true}}},
+				HealthDetail: "ok", Balance: &provider.Balance{Amount: 12.5, Currency: "USD"}, BalanceAt: &at,
+				Capabilities: provider.Features{Plugin: "sandbox", Version: "1", MaxBatchSize: 10, Balance: true, Outbox: true}}},
 			ProviderLimits: func() map[string]config.Limits { return map[string]config.Limits{"fast": {TPS: 5}} },
 			Reload: func(context.Context) error {
 				if refuse.Load() {

@@ -11,7 +11,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/smsrouter/smsrouter/core/pluginhost"
-	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // Limits of GET /api/v1/admin/providers/:name/outbox.
@@ -50,34 +49,25 @@ func (a *api) outbox(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "this server runs no providers")
 		return
 	}
-	p, caps, err := a.o.Plugins.Provider(name)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), outboxTimeout)
+	defer cancel()
+	msgs, err := a.o.Plugins.Outbox(ctx, name, limit)
 	switch {
 	case errors.Is(err, pluginhost.ErrUnknownProvider):
 		fail(c, http.StatusNotFound, fmt.Sprintf("no provider named %q", name))
 		return
+	case pluginhost.IsNotSupported(err):
+		fail(c, http.StatusNotFound, err.Error())
+		return
 	case err != nil:
 		c.Header("Retry-After", "1")
-		fail(c, http.StatusServiceUnavailable, fmt.Sprintf("provider %s is not running: %v", name, err))
-		return
-	}
-	reader, ok := p.(sdk.OutboxReader)
-	if !caps.Outbox || !ok {
-		fail(c, http.StatusNotFound, fmt.Sprintf("provider %s (plugin %s) keeps no outbox; sandbox providers do", name, caps.Name))
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), outboxTimeout)
-	defer cancel()
-	msgs, err := reader.Outbox(ctx, limit)
-	if err != nil {
-		a.log.Warn("provider did not answer for its outbox", "provider", name, "error", err)
-		c.Header("Retry-After", "1")
-		fail(c, http.StatusServiceUnavailable, fmt.Sprintf("provider %s did not answer for its outbox: %v", name, err))
+		fail(c, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	out := make([]outboxMessageJSON, len(msgs))
 	for i, m := range msgs {
 		out[i] = outboxMessageJSON{MessageID: m.MessageID, ProviderMessageID: m.ProviderMessageID, To: m.To, From: m.From,
-			Text: m.Text, Kind: m.Kind, Segments: m.Segments, SentAt: m.SentAt.UTC()}
+			Text: m.Text, Kind: string(m.Kind), Segments: m.Segments, SentAt: m.SentAt.UTC()}
 	}
 	c.JSON(http.StatusOK, gin.H{"provider": name, "messages": out})
 }

@@ -130,10 +130,10 @@ func statusJSON(p pluginhost.ProviderStatus, l config.Limits) providerJSON {
 	c := p.Capabilities
 	out := providerJSON{Name: p.Name, Plugin: p.Plugin, State: p.State, PID: p.PID, Restarts: p.Restarts,
 		LastError: p.LastError, Healthy: p.Healthy, HealthDetail: p.HealthDetail, BalanceAt: p.BalanceAt,
-		Capabilities: capabilitiesJSON{Plugin: c.Name, Version: c.Version, MaxBatchSize: c.MaxBatchSize,
+		Capabilities: capabilitiesJSON{Plugin: c.Plugin, Version: c.Version, MaxBatchSize: c.MaxBatchSize,
 			Events: c.Events, Hooks: c.Hooks, Health: c.Health, Balance: c.Balance, SenderIDs: c.SenderIDs,
 			StatusQuery: c.StatusQuery, Outbox: c.Outbox, SentQuery: c.SentQuery, SettingsValidation: c.SettingsValidation,
-			Numbers: c.Numbers, Devices: c.Devices, RevokeDevice: c.Revoke, Networks: c.Networks, Tune: c.Tune},
+			Numbers: c.Numbers, Devices: c.Devices, RevokeDevice: c.RevokeDevice, Networks: c.Networks, Tune: c.Tune},
 		Limits: limitsJSON(l), RefuseWhileDown: p.RefuseWhileDown, Operators: p.Operators, Countries: p.Countries,
 		Devices: devicesJSON(p.Devices)}
 	if p.Balance != nil {

@@ -7,11 +7,12 @@ import (
 
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
 // This file translates between the plugin protocol's words (sdk) and the
-// host's own (core/message), so that only the plugin host speaks sdk and a
+// host's own (core/message, core/provider), so that only the plugin host speaks sdk and a
 // change of the protocol is no change of the host's state or schema.
 
 // Status is the host status a plugin's status stands for. The protocol's
@@ -168,4 +169,70 @@ func sendLayoutFor(n int) sendLayout {
 	sendLayouts.bySize[n] = l
 	sendLayouts.Unlock()
 	return l
+}
+
+// Balance is the host's view of a provider account's credit.
+func Balance(b sdk.Balance) provider.Balance {
+	return provider.Balance{Amount: b.Amount, Currency: b.Currency}
+}
+
+// SenderIDs is the host's view of the senders a provider listed; a kind
+// the provider did not give stays empty.
+func SenderIDs(ids []sdk.SenderID) []provider.SenderID {
+	if ids == nil {
+		return nil
+	}
+	out := make([]provider.SenderID, len(ids))
+	for i, s := range ids {
+		out[i] = provider.SenderID{Value: s.Value, Kind: message.SenderKind(s.Kind)}
+	}
+	return out
+}
+
+// OutboxMessages is the host's view of the messages a sandbox kept.
+func OutboxMessages(msgs []sdk.OutboxMessage) []provider.OutboxMessage {
+	if msgs == nil {
+		return nil
+	}
+	out := make([]provider.OutboxMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = provider.OutboxMessage{MessageID: m.MessageID, ProviderMessageID: m.ProviderMessageID, To: m.To, From: m.From,
+			Text: m.Text, Kind: message.Kind(m.Kind), Segments: m.Segments, SentAt: m.SentAt}
+	}
+	return out
+}
+
+// Devices is the host's view of a provider's phones or modem ports; nil
+// stays nil (the provider listed none, or was never asked).
+func Devices(devs []sdk.Device) []provider.Device {
+	if devs == nil {
+		return nil
+	}
+	out := make([]provider.Device, len(devs))
+	for i, d := range devs {
+		out[i] = provider.Device{ID: d.ID, Name: d.Name, Kind: provider.DeviceKind(d.Kind), Online: d.Online, LastSeen: d.LastSeen,
+			Battery: d.Battery, Charging: d.Charging, InFlight: d.InFlight, SentToday: d.SentToday, SIMs: sims(d.SIMs),
+			IMEI: d.IMEI, IMSI: d.IMSI, Operator: d.Operator, Country: d.Country, Signal: d.Signal,
+			Registration: provider.Registration(d.Registration), Detail: d.Detail}
+	}
+	return out
+}
+
+func sims(in []sdk.DeviceSIM) []provider.SIM {
+	if in == nil {
+		return nil
+	}
+	out := make([]provider.SIM, len(in))
+	for i, s := range in {
+		out[i] = provider.SIM{Slot: s.Slot, Number: s.Number, Operator: s.Operator, Country: s.Country}
+	}
+	return out
+}
+
+// Features is the host's view of what a plugin said of itself at start.
+func Features(c sdk.Capabilities) provider.Features {
+	return provider.Features{Plugin: c.Name, Version: c.Version, MaxBatchSize: c.MaxBatchSize, Events: c.Events, Hooks: c.Hooks,
+		Health: c.Health, Balance: c.Balance, SenderIDs: c.SenderIDs, StatusQuery: c.StatusQuery, Outbox: c.Outbox,
+		SentQuery: c.SentQuery, Numbers: c.Numbers, Devices: c.Devices, RevokeDevice: c.Revoke, Tune: c.Tune,
+		Networks: c.Networks, SettingsValidation: c.SettingsValidation}
 }

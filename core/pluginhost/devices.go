@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/numbers"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -81,7 +82,7 @@ func capable[I any](h *Host, name, what string, has func(sdk.Capabilities) bool)
 }
 
 // Devices asks the named provider for its phones or modem ports now.
-func (h *Host) Devices(ctx context.Context, name string) ([]sdk.Device, error) {
+func (h *Host) Devices(ctx context.Context, name string) ([]provider.Device, error) {
 	dr, s, err := capable[sdk.DeviceReporter](h, name, "has no devices to list", func(c sdk.Capabilities) bool { return c.Devices })
 	if err != nil {
 		return nil, err
@@ -90,8 +91,7 @@ func (h *Host) Devices(ctx context.Context, name string) ([]sdk.Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devices of %s: %w", name, err)
 	}
-	s.setDevices(devs)
-	return devs, nil
+	return s.setDevices(devs), nil
 }
 
 // RevokeDevice makes the named provider forget a device and its token; an
@@ -201,20 +201,23 @@ func (s *supervised) setHealth(h sdk.Health) {
 	})
 }
 
-// setDevices keeps devs and signals a change when the devices or their
-// SIMs' numbers differ (not on every ping that moves last_seen).
-func (s *supervised) setDevices(devs []sdk.Device) {
+// setDevices keeps devs, in the host's words, and signals a change when the
+// devices or their SIMs' numbers differ (not on every ping that moves
+// last_seen). It returns what it kept.
+func (s *supervised) setDevices(list []sdk.Device) []provider.Device {
+	devs := Devices(list)
 	s.set(func() {
 		if !sameDevices(devs, s.devices) {
 			s.host.signalChange()
 		}
 		s.devices = devs
 	})
+	return devs
 }
 
-func sameDevices(a, b []sdk.Device) bool {
-	return slices.EqualFunc(a, b, func(x, y sdk.Device) bool {
-		return x.ID == y.ID && x.Online == y.Online && slices.EqualFunc(x.SIMs, y.SIMs, func(p, q sdk.DeviceSIM) bool { return p.Number == q.Number })
+func sameDevices(a, b []provider.Device) bool {
+	return slices.EqualFunc(a, b, func(x, y provider.Device) bool {
+		return x.ID == y.ID && x.Online == y.Online && slices.EqualFunc(x.SIMs, y.SIMs, func(p, q provider.SIM) bool { return p.Number == q.Number })
 	})
 }
 

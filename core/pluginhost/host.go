@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/message"
+	"github.com/smsrouter/smsrouter/core/provider"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -78,9 +79,9 @@ type ProviderStatus struct {
 	HealthDetail string `json:"health_detail,omitempty"`
 	// Balance is the provider account's credit as the plugin last reported
 	// it, nil when it never did.
-	Balance      *sdk.Balance     `json:"balance,omitempty"`
-	BalanceAt    *time.Time       `json:"balance_at,omitempty"`
-	Capabilities sdk.Capabilities `json:"capabilities"`
+	Balance      *provider.Balance `json:"balance,omitempty"`
+	BalanceAt    *time.Time        `json:"balance_at,omitempty"`
+	Capabilities provider.Features `json:"capabilities"`
 	// RefuseWhileDown: the provider asked, with its last health, that
 	// messages with no other candidate be refused at accept while it is
 	// unhealthy (sdk.Health.RefuseWhileDown).
@@ -91,7 +92,7 @@ type ProviderStatus struct {
 	Countries []string `json:"countries,omitempty"`
 	// Devices are its phones or modem ports as of the last health check
 	// (sdk.DeviceReporter); shared, never modified.
-	Devices []sdk.Device `json:"devices,omitempty"`
+	Devices []provider.Device `json:"devices,omitempty"`
 }
 
 // Options configure a Host.
@@ -369,11 +370,11 @@ type supervised struct {
 	accountUntil time.Time
 	// balance survives restarts: the account's credit did not change
 	// because the plugin process did.
-	balance   *sdk.Balance
+	balance   *provider.Balance
 	balanceAt time.Time
 	// networks and devices are refreshed with every health check.
 	networks sdk.Networks
-	devices  []sdk.Device
+	devices  []provider.Device
 }
 
 func (s *supervised) current() (sdk.Provider, sdk.Capabilities, error) {
@@ -389,7 +390,7 @@ func (s *supervised) status() ProviderStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := ProviderStatus{Name: s.spec.Name, Plugin: s.spec.pluginName(), State: s.state, PID: s.pid, Restarts: s.restarts,
-		LastError: s.lastErr, Healthy: s.state == StateRunning && s.health.OK, HealthDetail: s.health.Detail, Capabilities: s.caps}
+		LastError: s.lastErr, Healthy: s.state == StateRunning && s.health.OK, HealthDetail: s.health.Detail, Capabilities: Features(s.caps)}
 	if st.Healthy && time.Now().Before(s.accountUntil) {
 		st.Healthy, st.HealthDetail = false, "account refused by the upstream: "+s.accountErr
 	}
@@ -629,7 +630,8 @@ func (s *supervised) refreshBalance(ctx context.Context, br sdk.BalanceReporter)
 		case err != nil:
 			s.log.Warn("balance refresh failed; keeping the last known balance", "error", err)
 		default:
-			s.set(func() { s.balance, s.balanceAt = &b, time.Now().UTC() })
+			hb := Balance(b)
+			s.set(func() { s.balance, s.balanceAt = &hb, time.Now().UTC() })
 		}
 		select {
 		case <-ctx.Done():

@@ -44,7 +44,7 @@ func TestExternalPluginsRunAsSupervisedChildProcesses(t *testing.T) {
 		if s.State != pluginhost.StateRunning || !s.Healthy {
 			t.Errorf("%s: state %s healthy %t, want running and healthy", s.Name, s.State, s.Healthy)
 		}
-		if s.Plugin != echo || s.Capabilities.Name != "echo" || !s.Capabilities.Events {
+		if s.Plugin != echo || s.Capabilities.Plugin != "echo" || !s.Capabilities.Events {
 			t.Errorf("%s: plugin %q capabilities %+v, want the echo binary with events", s.Name, s.Plugin, s.Capabilities)
 		}
 		if s.PID == 0 || s.PID == os.Getpid() {
