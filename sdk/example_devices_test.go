@@ -23,10 +23,18 @@ type rackPhone struct {
 	online                        bool
 }
 
-func (r *rack) Info() sdk.Info                                                { return sdk.Info{Name: "rack", Version: "1.0.0"} }
-func (r *rack) Configure(context.Context, sdk.Config) error                   { return nil }
-func (r *rack) Close(context.Context) error                                   { return nil }
-func (r *rack) Send(context.Context, []sdk.Message) ([]sdk.SendResult, error) { return nil, nil }
+func (r *rack) Info() sdk.Info                              { return sdk.Info{Name: "rack", Version: "1.0.0"} }
+func (r *rack) Configure(context.Context, sdk.Config) error { return nil }
+func (r *rack) Close(context.Context) error                 { return nil }
+
+// Send would hand each message to an online phone; this example has none to talk to.
+func (r *rack) Send(_ context.Context, msgs []sdk.Message) ([]sdk.SendResult, error) {
+	out := make([]sdk.SendResult, len(msgs))
+	for i, m := range msgs {
+		out[i] = sdk.Unavailable(m.ID, "no phone to talk to in this example")
+	}
+	return out, nil
+}
 
 // Health is down while no phone is online; RefuseWhileDown makes the host
 // answer a send with no other candidate 503 "No gateway online" at once.
