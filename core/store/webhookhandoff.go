@@ -122,8 +122,11 @@ func pendingDeliveries(tx *gorm.DB, ids []string) (map[string][]uint64, error) {
 			rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT p.message_id, p.seq
 FROM unnest($1::text[]) AS v(id) JOIN webhook_deliveries p ON p.message_id = v.id AND p.state = 'pending'`, chunk)
 		} else {
+			// The state is written into the statement, not bound: SQLite
+			// compiled a statement whose parameter meets a partial index's
+			// condition a second time at its first step.
 			rows, err = tx.Model(&WebhookDelivery{}).Select("message_id", "seq").
-				Where("message_id IN ? AND state = ?", chunk, WebhookPending).Rows()
+				Where("message_id IN ? AND state = '"+WebhookPending+"'", chunk).Rows()
 		}
 		if err == nil {
 			err = scanAll(rows, add)

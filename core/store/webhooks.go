@@ -840,9 +840,10 @@ func claimNextEvents(tx *gorm.DB, messageIDs []string, now time.Time, lease time
 		// The lease is checked again in the update: another deliverer may
 		// have claimed the event since the read.
 		var got []WebhookDelivery
+		// The state is written into the statement (see pendingDeliveries).
 		err = tx.Raw(`UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
-WHERE seq IN ? AND state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-RETURNING *`, now.Add(lease), firsts, WebhookPending, now, now).Scan(&got).Error
+WHERE seq IN ? AND state = '`+WebhookPending+`' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+RETURNING *`, now.Add(lease), firsts, now, now).Scan(&got).Error
 		if err != nil {
 			return nil, fmt.Errorf("claim the next webhooks of %d messages: %w", len(chunk), err)
 		}
@@ -1007,9 +1008,10 @@ func recordDeliveredSQLite(tx *gorm.DB, status int, seqs, attempts []int64, ats 
 		// v's columns are not named as the table's: RETURNING may not name
 		// a joined table's columns, so seq must be unambiguous.
 		with, args := valuesTable([]string{"k", "n", "at", "ms"}, seqs[start:end], attempts[start:end], ats[start:end], ms[start:end])
-		args = append(args, WebhookDelivered, status, WebhookPending)
-		q := with + ` UPDATE webhook_deliveries SET state = ?, lease_until = NULL, last_status = ?, last_error = '',
-delivered_at = v.at, last_duration_ms = v.ms FROM v WHERE seq = v.k AND attempts = v.n AND state = ? RETURNING seq`
+		// The states are written into the statement (see pendingDeliveries).
+		args = append(args, status)
+		q := with + ` UPDATE webhook_deliveries SET state = '` + WebhookDelivered + `', lease_until = NULL, last_status = ?, last_error = '',
+delivered_at = v.at, last_duration_ms = v.ms FROM v WHERE seq = v.k AND attempts = v.n AND state = '` + WebhookPending + `' RETURNING seq`
 		var got []uint64
 		if err := tx.Raw(q, args...).Scan(&got).Error; err != nil {
 			return nil, err
