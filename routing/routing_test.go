@@ -729,6 +729,13 @@ route "default" {
 	if !seen {
 		t.Errorf("explanation does not show phones' provider_operators: %+v", ex)
 	}
+	// What if a Telenor SIM came online in the phones and the modems
+	// lost theirs (networks patched as route explain --operators does)?
+	ex = routing.NewRouter(table, state).ExplainWhatIf(t.Context(), mm, routing.WhatIf{Providers: map[string]routing.ProviderPatch{
+		"phones": {Operators: []string{"Telenor"}}, "modems": {Operators: []string{}, Countries: []string{}}}})
+	if want := []string{"phones", "modems", "smpp-1"}; !reflect.DeepEqual(ex.Candidates, want) {
+		t.Errorf("what-if networks: candidates %v, want %v\n%s", ex.Candidates, want, ex.Text())
+	}
 }
 
 // TestNoRouteSaysWhenOnlyRefusingGatewaysWereDropped: a filter on health

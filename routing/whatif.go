@@ -14,6 +14,10 @@ type ProviderPatch struct {
 	// Balance is in the routing currency.
 	Balance     *float64
 	SuccessRate *float64
+	// Operators and Countries, when not nil, are the networks the provider
+	// can send on now (provider_operators, provider_countries): a phone
+	// gateway's online SIMs, rehearsed without the phones.
+	Operators, Countries []string
 }
 
 // WhatIf is what a hypothetical decision assumes instead of the present.
@@ -56,6 +60,12 @@ func (o overlay) ProviderState(name string) ProviderState {
 	}
 	if p.SuccessRate != nil {
 		ps.SuccessRate = *p.SuccessRate
+	}
+	if p.Operators != nil {
+		ps.Operators = p.Operators
+	}
+	if p.Countries != nil {
+		ps.Countries = p.Countries
 	}
 	return ps
 }

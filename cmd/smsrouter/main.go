@@ -45,7 +45,7 @@ Usage:
                                                     routing cases (default: the routing block's cases file)
   smsrouter route explain --to +... --text ... [--config FILE] [--from --kind --account --tag k=v]
                           [--id MSG_ID] [--at TIME] [--balance P=AMOUNT] [--unhealthy P] [--healthy P]
-                          [--success-rate P=RATE] [--json]
+                          [--success-rate P=RATE] [--operators P=A,B] [--countries P=CC] [--json]
                                                     which route and providers a message gets, and why; --at
                                                     is RFC 3339 (2026-12-07T23:10+06:30) or HH:MM (today in the
                                                     routing time zone), the others give a provider's state

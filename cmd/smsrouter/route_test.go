@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -269,4 +271,29 @@ func TestExplainAt(t *testing.T) {
 			t.Errorf("explainAt(%q) = %s, %v; want %s", tt.in, got.Format(time.RFC3339), err, tt.want)
 		}
 	}
+}
+
+func TestWhatIfNetworkFlags(t *testing.T) {
+	fs := newFlags("route explain")
+	s := whatIfFlags(fs)
+	if err := fs.Parse([]string{"--operators", "phones=Telenor, Ooredoo", "--countries", "phones=MM", "--operators", "modems="}); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.patches["phones"]; strings.Join(p.Operators, "|") != "Telenor|Ooredoo" || strings.Join(p.Countries, "|") != "MM" {
+		t.Errorf("phones patch %+v, want operators Telenor, Ooredoo and country MM", p)
+	}
+	if p := s.patches["modems"]; p.Operators == nil || len(p.Operators) != 0 {
+		t.Errorf("modems= should be an empty list (no network online), got %#v", p.Operators)
+	}
+	if err := newFlagsParse(whatIfFlags, "--operators", "Telenor"); err == nil || !strings.Contains(err.Error(), "want PROVIDER=NAME,NAME") {
+		t.Errorf("--operators without a provider: %v", err)
+	}
+}
+
+// newFlagsParse parses args with a fresh flag set the add function fills.
+func newFlagsParse(add func(*flag.FlagSet) *stateFlags, args ...string) error {
+	fs := newFlags("route explain")
+	fs.SetOutput(io.Discard)
+	add(fs)
+	return fs.Parse(args)
 }

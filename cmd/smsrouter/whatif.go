@@ -10,7 +10,8 @@ import (
 	"github.com/smsrouter/smsrouter/routing"
 )
 
-// stateFlags collects --balance, --unhealthy, --healthy and --success-rate:
+// stateFlags collects --balance, --unhealthy, --healthy, --success-rate,
+// --operators and --countries:
 // the provider state a command-line explanation assumes, since it has no
 // live state of its own.
 type stateFlags struct {
@@ -33,6 +34,20 @@ func whatIfFlags(fs *flag.FlagSet) *stateFlags {
 		}
 		if err == nil {
 			s.patch(name, func(p *routing.ProviderPatch) { p.SuccessRate = &f })
+		}
+		return err
+	})
+	fs.Func("operators", "assume provider P can send on these networks now (provider_operators): --operators phones=Telenor,Ooredoo (repeatable)", func(v string) error {
+		name, list, err := s.list(v, "--operators phones=Telenor,Ooredoo")
+		if err == nil {
+			s.patch(name, func(p *routing.ProviderPatch) { p.Operators = list })
+		}
+		return err
+	})
+	fs.Func("countries", "assume provider P's networks now are in these countries (provider_countries): --countries phones=MM (repeatable)", func(v string) error {
+		name, list, err := s.list(v, "--countries phones=MM")
+		if err == nil {
+			s.patch(name, func(p *routing.ProviderPatch) { p.Countries = list })
 		}
 		return err
 	})
@@ -68,6 +83,21 @@ func (s *stateFlags) number(v, example string) (string, float64, error) {
 		return "", 0, fmt.Errorf("%q is not a number, e.g. %s", num, example)
 	}
 	return name, f, nil
+}
+
+// list reads PROVIDER=A,B; PROVIDER= is an empty list (no network online).
+func (s *stateFlags) list(v, example string) (string, []string, error) {
+	name, items, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return "", nil, fmt.Errorf("want PROVIDER=NAME,NAME, e.g. %s", example)
+	}
+	out := []string{}
+	for _, it := range strings.Split(items, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return name, out, nil
 }
 
 // check refuses state for a provider the config does not have: a typo
