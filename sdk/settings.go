@@ -54,8 +54,11 @@ func DecodeSettings(settings json.RawMessage, v any) error {
 // SettingsError is a setting DecodeSettings or a Validate method refused.
 type SettingsError struct {
 	// Field is the setting's name as the operator writes it ("base_url";
-	// "retry.max" inside an object), or "" when the settings as a whole
-	// are wrong.
+	// "retry.max" inside an object; "phones.1.number" in a list's second
+	// element, indexes from 0), or "" when the settings as a whole are
+	// wrong. smsrouter config validate points at the line of the longest
+	// part of it the config file has, so "phones[1]" points only at the
+	// config block.
 	Field string
 	Err   error
 }
@@ -69,9 +72,10 @@ func (e *SettingsError) Error() string {
 
 func (e *SettingsError) Unwrap() error { return e.Err }
 
-// BadSetting returns a *SettingsError for field, the message formatted as
-// with fmt.Sprintf. Say what is wrong and what would be right; never quote
-// a secret.
+// BadSetting returns a *SettingsError for field (a name as in
+// SettingsError.Field: BadSetting(fmt.Sprintf("phones.%d.number", i), ...)),
+// the message formatted as with fmt.Sprintf. Say what is wrong and what
+// would be right; never quote a secret.
 func BadSetting(field, format string, args ...any) error {
 	return &SettingsError{Field: field, Err: fmt.Errorf(format, args...)}
 }
