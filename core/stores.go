@@ -41,6 +41,10 @@ type AccountBook interface {
 	AccountByName(ctx context.Context, name string) (account.Account, error)
 	EnsureAccount(ctx context.Context, name string) (account.Account, error)
 	SetMessageBodies(ctx context.Context, accountID string, p account.MessageBodies) (account.Account, error)
+	// FirstAccount is the oldest account; an error wrapping
+	// account.ErrNotFound when there is none.
+	FirstAccount(ctx context.Context) (account.Account, error)
+	ListAccounts(ctx context.Context) ([]account.Account, error)
 }
 
 // KeyRing keeps API keys.
@@ -65,6 +69,8 @@ type OverviewBook interface {
 type Ledger interface {
 	Ledger(ctx context.Context, accountID string, p account.LedgerPage) ([]account.LedgerEntry, string, error)
 	AddCredit(ctx context.Context, accountID string, amount money.Amount, reason string) (account.LedgerEntry, error)
+	SetCreditLimit(ctx context.Context, accountID string, limit *money.Amount) error
+	SetLowBalance(ctx context.Context, accountID string, threshold *money.Amount) error
 }
 
 // WebhookBook keeps the accounts' webhook settings and what became of

@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/money"
-	"github.com/smsrouter/smsrouter/core/store"
 )
 
 const accountsUsage = `want one of:
@@ -41,18 +41,19 @@ func accountsCmd(ctx context.Context, sub string, args []string, stdout, stderr 
 		return err
 	}
 	defer st.Close()
+	svc := operatorService(st)
 	cur := cfg.API.Currency
 	if cur == "" && cfg.Table != nil {
 		cur = cfg.Table.Currency()
 	}
 	if sub == "list" {
-		return listAccounts(ctx, st, cur, stdout)
+		return listAccounts(ctx, svc, cur, stdout)
 	}
-	acc, err := findAccount(ctx, st, change.account)
+	acc, err := findAccount(ctx, svc, change.account)
 	if err != nil {
 		return err
 	}
-	return change.apply(ctx, st, acc, cur, stdout)
+	return change.apply(ctx, svc, acc, cur, stdout)
 }
 
 // accountChange is what an accounts subcommand other than list changes.
@@ -105,8 +106,8 @@ func parseAccountsArgs(fs *flag.FlagSet, sub string, args []string) (accountChan
 }
 
 // listAccounts prints every account with its balance and settings.
-func listAccounts(ctx context.Context, st *store.Store, cur string, stdout io.Writer) error {
-	accounts, err := st.ListAccounts(ctx)
+func listAccounts(ctx context.Context, svc *core.Service, cur string, stdout io.Writer) error {
+	accounts, err := svc.Accounts(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,30 +121,30 @@ func listAccounts(ctx context.Context, st *store.Store, cur string, stdout io.Wr
 }
 
 // apply makes the change to acc and says what it did.
-func (c accountChange) apply(ctx context.Context, st *store.Store, acc account.Account, cur string, stdout io.Writer) error {
+func (c accountChange) apply(ctx context.Context, svc *core.Service, acc account.Account, cur string, stdout io.Writer) error {
 	switch c.sub {
 	case "credit":
 		r := strings.TrimSpace(c.reason)
 		if r == "" {
 			r = "added with smsrouter accounts credit"
 		}
-		e, err := st.AddCredit(ctx, acc.ID, *c.amount, r)
+		e, err := svc.AddCredit(ctx, acc.ID, *c.amount, r)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): %s %s %s, balance now %s %s\n", acc.Name, acc.ID, e.Kind, e.Amount, cur, e.BalanceAfter, cur)
 	case "limit":
-		if err := st.SetCreditLimit(ctx, acc.ID, c.amount); err != nil {
+		if err := svc.SetCreditLimit(ctx, acc.ID, c.amount); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): credit limit %s\n", acc.Name, acc.ID, orWord(c.amount, "none: sends are never refused for credit"))
 	case "low-balance":
-		if err := st.SetLowBalance(ctx, acc.ID, c.amount); err != nil {
+		if err := svc.SetLowBalance(ctx, acc.ID, c.amount); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): low-balance threshold %s\n", acc.Name, acc.ID, orWord(c.amount, "from the config"))
 	case "bodies":
-		if _, err := st.SetMessageBodies(ctx, acc.ID, c.bodies); err != nil {
+		if _, err := svc.SetMessageBodies(ctx, acc.ID, c.bodies); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s (%s): message bodies %s for messages accepted from now on (servers apply it within a minute)\n", acc.Name, acc.ID, c.bodies)
@@ -159,14 +160,9 @@ func orWord(a *money.Amount, word string) string {
 }
 
 // findAccount takes an account id (acc_...) or name.
-func findAccount(ctx context.Context, st *store.Store, ref string) (account.Account, error) {
-	if strings.HasPrefix(ref, "acc_") {
-		if acc, err := st.AccountByID(ctx, ref); !errors.Is(err, store.ErrNotFound) {
-			return acc, err
-		}
-	}
-	acc, err := st.AccountByName(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
+func findAccount(ctx context.Context, svc *core.Service, ref string) (account.Account, error) {
+	acc, err := svc.FindAccount(ctx, ref)
+	if errors.Is(err, account.ErrNotFound) {
 		return account.Account{}, fmt.Errorf("no account named %q ('smsrouter accounts list' shows them)", ref)
 	}
 	return acc, err

@@ -29,6 +29,13 @@ const (
 	dbMustExist
 )
 
+// operatorService is core's service for commands that manage accounts and
+// keys on the operator's behalf (core.Operator): nothing is routed or
+// sent, so it has no planner.
+func operatorService(st *store.Store) *core.Service {
+	return core.NewService(st, nil, nil, core.Options{})
+}
+
 // openCommandStore opens the config's database for command (e.g. "keys
 // list"), first saying on stderr which database it is.
 func openCommandStore(ctx context.Context, command, cfgPath string, cfg *config.Config, use dbUse, stderr io.Writer) (*store.Store, error) {

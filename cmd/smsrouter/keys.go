@@ -9,17 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/smsrouter/smsrouter/core"
 	"github.com/smsrouter/smsrouter/core/account"
-	"github.com/smsrouter/smsrouter/core/store"
 )
-
-func defaultAccount(ctx context.Context, st *store.Store) (account.Account, error) {
-	acc, err := st.FirstAccount(ctx)
-	if errors.Is(err, store.ErrNotFound) {
-		return st.CreateAccount(ctx, "default")
-	}
-	return acc, err
-}
 
 func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys " + sub)
@@ -70,19 +62,20 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		return err
 	}
 	defer st.Close()
+	svc := operatorService(st)
 	switch sub {
 	case "create":
-		acc, err := defaultAccount(ctx, st)
+		acc, err := svc.DefaultAccount(ctx)
 		if err != nil {
 			return err
 		}
-		raw, key, err := st.CreateAPIKey(ctx, acc.ID, *name, perms)
+		raw, key, err := svc.CreateAPIKey(ctx, core.Operator, core.NewAPIKey{AccountID: acc.ID, Name: *name, Permissions: perms})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "API key %s (%s), permissions %s. Shown only once:\n\n    %s\n\n", key.ID, key.Name, key.Permissions, raw)
 	case "list":
-		keys, err := st.ListAPIKeys(ctx, "")
+		keys, err := svc.APIKeys(ctx, core.Operator, "")
 		if err != nil {
 			return err
 		}
@@ -94,7 +87,7 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := st.RevokeAPIKey(ctx, *id); err != nil {
+		if err := svc.RevokeAPIKey(ctx, core.Operator, *id); err != nil {
 			return fmt.Errorf("revoke %s: %w", *id, err)
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", *id)
