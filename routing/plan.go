@@ -184,6 +184,10 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		}
 		if f.KeepWhy {
 			plan.Why = newWhy(r, env, passed, sc.why, draw)
+			if plan.Hold.Reason != "" {
+				h := plan.Hold
+				plan.Why.Hold = &h
+			}
 		}
 		if rt != nil {
 			rt.Outcome = "chosen"

@@ -19,6 +19,9 @@ type Why struct {
 	Candidates []WhyCandidate `json:"candidates"`
 	// Draw is the weighted strategy's draw (weighted routes only).
 	Draw *Draw `json:"draw,omitempty"`
+	// Hold is set when the route held the message (quiet hours,
+	// hold_until): until when, and the reason its status shows.
+	Hold *Hold `json:"hold,omitempty"`
 }
 
 // WhyCandidate is one candidate of the chosen route.

@@ -3,6 +3,7 @@ package routing_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/smsrouter/smsrouter/routing"
 )
@@ -67,3 +68,26 @@ route "default" {
 }
 
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// A held message's Why says until when its route held it, so the
+// message's detail shows the hold with the rest of the decision.
+func TestWhyKeepsHold(t *testing.T) {
+	table := compile(t, providers("smpp", "a")+quietMarketing+`
+route "default" {
+  default    = true
+  candidates = ["a"]
+}
+`)
+	at := time.Date(2026, 12, 7, 16, 0, 0, 0, time.UTC) // 22:30 in Yangon
+	f := mm
+	f.Kind, f.KeepWhy = "marketing", true
+	plan, err := routing.NewRouter(table, nil, routing.WithClock(func() time.Time { return at })).Plan(t.Context(), f)
+	if err != nil || plan.Why == nil || plan.Why.Hold == nil || plan.Why.Hold.Reason != "held for quiet hours until 06:00 Asia/Yangon" {
+		t.Fatalf("why %+v (%v), want the quiet hours' hold", plan.Why, err)
+	}
+	noon := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	plan, _ = routing.NewRouter(table, nil, routing.WithClock(func() time.Time { return noon })).Plan(t.Context(), f)
+	if plan.Why == nil || plan.Why.Hold != nil {
+		t.Errorf("at noon: why %+v, want no hold", plan.Why)
+	}
+}
