@@ -6,12 +6,14 @@ import (
 	"strings"
 
 	"github.com/smsrouter/smsrouter/core/config"
+	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/routing"
 )
 
 // configChanges says what a reload changes, as log key/value pairs: the
 // routes added, removed and changed, the providers whose pricing (rate
-// sheets included) or limits changed, and whether the routing block did.
+// sheets included) or limits changed, whether the routing block did, and
+// the inbound rules changed.
 // Positions in the file are not compared, so moving a block is no change.
 func configChanges(old, cur *config.Config) []any {
 	oldRoutes := map[string]routing.RouteConfig{}
@@ -70,6 +72,7 @@ func configChanges(old, cur *config.Config) []any {
 	if !sameSettings(old.Routing, cur.Routing) {
 		out = append(out, "routing_block_changed", true)
 	}
+	out = append(out, inboundChanges(old.InboundRules, cur.InboundRules)...)
 	if len(out) == 0 {
 		out = append(out, "changes", "none")
 	}
@@ -79,7 +82,52 @@ func configChanges(old, cur *config.Config) []any {
 func sameRoute(a, b routing.RouteConfig) bool {
 	return a.Default == b.Default && a.Match.Source == b.Match.Source && a.Filter.Source == b.Filter.Source &&
 		a.Strategy == b.Strategy && maps.Equal(a.Weights, b.Weights) && slices.Equal(a.Candidates, b.Candidates) &&
-		a.HasFailoverOn == b.HasFailoverOn && slices.Equal(a.FailoverOn, b.FailoverOn)
+		a.HasFailoverOn == b.HasFailoverOn && slices.Equal(a.FailoverOn, b.FailoverOn) && sameHold(a.Hold, b.Hold)
+}
+
+// sameHold compares two holds' settings, not where they stand in the file.
+func sameHold(a, b *routing.HoldConfig) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Until == b.Until && a.From == b.From && a.To == b.To && a.Zone == b.Zone && a.Both == b.Both
+}
+
+// inboundChanges names the inbound rules added, removed or changed
+// (inbound_changed), and says when the order they are tried in changed.
+func inboundChanges(old, cur []inbound.RuleConfig) []any {
+	same := func(a, b inbound.RuleConfig) bool {
+		return a.Match.Source == b.Match.Source && a.Account == b.Account && a.ExtractOTP == b.ExtractOTP && a.Webhook == b.Webhook
+	}
+	oldByName := map[string]inbound.RuleConfig{}
+	var oldOrder, curOrder, changed []string
+	for _, r := range old {
+		oldByName[r.Name] = r
+	}
+	seen := map[string]bool{}
+	for _, r := range cur {
+		seen[r.Name] = true
+		if o, ok := oldByName[r.Name]; !ok || !same(o, r) {
+			changed = append(changed, r.Name)
+		} else {
+			curOrder = append(curOrder, r.Name)
+		}
+	}
+	for _, r := range old {
+		if !seen[r.Name] {
+			changed = append(changed, r.Name)
+		} else if slices.Contains(curOrder, r.Name) {
+			oldOrder = append(oldOrder, r.Name)
+		}
+	}
+	var out []any
+	if len(changed) > 0 {
+		out = append(out, "inbound_changed", strings.Join(changed, ","))
+	}
+	if !slices.Equal(oldOrder, curOrder) {
+		out = append(out, "inbound_reordered", true)
+	}
+	return out
 }
 
 func samePricing(a, b routing.Pricing) bool {
