@@ -42,6 +42,10 @@ type reloader struct {
 	// reloadTLS, when set, re-reads the TLS certificate files (it logs
 	// the outcome).
 	reloadTLS func() error
+	// accountExists, when set, says whether an account of that name
+	// exists, so a rule naming a misspelt account is warned about at the
+	// reload instead of at the first message it claims.
+	accountExists func(ctx context.Context, name string) (bool, error)
 }
 
 func newReloader(path string, running *config.Config, router *routing.Router, log hclog.Logger) *reloader {
@@ -67,7 +71,7 @@ func (r *reloader) run(ctx context.Context) {
 
 // Reload loads the config file and swaps in its routing table, the
 // providers' limits, the owners of inbound numbers and the inbound rules.
-func (r *reloader) Reload(context.Context) error {
+func (r *reloader) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.reloadTLS != nil {
@@ -100,6 +104,7 @@ func (r *reloader) Reload(context.Context) error {
 	if r.setInboundRules != nil {
 		r.setInboundRules(cfg.Inbound.WithLogger(r.log.Named("inbound")))
 	}
+	r.warnUnknownAccounts(ctx, cfg.InboundRules)
 	changes := configChanges(r.running, cfg)
 	r.running = cfg
 	r.log.Info("routing table reloaded", append([]any{"config", cfg.Filename, "routes", len(cfg.Routes), "providers", len(cfg.Providers), "inbound_rules", cfg.Inbound.Len()}, changes...)...)
@@ -159,4 +164,25 @@ func sameProviders(old, cur []config.Provider) error {
 	}
 	return fmt.Errorf("providers changed (%s); a reload applies routes, pricing, limits, the routing block and the owners of inbound numbers only, so restart smsrouter to apply provider changes",
 		strings.Join(parts, "; "))
+}
+
+// warnUnknownAccounts logs each inbound rule whose account does not exist:
+// the messages it claims are kept for admins only, which nobody notices
+// until someone asks where their replies went.
+func (r *reloader) warnUnknownAccounts(ctx context.Context, rules []inbound.RuleConfig) {
+	if r.accountExists == nil {
+		return
+	}
+	for _, rule := range rules {
+		if rule.Account == "" {
+			continue
+		}
+		ok, err := r.accountExists(ctx, rule.Account)
+		if err != nil {
+			r.log.Warn("could not check the account an inbound rule names", "rule", rule.Name, "account", rule.Account, "error", err)
+		} else if !ok {
+			r.log.Warn("inbound rule names an account that does not exist; the messages it claims will be kept for admins only ('smsrouter accounts list' shows the names)",
+				"rule", rule.Name, "account", rule.Account)
+		}
+	}
 }

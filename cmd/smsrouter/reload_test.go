@@ -112,3 +112,43 @@ route "default" {
 		t.Errorf("inbound message after adding an inbound rule for first stored for %q", got)
 	}
 }
+
+// A reload warns about an inbound rule naming an account that does not
+// exist (its messages would be kept for admins only, silently).
+func TestReloadWarnsOfUnknownInboundAccount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "smsrouter.hcl")
+	src := `provider "sandbox" {
+  plugin = "sandbox"
+}
+route "default" {
+  default    = true
+  candidates = ["sandbox"]
+}
+inbound "bank" {
+  match   = "from startsWith 'KBZ'"
+  account = "bnak"
+}
+inbound "support" {
+  match   = "true"
+  account = "support"
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
+	r := newReloader(path, cfg, routing.NewRouter(cfg.Table, nil), log)
+	r.accountExists = func(_ context.Context, name string) (bool, error) { return name == "support", nil }
+	if err := r.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); !strings.Contains(got, "inbound rule names an account that does not exist") ||
+		!strings.Contains(got, "rule=bank account=bnak") || strings.Contains(got, "account=support") {
+		t.Errorf("reload log:\n%s\nwant one warning, for rule bank's account bnak", got)
+	}
+}

@@ -168,6 +168,8 @@ func (n *node) start(ctx context.Context, pprofAddr string, stdout io.Writer) er
 		// error, it would scroll by unnoticed and never be shown again.
 		func() error { return bootstrapKey(ctx, n.st, stdout) },
 		n.buildCore,
+		// After the first account exists: the rules may name it.
+		func() error { n.reload.warnUnknownAccounts(ctx, n.cfg.InboundRules); return nil },
 		n.buildHTTP,
 		func() error { return n.serveDiagnostics(pprofAddr) },
 	}
@@ -256,6 +258,13 @@ func (n *node) buildCore() error {
 	n.reload.setLimits = n.disp.SetLimits
 	n.reload.setInboundOwners = n.st.SetInboundOwners
 	n.reload.setInboundRules = n.st.SetInboundRules
+	n.reload.accountExists = func(ctx context.Context, name string) (bool, error) {
+		_, err := n.st.AccountByName(ctx, name)
+		if errors.Is(err, account.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 	// Concurrent sends share commits; see docs/performance.md.
 	n.accepts = store.NewBatcher(n.st, store.BatcherOptions{})
 	n.onClose(n.accepts.Close)
