@@ -61,10 +61,14 @@ type block struct {
 	Balance     map[string]float64 `hcl:"balance,optional"`
 	Unhealthy   []string           `hcl:"unhealthy,optional"`
 	SuccessRate map[string]float64 `hcl:"success_rate,optional"`
-	Route       string             `hcl:"route,optional"`
-	Plan        []string           `hcl:"plan,optional"`
-	NoRoute     bool               `hcl:"no_route,optional"`
-	HeldUntil   string             `hcl:"held_until,optional"`
+	// Operators and Countries are the networks a provider can send on
+	// (provider_operators, provider_countries): a phone gateway's SIMs.
+	Operators map[string][]string `hcl:"operators,optional"`
+	Countries map[string][]string `hcl:"countries,optional"`
+	Route     string              `hcl:"route,optional"`
+	Plan      []string            `hcl:"plan,optional"`
+	NoRoute   bool                `hcl:"no_route,optional"`
+	HeldUntil string              `hcl:"held_until,optional"`
 }
 
 var fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "case", LabelNames: []string{"name"}}}}
@@ -176,6 +180,12 @@ func patches(raw block) map[string]routing.ProviderPatch {
 	for name, v := range raw.SuccessRate {
 		v := v
 		set(name, func(p *routing.ProviderPatch) { p.SuccessRate = &v })
+	}
+	for name, v := range raw.Operators {
+		set(name, func(p *routing.ProviderPatch) { p.Operators = append([]string{}, v...) })
+	}
+	for name, v := range raw.Countries {
+		set(name, func(p *routing.ProviderPatch) { p.Countries = append([]string{}, v...) })
 	}
 	unhealthy := false
 	for _, name := range raw.Unhealthy {
