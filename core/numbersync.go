@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,4 +91,44 @@ func syncProviderNumbers(ctx context.Context, src PluginNumberSource, st PluginN
 		log.Info("provider's numbers synced into the inventory", "provider", name, "listed", len(ns),
 			"added", r.Added, "restored", r.Restored, "retired", r.Retired)
 	}
+}
+
+// ConfigNumbers are the numbers one provider block of the config lists,
+// as written there (E.164, or a short code with its country after a
+// slash).
+type ConfigNumbers struct {
+	Provider string
+	Numbers  []string
+}
+
+// ConfigNumberStore adds numbers to the inventory, leaving those it has
+// alone; the store implements it.
+type ConfigNumberStore interface {
+	SyncNumbers(ctx context.Context, ns []numbers.Number) (int, error)
+}
+
+// SyncConfigNumbers puts the numbers the config's provider blocks list into
+// the inventory as available receiving numbers of those providers, and
+// returns how many were listed and how many were new. A number that does
+// not read is an error naming its provider, and nothing is added.
+func SyncConfigNumbers(ctx context.Context, st ConfigNumberStore, listed []ConfigNumbers) (total, added int, err error) {
+	var ns []numbers.Number
+	for _, p := range listed {
+		for _, raw := range p.Numbers {
+			n, err := NumberOf(raw, "")
+			if err != nil {
+				return 0, 0, fmt.Errorf("provider %q: %w", p.Provider, err)
+			}
+			n.Provider, n.Source, n.Receive, n.State = p.Provider, numbers.SourceConfig, true, numbers.Available
+			ns = append(ns, n)
+		}
+	}
+	if len(ns) == 0 {
+		return 0, 0, nil
+	}
+	added, err = st.SyncNumbers(ctx, ns)
+	if err != nil {
+		return len(ns), 0, fmt.Errorf("add the config's numbers to the inventory: %w", err)
+	}
+	return len(ns), added, nil
 }

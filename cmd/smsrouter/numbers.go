@@ -50,10 +50,9 @@ func numbersCmd(ctx context.Context, sub string, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	var n numbers.Number
 	if sub == "add" {
 		// Checked before the database is touched, so a typo changes nothing.
-		if n, err = core.NumberOf(pos[0], *country); err != nil {
+		if _, err = core.NumberOf(pos[0], *country); err != nil {
 			return err
 		}
 		if *provider != "" && !hasProvider(cfg, *provider) {
@@ -65,17 +64,18 @@ func numbersCmd(ctx context.Context, sub string, args []string, stdout, stderr i
 		return err
 	}
 	defer st.Close()
+	svc := operatorService(st)
 	switch sub {
 	case "list":
-		return listNumbers(ctx, st, numbers.Filter{State: numbers.State(*state), Country: strings.ToUpper(*country)}, stdout)
+		return listNumbers(ctx, svc, numbers.Filter{State: numbers.State(*state), Country: strings.ToUpper(*country)}, stdout)
 	case "add":
-		n.Provider, n.Source, n.Receive, n.Send = *provider, numbers.SourceOperator, true, *send
-		if err := st.AddNumber(ctx, n); err != nil {
+		n, err := svc.AddNumber(ctx, pos[0], *country, *provider, true, *send)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s (%s %s) added, available\n", n.E164, n.Country, n.Operator)
+		fmt.Fprintf(stdout, "%s (%s) added, available\n", n.E164, strings.TrimSpace(n.Country+" "+n.Operator))
 	case "retire":
-		if err := st.RetireNumber(ctx, pos[0]); err != nil {
+		if err := svc.RetireNumber(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s retired: it is never assigned again\n", pos[0])
@@ -92,8 +92,8 @@ func hasProvider(cfg *config.Config, name string) bool {
 	return false
 }
 
-func listNumbers(ctx context.Context, st *store.Store, f numbers.Filter, stdout io.Writer) error {
-	ns, err := st.ListNumbers(ctx, f)
+func listNumbers(ctx context.Context, svc *core.Service, f numbers.Filter, stdout io.Writer) error {
+	ns, err := svc.Inventory(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -107,23 +107,6 @@ func listNumbers(ctx context.Context, st *store.Store, f numbers.Filter, stdout 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.E164, n.Country, n.Operator, n.Provider, n.Source, n.State, n.Holder, until)
 	}
 	return tw.Flush()
-}
-
-// configNumbers are the numbers the provider blocks list, for the
-// inventory.
-func configNumbers(providers []config.Provider) ([]numbers.Number, error) {
-	var out []numbers.Number
-	for _, p := range providers {
-		for _, raw := range p.Numbers {
-			n, err := core.NumberOf(raw, "")
-			if err != nil {
-				return nil, fmt.Errorf("provider %q: %w", p.Name, err)
-			}
-			n.Provider, n.Source, n.Receive, n.State = p.Name, numbers.SourceConfig, true, numbers.Available
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 // numberOptions are the numbers block and the assignment prices.
@@ -155,14 +138,14 @@ func codeFinder(cfg config.OTP) (numbers.CodeFinder, error) {
 
 // syncConfigNumbers puts the provider blocks' numbers into the inventory.
 func syncConfigNumbers(ctx context.Context, st *store.Store, cfg *config.Config, log hclog.Logger) error {
-	ns, err := configNumbers(cfg.Providers)
-	if err != nil || len(ns) == 0 {
+	listed := make([]core.ConfigNumbers, 0, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		listed = append(listed, core.ConfigNumbers{Provider: p.Name, Numbers: p.Numbers})
+	}
+	total, added, err := core.SyncConfigNumbers(ctx, st, listed)
+	if err != nil || total == 0 {
 		return err
 	}
-	added, err := st.SyncNumbers(ctx, ns)
-	if err != nil {
-		return err
-	}
-	log.Info("numbers from the config in the inventory", "listed", len(ns), "added", added)
+	log.Info("numbers from the config in the inventory", "listed", total, "added", added)
 	return nil
 }
