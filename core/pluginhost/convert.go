@@ -1,10 +1,6 @@
 package pluginhost
 
 import (
-	"reflect"
-	"sync"
-	"unsafe"
-
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/provider"
@@ -123,52 +119,16 @@ func Result(r sdk.SendResult) message.SendResult {
 }
 
 // sendBuffers returns the protocol's batch for n messages and the host's
-// results for it, both carved from one allocation: every batch the host
-// sends is converted, and one allocation per batch is what that may cost.
-// The block is a struct of two arrays whose type is built once per batch
-// size, so that the garbage collector sees its pointers as in any value.
+// results for it: two allocations per batch, whatever its size (never one
+// per message). Carving both from one block would save one allocation per
+// batch at the price of unsafe pointer arithmetic the garbage collector
+// must be trusted with; a batch costs a plugin round trip, so that is not
+// worth it.
 func sendBuffers(n int) ([]sdk.Message, []message.SendResult) {
 	if n == 0 {
 		return nil, nil
 	}
-	l := sendLayoutFor(n)
-	p := reflect.New(l.typ).UnsafePointer()
-	return unsafe.Slice((*sdk.Message)(p), n), unsafe.Slice((*message.SendResult)(unsafe.Add(p, l.results)), n)
-}
-
-// sendLayout is struct { [n]sdk.Message; [n]message.SendResult } and
-// where its results start.
-type sendLayout struct {
-	typ     reflect.Type
-	results uintptr
-}
-
-// sendLayouts holds a layout per batch size sent so far; sizes are bounded
-// by the dispatcher's batch limit, so there are few.
-var sendLayouts struct {
-	sync.RWMutex
-	bySize map[int]sendLayout
-}
-
-func sendLayoutFor(n int) sendLayout {
-	sendLayouts.RLock()
-	l, ok := sendLayouts.bySize[n]
-	sendLayouts.RUnlock()
-	if ok {
-		return l
-	}
-	typ := reflect.StructOf([]reflect.StructField{
-		{Name: "Messages", Type: reflect.ArrayOf(n, reflect.TypeFor[sdk.Message]())},
-		{Name: "Results", Type: reflect.ArrayOf(n, reflect.TypeFor[message.SendResult]())},
-	})
-	l = sendLayout{typ: typ, results: typ.Field(1).Offset}
-	sendLayouts.Lock()
-	if sendLayouts.bySize == nil {
-		sendLayouts.bySize = map[int]sendLayout{}
-	}
-	sendLayouts.bySize[n] = l
-	sendLayouts.Unlock()
-	return l
+	return make([]sdk.Message, n), make([]message.SendResult, n)
 }
 
 // Balance is the host's view of a provider account's credit.

@@ -139,10 +139,10 @@ func TestOutgoingKeepsEveryField(t *testing.T) {
 	}
 }
 
-// Sending a batch converts it to the protocol and its results back in one
-// allocation, whatever the batch's size: the dispatcher sends every
-// message through here.
-func TestSendConvertsABatchInOneAllocation(t *testing.T) {
+// Sending a batch converts it to the protocol and its results back in two
+// allocations, whatever the batch's size: the dispatcher sends every
+// message through here, and its cost must not grow per message.
+func TestSendConvertsABatchInTwoAllocations(t *testing.T) {
 	for _, n := range []int{1, 2, 100} {
 		h, msgs := startEcho(t, n)
 		allocs := testing.AllocsPerRun(50, func() {
@@ -150,8 +150,8 @@ func TestSendConvertsABatchInOneAllocation(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		if allocs != 1 {
-			t.Errorf("Send of %d messages: %v allocations, want 1", n, allocs)
+		if allocs > 2 {
+			t.Errorf("Send of %d messages: %v allocations, want at most 2", n, allocs)
 		}
 	}
 }
