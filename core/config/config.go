@@ -381,7 +381,26 @@ func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
 func (d *decoder) decode(body hcl.Body) *Config {
 	content, diags := body.Content(rootSchema)
 	d.diags = append(d.diags, diags...)
-	cfg := &Config{
+	cfg := d.defaults()
+	seen := blocksSeen{blocks: map[string]*hcl.Block{}, providers: map[string]*hcl.Block{}, routesOK: true}
+	for _, b := range content.Blocks {
+		d.block(b, cfg, &seen)
+	}
+	d.compileInbound(cfg)
+	d.settle(cfg)
+	d.checkAcrossBlocks(cfg)
+	// A route that did not decode would make the route set look wrong in
+	// ways that are only echoes of its own error (no default, default not
+	// last), so the set is checked once every route block decodes.
+	if seen.routesOK {
+		d.compileRoutes(cfg, seen.providerSpecs)
+	}
+	return cfg
+}
+
+// defaults is the config an empty file gives: every block's defaults.
+func (d *decoder) defaults() *Config {
+	return &Config{
 		Filename:  d.filename,
 		Server:    Server{Listen: DefaultListen, Role: RoleAll, Transport: DefaultTransport()},
 		Database:  Database{Driver: DriverSQLite, DSN: d.resolve(DefaultSQLitePath)},
@@ -390,74 +409,96 @@ func (d *decoder) decode(body hcl.Body) *Config {
 		Retention: DefaultRetention(),
 		Numbers:   DefaultNumbers(),
 	}
-	seenBlock := map[string]*hcl.Block{}
-	seenProvider := map[string]*hcl.Block{}
-	var providerSpecs []routing.ProviderConfig
-	routesOK := true
-	for _, b := range content.Blocks {
-		switch b.Type {
-		case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks", "secrets", "numbers":
-			if prev := seenBlock[b.Type]; prev != nil {
-				d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
-					"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
-				continue
-			}
-			seenBlock[b.Type] = b
-			switch b.Type {
-			case "server":
-				d.server(b, &cfg.Server)
-			case "database":
-				d.database(b, &cfg.Database)
-			case "otp":
-				d.otp(b, &cfg.OTP)
-			case "api":
-				d.api(b, &cfg.API)
-			case "dispatch":
-				d.dispatch(b, &cfg.Dispatch)
-			case "retention":
-				d.retention(b, &cfg.Retention)
-			case "webhooks":
-				d.webhooks(b, &cfg.Webhooks)
-			case "secrets":
-				d.secrets(b, &cfg.Secrets)
-			case "numbers":
-				d.numbers(b, &cfg.Numbers)
-			default:
-				cfg.RoutingCases = d.routing(b, &cfg.Routing)
-			}
-		case "provider":
-			name := b.Labels[0]
-			d.checkName(b, "provider")
-			if prev := seenProvider[name]; prev != nil {
-				d.errorf(b.LabelRanges[0], "Duplicate provider",
-					"provider %q is already defined on line %d; provider names must be unique", name, prev.DefRange.Start.Line)
-				continue
-			}
-			seenProvider[name] = b
-			// Known even when the block has errors, so routes naming it do
-			// not add a second, misleading "unknown provider" error.
-			p, ok := d.provider(b)
-			providerSpecs = append(providerSpecs, routing.ProviderConfig{Name: name, Kind: providerKind(p), Pricing: p.Pricing,
-				FailoverOn: p.FailoverOn})
-			if ok {
-				cfg.Providers = append(cfg.Providers, p)
-			}
-		case "route":
-			d.checkName(b, "route")
-			rc, ok := d.route(b)
-			if !ok {
-				routesOK = false
-				continue
-			}
-			cfg.Routes = append(cfg.Routes, rc)
-		case "inbound":
-			d.checkName(b, "inbound")
-			if rc, ok := d.inboundBlock(b); ok {
-				cfg.InboundRules = append(cfg.InboundRules, rc)
-			}
+}
+
+// blocksSeen is what decode remembers across top-level blocks: which
+// single blocks and providers are defined (to report duplicates), the
+// providers routing is compiled against, and whether every route decoded.
+type blocksSeen struct {
+	blocks        map[string]*hcl.Block
+	providers     map[string]*hcl.Block
+	providerSpecs []routing.ProviderConfig
+	routesOK      bool
+}
+
+// block decodes one top-level block into cfg.
+func (d *decoder) block(b *hcl.Block, cfg *Config, seen *blocksSeen) {
+	switch b.Type {
+	case "server", "database", "routing", "otp", "api", "dispatch", "retention", "webhooks", "secrets", "numbers":
+		if prev := seen.blocks[b.Type]; prev != nil {
+			d.errorf(b.DefRange, "Duplicate "+b.Type+" block",
+				"a %s block is already defined on line %d; merge the two", b.Type, prev.DefRange.Start.Line)
+			return
+		}
+		seen.blocks[b.Type] = b
+		d.singleBlock(b, cfg)
+	case "provider":
+		d.providerBlock(b, cfg, seen)
+	case "route":
+		d.checkName(b, "route")
+		rc, ok := d.route(b)
+		if !ok {
+			seen.routesOK = false
+			return
+		}
+		cfg.Routes = append(cfg.Routes, rc)
+	case "inbound":
+		d.checkName(b, "inbound")
+		if rc, ok := d.inboundBlock(b); ok {
+			cfg.InboundRules = append(cfg.InboundRules, rc)
 		}
 	}
-	d.compileInbound(cfg)
+}
+
+// singleBlock decodes a block the file may hold at most once.
+func (d *decoder) singleBlock(b *hcl.Block, cfg *Config) {
+	switch b.Type {
+	case "server":
+		d.server(b, &cfg.Server)
+	case "database":
+		d.database(b, &cfg.Database)
+	case "otp":
+		d.otp(b, &cfg.OTP)
+	case "api":
+		d.api(b, &cfg.API)
+	case "dispatch":
+		d.dispatch(b, &cfg.Dispatch)
+	case "retention":
+		d.retention(b, &cfg.Retention)
+	case "webhooks":
+		d.webhooks(b, &cfg.Webhooks)
+	case "secrets":
+		d.secrets(b, &cfg.Secrets)
+	case "numbers":
+		d.numbers(b, &cfg.Numbers)
+	default:
+		cfg.RoutingCases = d.routing(b, &cfg.Routing)
+	}
+}
+
+// providerBlock decodes a provider block, refusing a second one of the
+// same name.
+func (d *decoder) providerBlock(b *hcl.Block, cfg *Config, seen *blocksSeen) {
+	name := b.Labels[0]
+	d.checkName(b, "provider")
+	if prev := seen.providers[name]; prev != nil {
+		d.errorf(b.LabelRanges[0], "Duplicate provider",
+			"provider %q is already defined on line %d; provider names must be unique", name, prev.DefRange.Start.Line)
+		return
+	}
+	seen.providers[name] = b
+	// Known even when the block has errors, so routes naming it do
+	// not add a second, misleading "unknown provider" error.
+	p, ok := d.provider(b)
+	seen.providerSpecs = append(seen.providerSpecs, routing.ProviderConfig{Name: name, Kind: providerKind(p), Pricing: p.Pricing,
+		FailoverOn: p.FailoverOn})
+	if ok {
+		cfg.Providers = append(cfg.Providers, p)
+	}
+}
+
+// settle fills the settings whose defaults depend on other blocks.
+func (d *decoder) settle(cfg *Config) {
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.PublicURL = defaultPublicURL(cfg.Server.Listen, cfg.Server.Transport.TLS != nil)
 	}
@@ -465,6 +506,11 @@ func (d *decoder) decode(body hcl.Body) *Config {
 	if cfg.Secrets.KeyFile == "" {
 		cfg.Secrets.KeyFile = d.defaultKeyFile(cfg.Database)
 	}
+}
+
+// checkAcrossBlocks reports settings that are fine alone but contradict
+// another block.
+func (d *decoder) checkAcrossBlocks(cfg *Config) {
 	if cfg.Server.Role == RoleAPI && cfg.Database.Driver != DriverPostgres {
 		d.errorf(cfg.Server.RoleRange, "API role needs PostgreSQL",
 			"a node with role %q leaves sending to other nodes, which only a shared PostgreSQL database lets them do; with %s nothing would ever send what this node accepts. Use driver = %q, or remove the role",
@@ -474,25 +520,24 @@ func (d *decoder) decode(body hcl.Body) *Config {
 		d.errorf(d.apiCurrency.Expr.Range(), "Currency differs from the routing currency",
 			"accounts are charged the routing prices, which are in %s; set routing { currency = %q } or remove the api block's currency", routingCurrency, cfg.API.Currency)
 	}
-	// A route that did not decode would make the route set look wrong in
-	// ways that are only echoes of its own error (no default, default not
-	// last), so the set is checked once every route block decodes.
-	if routesOK {
-		cfg.Routing.RecipientZone = number.TimeZone // for holds with zone = "recipient"
-		spec := routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing}
-		table, err := routing.Compile(spec)
-		d.warnings = append(d.warnings, routing.Lint(spec, lintKnowledge())...)
-		for _, p := range d.pricedOps {
-			d.checkOperator(p.at, p.country, p.operator, cfg.Routing.OperatorPrefixes)
-		}
-		if ce, ok := err.(*routing.CompileError); ok {
-			d.diags = append(d.diags, ce.Diagnostics...)
-		} else if err != nil {
-			d.errorf(hcl.Range{Filename: d.filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid routes", "%v", err)
-		}
-		cfg.Table = table
+}
+
+// compileRoutes compiles and lints the route set against the providers,
+// and checks the operators prices name.
+func (d *decoder) compileRoutes(cfg *Config, providerSpecs []routing.ProviderConfig) {
+	cfg.Routing.RecipientZone = number.TimeZone // for holds with zone = "recipient"
+	spec := routing.Spec{Routes: cfg.Routes, Providers: providerSpecs, Settings: cfg.Routing}
+	table, err := routing.Compile(spec)
+	d.warnings = append(d.warnings, routing.Lint(spec, lintKnowledge())...)
+	for _, p := range d.pricedOps {
+		d.checkOperator(p.at, p.country, p.operator, cfg.Routing.OperatorPrefixes)
 	}
-	return cfg
+	if ce, ok := err.(*routing.CompileError); ok {
+		d.diags = append(d.diags, ce.Diagnostics...)
+	} else if err != nil {
+		d.errorf(hcl.Range{Filename: d.filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid routes", "%v", err)
+	}
+	cfg.Table = table
 }
 
 func (d *decoder) checkName(b *hcl.Block, kind string) {
@@ -697,43 +742,64 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 	p := Provider{Name: b.Labels[0], Settings: json.RawMessage("{}"), Range: b.DefRange, SettingRanges: SettingRanges{Block: b.DefRange}}
 	content, diags := b.Body.Content(providerSchema)
 	d.diags = append(d.diags, diags...)
-	ok := !diags.HasErrors()
 	attrs := content.Attributes
+	ok := d.providerSource(b, attrs, &p, !diags.HasErrors())
+	ok = d.providerSHA256(attrs, &p) && ok
+	ok = d.providerPolling(attrs, &p) && ok
+	ok = d.providerLists(attrs, &p) && ok
+	ok = d.providerBlocks(content.Blocks, &p) && ok
+	return p, ok
+}
 
+// providerSource reads where the plugin comes from: a built-in kind or an
+// external binary, exactly one of them. schemaOK is false when the block
+// already has errors.
+func (d *decoder) providerSource(b *hcl.Block, attrs hcl.Attributes, p *Provider, schemaOK bool) bool {
 	switch {
 	case attrs["plugin"] == nil && attrs["path"] == nil:
-		if !ok {
+		if !schemaOK {
 			// Most likely a misspelt plugin or path, already reported with
 			// a suggestion; a second error about the same line is noise.
-			break
+			return false
 		}
 		d.errorf(b.DefRange, "Missing plugin", `provider %q needs either plugin = "KIND" (built-in kinds: %s) or path = "./bin/PLUGIN" (an external plugin binary)`, p.Name, kinds(d.opts.BuiltinKinds))
-		ok = false
+		return false
 	case attrs["plugin"] != nil && attrs["path"] != nil:
 		d.errorf(attrs["path"].NameRange, "Both plugin and path", "provider %q sets both; use plugin for a built-in kind or path for an external binary, not both", p.Name)
-		ok = false
+		return false
 	case attrs["plugin"] != nil:
-		ok = d.builtin(attrs["plugin"], &p) && ok
+		return d.builtin(attrs["plugin"], p) && schemaOK
 	default:
-		ok = d.external(attrs["path"], &p) && ok
+		return d.external(attrs["path"], p) && schemaOK
 	}
+}
 
-	if a := attrs["sha256"]; a != nil {
-		v, vok := d.str(a)
-		switch {
-		case !vok:
-			ok = false
-		case attrs["plugin"] != nil:
-			d.errorf(a.NameRange, "Unexpected sha256", "sha256 pins an external plugin binary given by path; built-in plugins are part of this binary")
-			ok = false
-		case !sha256Pattern.MatchString(v):
-			d.errorf(a.Expr.Range(), "Invalid sha256", "want the 64 hex digits printed by `sha256sum %s`, got %d characters", filepath.Base(p.Path), len(v))
-			ok = false
-		default:
-			p.SHA256 = strings.ToLower(v)
-		}
+// providerSHA256 reads the pin of an external plugin binary.
+func (d *decoder) providerSHA256(attrs hcl.Attributes, p *Provider) bool {
+	a := attrs["sha256"]
+	if a == nil {
+		return true
 	}
+	v, vok := d.str(a)
+	switch {
+	case !vok:
+		return false
+	case attrs["plugin"] != nil:
+		d.errorf(a.NameRange, "Unexpected sha256", "sha256 pins an external plugin binary given by path; built-in plugins are part of this binary")
+		return false
+	case !sha256Pattern.MatchString(v):
+		d.errorf(a.Expr.Range(), "Invalid sha256", "want the 64 hex digits printed by `sha256sum %s`, got %d characters", filepath.Base(p.Path), len(v))
+		return false
+	default:
+		p.SHA256 = strings.ToLower(v)
+		return true
+	}
+}
 
+// providerPolling reads when the host starts and stops asking the
+// provider for a message's status.
+func (d *decoder) providerPolling(attrs hcl.Attributes, p *Provider) bool {
+	ok := true
 	if attrs["poll_status_after"] == nil {
 		p.PollStatusAfter = DefaultPollStatusAfter
 	}
@@ -765,7 +831,13 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 			"polling would stop (after %s) before it starts (poll_status_after = %s)", p.PollStatusFor, p.PollStatusAfter)
 		ok = false
 	}
+	return ok
+}
 
+// providerLists reads the provider's numbers, failover codes and the
+// plugin's own settings.
+func (d *decoder) providerLists(attrs hcl.Attributes, p *Provider) bool {
+	ok := true
 	if a := attrs["numbers"]; a != nil {
 		list, nok := d.providerNumbers(a)
 		ok = nok && ok
@@ -782,8 +854,7 @@ func (d *decoder) provider(b *hcl.Block) (Provider, bool) {
 		p.Settings = settings
 		p.SettingRanges = d.settingRanges(a)
 	}
-	ok = d.providerBlocks(content.Blocks, &p) && ok
-	return p, ok
+	return ok
 }
 
 func (d *decoder) builtin(a *hcl.Attribute, p *Provider) bool {

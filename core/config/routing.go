@@ -163,89 +163,109 @@ func (d *decoder) pricing(b *hcl.Block, pr *routing.Pricing, assignment *NumberP
 	content, diags := b.Body.Content(pricingSchema)
 	d.diags = append(d.diags, diags...)
 	ok := !diags.HasErrors()
-	if a := content.Attributes["assignment"]; a != nil {
+	attrs := content.Attributes
+	if a := attrs["assignment"]; a != nil {
 		ok = d.assignmentPrices(a, assignment) && ok
 	}
 	pr.Range, pr.CurrencyRange = b.DefRange, b.DefRange
-	if a := content.Attributes["currency"]; a != nil {
+	if a := attrs["currency"]; a != nil {
 		pr.CurrencyRange = a.Expr.Range()
 		v, vok := d.str(a)
 		ok = vok && ok
 		pr.Currency = v
 	}
-	if a := content.Attributes["default"]; a != nil {
+	if a := attrs["default"]; a != nil {
 		f, vok := d.price(a.Expr)
 		ok = vok && ok
 		pr.Default, pr.HasDefault = f, vok
 	}
 	// The rates file first, so inline prices can correct single entries.
-	if a := content.Attributes["rates"]; a != nil {
-		if path, vok := d.str(a); vok {
-			before := len(d.diags)
-			rows := map[routing.OperatorKey]priceRow{}
-			d.readCSV(a, path, []string{"country", "operator", "price"}, func(rec []string, at func(int) hcl.Range) {
-				if !countryPattern.MatchString(rec[0]) {
-					d.errorf(at(0), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\"", rec[0])
-					return
-				}
-				f, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
-				if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-					d.errorf(at(2), "Invalid price", "%q is not a price such as 0.045", rec[2])
-					return
-				}
-				op := strings.TrimSpace(rec[1])
-				d.checkRow(rows, routing.OperatorKey{Country: rec[0], Operator: op}, priceRow{at: at(0), price: f})
-				if op != "" {
-					d.pricedOps = append(d.pricedOps, pricedOp{at: at(1), country: rec[0], operator: op})
-				}
-				setPrice(pr, rec[0], op, f)
-			})
-			ok = ok && len(d.diags) == before
-		} else {
-			ok = false
-		}
+	if a := attrs["rates"]; a != nil {
+		ok = d.ratesFile(a, pr) && ok
 	}
-	if a := content.Attributes["countries"]; a != nil {
-		if v, vok := d.value(a.Expr, cty.Map(cty.Number)); vok {
-			for _, c := range sortedKeys(v.AsValueMap()) {
-				f, _ := v.AsValueMap()[c].AsBigFloat().Float64()
-				if !countryPattern.MatchString(c) {
-					d.errorf(a.Expr.Range(), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\" (write countries = { MM = 0.03 })", c)
-					ok = false
-					continue
-				}
-				if !validPrice(f) {
-					d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", c, f)
-					ok = false
-					continue
-				}
-				setPrice(pr, c, "", f)
-			}
-		} else {
-			ok = false
-		}
+	if a := attrs["countries"]; a != nil {
+		ok = d.countryPrices(a, pr) && ok
 	}
-	if a := content.Attributes["operators"]; a != nil {
-		if v, vok := d.value(a.Expr, cty.Map(cty.Number)); vok {
-			for _, k := range sortedKeys(v.AsValueMap()) {
-				f, _ := v.AsValueMap()[k].AsBigFloat().Float64()
-				country, operator, found := strings.Cut(k, "/")
-				if !found || !countryPattern.MatchString(country) || operator == "" {
-					d.errorf(a.Expr.Range(), "Invalid operator key", "%q must be COUNTRY/Operator such as \"MM/Telenor\", with the operator named as libphonenumber or your operator_prefixes name it", k)
-					ok = false
-					continue
-				}
-				if !validPrice(f) {
-					d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", k, f)
-					ok = false
-					continue
-				}
-				d.pricedOps = append(d.pricedOps, pricedOp{at: a.Expr.Range(), country: country, operator: operator})
-				setPrice(pr, country, operator, f)
-			}
-		} else {
-			ok = false
+	if a := attrs["operators"]; a != nil {
+		ok = d.operatorPrices(a, pr) && ok
+	}
+	return ok
+}
+
+// ratesFile reads a CSV of country,operator,price rows into pr.
+func (d *decoder) ratesFile(a *hcl.Attribute, pr *routing.Pricing) bool {
+	path, vok := d.str(a)
+	if !vok {
+		return false
+	}
+	before := len(d.diags)
+	rows := map[routing.OperatorKey]priceRow{}
+	d.readCSV(a, path, []string{"country", "operator", "price"}, func(rec []string, at func(int) hcl.Range) {
+		if !countryPattern.MatchString(rec[0]) {
+			d.errorf(at(0), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\"", rec[0])
+			return
 		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			d.errorf(at(2), "Invalid price", "%q is not a price such as 0.045", rec[2])
+			return
+		}
+		op := strings.TrimSpace(rec[1])
+		d.checkRow(rows, routing.OperatorKey{Country: rec[0], Operator: op}, priceRow{at: at(0), price: f})
+		if op != "" {
+			d.pricedOps = append(d.pricedOps, pricedOp{at: at(1), country: rec[0], operator: op})
+		}
+		setPrice(pr, rec[0], op, f)
+	})
+	return len(d.diags) == before
+}
+
+// countryPrices reads countries = { MM = 0.03 } into pr.
+func (d *decoder) countryPrices(a *hcl.Attribute, pr *routing.Pricing) bool {
+	v, vok := d.value(a.Expr, cty.Map(cty.Number))
+	if !vok {
+		return false
+	}
+	ok := true
+	for _, c := range sortedKeys(v.AsValueMap()) {
+		f, _ := v.AsValueMap()[c].AsBigFloat().Float64()
+		if !countryPattern.MatchString(c) {
+			d.errorf(a.Expr.Range(), "Invalid country", "%q is not an ISO 3166 alpha-2 code such as \"MM\" (write countries = { MM = 0.03 })", c)
+			ok = false
+			continue
+		}
+		if !validPrice(f) {
+			d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", c, f)
+			ok = false
+			continue
+		}
+		setPrice(pr, c, "", f)
+	}
+	return ok
+}
+
+// operatorPrices reads operators = { "MM/Telenor" = 0.04 } into pr.
+func (d *decoder) operatorPrices(a *hcl.Attribute, pr *routing.Pricing) bool {
+	v, vok := d.value(a.Expr, cty.Map(cty.Number))
+	if !vok {
+		return false
+	}
+	ok := true
+	for _, k := range sortedKeys(v.AsValueMap()) {
+		f, _ := v.AsValueMap()[k].AsBigFloat().Float64()
+		country, operator, found := strings.Cut(k, "/")
+		if !found || !countryPattern.MatchString(country) || operator == "" {
+			d.errorf(a.Expr.Range(), "Invalid operator key", "%q must be COUNTRY/Operator such as \"MM/Telenor\", with the operator named as libphonenumber or your operator_prefixes name it", k)
+			ok = false
+			continue
+		}
+		if !validPrice(f) {
+			d.errorf(a.Expr.Range(), "Invalid price", "the price for %s must be zero or more, not %v", k, f)
+			ok = false
+			continue
+		}
+		d.pricedOps = append(d.pricedOps, pricedOp{at: a.Expr.Range(), country: country, operator: operator})
+		setPrice(pr, country, operator, f)
 	}
 	return ok
 }
