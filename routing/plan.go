@@ -87,133 +87,27 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 	if ex != nil {
 		ex.describe(t, env, f, prefix)
 	}
-
-	order := t.anyCountry
-	if idx, ok := t.byCountry[env.Country]; ok {
-		order = idx
-	}
-	n := len(order)
-	if ex != nil {
-		n = len(t.routes)
-	}
+	order, n := t.routeOrder(env.Country, ex != nil)
 	var passed []string // routes whose filter dropped everyone, for Why
 	for i := range n {
-		ri := i
-		if ex == nil {
-			ri = order[i]
+		r := t.routes[i]
+		if order != nil {
+			r = t.routes[order[i]]
 		}
-		r := t.routes[ri]
-		var rt *RouteTrace
-		if ex != nil {
-			ex.Routes = append(ex.Routes, RouteTrace{Name: r.name, Default: r.def, Strategy: r.strategy})
-			rt = &ex.Routes[len(ex.Routes)-1]
+		rt := ex.traceRoute(r)
+		if !t.matches(sc, r, d, rt) {
+			continue
 		}
-		if r.match != nil {
-			ok, err := t.eval(sc, r, r.match, env, "", d)
-			if rt != nil {
-				rt.Match = r.match.src
-				rt.Values = values(r.match.vars, env.value)
-				if err != nil {
-					rt.Error = err.Error()
-					rt.Outcome = "rule error, counted as no match"
-				} else if !ok {
-					rt.Outcome = "no match"
-				}
-			}
-			if !ok {
-				continue
-			}
-		}
-		if rt != nil {
-			rt.Matched = true
-			if r.filter != nil {
-				rt.Filter = r.filter.src
-			}
-		}
-
-		sc.kept = sc.kept[:0]
-		sc.why = sc.why[:0]
-		for ci, pi := range r.cands {
-			p := t.providers[pi]
-			ce := &sc.cenv
-			healthDetail := t.candidateFacts(ce, p, env, d.state)
-			keep := true
-			var err error
-			if r.filter != nil {
-				keep, err = t.eval(sc, r, r.filter, ce, p.name, d)
-			}
-			if !keep {
-				sc.dropped.note(ce.refusing)
-			}
-			if keep {
-				w := 0
-				if r.weights != nil {
-					w = r.weights[ci]
-				}
-				sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
-			}
-			if f.KeepWhy {
-				sc.why = append(sc.why, whyCandidate(r, ci, ce, keep, err))
-			}
-			if rt != nil {
-				ct := candidateTrace(ce, healthDetail, r.filter, keep, err)
-				ct.FailoverOn = r.failoverOnFor(p)
-				rt.Candidates = append(rt.Candidates, ct)
-			}
-		}
+		t.filterCandidates(sc, r, f, d, rt)
 		if len(sc.kept) == 0 {
 			if f.KeepWhy {
 				passed = append(passed, r.name)
 			}
-			if rt != nil {
-				rt.Outcome = "matched, but the filter dropped every candidate; trying the next route"
-				if i == n-1 {
-					rt.Outcome = "matched, but the filter dropped every candidate, and no route is left"
-				}
-			}
+			rt.droppedAll(i == n-1)
 			continue
 		}
-		draw := t.order(r, sc.kept, f)
-		plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
-		for i, k := range sc.kept {
-			p := t.providers[k.p]
-			plan.Candidates[i] = Candidate{Provider: p.name, Price: k.price, HasPrice: k.hasPrice, FailoverOn: r.failoverOnFor(p)}
-		}
-		if r.hold != nil {
-			plan.Hold, _ = r.hold.decide(d.now, f.To, t.recipientZone)
-		}
-		if f.KeepWhy {
-			plan.Why = newWhy(r, env, passed, sc.why, draw)
-			if plan.Hold.Reason != "" {
-				h := plan.Hold
-				plan.Why.Hold = &h
-			}
-		}
-		if rt != nil {
-			rt.Outcome = "chosen"
-			if r.strategy == StrategyWeighted {
-				d := draw // only explanations pay for the copy on the heap
-				rt.Draw = &d
-				rt.Weights = map[string]int{}
-				for _, k := range sc.kept {
-					rt.Weights[t.providers[k.p].name] = k.weight
-				}
-			}
-			ex.Route = r.name
-			if r.hold != nil {
-				rt.Hold = r.hold.describe()
-				if plan.Hold.Reason != "" {
-					h := plan.Hold
-					ex.Hold = &h
-				} else {
-					rt.Hold += "; " + r.hold.notHeld(d.now, f.To, t.recipientZone)
-				}
-			}
-			for _, c := range plan.Candidates {
-				rt.Order = append(rt.Order, c.Provider)
-				ex.Candidates = append(ex.Candidates, c.Provider)
-			}
-		}
+		plan, draw := t.choose(sc, r, f, d, passed)
+		ex.traceChoice(t, rt, r, sc.kept, plan, draw, d.now, f.To)
 		return plan, nil
 	}
 	err := &NoRouteError{To: f.To, Country: env.Country, Refused: sc.dropped.onlyRefusing()}
@@ -221,6 +115,166 @@ func (t *Table) plan(ctx context.Context, f Facts, d decider, ex *Explanation) (
 		ex.Error = err.Error()
 	}
 	return Plan{}, err
+}
+
+// routeOrder is which routes a decision for country tries: the country
+// index's, or (order nil) the first n of all routes in config order, which
+// an explanation walks so that it can say why each did not apply.
+func (t *Table) routeOrder(country string, explain bool) (order []int, n int) {
+	if explain {
+		return nil, len(t.routes)
+	}
+	order = t.anyCountry
+	if idx, ok := t.byCountry[country]; ok {
+		order = idx
+	}
+	return order, len(order)
+}
+
+// matches evaluates r's match rule on the message (a route without one
+// matches everything); a rule error counts as no match.
+func (t *Table) matches(sc *scratch, r *route, d decider, rt *RouteTrace) bool {
+	ok := true
+	var err error
+	if r.match != nil {
+		ok, err = t.eval(sc, r, r.match, &sc.env, "", d)
+	}
+	rt.matched(r, &sc.env, ok, err)
+	return ok
+}
+
+// filterCandidates fills sc.kept with r's candidates its filter keeps, in
+// config order, noting the dropped ones for the refusal answer and, when
+// asked, each one's reason for Why and the trace.
+func (t *Table) filterCandidates(sc *scratch, r *route, f Facts, d decider, rt *RouteTrace) {
+	sc.kept = sc.kept[:0]
+	sc.why = sc.why[:0]
+	for ci, pi := range r.cands {
+		p := t.providers[pi]
+		ce := &sc.cenv
+		healthDetail := t.candidateFacts(ce, p, &sc.env, d.state)
+		keep := true
+		var err error
+		if r.filter != nil {
+			keep, err = t.eval(sc, r, r.filter, ce, p.name, d)
+		}
+		if keep {
+			w := 0
+			if r.weights != nil {
+				w = r.weights[ci]
+			}
+			sc.kept = append(sc.kept, kept{p: pi, price: ce.Price, cost: ce.Cost, hasPrice: ce.HasPrice, weight: w})
+		} else {
+			sc.dropped.note(ce.refusing)
+		}
+		if f.KeepWhy {
+			sc.why = append(sc.why, whyCandidate(r, ci, ce, keep, err))
+		}
+		if rt != nil {
+			ct := candidateTrace(ce, healthDetail, r.filter, keep, err)
+			ct.FailoverOn = r.failoverOnFor(p)
+			rt.Candidates = append(rt.Candidates, ct)
+		}
+	}
+}
+
+// choose orders the kept candidates by r's strategy and makes the plan:
+// the candidates with their prices, the route's hold if it holds the
+// message now, and, when asked, why.
+func (t *Table) choose(sc *scratch, r *route, f Facts, d decider, passed []string) (Plan, Draw) {
+	draw := t.order(r, sc.kept, f)
+	plan := Plan{Route: r.name, Candidates: make([]Candidate, len(sc.kept))}
+	for i, k := range sc.kept {
+		p := t.providers[k.p]
+		plan.Candidates[i] = Candidate{Provider: p.name, Price: k.price, HasPrice: k.hasPrice, FailoverOn: r.failoverOnFor(p)}
+	}
+	if r.hold != nil {
+		plan.Hold, _ = r.hold.decide(d.now, f.To, t.recipientZone)
+	}
+	if f.KeepWhy {
+		plan.Why = newWhy(r, &sc.env, passed, sc.why, draw)
+		if plan.Hold.Reason != "" {
+			h := plan.Hold
+			plan.Why.Hold = &h
+		}
+	}
+	return plan, draw
+}
+
+// traceRoute starts r's entry in the explanation; nil (and no work) when
+// nobody asked for one.
+func (ex *Explanation) traceRoute(r *route) *RouteTrace {
+	if ex == nil {
+		return nil
+	}
+	ex.Routes = append(ex.Routes, RouteTrace{Name: r.name, Default: r.def, Strategy: r.strategy})
+	return &ex.Routes[len(ex.Routes)-1]
+}
+
+// matched records what r's match rule read and made of the message.
+func (rt *RouteTrace) matched(r *route, env *Env, ok bool, err error) {
+	if rt == nil {
+		return
+	}
+	if r.match != nil {
+		rt.Match = r.match.src
+		rt.Values = values(r.match.vars, env.value)
+		switch {
+		case err != nil:
+			rt.Error = err.Error()
+			rt.Outcome = "rule error, counted as no match"
+		case !ok:
+			rt.Outcome = "no match"
+		}
+	}
+	if ok {
+		rt.Matched = true
+		if r.filter != nil {
+			rt.Filter = r.filter.src
+		}
+	}
+}
+
+// droppedAll records that the route matched but kept no candidate.
+func (rt *RouteTrace) droppedAll(last bool) {
+	if rt == nil {
+		return
+	}
+	rt.Outcome = "matched, but the filter dropped every candidate; trying the next route"
+	if last {
+		rt.Outcome = "matched, but the filter dropped every candidate, and no route is left"
+	}
+}
+
+// traceChoice records the chosen route: its order, the weighted draw and
+// weights, and its hold (or why it does not hold the message now).
+func (ex *Explanation) traceChoice(t *Table, rt *RouteTrace, r *route, k []kept, plan Plan, draw Draw, now time.Time, to string) {
+	if ex == nil {
+		return
+	}
+	rt.Outcome = "chosen"
+	if r.strategy == StrategyWeighted {
+		d := draw // a copy, so that only explanations pay for one on the heap
+		rt.Draw = &d
+		rt.Weights = map[string]int{}
+		for _, c := range k {
+			rt.Weights[t.providers[c.p].name] = c.weight
+		}
+	}
+	ex.Route = r.name
+	if r.hold != nil {
+		rt.Hold = r.hold.describe()
+		if plan.Hold.Reason != "" {
+			h := plan.Hold
+			ex.Hold = &h
+		} else {
+			rt.Hold += "; " + r.hold.notHeld(now, to, t.recipientZone)
+		}
+	}
+	for _, c := range plan.Candidates {
+		rt.Order = append(rt.Order, c.Provider)
+		ex.Candidates = append(ex.Candidates, c.Provider)
+	}
 }
 
 // facts fills env from f, the operator prefix table and the local time. It
