@@ -62,14 +62,25 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		return err
 	}
 	defer st.Close()
-	svc := operatorService(st)
+	return keysAct(ctx, operatorService(st), sub, keysArgs{name: name, perms: perms, id: id}, stdout)
+}
+
+// keysArgs are the checked arguments of a keys subcommand; each
+// subcommand reads only its own.
+type keysArgs struct {
+	name, id *string
+	perms    []string
+}
+
+// keysAct does what the keys subcommand asks, through core as the operator.
+func keysAct(ctx context.Context, svc *core.Service, sub string, a keysArgs, stdout io.Writer) error {
 	switch sub {
 	case "create":
 		acc, err := svc.DefaultAccount(ctx)
 		if err != nil {
 			return err
 		}
-		raw, key, err := svc.CreateAPIKey(ctx, core.Operator, core.NewAPIKey{AccountID: acc.ID, Name: *name, Permissions: perms})
+		raw, key, err := svc.CreateAPIKey(ctx, core.Operator, core.NewAPIKey{AccountID: acc.ID, Name: *a.name, Permissions: a.perms})
 		if err != nil {
 			return err
 		}
@@ -87,10 +98,10 @@ func keysCmd(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := svc.RevokeAPIKey(ctx, core.Operator, *id); err != nil {
-			return fmt.Errorf("revoke %s: %w", *id, err)
+		if err := svc.RevokeAPIKey(ctx, core.Operator, *a.id); err != nil {
+			return fmt.Errorf("revoke %s: %w", *a.id, err)
 		}
-		fmt.Fprintf(stdout, "revoked %s\n", *id)
+		fmt.Fprintf(stdout, "revoked %s\n", *a.id)
 	}
 	return nil
 }

@@ -294,106 +294,143 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
-	results := make([]message.Attempt, 0, len(msgs))
-	groups := map[string][]*Message{}
-	var order []string
+	round := d.sortDue(ctx, msgs, now)
+	// Until the answers are recorded, below: reports about these
+	// messages wait for that.
+	defer d.enterGate(round.order)()
+	d.sendGroups(ctx, round, now)
+	if round.rerouted != nil {
+		recordReroutes(round.results, round.rerouted)
+	}
+	if err := d.record(ctx, round.results); err != nil {
+		return len(msgs), err
+	}
+	return len(msgs), nil
+}
+
+// dueRound is one DispatchOnce batch: the messages to send grouped by
+// provider (order is the providers in first-seen order), the results
+// known so far, and the scheduled messages routed again at send time.
+type dueRound struct {
+	results  []message.Attempt
+	groups   map[string][]*Message
+	order    []string
+	rerouted map[string]reroutedTo
+}
+
+// sortDue decides for each claimed message whether it is answered at once
+// (expired, no candidate, no healthy provider, refused when routed again)
+// or sent, and to which provider.
+func (d *Dispatcher) sortDue(ctx context.Context, msgs []Message, now time.Time) *dueRound {
+	round := &dueRound{results: make([]message.Attempt, 0, len(msgs)), groups: map[string][]*Message{}}
 	health := d.healthOnce()
 	unhealthy := 0
-	var rerouted map[string]reroutedTo
 	for i := range msgs {
 		m := &msgs[i]
 		if d.o.Rerouter != nil && m.SendAt != nil && m.Attempts == 1 && now.Before(m.ExpiresAt) {
 			// A scheduled message's first claim: routed again as of now.
-			if rerouted == nil {
-				rerouted = map[string]reroutedTo{}
+			if round.rerouted == nil {
+				round.rerouted = map[string]reroutedTo{}
 			}
-			if r, ok := d.reroute(ctx, m, now, rerouted); !ok {
-				results = append(results, r)
+			if r, ok := d.reroute(ctx, m, now, round.rerouted); !ok {
+				round.results = append(round.results, r)
 				continue
 			}
 		}
 		plan := m.PlanEntries()
 		switch {
 		case !now.Before(m.ExpiresAt):
-			results = append(results, expiredResult(m, now))
+			round.results = append(round.results, expiredResult(m, now))
 		case len(plan) == 0:
-			results = append(results, message.Attempt{MessageID: m.ID, Status: message.Failed,
+			round.results = append(round.results, message.Attempt{MessageID: m.ID, Status: message.Failed,
 				Code: "NO_CANDIDATE", Reason: "the routing plan names no provider", At: now})
 		default:
 			name, why, ok := pickHealthy(m, plan, health)
 			if !ok {
 				unhealthy++
-				results = append(results, d.noneHealthy(m, len(plan), now, why))
+				round.results = append(round.results, d.noneHealthy(m, len(plan), now, why))
 				continue
 			}
-			if _, ok := groups[name]; !ok {
-				order = append(order, name)
+			if _, ok := round.groups[name]; !ok {
+				round.order = append(round.order, name)
 			}
-			groups[name] = append(groups[name], m)
+			round.groups[name] = append(round.groups[name], m)
 		}
 	}
 	if unhealthy > 0 {
 		d.log.Warn("no healthy provider for messages, they wait as pending", "messages", unhealthy)
 	}
+	return round
+}
 
-	if d.o.Gate != nil {
-		// Until the answers are recorded, below: reports about these
-		// messages wait for that.
-		for _, name := range order {
-			defer d.o.Gate.enter(name)()
+// enterGate tells the report gate this round sends to the providers and
+// returns what ends that, to call once the answers are recorded.
+func (d *Dispatcher) enterGate(providers []string) (leave func()) {
+	if d.o.Gate == nil {
+		return func() {}
+	}
+	leaves := make([]func(), 0, len(providers))
+	for _, name := range providers {
+		leaves = append(leaves, d.o.Gate.enter(name))
+	}
+	return func() {
+		for i := len(leaves) - 1; i >= 0; i-- {
+			leaves[i]()
 		}
 	}
+}
+
+// sendGroups sends each provider's group, in chunks of the provider's
+// batch size within its rate limit, and adds the answers to round.results.
+func (d *Dispatcher) sendGroups(ctx context.Context, round *dueRound, now time.Time) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	add := func(rs []message.Attempt) {
+		mu.Lock() // chunks of providers before this one are recording already
+		round.results = append(round.results, rs...)
+		mu.Unlock()
+	}
 	sem := make(chan struct{}, d.o.Parallel)
 	deadline := now.Add(d.o.ThrottleWait)
-	for _, name := range order {
+	for _, name := range round.order {
 		size := 1
 		caps, err := d.p.Capabilities(name)
 		if err == nil && caps.MaxBatchSize > 0 {
 			size = caps.MaxBatchSize
 		}
-		group, resolved := d.resolveInDoubt(ctx, name, groups[name])
-		mu.Lock() // chunks of providers before this one are recording already
-		results = append(results, resolved...)
-		mu.Unlock()
+		group, resolved := d.resolveInDoubt(ctx, name, round.groups[name])
+		add(resolved)
 		send, release := d.limits.pace(name, group, size, now, d.o.ThrottleWait)
 		if len(release) > 0 {
 			d.log.Debug("provider at its tps limit, messages go back to the queue", "provider", name,
 				"sending", len(group)-len(release), "released", len(release), "next_due", release[0].RetryAt)
-			mu.Lock() // chunks of providers before this one are recording already
-			results = append(results, release...)
-			mu.Unlock()
+			add(release)
 		}
 		for _, chunk := range send {
-			wg.Go(func() {
-				rs := d.sendPaced(ctx, name, caps, chunk, deadline, sem)
-				mu.Lock()
-				results = append(results, rs...)
-				mu.Unlock()
-			})
+			wg.Go(func() { add(d.sendPaced(ctx, name, caps, chunk, deadline, sem)) })
 		}
 	}
 	wg.Wait()
-	if rerouted != nil {
-		recordReroutes(results, rerouted)
-	}
-	// Record even when ctx ended: these answers came from providers and
-	// must not be lost to a shutdown. A failed write is tried again, since
-	// an unrecorded acceptance is sent a second time once the lease ends.
+}
+
+// record stores the round's results. It records even when ctx ended:
+// these answers came from providers and must not be lost to a shutdown. A
+// failed write is tried again, since an unrecorded acceptance is sent a
+// second time once the lease ends.
+func (d *Dispatcher) record(ctx context.Context, results []message.Attempt) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		if err = d.q.RecordAttempts(rctx, results); err == nil {
-			return len(msgs), nil
+		err := d.q.RecordAttempts(rctx, results)
+		if err == nil {
+			return nil
 		}
 		d.log.Error("recording attempts failed, retrying", "messages", len(results), "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-rctx.Done():
 			t.Stop()
-			return len(msgs), fmt.Errorf("record attempts: %w", err)
+			return fmt.Errorf("record attempts: %w", err)
 		case <-t.C:
 		}
 	}
