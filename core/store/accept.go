@@ -142,76 +142,7 @@ func (s *Store) acceptRows(ctx context.Context, as []intake.Acceptance, rows [][
 	}
 	try := func(lock bool) error {
 		return s.transaction(ctx, func(tx *eventTx) error {
-			clear(refused)
-			// The common acceptance (one message, at most one duplicate claim,
-			// no idempotency key) is claimed with one statement for the whole
-			// batch; the others one by one.
-			var simple []int
-			isSimple := make([]bool, len(as))
-			for i := range as {
-				if as[i].Idempotency == nil && len(as[i].Duplicates) == 1 {
-					simple = append(simple, i)
-					isSimple[i] = true
-				}
-			}
-			if err := claimDuplicates(tx.DB, as, simple, refused, now); err != nil {
-				return err
-			}
-			msgs := make([]*Message, 0, n)
-			for i := range as {
-				a := &as[i]
-				if refused[i] != nil {
-					continue
-				}
-				if isSimple[i] {
-					msgs = append(msgs, rows[i]...)
-					continue
-				}
-				// Only an acceptance that writes more than one claim can be
-				// refused after writing something; a savepoint undoes that
-				// part without touching the rest of the batch.
-				partial := len(a.Duplicates) > 1 || (a.Idempotency != nil && len(a.Duplicates) > 0)
-				if partial {
-					if err := tx.SavePoint("acceptance").Error; err != nil {
-						return fmt.Errorf("savepoint: %w", err)
-					}
-				}
-				err := claim(tx.DB, a, now)
-				var de *message.DuplicateError
-				var re *intake.ReplayError
-				switch {
-				case errors.As(err, &de) || errors.As(err, &re):
-					refused[i] = err
-					if partial {
-						if err := tx.RollbackTo("acceptance").Error; err != nil {
-							return fmt.Errorf("roll back a refused acceptance: %w", err)
-						}
-					}
-					continue
-				case err != nil:
-					return err
-				}
-				msgs = append(msgs, rows[i]...)
-			}
-			// Credit is checked last, so that a message refused as a repeat
-			// is never charged; the claims of one refused for credit are
-			// released again.
-			charged, err := s.chargeAcceptances(tx, as, refused, lock)
-			if err != nil {
-				return err
-			}
-			if charged {
-				msgs = msgs[:0]
-				for i := range as {
-					if refused[i] == nil {
-						msgs = append(msgs, rows[i]...)
-					}
-				}
-			}
-			if err := s.insertMessages(tx.DB, msgs); err != nil {
-				return err
-			}
-			return s.writeCharges(tx, msgs, now)
+			return s.acceptInTx(tx, as, rows, n, refused, now, lock)
 		})
 	}
 	// The first try decides credit on balances read without locks; when a
@@ -227,24 +158,136 @@ func (s *Store) acceptRows(ctx context.Context, as []intake.Acceptance, rows [][
 	return refused, nil
 }
 
+// acceptInTx is one try of acceptRows in tx: claim, charge, insert. n is
+// the number of rows, refused is filled afresh on each try.
+func (s *Store) acceptInTx(tx *eventTx, as []intake.Acceptance, rows [][]*Message, n int, refused []error, now time.Time, lock bool) error {
+	clear(refused)
+	simple, isSimple := simpleAcceptances(as)
+	if err := claimDuplicates(tx.DB, as, simple, refused, now); err != nil {
+		return err
+	}
+	msgs := make([]*Message, 0, n)
+	for i := range as {
+		if refused[i] != nil {
+			continue
+		}
+		if !isSimple[i] {
+			refusal, err := claimAlone(tx, &as[i], now)
+			if err != nil {
+				return err
+			}
+			if refusal != nil {
+				refused[i] = refusal
+				continue
+			}
+		}
+		msgs = append(msgs, rows[i]...)
+	}
+	// Credit is checked last, so that a message refused as a repeat
+	// is never charged; the claims of one refused for credit are
+	// released again.
+	charged, err := s.chargeAcceptances(tx, as, refused, lock)
+	if err != nil {
+		return err
+	}
+	if charged {
+		msgs = msgs[:0]
+		for i := range as {
+			if refused[i] == nil {
+				msgs = append(msgs, rows[i]...)
+			}
+		}
+	}
+	if err := s.insertMessages(tx.DB, msgs); err != nil {
+		return err
+	}
+	return s.writeCharges(tx, msgs, now)
+}
+
+// simpleAcceptances picks the common acceptance (one message, at most one
+// duplicate claim, no idempotency key), which is claimed with one
+// statement for the whole batch; the others are claimed one by one.
+func simpleAcceptances(as []intake.Acceptance) (simple []int, isSimple []bool) {
+	isSimple = make([]bool, len(as))
+	for i := range as {
+		if as[i].Idempotency == nil && len(as[i].Duplicates) == 1 {
+			simple = append(simple, i)
+			isSimple[i] = true
+		}
+	}
+	return simple, isSimple
+}
+
+// claimAlone claims one acceptance's records on its own. refusal is the
+// *message.DuplicateError or *intake.ReplayError that refuses it, with
+// whatever it wrote undone; err is a failure of the transaction.
+func claimAlone(tx *eventTx, a *intake.Acceptance, now time.Time) (refusal, err error) {
+	// Only an acceptance that writes more than one claim can be
+	// refused after writing something; a savepoint undoes that
+	// part without touching the rest of the batch.
+	partial := len(a.Duplicates) > 1 || (a.Idempotency != nil && len(a.Duplicates) > 0)
+	if partial {
+		if err := tx.SavePoint("acceptance").Error; err != nil {
+			return nil, fmt.Errorf("savepoint: %w", err)
+		}
+	}
+	err = claim(tx.DB, a, now)
+	var de *message.DuplicateError
+	var re *intake.ReplayError
+	switch {
+	case errors.As(err, &de) || errors.As(err, &re):
+		if partial {
+			if err := tx.RollbackTo("acceptance").Error; err != nil {
+				return nil, fmt.Errorf("roll back a refused acceptance: %w", err)
+			}
+		}
+		return err, nil
+	case err != nil:
+		return nil, err
+	}
+	return nil, nil
+}
+
 // claimRows caps the rows of one claiming statement (4 parameters each,
 // well under both drivers' parameter limits).
 const claimRows = 500
+
+// dupRow is one acceptance's duplicate claim in claimDuplicates: i is the
+// acceptance's index in the batch.
+type dupRow struct {
+	i int
+	d DuplicateClaim
+}
+
+// dupKey names a duplicate window: account and fingerprint.
+type dupKey = [2]string
 
 // claimDuplicates claims the one duplicate fingerprint of each acceptance
 // in idx with as few statements as possible, and sets refused[i] for those
 // already claimed (by an earlier request or earlier in this batch).
 func claimDuplicates(tx *gorm.DB, as []intake.Acceptance, idx []int, refused []error, now time.Time) error {
-	type row struct {
-		i int
-		d DuplicateClaim
+	rows, first := firstClaims(as, idx, refused)
+	claimed := map[dupKey]bool{}
+	if tx.Dialector.Name() == DriverPostgres {
+		if err := insertClaimsArrays(tx, rows, now, claimed); err != nil {
+			return err
+		}
+	} else if err := insertClaimsValues(tx, rows, now, claimed); err != nil {
+		return err
 	}
-	rows := make([]row, 0, len(idx))
-	first := map[[2]string]int{}
+	return refuseHeldClaims(tx, as, idx, rows, first, claimed, refused)
+}
+
+// firstClaims is the claims to write, each window once, in one order for
+// every batch; a repeat within the batch is refused in favour of the
+// first. first maps each window to the acceptance that claims it.
+func firstClaims(as []intake.Acceptance, idx []int, refused []error) (rows []dupRow, first map[dupKey]int) {
+	rows = make([]dupRow, 0, len(idx))
+	first = map[dupKey]int{}
 	for _, i := range idx {
 		c := as[i].Duplicates[0]
 		d := DuplicateClaim{AccountID: c.AccountID, Fingerprint: c.Fingerprint, MessageID: c.MessageID, Until: as[i].DuplicateUntil.UnixMilli()}
-		k := [2]string{d.AccountID, d.Fingerprint}
+		k := dupKey{d.AccountID, d.Fingerprint}
 		if j, ok := first[k]; ok {
 			// A repeat within the batch: refused in favour of the first,
 			// or of whoever holds the claim if the first is refused too.
@@ -252,44 +295,50 @@ func claimDuplicates(tx *gorm.DB, as []intake.Acceptance, idx []int, refused []e
 			continue
 		}
 		first[k] = i
-		rows = append(rows, row{i, d})
+		rows = append(rows, dupRow{i, d})
 	}
 	// One order for every batch, so that concurrent batches lock claims in
 	// the same order and cannot deadlock.
-	slices.SortFunc(rows, func(a, b row) int {
+	slices.SortFunc(rows, func(a, b dupRow) int {
 		return cmp.Or(cmp.Compare(a.d.AccountID, b.d.AccountID), cmp.Compare(a.d.Fingerprint, b.d.Fingerprint))
 	})
-	claimed := map[[2]string]bool{}
-	viaValues := rows
-	if tx.Dialector.Name() == DriverPostgres {
-		viaValues = nil
-		// One statement with a parameter per column (arrays), not per
-		// value: see insertRows.
-		accounts, prints, ids, untils := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
-		for k, r := range rows {
-			accounts[k], prints[k], ids[k], untils[k] = r.d.AccountID, r.d.Fingerprint, r.d.MessageID, r.d.Until
-		}
-		got, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until")
+	return rows, first
+}
+
+// insertClaimsArrays writes the claims on PostgreSQL with one statement
+// and a parameter per column (arrays), not per value: see insertRows. It
+// marks the windows it won in claimed.
+func insertClaimsArrays(tx *gorm.DB, rows []dupRow, now time.Time, claimed map[dupKey]bool) error {
+	accounts, prints, ids, untils := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
+	for k, r := range rows {
+		accounts[k], prints[k], ids[k], untils[k] = r.d.AccountID, r.d.Fingerprint, r.d.MessageID, r.d.Until
+	}
+	got, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until")
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
 ON CONFLICT (account_id, fingerprint) DO UPDATE SET message_id = excluded.message_id, "until" = excluded."until"
 WHERE duplicate_claims."until" <= $5 RETURNING account_id, fingerprint`, accounts, prints, ids, untils, now.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("claim duplicate windows: %w", err)
-		}
-		for got.Next() {
-			var k [2]string
-			if err := got.Scan(&k[0], &k[1]); err != nil {
-				got.Close()
-				return fmt.Errorf("claim duplicate windows: %w", err)
-			}
-			claimed[k] = true
-		}
-		got.Close()
-		if err := got.Err(); err != nil {
-			return fmt.Errorf("claim duplicate windows: %w", err)
-		}
+	if err != nil {
+		return fmt.Errorf("claim duplicate windows: %w", err)
 	}
-	for chunk := range slices.Chunk(viaValues, claimRows) {
+	for got.Next() {
+		var k dupKey
+		if err := got.Scan(&k[0], &k[1]); err != nil {
+			got.Close()
+			return fmt.Errorf("claim duplicate windows: %w", err)
+		}
+		claimed[k] = true
+	}
+	got.Close()
+	if err := got.Err(); err != nil {
+		return fmt.Errorf("claim duplicate windows: %w", err)
+	}
+	return nil
+}
+
+// insertClaimsValues writes the claims with multi-row VALUES statements of
+// at most claimRows rows, and marks the windows it won in claimed.
+func insertClaimsValues(tx *gorm.DB, rows []dupRow, now time.Time, claimed map[dupKey]bool) error {
+	for chunk := range slices.Chunk(rows, claimRows) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO duplicate_claims (account_id, fingerprint, message_id, "until") VALUES `)
 		args := make([]any, 0, 4*len(chunk)+1)
@@ -308,12 +357,19 @@ WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
 			return fmt.Errorf("claim duplicate windows: %w", err)
 		}
 		for _, g := range got {
-			claimed[[2]string{g.AccountID, g.Fingerprint}] = true
+			claimed[dupKey{g.AccountID, g.Fingerprint}] = true
 		}
 	}
-	holders := map[[2]string]string{}
+	return nil
+}
+
+// refuseHeldClaims refuses the acceptances whose window another message
+// still holds, naming that message, and repeats within the batch of a
+// refused first with it too.
+func refuseHeldClaims(tx *gorm.DB, as []intake.Acceptance, idx []int, rows []dupRow, first map[dupKey]int, claimed map[dupKey]bool, refused []error) error {
+	holders := map[dupKey]string{}
 	for _, r := range rows {
-		k := [2]string{r.d.AccountID, r.d.Fingerprint}
+		k := dupKey{r.d.AccountID, r.d.Fingerprint}
 		if claimed[k] {
 			continue
 		}
@@ -327,7 +383,7 @@ WHERE duplicate_claims."until" <= ? RETURNING account_id, fingerprint`)
 	// Repeats within the batch of a refused first name the real holder.
 	for _, i := range idx {
 		d := as[i].Duplicates[0]
-		if h, ok := holders[[2]string{d.AccountID, d.Fingerprint}]; ok && first[[2]string{d.AccountID, d.Fingerprint}] != i {
+		if h, ok := holders[dupKey{d.AccountID, d.Fingerprint}]; ok && first[dupKey{d.AccountID, d.Fingerprint}] != i {
 			refused[i] = &message.DuplicateError{MessageID: h}
 		}
 	}

@@ -317,10 +317,6 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 		return nil
 	}
 	err := s.transaction(ctx, func(tx *eventTx) error {
-		changes := make([]StatusChange, 0, len(results))
-		events := make([]messageEvent, 0, len(results))
-		var accepted []message.Attempt
-		var unsent []string
 		// One read decides which messages an outcome may still move (a
 		// message cancelled or finished meanwhile keeps its state), locked
 		// on PostgreSQL so that nothing changes them before the updates.
@@ -328,64 +324,16 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 		if err != nil {
 			return err
 		}
-		var untried, tried []message.Attempt
-		for _, r := range results {
-			r.At, r.RetryAt = r.At.UTC(), r.RetryAt.UTC()
-			if !open[r.MessageID] {
-				continue
-			}
-			open[r.MessageID] = false // a repeated result changes nothing more
-			if r.Untried {
-				untried = append(untried, r)
-				continue
-			}
-			tried = append(tried, r)
-			if r.Status == message.Sent {
-				accepted = append(accepted, r)
-			} else if r.Status.Failure() {
-				// Final without a provider's acceptance: nothing was sent.
-				unsent = append(unsent, r.MessageID)
-			}
-			if r.Rerouted != "" {
-				changes = append(changes, StatusChange{MessageID: r.MessageID, Status: message.Queued, ErrorCode: message.CodeRouted,
-					Reason: r.Rerouted, Applied: true, At: r.At})
-			}
-			changes = append(changes, StatusChange{MessageID: r.MessageID, Status: r.Status, Provider: r.Provider,
-				ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
-			ev := messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At}
-			if r.Status == message.Sent {
-				ev.ErrorCode = "" // a provider's acceptance code ("OK", "200") is no error
-			}
-			events = append(events, ev)
-		}
-		if err := releaseUntried(tx.DB, untried); err != nil {
+		w := sortAttempts(results, open)
+		if err := s.writeAttempts(tx, w); err != nil {
 			return err
 		}
-		if err := updateOutcomes(tx.DB, tried); err != nil {
-			return err
-		}
-		if err := recordSenders(tx.DB, accepted); err != nil {
-			return err
-		}
-		if len(changes) > 0 {
-			if err := insertRows(tx.DB, changes); err != nil {
-				return err
-			}
-		}
-		if err := refundMessages(tx.DB, unsent, RefundUnsent, s.now()); err != nil {
-			return err
-		}
-		// Before the held reports below, so that message.sent comes before
-		// the message.delivered a held report may cause.
-		if err := enqueueMessageEvents(tx, events); err != nil {
-			return err
-		}
-		held, err := heldFor(tx.DB, accepted)
+		held, err := heldFor(tx.DB, w.accepted)
 		if err != nil {
 			return err
 		}
 		// Their webhooks go into the outbox with one insert, after the
-		// message.sent events above.
+		// message.sent events written above.
 		flushOutbox := tx.collect()
 		if err := applyHeld(tx, held, s.now()); err != nil {
 			return err
@@ -396,6 +344,81 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 		return fmt.Errorf("record %d attempts: %w", len(results), err)
 	}
 	return nil
+}
+
+// attemptWrites is what RecordAttempts writes for a batch of attempts.
+type attemptWrites struct {
+	changes []StatusChange
+	events  []messageEvent
+	// accepted are the attempts a provider accepted; unsent the ids of
+	// messages that failed for good without being sent.
+	accepted []message.Attempt
+	unsent   []string
+	// untried attempts only give their lease back; tried ones record an
+	// outcome.
+	untried, tried []message.Attempt
+}
+
+// sortAttempts turns the attempts on still-open messages into the rows,
+// events and refunds they cause; a repeated result changes nothing more.
+func sortAttempts(results []message.Attempt, open map[string]bool) attemptWrites {
+	w := attemptWrites{changes: make([]StatusChange, 0, len(results)), events: make([]messageEvent, 0, len(results))}
+	for _, r := range results {
+		r.At, r.RetryAt = r.At.UTC(), r.RetryAt.UTC()
+		if !open[r.MessageID] {
+			continue
+		}
+		open[r.MessageID] = false // a repeated result changes nothing more
+		if r.Untried {
+			w.untried = append(w.untried, r)
+			continue
+		}
+		w.tried = append(w.tried, r)
+		if r.Status == message.Sent {
+			w.accepted = append(w.accepted, r)
+		} else if r.Status.Failure() {
+			// Final without a provider's acceptance: nothing was sent.
+			w.unsent = append(w.unsent, r.MessageID)
+		}
+		if r.Rerouted != "" {
+			w.changes = append(w.changes, StatusChange{MessageID: r.MessageID, Status: message.Queued, ErrorCode: message.CodeRouted,
+				Reason: r.Rerouted, Applied: true, At: r.At})
+		}
+		w.changes = append(w.changes, StatusChange{MessageID: r.MessageID, Status: r.Status, Provider: r.Provider,
+			ErrorCode: r.Code, Reason: r.Reason, Applied: true, At: r.At})
+		ev := messageEvent{MessageID: r.MessageID, Status: r.Status, ErrorCode: r.Code, Reason: r.Reason, At: r.At}
+		if r.Status == message.Sent {
+			ev.ErrorCode = "" // a provider's acceptance code ("OK", "200") is no error
+		}
+		w.events = append(w.events, ev)
+	}
+	return w
+}
+
+// writeAttempts writes w in tx: leases, outcomes, senders, history,
+// refunds and the message events.
+func (s *Store) writeAttempts(tx *eventTx, w attemptWrites) error {
+	if err := releaseUntried(tx.DB, w.untried); err != nil {
+		return err
+	}
+	if err := updateOutcomes(tx.DB, w.tried); err != nil {
+		return err
+	}
+	if err := recordSenders(tx.DB, w.accepted); err != nil {
+		return err
+	}
+	if len(w.changes) > 0 {
+		if err := insertRows(tx.DB, w.changes); err != nil {
+			return err
+		}
+	}
+	if err := refundMessages(tx.DB, w.unsent, RefundUnsent, s.now()); err != nil {
+		return err
+	}
+	// Before the held reports RecordAttempts applies next, so that
+	// message.sent comes before the message.delivered a held report may
+	// cause.
+	return enqueueMessageEvents(tx, w.events)
 }
 
 // StoreEvents durably stores events a provider reported: status events move
