@@ -520,6 +520,8 @@ func (d *Dispatcher) leaseTooShort(msgs []*Message) bool {
 	return false
 }
 
+// sendChunk sends one call's messages to the provider and turns its
+// answer, or its failure, into one attempt per message.
 func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost.Capabilities, chunk []*Message) []message.Attempt {
 	batch := make([]message.Outgoing, len(chunk))
 	for i, m := range chunk {
@@ -535,63 +537,78 @@ func (d *Dispatcher) sendChunk(ctx context.Context, name string, caps pluginhost
 	took := time.Since(start)
 	cancel()
 	now := d.o.Now()
-	observe := func(ok bool, latency time.Duration) {
-		if d.o.Observer != nil {
-			d.o.Observer.Observe(name, ok, latency)
-		}
+	if err != nil {
+		return d.sendFailed(name, caps, chunk, now, err)
 	}
+	// The plugin host gives one result per message, in order, or an error
+	// (it holds plugins to that rule).
 	out := make([]message.Attempt, len(chunk))
-	if err != nil && lostAnswer(err, caps) {
+	for i, m := range chunk {
+		out[i] = d.answered(name, m, res[i], now, took)
+	}
+	return out
+}
+
+// observe tells the observer how a call to the provider went.
+func (d *Dispatcher) observe(name string, ok bool, latency time.Duration) {
+	if d.o.Observer != nil {
+		d.o.Observer.Observe(name, ok, latency)
+	}
+}
+
+// sendFailed is the attempts of a call that failed as a whole: in doubt
+// when the plugin died with the answer unknown, otherwise a retry.
+func (d *Dispatcher) sendFailed(name string, caps pluginhost.Capabilities, chunk []*Message, now time.Time, err error) []message.Attempt {
+	out := make([]message.Attempt, len(chunk))
+	if lostAnswer(err, caps) {
 		d.log.Warn("the plugin died during Send; the provider is asked about the messages before they are sent again",
 			"provider", name, "messages", len(chunk), "error", err)
 		for i, m := range chunk {
 			out[i] = d.inDoubt(m, name, now, "the plugin died during Send; the provider is asked whether it took the message before it is sent again")
-			observe(false, 0)
+			d.observe(name, false, 0)
 		}
 		return out
 	}
-	if err != nil {
-		unavailable := errors.Is(err, pluginhost.ErrUnavailable)
-		d.log.Warn("send failed, will try again", "provider", name, "messages", len(chunk), "unavailable", unavailable, "error", err)
-		for i, m := range chunk {
-			out[i] = d.retry(m, name, now, 0, "SEND_ERROR", err.Error(), unavailable)
-			observe(false, 0)
-		}
-		return out
-	}
-	// The plugin host gives one result per message, in order, or an error
-	// (it holds plugins to that rule).
+	unavailable := errors.Is(err, pluginhost.ErrUnavailable)
+	d.log.Warn("send failed, will try again", "provider", name, "messages", len(chunk), "unavailable", unavailable, "error", err)
 	for i, m := range chunk {
-		r := res[i]
-		switch {
-		case r.Outcome == message.OutcomeAccepted:
-			observe(true, took)
-			if d.o.Metrics != nil {
-				d.o.Metrics.Sent(name, m, now)
-			}
-			out[i] = message.Attempt{MessageID: m.ID, Provider: name, Status: message.Sent,
-				ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
-			if m.Sender == "" {
-				out[i].Sender = r.Sender // the provider's default sender, which the recipient saw
-			}
-		case r.Outcome == message.OutcomeRefused:
-			out[i] = d.refused(m, name, now, r)
-		case r.Outcome == message.OutcomeExpired:
-			// The message's fault, not the provider's: no observation.
-			out[i] = message.Attempt{MessageID: m.ID, Provider: name, Status: message.Expired, Candidate: m.Candidate,
-				Code: r.Code, Reason: fmt.Sprintf("%s: %s", name, r.Reason), At: now}
-		case r.Outcome.ProviderDown():
-			// The provider's fault, not the message's: on to the next
-			// candidate, pending when none is left (the plugin host marks
-			// a provider whose account was refused unhealthy).
-			observe(false, took)
-			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, true)
-		default:
-			observe(false, took)
-			out[i] = d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, false)
-		}
+		out[i] = d.retry(m, name, now, 0, "SEND_ERROR", err.Error(), unavailable)
+		d.observe(name, false, 0)
 	}
 	return out
+}
+
+// answered is the attempt a provider's answer r about m makes; took is
+// how long the call took.
+func (d *Dispatcher) answered(name string, m *Message, r message.SendResult, now time.Time, took time.Duration) message.Attempt {
+	switch {
+	case r.Outcome == message.OutcomeAccepted:
+		d.observe(name, true, took)
+		if d.o.Metrics != nil {
+			d.o.Metrics.Sent(name, m, now)
+		}
+		a := message.Attempt{MessageID: m.ID, Provider: name, Status: message.Sent,
+			ProviderMessageID: r.ProviderMessageID, Candidate: m.Candidate, Code: r.Code, At: now}
+		if m.Sender == "" {
+			a.Sender = r.Sender // the provider's default sender, which the recipient saw
+		}
+		return a
+	case r.Outcome == message.OutcomeRefused:
+		return d.refused(m, name, now, r)
+	case r.Outcome == message.OutcomeExpired:
+		// The message's fault, not the provider's: no observation.
+		return message.Attempt{MessageID: m.ID, Provider: name, Status: message.Expired, Candidate: m.Candidate,
+			Code: r.Code, Reason: fmt.Sprintf("%s: %s", name, r.Reason), At: now}
+	case r.Outcome.ProviderDown():
+		// The provider's fault, not the message's: on to the next
+		// candidate, pending when none is left (the plugin host marks
+		// a provider whose account was refused unhealthy).
+		d.observe(name, false, took)
+		return d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, true)
+	default:
+		d.observe(name, false, took)
+		return d.retry(m, name, now, r.RetryAfter, r.Code, r.Reason, false)
+	}
 }
 
 // retry plans the next attempt after a temporary failure at a provider: the

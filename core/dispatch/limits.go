@@ -147,46 +147,12 @@ func (l *limiters) pace(name string, group []*Message, size int, now time.Time, 
 		}
 		return send, nil
 	}
-	bucket := lim.tps
-	b := bucket.Burst()
+	b := lim.tps.Burst()
 	i := 0
 	for i < len(group) {
-		j, tokens := i, 0
-		for j < len(group) && j-i < size {
-			segs := max(group[j].Segments, 1)
-			if j > i && tokens+segs > b {
-				break
-			}
-			tokens += segs
-			j++
-		}
-		// A call is due when its first reservation is: that is the whole
-		// call unless one message alone has more segments than the bucket
-		// holds. Such a message goes when the bucket is full, taking the
-		// whole window, and its further reservations run the bucket into
-		// debt, so the calls after it wait in proportion to its segments.
-		// (Waiting for its last reservation instead could never fit within
-		// wait once it needs more than wait's worth of tokens: the message
-		// was released round after round and never sent.)
-		var res []*rate.Reservation
-		at, fits := now, true
-		for left := tokens; left > 0; left -= b {
-			r := bucket.ReserveN(now, min(left, b))
-			res = append(res, r)
-			if len(res) > 1 {
-				continue // debt: OK by construction, min(left, b) <= b
-			}
-			if !r.OK() || r.DelayFrom(now) > wait {
-				fits = false
-				break
-			}
-			at = now.Add(r.DelayFrom(now))
-		}
+		j, tokens := nextCall(group, i, size, b)
+		at, fits := reserveCall(lim.tps, tokens, b, now, wait)
 		if !fits {
-			// Latest first, so the bucket gets every token back.
-			for k := len(res) - 1; k >= 0; k-- {
-				res[k].CancelAt(now)
-			}
 			break
 		}
 		send = append(send, chunk{msgs: group[i:j], at: at})
@@ -195,8 +161,62 @@ func (l *limiters) pace(name string, group []*Message, size int, now time.Time, 
 	if i == len(group) {
 		return send, nil
 	}
-	// The first message left out would have its turn no sooner than the
-	// bucket's horizon; the rest follow at the provider's rate.
+	return send, lim.releaseRest(group[i:], now)
+}
+
+// nextCall is the call starting at group[i]: it ends before group[j] and
+// needs tokens, at most size messages and at most the bucket's b tokens
+// unless its one message alone has more segments.
+func nextCall(group []*Message, i, size, b int) (j, tokens int) {
+	j = i
+	for j < len(group) && j-i < size {
+		segs := max(group[j].Segments, 1)
+		if j > i && tokens+segs > b {
+			break
+		}
+		tokens += segs
+		j++
+	}
+	return j, tokens
+}
+
+// reserveCall takes a call's tokens from bucket (burst b) and says when the
+// call is due, or that its turn does not come within wait of now (then it
+// takes nothing).
+func reserveCall(bucket *rate.Limiter, tokens, b int, now time.Time, wait time.Duration) (at time.Time, fits bool) {
+	// A call is due when its first reservation is: that is the whole
+	// call unless one message alone has more segments than the bucket
+	// holds. Such a message goes when the bucket is full, taking the
+	// whole window, and its further reservations run the bucket into
+	// debt, so the calls after it wait in proportion to its segments.
+	// (Waiting for its last reservation instead could never fit within
+	// wait once it needs more than wait's worth of tokens: the message
+	// was released round after round and never sent.)
+	var res []*rate.Reservation
+	at = now
+	for left := tokens; left > 0; left -= b {
+		r := bucket.ReserveN(now, min(left, b))
+		res = append(res, r)
+		if len(res) > 1 {
+			continue // debt: OK by construction, min(left, b) <= b
+		}
+		if !r.OK() || r.DelayFrom(now) > wait {
+			// Latest first, so the bucket gets every token back.
+			for k := len(res) - 1; k >= 0; k-- {
+				res[k].CancelAt(now)
+			}
+			return now, false
+		}
+		at = now.Add(r.DelayFrom(now))
+	}
+	return at, true
+}
+
+// releaseRest gives the messages that did not fit back to the queue. The
+// first would have its turn no sooner than the bucket's horizon; the rest
+// follow at the provider's rate.
+func (lim *limiter) releaseRest(rest []*Message, now time.Time) (release []message.Attempt) {
+	bucket := lim.tps
 	probe := bucket.ReserveN(now, 1)
 	turn := now.Add(probe.DelayFrom(now))
 	probe.CancelAt(now)
@@ -204,12 +224,12 @@ func (l *limiters) pace(name string, group []*Message, size int, now time.Time, 
 		turn = lim.releaseAfter
 	}
 	per := time.Duration(float64(time.Second) / float64(bucket.Limit()))
-	for _, m := range group[i:] {
+	for _, m := range rest {
 		release = append(release, released(m, now, turn))
 		turn = turn.Add(time.Duration(max(m.Segments, 1)) * per)
 	}
 	lim.releaseAfter = turn
-	return send, release
+	return release
 }
 
 // released gives a claimed message back to the queue untried at now, due
