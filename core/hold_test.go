@@ -346,6 +346,9 @@ route "default" {
 		if !hasChange(v.History, message.CodeRouted, "route vip (late); at accept: route vip (sandbox)") {
 			t.Errorf("vip history lacks the decision at accept: %+v", v.History)
 		}
+		if !strings.Contains(v.Why, `"late"`) || strings.Contains(v.Why, `"sandbox"`) {
+			t.Errorf("vip's why after routing again: %s; want the send-time decision (late), not accept's (sandbox)", v.Why)
+		}
 
 		run(day(7, 19, 0), 1)
 		if v := detail(gone); v.Status != message.Failed || v.ErrorCode != "NO_ROUTE" || !strings.Contains(v.ErrorMessage, "at accept it had route default (sandbox)") {
@@ -356,6 +359,9 @@ route "default" {
 		if v := detail(evening); v.Status != message.Queued || v.ErrorCode != message.CodeHeld || v.Route != "evening" ||
 			v.ErrorMessage != "held for quiet hours until 06:00 Asia/Yangon" {
 			t.Errorf("transactional at 20:30: %s %s %q route %s; want held by the reloaded evening route", v.Status, v.ErrorCode, v.ErrorMessage, v.Route)
+		}
+		if v := detail(evening); !strings.Contains(v.Why, `"evening"`) || !strings.Contains(v.Why, "06:00") {
+			t.Errorf("held transactional's why: %s; want the evening route's decision with its hold", v.Why)
 		}
 		run(day(7, 23, 0), 0) // marketing was held at accept until 06:00
 

@@ -26,6 +26,9 @@ func (r Rerouter) Reroute(ctx context.Context, m message.Scheduled, at time.Time
 		return message.Decision{}, err
 	}
 	facts.MessageID = m.ID
+	// The message's kept explanation becomes this decision's: GET
+	// /api/v1/sms/{id} must say why it went where it actually went.
+	facts.KeepWhy = true
 	plan, err := r.Planner.PlanAt(ctx, facts, at)
 	var nr *routing.NoRouteError
 	if errors.As(err, &nr) && nr.Refused {
@@ -39,7 +42,8 @@ func (r Rerouter) Reroute(ctx context.Context, m message.Scheduled, at time.Time
 	if err != nil {
 		return message.Decision{}, err
 	}
-	return message.Decision{Route: plan.Route, Plan: planEntries(plan), HoldUntil: plan.Hold.Until, HoldReason: plan.Hold.Reason}, nil
+	return message.Decision{Route: plan.Route, Plan: planEntries(plan), HoldUntil: plan.Hold.Until, HoldReason: plan.Hold.Reason,
+		Why: whyText(plan.Why)}, nil
 }
 
 // planEntries is a routing plan as a message records it.

@@ -19,7 +19,7 @@ type Rerouter interface {
 // reroutedTo is a scheduled message's decision at its send time, to be
 // recorded with whatever its attempt comes to.
 type reroutedTo struct {
-	route, plan, note string
+	route, plan, note, why string
 }
 
 // reroute routes a scheduled message on its first claim again. ok is true
@@ -40,7 +40,7 @@ func (d *Dispatcher) reroute(ctx context.Context, m *Message, now time.Time, don
 		return message.Attempt{MessageID: m.ID, Status: message.Failed, Code: "NO_ROUTE", Candidate: m.Candidate,
 			Reason: fmt.Sprintf("no route at its send time: %s; at accept it had %s", dec.NoRoute, before), At: now}, false
 	}
-	r := reroutedTo{route: dec.Route, plan: message.EncodePlan(dec.Plan),
+	r := reroutedTo{route: dec.Route, plan: message.EncodePlan(dec.Plan), why: dec.Why,
 		note: fmt.Sprintf("routed again at its send time: route %s (%s); at accept: %s", dec.Route,
 			strings.Join(message.Providers(dec.Plan), ", "), before)}
 	if dec.HoldUntil.After(now) {
@@ -50,7 +50,7 @@ func (d *Dispatcher) reroute(ctx context.Context, m *Message, now time.Time, don
 			reason += "; its validity ends first, so it will expire unsent"
 		}
 		return message.Attempt{MessageID: m.ID, Status: message.Queued, Code: message.CodeHeld, Reason: reason, At: now,
-			RetryAt: at, Plan: r.plan, Route: r.route, Rerouted: r.note}, false
+			RetryAt: at, Plan: r.plan, Route: r.route, Rerouted: r.note, Why: r.why}, false
 	}
 	m.Plan, m.Candidate, m.Route = r.plan, 0, r.route
 	done[m.ID] = r
@@ -66,7 +66,7 @@ func recordReroutes(results []message.Attempt, done map[string]reroutedTo) {
 		if !ok || results[i].Untried {
 			continue
 		}
-		results[i].Route, results[i].Rerouted = r.route, r.note
+		results[i].Route, results[i].Rerouted, results[i].Why = r.route, r.note, r.why
 		if results[i].Plan == "" {
 			results[i].Plan = r.plan
 		}

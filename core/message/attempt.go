@@ -37,4 +37,7 @@ type Attempt struct {
 	// accept for the record.
 	Route    string
 	Rerouted string
+	// Why, when set with Route, replaces the message's kept explanation
+	// (Detail.Why) with the decision at its send time.
+	Why string
 }

@@ -25,4 +25,7 @@ type Decision struct {
 	HoldReason string
 	// NoRoute, when set, says why no route takes the message.
 	NoRoute string
+	// Why is the decision's compact explanation as JSON (routing.Why),
+	// which replaces the one kept at accept.
+	Why string
 }

@@ -28,7 +28,8 @@ type Detail struct {
 	Plan      []PlanEntry
 	Candidate int
 	// Why is the decision's compact explanation as JSON (see
-	// routing.Why), kept at accept; "" for messages accepted before it
+	// routing.Why), kept at accept (a scheduled message's at its send
+	// time, when it was routed again); "" for messages accepted before it
 	// was kept.
 	Why string
 	// Provider and ProviderMessageID are where the message went and the

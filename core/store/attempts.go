@@ -85,6 +85,7 @@ type outcomeKey struct {
 	retryAt   time.Time
 	plan      string
 	route     string
+	why       string
 }
 
 // updateOutcomes records tried results: sent with the provider's message
@@ -93,7 +94,7 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 	groups := map[outcomeKey][]message.Attempt{}
 	var order []outcomeKey
 	for _, r := range results {
-		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan, r.Route}
+		k := outcomeKey{r.Status, r.Provider, r.Candidate, r.Code, r.Reason, r.At, r.RetryAt, r.Plan, r.Route, r.Why}
 		if r.Status == message.Sent {
 			k.code, k.reason, k.retryAt = "", "", time.Time{}
 		}
@@ -115,6 +116,9 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 			}
 			if k.route != "" {
 				up["route"] = k.route
+			}
+			if k.why != "" {
+				up["why"] = k.why
 			}
 			var each []perMessage
 			switch {
