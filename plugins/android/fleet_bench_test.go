@@ -1,7 +1,6 @@
 package android_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/smsrouter/smsrouter/plugins/android"
 	"github.com/smsrouter/smsrouter/plugins/android/phonetest"
+	"github.com/smsrouter/smsrouter/plugins/internal/benchpeer"
 	"github.com/smsrouter/smsrouter/sdk"
 )
 
@@ -100,7 +99,7 @@ func BenchmarkHandToPhonesOwnProcess(b *testing.B) {
 	for _, batch := range []int{20, 50} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			p, url := benchProvider(b)
-			startPhonesChild(b, url)
+			benchpeer.Start(b, "TestBenchmarkPhonesChild", benchPhonesEnv+"="+url)
 			waitPhonesOnline(b, p, benchPhones)
 			handToPhones(b, p, nil, batch)
 		})
@@ -130,44 +129,10 @@ func TestBenchmarkPhonesChild(t *testing.T) {
 			}
 		}()
 	}
-	fmt.Println("phones ready")
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes it
+	benchpeer.Ready()
 	// The parent is done with the phones: leave without the goroutine
 	// check, which the phones' open connections would fail.
 	os.Exit(0)
-}
-
-func startPhonesChild(b *testing.B, url string) {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchmarkPhonesChild$", "-test.v")
-	cmd.Env = append(os.Environ(), benchPhonesEnv+"="+url)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "phones ready") {
-			go func() { // keep reading so the child never blocks on its output
-				for sc.Scan() {
-				}
-			}()
-			return
-		}
-	}
-	b.Fatalf("the phones' child process ended before its phones were ready: %v", sc.Err())
 }
 
 // waitPhonesOnline waits until n phones are online.

@@ -1,12 +1,10 @@
 package modem_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsrouter/smsrouter/plugins/internal/benchpeer"
 	"github.com/smsrouter/smsrouter/plugins/modem"
 	"github.com/smsrouter/smsrouter/plugins/modem/modemtest"
 	"github.com/smsrouter/smsrouter/sdk"
@@ -36,7 +35,7 @@ const (
 func BenchmarkSendSixteenPorts(b *testing.B) {
 	const ports = 16
 	dir := b.TempDir()
-	startModemChild(b, dir, ports)
+	benchpeer.Start(b, "TestBenchmarkModemChild", benchPortsEnv+"="+dir, benchCountEnv+"="+strconv.Itoa(ports))
 	paths := make([]any, ports)
 	for i := range paths {
 		paths[i] = filepath.Join(dir, fmt.Sprintf("modem%d", i))
@@ -108,41 +107,7 @@ func TestBenchmarkModemChild(t *testing.T) {
 			}
 		}()
 	}
-	fmt.Println("modems ready")
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes it
-}
-
-func startModemChild(b *testing.B, dir string, n int) {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchmarkModemChild$", "-test.v")
-	cmd.Env = append(os.Environ(), benchPortsEnv+"="+dir, benchCountEnv+"="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "modems ready") {
-			go func() { // keep reading so the child never blocks on its output
-				for sc.Scan() {
-				}
-			}()
-			return
-		}
-	}
-	b.Fatalf("the modem child process ended before its modems were ready: %v", sc.Err())
+	benchpeer.Ready()
 }
 
 // startBenchProvider configures the provider and counts its delivered
