@@ -143,16 +143,24 @@ func clean(raw string) (string, string) {
 	return b.String(), ""
 }
 
+// parse computes the facts of a cleaned number. Numbers in plain
+// international form skip libphonenumber's general-purpose parsing, and
+// every number its per-call pattern lookups (plan.go); the answers are the
+// library's.
 func parse(e164ish string) (Number, string) {
-	pn, err := phonenumbers.Parse(e164ish, phonenumbers.UNKNOWN_REGION)
-	if err != nil {
-		return Number{}, err.Error()
-	}
-	if !phonenumbers.IsPossibleNumber(pn) {
-		return Number{}, "not a possible number for its country"
+	pn, nsn, ok := parseInternational(e164ish)
+	if !ok {
+		var err error
+		if pn, err = phonenumbers.Parse(e164ish, phonenumbers.UNKNOWN_REGION); err != nil {
+			return Number{}, err.Error()
+		}
+		nsn = phonenumbers.GetNationalSignificantNumber(pn)
 	}
 	cc := int(pn.GetCountryCode())
-	region := phonenumbers.GetRegionCodeForNumber(pn)
+	if !possible(cc, nsn) {
+		return Number{}, "not a possible number for its country"
+	}
+	region, typ := regionAndType(cc, nsn)
 	if region == "" || region == phonenumbers.UNKNOWN_REGION {
 		// Possible-but-invalid numbers in shared calling codes (+1, +7, +44)
 		// match no region's validity patterns; the code's main region is the
@@ -165,12 +173,15 @@ func parse(e164ish string) (Number, string) {
 	// A missing carrier is normal (fixed lines, ported or new ranges), so a
 	// lookup error only leaves Operator empty.
 	operator, _ := phonenumbers.GetCarrierForNumber(pn, "en")
+	callingCode := strconv.Itoa(cc)
 	return Number{
-		E164:        phonenumbers.Format(pn, phonenumbers.E164),
+		// What phonenumbers.Format(pn, E164) writes, without building the
+		// national significant number again.
+		E164:        "+" + callingCode + nsn,
 		Country:     region,
-		CallingCode: strconv.Itoa(cc),
+		CallingCode: callingCode,
 		Operator:    operator,
-		Type:        typeNames[phonenumbers.GetNumberType(pn)],
+		Type:        typeNames[typ],
 	}, ""
 }
 
