@@ -266,6 +266,12 @@ type dupKey = [2]string
 // in idx with as few statements as possible, and sets refused[i] for those
 // already claimed (by an earlier request or earlier in this batch).
 func claimDuplicates(tx *gorm.DB, as []intake.Acceptance, idx []int, refused []error, now time.Time) error {
+	if len(idx) == 0 {
+		// No duplicate window (duplicate_window = "0s", or none of the
+		// batch has one): no statement, rather than one that claims
+		// nothing in every accept transaction.
+		return nil
+	}
 	rows, first := firstClaims(as, idx, refused)
 	claimed := map[dupKey]bool{}
 	if tx.Dialector.Name() == DriverPostgres {
