@@ -140,45 +140,106 @@ func (s *Store) deleteInChunks(ctx context.Context, table, where string, args ..
 }
 
 // pruneWebhooks deletes deliveries delivered or given up before cutoff,
-// with their attempts, a chunk per transaction.
+// with their attempts, a chunk per transaction. It walks the table in seq
+// order from its oldest row and stops at the first row created at or
+// after cutoff: a delivery finishes after it is created, and seqs follow
+// creation, so past that row there is nothing (or, for a row whose insert
+// overtook an older one's, little) to prune yet, and what is left goes in
+// the next round. No index serves the prune but the primary key: an index
+// of finished deliveries cost every delivery an entry when it was recorded
+// delivered, for a reader that runs every ten minutes.
 func (s *Store) pruneWebhooks(ctx context.Context, cutoff time.Time) (deliveries, attempts int64, err error) {
 	cutoff = cutoff.UTC()
+	var after uint64
 	for {
 		start := time.Now()
-		var n int
-		var gone, goneAttempts int64
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			var seqs []uint64
-			// A delivery is created before it finishes, so one that finished
-			// before cutoff was created before it too: the condition on
-			// created_at lets idx_webhook_deliveries_finished find the rows
-			// (its states written out, as its condition is); the other says
-			// what is meant.
-			err := forUpdateSkipLocked(tx.Model(&WebhookDelivery{})).
-				Where("state IN ('delivered', 'gave_up') AND created_at < ?", cutoff).
-				Where("COALESCE(delivered_at, gave_up_at) < ?", cutoff).
-				Limit(pruneChunk).Pluck("seq", &seqs).Error
-			if err != nil || len(seqs) == 0 {
-				return err
-			}
-			n = len(seqs)
-			res := tx.Where("delivery_seq IN ?", seqs).Delete(&WebhookAttempt{})
-			if res.Error != nil {
-				return res.Error
-			}
-			goneAttempts = res.RowsAffected
-			res = tx.Where("seq IN ?", seqs).Delete(&WebhookDelivery{})
-			gone = res.RowsAffected
-			return res.Error
-		})
-		if err == nil {
-			deliveries, attempts = deliveries+gone, attempts+goneAttempts
+		page, err := s.webhookPage(ctx, after)
+		if err != nil {
+			return deliveries, attempts, err
 		}
-		if err != nil || n < pruneChunk {
+		due, last, done := prunable(page, cutoff)
+		after = last
+		gone, goneAttempts, err := s.deleteFinishedWebhooks(ctx, due, cutoff)
+		deliveries, attempts = deliveries+gone, attempts+goneAttempts
+		if err != nil || done {
 			return deliveries, attempts, err
 		}
 		if err := s.writerTurn(ctx, time.Since(start)); err != nil {
 			return deliveries, attempts, err
 		}
 	}
+}
+
+// prunedDelivery is what the prune reads of a delivery.
+type prunedDelivery struct {
+	Seq         uint64
+	State       string
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
+	GaveUpAt    *time.Time
+}
+
+// webhookPage reads up to pruneChunk deliveries after seq after, in seq
+// order (a range of the primary key).
+func (s *Store) webhookPage(ctx context.Context, after uint64) ([]prunedDelivery, error) {
+	var page []prunedDelivery
+	err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Select("seq", "state", "created_at", "delivered_at", "gave_up_at").
+		Where("seq > ?", after).Order("seq").Limit(pruneChunk).Scan(&page).Error
+	if err != nil {
+		return nil, fmt.Errorf("read webhook deliveries after %d: %w", after, err)
+	}
+	return page, nil
+}
+
+// prunable returns the deliveries of page finished before cutoff, the seq
+// the next page starts after, and whether the walk is done: page is the
+// table's last, or holds a row created at or after cutoff.
+func prunable(page []prunedDelivery, cutoff time.Time) (due []uint64, last uint64, done bool) {
+	for _, d := range page {
+		if !d.CreatedAt.Before(cutoff) {
+			return due, last, true
+		}
+		last = d.Seq
+		finished := d.DeliveredAt
+		if d.State == WebhookGaveUp {
+			finished = d.GaveUpAt
+		}
+		if (d.State == WebhookDelivered || d.State == WebhookGaveUp) && finished != nil && finished.Before(cutoff) {
+			due = append(due, d.Seq)
+		}
+	}
+	return due, last, len(page) < pruneChunk
+}
+
+// deleteFinishedWebhooks deletes the deliveries of seqs still finished
+// before cutoff, with their attempts, in one transaction. On PostgreSQL
+// rows another server is deleting (or a deliverer updating) are skipped:
+// they are gone by the next run if not now.
+func (s *Store) deleteFinishedWebhooks(ctx context.Context, seqs []uint64, cutoff time.Time) (deliveries, attempts int64, err error) {
+	if len(seqs) == 0 {
+		return 0, 0, nil
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var locked []uint64
+		// The states are written into the statement, as everywhere the
+		// table is read by state (see pendingDeliveries).
+		err := forUpdateSkipLocked(tx.Model(&WebhookDelivery{})).
+			Where("seq IN ? AND state IN ('"+WebhookDelivered+"', '"+WebhookGaveUp+"')", seqs).
+			Where("COALESCE(delivered_at, gave_up_at) < ?", cutoff).Pluck("seq", &locked).Error
+		if err != nil || len(locked) == 0 {
+			return err
+		}
+		res := tx.Where("delivery_seq IN ?", locked).Delete(&WebhookAttempt{})
+		if res.Error != nil {
+			return res.Error
+		}
+		attempts = res.RowsAffected
+		res = tx.Where("seq IN ?", locked).Delete(&WebhookDelivery{})
+		deliveries = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("delete %d finished webhook deliveries: %w", len(seqs), err)
+	}
+	return deliveries, attempts, nil
 }

@@ -186,3 +186,74 @@ func TestPruneOnTwoServers(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneWebhooksWalksThePrimaryKey: the prune reads deliveries in seq
+// order, a page at a time, up to the first one created within the
+// retention. Finished deliveries past the retention go, over more than a
+// page and around pending ones; a pending delivery, one finished within
+// the retention and everything created within it stay.
+func TestPruneWebhooksWalksThePrimaryKey(t *testing.T) {
+	c := newClock()
+	c.pairs(t, func(t *testing.T, a, _ *store.Store) {
+		ctx := ctxT(t)
+		now := c.now()
+		old, recent := now.Add(-40*24*time.Hour), now.Add(-time.Hour)
+		row := func(i int, state string, created, done time.Time) store.WebhookDelivery {
+			d := store.WebhookDelivery{EventID: fmt.Sprintf("evt_%d", i), AccountID: "acc", MessageID: fmt.Sprintf("msg_%d", i),
+				Type: string(outbox.EventMessageSent), Payload: "{}", State: state, Attempts: 1, NextAttemptAt: created, CreatedAt: created}
+			switch state {
+			case store.WebhookDelivered:
+				d.DeliveredAt = &done
+			case store.WebhookGaveUp:
+				d.GaveUpAt = &done
+			}
+			return d
+		}
+		const pages = 5000 + 20
+		var rows []store.WebhookDelivery
+		for i := range pages {
+			switch {
+			case i%7 == 3:
+				rows = append(rows, row(i, store.WebhookPending, old, time.Time{}))
+			case i%7 == 5:
+				rows = append(rows, row(i, store.WebhookGaveUp, old, old.Add(time.Minute)))
+			case i == 11:
+				// Created long ago, finished within the retention.
+				rows = append(rows, row(i, store.WebhookDelivered, old, recent))
+			default:
+				rows = append(rows, row(i, store.WebhookDelivered, old, old.Add(time.Second)))
+			}
+		}
+		for i := range 3 {
+			rows = append(rows, row(pages+i, store.WebhookDelivered, recent, recent))
+		}
+		if err := a.DB().CreateInBatches(rows, 50).Error; err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for _, r := range rows {
+			if r.State != store.WebhookPending && r.CreatedAt.Equal(old) && r.EventID != "evt_11" {
+				want++
+			}
+		}
+		p, err := a.Prune(ctx, retention.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Webhooks != want {
+			t.Errorf("Prune deleted %d deliveries, want %d", p.Webhooks, want)
+		}
+		if left := count(t, a, &store.WebhookDelivery{}, ""); left != int64(len(rows))-want {
+			t.Errorf("%d deliveries left, want %d", left, int64(len(rows))-want)
+		}
+		if n := count(t, a, &store.WebhookDelivery{}, "event_id = ?", "evt_11"); n != 1 {
+			t.Error("a delivery finished within the retention was pruned")
+		}
+		if n := count(t, a, &store.WebhookDelivery{}, "created_at > ?", old); n != 3 {
+			t.Errorf("%d of the 3 recent deliveries left", n)
+		}
+		if p, err := a.Prune(ctx, retention.Policy{}); err != nil || p.Webhooks != 0 {
+			t.Errorf("second Prune = %+v, %v; want nothing deleted", p, err)
+		}
+	})
+}

@@ -114,7 +114,10 @@ func (s *Store) migrate(db *gorm.DB) error {
 // by age and by expiry over every row, replaced by partial ones; the
 // account_id index of messages, replaced by idx_messages_account_created;
 // the assignment index of numbers, replaced by the partial
-// idx_phone_numbers_free and idx_phone_numbers_free_op)
+// idx_phone_numbers_free and idx_phone_numbers_free_op; the partial index
+// of finished webhook deliveries, idx_webhook_deliveries_finished, which
+// cost each delivery an entry for the prune, now a walk of the primary
+// key)
 // and, on
 // PostgreSQL, sets the messages
 // and webhook_deliveries tables up for their life as queues: every message is updated several times
@@ -125,7 +128,7 @@ func (s *Store) migrate(db *gorm.DB) error {
 func tuneQueueTable(tx *gorm.DB) error {
 	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id", "idx_webhook_deliveries_event_id",
 		"idx_webhook_deliveries_due", "idx_processed_events_created_at", "idx_processed_events_expires_at", "idx_messages_account_id",
-		"idx_phone_numbers_pick"} {
+		"idx_phone_numbers_pick", "idx_webhook_deliveries_finished"} {
 		if err := tx.Exec("DROP INDEX IF EXISTS " + old).Error; err != nil {
 			return fmt.Errorf("drop the earlier index %s: %w", old, err)
 		}

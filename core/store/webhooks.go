@@ -89,15 +89,11 @@ type WebhookDelivery struct {
 	// WebhookAttempt row: most deliveries succeed at once, and a row (and
 	// two index entries) per event was a tenth of the database's writes.
 	LastDurationMS int64 `gorm:"not null;default:0"`
-	// idx_webhook_deliveries_finished serves the retention's prune, the
-	// only reader of finished deliveries by age. It holds finished rows
-	// only, so a delivery gets one entry in it (when it is recorded
-	// delivered), not one per row version: an index over (state,
-	// next_attempt_at) for the same purpose took an entry on the insert
-	// and another on the delivered update, two of the dozens of index
-	// entries PostgreSQL wrote per message (docs/performance.md, the
-	// chain side by side).
-	CreatedAt   time.Time `gorm:"index:idx_webhook_deliveries_finished,where:state IN ('delivered'\\,'gave_up')"`
+	// CreatedAt has no index: the retention's prune, the only reader of
+	// deliveries by age, walks the primary key instead (pruneWebhooks).
+	// An index of finished deliveries took an entry when each was
+	// recorded delivered, and kept that update from being HOT.
+	CreatedAt   time.Time
 	DeliveredAt *time.Time
 	GaveUpAt    *time.Time
 }
