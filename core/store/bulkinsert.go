@@ -43,19 +43,7 @@ func insertRowsReturning(tx *gorm.DB, rows any, returning string, scan func(*sql
 	if tx.Dialector.Name() != DriverPostgres {
 		return insertRowChunks(ctx, tx, plan, rv, now, returning, scan)
 	}
-	cols := make([]reflect.Value, len(plan.fields))
-	for i, f := range plan.fields {
-		cols[i] = reflect.MakeSlice(reflect.SliceOf(f.FieldType), 0, rv.Len())
-	}
-	for r := range rv.Len() {
-		for i, v := range plan.values(ctx, rv.Index(r), now) {
-			cols[i] = reflect.Append(cols[i], v)
-		}
-	}
-	args := make([]any, len(cols))
-	for i, c := range cols {
-		args[i] = c.Interface()
-	}
+	args := plan.columns(ctx, rv, now)
 	if returning == "" {
 		if _, err := tx.Statement.ConnPool.ExecContext(ctx, plan.sql, args...); err != nil {
 			return fmt.Errorf("insert %d rows into %s: %w", rv.Len(), plan.table, err)
@@ -93,6 +81,28 @@ type insertPlan struct {
 	rowValues string
 }
 
+// columns is the plan's PostgreSQL arguments for rows (a slice of the
+// model): one slice per column, of the field's type. Each is made at its
+// full length and filled in place, since reflect.Append allocates a slice
+// header per call even when the capacity is there.
+func (p *insertPlan) columns(ctx context.Context, rows reflect.Value, now time.Time) []any {
+	n := rows.Len()
+	cols := make([]reflect.Value, len(p.fields))
+	for i, f := range p.fields {
+		cols[i] = reflect.MakeSlice(reflect.SliceOf(f.FieldType), n, n)
+	}
+	for r := range n {
+		for i, v := range p.values(ctx, rows.Index(r), now) {
+			cols[i].Index(r).Set(v)
+		}
+	}
+	args := make([]any, len(cols))
+	for i, c := range cols {
+		args[i] = c.Interface()
+	}
+	return args
+}
+
 // values yields the plan's column values of one row (a model or a
 // pointer to one), setting an unset creation or update time to now first,
 // as gorm's Create does.
@@ -102,7 +112,9 @@ func (p *insertPlan) values(ctx context.Context, row reflect.Value, now time.Tim
 		for i, f := range p.fields {
 			v := f.ReflectValueOf(ctx, row)
 			if f.AutoCreateTime != 0 || f.AutoUpdateTime != 0 {
-				if t, ok := v.Interface().(time.Time); ok && t.IsZero() {
+				// TypeAssert reads the time without boxing it (Interface
+				// allocates a copy per row).
+				if t, ok := reflect.TypeAssert[time.Time](v); ok && t.IsZero() {
 					v.Set(reflect.ValueOf(now))
 				}
 			}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,3 +59,14 @@ func EnqueueWebhook(tx *gorm.DB, accountID, messageID string, eventType outbox.E
 
 // PickQuery is the SELECT that picks the number to assign for req.
 func (s *Store) PickQuery(req numbers.Request) (string, []any) { return s.pickQuery(req) }
+
+// InsertColumns is the per-column arrays insertRows sends PostgreSQL for
+// rows (a slice of a model), with now for unset creation and update times.
+func InsertColumns(s *Store, rows any, now time.Time) ([]any, error) {
+	rv := reflect.ValueOf(rows)
+	plan, err := insertPlanFor(s.db, rv.Type().Elem())
+	if err != nil {
+		return nil, err
+	}
+	return plan.columns(context.Background(), rv, now), nil
+}
