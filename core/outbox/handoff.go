@@ -1,6 +1,10 @@
 package outbox
 
-import "time"
+import (
+	"time"
+
+	"github.com/smsrouter/smsrouter/core/message"
+)
 
 // Handoff is the deliverer in this process as event transactions see it:
 // asked before they write deliveries which it takes (Choose), and told
@@ -26,6 +30,23 @@ type Holder interface {
 	// newer event of the message may then be handed over too, and waits
 	// in the deliverer until they are finished.
 	Holds(messageID string, seqs []uint64) bool
+	// Knows answers, without the database, which older events of the
+	// message are still pending, for a new event of it written while the
+	// message stood at status before (its status ahead of the change the
+	// event reports): when the last event handed over to the deliverer
+	// for the message moved it to before, and the deliverer still holds
+	// that event or has recorded it finished, pending are the message's
+	// events it holds; otherwise ok is false and the store reads them.
+	//
+	// Why that suffices: a message's events are written only as it moves
+	// to a status of a higher rank (message.Status.MovesTo; no event for
+	// queued or pending), so a message still at the status the remembered
+	// event moved it to has had no event since. That event was handed
+	// over behind its older pending events, all held by the deliverer,
+	// and it is given back with any of them that is given back; so while
+	// it is held every pending event of the message is held, and once it
+	// is recorded finished so are they.
+	Knows(messageID string, before message.Status) (pending []uint64, ok bool)
 }
 
 // Batch is the deliveries one insert writes, as Choose needs to see them.
@@ -37,8 +58,13 @@ type Batch struct {
 	Target func(i int) (messageID string, sendable bool)
 	// Pending returns the seqs of the pending events of the messages; it
 	// may reorder messageIDs. It is nil when every delivery is its message's first event, so that
-	// no older one needs looking for.
+	// no older one needs looking for. It is asked only about the messages
+	// the Holder does not know (Holder.Knows).
 	Pending func(messageIDs []string) (map[string][]uint64, error)
+	// Before returns the status delivery i's message stood at before the
+	// change its event reports ("" when not known): the Holder may then
+	// know its pending events.
+	Before func(i int) message.Status
 	// Handed are the seqs the same transaction handed over in an earlier
 	// insert: held by the deliverer as soon as it commits.
 	Handed map[uint64]bool
@@ -71,7 +97,7 @@ func Choose(h Holder, b Batch) ([]Pick, error) {
 	var pending map[string][]uint64
 	if b.Pending != nil {
 		var err error
-		if pending, err = b.Pending(ids); err != nil {
+		if pending, err = pendingOf(h, b, candidates, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -89,6 +115,37 @@ func Choose(h Holder, b Batch) ([]Pick, error) {
 		out = append(out, Pick{Index: c.index, After: after})
 	}
 	return out, nil
+}
+
+// pendingOf returns the pending events of the candidates' messages: what
+// the Holder knows, and for the other messages what b.Pending reads.
+func pendingOf(h Holder, b Batch, cs []candidate, ids []string) (map[string][]uint64, error) {
+	pending := make(map[string][]uint64, len(cs))
+	var unknown []string
+	for i, c := range cs {
+		if b.Before != nil {
+			if before := b.Before(c.index); before != "" {
+				if seqs, ok := h.Knows(c.messageID, before); ok {
+					if len(seqs) > 0 {
+						pending[c.messageID] = seqs
+					}
+					continue
+				}
+			}
+		}
+		unknown = append(unknown, ids[i])
+	}
+	if len(unknown) == 0 {
+		return pending, nil
+	}
+	read, err := b.Pending(unknown)
+	if err != nil {
+		return nil, err
+	}
+	for id, seqs := range read {
+		pending[id] = seqs
+	}
+	return pending, nil
 }
 
 // candidate is a delivery of a Batch that may be handed over.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
@@ -13,6 +14,22 @@ import (
 type holder struct {
 	room int
 	held map[string][]uint64
+	// knows are the messages whose pending events the holder knows
+	// without the database, when they stand at the status given.
+	knows map[string]known
+}
+
+type known struct {
+	before  message.Status
+	pending []uint64
+}
+
+func (h holder) Knows(messageID string, before message.Status) ([]uint64, bool) {
+	k, ok := h.knows[messageID]
+	if !ok || k.before != before {
+		return nil, false
+	}
+	return k.pending, true
 }
 
 func (h holder) Room() int { return h.room }
@@ -128,5 +145,53 @@ func TestChooseWhenPendingReordersIDs(t *testing.T) {
 	got, err := outbox.Choose(holder{room: 10}, b)
 	if err != nil || len(got) != 1 || got[0].Index != 0 || got[0].After != nil {
 		t.Fatalf("Choose = %v, %v; want only m2, behind nothing (m1 waits behind 5, not held)", got, err)
+	}
+}
+
+// The order guard reads pending events only for the messages the holder
+// does not know: a message whose last event it was handed, standing at the
+// status that event moved it to.
+func TestChooseAsksTheHolderBeforeReading(t *testing.T) {
+	h := holder{room: 10, held: map[string][]uint64{"m2": {4}}, knows: map[string]known{
+		"m1": {before: message.Sent},
+		"m2": {before: message.Sent, pending: []uint64{4}},
+		"m3": {before: message.Sent},
+	}}
+	cases := []struct {
+		name   string
+		ids    []string
+		before []message.Status
+		read   map[string][]uint64
+		asked  []string
+		want   []outbox.Pick
+	}{
+		{name: "every message known: no read", ids: []string{"m1", "m2"}, before: []message.Status{message.Sent, message.Sent},
+			want: []outbox.Pick{{Index: 0}, {Index: 1, After: []uint64{4}}}},
+		{name: "a message at another status than the holder knows it at is read",
+			ids: []string{"m1", "m3"}, before: []message.Status{message.Sent, message.Unknown},
+			read: map[string][]uint64{"m3": {9}}, asked: []string{"m3"}, want: []outbox.Pick{{Index: 0}}},
+		{name: "unknown status before: read", ids: []string{"m1", "m4"}, before: []message.Status{message.Sent, ""},
+			asked: []string{"m4"}, want: []outbox.Pick{{Index: 0}, {Index: 1}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			b := outbox.Batch{Len: len(tc.ids), Target: func(i int) (string, bool) { return tc.ids[i], true },
+				Before: func(i int) message.Status { return tc.before[i] },
+				Pending: func(ids []string) (map[string][]uint64, error) {
+					asked = append(asked, ids...)
+					return tc.read, nil
+				}}
+			got, err := outbox.Choose(h, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(asked, tc.asked) {
+				t.Errorf("Pending asked about %v, want %v", asked, tc.asked)
+			}
+			if !slices.EqualFunc(got, tc.want, func(a, b outbox.Pick) bool { return a.Index == b.Index && slices.Equal(a.After, b.After) }) {
+				t.Errorf("Choose = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

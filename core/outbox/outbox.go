@@ -1,6 +1,10 @@
 package outbox
 
-import "time"
+import (
+	"time"
+
+	"github.com/smsrouter/smsrouter/core/message"
+)
 
 // State is where a delivery stands. The store keeps it as the string.
 type State string
@@ -45,6 +49,11 @@ type Delivery struct {
 	// by the same deliverer (Holder.Holds): it must wait until each of
 	// them is finished.
 	After []uint64
+	// Status is, for a message event handed over as it was written, the
+	// status the change it reports moved its message to: what the next
+	// event's message stands at before its own change while no other
+	// event came between (Holder.Knows). Empty otherwise.
+	Status message.Status
 }
 
 // Result is the outcome of one attempt at a leased delivery.

@@ -15,6 +15,10 @@ import (
 
 // Methods only this package's tests use.
 
+// OrderReads is how many times event transactions (of any store in the
+// process) read the pending events of messages to order a new event.
+func OrderReads() int64 { return orderReads.Load() }
+
 // KeyCacheLive reports whether verified API keys are being kept in memory
 // (this process hears key changes), so tests can wait for it.
 func (s *Store) KeyCacheLive() bool {

@@ -231,7 +231,10 @@ type takeAll struct {
 
 func (h *takeAll) Room() int                   { return 1000 }
 func (h *takeAll) Holds(string, []uint64) bool { return false }
-func (h *takeAll) Lease() time.Duration        { return time.Minute }
+func (h *takeAll) Knows(string, message.Status) ([]uint64, bool) {
+	return nil, false
+}
+func (h *takeAll) Lease() time.Duration { return time.Minute }
 func (h *takeAll) Receive(r outbox.Handed) {
 	h.mu.Lock()
 	h.cs = append(h.cs, r.Deliveries...)

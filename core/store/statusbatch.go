@@ -100,6 +100,7 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 	}
 	m := &t.Message
 	at := message.ReportedAt(r.learnt, m.SentAt).UTC()
+	before := m.Status
 	applied := m.Status.MovesTo(ev.Status)
 	change := StatusChange{MessageID: m.ID, Status: ev.Status, Provider: b.provider, ProviderStatus: ev.ProviderStatus,
 		ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
@@ -130,7 +131,9 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 	if err != nil {
 		return err
 	}
-	if err := addDelivery(tx, t.delivery(d)); err != nil {
+	td := t.delivery(d)
+	td.Before, td.Reported = before, ev.Status
+	if err := addDelivery(tx, td); err != nil {
 		return fmt.Errorf("enqueue %s webhook for message %s: %w", typ, m.ID, err)
 	}
 	return nil

@@ -4,9 +4,11 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
@@ -60,11 +62,17 @@ func insertDeliveries(tx *eventTx, cs []targetedDelivery, first bool) error {
 		if c.Seq = seqs[c.EventID]; c.Seq == 0 {
 			return fmt.Errorf("webhook event %s: the insert returned no seq", c.EventID)
 		}
-		m.handed = append(m.handed, c.leased(c.URL, c.Secret, c.After))
+		d := c.leased(c.URL, c.Secret, c.After)
+		d.Status = c.Reported
+		m.handed = append(m.handed, d)
 		m.handedSeqs[c.Seq] = true
 	}
 	return nil
 }
+
+// orderReads counts the reads of pending events for the order guard of
+// new events, for tests: what the deliverer knows spares them.
+var orderReads atomic.Int64
 
 // chooseHandoffs asks outbox.Choose which deliveries of cs go to the
 // transaction's deliverer and leases them (in cs, before they are
@@ -76,7 +84,11 @@ func chooseHandoffs(tx *eventTx, cs []targetedDelivery, first bool) ([]outbox.Pi
 		return c.MessageID, c.URL != "" && c.Secret != ""
 	}}
 	if !first {
-		b.Pending = func(ids []string) (map[string][]uint64, error) { return pendingDeliveries(tx.DB, ids) }
+		b.Pending = func(ids []string) (map[string][]uint64, error) {
+			orderReads.Add(1)
+			return pendingDeliveries(tx.DB, ids)
+		}
+		b.Before = func(i int) message.Status { return cs[i].Before }
 	}
 	picks, err := outbox.Choose(m.handoff, b)
 	if err != nil {

@@ -333,7 +333,9 @@ func enqueueMessageEvents(tx *eventTx, events []messageEvent) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, t.delivery(d))
+		td := t.delivery(d)
+		td.Reported = ev.Status
+		rows = append(rows, td)
 	}
 	if err := insertDeliveries(tx, rows, true); err != nil {
 		return fmt.Errorf("enqueue %d message webhooks: %w", len(rows), err)
@@ -559,6 +561,11 @@ type targetedDelivery struct {
 	// After lists, for a delivery handed over as it is written, the older
 	// events of its message still pending (outbox.Pick).
 	After []uint64
+	// Before is the status the message stood at before the change the
+	// event reports, when the writer knows it (outbox.Batch.Before), and
+	// Reported the status the change moved it to (outbox.Delivery.Status);
+	// both empty for account events.
+	Before, Reported message.Status
 }
 
 // leased is d as the deliverer it is leased to holds it.

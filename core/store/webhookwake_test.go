@@ -113,5 +113,8 @@ type noRoom struct{ received func(outbox.Handed) }
 
 func (*noRoom) Room() int                   { return 0 }
 func (*noRoom) Holds(string, []uint64) bool { return false }
-func (*noRoom) Lease() time.Duration        { return time.Minute }
-func (h *noRoom) Receive(r outbox.Handed)   { h.received(r) }
+func (*noRoom) Knows(string, message.Status) ([]uint64, bool) {
+	return nil, false
+}
+func (*noRoom) Lease() time.Duration      { return time.Minute }
+func (h *noRoom) Receive(r outbox.Handed) { h.received(r) }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/smsrouter/smsrouter/core/egress"
+	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
@@ -125,6 +126,9 @@ type Deliverer struct {
 	byMessage map[string][]uint64
 	// settled remembers the deliveries Run recently recorded finished.
 	settled settledSeqs
+	// lastHanded remembers, per message, the last event handed over
+	// recently and the status it moved its message to (Knows).
+	lastHanded handedEvents
 	// ownClient is set when the deliverer made o.Client, whose idle
 	// connections it then closes when Run ends.
 	ownClient bool
@@ -207,6 +211,29 @@ func (d *Deliverer) Holds(messageID string, seqs []uint64) bool {
 	return true
 }
 
+// Knows answers which of the message's older events are pending when its
+// new event is written at status before, if the deliverer can tell
+// without the database (outbox.Holder.Knows: the proof is there): the
+// last event handed over for the message moved it to before, and it is
+// still held (the message's held events are then its pending ones) or
+// was recorded finished (none is pending).
+func (d *Deliverer) Knows(messageID string, before message.Status) ([]uint64, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	last, ok := d.lastHanded.get(messageID)
+	if !ok || before == "" || last.status != before {
+		return nil, false
+	}
+	held := d.byMessage[messageID]
+	switch {
+	case slices.Contains(held, last.seq):
+		return slices.Clone(held), true
+	case d.settled.has(last.seq):
+		return nil, true
+	}
+	return nil, false
+}
+
 // settle notes deliveries recorded finished, before they are counted out.
 func (d *Deliverer) settle(seqs []uint64) {
 	if len(seqs) == 0 {
@@ -245,6 +272,11 @@ func (d *Deliverer) take(cs []outbox.Delivery) {
 	d.mu.Lock()
 	d.inbox = append(d.inbox, cs...)
 	d.holdLocked(cs, 1)
+	for _, c := range cs {
+		if c.MessageID != "" && c.Status != "" {
+			d.lastHanded.add(c.MessageID, handedEvent{seq: c.Seq, status: c.Status})
+		}
+	}
 	d.mu.Unlock()
 	select {
 	case d.handed <- struct{}{}:
@@ -522,6 +554,42 @@ func (s *settledSeqs) add(seq uint64) {
 }
 
 func (s *settledSeqs) has(seq uint64) bool { return s.cur[seq] || s.prev[seq] }
+
+// handedEvent is an event handed over and the status it moved its message
+// to.
+type handedEvent struct {
+	seq    uint64
+	status message.Status
+}
+
+// handedEvents remembers the last event handed over per message for at
+// least settledMemory, in two generations: past that its settled record
+// is forgotten too, and Knows could not use it.
+type handedEvents struct {
+	cur, prev map[string]handedEvent
+	since     time.Time
+}
+
+// add remembers e as its message's last handed-over event, unless a newer
+// one is remembered (hand-overs of one message may reach the deliverer
+// out of order).
+func (h *handedEvents) add(messageID string, e handedEvent) {
+	if now := time.Now(); h.cur == nil || now.Sub(h.since) > settledMemory {
+		h.prev, h.cur, h.since = h.cur, map[string]handedEvent{}, now
+	}
+	if old, ok := h.get(messageID); ok && old.seq > e.seq {
+		return
+	}
+	h.cur[messageID] = e
+}
+
+func (h *handedEvents) get(messageID string) (handedEvent, bool) {
+	if e, ok := h.cur[messageID]; ok {
+		return e, true
+	}
+	e, ok := h.prev[messageID]
+	return e, ok
+}
 
 // Try sends c once, now, as an attempt of Run would (signed, through the
 // egress policy, with the timeout), and returns its result without
