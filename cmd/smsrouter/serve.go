@@ -54,7 +54,8 @@ func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*stor
 	if err != nil {
 		return nil, err
 	}
-	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log, Billing: b, Keys: keys})
+	return store.Open(ctx, store.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, Logger: log, Billing: b, Keys: keys,
+		EventIDRetention: cfg.Retention.EventIDs})
 }
 
 // billingOf turns the api block's credit settings into the store's.

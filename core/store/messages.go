@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -113,6 +111,12 @@ type Message struct {
 	// before any provider accepted it).
 	Charged    money.Amount `gorm:"column:charged_micros;not null;default:0"`
 	RefundedAt *time.Time
+	// FinalEventID is the id of the provider event whose report made the
+	// message final, when that report was applied without a row in
+	// processed_events: a final status never changes, so a replay of the
+	// event finds it here and is dropped (eventguard.go). Only the
+	// report path writes it.
+	FinalEventID *string `gorm:"size:191;<-:false"`
 	// CallbackURL, when set, receives this message's webhooks instead of
 	// the account's webhook URL (signed with the account's secret).
 	CallbackURL string `gorm:"not null;default:''"`
@@ -145,15 +149,17 @@ type StatusChange struct {
 }
 
 // ProcessedEvent remembers provider event ids already stored, so that a
-// provider re-emitting an event after a restart changes nothing.
+// provider re-emitting an event after a restart changes nothing. A report
+// that made its message final has no row: the message keeps its id
+// (Message.FinalEventID, eventguard.go).
 type ProcessedEvent struct {
 	Provider string `gorm:"primaryKey;size:64"`
 	EventID  string `gorm:"primaryKey;size:191"`
 	// CreatedAt is indexed for Prune, which forgets ids past their
 	// retention without scanning the table. Ids with an expiry are pruned
 	// by it instead, so each row has an entry in one of the two partial
-	// indexes, not in both: a row is written per delivery report, and
-	// every index entry is work on the report path.
+	// indexes, not in both: a row is written for many delivery reports,
+	// and every index entry is work on the report path.
 	CreatedAt time.Time `gorm:"index:idx_processed_events_age,where:expires_at IS NULL"`
 	// ExpiresAt, for an event that came with a DuplicateWindow, is when the
 	// id stops marking a repeat: an event with the same id after it is
@@ -423,7 +429,8 @@ func (s *Store) writeAttempts(tx *eventTx, w attemptWrites) error {
 
 // StoreEvents durably stores events a provider reported: status events move
 // their message forward (never back), inbound messages are kept. Events whose
-// id was stored before are skipped, so re-emitting is harmless.
+// id was stored before (in processed_events, or on the message a report
+// made final) are skipped, so re-emitting is harmless.
 func (s *Store) StoreEvents(ctx context.Context, provider string, events []message.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -438,6 +445,44 @@ func (s *Store) StoreEvents(ctx context.Context, provider string, events []messa
 // storeEvents is StoreEvents inside the caller's transaction.
 func (s *Store) storeEvents(tx *eventTx, provider string, events []message.Event) error {
 	flushOutbox := tx.collect()
+	if err := checkEvents(provider, events); err != nil {
+		return err
+	}
+	now := s.now()
+	firsts := firstOfEach(events)
+	// The reports' messages are read (and locked) before the event ids
+	// are looked at: whether a report's id needs a row depends on them
+	// (eventguard.go).
+	targets, err := reportTargets(tx.DB, provider, reportsOf(firsts))
+	if err != nil {
+		return err
+	}
+	fresh, err := s.freshEvents(tx.DB, provider, firsts, targets, now)
+	if err != nil {
+		return err
+	}
+	var statuses []report
+	for _, ev := range fresh {
+		if ev.Report != nil {
+			statuses = append(statuses, report{Report: *ev.Report, learnt: now, guard: ev.guard})
+			continue
+		}
+		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
+			return err
+		}
+	}
+	unmatched, err := applyStatusesTo(tx, provider, statuses, targets, now)
+	if err != nil {
+		return err
+	}
+	if err := holdReports(tx.DB, provider, unmatched); err != nil {
+		return err
+	}
+	return flushOutbox()
+}
+
+// checkEvents refuses a batch with an event the store cannot keep.
+func checkEvents(provider string, events []message.Event) error {
 	for _, ev := range events {
 		switch {
 		case ev.ID == "":
@@ -450,69 +495,7 @@ func (s *Store) storeEvents(tx *eventTx, provider string, events []message.Event
 			return fmt.Errorf("event %s from provider %s carries neither a status nor an inbound message", ev.ID, provider)
 		}
 	}
-	now := s.now()
-	fresh, err := markProcessed(tx.DB, provider, events, now)
-	if err != nil {
-		return err
-	}
-	var statuses []message.Report
-	for _, ev := range fresh {
-		if ev.Report != nil {
-			statuses = append(statuses, *ev.Report)
-			continue
-		}
-		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {
-			return err
-		}
-	}
-	unmatched, err := applyStatuses(tx, provider, freshReports(statuses, now), now)
-	if err != nil {
-		return err
-	}
-	if err := holdReports(tx.DB, provider, unmatched); err != nil {
-		return err
-	}
-	return flushOutbox()
-}
-
-// markProcessed records the events' ids and returns, in order, the events
-// whose id was not recorded before (the first of repeats within events):
-// one statement for all of them. An id recorded with a duplicate window
-// that has passed is recorded anew and its event counts as new.
-func markProcessed(tx *gorm.DB, provider string, events []message.Event, now time.Time) ([]message.Event, error) {
-	seen := make(map[string]bool, len(events))
-	var rows []ProcessedEvent
-	var firsts []message.Event
-	for _, ev := range events {
-		if seen[ev.ID] {
-			continue
-		}
-		seen[ev.ID] = true
-		row := ProcessedEvent{Provider: provider, EventID: ev.ID}
-		if ev.DuplicateWindow > 0 {
-			until := now.Add(ev.DuplicateWindow)
-			row.ExpiresAt = &until
-		}
-		rows = append(rows, row)
-		firsts = append(firsts, ev)
-	}
-	inserted := make(map[string]bool, len(rows))
-	for chunk := range slices.Chunk(rows, idChunk) {
-		got, err := insertEventIDs(tx, provider, chunk, now)
-		if err != nil {
-			return nil, fmt.Errorf("record event ids: %w", err)
-		}
-		for _, id := range got {
-			inserted[id] = true
-		}
-	}
-	out := firsts[:0]
-	for _, ev := range firsts {
-		if inserted[ev.ID] {
-			out = append(out, ev)
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // renewExpired is the conflict clause of insertEventIDs: an id whose
@@ -523,7 +506,6 @@ WHERE processed_events.expires_at IS NOT NULL AND processed_events.expires_at <=
 // insertEventIDs inserts the rows and returns the ids that were new or
 // renewed.
 func insertEventIDs(tx *gorm.DB, provider string, chunk []ProcessedEvent, now time.Time) ([]string, error) {
-	var got []string
 	if tx.Dialector.Name() == DriverPostgres {
 		// The ids as arrays: a VALUES list of parameters per event was
 		// parsed and planned anew for every batch size.
@@ -532,20 +514,10 @@ func insertEventIDs(tx *gorm.DB, provider string, chunk []ProcessedEvent, now ti
 		for i, r := range chunk {
 			ids[i], expires[i] = r.EventID, r.ExpiresAt
 		}
-		q, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO processed_events (provider, event_id, created_at, expires_at)
-SELECT $1, id, $2, exp FROM unnest($3::text[], $4::timestamptz[]) AS v(id, exp)`+renewExpired, provider, now, ids, expires)
-		if err == nil {
-			err = scanAll(q, func(r *sql.Rows) error {
-				var id string
-				if err := r.Scan(&id); err != nil {
-					return err
-				}
-				got = append(got, id)
-				return nil
-			})
-		}
-		return got, err
+		return scanIDs(tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `INSERT INTO processed_events (provider, event_id, created_at, expires_at)
+SELECT $1, id, $2, exp FROM unnest($3::text[], $4::timestamptz[]) AS v(id, exp)`+renewExpired, provider, now, ids, expires))
 	}
+	var got []string
 	args := make([]any, 0, 4*len(chunk))
 	for _, r := range chunk {
 		args = append(args, r.Provider, r.EventID, now, r.ExpiresAt)

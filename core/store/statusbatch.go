@@ -14,21 +14,15 @@ import (
 	"github.com/smsrouter/smsrouter/core/outbox"
 )
 
-// report is a status report with when smsrouter learnt of it, and the
-// held_statuses row it was kept in, if any.
+// report is a status report with when smsrouter learnt of it, the
+// held_statuses row it was kept in, if any, and, for a report that makes
+// its message final, the processed_events row its event id did not get
+// (eventguard.go).
 type report struct {
 	message.Report
 	learnt time.Time
 	heldID uint64
-}
-
-// freshReports are reports learnt of at now.
-func freshReports(evs []message.Report, now time.Time) []report {
-	out := make([]report, len(evs))
-	for i, ev := range evs {
-		out[i] = report{Report: ev, learnt: now}
-	}
-	return out
+	guard  *ProcessedEvent
 }
 
 // applyStatuses applies one provider's status reports, in order, with a
@@ -50,12 +44,21 @@ func applyStatuses(tx *eventTx, provider string, reps []report, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	return applyStatusesTo(tx, provider, reps, targets, now)
+}
+
+// applyStatusesTo is applyStatuses with the reports' messages read.
+func applyStatusesTo(tx *eventTx, provider string, reps []report, targets map[string][]*webhookTarget, now time.Time) ([]report, error) {
+	if len(reps) == 0 {
+		return nil, nil
+	}
 	b := statusBatch{provider: provider, final: map[string]*statusUpdate{}}
 	var unmatched []report
 	for _, r := range reps {
 		t := pickTarget(targets[r.ProviderMessageID], r.Recipient)
 		if t == nil {
 			unmatched = append(unmatched, r)
+			b.unguard(r)
 			continue
 		}
 		if err := b.apply(tx, t, r); err != nil {
@@ -74,6 +77,17 @@ type statusBatch struct {
 	provider string
 	changes  []StatusChange
 	final    map[string]*statusUpdate // by message id: the last applied change
+	// unguarded are the rows of guarded reports that did not make their
+	// message final after all, to be written as any event's.
+	unguarded []ProcessedEvent
+}
+
+// unguard keeps r's event id in processed_events, should r be a guarded
+// report: no message carries it.
+func (b *statusBatch) unguard(r report) {
+	if r.guard != nil {
+		b.unguarded = append(b.unguarded, *r.guard)
+	}
 }
 
 // statusUpdate is a message's new status and what goes with it.
@@ -84,6 +98,8 @@ type statusUpdate struct {
 	providerAt *time.Time
 	code       string
 	reason     string
+	// finalEvent is the event id the message keeps, or nil.
+	finalEvent *string
 }
 
 // apply judges r against t's message as it stands in this batch
@@ -105,6 +121,7 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 	change := StatusChange{MessageID: m.ID, Status: ev.Status, Provider: b.provider, ProviderStatus: ev.ProviderStatus,
 		ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
 	if !applied {
+		b.unguard(r)
 		b.changes = append(b.changes, change)
 		return nil
 	}
@@ -121,7 +138,11 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 	}
 	m.ProviderStatusAt = providerAt
 	b.changes = append(b.changes, change)
-	b.final[m.ID] = &statusUpdate{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
+	u := &statusUpdate{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
+	if r.guard != nil && ev.Status.Final() {
+		u.finalEvent = &r.guard.EventID
+	}
+	b.final[m.ID] = u
 	typ := outbox.EventTypeFor(ev.Status)
 	if typ == "" || (t.WebhookURL == "" && m.CallbackURL == "") {
 		return nil
@@ -143,6 +164,11 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 // times and codes given per message (see updateMessages), and one insert
 // for the history.
 func (b *statusBatch) write(db *gorm.DB, now time.Time) error {
+	// Which of these ids was new was decided when the batch read them; a
+	// row written meanwhile by another transaction changes nothing here.
+	if _, err := recordEventIDs(db, b.provider, b.unguarded, now); err != nil {
+		return err
+	}
 	byStatus := map[message.Status][]*statusUpdate{}
 	for _, u := range b.final {
 		byStatus[u.status] = append(byStatus[u.status], u)
@@ -174,14 +200,14 @@ func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, now time
 	each := []perMessage{{column: "provider_status_at", values: providerAts}}
 	switch {
 	case st == message.Delivered:
-		each = append(each, perMessage{column: "delivered_at", values: ats})
+		each = append(each, perMessage{column: "delivered_at", values: ats}, finalEvents(chunk))
 	case st.Final():
 		codes, reasons := make([]string, len(chunk)), make([]string, len(chunk))
 		for i, u := range chunk {
 			codes[i], reasons[i] = u.code, u.reason
 		}
 		each = append(each, perMessage{column: "failed_at", values: ats}, perMessage{column: "error_code", values: codes},
-			perMessage{column: "error_message", values: reasons})
+			perMessage{column: "error_message", values: reasons}, finalEvents(chunk))
 	case st == message.Sent:
 		// Only messages without a sent time get one: COALESCE keeps
 		// the time their submit was answered.
@@ -191,6 +217,16 @@ func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, now time
 		return fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
 	}
 	return nil
+}
+
+// finalEvents is the final_event_id column of messages made final (nil
+// for those whose report's id has a row).
+func finalEvents(chunk []*statusUpdate) perMessage {
+	ids := make([]*string, len(chunk))
+	for i, u := range chunk {
+		ids[i] = u.finalEvent
+	}
+	return perMessage{column: "final_event_id", values: ids}
 }
 
 // holdReports keeps reports no message takes yet (see HeldStatus).
@@ -260,6 +296,10 @@ func digits(number string) string {
 	return d
 }
 
+// reportTargetColumns are the webhookTargetColumns and the event id that
+// made a message final, which tells a replayed report (eventguard.go).
+const reportTargetColumns = webhookTargetColumns + ", messages.final_event_id"
+
 // reportTargets reads, and locks on PostgreSQL, the messages the reports
 // are about, with their account's webhook URL, by provider message id
 // (several for an id the provider reused).
@@ -280,7 +320,7 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 		if tx.Dialector.Name() == DriverPostgres {
 			got, err = reportTargetsArray(tx, provider, chunk)
 		} else {
-			err = tx.Table("messages").Select(webhookTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
+			err = tx.Table("messages").Select(reportTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
 				Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
 				Where("messages.provider = ? AND messages.provider_message_id IN ?", provider, chunk).
 				Order("messages.id").Scan(&got).Error
@@ -300,7 +340,7 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 // list is parsed and planned anew for each batch size), locking the
 // messages read.
 func reportTargetsArray(tx *gorm.DB, provider string, pids []string) ([]webhookTarget, error) {
-	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT `+webhookTargetColumns+`,
+	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT `+reportTargetColumns+`,
 COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret
 FROM messages LEFT JOIN webhooks ON webhooks.account_id = messages.account_id
 WHERE messages.provider = $1 AND messages.provider_message_id = ANY($2::text[])

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/smsrouter/smsrouter/core/account"
 	"github.com/smsrouter/smsrouter/core/inbound"
 	"github.com/smsrouter/smsrouter/core/numbers"
+	"github.com/smsrouter/smsrouter/core/retention"
 	"github.com/smsrouter/smsrouter/core/seal"
 )
 
@@ -68,6 +70,11 @@ type Options struct {
 	// stores new values in the clear and opens none: only for tools that
 	// touch neither (and tests).
 	Keys *seal.Ring
+	// EventIDRetention is how long a provider event's id marks a repeat
+	// when the event came without a duplicate window, as
+	// retention.Policy.ProcessedEvents, which the server sets to the
+	// same; zero means retention.DefaultPeriod.
+	EventIDRetention time.Duration
 }
 
 // Store is the handle to the database. It is safe for concurrent use.
@@ -80,6 +87,8 @@ type Store struct {
 	billing Billing
 	// ring seals texts and webhook secrets (Options.Keys); nil for none.
 	ring *seal.Ring
+	// eventIDs is Options.EventIDRetention or its default.
+	eventIDs time.Duration
 	// bodies caches accounts' message_bodies policies (id → bodiesEntry).
 	bodies sync.Map
 	// secrets caches opened webhook secrets by account and sealed value.
@@ -167,7 +176,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing,
-		ring: opts.Keys}
+		ring: opts.Keys, eventIDs: cmp.Or(opts.EventIDRetention, retention.DefaultPeriod)}
 
 	sqlDB, err := db.DB()
 	if err == nil {
