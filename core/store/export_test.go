@@ -74,3 +74,54 @@ func InsertColumns(s *Store, rows any, now time.Time) ([]any, error) {
 	}
 	return plan.columns(context.Background(), rv, now), nil
 }
+
+// WebhookTarget is what a report's or event's webhook read returns.
+type WebhookTarget = webhookTarget
+
+// WebhookTargetColumns are the message columns of a WebhookTarget.
+const WebhookTargetColumns = webhookTargetColumns
+
+// ScanBothWays reads the rows of query into Ts twice: by scanStructs and
+// by gorm's Scan, which it must agree with.
+func ScanBothWays[T any](s *Store, query string, args ...any) (fast, byGorm []T, err error) {
+	ctx := context.Background()
+	rows, err := s.db.WithContext(ctx).Raw(query, args...).Rows()
+	if err != nil {
+		return nil, nil, err
+	}
+	if fast, err = scanStructs[T](s.db.WithContext(ctx), rows); err != nil {
+		return nil, nil, err
+	}
+	err = s.db.WithContext(ctx).Raw(query, args...).Scan(&byGorm).Error
+	return fast, byGorm, err
+}
+
+// ScansByPlan reports whether scanStructs reads query's rows into Ts
+// itself rather than through gorm.
+func ScansByPlan[T any](s *Store, query string, args ...any) (bool, error) {
+	rows, err := s.db.Raw(query, args...).Rows()
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	return scanPlanFor(s.db, reflect.TypeFor[T](), cols) != nil, nil
+}
+
+// ScanFast reads query's rows into Ts by scanStructs.
+func ScanFast[T any](s *Store, query string, args ...any) ([]T, error) {
+	rows, err := s.db.Raw(query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	return scanStructs[T](s.db, rows)
+}
+
+// ScanGorm reads query's rows into Ts by gorm's Scan.
+func ScanGorm[T any](s *Store, query string, args ...any) ([]T, error) {
+	var out []T
+	return out, s.db.Raw(query, args...).Scan(&out).Error
+}

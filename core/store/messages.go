@@ -279,8 +279,12 @@ RETURNING *`
 	// when all of them are written in one zone; every time this file writes
 	// or compares is therefore UTC, whatever zone the caller's clock uses.
 	now = now.UTC()
-	var out []Message
-	err := s.db.WithContext(ctx).Raw(q, now.Add(lease), now, now, now, limit).Scan(&out).Error
+	db := s.db.WithContext(ctx)
+	rows, err := db.Raw(q, now.Add(lease), now, now, now, limit).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	out, err := scanStructs[Message](db, rows)
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}

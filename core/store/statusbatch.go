@@ -2,7 +2,6 @@ package store
 
 import (
 	"cmp"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -348,14 +347,5 @@ ORDER BY messages.id FOR UPDATE OF messages`, provider, pids)
 	if err != nil {
 		return nil, err
 	}
-	var got []webhookTarget
-	err = scanAll(rows, func(r *sql.Rows) error {
-		var t webhookTarget
-		if err := tx.ScanRows(r, &t); err != nil {
-			return err
-		}
-		got = append(got, t)
-		return nil
-	})
-	return got, err
+	return scanStructs[webhookTarget](tx, rows)
 }

@@ -304,11 +304,14 @@ func enqueueMessageEvents(tx *eventTx, events []messageEvent) error {
 	}
 	var targets []webhookTarget
 	for chunk := range chunks(ids, 500) {
-		var part []webhookTarget
-		err := tx.Table("messages").Select(webhookTargetColumns+", webhooks.url AS webhook_url, webhooks.secret AS webhook_secret").
+		rows, err := tx.Table("messages").Select(webhookTargetColumns+", webhooks.url AS webhook_url, webhooks.secret AS webhook_secret").
 			Joins("JOIN webhooks ON webhooks.account_id = messages.account_id").
 			Where("messages.id IN ? AND (webhooks.url <> '' OR messages.callback_url <> '')", chunk).
-			Scan(&part).Error
+			Rows()
+		if err != nil {
+			return fmt.Errorf("find webhooks of %d messages: %w", len(chunk), err)
+		}
+		part, err := scanStructs[webhookTarget](tx.DB, rows)
 		if err != nil {
 			return fmt.Errorf("find webhooks of %d messages: %w", len(chunk), err)
 		}
