@@ -132,6 +132,7 @@ type Deliverer struct {
 	// ownClient is set when the deliverer made o.Client, whose idle
 	// connections it then closes when Run ends.
 	ownClient bool
+	signer    signer
 }
 
 // New returns a Deliverer over q.
@@ -473,7 +474,7 @@ func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, e
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "smsrouter-webhook/1")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(c.Secret, ts, body))
+	req.Header.Set(HeaderSignature, d.signer.sign(c.Secret, ts, body))
 	req.Header.Set(HeaderEventID, c.EventID)
 	req.Header.Set(HeaderEventType, string(c.Type))
 	resp, err := d.o.Client.Do(req)
@@ -492,11 +493,17 @@ func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, e
 		return 0, fmt.Sprintf("no answer: the connection failed, was closed, or no answer came within %s", d.o.Timeout), err
 	}
 	defer resp.Body.Close()
-	// A little of the answer says why it failed; reading to the end (up to
-	// a limit) lets the connection be reused.
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	code := resp.StatusCode
+	// A little of a 4xx answer says why it failed; reading to the end (up
+	// to a limit) lets the connection be reused. Other answers are only
+	// drained, through io.Discard's shared buffers.
+	var snippet []byte
+	if code >= 400 && code < 500 {
+		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	reason := "HTTP " + strconv.Itoa(code)
 	switch {
 	case code >= 200 && code < 300:

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/smsrouter/smsrouter/core/egress"
@@ -29,6 +31,48 @@ func Sign(secret string, timestamp int64, body []byte) string {
 	mac.Write([]byte("."))
 	mac.Write(body)
 	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// signer makes Sign's signatures from HMAC states already keyed, kept per
+// secret: hmac.New hashes the key and allocates two hash states for every
+// request, while an account signs all of its webhooks with one secret.
+type signer struct {
+	mu    sync.Mutex
+	byKey map[string]*sync.Pool // secret → keyed hash.Hash
+}
+
+// maxSigners bounds the secrets a signer keeps states for; past it, it
+// starts over, so that rotated secrets do not pile up.
+const maxSigners = 1024
+
+// sign is Sign(secret, timestamp, body).
+func (s *signer) sign(secret string, timestamp int64, body []byte) string {
+	pool := s.pool(secret)
+	mac := pool.Get().(hash.Hash)
+	mac.Reset()
+	var ts [20]byte
+	mac.Write(strconv.AppendInt(ts[:0], timestamp, 10))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(mac.Sum(sum[:0]))
+	pool.Put(mac)
+	return out
+}
+
+func (s *signer) pool(secret string) *sync.Pool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byKey[secret]; ok {
+		return p
+	}
+	if s.byKey == nil || len(s.byKey) >= maxSigners {
+		s.byKey = make(map[string]*sync.Pool)
+	}
+	key := []byte(secret)
+	p := &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	s.byKey[secret] = p
+	return p
 }
 
 // ErrBadSignature means a webhook's signature does not match its body.
