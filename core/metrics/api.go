@@ -2,7 +2,10 @@ package metrics
 
 import (
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
@@ -39,9 +42,55 @@ func (m *Metrics) ObserveRequest(method, route string, code int, took time.Durat
 	if route == "" {
 		route = "unmatched"
 	}
-	method = methodLabel(method)
-	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
-	m.httpDuration.WithLabelValues(method, route).Observe(took.Seconds())
+	s := m.requests.get(requestKey{methodLabel(method), route, code}, m.newRequestSeries)
+	s.count.Inc()
+	s.took.Observe(took.Seconds())
+}
+
+type requestKey struct {
+	method, route string
+	code          int
+}
+
+// requestSeries are the series one kind of request (method, route,
+// status) counts in.
+type requestSeries struct {
+	count prometheus.Counter
+	took  prometheus.Observer
+}
+
+func (m *Metrics) newRequestSeries(k requestKey) requestSeries {
+	return requestSeries{count: m.httpRequests.WithLabelValues(k.method, k.route, strconv.Itoa(k.code)),
+		took: m.httpDuration.WithLabelValues(k.method, k.route)}
+}
+
+// requestSeriesCache resolves each kind of request's series once:
+// WithLabelValues formats the status, hashes the labels and looks them up
+// on every request. Methods, route templates and statuses are few, so the
+// cache stays small.
+type requestSeriesCache struct {
+	mu     sync.RWMutex
+	series map[requestKey]requestSeries
+}
+
+func (c *requestSeriesCache) get(k requestKey, newSeries func(requestKey) requestSeries) requestSeries {
+	c.mu.RLock()
+	s, ok := c.series[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.series[k]; ok {
+		return s
+	}
+	if c.series == nil {
+		c.series = make(map[requestKey]requestSeries)
+	}
+	s = newSeries(k)
+	c.series[k] = s
+	return s
 }
 
 // methodLabel keeps the standard methods; a client can send any token as a

@@ -69,6 +69,7 @@ type Metrics struct {
 	acceptedSegments *prometheus.CounterVec
 	httpRequests     *prometheus.CounterVec
 	httpDuration     *prometheus.HistogramVec
+	requests         requestSeriesCache
 	webhookAttempts  *prometheus.CounterVec
 	webhookDuration  *prometheus.HistogramVec
 }

@@ -284,6 +284,7 @@ func TestAPISeries(t *testing.T) {
 	m.CountAccepted("otp", 1)
 	m.CountAccepted("promo-2030", 1)
 	m.ObserveRequest("POST", "/api/v1/sms/send", 202, 3*time.Millisecond)
+	m.ObserveRequest("POST", "/api/v1/sms/send", 202, time.Millisecond) // the same series again
 	m.ObserveRequest("GET", "", 404, time.Millisecond)
 	m.ObserveRequest("BREW", "", 405, time.Millisecond)
 	m.ObserveWebhook("message.delivered", true, false, 20*time.Millisecond)
@@ -296,10 +297,11 @@ func TestAPISeries(t *testing.T) {
 		`smsrouter_messages_accepted_total{kind="otp"} 1`,
 		`smsrouter_messages_accepted_total{kind="other"} 1`,
 		`smsrouter_segments_accepted_total{kind="sms"} 2`,
-		`smsrouter_http_requests_total{code="202",method="POST",route="/api/v1/sms/send"} 1`,
+		`smsrouter_http_requests_total{code="202",method="POST",route="/api/v1/sms/send"} 2`,
 		`smsrouter_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
 		`smsrouter_http_requests_total{code="405",method="OTHER",route="unmatched"} 1`,
-		`smsrouter_http_request_duration_seconds_count{method="POST",route="/api/v1/sms/send"} 1`,
+		`smsrouter_http_request_duration_seconds_count{method="POST",route="/api/v1/sms/send"} 2`,
+		`smsrouter_http_request_duration_seconds_sum{method="POST",route="/api/v1/sms/send"} 0.004`,
 		`smsrouter_webhook_attempts_total{event="message.delivered",result="delivered"} 1`,
 		`smsrouter_webhook_attempts_total{event="message.delivered",result="failed"} 1`,
 		`smsrouter_webhook_attempts_total{event="message.failed",result="gave_up"} 1`,
@@ -351,5 +353,15 @@ func TestMessageCountsHaveTheirOwnInterval(t *testing.T) {
 	off := metrics.New(metrics.Options{Database: db, NoCounts: true})
 	if got := gather(t, off); strings.Contains(got, "smsrouter_messages{") || !strings.Contains(got, "smsrouter_queue_depth{") {
 		t.Errorf("with NoCounts the scrape should have the queue but no message counts:\n%s", got)
+	}
+}
+
+// BenchmarkObserveRequest is counting one accepted send, as every POST
+// /api/v1/sms/send does.
+func BenchmarkObserveRequest(b *testing.B) {
+	m := metrics.New(metrics.Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ObserveRequest("POST", "/api/v1/sms/send", 202, time.Millisecond)
 	}
 }
