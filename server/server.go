@@ -240,6 +240,11 @@ func (a *api) recover(c *gin.Context) {
 }
 
 func (a *api) logRequests(c *gin.Context) {
+	if !a.log.IsDebug() {
+		// The line would be dropped, after its fields were boxed for it.
+		c.Next()
+		return
+	}
 	start := time.Now()
 	c.Next()
 	a.log.Debug("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(), "took", time.Since(start))
