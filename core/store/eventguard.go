@@ -32,6 +32,14 @@ import (
 //   - a report that shares its provider message id with another report of
 //     the batch, since which of them makes the message final is decided
 //     only as they are applied.
+//
+// A guarded report's id is still looked up in processed_events: the same
+// event may have been held before its message was recorded, or stored by
+// an earlier version. One race is left that the row's unique key closed:
+// the same report stored at once by a transaction that holds it (its
+// message not yet committed as sent) and one that applies it; the held
+// copy, applied later, finds the message final and leaves a history row
+// marked not applied. It emits no webhook.
 
 // eventClass is what storeEvents does about an event's id.
 type eventClass int
