@@ -75,6 +75,14 @@ type Result struct {
 	// again at RetryAt) or GaveUp.
 	State   State
 	RetryAt time.Time
+	// ClaimNext asks the record of a finished delivery to lease its
+	// message's next event too, when that waits for a claim: set for
+	// deliveries that were claimed, and for those handed over whose
+	// message had a newer event left for claims in this process. A
+	// message's next event that was handed over is held already, and one
+	// another process wrote is found by claims; asking for it anyway
+	// costs the record a read per batch.
+	ClaimNext bool
 }
 
 // Recorded is what recording a batch of results did besides storing them.
@@ -96,4 +104,8 @@ type Handed struct {
 	// LeftForClaims says the transaction wrote deliveries nobody took:
 	// the deliverer should claim at once instead of at its next poll.
 	LeftForClaims bool
+	// LeftMessages are the messages of the deliveries left for claims:
+	// their older events the deliverer holds take them along when they
+	// are recorded finished (Result.ClaimNext).
+	LeftMessages []string
 }

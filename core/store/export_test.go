@@ -19,6 +19,10 @@ import (
 // process) read the pending events of messages to order a new event.
 func OrderReads() int64 { return orderReads.Load() }
 
+// NextReads is how many times records of webhook results read the pending
+// events of finished deliveries' messages, to lease the next.
+func NextReads() int64 { return nextReads.Load() }
+
 // KeyCacheLive reports whether verified API keys are being kept in memory
 // (this process hears key changes), so tests can wait for it.
 func (s *Store) KeyCacheLive() bool {

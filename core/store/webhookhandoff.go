@@ -31,6 +31,7 @@ func insertDeliveries(tx *eventTx, cs []targetedDelivery, first bool) error {
 	}
 	if len(picks) < len(cs) {
 		m.leftForClaims = true
+		m.leftMessages = appendLeft(m.leftMessages, cs, picks)
 	}
 	rows := make([]WebhookDelivery, len(cs))
 	for i := range cs {
@@ -71,8 +72,24 @@ func insertDeliveries(tx *eventTx, cs []targetedDelivery, first bool) error {
 }
 
 // orderReads counts the reads of pending events for the order guard of
-// new events, for tests: what the deliverer knows spares them.
-var orderReads atomic.Int64
+// new events, and nextReads those for the next events of finished
+// deliveries, for tests: what the deliverer knows spares them.
+var orderReads, nextReads atomic.Int64
+
+// appendLeft appends to left the messages of the deliveries of cs not
+// picked to be handed over.
+func appendLeft(left []string, cs []targetedDelivery, picks []outbox.Pick) []string {
+	picked := make(map[int]bool, len(picks))
+	for _, p := range picks {
+		picked[p.Index] = true
+	}
+	for i := range cs {
+		if !picked[i] && cs[i].MessageID != "" {
+			left = append(left, cs[i].MessageID)
+		}
+	}
+	return left
+}
 
 // chooseHandoffs asks outbox.Choose which deliveries of cs go to the
 // transaction's deliverer and leases them (in cs, before they are

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,10 +28,18 @@ type eventLog struct {
 	mu   sync.Mutex
 	got  map[string][]string
 	seen chan struct{}
+	// hold, when set, keeps message.sent requests waiting until it is
+	// closed; holding says one waits.
+	hold    chan struct{}
+	holding atomic.Bool
 }
 
 func (l *eventLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if l.hold != nil && r.Header.Get("X-Event-Type") == string(outbox.EventMessageSent) {
+		l.holding.Store(true)
+		<-l.hold
+	}
 	var ev struct {
 		Type string `json:"type"`
 		Data struct {
@@ -51,49 +60,85 @@ func (l *eventLog) events(id string) []string {
 	return slices.Clone(l.got[id])
 }
 
+// startDeliverer runs a deliverer over q, handed what s writes through
+// h(d) (d itself when h is nil), sending to a new eventLog.
+func startDeliverer(t *testing.T, s *store.Store, q webhook.Queue, h func(*webhook.Deliverer) outbox.Handoff) (*webhook.Deliverer, *eventLog) {
+	t.Helper()
+	ctx := ctxT(t)
+	log := &eventLog{got: map[string][]string{}, seen: make(chan struct{}, 16)}
+	srv := httptest.NewServer(log)
+	t.Cleanup(srv.Close)
+	if _, _, err := s.SetWebhook(ctx, "acc_a", srv.URL+"/hooks", false); err != nil {
+		t.Fatal(err)
+	}
+	d := webhook.New(q, webhook.Options{PollInterval: 20 * time.Millisecond,
+		Egress: egress.New(egress.Options{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	var handoff outbox.Handoff = d
+	if h != nil {
+		handoff = h(d)
+	}
+	s.HandOffWebhooks(handoff)
+	t.Cleanup(func() {
+		s.HandOffWebhooks(nil)
+		stop()
+		<-done
+	})
+	eventually(t, "the deliverer to run", func() bool { return d.Room() > 0 })
+	return d, log
+}
+
+// await waits for n more events at the endpoint.
+func (l *eventLog) await(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-l.seen:
+		case <-time.After(30 * time.Second):
+			t.Fatal("timed out waiting for webhooks")
+		}
+	}
+}
+
+// checkInOrder checks each message got message.sent, then
+// message.delivered.
+func (l *eventLog) checkInOrder(t *testing.T, ids ...string) {
+	t.Helper()
+	want := []string{string(outbox.EventMessageSent), string(outbox.EventMessageDelivered)}
+	for _, id := range ids {
+		if got := l.events(id); !slices.Equal(got, want) {
+			t.Errorf("message %s: events %q, want %q", id, got, want)
+		}
+	}
+}
+
 // A message's message.delivered is ordered behind its message.sent from
 // what the deliverer in this process knows when it was handed that
-// message.sent (outbox.Holder.Knows): no read of pending events. When the deliverer does not know the message's events (its
-// message.sent was written for claims) the store reads them, and the
-// order holds the same.
+// message.sent (outbox.Holder.Knows): no read of pending events. When the
+// deliverer does not know the message's events (its message.sent was
+// written for claims) the store reads them, and the order holds the same.
+// Recording a handed-over event reads no next event when nothing of its
+// message was left for claims.
 func TestOrderFromWhatTheDelivererKnows(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := ctxT(t)
-		log := &eventLog{got: map[string][]string{}, seen: make(chan struct{}, 16)}
-		srv := httptest.NewServer(log)
-		defer srv.Close()
-		if _, _, err := s.SetWebhook(ctx, "acc_a", srv.URL+"/hooks", false); err != nil {
-			t.Fatal(err)
-		}
-		d := webhook.New(s, webhook.Options{PollInterval: 20 * time.Millisecond,
-			Egress: egress.New(egress.Options{Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})})
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- d.Run(runCtx) }()
-		defer func() { stop(); <-done }()
-		eventually(t, "the deliverer to run", func() bool { return d.Room() > 0 })
-		await := func(n int) {
-			for range n {
-				select {
-				case <-log.seen:
-				case <-time.After(30 * time.Second):
-					t.Fatal("timed out waiting for webhooks")
-				}
-			}
-		}
+		d, log := startDeliverer(t, s, s, nil)
 
 		// Handed over: message.sent, then the receipt's message.delivered
 		// without a read.
-		s.HandOffWebhooks(d)
-		defer s.HandOffWebhooks(nil)
+		orders, nexts := store.OrderReads(), store.NextReads()
 		known := recordedSent(t, s)
-		await(1)
+		log.await(t, 1)
 		eventually(t, "message.sent to be recorded", func() bool { return delivered(t, s, known) == 1 })
-		reads := store.OrderReads()
 		deliverReport(t, s, known)
-		await(1)
-		if n := store.OrderReads() - reads; n != 0 {
+		log.await(t, 1)
+		eventually(t, "message.delivered to be recorded", func() bool { return delivered(t, s, known) == 2 })
+		if n := store.OrderReads() - orders; n != 0 {
 			t.Errorf("the store read pending events %d times for a message the deliverer knew", n)
+		}
+		if n := store.NextReads() - nexts; n != 0 {
+			t.Errorf("records read next events %d times, with nothing left for claims", n)
 		}
 
 		// message.sent written for claims (no hand-over then): the store
@@ -101,17 +146,67 @@ func TestOrderFromWhatTheDelivererKnows(t *testing.T) {
 		s.HandOffWebhooks(nil)
 		unknown := recordedSent(t, s)
 		s.HandOffWebhooks(d)
-		reads = store.OrderReads()
+		orders = store.OrderReads()
 		deliverReport(t, s, unknown)
-		await(2)
-		if n := store.OrderReads() - reads; n != 1 {
+		log.await(t, 2)
+		if n := store.OrderReads() - orders; n != 1 {
 			t.Errorf("the store read pending events %d times for a message the deliverer did not know, want 1", n)
 		}
-		want := []string{string(outbox.EventMessageSent), string(outbox.EventMessageDelivered)}
-		for _, id := range []string{known, unknown} {
-			if got := log.events(id); !slices.Equal(got, want) {
-				t.Errorf("message %s: events %q, want %q", id, got, want)
-			}
+		log.checkInOrder(t, known, unknown)
+	})
+}
+
+// closable is a deliverer whose hand-over can be closed: Room 0.
+type closable struct {
+	*webhook.Deliverer
+	closed atomic.Bool
+}
+
+func (c *closable) Room() int {
+	if c.closed.Load() {
+		return 0
+	}
+	return c.Deliverer.Room()
+}
+
+// claimTally is the store, counting the deliveries claims return.
+type claimTally struct {
+	*store.Store
+	n atomic.Int64
+}
+
+func (q *claimTally) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lease time.Duration, skip []string) ([]outbox.Delivery, error) {
+	cs, err := q.Store.ClaimWebhooks(ctx, now, limit, lease, skip)
+	q.n.Add(int64(len(cs)))
+	return cs, err
+}
+
+// A message.delivered left for claims while its message.sent is in
+// flight in this process goes with the record of message.sent (leased in
+// the same transaction), not by a claim: the record asks for it because
+// the deliverer was told it was left behind (outbox.Handed.LeftMessages).
+func TestEventLeftForClaimsFollowsTheRecordOfItsOlder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		q := &claimTally{Store: s}
+		gate := &closable{}
+		_, log := startDeliverer(t, s, q, func(d *webhook.Deliverer) outbox.Handoff {
+			gate.Deliverer = d
+			return gate
+		})
+		log.hold = make(chan struct{})
+		id := recordedSent(t, s)
+		eventually(t, "message.sent to reach the endpoint", func() bool { return log.holding.Load() })
+		gate.closed.Store(true)
+		nexts := store.NextReads()
+		deliverReport(t, s, id)
+		close(log.hold)
+		log.await(t, 2)
+		log.checkInOrder(t, id)
+		if n := store.NextReads() - nexts; n == 0 {
+			t.Error("the record of message.sent did not look for message.delivered")
+		}
+		if n := q.n.Load(); n != 0 {
+			t.Errorf("claims took %d deliveries, want message.delivered leased with the record of message.sent", n)
 		}
 	})
 }

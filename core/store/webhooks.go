@@ -690,8 +690,9 @@ func (s *Store) RecordWebhookResults(ctx context.Context, results []outbox.Resul
 
 // RecordWebhookResultsClaimNext is RecordWebhookResults that also leases,
 // for lease and in the same transaction, the event each finished delivery
-// (delivered or given up) held back: its message's next pending event,
-// when that is due at now and no deliverer holds it. A deliverer gets a
+// (delivered or given up) that asks for it (outbox.Result.ClaimNext) held
+// back: its message's next pending event, when that is due at now and no
+// deliverer holds it. A deliverer gets a
 // message's next event this way without a claim, which would read the
 // queue past every event still held back by one in flight. With lease 0
 // nothing is claimed.
@@ -809,11 +810,12 @@ func attemptOf(r outbox.Result) WebhookAttempt {
 }
 
 // finishedMessages are the messages of the results that finished their
-// delivery: their next events may go.
+// delivery and ask for their next event (outbox.Result.ClaimNext): it may
+// go now.
 func finishedMessages(results []outbox.Result, overtaken map[uint64]bool) []string {
 	var out []string
 	for _, r := range results {
-		if r.MessageID != "" && r.State.Finished() && !overtaken[r.Seq] {
+		if r.MessageID != "" && r.ClaimNext && r.State.Finished() && !overtaken[r.Seq] {
 			out = append(out, r.MessageID)
 		}
 	}
@@ -830,6 +832,7 @@ func claimNextEvents(tx *gorm.DB, messageIDs []string, now time.Time, lease time
 		// A message's first pending event is the one with the smallest
 		// seq; pendingDeliveries reads them with one statement text on
 		// PostgreSQL, whatever the number of messages.
+		nextReads.Add(1)
 		pending, err := pendingDeliveries(tx, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("find the next webhooks of %d messages: %w", len(chunk), err)

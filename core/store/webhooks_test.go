@@ -449,20 +449,23 @@ func BenchmarkStatusChangesWithWebhooks(b *testing.B) {
 	}
 }
 
-// Recording a finished delivery hands over its message's next event,
-// leased in the same transaction; an attempt to be retried, or a next
-// event not yet due, hands over nothing.
+// Recording a finished delivery that asks for its message's next event
+// hands it over, leased in the same transaction; an attempt to be
+// retried, a next event not yet due, or a result that does not ask hands
+// over nothing.
 func TestRecordWebhookResultsClaimNext(t *testing.T) {
 	cases := []struct {
 		name     string
 		state    outbox.State
 		claimAt  time.Duration // after now
+		dontAsk  bool
 		wantNext bool
 	}{
-		{"delivered", outbox.Delivered, 0, true},
-		{"given up", outbox.GaveUp, 0, true},
-		{"to be retried", outbox.Pending, 0, false},
-		{"next not due yet", outbox.Delivered, -time.Hour, false},
+		{name: "delivered", state: outbox.Delivered, wantNext: true},
+		{name: "given up", state: outbox.GaveUp, wantNext: true},
+		{name: "to be retried", state: outbox.Pending},
+		{name: "next not due yet", state: outbox.Delivered, claimAt: -time.Hour},
+		{name: "delivered, not asking", state: outbox.Delivered, dontAsk: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -477,7 +480,7 @@ func TestRecordWebhookResultsClaimNext(t *testing.T) {
 					t.Fatalf("claimed %d, want message.sent alone", len(first))
 				}
 				r := outbox.Result{Seq: first[0].Seq, MessageID: first[0].MessageID, Attempts: 1, At: now,
-					HTTPStatus: 200, State: tc.state}
+					HTTPStatus: 200, State: tc.state, ClaimNext: !tc.dontAsk}
 				if tc.state == outbox.Pending {
 					r.HTTPStatus, r.Error, r.RetryAt = 500, "HTTP 500", now.Add(time.Minute)
 				}

@@ -40,8 +40,10 @@ type eventTx struct {
 
 // txOutbox is what one transaction did with webhook deliveries.
 type txOutbox struct {
-	// leftForClaims: deliveries were written for claims (not handed over).
+	// leftForClaims: deliveries were written for claims (not handed over);
+	// leftMessages the messages of those that have one.
 	leftForClaims bool
+	leftMessages  []string
 	// handoff is the store's, fixed for the transaction (nil for none),
 	// and lease how long what it hands over is leased for.
 	handoff outbox.Handoff
@@ -90,5 +92,5 @@ func (s *Store) eventTransaction(ctx context.Context, h outbox.Handoff, fn func(
 	// Written with the secrets as stored (sealed): they are opened only
 	// as they leave the store.
 	s.openClaimed(out.handed)
-	return outbox.Handed{Deliveries: out.handed, LeftForClaims: out.leftForClaims}, nil
+	return outbox.Handed{Deliveries: out.handed, LeftForClaims: out.leftForClaims, LeftMessages: out.leftMessages}, nil
 }

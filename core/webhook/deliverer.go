@@ -125,10 +125,14 @@ type Deliverer struct {
 	held      int
 	byMessage map[string][]uint64
 	// settled remembers the deliveries Run recently recorded finished.
-	settled settledSeqs
+	settled recent[uint64, bool]
 	// lastHanded remembers, per message, the last event handed over
 	// recently and the status it moved its message to (Knows).
-	lastHanded handedEvents
+	lastHanded recent[string, handedEvent]
+	// leftBehind remembers the messages of which an event was recently
+	// left for claims: their held events ask for it when recorded
+	// finished (outbox.Result.ClaimNext).
+	leftBehind recent[string, bool]
 	// ownClient is set when the deliverer made o.Client, whose idle
 	// connections it then closes when Run ends.
 	ownClient bool
@@ -243,7 +247,7 @@ func (d *Deliverer) settle(seqs []uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, seq := range seqs {
-		d.settled.add(seq)
+		d.settled.put(seq, true)
 	}
 }
 
@@ -260,6 +264,13 @@ func (d *Deliverer) isSettled(seq uint64) bool {
 // once. Taken while Run is not running, deliveries wait for the next Run,
 // or for their lease to run out.
 func (d *Deliverer) Receive(h outbox.Handed) {
+	if len(h.LeftMessages) > 0 {
+		d.mu.Lock()
+		for _, id := range h.LeftMessages {
+			d.leftBehind.put(id, true)
+		}
+		d.mu.Unlock()
+	}
 	if len(h.Deliveries) > 0 {
 		d.take(h.Deliveries)
 	}
@@ -274,8 +285,12 @@ func (d *Deliverer) take(cs []outbox.Delivery) {
 	d.inbox = append(d.inbox, cs...)
 	d.holdLocked(cs, 1)
 	for _, c := range cs {
-		if c.MessageID != "" && c.Status != "" {
-			d.lastHanded.add(c.MessageID, handedEvent{seq: c.Seq, status: c.Status})
+		if c.MessageID == "" || c.Status == "" {
+			continue
+		}
+		// Hand-overs of one message may reach the deliverer out of order.
+		if old, ok := d.lastHanded.get(c.MessageID); !ok || old.seq < c.Seq {
+			d.lastHanded.put(c.MessageID, handedEvent{seq: c.Seq, status: c.Status})
 		}
 	}
 	d.mu.Unlock()
@@ -386,6 +401,7 @@ func (d *Deliverer) record(ctx context.Context, batch []outcome) (outbox.Recorde
 	for i, o := range batch {
 		results[i] = o.result
 	}
+	d.askForNext(results)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	rec, err := d.q.RecordWebhookResultsClaimNext(rctx, results, d.o.Now(), lease)
@@ -396,6 +412,21 @@ func (d *Deliverer) record(ctx context.Context, batch []outcome) (outbox.Recorde
 	return rec, err
 }
 
+// askForNext sets ClaimNext on the results of handed-over deliveries
+// whose message had an event left for claims since (claimed ones have it
+// from attempt): only those may have a next event waiting for a claim
+// that this process knows of.
+func (d *Deliverer) askForNext(results []outbox.Result) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range results {
+		r := &results[i]
+		if !r.ClaimNext && r.MessageID != "" && d.leftBehind.has(r.MessageID) {
+			r.ClaimNext = true
+		}
+	}
+}
+
 // recordTimeout bounds storing one batch of results.
 const recordTimeout = 30 * time.Second
 
@@ -404,7 +435,11 @@ func (d *Deliverer) attempt(ctx context.Context, c outbox.Delivery) outbox.Resul
 	start := d.o.Now()
 	status, reason, detail := d.post(ctx, c)
 	end := d.o.Now()
-	r := outbox.Result{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason}
+	// A claimed delivery (no status: not handed over) may have events
+	// held back behind it that only claims find: its record asks for the
+	// next one.
+	r := outbox.Result{Seq: c.Seq, MessageID: c.MessageID, Attempts: c.Attempts, At: start, Duration: end.Sub(start), HTTPStatus: status, Error: reason,
+		ClaimNext: c.Status == ""}
 	ok := reason == ""
 	switch {
 	case ok:
@@ -540,62 +575,6 @@ func printable(b []byte, n int) string {
 		s = string(r[:n]) + "…"
 	}
 	return s
-}
-
-// settledMemory is how long Run remembers finished deliveries: longer than
-// a transaction that hands over a successor takes to commit.
-const settledMemory = 10 * time.Second
-
-// settledSeqs remembers the seqs of finished deliveries for at least
-// settledMemory, in two generations.
-type settledSeqs struct {
-	cur, prev map[uint64]bool
-	since     time.Time
-}
-
-func (s *settledSeqs) add(seq uint64) {
-	if now := time.Now(); s.cur == nil || now.Sub(s.since) > settledMemory {
-		s.prev, s.cur, s.since = s.cur, map[uint64]bool{}, now
-	}
-	s.cur[seq] = true
-}
-
-func (s *settledSeqs) has(seq uint64) bool { return s.cur[seq] || s.prev[seq] }
-
-// handedEvent is an event handed over and the status it moved its message
-// to.
-type handedEvent struct {
-	seq    uint64
-	status message.Status
-}
-
-// handedEvents remembers the last event handed over per message for at
-// least settledMemory, in two generations: past that its settled record
-// is forgotten too, and Knows could not use it.
-type handedEvents struct {
-	cur, prev map[string]handedEvent
-	since     time.Time
-}
-
-// add remembers e as its message's last handed-over event, unless a newer
-// one is remembered (hand-overs of one message may reach the deliverer
-// out of order).
-func (h *handedEvents) add(messageID string, e handedEvent) {
-	if now := time.Now(); h.cur == nil || now.Sub(h.since) > settledMemory {
-		h.prev, h.cur, h.since = h.cur, map[string]handedEvent{}, now
-	}
-	if old, ok := h.get(messageID); ok && old.seq > e.seq {
-		return
-	}
-	h.cur[messageID] = e
-}
-
-func (h *handedEvents) get(messageID string) (handedEvent, bool) {
-	if e, ok := h.cur[messageID]; ok {
-		return e, true
-	}
-	e, ok := h.prev[messageID]
-	return e, ok
 }
 
 // Try sends c once, now, as an attempt of Run would (signed, through the
