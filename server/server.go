@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -320,7 +321,7 @@ func decodeBody(c *gin.Context, v any) ([]byte, bool) {
 		bodyError(c, err, "request body is larger than 1 MiB")
 		return nil, false
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		fail(c, http.StatusUnprocessableEntity, "request body is empty; send a JSON object")
 		return nil, false
 	}
@@ -366,8 +367,17 @@ func (a *api) send(c *gin.Context) {
 	c.JSON(http.StatusAccepted, sendAnswer(m.ID, m.Status))
 }
 
-func sendAnswer(id string, status message.Status) gin.H {
-	return gin.H{"success": true, "message_id": id, "status": status}
+// sendAnswerBody is a send's answer. Its fields are in the order
+// encoding/json writes a map's keys, so it writes the bytes the gin.H it
+// replaced did, without building and sorting a map per request.
+type sendAnswerBody struct {
+	MessageID string         `json:"message_id"`
+	Status    message.Status `json:"status"`
+	Success   bool           `json:"success"`
+}
+
+func sendAnswer(id string, status message.Status) sendAnswerBody {
+	return sendAnswerBody{MessageID: id, Status: status, Success: true}
 }
 
 type statusBody struct {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/smsrouter/smsrouter/core/message"
 )
 
 // requestLogRouter serves POST /api/v1/sms/send (202) behind logRequests,
@@ -51,5 +54,33 @@ func BenchmarkLogRequests(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+// TestSendAnswerBytes holds a send's answer to the bytes of the map it
+// was written from before: keys sorted, HTML characters escaped.
+func TestSendAnswerBytes(t *testing.T) {
+	for _, tc := range []struct{ id, status string }{{"msg_01JX", "queued"}, {"msg_<&>\"é", "pending"}, {"", ""}} {
+		got, err := json.Marshal(sendAnswer(tc.id, message.Status(tc.status)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(gin.H{"success": true, "message_id": tc.id, "status": message.Status(tc.status)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("answer %s, was %s", got, want)
+		}
+	}
+}
+
+// BenchmarkSendAnswer is writing a send's answer.
+func BenchmarkSendAnswer(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(sendAnswer("msg_01JXABCDEFGHJKMNPQRSTVWXYZ", message.Queued)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
