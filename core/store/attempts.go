@@ -238,7 +238,7 @@ func applyHeld(tx *eventTx, held []HeldStatus, now time.Time) error {
 		if h.ProviderAt != nil {
 			ev.At = *h.ProviderAt
 		}
-		byProvider[h.Provider] = append(byProvider[h.Provider], report{Report: ev, learnt: h.At, heldID: h.ID})
+		byProvider[h.Provider] = append(byProvider[h.Provider], report{Report: ev, learnt: h.At, heldID: h.ID, eventID: h.EventID})
 	}
 	ids := make([]uint64, 0, len(held))
 	for _, p := range providers {

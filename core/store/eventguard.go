@@ -35,11 +35,11 @@ import (
 //
 // A guarded report's id is still looked up in processed_events: the same
 // event may have been held before its message was recorded, or stored by
-// an earlier version. One race is left that the row's unique key closed:
-// the same report stored at once by a transaction that holds it (its
-// message not yet committed as sent) and one that applies it; the held
-// copy, applied later, finds the message final and leaves a history row
-// marked not applied. It emits no webhook.
+// an earlier version. The row's unique key also kept out the second of two
+// copies stored at once, one held by a transaction that did not yet see
+// its message sent and one applied by a transaction that did: the held
+// copy carries its event id (HeldStatus.EventID) and is used up without a
+// trace when it finds its event on the message (heldCopy).
 
 // eventClass is what storeEvents does about an event's id.
 type eventClass int

@@ -309,3 +309,35 @@ func TestOneReceiptOnTwoServersAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestHeldCopyOfAnAppliedReport: the same receipt stored twice at once,
+// held by a transaction that did not yet see its message sent and applied
+// by one that did, counts once: the held copy, when swept, finds the
+// message made final by its event and leaves no trace in the history.
+func TestHeldCopyOfAnAppliedReport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		setWebhook(t, s, msgAccount, "https://app.example/hooks")
+		id := sentMessage(t, s, "smsc", "p1")
+		ev := reportEvent("dlr-1", "p1", message.Delivered)
+		storeEvents(t, s, "smsc", ev)
+		// What the holding transaction left, committed after the sent
+		// message's round had looked for held reports.
+		held := store.HeldStatus{Provider: "smsc", ProviderMessageID: "p1", Status: message.Delivered, ProviderStatus: "delivered",
+			At: msgStart, EventID: ev.ID}
+		if err := s.DB().Create(&held).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.ApplyHeldStatuses(context.Background(), 10); err != nil || n != 1 {
+			t.Fatalf("ApplyHeldStatuses = %d, %v; want the held copy used up", n, err)
+		}
+		if h, want := history(t, s, id), []string{"queued", "sent", "delivered"}; !slices.Equal(h, want) {
+			t.Errorf("history %q, want %q", h, want)
+		}
+		if got, want := webhooksOf(t, s, id), []string{"message.sent sent", "message.delivered delivered"}; !slices.Equal(got, want) {
+			t.Errorf("webhooks %q, want %q", got, want)
+		}
+		if n := count(t, s, &store.HeldStatus{}, ""); n != 0 {
+			t.Errorf("%d reports still held", n)
+		}
+	})
+}

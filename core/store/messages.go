@@ -190,6 +190,11 @@ type HeldStatus struct {
 	At         time.Time
 	ProviderAt *time.Time
 	CreatedAt  time.Time `gorm:"index"`
+	// EventID is the id of the event that brought the report: should
+	// the same event have made the message final meanwhile (stored again
+	// by a transaction that saw the message), the held copy is dropped
+	// when its message comes (eventguard.go).
+	EventID string `gorm:"size:191;not null;default:''"`
 }
 
 // InboundMessage is an SMS a handset sent to one of our numbers.
@@ -468,7 +473,7 @@ func (s *Store) storeEvents(tx *eventTx, provider string, events []message.Event
 	var statuses []report
 	for _, ev := range fresh {
 		if ev.Report != nil {
-			statuses = append(statuses, report{Report: *ev.Report, learnt: now, guard: ev.guard})
+			statuses = append(statuses, report{Report: *ev.Report, learnt: now, eventID: ev.ID, guard: ev.guard})
 			continue
 		}
 		if err := s.storeInbound(tx, provider, ev.Inbound); err != nil {

@@ -14,14 +14,16 @@ import (
 )
 
 // report is a status report with when smsrouter learnt of it, the
-// held_statuses row it was kept in, if any, and, for a report that makes
-// its message final, the processed_events row its event id did not get
-// (eventguard.go).
+// held_statuses row it was kept in, if any, the id of the event that
+// brought it ("" for one held by an earlier version) and, for a report
+// that makes its message final, the processed_events row its event id did
+// not get (eventguard.go).
 type report struct {
 	message.Report
-	learnt time.Time
-	heldID uint64
-	guard  *ProcessedEvent
+	learnt  time.Time
+	heldID  uint64
+	eventID string
+	guard   *ProcessedEvent
 }
 
 // applyStatuses applies one provider's status reports, in order, with a
@@ -54,6 +56,9 @@ func applyStatusesTo(tx *eventTx, provider string, reps []report, targets map[st
 	b := statusBatch{provider: provider, final: map[string]*statusUpdate{}}
 	var unmatched []report
 	for _, r := range reps {
+		if heldCopy(targets[r.ProviderMessageID], r) {
+			continue
+		}
 		t := pickTarget(targets[r.ProviderMessageID], r.Recipient)
 		if t == nil {
 			unmatched = append(unmatched, r)
@@ -79,6 +84,22 @@ type statusBatch struct {
 	// unguarded are the rows of guarded reports that did not make their
 	// message final after all, to be written as any event's.
 	unguarded []ProcessedEvent
+}
+
+// heldCopy reports whether r is a held report whose event has made one of
+// cands final since it was held: the same event, stored again, applied
+// while this copy waited. It is used up without a trace, as the event's
+// row would have kept the second copy out.
+func heldCopy(cands []*webhookTarget, r report) bool {
+	if r.heldID == 0 || r.eventID == "" {
+		return false
+	}
+	for _, t := range cands {
+		if t.FinalEventID != nil && *t.FinalEventID == r.eventID {
+			return true
+		}
+	}
+	return false
 }
 
 // unguard keeps r's event id in processed_events, should r be a guarded
@@ -241,7 +262,8 @@ func holdReports(tx *gorm.DB, provider string, reps []report) error {
 			providerAt = &pa
 		}
 		held[i] = HeldStatus{Provider: provider, ProviderMessageID: r.ProviderMessageID, Recipient: digits(r.Recipient),
-			Status: r.Status, ProviderStatus: r.ProviderStatus, ErrorCode: r.ErrorCode, At: r.learnt.UTC(), ProviderAt: providerAt}
+			Status: r.Status, ProviderStatus: r.ProviderStatus, ErrorCode: r.ErrorCode, At: r.learnt.UTC(), ProviderAt: providerAt,
+			EventID: r.eventID}
 	}
 	if err := insertRows(tx, held); err != nil {
 		return fmt.Errorf("hold %d reports: %w", len(held), err)
