@@ -89,8 +89,9 @@ type outcomeKey struct {
 }
 
 // updateOutcomes records tried results: sent with the provider's message
-// id, final with the provider's code, or due again at RetryAt.
-func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
+// id, final with the provider's code, or due again at RetryAt; each with
+// its lines of h appended to the message's history by the same update.
+func updateOutcomes(tx *gorm.DB, results []message.Attempt, h messageHistory) error {
 	groups := map[outcomeKey][]message.Attempt{}
 	var order []outcomeKey
 	for _, r := range results {
@@ -136,6 +137,7 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt) error {
 			default:
 				up["next_attempt_at"] = k.retryAt
 			}
+			each = append(each, perMessage{column: historyColumn, expr: appendHistory, values: h.of(ids)})
 			if err := updateMessages(tx, ids, up, each, stillUnsent); err != nil {
 				return fmt.Errorf("record %d %s messages: %w", len(ids), k.status, err)
 			}

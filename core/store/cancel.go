@@ -30,11 +30,14 @@ func (s *Store) CancelMessage(ctx context.Context, accountID, id string, now tim
 	now = now.UTC() // ClaimDue's comparisons need one zone; see there
 	var out Message
 	err := s.transaction(ctx, func(tx *eventTx) error {
+		change := historyLines(nil, tx.Dialector.Name(), StatusChange{MessageID: id, Status: message.Failed, ErrorCode: CancelledCode,
+			Reason: cancelledReason, Applied: true, At: now})
 		res := tx.Model(&Message{}).
 			Where("id = ? AND account_id = ? AND status IN ? AND (lease_until IS NULL OR lease_until < ?)",
 				id, accountID, []string{string(message.Queued), string(message.Pending)}, now).
 			Updates(map[string]any{"status": string(message.Failed), "error_code": CancelledCode,
-				"error_message": cancelledReason, "failed_at": now, "updated_at": now, "lease_until": nil})
+				"error_message": cancelledReason, "failed_at": now, "updated_at": now, "lease_until": nil,
+				historyColumn: gorm.Expr(fmt.Sprintf(appendHistory, "?"), string(change))})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -48,10 +51,6 @@ func (s *Store) CancelMessage(ctx context.Context, accountID, id string, now tim
 				return err
 			}
 			return &message.NotCancellableError{MessageID: id, Status: m.Status, Sending: m.Status.Unsent()}
-		}
-		if err := tx.Create(&StatusChange{MessageID: id, Status: message.Failed, ErrorCode: CancelledCode,
-			Reason: cancelledReason, Applied: true, At: now}).Error; err != nil {
-			return err
 		}
 		if err := enqueueMessageEvents(tx, []messageEvent{{MessageID: id, Status: message.Failed, ErrorCode: CancelledCode,
 			Reason: cancelledReason, At: now}}); err != nil {

@@ -34,9 +34,9 @@ func (s *Store) MessageDetail(ctx context.Context, accountID, id string) (messag
 	if unreadable {
 		text = ""
 	}
-	var changes []StatusChange
-	if err := s.db.WithContext(ctx).Where("message_id = ?", id).Order("id").Find(&changes).Error; err != nil {
-		return message.Detail{}, fmt.Errorf("status history of message %s: %w", id, err)
+	changes, err := statusChanges(s.db.WithContext(ctx), m)
+	if err != nil {
+		return message.Detail{}, err
 	}
 	return message.Detail{View: m.View(), AccountID: m.AccountID, Text: text, TextUnreadable: unreadable, Kind: m.Kind, Encoding: m.Encoding,
 		Country: m.Country, Route: m.Route, Plan: m.PlanEntries(), Candidate: m.Candidate, Why: m.Why, Provider: m.Provider,

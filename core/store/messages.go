@@ -128,10 +128,16 @@ type Message struct {
 	// is routed again at its send time with them; "" for other messages,
 	// whose route is decided once, at accept.
 	Tags string `gorm:"not null;default:''"`
+	// History is the message's status changes, one JSON object a line
+	// (see history.go), appended by the statements that make them. It is
+	// in no index, so that it never stops a status update from being HOT.
+	History string `gorm:"not null;default:''"`
 }
 
-// StatusChange is one stored transition of a message, with the provider's raw
-// words for it, kept for operators and for the status history API.
+// StatusChange is one transition of a message, with the provider's raw
+// words for it, kept for operators and for the status history API. It is
+// stored as a line of Message.History; the status_changes table holds the
+// ones earlier versions wrote, still read (Store.StatusChanges).
 type StatusChange struct {
 	ID             uint64         `gorm:"primaryKey;autoIncrement"`
 	MessageID      string         `gorm:"size:40;not null;index"`
@@ -239,17 +245,17 @@ func (s *Store) insertMessages(tx *gorm.DB, msgs []*Message) error {
 	// in: its created_at says when (storetest.StatusHistory adds it). A row per
 	// message was a sixth of what the database wrote for it. A message its
 	// route holds is the exception: its history says why it waits.
-	if err := insertRows(tx, msgs); err != nil {
-		return err
-	}
-	var held []StatusChange
+	now := tx.NowFunc()
 	for _, m := range msgs {
-		if m.ErrorCode == message.CodeHeld {
-			held = append(held, StatusChange{MessageID: m.ID, Status: message.Queued, ErrorCode: m.ErrorCode,
-				Reason: m.ErrorMessage, Applied: true, At: m.CreatedAt})
+		if m.ErrorCode == message.CodeHeld && m.History == "" {
+			if m.CreatedAt.IsZero() {
+				m.CreatedAt, m.UpdatedAt = now, now
+			}
+			m.History = string(historyLines(nil, tx.Dialector.Name(), StatusChange{MessageID: m.ID, Status: message.Queued,
+				ErrorCode: m.ErrorCode, Reason: m.ErrorMessage, Applied: true, At: m.CreatedAt}))
 		}
 	}
-	return insertRows(tx, held)
+	return insertRows(tx, msgs)
 }
 
 // GetMessage returns the account's message with the given id, or ErrNotFound.
@@ -363,6 +369,7 @@ func (s *Store) RecordAttempts(ctx context.Context, results []message.Attempt) e
 
 // attemptWrites is what RecordAttempts writes for a batch of attempts.
 type attemptWrites struct {
+	// changes go into their messages' history with the outcome's update.
 	changes []StatusChange
 	events  []messageEvent
 	// accepted are the attempts a provider accepted; unsent the ids of
@@ -416,16 +423,15 @@ func (s *Store) writeAttempts(tx *eventTx, w attemptWrites) error {
 	if err := releaseUntried(tx.DB, w.untried); err != nil {
 		return err
 	}
-	if err := updateOutcomes(tx.DB, w.tried); err != nil {
+	h := newMessageHistory(tx.Dialector.Name())
+	for _, c := range w.changes {
+		h.add(c)
+	}
+	if err := updateOutcomes(tx.DB, w.tried, h); err != nil {
 		return err
 	}
 	if err := recordSenders(tx.DB, w.accepted); err != nil {
 		return err
-	}
-	if len(w.changes) > 0 {
-		if err := insertRows(tx.DB, w.changes); err != nil {
-			return err
-		}
 	}
 	if err := refundMessages(tx.DB, w.unsent, RefundUnsent, s.now()); err != nil {
 		return err

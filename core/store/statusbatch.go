@@ -28,9 +28,9 @@ type report struct {
 
 // applyStatuses applies one provider's status reports, in order, with a
 // few statements for all of them: one locked read of their messages, one
-// update per new status (values that differ per message set with CASE),
-// one insert for history. Reports are the bulk of what the database does
-// per message, so this is where statements count. It returns the reports
+// update per new status (values that differ per message joined by id),
+// which appends to their history too. Reports are the bulk of what the
+// database does per message, so this is where statements count. It returns the reports
 // no message takes (yet), for the caller to hold.
 //
 // A message's times are when smsrouter learnt of each status, so that
@@ -53,7 +53,7 @@ func applyStatusesTo(tx *eventTx, provider string, reps []report, targets map[st
 	if len(reps) == 0 {
 		return nil, nil
 	}
-	b := statusBatch{provider: provider, final: map[string]*statusUpdate{}}
+	b := statusBatch{provider: provider, final: map[string]*statusUpdate{}, history: newMessageHistory(tx.Dialector.Name())}
 	var unmatched []report
 	for _, r := range reps {
 		if heldCopy(targets[r.ProviderMessageID], r) {
@@ -79,8 +79,12 @@ func applyStatusesTo(tx *eventTx, provider string, reps []report, targets map[st
 // written with a few statements.
 type statusBatch struct {
 	provider string
-	changes  []StatusChange
-	final    map[string]*statusUpdate // by message id: the last applied change
+	// history holds every report's change, applied or not, by message;
+	// late lists the messages whose reports all came too late to move
+	// them, which no status update carries.
+	history messageHistory
+	late    []string
+	final   map[string]*statusUpdate // by message id: the last applied change
 	// unguarded are the rows of guarded reports that did not make their
 	// message final after all, to be written as any event's.
 	unguarded []ProcessedEvent
@@ -142,7 +146,7 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 		ErrorCode: ev.ErrorCode, Applied: applied, At: at, ProviderAt: providerAt}
 	if !applied {
 		b.unguard(r)
-		b.changes = append(b.changes, change)
+		b.addChange(change)
 		return nil
 	}
 	m.Status = ev.Status
@@ -157,7 +161,7 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 		m.SentAt = &at
 	}
 	m.ProviderStatusAt = providerAt
-	b.changes = append(b.changes, change)
+	b.addChange(change)
 	u := &statusUpdate{m: t, status: ev.Status, at: at, providerAt: providerAt, code: ev.ErrorCode, reason: change.Reason}
 	if r.guard != nil && ev.Status.Final() {
 		u.finalEvent = &r.guard.EventID
@@ -180,9 +184,17 @@ func (b *statusBatch) apply(tx *eventTx, t *webhookTarget, r report) error {
 	return nil
 }
 
+// addChange keeps c for its message's history.
+func (b *statusBatch) addChange(c StatusChange) {
+	if _, seen := b.history.lines[c.MessageID]; !seen && !c.Applied {
+		b.late = append(b.late, c.MessageID)
+	}
+	b.history.add(c)
+}
+
 // write stores the batch: one update per new status, each message's own
-// times and codes given per message (see updateMessages), and one insert
-// for the history.
+// times, codes and history lines given per message (see updateMessages),
+// and one update of the history alone for messages no report moved.
 func (b *statusBatch) write(db *gorm.DB, now time.Time) error {
 	// Which of these ids was new was decided when the batch read them; a
 	// row written meanwhile by another transaction changes nothing here.
@@ -196,28 +208,26 @@ func (b *statusBatch) write(db *gorm.DB, now time.Time) error {
 	for st, us := range byStatus {
 		slices.SortFunc(us, func(a, b *statusUpdate) int { return cmp.Compare(a.m.ID, b.m.ID) })
 		for chunk := range slices.Chunk(us, idChunk) {
-			if err := writeStatus(db, st, chunk, now); err != nil {
+			if err := writeStatus(db, st, chunk, b.history, now); err != nil {
 				return err
 			}
 		}
 	}
-	if len(b.changes) > 0 {
-		if err := insertRows(db, b.changes); err != nil {
-			return fmt.Errorf("store %d status changes: %w", len(b.changes), err)
-		}
-	}
-	return nil
+	unmoved := slices.DeleteFunc(b.late, func(id string) bool { return b.final[id] != nil })
+	return appendOnly(db, b.history, unmoved)
 }
 
-// writeStatus moves the messages of chunk to st in one statement.
-func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, now time.Time) error {
+// writeStatus moves the messages of chunk to st in one statement, adding
+// their lines of h to their history.
+func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, h messageHistory, now time.Time) error {
 	ids := make([]string, len(chunk))
 	ats := make([]time.Time, len(chunk))
 	providerAts := make([]*time.Time, len(chunk))
 	for i, u := range chunk {
 		ids[i], ats[i], providerAts[i] = u.m.ID, u.at, u.providerAt
 	}
-	each := []perMessage{{column: "provider_status_at", values: providerAts}}
+	each := []perMessage{{column: "provider_status_at", values: providerAts},
+		{column: historyColumn, expr: appendHistory, values: h.of(ids)}}
 	switch {
 	case st == message.Delivered:
 		each = append(each, perMessage{column: "delivered_at", values: ats}, finalEvents(chunk))

@@ -74,12 +74,12 @@ func CountByStatus(ctx context.Context, s *store.Store) (map[message.Status]int6
 // stored row for it instead).
 func StatusHistory(ctx context.Context, s *store.Store, messageID string) ([]store.StatusChange, error) {
 	db := s.DB().WithContext(ctx)
-	var out []store.StatusChange
-	if err := db.Where("message_id = ?", messageID).Order("id").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("status history of %s: %w", messageID, err)
+	out, err := s.StatusChanges(ctx, messageID)
+	if err != nil {
+		return nil, err
 	}
 	var m store.Message
-	err := db.Select("id", "created_at").Where("id = ?", messageID).Take(&m).Error
+	err = db.Select("id", "created_at").Where("id = ?", messageID).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return out, nil
 	}
