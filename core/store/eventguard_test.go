@@ -341,3 +341,29 @@ func TestHeldCopyOfAnAppliedReport(t *testing.T) {
 		}
 	})
 }
+
+// TestGuardedReportAfterAnExpiredRow: an id whose row's duplicate window
+// has passed counts as new for a report that makes its message final, as
+// it did when every report took the row over.
+func TestGuardedReportAfterAnExpiredRow(t *testing.T) {
+	c := newClock()
+	storetest.EachWith(t, c.opts(), func(t *testing.T, s *store.Store) {
+		c.reset()
+		id := sentTo(t, s, "smsc", "p1", "+959111111111", c.now())
+		unknown := reportEvent("dlr-1", "p1", message.Unknown)
+		unknown.DuplicateWindow = 10 * time.Minute
+		storeEvents(t, s, "smsc", unknown)
+		delivered := reportEvent("dlr-1", "p1", message.Delivered)
+		delivered.DuplicateWindow = 10 * time.Minute
+		c.add(9 * time.Minute)
+		storeEvents(t, s, "smsc", delivered) // within the window: a repeat
+		if m := getMessage(t, s, id); m.Status != message.Unknown {
+			t.Fatalf("status %s after a repeat within the window, want unknown", m.Status)
+		}
+		c.add(2 * time.Minute)
+		storeEvents(t, s, "smsc", delivered)
+		if h, want := history(t, s, id), []string{"queued", "sent", "unknown", "delivered"}; !slices.Equal(h, want) {
+			t.Errorf("history %q, want %q", h, want)
+		}
+	})
+}
