@@ -21,7 +21,8 @@ func (s *Store) GetMessages(ctx context.Context, accountID string, ids []string)
 		return nil, nil
 	}
 	var out []Message
-	if err := s.db.WithContext(ctx).Where("account_id = ? AND id IN ?", accountID, ids).Find(&out).Error; err != nil {
+	// Without the status history, which only the detail shows.
+	if err := s.db.WithContext(ctx).Omit(historyColumn).Where("account_id = ? AND id IN ?", accountID, ids).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("get %d messages: %w", len(ids), err)
 	}
 	return out, nil
@@ -65,7 +66,8 @@ func (s *Store) ListMessages(ctx context.Context, accountID string, f MessageFil
 		return nil, "", err
 	}
 	var out []Message
-	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit + 1).Find(&out).Error; err != nil {
+	// Without the status history, which only the detail shows.
+	if err := q.Omit(historyColumn).Order("created_at DESC, id DESC").Limit(f.Limit + 1).Find(&out).Error; err != nil {
 		return nil, "", fmt.Errorf("list messages: %w", err)
 	}
 	next := ""
