@@ -239,7 +239,25 @@ func (n *node) startPlugins(ctx context.Context) error {
 		return fmt.Errorf("start providers: %w", err)
 	}
 	n.onClose(n.host.Stop)
+	// Before any message is sent: only the polled providers' messages are
+	// kept for the poller, so the others' reports update them in place.
+	n.st.SetPolledProviders(polledProviders(n.host, n.pollAfter))
 	return nil
+}
+
+// polledProviders names the providers the status poller may ask: those
+// with a poll interval whose plugin answers status queries, or whose
+// plugin does not run yet to say (it may once it runs). Polling is on by
+// default, so an SMPP provider has an interval but is never asked.
+func polledProviders(host *pluginhost.Host, after map[string]time.Duration) []string {
+	var out []string
+	for name := range after {
+		caps, err := host.Capabilities(name)
+		if err != nil || caps.StatusQuery {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // buildCore wires routing, dispatch and the service the API calls.

@@ -91,7 +91,9 @@ type outcomeKey struct {
 // updateOutcomes records tried results: sent with the provider's message
 // id, final with the provider's code, or due again at RetryAt; each with
 // its lines of h appended to the message's history by the same update.
-func updateOutcomes(tx *gorm.DB, results []message.Attempt, h messageHistory) error {
+// Messages sent by a provider for which polled is true are kept for the
+// status poller.
+func updateOutcomes(tx *gorm.DB, results []message.Attempt, h messageHistory, polled func(provider string) bool) error {
 	groups := map[outcomeKey][]message.Attempt{}
 	var order []outcomeKey
 	for _, r := range results {
@@ -130,6 +132,9 @@ func updateOutcomes(tx *gorm.DB, results []message.Attempt, h messageHistory) er
 				}
 				up["provider"] = k.provider
 				up["sent_at"] = k.at
+				if polled(k.provider) {
+					up["awaiting_report_since"] = k.at
+				}
 				each = []perMessage{{column: "provider_message_id", values: pids}}
 			case k.status.Final():
 				up["provider"] = k.provider

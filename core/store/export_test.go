@@ -129,3 +129,7 @@ func ScanGorm[T any](s *Store, query string, args ...any) ([]T, error) {
 	var out []T
 	return out, s.db.Raw(query, args...).Scan(&out).Error
 }
+
+// ReportTargetsArrayQuery is the statement that reads the messages of
+// reports on PostgreSQL ($1 the provider, $2 the ids).
+const ReportTargetsArrayQuery = reportTargetsArrayQuery

@@ -69,34 +69,44 @@ type Message struct {
 	// provider has (as it does while a fresh table fills), where leading
 	// with the provider made it read every message of that provider.
 	//
-	// The status poller's claims read idx_messages_awaiting_report, which
-	// holds only messages still waiting for a final report.
-	Provider          string `gorm:"size:64;index:idx_messages_provider_ref,priority:2;index:idx_messages_awaiting_report,priority:1,where:status IN ('sent'\\,'unknown')"`
-	ProviderMessageID string `gorm:"size:128;index:idx_messages_provider_ref,priority:1"`
+	// The index holds only messages that have an id (sent ones): a
+	// message waiting in the queue adds no entry to it, and lookups say
+	// provider_message_id <> '' so that the planner reads it.
+	//
+	// The status poller's claims read idx_messages_awaiting_poll (see
+	// AwaitingReportSince).
+	Provider          string `gorm:"size:64;index:idx_messages_sent_ref,priority:2;index:idx_messages_awaiting_poll,priority:1,where:awaiting_report_since IS NOT NULL"`
+	ProviderMessageID string `gorm:"size:128;index:idx_messages_sent_ref,priority:1,where:provider_message_id <> ''"`
 	Attempts          int    `gorm:"not null;default:0"`
 	// NextAttemptAt and LeaseUntil make the messages table the dispatch queue:
 	// a message is due when it is queued or pending, NextAttemptAt has passed
 	// and no dispatcher holds an unexpired lease on it. A dispatcher that
 	// dies mid-send leaves a lease that simply runs out.
 	//
-	// The queue's index holds only unsent messages, so sent and finished
-	// ones leave it at once: an index over every status made each claim
-	// wade through tens of thousands of entries of messages that moved on
-	// (and of their dead row versions) under load.
-	NextAttemptAt time.Time  `gorm:"not null;index:idx_messages_queue,where:status IN ('queued'\\,'pending')"`
-	LeaseUntil    *time.Time `gorm:""`
-	ExpiresAt     time.Time  `gorm:"not null"`
-	ErrorCode     string     `gorm:"size:64"`
-	ErrorMessage  string     `gorm:""`
-	CreatedAt     time.Time  `gorm:"index:idx_messages_account_created,priority:2,sort:desc"`
-	UpdatedAt     time.Time
+	// The queue's index, idx_messages_queued, holds only unsent messages,
+	// so sent and finished ones leave it at once: an index over every
+	// status made each claim wade through tens of thousands of entries of
+	// messages that moved on (and of their dead row versions) under load.
+	// Its condition is the generated column queued, not status (see
+	// addQueuedColumn), and queries that read it say queued.
+	NextAttemptAt time.Time `gorm:"not null"`
+	// Queued is that generated column: true while the message is queued
+	// or pending. Only read (RETURNING * scans it like any column); the
+	// migration, not gorm, makes it.
+	Queued       bool       `gorm:"->;-:migration"`
+	LeaseUntil   *time.Time `gorm:""`
+	ExpiresAt    time.Time  `gorm:"not null"`
+	ErrorCode    string     `gorm:"size:64"`
+	ErrorMessage string     `gorm:""`
+	CreatedAt    time.Time  `gorm:"index:idx_messages_account_created,priority:2,sort:desc"`
+	UpdatedAt    time.Time
 	// SentAt, DeliveredAt and FailedAt are when smsrouter learnt of the
 	// status, by its own clock, so that they follow one another in the
 	// order things happened; ProviderStatusAt is when the provider says
 	// the status last applied from its reports was reached, by its clock
 	// (an SMPP receipt's "done date" has minute precision and the SMSC's
 	// zone).
-	SentAt           *time.Time `gorm:"index:idx_messages_awaiting_report,priority:2"`
+	SentAt           *time.Time
 	DeliveredAt      *time.Time
 	FailedAt         *time.Time
 	ProviderStatusAt *time.Time
@@ -106,6 +116,14 @@ type Message struct {
 	PolledAt   *time.Time
 	PollCount  int `gorm:"not null;default:0"`
 	NextPollAt *time.Time
+	// AwaitingReportSince is when a provider whose statuses are polled
+	// (Store.SetPolledProviders) accepted the message, kept until the
+	// message is final or polling gives up, and nil otherwise: the status
+	// poller's index holds only messages with one. No index depends on
+	// status, so that a report's update of a message no poller waits for
+	// changes no indexed column and PostgreSQL makes it a HOT update (no
+	// new index entries).
+	AwaitingReportSince *time.Time `gorm:"index:idx_messages_awaiting_poll,priority:2"`
 	// Charged is what the account paid for the message at accept time,
 	// and RefundedAt when it was given back (at most once: it failed
 	// before any provider accepted it).
@@ -271,6 +289,14 @@ func (s *Store) GetMessage(ctx context.Context, accountID, id string) (Message, 
 	return m, nil
 }
 
+// claimDueQuery is ClaimDue's update up to the lock of its inner select:
+// the condition names queued, idx_messages_queued's own, so that both
+// drivers read the queue's index.
+const claimDueQuery = `UPDATE messages SET lease_until = ?, attempts = attempts + 1, updated_at = ?
+WHERE id IN (SELECT id FROM messages
+  WHERE queued AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+  ORDER BY next_attempt_at LIMIT ?`
+
 // ClaimDue leases up to limit due messages to the caller for lease, so that
 // no other dispatcher (in this or another process) takes them meanwhile, and
 // counts the attempt.
@@ -281,10 +307,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		// waiting on each other. SQLite has one writer, so needs nothing.
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	q := `UPDATE messages SET lease_until = ?, attempts = attempts + 1, updated_at = ?
-WHERE id IN (SELECT id FROM messages
-  WHERE status IN ('queued', 'pending') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-  ORDER BY next_attempt_at LIMIT ?` + lock + `)
+	q := claimDueQuery + lock + `)
 RETURNING *`
 	// SQLite compares times as text, which orders instants correctly only
 	// when all of them are written in one zone; every time this file writes
@@ -310,12 +333,12 @@ RETURNING *`
 // false when there is none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var m Message
-	// The statuses are written out, not parameters: SQLite uses the
-	// partial queue index only when it can see that the query's condition
-	// is the index's, and without it this read scanned the table after
-	// every dispatch round (a sixth of the server's CPU under load).
+	// The condition is the queue index's own: SQLite uses the partial
+	// index only when it can see that, and without it this read scanned
+	// the table after every dispatch round (a sixth of the server's CPU
+	// under load).
 	err := s.db.WithContext(ctx).Select("next_attempt_at", "lease_until").
-		Where("status IN ('queued', 'pending')").
+		Where("queued").
 		Order("next_attempt_at").Limit(1).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return time.Time{}, false, nil
@@ -427,7 +450,7 @@ func (s *Store) writeAttempts(tx *eventTx, w attemptWrites) error {
 	for _, c := range w.changes {
 		h.add(c)
 	}
-	if err := updateOutcomes(tx.DB, w.tried, h); err != nil {
+	if err := updateOutcomes(tx.DB, w.tried, h, s.awaitsPoll); err != nil {
 		return err
 	}
 	if err := recordSenders(tx.DB, w.accepted); err != nil {
@@ -569,7 +592,7 @@ func (s *Store) ApplyHeldStatuses(ctx context.Context, limit int) (int, error) {
 		// none is applied twice.
 		// A report naming its recipient waits for a message to that number.
 		if err := forUpdateSkipLocked(tx.DB).Where("EXISTS (SELECT 1 FROM messages m WHERE m.provider = held_statuses.provider AND m.provider_message_id = held_statuses.provider_message_id" +
-			" AND (held_statuses.recipient = '' OR m.recipient = '+' || held_statuses.recipient))").
+			" AND m.provider_message_id <> '' AND (held_statuses.recipient = '' OR m.recipient = '+' || held_statuses.recipient))").
 			Order("id").Limit(limit).Find(&held).Error; err != nil {
 			return err
 		}
@@ -618,13 +641,14 @@ func (s *Store) MarkPolled(ctx context.Context, marks []dispatch.PollMark, at ti
 	at = at.UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, m := range marks {
-			var next any
+			up := map[string]any{"polled_at": at, "poll_count": gorm.Expr("poll_count + 1"), "next_poll_at": nil}
 			if m.NextPollAt != nil {
-				next = m.NextPollAt.UTC()
+				up["next_poll_at"] = m.NextPollAt.UTC()
+			} else {
+				// Polling gave up: the poller's index lets it go.
+				up["awaiting_report_since"] = nil
 			}
-			if err := tx.Model(&Message{}).Where("id = ?", m.MessageID).Updates(map[string]any{
-				"polled_at": at, "poll_count": gorm.Expr("poll_count + 1"), "next_poll_at": next,
-			}).Error; err != nil {
+			if err := tx.Model(&Message{}).Where("id = ?", m.MessageID).Updates(up).Error; err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ func (s *Store) CountMessages(ctx context.Context) ([]message.Count, error) {
 }
 
 // QueueDepths counts the messages waiting in the dispatch queue at now, by
-// status. Only queued and pending rows are read, through idx_messages_due,
+// status. Only queued and pending rows are read, through idx_messages_queued,
 // so its cost follows the backlog, not the table.
 func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]dispatch.QueueDepth, error) {
 	// Every time this file compares is UTC; see ClaimDue.
@@ -35,10 +35,9 @@ func (s *Store) QueueDepths(ctx context.Context, now time.Time) ([]dispatch.Queu
   SUM(CASE WHEN lease_until IS NOT NULL AND lease_until >= ? THEN 1 ELSE 0 END) AS leased,
   SUM(CASE WHEN (lease_until IS NULL OR lease_until < ?) AND next_attempt_at <= ? THEN 1 ELSE 0 END) AS due,
   SUM(CASE WHEN (lease_until IS NULL OR lease_until < ?) AND next_attempt_at > ? THEN 1 ELSE 0 END) AS scheduled
-FROM messages WHERE status IN ? GROUP BY status`
+FROM messages WHERE queued GROUP BY status`
 	var out []dispatch.QueueDepth
-	err := s.db.WithContext(ctx).Raw(q, now, now, now, now, now,
-		[]string{string(message.Queued), string(message.Pending)}).Scan(&out).Error
+	err := s.db.WithContext(ctx).Raw(q, now, now, now, now, now).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("count queued messages: %w", err)
 	}
@@ -51,8 +50,7 @@ func (s *Store) OldestDue(ctx context.Context, now time.Time) (time.Time, bool, 
 	now = now.UTC()
 	var m Message
 	err := s.db.WithContext(ctx).Select("next_attempt_at").
-		Where("status IN ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
-			[]string{string(message.Queued), string(message.Pending)}, now, now).
+		Where("queued AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now, now).
 		Order("next_attempt_at").Limit(1).Take(&m).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return time.Time{}, false, nil

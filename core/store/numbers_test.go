@@ -269,23 +269,11 @@ func TestNumberPickReadsTheIndexInOrder(t *testing.T) {
 		}
 		for _, operator := range []string{"", "Verizon"} {
 			q, args := s.PickQuery(numbers.Request{Country: "US", Operator: operator})
-			var plan []string
 			rows, err := s.DB().Raw(explain+q, args...).Rows()
 			if err != nil {
 				t.Fatal(err)
 			}
-			for rows.Next() {
-				cols, _ := rows.Columns()
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, fmt.Sprint(vals...))
-			}
+			plan := planLines(t, rows)
 			rows.Close()
 			text := fmt.Sprint(plan)
 			if strings.Contains(text, "Sort") || strings.Contains(text, "TEMP B-TREE") || !strings.Contains(text, "idx_phone_numbers_free") {

@@ -17,7 +17,7 @@ import (
 //     the accounts' ids are listed first, so that the planners of both
 //     databases read one index range per account instead of the table.
 //     The work is the window's messages, not the table's.
-//   - the queue counts read the partial idx_messages_queue, which holds
+//   - the queue counts read the partial idx_messages_queued, which holds
 //     only queued and pending messages;
 //   - the webhook backlog reads the partial idx_webhook_deliveries_queue,
 //     which holds only pending deliveries.
@@ -76,9 +76,8 @@ func (s *Store) QueueDepth(ctx context.Context, accountID string) (message.Queue
 		Status message.Status
 		N      int
 	}
-	// The condition is idx_messages_queue's own, so the planner reads it.
-	q := s.db.WithContext(ctx).Table("messages").Select("status, COUNT(*) AS n").
-		Where("status IN ?", []message.Status{message.Queued, message.Pending})
+	// The condition is idx_messages_queued's own, so the planner reads it.
+	q := s.db.WithContext(ctx).Table("messages").Select("status, COUNT(*) AS n").Where("queued")
 	if accountID != "" {
 		q = q.Where("account_id = ?", accountID)
 	}

@@ -243,7 +243,13 @@ func writeStatus(db *gorm.DB, st message.Status, chunk []*statusUpdate, h messag
 		// the time their submit was answered.
 		each = append(each, perMessage{column: "sent_at", expr: "COALESCE(sent_at, %s)", values: ats})
 	}
-	if err := updateMessages(db, ids, map[string]any{"status": string(st), "updated_at": now}, each, ""); err != nil {
+	up := map[string]any{"status": string(st), "updated_at": now}
+	if st.Final() {
+		// Out of the poller's index; a message no poller waited for
+		// has none, so this changes nothing and the update stays HOT.
+		up["awaiting_report_since"] = nil
+	}
+	if err := updateMessages(db, ids, up, each, ""); err != nil {
 		return fmt.Errorf("apply %d %s reports: %w", len(ids), st, err)
 	}
 	return nil
@@ -331,6 +337,12 @@ func digits(number string) string {
 // made a message final, which tells a replayed report (eventguard.go).
 const reportTargetColumns = webhookTargetColumns + ", messages.final_event_id"
 
+// hasProviderID is idx_messages_sent_ref's condition, which every lookup by
+// provider message id states: the planner reads a partial index only for
+// a query that says its condition, and cannot infer it from an id that is
+// a parameter.
+const hasProviderID = "messages.provider_message_id <> ''"
+
 // reportTargets reads, and locks on PostgreSQL, the messages the reports
 // are about, with their account's webhook URL, by provider message id
 // (several for an id the provider reused).
@@ -353,7 +365,7 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 		} else {
 			err = tx.Table("messages").Select(reportTargetColumns+", COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret").
 				Joins("LEFT JOIN webhooks ON webhooks.account_id = messages.account_id").
-				Where("messages.provider = ? AND messages.provider_message_id IN ?", provider, chunk).
+				Where("messages.provider = ? AND messages.provider_message_id IN ? AND "+hasProviderID, provider, chunk).
 				Order("messages.id").Scan(&got).Error
 		}
 		if err != nil {
@@ -366,16 +378,19 @@ func reportTargets(tx *gorm.DB, provider string, reps []report) (map[string][]*w
 	return out, nil
 }
 
+// reportTargetsArrayQuery is reportTargetsArray's statement.
+const reportTargetsArrayQuery = `SELECT ` + reportTargetColumns + `,
+COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret
+FROM messages LEFT JOIN webhooks ON webhooks.account_id = messages.account_id
+WHERE messages.provider = $1 AND messages.provider_message_id = ANY($2::text[]) AND ` + hasProviderID + `
+ORDER BY messages.id FOR UPDATE OF messages`
+
 // reportTargetsArray is reportTargets' read on PostgreSQL: the ids as one
 // array, so that every batch of reports runs one statement text (an IN
 // list is parsed and planned anew for each batch size), locking the
 // messages read.
 func reportTargetsArray(tx *gorm.DB, provider string, pids []string) ([]webhookTarget, error) {
-	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, `SELECT `+reportTargetColumns+`,
-COALESCE(webhooks.url, '') AS webhook_url, COALESCE(webhooks.secret, '') AS webhook_secret
-FROM messages LEFT JOIN webhooks ON webhooks.account_id = messages.account_id
-WHERE messages.provider = $1 AND messages.provider_message_id = ANY($2::text[])
-ORDER BY messages.id FOR UPDATE OF messages`, provider, pids)
+	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, reportTargetsArrayQuery, provider, pids)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,35 @@ import (
 	"github.com/smsrouter/smsrouter/core/dispatch"
 )
 
+// claimAwaitingQuery is ClaimAwaitingReport's update up to the lock of its
+// inner select. It states idx_messages_awaiting_poll's condition so that
+// both drivers read that index; the statuses are checked besides, though
+// a message leaves the index when it becomes final.
+const claimAwaitingQuery = `UPDATE messages SET next_poll_at = ?
+WHERE id IN (SELECT id FROM messages
+  WHERE awaiting_report_since IS NOT NULL AND provider = ? AND awaiting_report_since < ?
+    AND status IN ('sent', 'unknown') AND ((poll_count = 0 AND next_poll_at IS NULL) OR next_poll_at <= ?)
+  ORDER BY awaiting_report_since LIMIT ?`
+
+// SetPolledProviders names the providers whose statuses the status poller
+// asks for: only their messages are kept for it (Message.AwaitingReportSince)
+// when they are sent. Until it is called every provider's are, as a store
+// that does not know the configuration must.
+func (s *Store) SetPolledProviders(names []string) {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	s.polled.Store(&set)
+}
+
+// awaitsPoll reports whether messages sent by provider are kept for the
+// status poller.
+func (s *Store) awaitsPoll(provider string) bool {
+	set := s.polled.Load()
+	return set == nil || (*set)[provider]
+}
+
 // ClaimAwaitingReport claims up to limit messages a provider accepted
 // before sentBefore that still wait for a final report (sent or unknown)
 // and whose next poll is due at now, oldest first, and returns them.
@@ -22,13 +51,7 @@ func (s *Store) ClaimAwaitingReport(ctx context.Context, provider string, sentBe
 	if s.driver == DriverPostgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	// The statuses are written out so that SQLite sees the partial index
-	// idx_messages_awaiting_report serves the query.
-	q := `UPDATE messages SET next_poll_at = ?
-WHERE id IN (SELECT id FROM messages
-  WHERE status IN ('sent', 'unknown') AND provider = ? AND sent_at < ?
-    AND ((poll_count = 0 AND next_poll_at IS NULL) OR next_poll_at <= ?)
-  ORDER BY sent_at LIMIT ?` + lock + `)
+	q := claimAwaitingQuery + lock + `)
 RETURNING *`
 	now = now.UTC()
 	var out []Message

@@ -130,6 +130,10 @@ type Store struct {
 	// a hint, see chargeAcceptances.
 	limited sync.Map
 
+	// polled names the providers whose statuses are polled
+	// (SetPolledProviders); nil means every provider.
+	polled atomic.Pointer[map[string]bool]
+
 	// handoff takes deliveries as they are written (HandOffWebhooks); nil
 	// when no deliverer runs in this process.
 	handoff atomic.Pointer[handoff]
