@@ -74,19 +74,25 @@ type testEvent struct {
 // checked with secret (a bad one is answered 401 and fails the test), then
 // the body decoded. ok is false when the request was answered already.
 func readEvent(t *testing.T, secret string, w http.ResponseWriter, r *http.Request) (ev testEvent, ok bool) {
+	ev, _, ok = readEventBody(t, secret, w, r)
+	return ev, ok
+}
+
+// readEventBody is readEvent that also returns the body as it came.
+func readEventBody(t *testing.T, secret string, w http.ResponseWriter, r *http.Request) (ev testEvent, body []byte, ok bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return ev, false
+		return ev, nil, false
 	}
 	if err := webhook.Verify(secret, r.Header.Get("X-Signature"), r.Header.Get("X-Timestamp"), body, 5*time.Minute, time.Now()); err != nil {
 		t.Errorf("webhook %s: %v", r.Header.Get("X-Event-Id"), err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return ev, false
+		return ev, nil, false
 	}
 	if err := json.Unmarshal(body, &ev); err != nil {
 		t.Errorf("webhook body %s: %v", body, err)
 	}
-	return ev, true
+	return ev, body, true
 }
 
 func TestServeSendsWebhooksExactlyOnce(t *testing.T) {
