@@ -9,15 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glebarez/sqlite"
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
-	gormlogger "gorm.io/gorm/logger"
-
 	"github.com/smsrouter/smsrouter/core/message"
 	"github.com/smsrouter/smsrouter/core/outbox"
 	"github.com/smsrouter/smsrouter/core/retention"
-	"github.com/smsrouter/smsrouter/core/seal"
 	"github.com/smsrouter/smsrouter/core/store"
 	"github.com/smsrouter/smsrouter/core/store/storetest"
 )
@@ -28,10 +22,6 @@ import (
 // message, a held report and a webhook delivery can be in, plus what that
 // release answered for each message (views-<driver>.json).
 const upgradeFixture = "testdata/upgrade-fbcf146"
-
-// upgradeKey is the sealing key the fixture's texts and webhook secret
-// were sealed with; a test key, not a secret.
-const upgradeKey = "c21zcm91dGVyLXVwZ3JhZGUtZml4dHVyZS1rZXktMDE="
 
 // upgradeBase is when the fixture's first message was accepted.
 var upgradeBase = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
@@ -145,44 +135,8 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 // it with today's store, which migrates it.
 func openUpgraded(t *testing.T, driver string, now func() time.Time) *store.Store {
 	t.Helper()
-	dump, err := os.ReadFile(filepath.Join(upgradeFixture, driver+".sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dsn string
-	var dialector gorm.Dialector
-	switch driver {
-	case store.DriverSQLite:
-		dsn = filepath.Join(t.TempDir(), "smsrouter.db")
-		dialector = sqlite.Open(dsn)
-	case store.DriverPostgres:
-		dsn = storetest.PostgresDSN(t)
-		dialector = postgres.Open(dsn)
-	}
-	loader, err := gorm.Open(dialector, &gorm.Config{Logger: gormlogger.Discard})
-	if err != nil {
-		t.Fatalf("open the %s database to load the fixture: %v", driver, err)
-	}
-	sqlDB, err := loader.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Without arguments both drivers run every statement of the dump.
-	if _, err := sqlDB.Exec(string(dump)); err != nil {
-		t.Fatalf("load the previous release's %s database: %v", driver, err)
-	}
-	if err := sqlDB.Close(); err != nil {
-		t.Fatal(err)
-	}
-	key, err := seal.ParseKey(upgradeKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := seal.NewRing(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(t.Context(), store.Options{Driver: driver, DSN: dsn, Keys: ring, Now: now, Logger: storetest.Logger(t)})
+	dsn := storetest.LoadDump(t, driver, filepath.Join(upgradeFixture, driver+".sql"))
+	s, err := store.Open(t.Context(), store.Options{Driver: driver, DSN: dsn, Keys: storetest.KeysFrom(t, storetest.UpgradeFixtureKey), Now: now, Logger: storetest.Logger(t)})
 	if err != nil {
 		t.Fatalf("open the previous release's %s database: %v", driver, err)
 	}
