@@ -195,6 +195,11 @@ func serverKilledOverSMPP(t *testing.T, driver string, kp smppKillPoint) {
 	t.Logf("%s: every message delivered at the application", time.Since(start).Round(time.Millisecond))
 	checkSMPPCrashRun(t, second, app, l, total)
 	checkHistories(t, second, ids)
+	// Receipts sent more than once are those the killed server's plugin
+	// took and never acknowledged: they show the duplicate guard was
+	// exercised, not only the first delivery.
+	st = smsc.Stats()
+	t.Logf("the simulator sent %d receipts for %d submits (%d sent again)", st.ReceiptsSent, st.Accepted, st.ReceiptsSent-st.Accepted)
 }
 
 // checkSMPPCrashRun asserts what the application and the database hold
