@@ -52,7 +52,6 @@ var rules = []rule{
 		from: []string{"./core/..."}, scope: module + "/core", forbidden: "net/http",
 		allowed: map[string]string{
 			module + "/core/egress":     "dials outbound HTTP (webhook receivers, plugins' upstreams) through the egress guard",
-			module + "/core/webhook":    "the deliverer posts webhooks",
 			module + "/core/pluginhost": "the plugin protocol's hook request and writer carry net/http's Header, translated to core/hook's",
 		},
 		fix: "return a domain value (or take an interface core owns) and let server render it over HTTP",

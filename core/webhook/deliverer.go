@@ -1,13 +1,10 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -17,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/valyala/fasthttp"
 
 	"github.com/smsrouter/smsrouter/core/egress"
 	"github.com/smsrouter/smsrouter/core/message"
@@ -44,15 +42,8 @@ type Options struct {
 	// addresses only. Each request's host is resolved and checked when it
 	// connects, and only an allowed address is dialled (see core/egress).
 	Egress *egress.Policy
-	// Client sends the requests, in place of one the deliverer makes over
-	// Egress's transport: a client given must keep to the policy itself
-	// (egress.Policy.Transport) and should not follow redirects. The
-	// default does not follow them (a 3xx is a failed attempt: the URL
-	// should be fixed, not guessed, and a redirect could lead where the
-	// policy was not asked), and keeps connections alive per receiver.
-	Client *http.Client
 	// Timeout bounds one request, from connecting to the end of the
-	// answer's headers (default 10s).
+	// answer (default 10s).
 	Timeout time.Duration
 	// Concurrency is how many requests run at once (default 256).
 	Concurrency int
@@ -133,10 +124,7 @@ type Deliverer struct {
 	// left for claims: their held events ask for it when recorded
 	// finished (outbox.Result.ClaimNext).
 	leftBehind recent[string, bool]
-	// ownClient is set when the deliverer made o.Client, whose idle
-	// connections it then closes when Run ends.
-	ownClient bool
-	signer    signer
+	signer     signer
 }
 
 // New returns a Deliverer over q.
@@ -172,17 +160,15 @@ func New(q Queue, o Options) *Deliverer {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ownClient := o.Client == nil
-	if ownClient {
-		tr := o.Egress.Transport()
-		tr.MaxIdleConnsPerHost = o.PerAccount
-		tr.MaxIdleConns = o.Concurrency
-		o.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
-	}
 	return &Deliverer{q: q, o: o, log: o.Logger.Named("webhook"), wake: make(chan struct{}, 1), handed: make(chan struct{}, 1),
-		byMessage: map[string][]uint64{}, ownClient: ownClient}
+		byMessage: map[string][]uint64{}}
+}
+
+// newClient returns a client for requests to the receivers: connections
+// through the policy, kept alive idle up to PerAccount per receiver and
+// Concurrency in all.
+func (d *Deliverer) newClient() *client {
+	return newClient(d.o.Egress, d.o.PerAccount, d.o.Concurrency)
 }
 
 // maxHeld caps the deliveries handed over and not yet recorded: the cap on
@@ -431,9 +417,9 @@ func (d *Deliverer) askForNext(results []outbox.Result) {
 const recordTimeout = 30 * time.Second
 
 // attempt makes one request for c and decides what becomes of it.
-func (d *Deliverer) attempt(ctx context.Context, c outbox.Delivery) outbox.Result {
+func (d *Deliverer) attempt(ctx context.Context, cl *client, c outbox.Delivery) outbox.Result {
 	start := d.o.Now()
-	status, reason, detail := d.post(ctx, c)
+	status, reason, detail := d.post(ctx, cl, c)
 	end := d.o.Now()
 	// A claimed delivery (no status: not handed over) may have events
 	// held back behind it that only claims find: its record asks for the
@@ -491,34 +477,36 @@ func (d *Deliverer) attempt(ctx context.Context, c outbox.Delivery) outbox.Resul
 // reads the same, whether the connection was refused, reset or timed out,
 // so that webhooks cannot be used to tell open ports from closed ones;
 // only the policy's refusal is named, for the application to fix its URL.
-func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, error) {
+func (d *Deliverer) post(ctx context.Context, cl *client, c outbox.Delivery) (int, string, error) {
 	switch {
 	case c.Secret == "":
 		return 0, "the account has no webhook configured any more", nil
 	case c.URL == "":
 		return 0, "the account's webhook URL was removed and the message has no callback_url", nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
-	defer cancel()
-	body := []byte(c.Payload)
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.URL, bytes.NewReader(body))
-	if err != nil {
-		return 0, fmt.Sprintf("bad webhook URL: %v", err), nil
-	}
-	ts := d.o.Now().Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "smsrouter-webhook/1")
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, d.signer.sign(c.Secret, ts, body))
-	req.Header.Set(HeaderEventID, c.EventID)
-	req.Header.Set(HeaderEventType, string(c.Type))
-	resp, err := d.o.Client.Do(req)
+	t, err := parseTarget(c.URL)
 	if err != nil {
 		// url.Error's text repeats the URL, query and all.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		return 0, fmt.Sprintf("bad webhook URL: %v", err), nil
+	}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	body := []byte(c.Payload)
+	ts := d.o.Now().Unix()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.Header.SetUserAgent("smsrouter-webhook/1")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, d.signer.sign(c.Secret, ts, body))
+	req.Header.Set(HeaderEventID, c.EventID)
+	req.Header.Set(HeaderEventType, string(c.Type))
+	req.SetBodyRaw(body)
+	if err := cl.do(ctx, t, req, resp, d.o.Timeout); err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return 0, "the server stopped during the request", nil
@@ -527,18 +515,7 @@ func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, e
 		}
 		return 0, fmt.Sprintf("no answer: the connection failed, was closed, or no answer came within %s", d.o.Timeout), err
 	}
-	defer resp.Body.Close()
-	code := resp.StatusCode
-	// A little of a 4xx answer says why it failed; reading to the end (up
-	// to a limit) lets the connection be reused. Other answers are only
-	// drained, through io.Discard's shared buffers.
-	var snippet []byte
-	if code >= 400 && code < 500 {
-		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
-	} else {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	code := resp.StatusCode()
 	reason := "HTTP " + strconv.Itoa(code)
 	switch {
 	case code >= 200 && code < 300:
@@ -546,6 +523,9 @@ func (d *Deliverer) post(ctx context.Context, c outbox.Delivery) (int, string, e
 	case code >= 300 && code < 400:
 		reason += ": redirects are not followed; set the URL they lead to"
 	case code >= 400 && code < 500:
+		// A little of a 4xx answer says why it failed.
+		snippet := resp.Body()
+		snippet = snippet[:min(len(snippet), maxExcerpt)]
 		if text := printable(snippet, excerptRunes); text != "" {
 			reason += ": " + text
 		}
@@ -581,8 +561,10 @@ func printable(b []byte, n int) string {
 // egress policy, with the timeout), and returns its result without
 // recording it: for test events, whose answer is shown to whoever asked.
 func (d *Deliverer) Try(ctx context.Context, c outbox.Delivery) outbox.Result {
+	cl := d.newClient()
+	defer cl.close()
 	start := d.o.Now()
-	status, reason, detail := d.post(ctx, c)
+	status, reason, detail := d.post(ctx, cl, c)
 	if detail != nil {
 		d.log.Debug("test webhook connection failed", "event", c.EventID, "account", c.AccountID, "host", hostOf(c.URL), "detail", detail)
 	}

@@ -3,6 +3,8 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -128,6 +130,26 @@ func TestAttemptErrorsShowNoInternals(t *testing.T) {
 			t.Cleanup(srv.Close)
 			return srv.URL + "/hooks"
 		}
+		// chunked answers without a Content-Length.
+		chunked := func(code int, body string) string {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(code)
+				w.(http.Flusher).Flush()
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			return srv.URL + "/hooks"
+		}
+		// untrusted answers over TLS with a certificate no root signed.
+		untrusted := func() string {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				t.Error("a request went over TLS to a receiver whose certificate no root signed")
+			}))
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			t.Cleanup(srv.Close)
+			return srv.URL + "/hooks"
+		}
+		long := strings.Repeat("y", 100<<10)
 		closedPort := func() string {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -183,6 +205,13 @@ func TestAttemptErrorsShowNoInternals(t *testing.T) {
 			{"4xx excerpt shown", answer(404, "no such hook\n  try /v2/hooks"), 404, "HTTP 404: no such hook try /v2/hooks"},
 			{"4xx excerpt cut", answer(400, strings.Repeat("x", 300)), 400, "HTTP 400: " + strings.Repeat("x", 200) + "…"},
 			{"redirect not followed", answer(302, "moved"), 302, "HTTP 302: redirects are not followed; set the URL they lead to"},
+			{"permanent redirect not followed", answer(308, "moved"), 308, "HTTP 308: redirects are not followed; set the URL they lead to"},
+			{"2xx longer than drained", answer(200, long), 200, ""},
+			{"4xx excerpt of an answer longer than drained", answer(404, long), 404, "HTTP 404: " + strings.Repeat("y", 200) + "…"},
+			{"chunked 4xx excerpt", chunked(422, "bad event\n"), 422, "HTTP 422: bad event"},
+			{"chunked 4xx excerpt of an answer longer than drained", chunked(400, long), 400, "HTTP 400: " + strings.Repeat("y", 200) + "…"},
+			{"chunked 5xx longer than drained", chunked(502, long), 502, "HTTP 502"},
+			{"untrusted certificate", untrusted(), 0, noAnswer300ms},
 			{"closed port", closedPort(), 0, noAnswer300ms},
 			{"no answer", silent(false), 0, noAnswer300ms},
 			{"hang up", silent(true), 0, noAnswer300ms},

@@ -47,10 +47,12 @@ type run struct {
 	d        *Deliverer
 	ctx      context.Context
 	requests *requests
-	results  *results
-	backlog  *backlog
-	chains   chains
-	claims   *claims
+	// client sends the requests; its connections close when Run ends.
+	client  *client
+	results *results
+	backlog *backlog
+	chains  chains
+	claims  *claims
 	// stale are deliveries that waited in the backlog too long: given back
 	// before their lease runs out.
 	stale []outbox.Delivery
@@ -59,8 +61,9 @@ type run struct {
 }
 
 func (d *Deliverer) newRun(ctx context.Context) *run {
-	return &run{d: d, ctx: ctx,
-		requests: newRequests(d.o.Concurrency, d.o.PerAccount, func(c outbox.Delivery) outbox.Result { return d.attempt(ctx, c) }),
+	cl := d.newClient()
+	return &run{d: d, ctx: ctx, client: cl,
+		requests: newRequests(d.o.Concurrency, d.o.PerAccount, func(c outbox.Delivery) outbox.Result { return d.attempt(ctx, cl, c) }),
 		results:  newResults(d.maxHeld()), backlog: newBacklog(d.o.BatchSize), chains: chains{}, claims: newClaims()}
 }
 
@@ -330,9 +333,7 @@ func (r *run) stop() {
 	}
 	d.giveBackSoon(r.ctx, seqsOf(next))
 	d.resetHeld()
-	if d.ownClient {
-		d.o.Client.CloseIdleConnections()
-	}
+	r.client.close()
 }
 
 // giveBackSoon gives deliveries back as Run ends, within a bound of its
