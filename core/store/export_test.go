@@ -133,3 +133,7 @@ func ScanGorm[T any](s *Store, query string, args ...any) ([]T, error) {
 // ReportTargetsArrayQuery is the statement that reads the messages of
 // reports on PostgreSQL ($1 the provider, $2 the ids).
 const ReportTargetsArrayQuery = reportTargetsArrayQuery
+
+// PendingDeliveriesArrayQuery is the statement that reads the pending
+// deliveries of messages on PostgreSQL.
+const PendingDeliveriesArrayQuery = pendingDeliveriesArrayQuery

@@ -46,19 +46,25 @@ func deliverAll(t *testing.T, s *store.Store, provider string, pids []string) {
 }
 
 // messageUpdates reads PostgreSQL's count of updated rows of the test's
-// messages table, and of those updated in place (HOT). The store must use
-// one connection: statistics reach the shared counters when their backend
-// flushes them, which pg_stat_force_next_flush makes it do at once.
+// messages table, and of those updated in place (HOT).
 func messageUpdates(t *testing.T, s *store.Store) (updated, hot int64) {
+	return tableUpdates(t, s, "messages")
+}
+
+// tableUpdates reads PostgreSQL's count of updated rows of the test's
+// table, and of those updated in place (HOT). The store must use one
+// connection: statistics reach the shared counters when their backend
+// flushes them, which pg_stat_force_next_flush makes it do at once.
+func tableUpdates(t *testing.T, s *store.Store, table string) (updated, hot int64) {
 	t.Helper()
 	db := s.DB()
 	if err := db.Exec("SELECT pg_stat_force_next_flush()").Error; err != nil {
 		t.Fatal(err)
 	}
 	err := db.Raw(`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
-WHERE schemaname = current_schema() AND relname = 'messages'`).Row().Scan(&updated, &hot)
+WHERE schemaname = current_schema() AND relname = ?`, table).Row().Scan(&updated, &hot)
 	if err != nil {
-		t.Fatalf("read the statistics of messages: %v", err)
+		t.Fatalf("read the statistics of %s: %v", table, err)
 	}
 	return updated, hot
 }
@@ -187,6 +193,28 @@ func TestMigrateKeepsWaitingMessagesForThePoller(t *testing.T) {
 	})
 }
 
+// checkPlans runs run and checks that each statement it ran with marker
+// reads every one of indexes.
+func checkPlans(t *testing.T, s *store.Store, captured *statements, what, marker string, indexes []string, run func() error) {
+	t.Helper()
+	captured.take("")
+	if err := run(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	got := captured.take(marker)
+	if len(got) == 0 {
+		t.Fatalf("%s ran no statement with %q", what, marker)
+	}
+	for _, st := range got {
+		p := plan(t, s, st.sql, st.vars...)
+		for _, index := range indexes {
+			if !strings.Contains(p, index) {
+				t.Errorf("%s does not read %s:\n%s\n%s", what, index, st.sql, p)
+			}
+		}
+	}
+}
+
 // statements records the SQL the store runs through gorm, with its
 // arguments, for EXPLAIN.
 type statements struct {
@@ -305,19 +333,7 @@ func TestQueueAndReportReadsUseTheirIndexes(t *testing.T) {
 
 		check := func(what, marker, index string, run func() error) {
 			t.Helper()
-			captured.take("")
-			if err := run(); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			got := captured.take(marker)
-			if len(got) == 0 {
-				t.Fatalf("%s ran no statement with %q", what, marker)
-			}
-			for _, st := range got {
-				if p := plan(t, s, st.sql, st.vars...); !strings.Contains(p, index) {
-					t.Errorf("%s does not read %s:\n%s\n%s", what, index, st.sql, p)
-				}
-			}
+			checkPlans(t, s, captured, what, marker, []string{index}, run)
 		}
 		check("NextDue", "queued", "idx_messages_queued", func() error { _, _, err := s.NextDue(ctx); return err })
 		check("OldestDue", "queued", "idx_messages_queued", func() error { _, _, err := s.OldestDue(ctx, late); return err })

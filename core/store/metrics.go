@@ -62,11 +62,20 @@ func (s *Store) OldestDue(ctx context.Context, now time.Time) (time.Time, bool, 
 }
 
 // CountPendingWebhooks counts webhook deliveries still to be made (not yet
-// delivered nor given up), through the partial idx_webhook_deliveries_queue.
+// delivered nor given up), through indexes (see pendingWebhookParts).
 func (s *Store) CountPendingWebhooks(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("state = 'pending'").Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count pending webhooks: %w", err)
+	db := s.db.WithContext(ctx)
+	parts, err := pendingWebhookParts(db)
+	if err != nil {
+		return 0, err
 	}
-	return n, nil
+	var total int64
+	for _, p := range parts {
+		var n int64
+		if err := db.Model(&WebhookDelivery{}).Where(p.cond, p.args...).Count(&n).Error; err != nil {
+			return 0, fmt.Errorf("count pending webhooks: %w", err)
+		}
+		total += n
+	}
+	return total, nil
 }

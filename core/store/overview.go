@@ -19,8 +19,9 @@ import (
 //     The work is the window's messages, not the table's.
 //   - the queue counts read the partial idx_messages_queued, which holds
 //     only queued and pending messages;
-//   - the webhook backlog reads the partial idx_webhook_deliveries_queue,
-//     which holds only pending deliveries.
+//   - the webhook backlog reads the partial idx_webhook_deliveries_claimable,
+//     which holds the pending deliveries not handed over, and the newest
+//     rows of the primary key for those handed over (pendingWebhookParts).
 
 // minuteExpr is the SQL for the UTC minute a message was created in, as
 // seconds since 1970 divided by 60.
@@ -99,29 +100,42 @@ func (s *Store) QueueDepth(ctx context.Context, accountID string) (message.Queue
 // WebhookBacklog counts the webhook deliveries still pending and when the
 // one due first was written: the account's, or every account's when accountID is "".
 func (s *Store) WebhookBacklog(ctx context.Context, accountID string) (message.WebhookBacklog, error) {
-	var row struct{ N int }
-	q := s.db.WithContext(ctx).Table("webhook_deliveries").Select("COUNT(*) AS n").
-		Where("state = ?", WebhookPending)
-	if accountID != "" {
-		q = q.Where("account_id = ?", accountID)
-	}
 	var out message.WebhookBacklog
-	var oldest struct{ Oldest *time.Time }
-	if err := q.Scan(&row).Error; err != nil {
-		return out, fmt.Errorf("count pending webhooks: %w", err)
+	db := s.db.WithContext(ctx)
+	parts, err := pendingWebhookParts(db)
+	if err != nil {
+		return out, err
 	}
-	out.Pending = row.N
-	if row.N > 0 {
+	var due *time.Time
+	for _, p := range parts {
+		var row struct{ N int }
+		q := db.Table("webhook_deliveries").Select("COUNT(*) AS n").Where(p.cond, p.args...)
+		if accountID != "" {
+			q = q.Where("account_id = ?", accountID)
+		}
+		if err := q.Scan(&row).Error; err != nil {
+			return out, fmt.Errorf("count pending webhooks: %w", err)
+		}
+		out.Pending += row.N
+		if row.N == 0 {
+			continue
+		}
 		// The delivery due first, read down the same index: when it was
 		// written says how long the backlog has been waiting.
-		o := s.db.WithContext(ctx).Table("webhook_deliveries").Select("created_at AS oldest").Where("state = ?", WebhookPending)
+		var first struct {
+			Oldest *time.Time
+			Due    time.Time
+		}
+		o := db.Table("webhook_deliveries").Select("created_at AS oldest, next_attempt_at AS due").Where(p.cond, p.args...)
 		if accountID != "" {
 			o = o.Where("account_id = ?", accountID)
 		}
-		if err := o.Order("next_attempt_at").Limit(1).Scan(&oldest).Error; err != nil {
+		if err := o.Order("next_attempt_at").Limit(1).Scan(&first).Error; err != nil {
 			return out, fmt.Errorf("find the oldest pending webhook: %w", err)
 		}
-		out.Oldest = oldest.Oldest
+		if due == nil || first.Due.Before(*due) {
+			due, out.Oldest = &first.Due, first.Oldest
+		}
 	}
 	return out, nil
 }

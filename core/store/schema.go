@@ -43,6 +43,7 @@ func tables() []any {
 		&Webhook{},
 		&WebhookDelivery{},
 		&WebhookAttempt{},
+		&WebhookHolder{},
 
 		// The installation itself: servers sharing the database and the
 		// keys its values are sealed with.
@@ -66,6 +67,7 @@ var migrations = []migration{
 	{"carry the credit column over into the ledger", (*Store).carryOverCredit},
 	{"index the queue by a generated column", func(_ *Store, db *gorm.DB) error { return addQueuedColumn(db) }},
 	{"keep the messages awaiting a polled report apart", func(_ *Store, db *gorm.DB) error { return markAwaitingPoll(db) }},
+	{"index the webhook queue by a generated column", func(_ *Store, db *gorm.DB) error { return addClaimableColumn(db) }},
 }
 
 // migrateLockID names the PostgreSQL advisory lock that serialises
@@ -121,7 +123,10 @@ func (s *Store) migrate(db *gorm.DB) error {
 // cost each delivery an entry for the prune, now a walk of the primary
 // key; the queue index whose condition read status, replaced by
 // idx_messages_queued; the provider id index over every message, replaced
-// by the partial idx_messages_sent_ref)
+// by the partial idx_messages_sent_ref; the webhook queue index whose
+// condition read state, replaced by idx_webhook_deliveries_claimable; the
+// index of a message's deliveries by state, replaced by
+// idx_webhook_deliveries_by_message)
 // and, on
 // PostgreSQL, sets the messages
 // and webhook_deliveries tables up for their life as queues: every message is updated several times
@@ -132,7 +137,8 @@ func (s *Store) migrate(db *gorm.DB) error {
 func tuneQueueTable(tx *gorm.DB) error {
 	for _, old := range []string{"idx_messages_due", "idx_messages_provider_id", "idx_held_provider_id", "idx_webhook_deliveries_event_id",
 		"idx_webhook_deliveries_due", "idx_processed_events_created_at", "idx_processed_events_expires_at", "idx_messages_account_id",
-		"idx_phone_numbers_pick", "idx_webhook_deliveries_finished", "idx_messages_queue", "idx_messages_provider_ref"} {
+		"idx_phone_numbers_pick", "idx_webhook_deliveries_finished", "idx_messages_queue", "idx_messages_provider_ref",
+		"idx_webhook_deliveries_queue", "idx_webhook_deliveries_message"} {
 		if err := tx.Exec("DROP INDEX IF EXISTS " + old).Error; err != nil {
 			return fmt.Errorf("drop the earlier index %s: %w", old, err)
 		}
@@ -155,9 +161,14 @@ func tuneQueueTable(tx *gorm.DB) error {
 // keeps more of those updates on their page (HOT), but 40% (a third more
 // HOT updates) cost more CPU per message than it saved on the SMPP chain,
 // in pages read, dirtied and written (docs/performance.md, the final build).
+// A webhook delivery is written once more, recorded delivered, in a batch
+// with the deliveries inserted next to it: half of each page is left free
+// so that every one of them fits in its page (HOT), where 70% kept only
+// the first few of each page there (docs/performance.md, issue 20, webhook
+// rows updated in place).
 var queueTables = []struct{ name, fillfactor string }{
 	{"messages", "70"},
-	{"webhook_deliveries", "70"},
+	{"webhook_deliveries", "50"},
 }
 
 // addQueuedColumn adds the generated column queued (status is queued or
@@ -170,7 +181,14 @@ var queueTables = []struct{ name, fillfactor string }{
 // stored values to decide); SQLite, which cannot add a stored column to a
 // table and has no HOT, computes it when read.
 func addQueuedColumn(db *gorm.DB) error {
-	has, err := hasQueuedColumn(db)
+	return addIndexedFlag(db, "messages", "queued", "status IN ('queued', 'pending')", "idx_messages_queued", "next_attempt_at")
+}
+
+// addIndexedFlag adds to table the generated boolean column flag, computed
+// as expr (stored on PostgreSQL, virtual on SQLite), and the partial index
+// index on columns of the rows where it is true.
+func addIndexedFlag(db *gorm.DB, table, flag, expr, index, columns string) error {
+	has, err := hasColumn(db, table, flag)
 	if err != nil {
 		return err
 	}
@@ -179,29 +197,47 @@ func addQueuedColumn(db *gorm.DB) error {
 		if db.Dialector.Name() == DriverPostgres {
 			kind = "STORED"
 		}
-		if err := db.Exec("ALTER TABLE messages ADD COLUMN queued boolean GENERATED ALWAYS AS (status IN ('queued', 'pending')) " + kind).Error; err != nil {
-			return fmt.Errorf("add the column queued: %w", err)
+		if err := db.Exec("ALTER TABLE " + table + " ADD COLUMN " + flag + " boolean GENERATED ALWAYS AS (" + expr + ") " + kind).Error; err != nil {
+			return fmt.Errorf("add the column %s: %w", flag, err)
 		}
 	}
-	if err := db.Exec("CREATE INDEX IF NOT EXISTS idx_messages_queued ON messages (next_attempt_at) WHERE queued").Error; err != nil {
-		return fmt.Errorf("create idx_messages_queued: %w", err)
+	if err := db.Exec("CREATE INDEX IF NOT EXISTS " + index + " ON " + table + " (" + columns + ") WHERE " + flag).Error; err != nil {
+		return fmt.Errorf("create %s: %w", index, err)
 	}
 	return nil
 }
 
-// hasQueuedColumn reports whether messages has the column queued. gorm's
-// HasColumn does not do for SQLite, whose table_info leaves generated
-// columns out and where gorm looks for the name in the table's SQL text.
-func hasQueuedColumn(db *gorm.DB) (bool, error) {
-	q := "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'messages' AND column_name = 'queued'"
+// hasColumn reports whether table has column, generated ones included.
+// gorm's HasColumn does not do for SQLite, whose table_info leaves
+// generated columns out and where gorm looks for the name in the table's
+// SQL text.
+func hasColumn(db *gorm.DB, table, column string) (bool, error) {
+	q := "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = ?"
+	args := []any{table, column}
 	if db.Dialector.Name() != DriverPostgres {
-		q = "SELECT count(*) FROM pragma_table_xinfo('messages') WHERE name = 'queued'"
+		q = "SELECT count(*) FROM pragma_table_xinfo(?) WHERE name = ?"
 	}
 	var n int64
-	if err := db.Raw(q).Scan(&n).Error; err != nil {
-		return false, fmt.Errorf("look for the column queued: %w", err)
+	if err := db.Raw(q, args...).Scan(&n).Error; err != nil {
+		return false, fmt.Errorf("look for the column %s of %s: %w", column, table, err)
 	}
 	return n > 0, nil
+}
+
+// addClaimableColumn adds to webhook_deliveries the generated column
+// claimable (pending and not handed over at its insert) and the queue's
+// index on it, idx_webhook_deliveries_claimable, as addQueuedColumn does
+// for messages. The index's condition read state before: recording a
+// delivery delivered then wrote an entry into every index of the table
+// and copied the row to another page. Now a delivery handed over at its
+// insert is never in the queue index (claimable is false from its insert
+// to its end), its record changes no indexed value, and PostgreSQL
+// updates it in place. Deliveries of an earlier version, leased or not,
+// are claimable (handed is false): claims find them, expired leases
+// included, as before.
+func addClaimableColumn(db *gorm.DB) error {
+	return addIndexedFlag(db, "webhook_deliveries", "claimable", "state = 'pending' AND NOT handed", "idx_webhook_deliveries_claimable",
+		"next_attempt_at, seq")
 }
 
 // markAwaitingPoll moves a database whose poller read

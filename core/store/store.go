@@ -137,6 +137,9 @@ type Store struct {
 	// handoff takes deliveries as they are written (HandOffWebhooks); nil
 	// when no deliverer runs in this process.
 	handoff atomic.Pointer[handoff]
+	// holder keeps what this process handed over, for its row in
+	// webhook_holders (see SweepWebhooks).
+	holder *holder
 }
 
 // Open connects to the database described by opts and migrates the schema.
@@ -179,7 +182,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing,
+	s := &Store{db: db, driver: opts.Driver, log: log, now: utcNow, holder: newHolder(), touched: map[string]time.Time{}, dsn: opts.DSN, billing: opts.Billing,
 		ring: opts.Keys, eventIDs: cmp.Or(opts.EventIDRetention, retention.DefaultPeriod)}
 
 	sqlDB, err := db.DB()

@@ -235,6 +235,11 @@ func TestMigrateDropsEarlierIndexes(t *testing.T) {
 			// delivery recorded delivered, for a reader every ten minutes.
 			{"webhook_deliveries", "idx_webhook_deliveries_finished",
 				"CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE state IN ('delivered', 'gave_up')"},
+			// Indexes that read state: recording a delivery wrote an entry
+			// into each and could not be done in place.
+			{"webhook_deliveries", "idx_webhook_deliveries_queue",
+				"CREATE INDEX idx_webhook_deliveries_queue ON webhook_deliveries (next_attempt_at, seq) WHERE state = 'pending'"},
+			{"webhook_deliveries", "idx_webhook_deliveries_message", "CREATE INDEX idx_webhook_deliveries_message ON webhook_deliveries (message_id, state)"},
 		}
 		for _, e := range earlier {
 			if err := db.Exec(e.ddl).Error; err != nil {
@@ -251,13 +256,16 @@ func TestMigrateDropsEarlierIndexes(t *testing.T) {
 			}
 		}
 		for table, name := range map[string]string{"messages": "idx_messages_sent_ref",
-			"processed_events": "idx_processed_events_age"} {
+			"processed_events": "idx_processed_events_age", "webhook_deliveries": "idx_webhook_deliveries_claimable"} {
 			if !m.HasIndex(table, name) {
 				t.Fatalf("%s is missing after migrating", name)
 			}
 		}
 		if !m.HasIndex("processed_events", "idx_processed_events_expiry") {
 			t.Fatal("idx_processed_events_expiry is missing after migrating")
+		}
+		if !m.HasIndex("webhook_deliveries", "idx_webhook_deliveries_by_message") {
+			t.Fatal("idx_webhook_deliveries_by_message is missing after migrating")
 		}
 		if s.Driver() != store.DriverPostgres {
 			return

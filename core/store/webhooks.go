@@ -55,7 +55,7 @@ type WebhookDelivery struct {
 	// is delivered or given up. Events of one message are written in
 	// transactions that update the message row first, so they serialise on
 	// its lock and get increasing Seq values in the order they happened.
-	Seq uint64 `gorm:"primaryKey;autoIncrement;index:idx_webhook_deliveries_queue,priority:2"`
+	Seq uint64 `gorm:"primaryKey;autoIncrement"`
 	// EventID has no index: nothing looks a delivery up by it, and every
 	// index costs each insert and each change of state an entry. It is
 	// random (recordid.New), so unique without one.
@@ -63,8 +63,11 @@ type WebhookDelivery struct {
 	// AccountID has no index of its own: every query by account also
 	// names the message, and each index costs the hot path an insert.
 	AccountID string `gorm:"size:40;not null"`
-	// MessageID is empty for account events (balance.low).
-	MessageID string `gorm:"size:40;not null;default:'';index:idx_webhook_deliveries_message,priority:1"`
+	// MessageID is empty for account events (balance.low). Its index has
+	// no other column: a message has a few deliveries, whose state is read
+	// from their rows, and an index on state would take an entry each time
+	// a delivery is recorded (no update of it could stay on its page).
+	MessageID string `gorm:"size:40;not null;default:'';index:idx_webhook_deliveries_by_message"`
 	Type      string `gorm:"size:64;not null"`
 	// CallbackURL is the message's own callback_url; empty means the
 	// account's URL as configured when the event is sent, so that fixing a
@@ -72,14 +75,25 @@ type WebhookDelivery struct {
 	CallbackURL string `gorm:"not null;default:''"`
 	// Payload is the exact JSON body, the same bytes on every attempt.
 	Payload  string `gorm:"not null"`
-	State    string `gorm:"size:16;not null;index:idx_webhook_deliveries_message,priority:2"`
+	State    string `gorm:"size:16;not null"`
 	Attempts int    `gorm:"not null;default:0"`
-	// idx_webhook_deliveries_queue serves the deliverer's claim: pending
-	// deliveries in the order they are due, so a claim reads the first few
-	// instead of sorting every pending one (docs/performance.md, second
-	// round).
-	NextAttemptAt time.Time  `gorm:"not null;index:idx_webhook_deliveries_queue,priority:1,where:state = 'pending'"`
+	// idx_webhook_deliveries_claimable serves the deliverer's claim: the
+	// claimable deliveries in the order they are due (next_attempt_at,
+	// seq), so a claim reads the first few instead of sorting every
+	// pending one (docs/performance.md, second round). See Claimable.
+	NextAttemptAt time.Time  `gorm:"not null"`
 	LeaseUntil    *time.Time `gorm:""`
+	// Handed is set on a delivery leased at its insert to the deliverer of
+	// the process that wrote it (hand-over, insertDeliveries), until it is
+	// given back or retried: such a delivery is in no queue index, and
+	// recording it delivered changes no indexed value, so PostgreSQL
+	// updates it in place (HOT). Should its process die, the sweep
+	// (SweepWebhooks) finds it once its lease has run out.
+	Handed bool `gorm:"not null;default:false"`
+	// Claimable is a generated column (see addClaimableColumn): pending
+	// and not handed over, the deliveries claims look at, leased or not.
+	// Only read; the migration, not gorm, makes it.
+	Claimable bool `gorm:"->;-:migration"`
 	// LastStatus is the HTTP status of the latest attempt (0 when it got
 	// no answer) and LastError why it failed.
 	LastStatus int    `gorm:"not null;default:0"`
@@ -596,13 +610,16 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, limit int, lea
 		args = append(args, skipAccounts)
 	}
 	args = append(args, limit)
+	// The condition names claimable, the queue index's own: deliveries
+	// handed over at their insert are not in it (Handed), and come back to
+	// it when given back, retried, or swept (SweepWebhooks).
 	// Message order (see package outbox) is written into the query, for
 	// speed: the NOT EXISTS keeps a claim from leasing an event whose
 	// older one is pending, which filtering afterwards could only undo
 	// with a release per row.
 	q := `UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
 WHERE seq IN (SELECT d.seq FROM webhook_deliveries d
-  WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
+  WHERE d.claimable AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?)
   AND (d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
     WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq))` + skip + `
   ORDER BY d.next_attempt_at, d.seq LIMIT ?` + lock + `)
@@ -621,6 +638,9 @@ RETURNING *`
 				return err
 			}
 			if err := tx.Exec("SET LOCAL enable_sort = off").Error; err != nil {
+				return err
+			}
+			if err := noJIT(tx); err != nil {
 				return err
 			}
 		}
@@ -674,10 +694,11 @@ func (s *Store) ReleaseWebhooks(ctx context.Context, seqs []uint64) error {
 		return nil
 	}
 	err := s.db.WithContext(ctx).Model(&WebhookDelivery{}).Where("seq IN ? AND state = ?", seqs, WebhookPending).
-		Updates(map[string]any{"lease_until": nil, "attempts": gorm.Expr("attempts - 1")}).Error
+		Updates(map[string]any{"lease_until": nil, "handed": false, "attempts": gorm.Expr("attempts - 1")}).Error
 	if err != nil {
 		return fmt.Errorf("release %d webhooks: %w", len(seqs), err)
 	}
+	s.holder.forget(seqs)
 	return nil
 }
 
@@ -714,6 +735,9 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []out
 			if err := tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
 				return err
 			}
+			if err := noJIT(tx); err != nil {
+				return err
+			}
 		}
 		var err error
 		if overtaken, err = recordResults(tx, results); err != nil {
@@ -726,8 +750,15 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []out
 		return err
 	})
 	if err != nil {
+		// Those handed over stay in this process's floor until a sweep
+		// finds their lease run out.
 		return outbox.Recorded{}, fmt.Errorf("record %d webhook attempts: %w", len(results), err)
 	}
+	recorded := make([]uint64, len(results))
+	for i, r := range results {
+		recorded[i] = r.Seq
+	}
+	s.holder.forget(recorded)
 	out := outbox.Recorded{Overtaken: overtaken}
 	out.Next, err = s.withTargets(s.db.WithContext(ctx), next)
 	if err != nil {
@@ -791,7 +822,8 @@ func recordResult(tx *gorm.DB, r outbox.Result) (bool, error) {
 	case outbox.GaveUp:
 		up["gave_up_at"] = at
 	case outbox.Pending:
-		up["next_attempt_at"] = r.RetryAt.UTC()
+		// Back into the queue index for the retry's claim.
+		up["next_attempt_at"], up["handed"] = r.RetryAt.UTC(), false
 	default:
 		return false, fmt.Errorf("webhook %d: unknown state %q", r.Seq, r.State)
 	}
@@ -847,10 +879,12 @@ func claimNextEvents(tx *gorm.DB, messageIDs []string, now time.Time, lease time
 			continue
 		}
 		// The lease is checked again in the update: another deliverer may
-		// have claimed the event since the read.
+		// have claimed the event since the read. An event handed over to
+		// a deliverer whose lease ran out is claimed like any other: into
+		// the queue index (handed = false).
 		var got []WebhookDelivery
 		// The state is written into the statement (see pendingDeliveries).
-		err = tx.Raw(`UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1
+		err = tx.Raw(`UPDATE webhook_deliveries SET lease_until = ?, attempts = attempts + 1, handed = false
 WHERE seq IN ? AND state = '`+WebhookPending+`' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
 RETURNING *`, now.Add(lease), firsts, now, now).Scan(&got).Error
 		if err != nil {
@@ -866,20 +900,42 @@ RETURNING *`, now.Add(lease), firsts, now, now).Scan(&got).Error
 // message, not leased. Leases that run out (a deliverer died) are left to
 // the deliverers' polling.
 func (s *Store) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
-	var d WebhookDelivery
-	q := s.db.WithContext(ctx).Table("webhook_deliveries AS d").Select("d.next_attempt_at").
-		// 'pending' written out, as in ClaimWebhooks: only then can SQLite
-		// (and PostgreSQL in a generic plan) use the partial queue index.
-		Where("d.state = 'pending' AND d.lease_until IS NULL").
-		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq)")
-	res := q.Order("d.next_attempt_at").Limit(1).Scan(&d)
-	if res.Error != nil {
-		return time.Time{}, false, fmt.Errorf("next due webhook: %w", res.Error)
+	var (
+		d   WebhookDelivery
+		res *gorm.DB
+	)
+	db := s.db.WithContext(ctx)
+	var err error
+	if s.driver == DriverPostgres {
+		err = db.Transaction(func(tx *gorm.DB) error {
+			if err := noJIT(tx); err != nil {
+				return err
+			}
+			res = nextDue(tx, &d)
+			return res.Error
+		})
+	} else {
+		res = nextDue(db, &d)
+		err = res.Error
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due webhook: %w", err)
 	}
 	if res.RowsAffected == 0 {
 		return time.Time{}, false, nil
 	}
 	return d.NextAttemptAt, true, nil
+}
+
+// nextDue reads into d the earliest claimable delivery not held back by an
+// older event of its message.
+func nextDue(tx *gorm.DB, d *WebhookDelivery) *gorm.DB {
+	q := tx.Table("webhook_deliveries AS d").Select("d.next_attempt_at").
+		// claimable, as in ClaimWebhooks: only then can SQLite (and
+		// PostgreSQL in a generic plan) use the partial queue index.
+		Where("d.claimable AND d.lease_until IS NULL").
+		Where("d.message_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.message_id = d.message_id AND p.state = 'pending' AND p.seq < d.seq)")
+	return q.Order("d.next_attempt_at").Limit(1).Scan(d)
 }
 
 // MessageWebhooks returns the account's webhook deliveries for a message,

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -48,6 +50,10 @@ type txOutbox struct {
 	// and lease how long what it hands over is leased for.
 	handoff outbox.Handoff
 	lease   time.Duration
+	// holder is the store's; holderWrite its row as this transaction
+	// wrote it (nil: not written), known once it commits.
+	holder      *holder
+	holderWrite *holderWrite
 	// handed are the deliveries leased to the handoff, given to it after
 	// the commit; handedSeqs their seqs.
 	handed     []outbox.Delivery
@@ -81,14 +87,21 @@ func (s *Store) transaction(ctx context.Context, fn func(tx *eventTx) error) err
 // for none) as it writes them, and returns, once committed, what it did
 // with them.
 func (s *Store) eventTransaction(ctx context.Context, h outbox.Handoff, fn func(tx *eventTx) error) (outbox.Handed, error) {
-	out := &txOutbox{handoff: h}
+	out := &txOutbox{handoff: h, holder: s.holder}
 	if h != nil {
 		out.lease = h.Lease()
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&eventTx{DB: tx, out: out}) })
+	if out.holderWrite != nil {
+		if err != nil {
+			out.holderWrite = nil
+		}
+		s.holder.wrote(out.holderWrite)
+	}
 	if err != nil {
 		return outbox.Handed{}, err
 	}
+	s.holder.committed(slices.Collect(maps.Keys(out.handedSeqs)))
 	// Written with the secrets as stored (sealed): they are opened only
 	// as they leave the store.
 	s.openClaimed(out.handed)

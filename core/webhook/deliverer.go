@@ -29,6 +29,20 @@ type Queue interface {
 	NextWebhookDue(ctx context.Context) (time.Time, bool, error)
 }
 
+// Sweeper is a Queue whose deliveries handed over at their insert are
+// found by no claim when their lease runs out (the store's): it is swept
+// for those, to make them claimable again should their deliverer have
+// died. Run sweeps at its start and every sweepInterval.
+type Sweeper interface {
+	SweepWebhooks(ctx context.Context, lease time.Duration) error
+}
+
+// sweepInterval is how often Run sweeps: often enough that the store's
+// record of what this process holds stays fresh (it hands nothing over on
+// a record older than half a lease), and that expired leases are found
+// within a quarter of a lease.
+func sweepInterval(lease time.Duration) time.Duration { return min(lease/4, 5*time.Second) }
+
 // Observer learns how each attempt went, for metrics: ok when the receiver
 // answered 2xx; gaveUp when the delivery will not be tried again.
 type Observer interface {
@@ -371,6 +385,26 @@ func (d *Deliverer) giveBack(ctx context.Context, seqs []uint64) {
 	}
 	if err := d.q.ReleaseWebhooks(ctx, seqs); err != nil && ctx.Err() == nil {
 		d.log.Warn("giving back webhooks failed; their lease will run out", "webhooks", len(seqs), "error", err)
+	}
+}
+
+// sweep sweeps the queue, when it is a Sweeper, until ctx ends.
+func (d *Deliverer) sweep(ctx context.Context) {
+	sw, ok := d.q.(Sweeper)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(sweepInterval(d.o.Lease))
+	defer t.Stop()
+	for {
+		if err := sw.SweepWebhooks(ctx, d.o.Lease); err != nil && ctx.Err() == nil {
+			d.log.Error("sweeping webhooks handed to deliverers that died failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

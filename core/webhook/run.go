@@ -25,6 +25,7 @@ import (
 // claimed and sent again.
 func (d *Deliverer) Run(ctx context.Context) error {
 	r := d.newRun(ctx)
+	r.background.Go(func() { d.sweep(ctx) })
 	d.setRunning(true)
 	for {
 		r.startRecord()
