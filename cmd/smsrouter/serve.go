@@ -273,12 +273,6 @@ func (n *node) buildCore() error {
 	n.disp = dispatch.New(n.st, n.mx.providers(n.host), dispatch.Options{Logger: log, Observer: stats, Metrics: n.mx.dispatch(), Gate: n.gate,
 		SendTimeout: cfg.Dispatch.SendTimeout, Lease: cfg.Dispatch.Lease, Limits: providerLimits(cfg.Providers), Health: live,
 		Rerouter: core.Rerouter{Planner: n.router}})
-	if cfg.Server.Role != config.RoleAPI {
-		// Due messages this process accepts go straight to its
-		// dispatcher, without a claim, and it hears of those left for
-		// claims: the store wakes it, not the service.
-		n.st.HandOffMessages(n.disp)
-	}
 	n.reload = newReloader(n.cfgPath, cfg, n.router, log)
 	n.reload.setLimits = n.disp.SetLimits
 	n.reload.setInboundOwners = n.st.SetInboundOwners
@@ -294,7 +288,7 @@ func (n *node) buildCore() error {
 	n.accepts = store.NewBatcher(n.st, store.BatcherOptions{})
 	n.onClose(n.accepts.Close)
 	n.egress = webhookEgress(cfg.Webhooks, log)
-	n.svc = core.NewService(n.st, n.router, nil, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: n.accepts,
+	n.svc = core.NewService(n.st, n.router, n.disp, core.Options{Logger: log, API: &cfg.API, OTP: &cfg.OTP, State: live, Accepter: n.accepts,
 		Counter: n.mx.accepted(), Egress: n.egress, Numbers: numberOptions(cfg),
 		// Test events go out as the deliverer sends webhooks, signed and
 		// through the same egress policy, but are never queued.

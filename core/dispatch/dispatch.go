@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -91,10 +90,6 @@ type Options struct {
 	// message skips unhealthy candidates; with none left it waits as
 	// pending, retried on the plan's backoff. Nil: every provider can.
 	Health Health
-	// MaxHanded caps the messages handed over by accept transactions
-	// (Handoff) and not yet taken into a round: as many as the rounds
-	// start well within their lease (default two batches a round).
-	MaxHanded int
 }
 
 // Health tells the dispatcher whether providers can take messages now.
@@ -131,11 +126,6 @@ type Dispatcher struct {
 	wake   chan struct{}
 	limits limiters
 	share  clusterShare
-	// hand holds what accept transactions handed over (Handoff); claims
-	// says the next round claims from the queue too (woken by Wake, by
-	// messages left for claims, or by the poll timer).
-	hand   handedOver
-	claims atomic.Bool
 }
 
 // New returns a Dispatcher over q and p.
@@ -169,9 +159,6 @@ func New(q Queue, p Providers, o Options) *Dispatcher {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.MaxHanded <= 0 {
-		o.MaxHanded = 2 * o.BatchSize * o.Rounds
 	}
 	if o.ThrottleWait <= 0 {
 		o.ThrottleWait = time.Second
@@ -226,15 +213,8 @@ func (d *Dispatcher) Limits() Limits {
 	return d.limits.snapshot()
 }
 
-// Wake tells the dispatcher new messages are due, without blocking: its
-// next round claims them.
+// Wake tells the dispatcher new messages are due, without blocking.
 func (d *Dispatcher) Wake() {
-	d.claims.Store(true)
-	d.signal()
-}
-
-// signal starts the next round if the dispatcher waits, without blocking.
-func (d *Dispatcher) signal() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -258,10 +238,6 @@ const heldSweepInterval = 250 * time.Millisecond
 // handed to providers is finished and recorded before Run returns, so
 // stopping loses no answer.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.claims.Store(true)
-	d.setRunning(true)
-	// What was handed over and not sent goes back to the queue.
-	defer d.giveBackHanded(ctx)
 	var wg sync.WaitGroup
 	for i := range d.o.Rounds {
 		// Claims skip what another round holds (the lease), as they do
@@ -272,13 +248,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// rounds runs dispatch rounds one after the other until ctx ends. A round
-// sends what was handed over and claims from the queue only when asked to
-// (Wake, messages left for claims), when its wait for the next due message
-// ran out, or at least every PollInterval: messages handed over need no
-// claim, and an empty claim in every round would read past all of them.
+// rounds runs dispatch rounds one after the other until ctx ends.
 func (d *Dispatcher) rounds(ctx context.Context, sweep bool) {
-	var lastSweep, lastClaim time.Time
+	var lastSweep time.Time
 	for {
 		if held, ok := d.q.(heldSweeper); ok && sweep && time.Since(lastSweep) >= heldSweepInterval {
 			lastSweep = time.Now()
@@ -288,29 +260,15 @@ func (d *Dispatcher) rounds(ctx context.Context, sweep bool) {
 				d.log.Debug("applied held status reports", "reports", n)
 			}
 		}
-		claim := d.claims.Swap(false) || time.Since(lastClaim) >= d.o.PollInterval
-		if claim {
-			lastClaim = time.Now()
-		}
-		_, more, err := d.round(ctx, claim)
+		n, err := d.DispatchOnce(ctx)
 		if err != nil {
 			d.log.Error("dispatch round failed", "error", err)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if more && err == nil {
-			// The claim took as many as it asked for: more may be due.
-			d.claims.Store(true)
+		if n == d.o.BatchSize && err == nil {
 			continue
-		}
-		if d.handedWaiting() {
-			continue
-		}
-		select {
-		case <-d.wake:
-			continue // woken meanwhile: no need to know when the next is due
-		default:
 		}
 		wait := d.o.PollInterval
 		if next, ok, err := d.q.NextDue(ctx); err == nil && ok {
@@ -324,54 +282,18 @@ func (d *Dispatcher) rounds(ctx context.Context, sweep bool) {
 		case <-d.wake:
 			t.Stop()
 		case <-t.C:
-			d.claims.Store(true)
 		}
 	}
 }
 
-// DispatchOnce sends one batch: the messages handed over (Handoff) first,
-// then due messages it claims for the rest, and records the outcome. It
-// returns how many messages it sent or answered.
+// DispatchOnce claims one batch of due messages, sends them and records the
+// outcome. It returns how many messages it claimed.
 func (d *Dispatcher) DispatchOnce(ctx context.Context) (int, error) {
-	n, _, err := d.round(ctx, true)
-	return n, err
-}
-
-// round sends the messages handed over and, when claim is true, claims due
-// ones for the rest of the batch; more is true when the claim took as many
-// as it asked for. A round that claims takes at most half a batch of
-// handed messages, so that a steady stream of them never starves the
-// messages only claims find (retries, other servers' accepts). A failed
-// claim does not keep the handed ones from being sent: they are leased to
-// this dispatcher already.
-func (d *Dispatcher) round(ctx context.Context, claim bool) (n int, more bool, err error) {
 	now := d.o.Now()
-	take := d.o.BatchSize
-	if claim {
-		take -= d.o.BatchSize / 2
+	msgs, err := d.q.ClaimDue(ctx, now, d.o.BatchSize, d.o.Lease)
+	if err != nil || len(msgs) == 0 {
+		return 0, err
 	}
-	msgs := d.takeHanded(take)
-	if want := d.o.BatchSize - len(msgs); claim && want > 0 {
-		var got []Message
-		got, err = d.q.ClaimDue(ctx, now, want, d.o.Lease)
-		more = err == nil && len(got) == want
-		if msgs == nil {
-			msgs = got
-		} else {
-			msgs = append(msgs, got...)
-		}
-	}
-	if len(msgs) == 0 {
-		return 0, false, err
-	}
-	if rerr := d.send(ctx, msgs, now); rerr != nil {
-		return len(msgs), false, rerr
-	}
-	return len(msgs), more, err
-}
-
-// send sends a round's messages and records the outcome.
-func (d *Dispatcher) send(ctx context.Context, msgs []Message, now time.Time) error {
 	round := d.sortDue(ctx, msgs, now)
 	// Until the answers are recorded, below: reports about these
 	// messages wait for that.
@@ -380,7 +302,10 @@ func (d *Dispatcher) send(ctx context.Context, msgs []Message, now time.Time) er
 	if round.rerouted != nil {
 		recordReroutes(round.results, round.rerouted)
 	}
-	return d.record(ctx, round.results)
+	if err := d.record(ctx, round.results); err != nil {
+		return len(msgs), err
+	}
+	return len(msgs), nil
 }
 
 // dueRound is one DispatchOnce batch: the messages to send grouped by

@@ -140,10 +140,9 @@ func (s *Store) acceptRows(ctx context.Context, as []intake.Acceptance, rows [][
 	for _, r := range rows {
 		n += len(r)
 	}
-	hand := s.handover()
 	try := func(lock bool) error {
 		return s.transaction(ctx, func(tx *eventTx) error {
-			return s.acceptInTx(tx, as, rows, n, refused, now, lock, hand)
+			return s.acceptInTx(tx, as, rows, n, refused, now, lock)
 		})
 	}
 	// The first try decides credit on balances read without locks; when a
@@ -156,14 +155,12 @@ func (s *Store) acceptRows(ctx context.Context, as []intake.Acceptance, rows [][
 	if err != nil {
 		return nil, fmt.Errorf("accept %d messages of %d requests: %w", n, len(as), err)
 	}
-	hand.give()
 	return refused, nil
 }
 
-// acceptInTx is one try of acceptRows in tx: claim, charge, insert (the
-// due messages leased to hand, if not nil). n is the number of rows,
-// refused is filled afresh on each try.
-func (s *Store) acceptInTx(tx *eventTx, as []intake.Acceptance, rows [][]*Message, n int, refused []error, now time.Time, lock bool, hand *handover) error {
+// acceptInTx is one try of acceptRows in tx: claim, charge, insert. n is
+// the number of rows, refused is filled afresh on each try.
+func (s *Store) acceptInTx(tx *eventTx, as []intake.Acceptance, rows [][]*Message, n int, refused []error, now time.Time, lock bool) error {
 	clear(refused)
 	simple, isSimple := simpleAcceptances(as)
 	if err := claimDuplicates(tx.DB, as, simple, refused, now); err != nil {
@@ -201,7 +198,6 @@ func (s *Store) acceptInTx(tx *eventTx, as []intake.Acceptance, rows [][]*Messag
 			}
 		}
 	}
-	hand.lease(msgs, now)
 	if err := s.insertMessages(tx.DB, msgs); err != nil {
 		return err
 	}

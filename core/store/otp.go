@@ -39,7 +39,6 @@ func (s *Store) CreateOTP(ctx context.Context, otp intake.OTPCode, msg *intake.M
 	code := &OTPCode{ID: otp.ID, AccountID: otp.AccountID, Phone: otp.Phone, MessageID: otp.MessageID, Salt: otp.Salt,
 		Hash: otp.Hash, ExpiresAt: otp.ExpiresAt, CreatedAt: now}
 	row := newMessageRow(msg)
-	hand := s.handover()
 	err := s.transaction(ctx, func(tx *eventTx) error {
 		if s.driver == DriverPostgres {
 			// Counting then inserting is only exact when concurrent sends to
@@ -79,7 +78,6 @@ func (s *Store) CreateOTP(ctx context.Context, otp intake.OTPCode, msg *intake.M
 		if refused[0] != nil {
 			return refused[0]
 		}
-		hand.lease([]*Message{&row}, now)
 		if err := s.insertMessages(tx.DB, []*Message{&row}); err != nil {
 			return err
 		}
@@ -96,7 +94,6 @@ func (s *Store) CreateOTP(ctx context.Context, otp intake.OTPCode, msg *intake.M
 	if err != nil {
 		return fmt.Errorf("create OTP for %s: %w", code.AccountID, err)
 	}
-	hand.give()
 	return nil
 }
 

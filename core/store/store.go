@@ -140,9 +140,6 @@ type Store struct {
 	// holder keeps what this process handed over, for its row in
 	// webhook_holders (see SweepWebhooks).
 	holder *holder
-	// dispatcher takes the due messages accepted in this process
-	// (HandOffMessages); nil when no dispatcher runs in it.
-	dispatcher atomic.Pointer[messageHandoff]
 }
 
 // Open connects to the database described by opts and migrates the schema.
