@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,7 +101,7 @@ func parseTarget(raw string) (target, error) {
 	case "https":
 		t.tls = true
 	default:
-		return target{}, errors.New("unsupported protocol scheme " + strconvQuote(u.Scheme))
+		return target{}, errors.New("unsupported protocol scheme " + strconv.Quote(u.Scheme))
 	}
 	if u.Host == "" {
 		return target{}, errors.New("no host in request URL")
@@ -125,6 +126,7 @@ func parseTarget(raw string) (target, error) {
 	return t, nil
 }
 
+// isASCII reports whether s needs no IDNA conversion before it is dialled.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -133,8 +135,6 @@ func isASCII(s string) bool {
 	}
 	return true
 }
-
-func strconvQuote(s string) string { return `"` + s + `"` }
 
 // errTooLarge marks an answer whose body was longer than maxDrain: its
 // status stands, its connection is closed.
