@@ -55,7 +55,7 @@ func (s *Service) prepare(ctx context.Context, accountID string, req SendRequest
 		return nil, err
 	}
 	// The id exists before routing so a weighted split is stable per message.
-	facts.MessageID = recordid.New("msg_")
+	facts.MessageID = recordid.Ordered("msg_", now)
 	// Why the message went where it went is kept with it (GET
 	// /api/v1/sms/{id}): the decision records it as it is made.
 	facts.KeepWhy = true

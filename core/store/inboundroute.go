@@ -122,7 +122,7 @@ func (s *Store) storeInbound(tx *eventTx, provider string, in *inbound.Message) 
 	if err != nil {
 		return err
 	}
-	msg := InboundMessage{ID: recordid.New("in_"), AccountID: r.accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
+	msg := InboundMessage{ID: recordid.Ordered("in_", s.now()), AccountID: r.accountID, Provider: provider, ProviderMessageID: in.ProviderMessageID,
 		Sender: in.Sender, Recipient: in.Recipient, Text: in.Text, ReceivedAt: at.UTC()}
 	if err := tx.Create(&msg).Error; err != nil {
 		return err
