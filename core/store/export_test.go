@@ -137,3 +137,7 @@ const ReportTargetsArrayQuery = reportTargetsArrayQuery
 // PendingDeliveriesArrayQuery is the statement that reads the pending
 // deliveries of messages on PostgreSQL.
 const PendingDeliveriesArrayQuery = pendingDeliveriesArrayQuery
+
+// APIKeyReads is how many times stores of this process read an API key
+// from the database.
+func APIKeyReads() int64 { return apiKeyReads.Load() }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // Verified API keys are kept in memory so that a request does not cost a
@@ -35,6 +38,9 @@ type keyCache struct {
 	gen     uint64
 	entries map[string]cachedKey // by key hash
 
+	// reads joins concurrent reads of one key (readKey).
+	reads singleflight.Group
+
 	start  sync.Once
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -60,6 +66,39 @@ func (s *Store) cachedKey(hash string) (APIKey, uint64, bool) {
 		return APIKey{}, c.gen, false
 	}
 	return e.key, c.gen, true
+}
+
+// apiKeyReads counts the reads of API keys from the database, for tests.
+var apiKeyReads atomic.Int64
+
+// keyReadTimeout bounds a read that requests share: no one request's
+// cancellation may fail the others, so it runs without theirs.
+const keyReadTimeout = 30 * time.Second
+
+// readKey reads the key with this hash, which the cache did not hold at
+// generation gen, and keeps it unless it is revoked. Concurrent misses of
+// one key at one generation share one read: when a kept key's time ran
+// out, every request in flight with it missed at once and each took a
+// database connection to read the same row, a burst of queries that
+// waited hundreds of milliseconds for connections every keyCacheTTL under
+// load. A request that missed at a later generation (a key change heard
+// since) does not join an earlier read: it might not see the change.
+func (s *Store) readKey(ctx context.Context, hash string, gen uint64) (APIKey, error) {
+	v, err, _ := s.keys.reads.Do(hash+"@"+strconv.FormatUint(gen, 10), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyReadTimeout)
+		defer cancel()
+		apiKeyReads.Add(1)
+		var key APIKey
+		if err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&key).Error; err != nil {
+			return APIKey{}, err
+		}
+		if key.RevokedAt == nil {
+			s.keepKey(hash, key, gen)
+		}
+		return key, nil
+	})
+	key, _ := v.(APIKey)
+	return key, err
 }
 
 // keepKey caches key, read at generation gen, unless a change of any key

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,4 +66,71 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestConcurrentMissesOfAKeyShareOneRead: the requests in flight when a
+// kept key's time runs out all miss it at once; they must read it once,
+// not each take a connection for the same row (a burst of slow reads
+// every 30 s under load), and a revoked key is still refused.
+func TestConcurrentMissesOfAKeyShareOneRead(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	storetest.EachPair(t, store.Options{Now: clock}, func(t *testing.T, a, _ *store.Store) {
+		ctx := context.Background()
+		acc := mustAccount(t, a, "acme")
+		raw, key, err := a.CreateAPIKey(ctx, acc.ID, "k", []string{account.PermSendSMS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(ctx, raw); err != nil { // starts listening for key changes
+			t.Fatal(err)
+		}
+		eventually(t, "the key cache goes live", a.KeyCacheLive)
+		if _, err := a.Authenticate(ctx, raw); err != nil { // now kept
+			t.Fatal(err)
+		}
+		authenticateAll := func(want error) int64 {
+			t.Helper()
+			before := store.APIKeyReads()
+			var wg sync.WaitGroup
+			errs := make(chan error, 50)
+			for range 50 {
+				wg.Go(func() {
+					_, err := a.Authenticate(ctx, raw)
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if !errors.Is(err, want) {
+					t.Fatalf("Authenticate: %v, want %v", err, want)
+				}
+			}
+			return store.APIKeyReads() - before
+		}
+		tests := []struct {
+			name  string
+			after time.Duration
+			reads int64
+		}{
+			{"kept", 0, 0},
+			{"kept key's time ran out", 31 * time.Second, 1},
+			{"kept again", time.Second, 0},
+		}
+		for _, tt := range tests {
+			advance(tt.after)
+			if got := authenticateAll(nil); got != tt.reads {
+				t.Fatalf("%s: 50 concurrent requests read the key %d times, want %d", tt.name, got, tt.reads)
+			}
+		}
+		if err := a.RevokeAPIKey(ctx, key.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := authenticateAll(account.ErrUnauthorized); got < 1 {
+			t.Fatalf("after the revocation: %d reads, want the key read again", got)
+		}
+	})
 }

@@ -108,22 +108,20 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (account.APIKey, e
 	// response timing reveals nothing about any key.
 	hash := hashKey(raw)
 	key, gen, ok := s.cachedKey(hash)
-	if ok {
-		s.touch(ctx, &key)
-		return key.domain(), nil
-	}
-	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&key).Error
-	if errors.Is(notFound(err), ErrNotFound) {
-		return account.APIKey{}, account.ErrUnauthorized
-	}
-	if err != nil {
-		return account.APIKey{}, fmt.Errorf("authenticate API key: %w", err)
+	if !ok {
+		var err error
+		key, err = s.readKey(ctx, hash, gen)
+		if errors.Is(notFound(err), ErrNotFound) {
+			return account.APIKey{}, account.ErrUnauthorized
+		}
+		if err != nil {
+			return account.APIKey{}, fmt.Errorf("authenticate API key: %w", err)
+		}
 	}
 	if key.RevokedAt != nil {
 		return account.APIKey{}, account.ErrUnauthorized
 	}
 	s.touch(ctx, &key)
-	s.keepKey(hash, key, gen)
 	return key.domain(), nil
 }
 
