@@ -116,6 +116,18 @@ func (s *Store) keepKey(hash string, key APIKey, gen uint64) {
 	c.entries[hash] = cachedKey{key: key, until: s.now().Add(keyCacheTTL)}
 }
 
+// keptUse records in the kept copy of the key with this hash the last use
+// that touch just wrote, so that the key answered from memory shows it.
+func (s *Store) keptUse(hash string, at *time.Time) {
+	c := &s.keys
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[hash]; ok {
+		e.key.LastUsedAt = at
+		c.entries[hash] = e
+	}
+}
+
 // forgetKeys drops cached keys: the one with this id, or all when id is "".
 func (s *Store) forgetKeys(id string) {
 	c := &s.keys

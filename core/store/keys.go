@@ -121,7 +121,11 @@ func (s *Store) Authenticate(ctx context.Context, raw string) (account.APIKey, e
 	if key.RevokedAt != nil {
 		return account.APIKey{}, account.ErrUnauthorized
 	}
+	used := key.LastUsedAt
 	s.touch(ctx, &key)
+	if key.LastUsedAt != used {
+		s.keptUse(hash, key.LastUsedAt)
+	}
 	return key.domain(), nil
 }
 
