@@ -73,11 +73,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // not each take a connection for the same row (a burst of slow reads
 // every 30 s under load), and a revoked key is still refused.
 func TestConcurrentMissesOfAKeyShareOneRead(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-	storetest.EachPair(t, store.Options{Now: clock}, func(t *testing.T, a, _ *store.Store) {
+	clock := &fakeClock{t: time.Now()}
+	storetest.EachPair(t, store.Options{Now: clock.Now}, func(t *testing.T, a, _ *store.Store) {
 		ctx := context.Background()
 		acc := mustAccount(t, a, "acme")
 		raw, key, err := a.CreateAPIKey(ctx, acc.ID, "k", []string{account.PermSendSMS})
@@ -121,7 +118,7 @@ func TestConcurrentMissesOfAKeyShareOneRead(t *testing.T) {
 			{"kept again", time.Second, 0},
 		}
 		for _, tt := range tests {
-			advance(tt.after)
+			clock.Advance(tt.after)
 			if got := authenticateAll(nil); got != tt.reads {
 				t.Fatalf("%s: 50 concurrent requests read the key %d times, want %d", tt.name, got, tt.reads)
 			}

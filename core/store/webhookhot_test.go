@@ -60,20 +60,14 @@ func TestHandedWebhookOfDeadProcessIsSweptAndClaimed(t *testing.T) {
 		}
 
 		// Within its lease the sweep leaves it to its process.
-		clock.Advance(start.Add(50 * time.Second).Sub(clock.Now()))
-		if err := b.SweepWebhooks(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		sweepAt(t, b, clock, start.Add(50*time.Second))
 		if got := claimWebhooks(t, b, late, 10); len(got) != 0 {
 			t.Fatalf("claimed %+v after a sweep within its lease, want nothing", got)
 		}
 
 		// Its lease (a minute) has run out, and every lease a may have
 		// given (half a lease more): swept, claimed, the holder gone.
-		clock.Advance(start.Add(2 * time.Minute).Sub(clock.Now()))
-		if err := b.SweepWebhooks(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		sweepAt(t, b, clock, start.Add(2*time.Minute))
 		got := claimWebhooks(t, b, late, 10)
 		if len(got) != 1 || got[0].Seq != d.Seq || got[0].Attempts != 2 {
 			t.Fatalf("claimed %+v after the sweep, want delivery %d at its second attempt", got, d.Seq)
@@ -112,18 +106,12 @@ func TestHandedWebhookOfLiveProcessIsSweptAfterItsLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clock.Advance(start.Add(30 * time.Second).Sub(clock.Now()))
-		if err := s.SweepWebhooks(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		sweepAt(t, s, clock, start.Add(30*time.Second))
 		late := start.Add(time.Hour)
 		if got := claimWebhooks(t, s, late, 10); len(got) != 0 {
 			t.Fatalf("claimed %+v within the lease, want nothing", got)
 		}
-		clock.Advance(start.Add(61 * time.Second).Sub(clock.Now()))
-		if err := s.SweepWebhooks(ctx, time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		sweepAt(t, s, clock, start.Add(61*time.Second))
 		got := claimWebhooks(t, s, late, 10)
 		if len(got) != 1 || got[0].Seq != lost.Seq {
 			t.Fatalf("claimed %+v, want the unrecorded delivery %d", got, lost.Seq)
@@ -243,4 +231,14 @@ func TestWebhookQueueReadsUseTheirIndexes(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// sweepAt moves clock on to at and sweeps s's handed-over webhooks with a
+// lease of a minute.
+func sweepAt(t *testing.T, s *store.Store, clock *fakeClock, at time.Time) {
+	t.Helper()
+	clock.Advance(at.Sub(clock.Now()))
+	if err := s.SweepWebhooks(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 }
