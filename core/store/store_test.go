@@ -84,6 +84,35 @@ func TestOpenSQLiteSettings(t *testing.T) {
 	}
 }
 
+// TestPostgresConnectionsRunWithoutJIT: every connection the store opens
+// has JIT compilation off, however many are open at once, so that no
+// query of the store pays for compiling on a table never analyzed.
+func TestPostgresConnectionsRunWithoutJIT(t *testing.T) {
+	s := storetest.Open(t, store.DriverPostgres)
+	ctx := context.Background()
+	sqlDB, err := s.DB().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Holding each connection while taking the next makes the pool open
+	// new ones instead of handing the same one back.
+	const conns = 4
+	for i := range conns {
+		c, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		defer c.Close()
+		var jit string
+		if err := c.QueryRowContext(ctx, "SHOW jit").Scan(&jit); err != nil {
+			t.Fatalf("connection %d: SHOW jit: %v", i, err)
+		}
+		if jit != "off" {
+			t.Errorf("connection %d: jit = %q, want off", i, jit)
+		}
+	}
+}
+
 func TestOpenRejectsUnknownDriver(t *testing.T) {
 	_, err := store.Open(context.Background(), store.Options{Driver: "mysql"})
 	if err == nil || !strings.Contains(err.Error(), `"mysql"`) {

@@ -156,9 +156,6 @@ func pendingDeliveries(tx *gorm.DB, ids []string) (map[string][]uint64, error) {
 			err  error
 		)
 		if tx.Dialector.Name() == DriverPostgres {
-			if err := noJIT(tx); err != nil {
-				return nil, err
-			}
 			// One probe of the message index per message. Given the ids
 			// as an IN list, the planner read the partial queue index
 			// instead (every pending delivery, and the dead entries a

@@ -633,14 +633,9 @@ RETURNING *`
 			// sort) instead of reading the queue index in order and
 			// stopping at the limit, several times slower
 			// (docs/performance.md, second round). The claim only makes
-			// sense in index order.
-			if err := tx.Exec("SET LOCAL enable_bitmapscan = off").Error; err != nil {
-				return err
-			}
-			if err := tx.Exec("SET LOCAL enable_sort = off").Error; err != nil {
-				return err
-			}
-			if err := noJIT(tx); err != nil {
+			// sense in index order. Both settings in one statement: one
+			// round trip.
+			if err := tx.Exec("SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)").Error; err != nil {
 				return err
 			}
 		}
@@ -733,9 +728,6 @@ func (s *Store) RecordWebhookResultsClaimNext(ctx context.Context, results []out
 			// with the table to tens of milliseconds per batch. Planned
 			// with the batch's own arrays, the update reads the key index.
 			if err := tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
-				return err
-			}
-			if err := noJIT(tx); err != nil {
 				return err
 			}
 		}
@@ -900,25 +892,9 @@ RETURNING *`, now.Add(lease), firsts, now, now).Scan(&got).Error
 // message, not leased. Leases that run out (a deliverer died) are left to
 // the deliverers' polling.
 func (s *Store) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
-	var (
-		d   WebhookDelivery
-		res *gorm.DB
-	)
-	db := s.db.WithContext(ctx)
-	var err error
-	if s.driver == DriverPostgres {
-		err = db.Transaction(func(tx *gorm.DB) error {
-			if err := noJIT(tx); err != nil {
-				return err
-			}
-			res = nextDue(tx, &d)
-			return res.Error
-		})
-	} else {
-		res = nextDue(db, &d)
-		err = res.Error
-	}
-	if err != nil {
+	var d WebhookDelivery
+	res := nextDue(s.db.WithContext(ctx), &d)
+	if err := res.Error; err != nil {
 		return time.Time{}, false, fmt.Errorf("next due webhook: %w", err)
 	}
 	if res.RowsAffected == 0 {

@@ -332,17 +332,3 @@ func holdersFloor(db *gorm.DB) (int64, bool, error) {
 	}
 	return floor.Int64, floor.Valid, nil
 }
-
-// noJIT turns PostgreSQL's JIT compilation off for the rest of tx (a
-// transaction). The reads of a message's pending deliveries probe the
-// message index, which holds no state: on a table never analyzed (a fresh
-// one, or autovacuum off) the planner takes each probe for a thousand rows
-// where there are two, and the estimated cost of a claim's or a batch's
-// read passes jit_above_cost; compiling then took 50–300 ms of a query that
-// runs in one.
-func noJIT(tx *gorm.DB) error {
-	if tx.Dialector.Name() != DriverPostgres {
-		return nil
-	}
-	return tx.Exec("SET LOCAL jit = off").Error
-}
