@@ -242,3 +242,54 @@ func sweepAt(t *testing.T, s *store.Store, clock *fakeClock, at time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// TestWebhookQueueProbesReadOneMessageOnABigTable: the claim and the
+// next-due read skip a queued delivery while an older event of its
+// message is pending, a probe per delivery they pass. On a big table
+// never analyzed (fresh, or autovacuum off) the planner took the probe's
+// "older than this one" for an index condition too and ANDed the message
+// index with a range of the primary key: half the table's keys read per
+// probe. Under load that made next-due take 19 s (the deliverer waited
+// on it) and cut webhooks to a third. The probe must read the message
+// index alone.
+func TestWebhookQueueProbesReadOneMessageOnABigTable(t *testing.T) {
+	s := storetest.Open(t, store.DriverPostgres)
+	ctx := context.Background()
+	setWebhook(t, s, msgAccount, "https://app.example/hooks")
+	// Two events a message, delivered, then the last messages' second
+	// event queued behind its first, still pending: what a busy table
+	// holds. Written in one statement, so the table is never analyzed.
+	const rows, pending = 100_000, 20
+	if err := s.DB().Exec(`INSERT INTO webhook_deliveries
+  (event_id, account_id, message_id, type, callback_url, payload, state, next_attempt_at, created_at)
+SELECT 'evt_' || i, ?, 'msg_' || (i / 2), 'message.sent', '', repeat('x', 400),
+  CASE WHEN i > ? THEN 'pending' ELSE 'delivered' END, now(), now()
+FROM generate_series(1, ?) AS i`, msgAccount, rows-2*pending, rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	captured := captureStatements(t, s.DB())
+	for what, run := range map[string]func() error{
+		"NextWebhookDue": func() error { _, _, err := s.NextWebhookDue(ctx); return err },
+		"ClaimWebhooks": func() error {
+			_, err := s.ClaimWebhooks(ctx, time.Now().Add(time.Hour), 10, time.Minute, nil)
+			return err
+		},
+	} {
+		captured.take("")
+		if err := run(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got := captured.take("NOT EXISTS")
+		if len(got) == 0 {
+			t.Fatalf("%s ran no statement with its probe", what)
+		}
+		for _, st := range got {
+			p := plan(t, s, st.sql, st.vars...)
+			for line := range strings.Lines(p) {
+				if strings.Contains(line, "Index Cond") && strings.Contains(line, "seq < d.seq") {
+					t.Errorf("%s reads a range of the primary key for the older events of each message:\n%s\n%s", what, st.sql, p)
+				}
+			}
+		}
+	}
+}
