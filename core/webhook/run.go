@@ -14,9 +14,11 @@ import (
 // recorded as failed attempts to be retried at once, so stopping loses
 // nothing and leaves no lease to wait out.
 //
-// The loop itself never waits for the database: claims and the recording
-// of results each run in a goroutine of their own, one at a time, while
-// requests keep starting from what was claimed before. Under load a
+// The loop itself never waits for the database under load: claims and
+// the recording of results each run in a goroutine of their own, one at a
+// time, while requests keep starting from what was claimed before (only
+// an idle loop reads when the next delivery is due, bounded by
+// nextDueWait). Under load a
 // database round trip takes tens of milliseconds, and a loop that waited
 // for it after every few requests held one account to about 180 webhooks
 // a second. Results not yet recorded are capped (maxUnrecorded): past the
@@ -152,7 +154,7 @@ func (r *run) timer(pause time.Duration) *time.Timer {
 	// CPU under load. A claim about to run (after a pause) needs no due
 	// time.
 	if r.requests.running == 0 && r.backlog.len() == 0 && !r.results.recording && !r.claims.wanted {
-		if next, ok, err := r.d.q.NextWebhookDue(r.ctx); err == nil && ok {
+		if next, ok := r.nextDue(); ok {
 			wait = min(max(next.Sub(r.d.o.Now()), 5*time.Millisecond), r.d.o.PollInterval)
 		}
 	}
@@ -160,6 +162,23 @@ func (r *run) timer(pause time.Duration) *time.Timer {
 		wait = min(wait, pause)
 	}
 	return time.NewTimer(wait)
+}
+
+// nextDueWait bounds the idle loop's read of when the next delivery is
+// due. It is the one read the loop waits for, and deliveries handed over
+// meanwhile wait with it: the read takes about a millisecond, but a plan
+// gone wrong on a table never analyzed once made it take 19 s, and the
+// webhooks of a busy server fell to a third (docs/performance.md).
+const nextDueWait = 500 * time.Millisecond
+
+// nextDue is when the next delivery is due, false when none is or the
+// read failed or took longer than nextDueWait: the loop then sleeps its
+// poll interval unless woken.
+func (r *run) nextDue() (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(r.ctx, nextDueWait)
+	defer cancel()
+	next, ok, err := r.d.q.NextWebhookDue(ctx)
+	return next, ok && err == nil
 }
 
 // collect takes a finished request, and whatever else finished meanwhile,
