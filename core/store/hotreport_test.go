@@ -359,3 +359,32 @@ func TestQueueAndReportReadsUseTheirIndexes(t *testing.T) {
 		})
 	})
 }
+
+// TestMessageUpdatesArePlannedPerBatch: the batched updates of messages
+// (a round's sends, a batch of receipts) are planned with each batch's
+// own arrays, never with a generic plan kept from the first runs. (The
+// claim's generic plan reads the queue index even on an empty table.) A
+// generic plan made while the table was small joined the arrays to a
+// sequential scan of messages and was kept as the table grew: at ten
+// senders the receipts' update read the whole table per batch.
+func TestMessageUpdatesArePlannedPerBatch(t *testing.T) {
+	// One connection, so that every statement is prepared (or not) where
+	// the check below looks.
+	s := storetest.OpenWith(t, store.Options{Driver: store.DriverPostgres, MaxOpenConns: 1})
+	const n = 12 // PostgreSQL may choose a generic plan after five runs
+	var pids []string
+	for i := range n {
+		pids = append(pids, sendAll(t, s, "a", fmt.Sprintf("r%d-", i), 1)...)
+	}
+	for _, pid := range pids {
+		deliverAll(t, s, "a", []string{pid})
+	}
+	var generic []string
+	if err := s.DB().Raw(`SELECT statement FROM pg_prepared_statements
+WHERE statement LIKE 'UPDATE messages SET%FROM unnest%' AND generic_plans > 0`).Scan(&generic).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range generic {
+		t.Errorf("an update of messages ran with a generic plan:\n%s", q)
+	}
+}

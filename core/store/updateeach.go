@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -39,15 +40,25 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 		return updateMessagesSQLite(tx, ids, same, each, where)
 	}
 	var set []string
-	args := make([]any, 0, len(same)+len(each)+1)
-	// Sorted, so that one kind of update is one statement text, which the
-	// driver prepares once.
+	// Planned with each batch's own arrays: the driver runs the statement
+	// unnamed, keeping only its description. Prepared and kept, it was
+	// planned generically after five runs, and a generic plan made while
+	// the table was small (each server's first batches, on a table just
+	// created or never analyzed) joins the arrays to a sequential scan of
+	// messages, kept as the table grows: the receipts' update read the
+	// whole table per batch, 184 µs a message at ten senders
+	// (docs/performance.md). A batch's own plan reads the primary key.
+	args := make([]any, 1, len(same)+len(each)+2)
+	args[0] = pgx.QueryExecModeCacheDescribe
+	param := func() int { return len(args) - 1 } // the last argument's $n
+	// Sorted, so that one kind of update is one statement text, whose
+	// description the driver keeps.
 	for _, col := range slices.Sorted(maps.Keys(same)) {
 		args = append(args, same[col])
-		set = append(set, fmt.Sprintf("%q = $%d", col, len(args)))
+		set = append(set, fmt.Sprintf("%q = $%d", col, param()))
 	}
 	args = append(args, ids)
-	unnest := []string{fmt.Sprintf("$%d::text[]", len(args))}
+	unnest := []string{fmt.Sprintf("$%d::text[]", param())}
 	names := []string{"id"}
 	for i, c := range each {
 		typ, ok := pgArrayType(reflect.TypeOf(c.values).Elem())
@@ -55,7 +66,7 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 			return fmt.Errorf("update messages: no PostgreSQL array type for column %s", c.column)
 		}
 		args = append(args, c.values)
-		unnest = append(unnest, fmt.Sprintf("$%d::%s[]", len(args), typ))
+		unnest = append(unnest, fmt.Sprintf("$%d::%s[]", param(), typ))
 		v := fmt.Sprintf("v.c%d", i)
 		names = append(names, fmt.Sprintf("c%d", i))
 		expr := v
