@@ -296,9 +296,9 @@ func openPostgres(dsn string, maxOpen int, cfg *gorm.Config) (*gorm.DB, error) {
 // compiling one never pays. But on a table never analyzed (a fresh one,
 // or autovacuum off) the planner can take an index probe for a thousand
 // rows where there are two, the estimate passes jit_above_cost, and
-// compiling takes 50–300 ms of a query that runs in one. Set once here
-// rather than with SET LOCAL in each transaction that risks it, which
-// cost a round trip per transaction.
+// compiling takes far longer than the query (docs/performance.md). Set
+// once here rather than with SET LOCAL in each transaction that risks
+// it, which cost a round trip per transaction.
 func withoutJIT(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.Exec(ctx, "SET jit = off"); err != nil {
 		return fmt.Errorf("turn JIT off for a new connection: %w", err)

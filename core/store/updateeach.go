@@ -46,8 +46,8 @@ func updateMessages(tx *gorm.DB, ids []string, same map[string]any, each []perMe
 	// the table was small (each server's first batches, on a table just
 	// created or never analyzed) joins the arrays to a sequential scan of
 	// messages, kept as the table grows: the receipts' update read the
-	// whole table per batch, 184 µs a message at ten senders
-	// (docs/performance.md). A batch's own plan reads the primary key.
+	// whole table per batch (docs/performance.md). A batch's own plan
+	// reads the primary key.
 	args := make([]any, 1, len(same)+len(each)+2)
 	args[0] = pgx.QueryExecModeCacheDescribe
 	param := func() int { return len(args) - 1 } // the last argument's $n

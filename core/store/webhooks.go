@@ -908,8 +908,8 @@ func (s *Store) NextWebhookDue(ctx context.Context) (time.Time, bool, error) {
 // that no index can serve it ("+ 0"): on a big table never analyzed the
 // planner took it for an index condition too and ANDed the message index
 // with a range of the primary key, reading half the table's keys per
-// probe (19 s for one next-due read under load). A message has a few
-// events; the message index finds them all.
+// probe (docs/performance.md). A message has a few events; the message
+// index finds them all.
 const olderEvent = "p.seq + 0 < d.seq"
 
 // nextDue reads into d the earliest claimable delivery not held back by an

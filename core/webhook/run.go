@@ -18,10 +18,9 @@ import (
 // the recording of results each run in a goroutine of their own, one at a
 // time, while requests keep starting from what was claimed before (only
 // an idle loop reads when the next delivery is due, bounded by
-// nextDueWait). Under load a
-// database round trip takes tens of milliseconds, and a loop that waited
-// for it after every few requests held one account to about 180 webhooks
-// a second. Results not yet recorded are capped (maxUnrecorded): past the
+// nextDueWait). Under load a database round trip takes tens of
+// milliseconds, and a loop that waited for it after every few requests
+// held one account to about 180 webhooks a second. Results not yet recorded are capped (maxUnrecorded): past the
 // cap no request starts, so a slow database slows deliveries down instead
 // of letting results wait until their lease runs out and the delivery is
 // claimed and sent again.
@@ -166,9 +165,9 @@ func (r *run) timer(pause time.Duration) *time.Timer {
 
 // nextDueWait bounds the idle loop's read of when the next delivery is
 // due. It is the one read the loop waits for, and deliveries handed over
-// meanwhile wait with it: the read takes about a millisecond, but a plan
-// gone wrong on a table never analyzed once made it take 19 s, and the
-// webhooks of a busy server fell to a third (docs/performance.md).
+// meanwhile wait with it: a plan gone wrong on a table never analyzed
+// once made that read take seconds, and the webhooks of a busy server
+// fell with it (docs/performance.md).
 const nextDueWait = 500 * time.Millisecond
 
 // nextDue is when the next delivery is due, false when none is or the

@@ -83,7 +83,7 @@ type noRoom struct{ *webhook.Deliverer }
 func (noRoom) Room() int { return 0 }
 
 // stuckNextDue is a store whose read of the next due time hangs until it
-// is given up, as one with a bad plan on a big table did for 19 s.
+// is given up, as one with a bad plan on a big table did for seconds.
 type stuckNextDue struct {
 	*store.Store
 	asked chan struct{}
